@@ -1,0 +1,44 @@
+import { hostMatches } from '../policy/hosts';
+import type { RequestView } from '../request/view';
+
+export interface LoginUrlSettings {
+  /** kratos.browser_url (or public_url), without trailing slash. */
+  browserUrl: string;
+  /** return_to.allowed_hosts; empty means every host. */
+  allowedHosts: readonly string[];
+}
+
+const AUTHORITY = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i;
+
+/**
+ * The URL the browser asked for, rebuilt from Envoy's :scheme, :authority and :path, or
+ * undefined when it cannot be trusted as a redirect target: an odd scheme, an authority that is
+ * not a plain host (userinfo, slashes), or a host outside return_to.allowed_hosts (a forged Host
+ * header must not turn Kratos's login into an open redirect).
+ */
+export function originalUrl(view: RequestView, allowedHosts: readonly string[]): string | undefined {
+  const scheme = view.scheme.toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') return undefined;
+  if (!AUTHORITY.test(view.authority) || !view.path.startsWith('/') || view.path.startsWith('//')) return undefined;
+  if (allowedHosts.length > 0 && !allowedHosts.some((pattern) => hostMatches(pattern, view.host, view.authority))) return undefined;
+  return `${scheme}://${view.authority}${view.path}`;
+}
+
+/** Kratos's browser login; `aal=aal2` asks for the second factor on the existing session. */
+export function loginUrl(settings: LoginUrlSettings, options: { stepUp: boolean; returnTo: string | undefined }): string {
+  const query: string[] = [];
+  if (options.stepUp) query.push('aal=aal2');
+  const returnTo = options.returnTo && encodeQueryValue(options.returnTo);
+  if (returnTo) query.push(`return_to=${returnTo}`);
+  const base = `${settings.browserUrl}/self-service/login/browser`;
+  return query.length > 0 ? `${base}?${query.join('&')}` : base;
+}
+
+/** encodeURIComponent, except that a path with broken UTF-16 loses its return_to instead of throwing. */
+function encodeQueryValue(value: string): string | undefined {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+// Every key has a default so the service starts with no file at all; `.strict()` everywhere so
+// a misspelt key stops start-up instead of being silently ignored.
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 150ms, 2s, 1m)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const address = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((text) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text), 'must be host:port, e.g. 0.0.0.0:9191');
+
+const httpUrl = z
+  .string()
+  .refine((text) => /^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(text), 'must be an absolute http(s) URL without query or fragment')
+  .transform((text) => text.replace(/\/+$/, ''));
+
+/** `""` means "not set" for optional URLs and secrets, so a YAML file can blank a default. */
+const optionalHttpUrl = (fallback: string) => z.union([z.literal(''), httpUrl]).default(fallback);
+
+export const requirementSchema = z.enum(['aal1', 'aal2', 'highest_available']);
+
+const hostPattern = z
+  .string()
+  .transform((text) => text.toLowerCase())
+  .refine((text) => /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/.test(text), 'must be a host name, optionally starting with "*." (e.g. app.example.com, *.example.com)');
+
+const pathPattern = z
+  .string()
+  .refine((text) => text.startsWith('/'), 'must start with "/"')
+  .refine((text) => !text.slice(0, -1).includes('*'), '"*" is only allowed as the last character (prefix match)')
+  .refine((text) => !/(^|\/)\.\.?(\/|\*?$)/.test(text) && !text.includes('?'), 'must be a normalised path without "." or ".." segments or a query');
+
+const method = z
+  .string()
+  .transform((text) => text.toUpperCase())
+  .refine((text) => /^[A-Z]+$/.test(text), 'must be an HTTP method such as GET');
+
+const ruleSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'may contain letters, digits, "_", "-" and "." only').optional(),
+    hosts: z.array(hostPattern).min(1).optional(),
+    paths: z.array(pathPattern).min(1).optional(),
+    methods: z.array(method).min(1).optional(),
+    cookie: requirementSchema.optional(),
+    token: requirementSchema.optional(),
+    anonymous: z.boolean().optional(),
+    deny: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.anonymous && rule.deny) ctx.addIssue({ code: 'custom', message: 'a rule cannot be both anonymous and deny' });
+    if ((rule.anonymous || rule.deny) && (rule.cookie || rule.token)) {
+      ctx.addIssue({ code: 'custom', message: 'cookie/token requirements do not apply to an anonymous or deny rule' });
+    }
+  });
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        grpc_address: address('0.0.0.0:9191'),
+        http_address: address('0.0.0.0:9192'),
+        shutdown_timeout: duration('10s'),
+      })
+      .strict()
+      .prefault({}),
+    kratos: z
+      .object({
+        public_url: httpUrl.default('http://127.0.0.1:4433'),
+        admin_url: optionalHttpUrl('http://127.0.0.1:4434'),
+        browser_url: optionalHttpUrl(''),
+        admin_token: z.string().default(''),
+        session_cookie: z
+          .string()
+          .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid cookie name')
+          .default('ory_kratos_session'),
+        timeout: duration('150ms').refine((ms) => ms > 0, 'must be greater than 0'),
+        code_mfa_enabled: z.boolean().default(false),
+        whoami_enforces_highest_available: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    policy: z
+      .object({
+        cookie: requirementSchema.default('highest_available'),
+        token: requirementSchema.default('aal1'),
+        cors_preflight: z.boolean().default(true),
+        rules: z.array(ruleSchema).default([]),
+      })
+      .strict()
+      .prefault({}),
+    return_to: z
+      .object({ allowed_hosts: z.array(hostPattern).default([]) })
+      .strict()
+      .prefault({}),
+    cache: z
+      .object({
+        ttl: duration('10s'),
+        negative_ttl: duration('1s'),
+        identity_ttl: duration('60s'),
+        max_entries: z.number().int().min(0).default(100_000),
+        stale_if_error: duration('0s'),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        pretty: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.policy.rules.forEach((rule, index) => {
+      if (rule.name === undefined) return;
+      const first = seen.get(rule.name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['policy', 'rules', index, 'name'], message: `duplicate rule name (also policy.rules[${first}])` });
+      }
+      seen.set(rule.name, index);
+    });
+    const usesHighestAvailable = [config.policy.cookie, config.policy.token, ...config.policy.rules.flatMap((r) => [r.cookie, r.token])].includes('highest_available');
+    if (usesHighestAvailable && config.kratos.admin_url === '' && !config.kratos.whoami_enforces_highest_available) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kratos', 'admin_url'],
+        message: 'highest_available needs the Kratos admin API to learn the identity\'s available AAL: set kratos.admin_url, or set kratos.whoami_enforces_highest_available: true if whoami itself runs required_aal: highest_available',
+      });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type Requirement = z.output<typeof requirementSchema>;
+export type RuleConfig = Config['policy']['rules'][number];

@@ -1,0 +1,83 @@
+import type { Decision, Subject } from './decision';
+import type { AvailableAalSource, CallContext, KratosSession, SessionSource } from './kratos/types';
+import { selectRule, type Policy, type Requirement } from './policy/policy';
+import type { Credential } from './request/credentials';
+import type { HeaderBag } from './request/headers';
+import type { RequestView } from './request/view';
+
+export interface DecisionDependencies {
+  policy: Policy;
+  extractCredential: (headers: HeaderBag) => Credential | undefined;
+  sessions: SessionSource;
+  identities: AvailableAalSource;
+  /** kratos.whoami_enforces_highest_available: a whoami 200 already means "highest available met". */
+  whoamiEnforcesHighestAvailable: boolean;
+  /** Kratos refused a session that our policy would accept at aal1: its required_aal is too strict. */
+  onKratosStricterThanPolicy: () => void;
+}
+
+/** Request attributes in, decision out. Transport-agnostic and free of answering concerns. */
+export async function decide(view: RequestView, context: CallContext, deps: DecisionDependencies): Promise<Decision> {
+  const selection = selectRule(deps.policy, view);
+  const credential = deps.extractCredential(view.headers);
+  const credentialKind = credential?.kind ?? 'none';
+  if (selection.kind === 'unknown_policy') {
+    return { kind: 'internal_error', detail: `context_extensions names unknown policy "${selection.name}"`, credential: credentialKind, policy: selection.name };
+  }
+  const { rule } = selection;
+  const base = { credential: credentialKind, policy: rule.name } as const;
+
+  if (rule.outcome.kind === 'deny') return { kind: 'rule_deny', ...base };
+  if (deps.policy.corsPreflight && isCorsPreflight(view)) return { kind: 'allow', reason: 'cors_preflight', subject: null, ...base };
+
+  if (rule.outcome.kind === 'anonymous') {
+    // A credential is still looked up so identity headers flow; one that cannot be verified
+    // for any reason counts as no credential at all.
+    const outcome = credential?.wellFormed ? await deps.sessions.whoami(credential, context) : undefined;
+    return { kind: 'allow', reason: 'anonymous', subject: outcome?.kind === 'active' ? subjectOf(outcome.session) : null, ...base };
+  }
+
+  if (!credential?.wellFormed) return { kind: 'unauthenticated', ...base };
+  const requirement = credential.kind === 'cookie' ? rule.outcome.cookie : rule.outcome.token;
+  const outcome = await deps.sessions.whoami(credential, context);
+  switch (outcome.kind) {
+    case 'unauthenticated':
+      return { kind: 'unauthenticated', ...base };
+    case 'unavailable':
+      return { kind: 'kratos_unavailable', detail: outcome.detail, ...base };
+    case 'aal_refused':
+      if (requirement === 'aal1') deps.onKratosStricterThanPolicy();
+      return { kind: 'aal_too_low', subject: null, ...base };
+    case 'active':
+      return judgeSession(outcome.session, requirement, context, deps, base);
+  }
+}
+
+async function judgeSession(
+  session: KratosSession,
+  requirement: Requirement,
+  context: CallContext,
+  deps: DecisionDependencies,
+  base: Pick<Decision, 'credential' | 'policy'>,
+): Promise<Decision> {
+  const subject = subjectOf(session);
+  const allowed: Decision = { kind: 'allow', reason: 'ok', subject, ...base };
+  const tooLow: Decision = { kind: 'aal_too_low', subject, ...base };
+  if (session.aal === 'aal2') return allowed;
+  // An aal0 session (no completed method) satisfies nothing; from here on the session is aal1.
+  if (session.aal === 'aal0' || requirement === 'aal2') return tooLow;
+  if (requirement === 'aal1') return allowed;
+  if (deps.whoamiEnforcesHighestAvailable) return allowed;
+  const available = await deps.identities.availableAal(session.identityId, context);
+  if (available.kind === 'unavailable') return { kind: 'kratos_unavailable', detail: available.detail, ...base };
+  return available.aal === 'aal2' ? tooLow : allowed;
+}
+
+function subjectOf(session: KratosSession): Subject {
+  return { identityId: session.identityId, sessionId: session.id, aal: session.aal };
+}
+
+/** A CORS preflight carries no credentials by design (Fetch spec), so it cannot be authenticated. */
+function isCorsPreflight(view: RequestView): boolean {
+  return view.method === 'OPTIONS' && view.headers.has('origin') && view.headers.has('access-control-request-method');
+}

@@ -1,0 +1,46 @@
+import type { CredentialKind } from './request/credentials';
+import type { Aal } from './kratos/types';
+
+/** Who the request is, once Kratos has vouched for the session. */
+export interface Subject {
+  identityId: string;
+  sessionId: string;
+  aal: Aal;
+}
+
+/** What was decided, never how it is answered (see answer/answer.ts for that). */
+export type Decision = {
+  /** Which credential the decision rests on. */
+  credential: CredentialKind | 'none';
+  /** The rule that applied: its name, `rules[i]`, or `default`. */
+  policy: string;
+} & (
+  | { kind: 'allow'; reason: 'ok' | 'anonymous' | 'cors_preflight'; subject: Subject | null }
+  | { kind: 'unauthenticated' }
+  /** `subject` is null when Kratos itself refused the session's AAL (the identity stays unknown). */
+  | { kind: 'aal_too_low'; subject: Subject | null }
+  | { kind: 'rule_deny' }
+  | { kind: 'kratos_unavailable'; detail: string }
+  | { kind: 'bad_request'; detail: string }
+  | { kind: 'internal_error'; detail: string }
+);
+
+export type DecisionKind = Decision['kind'];
+
+/** The small fixed reason set used by metrics, logs and dynamic metadata. */
+export function reasonOf(decision: Decision): string {
+  return decision.kind === 'allow' ? decision.reason : decision.kind;
+}
+
+/** allow, deny (the client's fault or the policy's) or error (ours or Kratos's). */
+export function verdictOf(decision: Decision): 'allow' | 'deny' | 'error' {
+  switch (decision.kind) {
+    case 'allow':
+      return 'allow';
+    case 'kratos_unavailable':
+    case 'internal_error':
+      return 'error';
+    default:
+      return 'deny';
+  }
+}

@@ -1,0 +1,38 @@
+/** The CheckRequest / CheckResponse shapes as proto-loader hands them over with PROTO_OPTIONS. */
+
+export interface HeaderValue {
+  key?: string;
+  value?: string;
+  raw_value?: Buffer;
+}
+
+export interface HttpRequestAttributes {
+  id?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  header_map?: { headers?: HeaderValue[] };
+  path?: string;
+  host?: string;
+  scheme?: string;
+}
+
+export interface CheckRequest {
+  attributes?: {
+    request?: { http?: HttpRequestAttributes };
+    context_extensions?: Record<string, string>;
+  };
+}
+
+export interface HeaderValueOption {
+  header: { key: string; value: string };
+  append: { value: boolean };
+}
+
+export type StructValue = { string_value: string };
+
+export interface CheckResponse {
+  status: { code: number; message?: string };
+  ok_response?: { headers: HeaderValueOption[]; headers_to_remove: string[] };
+  denied_response?: { status: { code: number }; headers: HeaderValueOption[]; body: string };
+  dynamic_metadata: { fields: Record<string, StructValue> };
+}

@@ -1,0 +1,26 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+/** The folder holding this package's own .proto files, found from the compiled file's location. */
+export function protoDirectory(from = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'proto'))) return join(dir, 'proto');
+    if (dirname(dir) === dir) throw new Error(`no proto/ folder above ${from}`);
+  }
+}
+
+// keepCase: field names stay Envoy's snake_case, which the whole adapter (and Struct values,
+// where a wrong spelling is silently dropped) depends on. longs: String keeps int64 `size` exact.
+export const PROTO_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: Number, defaults: false, oneofs: false };
+
+export function loadAuthorizationService(): grpc.ServiceDefinition {
+  const definition = protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', { ...PROTO_OPTIONS, includeDirs: [protoDirectory()] });
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
+  };
+  return loaded.envoy.service.auth.v3.Authorization.service;
+}
+
+export const AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';

@@ -1,0 +1,132 @@
+import http from 'node:http';
+import https from 'node:https';
+import { Configuration, FrontendApi, IdentityApi, type Identity } from '@ory/client';
+import type { AxiosResponse, RawAxiosRequestConfig } from 'axios';
+import type { Config } from '../config/schema';
+import type { Credential } from '../request/credentials';
+import { availableAalOf, type AdminIdentityCredentials } from './available-aal';
+import { callBudget } from './budget';
+import type { Aal, AvailableAalOutcome, AvailableAalSource, CallContext, SessionSource, WhoamiOutcome } from './types';
+
+/** Called once per Kratos HTTP exchange, for metrics. `status` is the HTTP status or a failure word. */
+export type KratosCallObserver = (endpoint: 'whoami' | 'identity', status: string, seconds: number) => void;
+
+// Kratos answers in a few KB; a larger body is not a Kratos answer and must not fill memory.
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export class KratosClient implements SessionSource, AvailableAalSource {
+  private readonly frontend: FrontendApi;
+  private readonly identities: IdentityApi | undefined;
+
+  constructor(
+    private readonly config: Config['kratos'],
+    private readonly observe: KratosCallObserver = () => {},
+  ) {
+    const baseOptions: RawAxiosRequestConfig = {
+      httpAgent: new http.Agent({ keepAlive: true }),
+      httpsAgent: new https.Agent({ keepAlive: true }),
+      // Statuses are classified below; throwing for 401/403 would cost a stack trace per denial.
+      validateStatus: () => true,
+      maxRedirects: 0,
+      maxContentLength: MAX_BODY_BYTES,
+      // Kratos is an internal service: HTTP(S)_PROXY variables meant for egress must not reroute it.
+      proxy: false,
+    };
+    this.frontend = new FrontendApi(new Configuration({ basePath: config.public_url, baseOptions }));
+    this.identities = config.admin_url
+      ? new IdentityApi(new Configuration({ basePath: config.admin_url, accessToken: config.admin_token || undefined, baseOptions }))
+      : undefined;
+  }
+
+  async whoami(credential: Credential, context: CallContext): Promise<WhoamiOutcome> {
+    const forwarded = credential.kind === 'cookie' ? { cookie: `${this.config.session_cookie}=${credential.value}` } : { xSessionToken: credential.value };
+    const response = await this.call('whoami', context, (options) => this.frontend.toSession(forwarded, options));
+    if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
+    switch (response.status) {
+      case 200:
+        return sessionFrom(response.data);
+      case 401:
+        return { kind: 'unauthenticated' };
+      case 403:
+        return errorIdOf(response.data) === 'session_aal2_required'
+          ? { kind: 'aal_refused' }
+          : { kind: 'unavailable', detail: 'whoami answered 403 without session_aal2_required' };
+      default:
+        return { kind: 'unavailable', detail: `whoami answered ${response.status}` };
+    }
+  }
+
+  async availableAal(identityId: string, context: CallContext): Promise<AvailableAalOutcome> {
+    const identities = this.identities;
+    if (!identities) return { kind: 'unavailable', detail: 'kratos.admin_url is not set' };
+    // Never include_credential=totp or lookup_secret: their configs are the secrets themselves.
+    const response = await this.call('identity', context, (options) =>
+      identities.getIdentity({ id: identityId, includeCredential: ['webauthn', 'code'] }, options),
+    );
+    if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
+    if (response.status !== 200) return { kind: 'unavailable', detail: `admin identity answered ${response.status}` };
+    const credentials = credentialsOf(response.data);
+    if (credentials === undefined) return { kind: 'unavailable', detail: 'admin identity answer is not an identity' };
+    return { kind: 'known', aal: availableAalOf(credentials, this.config.code_mfa_enabled) };
+  }
+
+  private async call<T>(
+    endpoint: 'whoami' | 'identity',
+    context: CallContext,
+    send: (options: RawAxiosRequestConfig) => Promise<AxiosResponse<T>>,
+  ): Promise<AxiosResponse<T> | { failure: string }> {
+    const budget = callBudget(this.config.timeout, context);
+    if (budget <= 0) return { failure: 'no time left before the check deadline' };
+    const started = performance.now();
+    const headers: Record<string, string> = context.requestId && isHeaderSafe(context.requestId) ? { 'x-request-id': context.requestId } : {};
+    try {
+      const response = await send({ headers, timeout: budget, signal: AbortSignal.timeout(budget) });
+      this.observe(endpoint, String(response.status), (performance.now() - started) / 1000);
+      return response;
+    } catch (error) {
+      const failure = failureWord(error);
+      this.observe(endpoint, failure, (performance.now() - started) / 1000);
+      return { failure: `${endpoint} ${failure} after ${Math.round(performance.now() - started)}ms` };
+    }
+  }
+}
+
+/** A short, credential-free description of a transport failure. */
+function failureWord(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED') return 'timeout';
+  if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code.toLowerCase();
+  return 'error';
+}
+
+function isHeaderSafe(value: string): boolean {
+  return value.length <= 200 && /^[\x21-\x7e]+$/.test(value);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function errorIdOf(body: unknown): unknown {
+  return isRecord(body) && isRecord(body.error) ? body.error.id : undefined;
+}
+
+const AALS: ReadonlySet<unknown> = new Set<Aal>(['aal0', 'aal1', 'aal2']);
+
+/** A whoami 200 is only trusted when it is a well-formed, active, unexpired session. */
+function sessionFrom(body: unknown): WhoamiOutcome {
+  if (!isRecord(body) || !isRecord(body.identity)) return { kind: 'unavailable', detail: 'whoami answered 200 without a session' };
+  const { id, active, expires_at: expiresAt, authenticator_assurance_level: aal } = body;
+  const identityId = body.identity.id;
+  const expiry = typeof expiresAt === 'string' ? Date.parse(expiresAt) : NaN;
+  if (typeof id !== 'string' || typeof identityId !== 'string' || typeof active !== 'boolean' || !AALS.has(aal) || Number.isNaN(expiry)) {
+    return { kind: 'unavailable', detail: 'whoami answered 200 with a malformed session' };
+  }
+  if (!active || expiry <= Date.now()) return { kind: 'unauthenticated' };
+  return { kind: 'active', session: { id, identityId, aal: aal as Aal, expiresAt: expiry } };
+}
+
+function credentialsOf(body: Identity): AdminIdentityCredentials | undefined {
+  if (!isRecord(body) || typeof body.id !== 'string') return undefined;
+  return isRecord(body.credentials) ? (body.credentials as AdminIdentityCredentials) : {};
+}

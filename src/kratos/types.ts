@@ -1,0 +1,36 @@
+import type { Credential } from '../request/credentials';
+
+export type Aal = 'aal0' | 'aal1' | 'aal2';
+
+/** The part of a Kratos session the decision needs; never the credential that found it. */
+export interface KratosSession {
+  id: string;
+  identityId: string;
+  aal: Aal;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+/** Per-check context for outbound calls. */
+export interface CallContext {
+  requestId: string | undefined;
+  /** Epoch milliseconds by which the answer must be on its way to Envoy; Infinity without one. */
+  deadline: number;
+}
+
+export type WhoamiOutcome =
+  | { kind: 'active'; session: KratosSession }
+  | { kind: 'unauthenticated' }
+  /** 403 session_aal2_required: Kratos's own required_aal refused the session. */
+  | { kind: 'aal_refused' }
+  | { kind: 'unavailable'; detail: string };
+
+export type AvailableAalOutcome = { kind: 'known'; aal: 'aal1' | 'aal2' } | { kind: 'unavailable'; detail: string };
+
+export interface SessionSource {
+  whoami(credential: Credential, context: CallContext): Promise<WhoamiOutcome>;
+}
+
+export interface AvailableAalSource {
+  availableAal(identityId: string, context: CallContext): Promise<AvailableAalOutcome>;
+}

@@ -1,0 +1,69 @@
+import type { Config, Requirement, RuleConfig } from '../config/schema';
+import type { RequestView } from '../request/view';
+import { hostMatches } from './hosts';
+
+export type { Requirement };
+
+/** What a rule asks of a request. */
+export type RuleOutcome =
+  | { kind: 'require'; cookie: Requirement; token: Requirement }
+  | { kind: 'anonymous' }
+  | { kind: 'deny' };
+
+export interface Rule {
+  /** The configured name, `rules[i]` for unnamed rules, `default` for the fallback. */
+  name: string;
+  outcome: RuleOutcome;
+  matches(view: RequestView): boolean;
+}
+
+export interface Policy {
+  rules: readonly Rule[];
+  byName: ReadonlyMap<string, Rule>;
+  fallback: Rule;
+  corsPreflight: boolean;
+}
+
+export type Selection = { kind: 'rule'; rule: Rule } | { kind: 'unknown_policy'; name: string };
+
+/** Envoy's per-route context_extensions key that names a rule. */
+export const POLICY_EXTENSION_KEY = 'policy';
+
+export function compilePolicy(config: Config['policy']): Policy {
+  const defaults = { cookie: config.cookie, token: config.token };
+  const rules = config.rules.map((rule, index) => compileRule(rule, index, defaults));
+  const byName = new Map(rules.filter((_, index) => config.rules[index]?.name !== undefined).map((rule) => [rule.name, rule]));
+  const fallback: Rule = { name: 'default', outcome: { kind: 'require', ...defaults }, matches: () => true };
+  return { rules, byName, fallback, corsPreflight: config.cors_preflight };
+}
+
+function compileRule(rule: RuleConfig, index: number, defaults: { cookie: Requirement; token: Requirement }): Rule {
+  const outcome: RuleOutcome = rule.deny
+    ? { kind: 'deny' }
+    : rule.anonymous
+      ? { kind: 'anonymous' }
+      : { kind: 'require', cookie: rule.cookie ?? defaults.cookie, token: rule.token ?? defaults.token };
+  const { hosts, paths, methods } = rule;
+  return {
+    name: rule.name ?? `rules[${index}]`,
+    outcome,
+    matches: (view) =>
+      (!hosts || hosts.some((pattern) => hostMatches(pattern, view.host, view.authority))) &&
+      (!paths || paths.some((pattern) => pathMatches(pattern, view.normalisedPath))) &&
+      (!methods || methods.includes(view.method)),
+  };
+}
+
+function pathMatches(pattern: string, path: string): boolean {
+  return pattern.endsWith('*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern;
+}
+
+/** A route's named policy wins over matching; otherwise the first matching rule, else the defaults. */
+export function selectRule(policy: Policy, view: RequestView): Selection {
+  const named = view.contextExtensions[POLICY_EXTENSION_KEY];
+  if (named !== undefined) {
+    const rule = policy.byName.get(named);
+    return rule ? { kind: 'rule', rule } : { kind: 'unknown_policy', name: named };
+  }
+  return { kind: 'rule', rule: policy.rules.find((rule) => rule.matches(view)) ?? policy.fallback };
+}

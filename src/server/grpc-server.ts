@@ -1,0 +1,49 @@
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { CheckFunction } from '../envoy/check';
+import type { CheckRequest, CheckResponse } from '../envoy/messages';
+import { AUTHORIZATION_SERVICE_NAME, loadAuthorizationService } from '../envoy/proto';
+import type { Logger } from '../observability/logger';
+
+// Sent when even building a denial failed: still a successful RPC, still not OK, so Envoy
+// denies instead of applying failure_mode_allow.
+const LAST_RESORT: CheckResponse = {
+  status: { code: 13, message: 'internal error' },
+  denied_response: { status: { code: 500 }, headers: [], body: '' },
+  dynamic_metadata: { fields: { decision: { string_value: 'error' }, reason: { string_value: 'internal_error' } } },
+};
+
+export const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE_NAME] as const;
+
+export function createGrpcServer(check: CheckFunction, health: HealthImplementation, logger: Logger): grpc.Server {
+  const server = new grpc.Server({
+    // Envoy keeps one long-lived HTTP/2 connection per worker: keep it healthy, not recycled.
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  });
+  server.addService(loadAuthorizationService(), {
+    Check(call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
+      check(call.request, deadlineOf(call)).then(
+        (response) => callback(null, response),
+        (error: unknown) => {
+          logger.error({ err: error instanceof Error ? error.message : String(error) }, 'check failed unexpectedly');
+          callback(null, LAST_RESORT);
+        },
+      );
+    },
+  });
+  health.addToServer(server);
+  return server;
+}
+
+/** Envoy sends its filter timeout as grpc-timeout; Infinity when the caller set none. */
+function deadlineOf(call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>): number {
+  const deadline = call.getDeadline();
+  return deadline instanceof Date ? deadline.getTime() : deadline;
+}
+
+export function bindGrpc(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+  });
+}

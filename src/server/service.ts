@@ -1,0 +1,83 @@
+import { HealthImplementation } from 'grpc-health-check';
+import type { Config } from '../config/schema';
+import { createCheck } from '../envoy/check';
+import { KratosClient } from '../kratos/client';
+import { checkObserver } from '../observability/check-observer';
+import type { Logger } from '../observability/logger';
+import { Metrics } from '../observability/metrics';
+import { oncePer } from '../observability/once-per';
+import { compilePolicy } from '../policy/policy';
+import { kratosCredentialExtractor } from '../request/credentials';
+import { bindGrpc, createGrpcServer, HEALTH_SERVICES } from './grpc-server';
+import { createHttpServer, listenHttp } from './http-server';
+import { KratosReadiness } from './kratos-readiness';
+
+export interface RunningService {
+  grpcPort: number;
+  httpPort: number;
+  metrics: Metrics;
+  /** Stops taking traffic at once, lets in-flight checks finish within server.shutdown_timeout. */
+  shutdown(): Promise<void>;
+}
+
+export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  const metrics = new Metrics();
+  const kratos = new KratosClient(config.kratos, metrics.observeKratosCall);
+  const warnKratosTooStrict = oncePer(60_000, () =>
+    logger.error(
+      'Kratos refused a session with session_aal2_required although this policy only needs aal1: set session.whoami.required_aal: aal1 in Kratos, or tokens of identities with a second factor are denied',
+    ),
+  );
+  const check = createCheck({
+    decision: {
+      policy: compilePolicy(config.policy),
+      extractCredential: kratosCredentialExtractor(config.kratos.session_cookie),
+      sessions: kratos,
+      identities: kratos,
+      whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available,
+      onKratosStricterThanPolicy: warnKratosTooStrict,
+    },
+    loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
+    observe: checkObserver(logger, metrics),
+  });
+
+  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
+  const grpcServer = createGrpcServer(check, health, logger);
+  const readiness = new KratosReadiness(config.kratos.public_url);
+  let draining = false;
+  const httpServer = createHttpServer({
+    metrics,
+    notReadyBecause: () => (draining ? 'shutting down' : readiness.problem()),
+  });
+
+  const grpcPort = await bindGrpc(grpcServer, config.server.grpc_address);
+  const httpPort = await listenHttp(httpServer, config.server.http_address);
+  readiness.start();
+  for (const name of HEALTH_SERVICES) health.setStatus(name, 'SERVING');
+  logger.info({ grpc_port: grpcPort, http_port: httpPort, kratos: config.kratos.public_url }, 'serving');
+
+  return {
+    grpcPort,
+    httpPort,
+    metrics,
+    shutdown: async () => {
+      draining = true;
+      for (const name of HEALTH_SERVICES) health.setStatus(name, 'NOT_SERVING');
+      readiness.stop();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          logger.warn({ shutdown_timeout_ms: config.server.shutdown_timeout }, 'in-flight checks did not finish in time; closing');
+          grpcServer.forceShutdown();
+          resolve();
+        }, config.server.shutdown_timeout);
+        grpcServer.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      httpServer.closeAllConnections();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      logger.info('stopped');
+    },
+  };
+}
