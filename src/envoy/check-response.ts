@@ -34,7 +34,7 @@ function structFields(metadata: Metadata): Record<string, StructValue> {
   const fields: Record<string, StructValue> = {};
   for (const [key, value] of Object.entries(metadata)) {
     // Absent facts are left out, so access logs print "-" rather than an empty string.
-    if (value !== undefined) fields[key] = { string_value: value };
+    if (value !== undefined) fields[key] = { stringValue: value };
   }
   return fields;
 }

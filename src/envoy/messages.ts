@@ -28,7 +28,11 @@ export interface HeaderValueOption {
   append: { value: boolean };
 }
 
-export type StructValue = { string_value: string };
+/**
+ * google.protobuf.Value. protobufjs defines the well-known types itself with camelCase field
+ * names, whatever keepCase says; a snake_case key here would be dropped silently.
+ */
+export type StructValue = { stringValue: string };
 
 export interface CheckResponse {
   status: { code: number; message?: string };

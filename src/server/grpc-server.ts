@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger';
 const LAST_RESORT: CheckResponse = {
   status: { code: 13, message: 'internal error' },
   denied_response: { status: { code: 500 }, headers: [], body: '' },
-  dynamic_metadata: { fields: { decision: { string_value: 'error' }, reason: { string_value: 'internal_error' } } },
+  dynamic_metadata: { fields: { decision: { stringValue: 'error' }, reason: { stringValue: 'internal_error' } } },
 };
 
 export const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE_NAME] as const;
