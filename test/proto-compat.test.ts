@@ -1,0 +1,169 @@
+/**
+ * Our minimal proto/ against Envoy's official API protos (from @grpc/grpc-js-xds): same names,
+ * numbers and types for every field we declare, and real messages decode both ways.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import * as protobuf from 'protobufjs';
+import { answer } from '../src/answer/answer';
+import { readCheckRequest } from '../src/envoy/check-request';
+import { toCheckResponse } from '../src/envoy/check-response';
+import type { CheckRequest } from '../src/envoy/messages';
+import { protoDirectory } from '../src/envoy/proto';
+import { checkRequest, OFFICIAL_INCLUDE_DIRS } from './support/envoy-client';
+
+function loadRoot(dirs: string[]): protobuf.Root {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => dirs.map((dir) => join(dir, target)).find((path) => existsSync(path)) ?? target;
+  root.loadSync('envoy/service/auth/v3/external_auth.proto', { keepCase: true });
+  root.resolveAll();
+  return root;
+}
+
+const official = loadRoot(OFFICIAL_INCLUDE_DIRS);
+const ours = loadRoot([protoDirectory()]);
+const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: Number, bytes: Buffer, defaults: false, oneofs: true };
+
+function allTypes(namespace: protobuf.NamespaceBase): protobuf.Type[] {
+  return namespace.nestedArray.flatMap((nested) => [
+    ...(nested instanceof protobuf.Type ? [nested] : []),
+    ...(nested instanceof protobuf.Namespace || nested instanceof protobuf.Type ? allTypes(nested) : []),
+  ]);
+}
+
+describe('schema', () => {
+  const ourTypes = allTypes(ours).filter((type) => !type.fullName.startsWith('.google.protobuf.'));
+
+  test('declares the messages the service uses', () => {
+    const names = ourTypes.map((type) => type.fullName);
+    for (const name of ['CheckRequest', 'CheckResponse', 'OkHttpResponse', 'DeniedHttpResponse', 'AttributeContext', 'AttributeContext.HttpRequest']) {
+      assert.ok(names.includes(`.envoy.service.auth.v3.${name}`), name);
+    }
+    for (const name of ['.envoy.config.core.v3.HeaderValue', '.envoy.config.core.v3.HeaderValueOption', '.envoy.config.core.v3.HeaderMap', '.envoy.type.v3.HttpStatus', '.google.rpc.Status']) {
+      assert.ok(names.includes(name), name);
+    }
+  });
+
+  for (const type of ourTypes) {
+    test(`${type.fullName}: every field has Envoy's name, number, type and cardinality`, () => {
+      const reference = official.lookupType(type.fullName);
+      for (const field of type.fieldsArray) {
+        const theirs = reference.fields[field.name];
+        assert.ok(theirs, `${type.fullName}.${field.name} does not exist upstream`);
+        assert.equal(field.id, theirs.id, `${field.name} number`);
+        assert.equal(field.repeated, theirs.repeated, `${field.name} repeated`);
+        assert.equal(field instanceof protobuf.MapField, theirs instanceof protobuf.MapField, `${field.name} map`);
+        const ourType = field.resolvedType?.fullName ?? field.type;
+        const theirType = theirs.resolvedType?.fullName ?? theirs.type;
+        assert.equal(ourType, theirType, `${field.name} type`);
+      }
+    });
+  }
+
+  test('enum values we declare have Envoy\'s numbers', () => {
+    const ourStatus = ours.lookupEnum('envoy.type.v3.StatusCode');
+    const theirStatus = official.lookupEnum('envoy.type.v3.StatusCode');
+    for (const [name, number] of Object.entries(ourStatus.values)) assert.equal(theirStatus.values[name], number, name);
+    const ourAction = ours.lookupEnum('envoy.config.core.v3.HeaderValueOption.HeaderAppendAction');
+    const theirAction = official.lookupEnum('envoy.config.core.v3.HeaderValueOption.HeaderAppendAction');
+    assert.deepEqual({ ...ourAction.values }, { ...theirAction.values });
+  });
+});
+
+describe('a CheckRequest encoded with the official schema', () => {
+  const OfficialRequest = official.lookupType('envoy.service.auth.v3.CheckRequest');
+  const OurRequest = ours.lookupType('envoy.service.auth.v3.CheckRequest');
+
+  function roundTrip(request: object): CheckRequest {
+    const bytes = OfficialRequest.encode(OfficialRequest.fromObject(request)).finish();
+    return OurRequest.toObject(OurRequest.decode(bytes), TO_OBJECT) as CheckRequest;
+  }
+
+  test('decodes with ours: method, path, host, scheme, headers map and context_extensions', () => {
+    const decoded = roundTrip(
+      checkRequest({ method: 'POST', path: '/a?b=c', host: 'x.example.com:8443', headers: { cookie: 'a=1; b=2', 'x-request-id': 'r-1' }, contextExtensions: { policy: 'admin' } }),
+    );
+    const http = decoded.attributes?.request?.http;
+    assert.equal(http?.method, 'POST');
+    assert.equal(http?.path, '/a?b=c');
+    assert.equal(http?.host, 'x.example.com:8443');
+    assert.equal(http?.scheme, 'https');
+    assert.equal(http?.headers?.cookie, 'a=1; b=2');
+    assert.equal(http?.headers?.[':authority'], 'x.example.com:8443');
+    assert.deepEqual(decoded.attributes?.context_extensions, { policy: 'admin' });
+    const read = readCheckRequest(decoded);
+    assert.ok(read.ok);
+    assert.equal(read.view.requestId, 'r-1');
+    assert.equal(read.view.host, 'x.example.com');
+  });
+
+  test('decodes header_map entries with their raw bytes, one per line', () => {
+    const decoded = roundTrip(
+      checkRequest({ encoding: 'raw', headers: [['cookie', 'a=1'], ['cookie', 'b=2'], ['x-bin', Buffer.from([0xff, 0x00, 0x41])]] }),
+    );
+    const entries = decoded.attributes?.request?.http?.header_map?.headers ?? [];
+    assert.deepEqual(entries.filter((entry) => entry.key === 'cookie').map((entry) => entry.raw_value?.toString()), ['a=1', 'b=2']);
+    assert.deepEqual([...(entries.find((entry) => entry.key === 'x-bin')?.raw_value ?? [])], [0xff, 0x00, 0x41]);
+    assert.equal(decoded.attributes?.request?.http?.headers, undefined);
+  });
+
+  test('fields we leave out (source, time, metadata) are skipped, not an error', () => {
+    const decoded = roundTrip({ ...checkRequest(), attributes: { ...(checkRequest() as { attributes: object }).attributes, metadata_context: { filter_metadata: { x: { fields: {} } } } } });
+    assert.ok(decoded.attributes?.request?.http);
+  });
+});
+
+describe('our CheckResponse decoded with the official schema', () => {
+  const OurResponse = ours.lookupType('envoy.service.auth.v3.CheckResponse');
+  const OfficialResponse = official.lookupType('envoy.service.auth.v3.CheckResponse');
+  const settings = { browserUrl: 'https://id.example.com', allowedHosts: [] };
+
+  function roundTrip(response: object): Record<string, unknown> {
+    const message = OurResponse.fromObject(response);
+    const bytes = OurResponse.encode(message).finish();
+    return OfficialResponse.toObject(OfficialResponse.decode(bytes), TO_OBJECT);
+  }
+
+  test('OK: status 0, overwrite headers with append {value:false}, headers_to_remove, metadata Struct', () => {
+    const allow = answer({ kind: 'allow', reason: 'ok', subject: { identityId: 'i', sessionId: 's', aal: 'aal2' }, credential: 'cookie', policy: 'default' }, undefined, settings);
+    const decoded = roundTrip(toCheckResponse(allow, { identity_id: 'i', decision: 'allow', aal: undefined })) as {
+      status: { code?: number };
+      ok_response: { headers: Array<{ header: { key: string; value: string }; append?: { value?: boolean } }> };
+      dynamic_metadata: { fields: Record<string, { stringValue?: string }> };
+      http_response: string;
+    };
+    assert.equal(decoded.status.code ?? 0, 0);
+    assert.equal(decoded.http_response, 'ok_response');
+    assert.deepEqual(decoded.ok_response.headers.map((h) => [h.header.key, h.header.value]), [['x-kratos-identity-id', 'i'], ['x-kratos-session-id', 's'], ['x-kratos-aal', 'aal2']]);
+    // The BoolValue is present (false = overwrite), which is what Envoy <= 1.36 reads.
+    for (const option of decoded.ok_response.headers) assert.deepEqual(option.append, { value: false });
+    assert.deepEqual(decoded.dynamic_metadata.fields, { identity_id: { stringValue: 'i' }, decision: { stringValue: 'allow' } });
+
+    const anonymous = answer({ kind: 'allow', reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings);
+    const removed = roundTrip(toCheckResponse(anonymous, {})) as { ok_response: { headers_to_remove: string[] } };
+    assert.deepEqual(removed.ok_response.headers_to_remove, ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal']);
+  });
+
+  test('denial: non-zero status, HttpStatus enum, headers and body', () => {
+    const deny = answer({ kind: 'kratos_unavailable', detail: 'x', credential: 'token', policy: 'default' }, undefined, settings);
+    const decoded = roundTrip(toCheckResponse(deny, { decision: 'error' })) as {
+      status: { code: number };
+      denied_response: { status: { code: number }; headers: Array<{ header: { key: string; value: string } }>; body: string };
+    };
+    assert.equal(decoded.status.code, 14);
+    assert.equal(decoded.denied_response.status.code, 503);
+    assert.deepEqual(
+      decoded.denied_response.headers.map((h) => [h.header.key, h.header.value]),
+      [['retry-after', '1'], ['content-type', 'application/json'], ['cache-control', 'no-store']],
+    );
+    assert.equal((JSON.parse(decoded.denied_response.body) as { error: { code: number } }).error.code, 503);
+  });
+
+  test('the metadata Struct is on the wire as google.protobuf.Value string_value (field 3)', () => {
+    const bytes = OurResponse.encode(OurResponse.fromObject(toCheckResponse({ kind: 'allow', setHeaders: [], removeHeaders: [] }, { k: 'v' }))).finish();
+    // ... 0x22 (field 4, dynamic_metadata) ... 0x1a 0x01 'v' (Value.string_value = "v")
+    assert.ok(Buffer.from(bytes).includes(Buffer.from([0x1a, 0x01, 0x76])), Buffer.from(bytes).toString('hex'));
+  });
+});
