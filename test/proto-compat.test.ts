@@ -139,7 +139,7 @@ describe('our CheckResponse decoded with the official schema', () => {
     assert.deepEqual(decoded.ok_response.headers.map((h) => [h.header.key, h.header.value]), [['x-kratos-identity-id', 'i'], ['x-kratos-session-id', 's'], ['x-kratos-aal', 'aal2']]);
     // The BoolValue is present (false = overwrite), which is what Envoy <= 1.36 reads.
     for (const option of decoded.ok_response.headers) assert.deepEqual(option.append, { value: false });
-    assert.deepEqual(decoded.dynamic_metadata.fields, { identity_id: { stringValue: 'i' }, decision: { stringValue: 'allow' } });
+    assert.deepEqual(decoded.dynamic_metadata.fields, { identity_id: { kind: 'stringValue', stringValue: 'i' }, decision: { kind: 'stringValue', stringValue: 'allow' } });
 
     const anonymous = answer({ kind: 'allow', reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings);
     const removed = roundTrip(toCheckResponse(anonymous, {})) as { ok_response: { headers_to_remove: string[] } };
