@@ -1,0 +1,54 @@
+# kratos-ext-authz: Envoy ext_authz gRPC service for Ory Kratos sessions.
+#
+#   docker build -t kratos-ext-authz .
+#   docker run --rm -p 9191:9191 -p 9192:9192 \
+#     -v "$PWD/examples/config.yaml:/etc/kratos-ext-authz/config.yaml:ro" kratos-ext-authz
+#
+# Works with the classic builder and BuildKit (the e2e tests build it through testcontainers).
+# For production, pin the base image by digest as well: node:20.20.2-bookworm-slim@sha256:...
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# --- build: compile TypeScript (needs the dev dependencies) -------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+# Only src/ is in the build context (see .dockerignore), so this emits dist/src/** alone.
+RUN npx --no-install tsc -p tsconfig.json
+
+# --- deps: production dependencies only -----------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# --- runtime ----------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# Application files stay owned by root and are only readable by the runtime user, so the
+# process cannot modify its own code (also works with a read-only root filesystem).
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+# The service loads its .proto files from <package root>/proto at runtime.
+COPY proto ./proto
+
+# Unprivileged user shipped with the official node image (uid/gid 1000).
+USER node
+
+# 9191: gRPC (envoy.service.auth.v3.Authorization + grpc.health.v1.Health)
+# 9192: HTTP /healthz, /readyz, /metrics
+EXPOSE 9191 9192
+
+# Docker-level liveness; Kubernetes uses the probes in deploy/kubernetes/deployment.yaml instead.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9192/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# Exec form: node runs as PID 1 and receives SIGTERM itself; the service reports NOT_SERVING,
+# drains in-flight checks (server.shutdown_timeout) and exits 0.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "dist/src/main.js"]
+CMD ["--config", "/etc/kratos-ext-authz/config.yaml"]

@@ -1,0 +1,13 @@
+// Tiny upstream for the demo stack and the e2e tests: answers every request with the method,
+// URL and request headers it received, as JSON. No dependencies (node:http only).
+'use strict';
+const http = require('node:http');
+
+const port = Number(process.env.PORT || 8000);
+const server = http.createServer((req, res) => {
+  const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers }, null, 2);
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(body);
+});
+server.listen(port, '0.0.0.0', () => console.log(`echo upstream listening on :${port}`));
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => server.close(() => process.exit(0)));
