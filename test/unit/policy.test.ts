@@ -1,0 +1,245 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/config/load';
+import { hostMatches } from '../../src/policy/hosts';
+import { compilePolicy, selectRule, type Policy, type RuleOutcome, type Selection } from '../../src/policy/policy';
+import { requestView, type ViewOptions } from './support/request';
+
+function policyOf(policy: unknown): Policy {
+  return compilePolicy(parseConfig({ policy }, {}).policy);
+}
+
+function selectedName(selection: Selection): string {
+  assert.equal(selection.kind, 'rule');
+  return selection.kind === 'rule' ? selection.rule.name : '';
+}
+
+function select(policy: Policy, options: ViewOptions): string {
+  return selectedName(selectRule(policy, requestView(options)));
+}
+
+describe('hostMatches', () => {
+  const cases: ReadonlyArray<{ pattern: string; authority: string; host?: string; expected: boolean }> = [
+    { pattern: 'app.example.com', authority: 'app.example.com', expected: true },
+    { pattern: 'app.example.com', authority: 'app.example.com:8443', host: 'app.example.com', expected: true },
+    { pattern: 'app.example.com', authority: 'other.example.com', expected: false },
+    { pattern: 'app.example.com', authority: 'xapp.example.com', expected: false },
+    { pattern: 'app.example.com', authority: 'app.example.com.evil', expected: false },
+    { pattern: '*.example.com', authority: 'app.example.com', expected: true },
+    { pattern: '*.example.com', authority: 'a.b.example.com', expected: true },
+    { pattern: '*.example.com', authority: 'example.com', expected: false },
+    { pattern: '*.example.com', authority: '.example.com', expected: false },
+    { pattern: '*.example.com', authority: 'evilexample.com', expected: false },
+    { pattern: '*.example.com', authority: 'example.com.evil.net', expected: false },
+    { pattern: 'app.example.com:8443', authority: 'app.example.com:8443', host: 'app.example.com', expected: true },
+    { pattern: 'app.example.com:8443', authority: 'APP.example.com:8443', host: 'app.example.com', expected: true },
+    { pattern: 'app.example.com:8443', authority: 'app.example.com:9443', host: 'app.example.com', expected: false },
+    { pattern: 'app.example.com:8443', authority: 'app.example.com', expected: false },
+    { pattern: '*.example.com:8443', authority: 'a.example.com:8443', host: 'a.example.com', expected: true },
+    { pattern: '*.example.com:8443', authority: 'example.com:8443', host: 'example.com', expected: false },
+  ];
+  for (const { pattern, authority, host, expected } of cases) {
+    test(`${pattern} vs ${authority} → ${expected}`, () => {
+      assert.equal(hostMatches(pattern, host ?? authority.toLowerCase(), authority), expected);
+    });
+  }
+});
+
+describe('compilePolicy / selectRule', () => {
+  test('no rules: the fallback "default" with the configured defaults', () => {
+    const policy = policyOf({ cookie: 'aal2', token: 'aal1' });
+    const selection = selectRule(policy, requestView());
+    assert.equal(selectedName(selection), 'default');
+    assert.deepEqual(selection.kind === 'rule' && selection.rule.outcome, { kind: 'require', cookie: 'aal2', token: 'aal1' });
+    assert.equal(policy.fallback.name, 'default');
+    assert.equal(policy.rules.length, 0);
+  });
+
+  test('built-in defaults: cookie highest_available, token aal1, CORS preflight on', () => {
+    const policy = policyOf(undefined);
+    assert.deepEqual(policy.fallback.outcome, { kind: 'require', cookie: 'highest_available', token: 'aal1' });
+    assert.equal(policy.corsPreflight, true);
+    assert.equal(policyOf({ cors_preflight: false }).corsPreflight, false);
+  });
+
+  test('first matching rule wins', () => {
+    const policy = policyOf({
+      rules: [
+        { name: 'first', paths: ['/a/*'] },
+        { name: 'second', paths: ['/a/b'] },
+        { name: 'third' },
+      ],
+    });
+    assert.equal(select(policy, { path: '/a/b' }), 'first');
+    assert.equal(select(policy, { path: '/x' }), 'third');
+  });
+
+  test('a rule without conditions matches everything, so the fallback is never reached', () => {
+    const policy = policyOf({ rules: [{ name: 'all', anonymous: true }] });
+    assert.equal(select(policy, { path: '/anything', method: 'DELETE', authority: 'x.y' }), 'all');
+  });
+
+  describe('hosts', () => {
+    const policy = policyOf({
+      rules: [
+        { name: 'exact', hosts: ['Admin.Example.com'] },
+        { name: 'port', hosts: ['api.example.com:8443'] },
+        { name: 'wildcard', hosts: ['*.example.com'] },
+      ],
+    });
+    const cases: ReadonlyArray<{ authority: string; expected: string }> = [
+      { authority: 'admin.example.com', expected: 'exact' },
+      { authority: 'ADMIN.EXAMPLE.COM', expected: 'exact' },
+      { authority: 'admin.example.com:443', expected: 'exact' },
+      { authority: 'admin.example.com.', expected: 'exact' },
+      { authority: 'api.example.com:8443', expected: 'port' },
+      { authority: 'api.example.com:443', expected: 'wildcard' },
+      { authority: 'api.example.com', expected: 'wildcard' },
+      { authority: 'deep.sub.example.com', expected: 'wildcard' },
+      { authority: 'example.com', expected: 'default' },
+      { authority: 'example.org', expected: 'default' },
+      { authority: 'notexample.com', expected: 'default' },
+    ];
+    for (const { authority, expected } of cases) {
+      test(`${authority} → ${expected}`, () => {
+        assert.equal(select(policy, { authority }), expected);
+      });
+    }
+  });
+
+  describe('paths match the normalised path', () => {
+    const policy = policyOf({
+      rules: [
+        { name: 'public', paths: ['/public/*', '/health'], anonymous: true },
+        { name: 'root', paths: ['/'], anonymous: true },
+        { name: 'admin', paths: ['/admin/*', '/admin'], cookie: 'aal2' },
+      ],
+    });
+    const cases: ReadonlyArray<{ path: string; expected: string }> = [
+      { path: '/public/app.js', expected: 'public' },
+      { path: '/public/', expected: 'public' },
+      { path: '/public/a/b/c?x=1', expected: 'public' },
+      { path: '/health', expected: 'public' },
+      { path: '/health?probe=1', expected: 'public' },
+      { path: '/health/', expected: 'default' },
+      { path: '/healthz', expected: 'default' },
+      { path: '/public', expected: 'default' },
+      { path: '/publicity', expected: 'default' },
+      { path: '/', expected: 'root' },
+      { path: '/?q=1', expected: 'root' },
+      { path: '', expected: 'root' },
+      { path: '/public/../admin', expected: 'admin' },
+      { path: '/public/%2e%2e/admin', expected: 'admin' },
+      { path: '/public/%2E%2e/admin/users', expected: 'admin' },
+      { path: '/public\\..\\admin', expected: 'admin' },
+      { path: '/public%2f..%2fadmin', expected: 'admin' },
+      { path: '//public//x', expected: 'public' },
+      { path: '/public/%252e%252e/admin', expected: 'public' },
+      { path: '/x/../public/y', expected: 'public' },
+      { path: '/admin', expected: 'admin' },
+      { path: '/Admin', expected: 'default' },
+    ];
+    for (const { path, expected } of cases) {
+      test(`${JSON.stringify(path)} → ${expected}`, () => {
+        assert.equal(select(policy, { path }), expected);
+      });
+    }
+  });
+
+  test('methods: case-insensitive in config and request, exact otherwise', () => {
+    const policy = policyOf({ rules: [{ name: 'reads', methods: ['get', 'HEAD'], anonymous: true }] });
+    assert.equal(select(policy, { method: 'GET' }), 'reads');
+    assert.equal(select(policy, { method: 'get' }), 'reads');
+    assert.equal(select(policy, { method: 'HEAD' }), 'reads');
+    assert.equal(select(policy, { method: 'POST' }), 'default');
+    assert.equal(select(policy, { method: 'OPTIONS' }), 'default');
+  });
+
+  test('hosts, paths and methods must all match', () => {
+    const policy = policyOf({ rules: [{ name: 'r', hosts: ['app.example.com'], paths: ['/api/*'], methods: ['POST'] }] });
+    assert.equal(select(policy, { authority: 'app.example.com', path: '/api/x', method: 'POST' }), 'r');
+    assert.equal(select(policy, { authority: 'other.example.com', path: '/api/x', method: 'POST' }), 'default');
+    assert.equal(select(policy, { authority: 'app.example.com', path: '/web/x', method: 'POST' }), 'default');
+    assert.equal(select(policy, { authority: 'app.example.com', path: '/api/x', method: 'GET' }), 'default');
+  });
+
+  test('unnamed rules are called rules[i] after their index', () => {
+    const policy = policyOf({ rules: [{ name: 'named', paths: ['/a'] }, { paths: ['/b'] }, { paths: ['/c'], deny: true }] });
+    assert.deepEqual(
+      policy.rules.map((rule) => rule.name),
+      ['named', 'rules[1]', 'rules[2]'],
+    );
+    assert.equal(select(policy, { path: '/b' }), 'rules[1]');
+    assert.equal(select(policy, { path: '/c' }), 'rules[2]');
+  });
+
+  test('outcomes: require inherits the policy defaults per credential, anonymous, deny', () => {
+    const policy = policyOf({
+      cookie: 'aal2',
+      token: 'highest_available',
+      rules: [
+        { name: 'inherit-both' },
+        { name: 'cookie-only', cookie: 'aal1' },
+        { name: 'token-only', token: 'aal2' },
+        { name: 'both', cookie: 'highest_available', token: 'aal1' },
+        { name: 'open', anonymous: true },
+        { name: 'closed', deny: true },
+        { name: 'anonymous-false', anonymous: false, deny: false },
+      ],
+    });
+    const outcomes = Object.fromEntries(policy.rules.map((rule) => [rule.name, rule.outcome]));
+    const expected: Record<string, RuleOutcome> = {
+      'inherit-both': { kind: 'require', cookie: 'aal2', token: 'highest_available' },
+      'cookie-only': { kind: 'require', cookie: 'aal1', token: 'highest_available' },
+      'token-only': { kind: 'require', cookie: 'aal2', token: 'aal2' },
+      both: { kind: 'require', cookie: 'highest_available', token: 'aal1' },
+      open: { kind: 'anonymous' },
+      closed: { kind: 'deny' },
+      'anonymous-false': { kind: 'require', cookie: 'aal2', token: 'highest_available' },
+    };
+    assert.deepEqual(outcomes, expected);
+  });
+
+  describe('context_extensions "policy" selects a rule by name', () => {
+    const policy = policyOf({
+      rules: [
+        { name: 'public', paths: ['/public/*'], anonymous: true },
+        { name: 'admin', hosts: ['admin.example.com'], cookie: 'aal2' },
+        { paths: ['/unnamed'] },
+      ],
+    });
+
+    test('the named rule wins over a matching one, even if its own conditions do not match', () => {
+      assert.equal(select(policy, { path: '/public/x', contextExtensions: { policy: 'admin' } }), 'admin');
+    });
+
+    test('naming a rule whose conditions match also works', () => {
+      assert.equal(select(policy, { path: '/public/x', contextExtensions: { policy: 'public' } }), 'public');
+    });
+
+    test('other context_extensions keys are ignored', () => {
+      assert.equal(select(policy, { path: '/public/x', contextExtensions: { other: 'admin' } }), 'public');
+    });
+
+    test('unknown name → unknown_policy with that name', () => {
+      assert.deepEqual(selectRule(policy, requestView({ contextExtensions: { policy: 'nope' } })), { kind: 'unknown_policy', name: 'nope' });
+    });
+
+    test('unnamed rules cannot be selected by their rules[i] label', () => {
+      assert.deepEqual(selectRule(policy, requestView({ contextExtensions: { policy: 'rules[2]' } })), { kind: 'unknown_policy', name: 'rules[2]' });
+      assert.equal(policy.byName.has('rules[2]'), false);
+    });
+
+    test('empty name is an unknown policy, not "no policy"', () => {
+      assert.deepEqual(selectRule(policy, requestView({ contextExtensions: { policy: '' } })), { kind: 'unknown_policy', name: '' });
+    });
+
+    test('names are case-sensitive', () => {
+      assert.equal(selectRule(policy, requestView({ contextExtensions: { policy: 'Admin' } })).kind, 'unknown_policy');
+    });
+
+    test('byName holds exactly the named rules', () => {
+      assert.deepEqual([...policy.byName.keys()].sort(), ['admin', 'public']);
+    });
+  });
+});
