@@ -51,7 +51,11 @@ const method = z
 
 const ruleSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'may contain letters, digits, "_", "-" and "." only').optional(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, 'may contain letters, digits, "_", "-" and "." only')
+      .refine((name) => name !== 'default', '"default" is reserved for the policy made of policy.cookie and policy.token')
+      .optional(),
     hosts: z.array(hostPattern).min(1).optional(),
     paths: z.array(pathPattern).min(1).optional(),
     methods: z.array(method).min(1).optional(),

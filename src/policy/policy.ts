@@ -26,14 +26,18 @@ export interface Policy {
 
 export type Selection = { kind: 'rule'; rule: Rule } | { kind: 'unknown_policy'; name: string };
 
+/** The policy made of policy.cookie / policy.token alone; a route may name it too. */
+export const FALLBACK_RULE_NAME = 'default';
+
 /** Envoy's per-route context_extensions key that names a rule. */
 export const POLICY_EXTENSION_KEY = 'policy';
 
 export function compilePolicy(config: Config['policy']): Policy {
   const defaults = { cookie: config.cookie, token: config.token };
   const rules = config.rules.map((rule, index) => compileRule(rule, index, defaults));
-  const byName = new Map(rules.filter((_, index) => config.rules[index]?.name !== undefined).map((rule) => [rule.name, rule]));
-  const fallback: Rule = { name: 'default', outcome: { kind: 'require', ...defaults }, matches: () => true };
+  const fallback: Rule = { name: FALLBACK_RULE_NAME, outcome: { kind: 'require', ...defaults }, matches: () => true };
+  const named = rules.filter((_, index) => config.rules[index]?.name !== undefined);
+  const byName = new Map([fallback, ...named].map((rule) => [rule.name, rule]));
   return { rules, byName, fallback, corsPreflight: config.cors_preflight };
 }
 

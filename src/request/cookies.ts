@@ -1,7 +1,7 @@
 /**
  * Finds one cookie's value across every `cookie` header line. Separators are ";" (RFC 6265,
  * and how HTTP/2 crumbs are rejoined) and "," (how Envoy joins repeated HTTP/1 header lines in
- * the `headers` map). The first occurrence wins; surrounding double quotes are dropped.
+ * the `headers` map). The first non-empty occurrence wins; surrounding double quotes are dropped.
  */
 export function findCookie(cookieLines: readonly string[], name: string): string | undefined {
   for (const line of cookieLines) {
@@ -10,7 +10,9 @@ export function findCookie(cookieLines: readonly string[], name: string): string
     for (const pair of line.split(/[;,]/)) {
       const equals = pair.indexOf('=');
       if (equals === -1 || pair.slice(0, equals).trim() !== name) continue;
-      return unquote(pair.slice(equals + 1).trim());
+      // An empty value can never be decoded by Kratos, which then tries the next one.
+      const value = unquote(pair.slice(equals + 1).trim());
+      if (value) return value;
     }
   }
   return undefined;

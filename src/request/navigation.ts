@@ -18,6 +18,8 @@ export function preferredMediaType(accept: string): string | undefined {
   let bestQuality = 0;
   for (const range of accept.split(',')) {
     const [type = '', ...parameters] = range.split(';');
+    // RFC 9110 §5.6.1: empty list elements are ignored.
+    if (type.trim() === '') continue;
     const quality = qualityOf(parameters);
     if (quality > bestQuality) {
       best = type.trim().toLowerCase();
@@ -27,12 +29,15 @@ export function preferredMediaType(accept: string): string | undefined {
   return best;
 }
 
+// RFC 9110 §12.4.2 qvalue: 0 to 1 with up to three decimals.
+const QVALUE = /^(0(\.\d{0,3})?|1(\.0{0,3})?)$/;
+
 function qualityOf(parameters: string[]): number {
   for (const parameter of parameters) {
     const [name = '', value = ''] = parameter.split('=');
     if (name.trim().toLowerCase() !== 'q') continue;
-    const quality = Number(value.trim());
-    return Number.isFinite(quality) && quality >= 0 && quality <= 1 ? quality : 0;
+    const text = value.trim();
+    return QVALUE.test(text) ? Number(text) : 0;
   }
   return 1;
 }

@@ -1,14 +1,18 @@
 /**
  * The path that policy rules are matched against: no query or fragment, percent-decoded once,
- * backslashes read as slashes, repeated slashes merged and "." / ".." segments resolved, so
- * `/public/../admin`, `/public/%2e%2e/admin` and `/public\..\admin` all become `/admin`.
+ * backslashes read as slashes, `;parameters` dropped from segments, repeated slashes merged and
+ * "." / ".." segments resolved, so `/public/../admin`, `/public/%2e%2e/admin`,
+ * `/public\..\admin` and `/public/..;/admin` all become `/admin`.
  */
 export function normalisePath(rawPath: string): string {
   const end = rawPath.search(/[?#]/);
   const withoutQuery = end === -1 ? rawPath : rawPath.slice(0, end);
   const decoded = percentDecodeOnce(withoutQuery).replace(/\\/g, '/');
   const segments: string[] = [];
-  for (const segment of decoded.split('/')) {
+  for (const part of decoded.split('/')) {
+    // Path parameters are dropped: servlet containers read `/public/..;/admin` as `/admin`.
+    const semicolon = part.indexOf(';');
+    const segment = semicolon === -1 ? part : part.slice(0, semicolon);
     if (segment === '' || segment === '.') continue;
     if (segment === '..') segments.pop();
     else segments.push(segment);

@@ -46,7 +46,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     kratos: { public_url: emulator.publicUrl, admin_url: emulator.adminUrl, ...overrides.kratos },
     log: { level: 'debug', ...overrides.log },
   };
-  const config = parseConfig(document, {});
+  let config: Config;
+  try {
+    config = parseConfig(document, {});
+  } catch (error) {
+    await emulator.stop();
+    throw error;
+  }
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {

@@ -225,6 +225,12 @@ describe('parseConfig errors name the key', () => {
     assert.deepEqual(problems, ['policy.rules[2].name: duplicate rule name (also policy.rules[0])']);
   });
 
+  test('"default" is reserved for the fallback policy', () => {
+    const problems = parseProblems({ policy: { rules: [{ name: 'default', paths: ['/x'] }] } });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? '', /^policy\.rules\[0\]\.name: "default" is reserved/);
+  });
+
   test('unnamed rules are never duplicates of each other', () => {
     assert.equal(parseConfig({ policy: { rules: [{ paths: ['/a'] }, { paths: ['/b'] }] } }, {}).policy.rules.length, 2);
   });

@@ -64,6 +64,11 @@ describe('preferredMediaType', () => {
     { accept: 'text/html;q=Infinity, application/json;q=0.5', expected: 'application/json' },
     { accept: 'text/html;q=abc', expected: undefined },
     { accept: 'text/html;q=0', expected: undefined },
+    { accept: 'text/html;q=0x1, application/json;q=0.5', expected: 'application/json' },
+    // RFC 9110 §5.6.1: empty list elements are ignored.
+    { accept: ', text/html', expected: 'text/html' },
+    { accept: 'text/html;q=0.9, , application/json;q=0.5', expected: 'text/html' },
+    { accept: '', expected: undefined },
   ];
   for (const { accept, expected } of cases) {
     test(`${JSON.stringify(accept)} → ${String(expected)}`, () => {

@@ -238,8 +238,12 @@ describe('compilePolicy / selectRule', () => {
       assert.equal(selectRule(policy, requestView({ contextExtensions: { policy: 'Admin' } })).kind, 'unknown_policy');
     });
 
-    test('byName holds exactly the named rules', () => {
-      assert.deepEqual([...policy.byName.keys()].sort(), ['admin', 'public']);
+    test('byName holds exactly the named rules and the fallback', () => {
+      assert.deepEqual([...policy.byName.keys()].sort(), ['admin', 'default', 'public']);
+    });
+
+    test('"default" selects the fallback made of policy.cookie / policy.token', () => {
+      assert.equal(select(policy, { path: '/public/x', contextExtensions: { policy: 'default' } }), 'default');
     });
   });
 });
