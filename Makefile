@@ -1,0 +1,29 @@
+# Developer entry points. `npm ci` first on a fresh clone (the targets build as needed).
+.PHONY: build test test-e2e demo run bench bench-smoke clean
+
+build:
+	npm run build
+
+test:
+	npm test
+
+test-e2e:
+	npm run test:e2e
+
+# The service beside the Kratos emulator, deciding a dozen Envoy-shaped requests.
+demo: build
+	node dist/scripts/demo.js
+
+# The service with the defaults (Kratos at 127.0.0.1:4433 / :4434, gRPC on :9191).
+run: build
+	node dist/src/main.js $(if $(CONFIG),--config $(CONFIG))
+
+# Needs h2load (Debian: apt-get install nghttp2-client).
+bench: build
+	node dist/bench/run.js
+
+bench-smoke: build
+	node dist/bench/run.js --smoke
+
+clean:
+	rm -rf dist
