@@ -1,5 +1,5 @@
 import type { Decision, Subject } from './decision';
-import type { AvailableAalSource, CallContext, KratosSession, SessionSource } from './kratos/types';
+import type { AvailableAalSource, CallContext, KratosSession, SessionSource, WhoamiOptions } from './kratos/types';
 import { selectRule, type Policy, type Requirement } from './policy/policy';
 import type { Credential } from './request/credentials';
 import type { HeaderBag } from './request/headers';
@@ -39,17 +39,33 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
 
   if (!credential?.wellFormed) return { kind: 'unauthenticated', ...base };
   const requirement = credential.kind === 'cookie' ? rule.outcome.cookie : rule.outcome.token;
-  const outcome = await deps.sessions.whoami(credential, context);
+  const first = await judgeCredential(credential, requirement, context, deps, base, {});
+  // A cached session may predate a step-up on the same session: ask Kratos before sending the
+  // user to the second factor they may just have completed.
+  if (first.decision.kind !== 'aal_too_low' || !first.fromCache) return first.decision;
+  return (await judgeCredential(credential, requirement, context, deps, base, { fresh: true })).decision;
+}
+
+async function judgeCredential(
+  credential: Credential,
+  requirement: Requirement,
+  context: CallContext,
+  deps: DecisionDependencies,
+  base: Pick<Decision, 'credential' | 'policy'>,
+  options: WhoamiOptions,
+): Promise<{ decision: Decision; fromCache: boolean }> {
+  const outcome = await deps.sessions.whoami(credential, context, options);
+  const fromKratos = (decision: Decision) => ({ decision, fromCache: false });
   switch (outcome.kind) {
     case 'unauthenticated':
-      return { kind: 'unauthenticated', ...base };
+      return fromKratos({ kind: 'unauthenticated', ...base });
     case 'unavailable':
-      return { kind: 'kratos_unavailable', detail: outcome.detail, ...base };
+      return fromKratos({ kind: 'kratos_unavailable', detail: outcome.detail, ...base });
     case 'aal_refused':
       if (requirement === 'aal1') deps.onKratosStricterThanPolicy();
-      return { kind: 'aal_too_low', subject: null, ...base };
+      return fromKratos({ kind: 'aal_too_low', subject: null, ...base });
     case 'active':
-      return judgeSession(outcome.session, requirement, context, deps, base);
+      return { decision: await judgeSession(outcome.session, requirement, context, deps, base), fromCache: outcome.cached === true };
   }
 }
 

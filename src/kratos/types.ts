@@ -19,7 +19,8 @@ export interface CallContext {
 }
 
 export type WhoamiOutcome =
-  | { kind: 'active'; session: KratosSession }
+  /** `cached`: served from the session cache; `stale`: past its TTL, standing in while Kratos fails. */
+  | { kind: 'active'; session: KratosSession; cached?: boolean; stale?: boolean }
   | { kind: 'unauthenticated' }
   /** 403 session_aal2_required: Kratos's own required_aal refused the session. */
   | { kind: 'aal_refused' }
@@ -27,8 +28,13 @@ export type WhoamiOutcome =
 
 export type AvailableAalOutcome = { kind: 'known'; aal: 'aal1' | 'aal2' } | { kind: 'unavailable'; detail: string };
 
+export interface WhoamiOptions {
+  /** Skip cached answers (a cached AAL is never the reason for a denial). */
+  fresh?: boolean;
+}
+
 export interface SessionSource {
-  whoami(credential: Credential, context: CallContext): Promise<WhoamiOutcome>;
+  whoami(credential: Credential, context: CallContext, options?: WhoamiOptions): Promise<WhoamiOutcome>;
 }
 
 export interface AvailableAalSource {

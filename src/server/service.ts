@@ -1,4 +1,6 @@
 import { HealthImplementation } from 'grpc-health-check';
+import { IdentityCache } from '../cache/identity-cache';
+import { SessionCache, type CacheResult } from '../cache/session-cache';
 import type { Config } from '../config/schema';
 import { createCheck } from '../envoy/check';
 import { KratosClient } from '../kratos/client';
@@ -28,12 +30,19 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       'Kratos refused a session with session_aal2_required although this policy only needs aal1: set session.whoami.required_aal: aal1 in Kratos, or tokens of identities with a second factor are denied',
     ),
   );
+  const warnStale = oncePer(10_000, () => logger.warn({ stale_if_error_ms: config.cache.stale_if_error }, 'Kratos is failing: serving cached sessions past their TTL (cache.stale_if_error)'));
+  const countSession = (result: CacheResult) => {
+    metrics.cacheRequests.inc({ cache: 'session', result });
+    if (result === 'stale') warnStale();
+  };
+  const sessions = new SessionCache(kratos, config.cache, countSession);
+  const identities = new IdentityCache(kratos, config.cache.identity_ttl, config.cache.max_entries, (result) => metrics.cacheRequests.inc({ cache: 'identity', result }));
   const check = createCheck({
     decision: {
       policy: compilePolicy(config.policy),
       extractCredential: kratosCredentialExtractor(config.kratos.session_cookie),
-      sessions: kratos,
-      identities: kratos,
+      sessions,
+      identities,
       whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available,
       onKratosStricterThanPolicy: warnKratosTooStrict,
     },

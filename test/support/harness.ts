@@ -45,6 +45,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     server: { grpc_address: '127.0.0.1:0', http_address: '127.0.0.1:0', shutdown_timeout: '2s', ...overrides.server },
     kratos: { public_url: emulator.publicUrl, admin_url: emulator.adminUrl, ...overrides.kratos },
     log: { level: 'debug', ...overrides.log },
+    // Off unless a test turns it on, so each check's Kratos traffic is its own.
+    cache: { ttl: '0s', negative_ttl: '0s', identity_ttl: '0s', ...overrides.cache },
   };
   let config: Config;
   try {
