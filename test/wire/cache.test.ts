@@ -1,0 +1,195 @@
+/** The session and identity caches, seen through the wire and Kratos's request log. */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import { httpStatusOf, upstreamHeaders } from '../support/envoy-client';
+import { startHarness, type Harness, type HarnessOptions } from '../support/harness';
+
+const XHR = { 'sec-fetch-mode': 'cors' };
+const NAVIGATE = { 'sec-fetch-mode': 'navigate' };
+const TOTP = { totp: { totp_url: 'otpauth://totp/x?secret=JBSWY3DPEHPK3PXP' } };
+const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
+
+async function withHarness(options: HarnessOptions, body: (h: Harness) => Promise<void>): Promise<void> {
+  const h = await startHarness(options);
+  try {
+    await body(h);
+  } finally {
+    await h.close();
+  }
+}
+
+async function metric(h: Harness, pattern: RegExp): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${h.service.httpPort}/metrics`)).text();
+  const line = text.split('\n').find((candidate) => pattern.test(candidate));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+const CACHE = { cache: { ttl: '10s', negative_ttl: '1s', identity_ttl: '60s' } };
+
+describe('session cache', () => {
+  test('a second check with the same cookie is a hit: one whoami, same answer', () =>
+    withHarness({ config: CACHE }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) } };
+      const first = await h.client.check(spec);
+      const second = await h.client.check(spec);
+      assert.deepEqual(upstreamHeaders(second), upstreamHeaders(first));
+      assert.equal(h.emulator.count('whoami'), 1);
+      assert.equal(await metric(h, /^kratos_ext_authz_cache_requests_total\{cache="session",result="hit"\}/), 1);
+      assert.equal(await metric(h, /^kratos_ext_authz_cache_requests_total\{cache="session",result="miss"\}/), 1);
+    }));
+
+  test('cookie and token of the same session are different keys', () =>
+    withHarness({ config: CACHE }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      await h.client.check({ headers: { cookie: h.emulator.cookieHeaderFor(session) } });
+      await h.client.check({ headers: { 'x-session-token': session.token } });
+      assert.equal(h.emulator.count('whoami'), 2);
+    }));
+
+  test('entries live for cache.ttl', () =>
+    withHarness({ config: { cache: { ttl: '150ms' } } }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { 'x-session-token': session.token } };
+      await h.client.check(spec);
+      await h.client.check(spec);
+      assert.equal(h.emulator.count('whoami'), 1);
+      await sleep(200);
+      await h.client.check(spec);
+      assert.equal(h.emulator.count('whoami'), 2);
+    }));
+
+  test('an entry never outlives the session: TTL is cut to expires_at minus a margin', () =>
+    withHarness({ config: CACHE }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity(), { expiresAt: new Date(Date.now() + 1_300) });
+      const spec = { headers: { 'x-session-token': session.token } };
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      await sleep(400);
+      // Past expires_at - 1s: asked again although cache.ttl is 10s.
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      assert.equal(h.emulator.count('whoami'), 2);
+      await sleep(1_000);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 401, 'expired: Kratos says so and nothing cached says otherwise');
+    }));
+
+  test('revocation is seen after the TTL, not before (the documented trade-off)', () =>
+    withHarness({ config: { cache: { ttl: '200ms' } } }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { 'x-session-token': session.token } };
+      await h.client.check(spec);
+      h.emulator.revokeSession(session.id);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      await sleep(250);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 401);
+    }));
+
+  test('401 is cached for negative_ttl only, and not at all with negative_ttl: 0', async () => {
+    for (const [negative, expectedCalls] of [['300ms', 1], ['0s', 2]] as const) {
+      await withHarness({ config: { cache: { ttl: '10s', negative_ttl: negative } } }, async (h) => {
+        const spec = { headers: { 'x-session-token': h.remember('ory_st_unknownunknownunknownunknown') } };
+        await h.client.check(spec);
+        await h.client.check(spec);
+        assert.equal(h.emulator.count('whoami'), expectedCalls, `negative_ttl ${negative}`);
+        if (negative === '0s') return;
+        await sleep(350);
+        await h.client.check(spec);
+        assert.equal(h.emulator.count('whoami'), 2);
+      });
+    }
+  });
+
+  test('403 session_aal2_required is never cached: the token passes right after step-up', () =>
+    withHarness({ emulator: { requiredAal: 'highest_available' }, config: CACHE }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity({ credentials: TOTP }), { methods: AAL1 });
+      const spec = { headers: { 'x-session-token': session.token } };
+      assert.equal(httpStatusOf(await h.client.check(spec)), 403);
+      h.emulator.stepUp(session.id);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+    }));
+
+  test('a cached aal1 session is re-checked before a step-up redirect, so no loop after step-up', () =>
+    withHarness({ config: CACHE }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity({ credentials: TOTP }), { methods: AAL1 });
+      const spec = { headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) } };
+      assert.equal(httpStatusOf(await h.client.check(spec)), 302);
+      h.emulator.stepUp(session.id);
+      const after = await h.client.check(spec);
+      assert.equal(httpStatusOf(after), 200);
+      assert.equal(upstreamHeaders(after)['x-kratos-aal'], 'aal2');
+    }));
+
+  test('failures are never cached: the next check asks Kratos again and passes', () =>
+    withHarness({ config: CACHE }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { 'x-session-token': session.token } };
+      h.emulator.fail('whoami', { mode: 'status500', count: 1 });
+      assert.equal(httpStatusOf(await h.client.check(spec)), 503);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      assert.equal(h.emulator.count('whoami'), 2);
+    }));
+
+  test('200 simultaneous checks with one new cookie cause exactly one whoami', () =>
+    withHarness({ config: CACHE }, async (h) => {
+      h.emulator.setLatency('whoami', 50);
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) } };
+      const responses = await Promise.all(Array.from({ length: 200 }, () => h.client.check(spec)));
+      assert.deepEqual(new Set(responses.map(httpStatusOf)), new Set([200]));
+      assert.equal(h.emulator.count('whoami'), 1);
+      assert.equal(await metric(h, /^kratos_ext_authz_cache_requests_total\{cache="session",result="coalesced"\}/), 199);
+    }));
+});
+
+describe('identity cache', () => {
+  test('one admin call per identity for identity_ttl, shared by its sessions and concurrent checks', () =>
+    withHarness({ config: CACHE }, async (h) => {
+      h.emulator.setLatency('identity', 30);
+      const identity = h.emulator.addIdentity();
+      const sessions = [h.newSession(identity), h.newSession(identity), h.newSession(identity)];
+      const responses = await Promise.all(sessions.flatMap((session) => [1, 2].map(() => h.client.check({ headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) } }))));
+      assert.deepEqual(new Set(responses.map(httpStatusOf)), new Set([200]));
+      assert.equal(h.emulator.count('identity'), 1);
+    }));
+
+  test('enrolling a second factor is seen when the identity entry expires', () =>
+    withHarness({ config: { cache: { ttl: '0s', identity_ttl: '200ms' } } }, async (h) => {
+      const identity = h.emulator.addIdentity();
+      const session = h.newSession(identity, { methods: AAL1 });
+      const spec = { headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) } };
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      h.emulator.setCredentials(identity, { password: { identifiers: ['x@example.com'] }, ...TOTP });
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200, 'within identity_ttl');
+      await sleep(250);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 403);
+    }));
+});
+
+describe('stale-if-error', () => {
+  test('off (default): a session past its TTL is not served while Kratos fails', () =>
+    withHarness({ config: { cache: { ttl: '100ms' } } }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { 'x-session-token': session.token } };
+      await h.client.check(spec);
+      await sleep(150);
+      h.emulator.fail('whoami', { mode: 'status500' });
+      assert.equal(httpStatusOf(await h.client.check(spec)), 503);
+    }));
+
+  test('on: served within the window, logged and counted as stale, then 503 after it', () =>
+    withHarness({ config: { cache: { ttl: '100ms', stale_if_error: '300ms' } } }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { 'x-session-token': session.token } };
+      await h.client.check(spec);
+      await sleep(150);
+      h.emulator.fail('whoami', { mode: 'status500' });
+      const stale = await h.client.check(spec);
+      assert.equal(httpStatusOf(stale), 200);
+      assert.equal(upstreamHeaders(stale)['x-kratos-session-id'], session.id);
+      assert.equal(await metric(h, /^kratos_ext_authz_cache_requests_total\{cache="session",result="stale"\}/), 1);
+      assert.ok(h.logs.some((line) => line.level === 40 && String(line.msg).includes('past their TTL')));
+      await sleep(300);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 503);
+      h.emulator.clearFaults();
+    }));
+});
