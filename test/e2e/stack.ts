@@ -163,8 +163,14 @@ export async function startStack(client: ContainerRuntimeClient): Promise<Stack>
       .start();
     cleanups.push(() => envoy.stop());
 
+    const baseUrl = `http://${envoy.getHost()}:${envoy.getMappedPort(8080)}`;
+    // Envoy resolves its STRICT_DNS clusters asynchronously: wait until both paths work, the
+    // Kratos route (no ext_authz) and an anonymous app route (ext_authz -> upstream).
+    await waitUntilOk(`${baseUrl}/self-service/login/api`, 60_000);
+    await waitUntilOk(`${baseUrl}/health`, 60_000);
+
     return {
-      baseUrl: `http://${envoy.getHost()}:${envoy.getMappedPort(8080)}`,
+      baseUrl,
       kratosAdminUrl: `http://${kratos.getHost()}:${kratos.getMappedPort(4434)}`,
       logs,
       stopExtAuthz: async (graceMs) => {
@@ -183,6 +189,23 @@ export async function startStack(client: ContainerRuntimeClient): Promise<Stack>
     await stop();
     throw Object.assign(error instanceof Error ? error : new Error(String(error)), { containerLogs: logs });
   }
+}
+
+async function waitUntilOk(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(5_000) });
+      await response.body?.cancel();
+      if (response.status === 200) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs}ms (last: ${last})`);
 }
 
 /** The last lines of every container's log, for a failed run. */
