@@ -16,7 +16,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 # Only src/ is in the build context (see .dockerignore), so this emits dist/src/** alone.
-RUN npx --no-install tsc -p tsconfig.json
+RUN ./node_modules/.bin/tsc -p tsconfig.json
 
 # --- deps: production dependencies only -----------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
@@ -30,10 +30,11 @@ ENV NODE_ENV=production
 WORKDIR /app
 # Application files stay owned by root and are only readable by the runtime user, so the
 # process cannot modify its own code (also works with a read-only root filesystem).
-COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
-# The service loads its .proto files from <package root>/proto at runtime.
+# The service loads its .proto files from <package root>/proto at runtime, and finds the package
+# root as the folder holding both package.json and proto/.
+COPY package.json ./
 COPY proto ./proto
 
 # Unprivileged user shipped with the official node image (uid/gid 1000).

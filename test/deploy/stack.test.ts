@@ -212,7 +212,9 @@ test('Dockerfile: multi-stage, production dependencies only in the final image',
   const copiedFromStages = finalStage.filter((l) => l.startsWith('COPY --from='));
   assert.ok(copiedFromStages.some((l) => /node_modules/.test(l)));
   assert.ok(copiedFromStages.some((l) => /dist\/src/.test(l)));
+  // The service finds its proto/ folder next to package.json (src/envoy/proto.ts).
   assert.ok(finalStage.some((l) => /^COPY proto /.test(l)), 'the runtime loads proto/ from the package root');
+  assert.ok(finalStage.some((l) => /^COPY package\.json /.test(l)), 'package.json marks the package root');
 });
 
 test('Dockerfile: non-root, node is PID 1 (exec form), ports 9191/9192, health check', () => {
