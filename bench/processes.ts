@@ -1,0 +1,134 @@
+/**
+ * The processes under test, pinned so the server owns one core and everything else (driver,
+ * Kratos emulator, load generator) shares the other.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const SERVER_CORE = 0;
+export const LOAD_CORE = 1;
+
+let pinning: boolean | undefined;
+
+/** taskset exists and there are two cores to split; otherwise everything runs unpinned. */
+export function canPin(): boolean {
+  if (pinning === undefined) {
+    try {
+      execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+      pinning = cpus().length >= 2;
+    } catch {
+      pinning = false;
+    }
+  }
+  return pinning;
+}
+
+/** The command line that runs `command` on `core` (taskset execs it, so the pid stays the same). */
+export function pinned(core: number, command: string, args: readonly string[]): [string, string[]] {
+  return canPin() ? ['taskset', ['-c', String(core), command, ...args]] : [command, [...args]];
+}
+
+/** Moves the driver, and every thread and child it starts later, onto the load core. */
+export function pinSelfToLoadCore(): void {
+  if (canPin()) execFileSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' });
+}
+
+/** Resident set size of a process in bytes, from /proc (Linux). */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ServerProcess {
+  readonly pid: number;
+  readonly grpcPort: number;
+  /** The service's /metrics port; undefined for the floor server. */
+  readonly httpPort: number | undefined;
+  /** Asks the floor server for its answer count (SIGUSR2 → one JSON line). */
+  floorChecks(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const DIST = join(__dirname, '..');
+const START_TIMEOUT_MS = 20_000;
+
+/**
+ * Starts a Node server pinned to the server core and waits for its first JSON stdout line with
+ * a grpc_port (the service logs it with msg "serving", the floor prints it bare).
+ */
+async function startNodeServer(script: string, args: string[], nodeFlags: string[]): Promise<ServerProcess> {
+  const [command, argv] = pinned(SERVER_CORE, process.execPath, [...nodeFlags, script, ...args]);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const jsonLines: Array<Record<string, unknown>> = [];
+  const waiters: Array<() => void> = [];
+  lines.on('line', (line) => {
+    try {
+      jsonLines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      return; // not ours to read
+    }
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const nextLine = (predicate: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${script}: no ${what} within ${START_TIMEOUT_MS} ms\n${stderr}`)), START_TIMEOUT_MS);
+      const look = (): void => {
+        const index = jsonLines.findIndex(predicate);
+        if (index >= 0) {
+          clearTimeout(timer);
+          resolve(jsonLines.splice(index, 1)[0] as Record<string, unknown>);
+        } else if (child.exitCode !== null) {
+          clearTimeout(timer);
+          reject(new Error(`${script} exited with ${child.exitCode}\n${stderr}`));
+        } else {
+          waiters.push(look);
+        }
+      };
+      child.once('exit', look);
+      look();
+    });
+  const ready = await nextLine((line) => typeof line['grpc_port'] === 'number', 'grpc_port line');
+  return {
+    pid: child.pid as number,
+    grpcPort: ready['grpc_port'] as number,
+    httpPort: typeof ready['http_port'] === 'number' ? ready['http_port'] : undefined,
+    floorChecks: async () => {
+      const answer = nextLine((line) => typeof line['checks'] === 'number', 'checks line');
+      child.kill('SIGUSR2');
+      return (await answer)['checks'] as number;
+    },
+    stop: () => stopChild(child),
+  };
+}
+
+/** SIGTERM (the service drains and exits; --cpu-prof writes its profile), SIGKILL after 15 s. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export function startFloorServer(): Promise<ServerProcess> {
+  return startNodeServer(join(DIST, 'bench', 'floor-server.js'), ['0'], []);
+}
+
+export function startService(configPath: string, nodeFlags: string[] = []): Promise<ServerProcess> {
+  return startNodeServer(join(DIST, 'src', 'main.js'), ['--config', configPath], nodeFlags);
+}

@@ -1,0 +1,133 @@
+/** The results as JSON and as the Markdown table the README shows, with the targets judged. */
+import { cpus } from 'node:os';
+import type { ScenarioResult } from './result';
+import type { BenchSettings } from './settings';
+
+export interface Machine {
+  cpuModel: string;
+  cores: number;
+  node: string;
+  h2load: string;
+  pinned: boolean;
+}
+
+export interface TargetResult {
+  target: string;
+  goal: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+export interface Report {
+  generatedAt: string;
+  mode: 'full' | 'smoke';
+  machine: Machine;
+  requestBodyBytes: number;
+  settings: BenchSettings;
+  scenarios: ScenarioResult[];
+  targets: TargetResult[];
+  problems: string[];
+}
+
+export function machine(h2load: string, pinned: boolean): Machine {
+  const all = cpus();
+  return { cpuModel: all[0]?.model.trim() ?? 'unknown', cores: all.length, node: process.version, h2load, pinned };
+}
+
+const MIB = 1024 * 1024;
+
+function find(scenarios: ScenarioResult[], name: string): ScenarioResult | undefined {
+  return scenarios.find((scenario) => scenario.name === name);
+}
+
+/** The issue's targets; `met` is undefined when the scenario did not run. */
+export function judgeTargets(scenarios: ScenarioResult[], settings: BenchSettings): TargetResult[] {
+  const hit = find(scenarios, 'hit');
+  const latency = find(scenarios, 'latency');
+  const miss = find(scenarios, 'miss-latency');
+  const burst = find(scenarios, 'burst');
+  const memory = find(scenarios, 'memory');
+  // Over the emulator's measured whoami time: its nominal 1 ms is a Node timer that fires later.
+  const kratos = miss?.facts['emulatorWhoamiP50Ms'];
+  const overhead = miss && typeof kratos === 'number' ? miss.latency.p50Ms - kratos : undefined;
+  const whoami = burst?.facts['whoami'];
+  return [
+    {
+      target: 'hit throughput / floor throughput',
+      goal: '≥ 0.90 (stretch ≥ 1.0)',
+      measured: hit?.ratioToFloor === undefined ? '—' : `${hit.ratioToFloor.toFixed(2)}${hit.ratioToFloor >= 1 ? ' (stretch met)' : ''}`,
+      met: hit?.ratioToFloor === undefined ? undefined : hit.ratioToFloor >= 0.9,
+    },
+    {
+      target: `latency p99 at ${settings.latencyRate} checks/s`,
+      goal: '≤ 2 ms',
+      measured: latency ? `${latency.latency.p99Ms.toFixed(2)} ms` : '—',
+      met: latency ? latency.latency.p99Ms <= 2 : undefined,
+    },
+    {
+      target: `miss p50 minus the emulator's ${settings.missKratosMs} ms (at ${settings.missLatencyRate} checks/s)`,
+      goal: '≤ 0.5 ms',
+      measured:
+        overhead === undefined || !miss || typeof kratos !== 'number'
+          ? '—'
+          : `${overhead.toFixed(2)} ms (p50 ${miss.latency.p50Ms.toFixed(2)} − emulator alone ${kratos.toFixed(2)}; − nominal ${settings.missKratosMs} ms: ${(miss.latency.p50Ms - settings.missKratosMs).toFixed(2)})`,
+      met: overhead === undefined ? undefined : overhead <= 0.5,
+    },
+    {
+      target: `burst: whoami calls for ${settings.burstChecks} simultaneous checks`,
+      goal: 'exactly 1',
+      measured: typeof whoami === 'number' ? String(whoami) : '—',
+      met: typeof whoami === 'number' ? whoami === 1 : undefined,
+    },
+    {
+      target: `memory: RSS with ${settings.memorySessions} cached sessions`,
+      goal: '≤ 200 MiB',
+      measured: memory?.rssBytes === undefined ? '—' : `${(memory.rssBytes / MIB).toFixed(1)} MiB`,
+      met: memory?.rssBytes === undefined ? undefined : memory.rssBytes <= 200 * MIB,
+    },
+  ];
+}
+
+const fixed = (value: number | undefined, digits: number): string => (value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits));
+
+function scenarioRow(s: ScenarioResult): string {
+  const cells = [
+    `\`${s.name}\``,
+    s.client,
+    fixed(s.checksPerSecond, 0),
+    fixed(s.latency.p50Ms, 2),
+    fixed(s.latency.p90Ms, 2),
+    fixed(s.latency.p99Ms, 2),
+    fixed(s.latency.maxMs, 2),
+    fixed(s.rssBytes === undefined ? undefined : s.rssBytes / MIB, 0),
+    fixed(s.ratioToFloor, 2),
+  ];
+  return `| ${cells.join(' | ')} |`;
+}
+
+function verdict(met: boolean | undefined, smoke: boolean): string {
+  if (smoke) return 'not judged (smoke)';
+  if (met === undefined) return 'not run';
+  return met ? 'met' : '**missed**';
+}
+
+export function renderMarkdown(report: Report): string {
+  const m = report.machine;
+  const lines = [
+    `# kratos-ext-authz benchmark (${report.mode})`,
+    '',
+    `${report.generatedAt} · ${m.cpuModel}, ${m.cores} cores · ${m.pinned ? 'server pinned to core 0; h2load, driver and Kratos emulator on core 1' : 'not pinned (taskset missing or one core)'} · Node ${m.node} · ${m.h2load} · CheckRequest ${report.requestBodyBytes} bytes`,
+    '',
+    '| scenario | client | checks/s | p50 ms | p90 ms | p99 ms | max ms | RSS MiB | × floor |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...report.scenarios.map(scenarioRow),
+    '',
+    ...report.scenarios.map((s) => `- \`${s.name}\`: ${s.load}${s.notes.length > 0 ? `; ${s.notes.join('; ')}` : ''}`),
+    '',
+    '| target | goal | measured | |',
+    '|---|---|---|---|',
+    ...report.targets.map((t) => `| ${t.target} | ${t.goal} | ${t.measured} | ${verdict(t.met, report.mode === 'smoke')} |`),
+  ];
+  if (report.problems.length > 0) lines.push('', '**Harness problems (these numbers are not valid):**', ...report.problems.map((p) => `- ${p}`));
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,354 @@
+/**
+ * The scenarios, run back to back in one process so their ratios hold on a noisy machine.
+ * Each phase starts the servers it needs (pinned to the server core), measures, and stops them.
+ */
+import http from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CreatedSession, KratosEmulator } from '../test/support/kratos-emulator';
+import { browserCheckBody } from './bodies';
+import { Sessions, WhoamiTally, writeServiceConfig } from './fixtures';
+import { measureH2load, measureRaw, warmUpH2load, type Bracket, type Measured } from './measure';
+import { rssBytes, startFloorServer, startService, type ServerProcess } from './processes';
+import type { LoadClient, ScenarioResult } from './result';
+import type { BenchSettings } from './settings';
+import { concatDurations, median, summarizeMicros } from './stats';
+
+export interface BenchContext {
+  settings: BenchSettings;
+  emulator: KratosEmulator;
+  sessions: Sessions;
+  whoami: WhoamiTally;
+  workdir: string;
+  /** Extra node flags for the `hit` service (e.g. --cpu-prof). */
+  hitNodeFlags: string[];
+}
+
+export function createContext(settings: BenchSettings, emulator: KratosEmulator, workdir: string, hitNodeFlags: string[] = []): BenchContext {
+  return { settings, emulator, sessions: new Sessions(emulator), whoami: new WhoamiTally(emulator), workdir, hitNodeFlags };
+}
+
+function saturating(settings: BenchSettings): string {
+  return `${settings.connections} conn × ${settings.streamsPerConnection} streams, saturating`;
+}
+
+function bodyFile(ctx: BenchContext, name: string, body: Buffer): string {
+  const path = join(ctx.workdir, `${name}.bin`);
+  writeFileSync(path, body);
+  return path;
+}
+
+function result(name: string, partial: Omit<ScenarioResult, 'name' | 'notes' | 'problems' | 'facts'> & Partial<ScenarioResult>): ScenarioResult {
+  return { name, notes: [], problems: [], facts: {}, ...partial };
+}
+
+// ------------------------------------------------------------------ floor / hit / miss rounds
+
+interface RoundTarget {
+  name: 'floor' | 'hit' | 'miss';
+  client: LoadClient;
+  bracket: Bracket;
+  /** Untimed warm-up, then one measured run of `seconds`, closed loop or at `rate` checks/s. */
+  measure: (seconds: number, rate?: number) => Promise<Measured>;
+  runs: Measured[];
+}
+
+/** What a run must show to count as its scenario: hits were hits, misses each called Kratos. */
+function validity(target: RoundTarget, run: Measured): string[] {
+  if (target.name === 'hit' && run.cache.hit < run.allowed) {
+    return [`only ${run.cache.hit} of ${run.allowed} checks were cache hits (${run.whoami} whoami calls)`];
+  }
+  if (target.name === 'miss' && run.whoami !== run.allowed) return [`${run.allowed} checks but ${run.whoami} whoami calls`];
+  return [];
+}
+
+/** floor and hit: h2load, every request the same body (one cookie). */
+function h2loadTarget(ctx: BenchContext, name: 'floor' | 'hit', server: ServerProcess, body: Buffer): RoundTarget {
+  const { connections, streamsPerConnection, warmupRequests } = ctx.settings;
+  const bracket = { server, whoami: ctx.whoami };
+  const dataFile = bodyFile(ctx, name, body);
+  const measure = async (seconds: number, rate?: number): Promise<Measured> => {
+    await warmUpH2load(server, dataFile, ctx.workdir, warmupRequests, connections, streamsPerConnection);
+    const ratePerClient = rate === undefined ? undefined : Math.round(rate / connections);
+    return measureH2load(bracket, dataFile, ctx.workdir, { clients: connections, streams: streamsPerConnection, durationSeconds: seconds, ratePerClient });
+  };
+  return { name, client: 'h2load', bracket, measure, runs: [] };
+}
+
+/**
+ * miss: the raw client cycling through a pool of cookies far larger than the requests in flight.
+ * With one cookie (h2load), concurrent checks would share one whoami through the service's
+ * single-flight, which runs even with the cache off, and the scenario would not be all misses.
+ */
+function missTarget(ctx: BenchContext, server: ServerProcess, pool: Buffer[]): RoundTarget {
+  const { connections, streamsPerConnection, warmupRequests } = ctx.settings;
+  const bracket = { server, whoami: ctx.whoami };
+  const order = Uint32Array.from(pool.keys());
+  const measure = async (seconds: number, rate?: number): Promise<Measured> => {
+    await measureRaw(bracket, { bodies: pool, order: Uint32Array.from({ length: warmupRequests }, (_, i) => i % pool.length), connections, streamsPerConnection });
+    return measureRaw(bracket, { bodies: pool, order, connections, streamsPerConnection, durationSeconds: seconds, ratePerSecond: rate });
+  };
+  return { name: 'miss', client: 'raw-h2 (Node)', bracket, measure, runs: [] };
+}
+
+async function runRound(ctx: BenchContext, target: RoundTarget): Promise<void> {
+  const run = await target.measure(ctx.settings.roundSeconds);
+  run.problems.push(...validity(target, run));
+  target.runs.push(run);
+}
+
+function roundsResult(ctx: BenchContext, target: RoundTarget, floor: RoundTarget): ScenarioResult {
+  const perRound = target.runs.map((run) => run.checksPerSecond);
+  const ratios = target.runs.map((run, index) => run.checksPerSecond / (floor.runs[index]?.checksPerSecond ?? Number.NaN));
+  const sum = (pick: (run: Measured) => number): number => target.runs.reduce((total, run) => total + pick(run), 0);
+  return result(target.name, {
+    client: target.client,
+    load: `${saturating(ctx.settings)}; median of ${ctx.settings.rounds} × ${ctx.settings.roundSeconds} s rounds`,
+    checksPerSecond: median(perRound),
+    latency: summarizeMicros(concatDurations(target.runs.map((run) => run.durationsUs))),
+    rssBytes: rssBytes(target.bracket.server.pid),
+    ratioToFloor: median(ratios),
+    facts: { checksPerRound: perRound.map(Math.round), ratioPerRound: ratios.map((r) => Math.round(r * 1000) / 1000), allowed: sum((r) => r.allowed), whoami: sum((r) => r.whoami), cacheHits: sum((r) => r.cache.hit) },
+    problems: target.runs.flatMap((run) => run.problems),
+  });
+}
+
+/** Fixed-rate run (latency without queueing) on a warm server. */
+async function fixedRate(ctx: BenchContext, name: string, target: RoundTarget, rate: number, seconds: number): Promise<ScenarioResult> {
+  const run = await target.measure(seconds, rate);
+  run.problems.push(...validity(target, run));
+  return result(name, {
+    client: target.client,
+    load: `${rate} checks/s fixed for ${seconds} s over ${ctx.settings.connections} conn, on ${target.name}`,
+    checksPerSecond: run.checksPerSecond,
+    latency: summarizeMicros(run.durationsUs),
+    rssBytes: rssBytes(target.bracket.server.pid),
+    ratioToFloor: undefined,
+    facts: { allowed: run.allowed, whoami: run.whoami, cacheHits: run.cache.hit },
+    problems: run.problems,
+  });
+}
+
+/** The emulator's own whoami latency seen from this process: what `miss` adds on top is ours. */
+async function emulatorWhoamiP50(ctx: BenchContext, cookie: string, calls: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const durations: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const started = process.hrtime.bigint();
+    await new Promise<void>((resolve, reject) => {
+      const request = http.get(`${ctx.emulator.publicUrl}/sessions/whoami`, { agent, headers: { cookie } }, (response) => {
+        response.resume();
+        response.on('end', resolve);
+      });
+      request.on('error', reject);
+    });
+    durations.push(Number(process.hrtime.bigint() - started) / 1000);
+  }
+  agent.destroy();
+  return summarizeMicros(durations).p50Ms;
+}
+
+async function missLatencyResult(ctx: BenchContext, miss: RoundTarget, cookie: string): Promise<ScenarioResult> {
+  const s = ctx.settings;
+  const scenario = await fixedRate(ctx, 'miss-latency', miss, s.missLatencyRate, s.missLatencySeconds);
+  const kratosP50 = await emulatorWhoamiP50(ctx, cookie, s.smoke ? 50 : 1_000);
+  scenario.facts['emulatorWhoamiP50Ms'] = kratosP50;
+  scenario.facts['overMeasuredKratosMs'] = scenario.latency.p50Ms - kratosP50;
+  scenario.notes.push(
+    `emulator whoami alone (driver → emulator, keep-alive): p50 ${kratosP50.toFixed(2)} ms for a nominal ${s.missKratosMs} ms (Node timer granularity); ` +
+      `miss p50 − that = ${(scenario.latency.p50Ms - kratosP50).toFixed(2)} ms`,
+  );
+  return scenario;
+}
+
+/** floor, hit and miss in alternating rounds, then the fixed-rate latency runs on hit and miss. */
+export async function roundsPhase(ctx: BenchContext): Promise<ScenarioResult[]> {
+  const s = ctx.settings;
+  ctx.emulator.setLatency('whoami', s.missKratosMs);
+  const hitBody = ctx.sessions.newBody();
+  const missSessions = Array.from({ length: s.smoke ? 100 : 1_000 }, () => ctx.sessions.newSession());
+  const missPool = missSessions.map((session, index) => browserCheckBody(ctx.emulator.cookieHeaderFor(session), index));
+  const floorServer = await startFloorServer();
+  const hitServer = await startService(writeServiceConfig(ctx.workdir, 'hit', ctx.emulator, 'on'), ctx.hitNodeFlags);
+  const missServer = await startService(writeServiceConfig(ctx.workdir, 'miss', ctx.emulator, 'off'));
+  try {
+    const floor = h2loadTarget(ctx, 'floor', floorServer, hitBody);
+    const hit = h2loadTarget(ctx, 'hit', hitServer, hitBody);
+    const miss = missTarget(ctx, missServer, missPool);
+    for (let round = 0; round < s.rounds; round++) {
+      for (const each of [floor, hit, miss]) await runRound(ctx, each);
+    }
+    const results = [floor, hit, miss].map((each) => roundsResult(ctx, each, floor));
+    results.push(await fixedRate(ctx, 'latency', hit, s.latencyRate, s.latencySeconds));
+    results.push(await missLatencyResult(ctx, miss, ctx.emulator.cookieHeaderFor(missSessions[0] as CreatedSession)));
+    return results;
+  } finally {
+    await Promise.all([floorServer, hitServer, missServer].map((server) => server.stop()));
+  }
+}
+
+// ------------------------------------------------------------------ mixed / burst / memory
+
+/** mulberry32: a seeded PRNG, so every run sends the same request order. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The order of a mixed run: each session's first check is its miss, spread evenly over the run
+ * (the first `window` checks all introduce sessions, as none is old enough to hit yet); every
+ * other check repeats a session introduced at least `window` checks earlier, so its whoami has
+ * returned and the repeat is a hit rather than joining the in-flight call.
+ */
+export function mixedOrder(total: number, sessions: number, window: number, seed = 1): Uint32Array {
+  const order = new Uint32Array(total);
+  const introducedAt = new Float64Array(sessions);
+  const head = Math.min(window, sessions, total);
+  const random = seededRandom(seed);
+  let introduced = 0;
+  let eligible = 0;
+  for (let position = 0; position < total; position++) {
+    const due = position < head ? position + 1 : head + Math.floor(((position - head + 1) * (sessions - head)) / Math.max(1, total - head));
+    if (introduced < due && introduced < sessions) {
+      introducedAt[introduced] = position;
+      order[position] = introduced++;
+      continue;
+    }
+    while (eligible < introduced && (introducedAt[eligible] as number) <= position - window) eligible++;
+    order[position] = Math.floor(random() * Math.max(1, eligible));
+  }
+  return order;
+}
+
+function rawResult(name: string, server: ServerProcess, run: Measured, load: string): ScenarioResult {
+  return result(name, {
+    client: 'raw-h2 (Node)',
+    load,
+    checksPerSecond: run.checksPerSecond,
+    latency: summarizeMicros(run.durationsUs),
+    rssBytes: rssBytes(server.pid),
+    ratioToFloor: undefined,
+    facts: { allowed: run.allowed, whoami: run.whoami, cacheHits: run.cache.hit, cacheMisses: run.cache.miss, cacheCoalesced: run.cache.coalesced },
+    problems: [...run.problems],
+  });
+}
+
+/** Untimed raw-client requests with one body, to warm a server up. */
+async function warmUpRaw(ctx: BenchContext, server: ServerProcess, body: Buffer): Promise<void> {
+  const { connections, streamsPerConnection, warmupRequests } = ctx.settings;
+  const run = await measureRaw({ server, whoami: ctx.whoami }, { bodies: [body], order: new Uint32Array(warmupRequests), connections, streamsPerConnection });
+  if (run.problems.length > 0) throw new Error(`warm-up: ${run.problems.join('; ')}`);
+}
+
+/**
+ * 90% hits / 10% misses over `mixedSessions` sessions, driven by the raw client (every request
+ * has its own cookie). Its ratio is to the floor measured by the same client just before.
+ */
+export async function mixedPhase(ctx: BenchContext): Promise<ScenarioResult[]> {
+  const s = ctx.settings;
+  const load = saturating(s);
+  const plan = { connections: s.connections, streamsPerConnection: s.streamsPerConnection };
+  ctx.emulator.setLatency('whoami', s.missKratosMs);
+  const hotBody = ctx.sessions.newBody();
+  const bodies = ctx.sessions.newBodies(s.mixedSessions);
+  const order = mixedOrder(s.mixedChecks, s.mixedSessions, 4 * s.connections * s.streamsPerConnection);
+
+  const floorServer = await startFloorServer();
+  let floorRaw: Measured;
+  try {
+    await warmUpRaw(ctx, floorServer, hotBody);
+    floorRaw = await measureRaw({ server: floorServer, whoami: ctx.whoami }, { ...plan, bodies: [hotBody], order: new Uint32Array(s.mixedChecks) });
+  } finally {
+    await floorServer.stop();
+  }
+
+  const server = await startService(writeServiceConfig(ctx.workdir, 'mixed', ctx.emulator, 'on'));
+  try {
+    await warmUpRaw(ctx, server, hotBody);
+    const run = await measureRaw({ server, whoami: ctx.whoami }, { ...plan, bodies, order });
+    const mixed = rawResult('mixed', server, run, `${load}; ${s.mixedChecks} checks over ${s.mixedSessions} sessions`);
+    mixed.ratioToFloor = run.checksPerSecond / floorRaw.checksPerSecond;
+    mixed.facts['floorRawChecksPerSecond'] = Math.round(floorRaw.checksPerSecond);
+    mixed.notes.push(`ratio is to the floor driven by the same raw client just before: ${Math.round(floorRaw.checksPerSecond)} checks/s`);
+    mixed.notes.push(`cache: ${run.cache.hit} hits, ${run.cache.miss} misses, ${run.cache.coalesced} coalesced; ${run.whoami} whoami calls`);
+    mixed.problems.push(...floorRaw.problems.map((p) => `floor (raw client): ${p}`));
+    if (run.whoami !== s.mixedSessions) mixed.problems.push(`mixed: ${run.whoami} whoami calls for ${s.mixedSessions} sessions`);
+    return [mixed];
+  } finally {
+    await server.stop();
+  }
+}
+
+/** `burstChecks` simultaneous checks with one new cookie while Kratos takes `burstKratosMs`. */
+export async function burstPhase(ctx: BenchContext): Promise<ScenarioResult[]> {
+  const s = ctx.settings;
+  const server = await startService(writeServiceConfig(ctx.workdir, 'burst', ctx.emulator, 'on'));
+  try {
+    ctx.emulator.setLatency('whoami', s.missKratosMs);
+    await warmUpH2load(server, bodyFile(ctx, 'burst-warm', ctx.sessions.newBody()), ctx.workdir, s.warmupRequests, s.connections, s.streamsPerConnection);
+    ctx.emulator.setLatency('whoami', s.burstKratosMs);
+    // One connection carrying every check at once, as one Envoy worker would.
+    const run = await measureH2load({ server, whoami: ctx.whoami }, bodyFile(ctx, 'burst', ctx.sessions.newBody()), ctx.workdir, { clients: 1, streams: s.burstChecks, requests: s.burstChecks });
+    const burst = result('burst', {
+      client: 'h2load',
+      load: `${s.burstChecks} simultaneous checks, one new cookie, Kratos ${s.burstKratosMs} ms`,
+      checksPerSecond: run.checksPerSecond,
+      latency: summarizeMicros(run.durationsUs),
+      rssBytes: rssBytes(server.pid),
+      ratioToFloor: undefined,
+      facts: { allowed: run.allowed, whoami: run.whoami, cacheHits: run.cache.hit, cacheMisses: run.cache.miss, cacheCoalesced: run.cache.coalesced },
+      notes: [`whoami calls: ${run.whoami}; cache: ${run.cache.miss} miss, ${run.cache.coalesced} coalesced, ${run.cache.hit} hits`],
+      problems: run.problems,
+    });
+    return [burst];
+  } finally {
+    await server.stop();
+  }
+}
+
+const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * RSS after `memorySessions` distinct sessions were cached: each checked once (a miss against an
+ * instant Kratos), then the oldest re-checked to prove nothing was evicted.
+ */
+export async function memoryPhase(ctx: BenchContext): Promise<ScenarioResult[]> {
+  const s = ctx.settings;
+  const plan = { connections: s.connections, streamsPerConnection: s.streamsPerConnection };
+  const bodies = ctx.sessions.newBodies(s.memorySessions);
+  const hotBody = ctx.sessions.newBody();
+  const server = await startService(writeServiceConfig(ctx.workdir, 'memory', ctx.emulator, 'on'));
+  try {
+    ctx.emulator.setLatency('whoami', 0);
+    await warmUpRaw(ctx, server, hotBody);
+    await settle(500);
+    const baseline = rssBytes(server.pid) ?? Number.NaN;
+    const fill = await measureRaw({ server, whoami: ctx.whoami }, { ...plan, bodies, order: Uint32Array.from(bodies.keys()) });
+    const oldest = Math.min(1_000, s.memorySessions);
+    const recheck = await measureRaw({ server, whoami: ctx.whoami }, { ...plan, bodies, order: Uint32Array.from({ length: oldest }, (_, i) => i) });
+    await settle(1_000);
+    const memory = rawResult('memory', server, fill, `${s.memorySessions} distinct sessions, each checked once (Kratos 0 ms)`);
+    const rss = memory.rssBytes ?? Number.NaN;
+    memory.facts['baselineRssBytes'] = baseline;
+    memory.facts['bytesPerSession'] = Math.round((rss - baseline) / s.memorySessions);
+    memory.notes.push(`RSS ${mb(baseline)} MB before the fill, ${mb(rss)} MB after: ${Math.round((rss - baseline) / s.memorySessions)} bytes per cached session`);
+    memory.notes.push(`checks/s and latency are of the fill: every check a miss against an instant Kratos`);
+    if (fill.whoami !== s.memorySessions) memory.problems.push(`memory: ${fill.whoami} whoami calls for ${s.memorySessions} sessions`);
+    if (recheck.whoami !== 0 || recheck.cache.hit !== oldest) memory.problems.push(`memory: re-checking the ${oldest} oldest sessions gave ${recheck.cache.hit} hits and ${recheck.whoami} whoami calls (evicted?)`);
+    memory.problems.push(...recheck.problems);
+    return [memory];
+  } finally {
+    await server.stop();
+  }
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}

@@ -1,0 +1,60 @@
+/** How big each scenario is, for a real run and for the smoke run that only keeps the harness honest. */
+
+export interface BenchSettings {
+  smoke: boolean;
+  /** floor / hit / miss are measured in alternating rounds so drift on a shared machine hits all three alike. */
+  rounds: number;
+  roundSeconds: number;
+  /** Untimed requests before each measured run: JIT, connection set-up, cache fill. */
+  warmupRequests: number;
+  /** Load shape of the saturating runs: like a few Envoy workers, each one HTTP/2 connection. */
+  connections: number;
+  streamsPerConnection: number;
+  /** Kratos emulator whoami delay for cache misses. */
+  missKratosMs: number;
+  latencyRate: number;
+  latencySeconds: number;
+  missLatencyRate: number;
+  missLatencySeconds: number;
+  mixedChecks: number;
+  mixedSessions: number;
+  burstChecks: number;
+  /** Long enough that every check of the burst arrives while the one whoami is in flight. */
+  burstKratosMs: number;
+  memorySessions: number;
+}
+
+export const FULL: BenchSettings = {
+  smoke: false,
+  rounds: 5,
+  roundSeconds: 5,
+  warmupRequests: 3_000,
+  connections: 2,
+  streamsPerConnection: 16,
+  missKratosMs: 1,
+  latencyRate: 2_000,
+  latencySeconds: 20,
+  missLatencyRate: 500,
+  missLatencySeconds: 10,
+  mixedChecks: 100_000,
+  mixedSessions: 10_000,
+  burstChecks: 500,
+  burstKratosMs: 20,
+  memorySessions: 100_000,
+};
+
+export const SMOKE: BenchSettings = {
+  ...FULL,
+  smoke: true,
+  rounds: 1,
+  roundSeconds: 1,
+  warmupRequests: 200,
+  latencyRate: 200,
+  latencySeconds: 1,
+  missLatencyRate: 100,
+  missLatencySeconds: 1,
+  mixedChecks: 2_000,
+  mixedSessions: 200,
+  burstChecks: 50,
+  memorySessions: 1_000,
+};
