@@ -1,0 +1,170 @@
+/** The real executable: command line, configuration errors, and graceful shutdown on signals. */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { EnvoyClient, httpStatusOf } from '../support/envoy-client';
+import { healthStatus } from '../support/health-client';
+import { KratosEmulator } from '../support/kratos-emulator';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+const BIN = join(ROOT, packageJson.bin['kratos-ext-authz'] as string);
+const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-'));
+
+function configFile(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exit> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
+}
+
+/** Starts the executable and resolves once it logs "serving", with its ports. */
+function serve(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  detached = false,
+): Promise<{ child: ChildProcessWithoutNullStreams; grpcPort: number; httpPort: number; exited: Promise<number | null> }> {
+  const child = spawn(command, args, { cwd: ROOT, detached, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  return new Promise((resolveServing, reject) => {
+    let buffered = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (const line of buffered.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as { msg?: string; grpc_port?: number; http_port?: number };
+        if (entry.msg === 'serving') resolveServing({ child, grpcPort: entry.grpc_port ?? 0, httpPort: entry.http_port ?? 0, exited });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`exited with ${code} before serving`)));
+  });
+}
+
+let emulator: KratosEmulator;
+let config: string;
+before(async () => {
+  emulator = await KratosEmulator.start();
+  config = configFile(
+    'ok.yaml',
+    `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", shutdown_timeout: 5s}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}", timeout: 1s}\n`,
+  );
+});
+after(() => emulator.stop());
+
+describe('command line and configuration', () => {
+  test('--help prints usage and exits 0', async () => {
+    const result = await run(['--help']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /^usage: kratos-ext-authz \[--config <file\.yaml>\]/);
+  });
+
+  test('configuration problems exit 2 with one line per problem naming the key', async () => {
+    const bad = configFile('bad.yaml', 'kratos:\n  timeout: soon\n  extra: 1\npolicy:\n  rules:\n    - paths: [/a]\n    - paths: [/b]\n    - paths: ["/c", "nope"]\n');
+    const result = await run(['--config', bad]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /kratos\.timeout: "soon" is not a duration/);
+    assert.match(result.stderr, /kratos\.extra: unknown key/);
+    assert.match(result.stderr, /policy\.rules\[2\]\.paths\[1\]: must start with "\/"/);
+    assert.equal(result.stdout, '');
+  });
+
+  test('the config path may come from KRATOS_EXT_AUTHZ_CONFIG, and --config=path works', async () => {
+    const bad = configFile('bad-type.yaml', 'policy: {cookie: aal3}\n');
+    for (const result of [await run([], { KRATOS_EXT_AUTHZ_CONFIG: bad }), await run([`--config=${bad}`])]) {
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /policy\.cookie: /);
+    }
+  });
+
+  test('a missing file, invalid YAML, an unknown argument and an unset ${VAR} exit 2', async () => {
+    const yaml = configFile('broken.yaml', 'kratos: [unclosed\n');
+    const env = configFile('env.yaml', 'kratos: {admin_token: "${KRATOS_ADMIN_TOKEN_FOR_TEST}"}\n');
+    for (const [args, pattern] of [
+      [['--config', join(dir, 'absent.yaml')], /cannot read \(ENOENT\)/],
+      [['--config', yaml], /broken\.yaml: /],
+      [['--verbose'], /unknown argument --verbose/],
+      [['--config', env], /kratos\.admin_token: environment variable KRATOS_ADMIN_TOKEN_FOR_TEST is not set/],
+    ] as const) {
+      const result = await run([...args]);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.match(result.stderr, pattern);
+    }
+  });
+
+  test('npm start -- --config file serves', async () => {
+    const { child, grpcPort, exited } = await serve('npm', ['start', '--silent', '--', '--config', config], {}, true);
+    try {
+      assert.equal(await healthStatus(grpcPort, ''), 'SERVING');
+    } finally {
+      // npm does not forward signals to its child: stop the whole process group.
+      process.kill(-(child.pid as number), 'SIGTERM');
+      await exited;
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  test('SIGTERM during 100 in-flight checks: all answered, /readyz 503 at once, exit 0', async () => {
+    const { child, grpcPort, httpPort, exited } = await serve(process.execPath, [BIN, '--config', config]);
+    const client = new EnvoyClient(grpcPort);
+    try {
+      const identity = emulator.addIdentity();
+      const sessions = Array.from({ length: 100 }, () => emulator.createSession(identity));
+      emulator.setLatency('whoami', 200);
+      const before = emulator.count('whoami');
+      const checks = sessions.map((session) => client.check({ headers: { 'x-session-token': session.token } }));
+      while (emulator.count('whoami') - before < 100) await new Promise((resolve) => setTimeout(resolve, 5));
+      child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.equal(await ready.text(), 'not ready: shutting down\n');
+      const responses = await Promise.all(checks);
+      assert.equal(responses.filter((response) => httpStatusOf(response) === 200).length, 100);
+      assert.equal(await exited, 0);
+    } finally {
+      emulator.setLatency('whoami', 0);
+      client.close();
+    }
+  });
+
+  test('a second signal exits at once', async () => {
+    const { child, grpcPort, exited } = await serve(process.execPath, [BIN, '--config', config]);
+    const client = new EnvoyClient(grpcPort);
+    try {
+      emulator.fail('whoami', { mode: 'hang', count: 1 });
+      const session = emulator.createSession(emulator.addIdentity());
+      const before = emulator.count('whoami');
+      const pending = client.check({ headers: { 'x-session-token': session.token } }).catch((error: Error) => error);
+      while (emulator.count('whoami') === before) await new Promise((resolve) => setTimeout(resolve, 5));
+      child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const started = Date.now();
+      child.kill('SIGTERM');
+      assert.equal(await exited, 1);
+      assert.ok(Date.now() - started < 1_000);
+      await pending;
+    } finally {
+      emulator.clearFaults();
+      client.close();
+    }
+  });
+});
