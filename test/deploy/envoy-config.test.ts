@@ -11,94 +11,20 @@
 // file stays valid on current Envoy releases.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import * as protobuf from 'protobufjs';
-import { parse as parseYaml } from 'yaml';
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers (kept local: test/deploy holds only *.test.ts files)
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
-
-function findProjectRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown };
-      if (pkg.name === 'kratos-ext-authz') return dir;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`package.json of kratos-ext-authz not found above ${__dirname}`);
-    dir = parent;
-  }
-}
-
-const projectRoot = findProjectRoot();
-
-function readYaml(relativePath: string): Json {
-  return parseYaml(readFileSync(join(projectRoot, relativePath), 'utf8')) as Json;
-}
-
-function isObject(value: Json | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function obj(value: Json | undefined, what: string): JsonObject {
-  assert.ok(isObject(value), `${what} must be a mapping`);
-  return value;
-}
-
-function arr(value: Json | undefined, what: string): Json[] {
-  assert.ok(Array.isArray(value), `${what} must be a list`);
-  return value;
-}
-
-function str(value: Json | undefined, what: string): string {
-  assert.equal(typeof value, 'string', `${what} must be a string`);
-  return value as string;
-}
-
-/** The service's duration syntax ("150ms", "2s", "1m", "1h"; combinations like "1m30s"). */
-function serviceDurationMs(text: string): number {
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let consumed = '';
-  for (const match of text.matchAll(re)) {
-    total += Number(match[1]) * (units[match[2] ?? ''] ?? Number.NaN);
-    consumed += match[0];
-  }
-  assert.equal(consumed, text, `unparseable duration "${text}"`);
-  return total;
-}
-
-/** Envoy (proto3 JSON) duration: "0.25s". */
-function envoyDurationMs(text: string): number {
-  const match = /^(-?\d+(?:\.\d{1,9})?)s$/.exec(text);
-  assert.ok(match, `not a proto3 JSON duration: "${text}"`);
-  return Number(match[1]) * 1000;
-}
-
-function portOf(address: string): number {
-  const match = /:(\d+)$/.exec(address);
-  assert.ok(match, `no port in "${address}"`);
-  return Number(match[1]);
-}
+import { parseDuration } from '../../src/config/duration';
+import { OFFICIAL_INCLUDE_DIRS } from '../support/envoy-client';
+import { arr, isObject, type Json, type JsonObject, obj, portOf, PROTO_DURATION, protoDurationMs, readYaml, str } from '../support/project-files';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 
 // ---------------------------------------------------------------------------------------------
 // Loading Envoy's protos
 
-const depsDir = join(projectRoot, 'node_modules', '@grpc', 'grpc-js-xds', 'deps');
 const includeDirs = [
-  join(depsDir, 'envoy-api'),
-  join(depsDir, 'googleapis'),
-  join(depsDir, 'xds'),
-  join(depsDir, 'protoc-gen-validate'),
+  ...OFFICIAL_INCLUDE_DIRS,
   // google/protobuf/descriptor.proto (needed by the annotation protos) ships with protobufjs.
   dirname(require.resolve('protobufjs/package.json')),
 ];
@@ -259,7 +185,7 @@ class EnvoyConfigValidator {
         if (!Array.isArray(value)) errors.push(`${at}: expected a list (ListValue)`);
         return true;
       case 'google.protobuf.Duration':
-        if (typeof value !== 'string' || !/^-?\d+(\.\d{1,9})?s$/.test(value)) {
+        if (typeof value !== 'string' || !PROTO_DURATION.test(value)) {
           errors.push(`${at}: invalid Duration ${JSON.stringify(value)} (use e.g. "0.25s")`);
         }
         return true;
@@ -645,10 +571,13 @@ test('ext_authz: gRPC to cluster ext_authz, V3, fail closed with 503, raw header
 });
 
 test('ext_authz timeout exceeds the service Kratos budget (whoami + identity lookup)', () => {
-  const envoyTimeout = envoyDurationMs(str(obj(extAuthz(envoyConfig).grpc_service, 'grpc_service').timeout, 'grpc_service.timeout'));
+  const envoyTimeout = protoDurationMs(str(obj(extAuthz(envoyConfig).grpc_service, 'grpc_service').timeout, 'grpc_service.timeout'));
   for (const [file, config] of [['envoy/config.yaml', serviceConfig], ['examples/config.yaml', exampleConfig]] as const) {
     const kratos = obj(config.kratos, `${file} kratos`);
-    const kratosTimeout = serviceDurationMs(typeof kratos.timeout === 'string' ? kratos.timeout : '150ms');
+    // The service's own duration parser, so "150ms" means here exactly what it means to the service.
+    const timeoutText = typeof kratos.timeout === 'string' ? kratos.timeout : '150ms';
+    const kratosTimeout = parseDuration(timeoutText);
+    assert.ok(kratosTimeout !== undefined, `unparseable duration "${timeoutText}"`);
     assert.ok(envoyTimeout > kratosTimeout, `${envoyTimeout}ms > kratos.timeout ${kratosTimeout}ms (${file})`);
     // A cookie check can take two sequential Kratos calls (whoami, then the identity lookup
     // for the highest available AAL), each bounded by kratos.timeout.

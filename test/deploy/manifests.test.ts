@@ -15,8 +15,8 @@
 // field list (istio/api mesh/v1alpha1/config.proto) below.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
@@ -28,58 +28,9 @@ import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/
 import { IstioOperator } from '@kubernetes-models/istio/install.istio.io/v1alpha1/IstioOperator';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
+import { arr, at, isObject, type Json, type JsonObject, obj, portOf, projectRoot, protoDurationMs, readText, str } from '../support/project-files';
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
-
-function findProjectRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown };
-      if (pkg.name === 'kratos-ext-authz') return dir;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`package.json of kratos-ext-authz not found above ${__dirname}`);
-    dir = parent;
-  }
-}
-
-const projectRoot = findProjectRoot();
 const deployDir = join(projectRoot, 'deploy');
-
-function isObject(value: Json | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function obj(value: Json | undefined, what: string): JsonObject {
-  assert.ok(isObject(value), `${what} must be a mapping`);
-  return value;
-}
-
-function arr(value: Json | undefined, what: string): Json[] {
-  assert.ok(Array.isArray(value), `${what} must be a list`);
-  return value;
-}
-
-function str(value: Json | undefined, what: string): string {
-  assert.equal(typeof value, 'string', `${what} must be a string`);
-  return value as string;
-}
-
-function at(root: Json | undefined, path: string): Json | undefined {
-  let current: Json | undefined = root;
-  for (const key of path.split('.')) current = isObject(current) ? current[key] : undefined;
-  return current;
-}
-
-/** A protobuf JSON Duration as Istio reads it: "0.5s". */
-function protoDurationMs(text: string): number {
-  const match = /^(\d+(?:\.\d{1,9})?)s$/.exec(text);
-  assert.ok(match, `not a protobuf Duration: "${text}"`);
-  return Number(match[1]) * 1000;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Schema validation
@@ -202,7 +153,7 @@ function yamlFiles(dir: string): string[] {
 function loadManifests(): Manifest[] {
   return yamlFiles(deployDir).flatMap((path) => {
     const file = relative(projectRoot, path);
-    return parseAllDocuments(readFileSync(path, 'utf8')).flatMap((document, index) => {
+    return parseAllDocuments(readText(file)).flatMap((document, index) => {
       assert.deepEqual(document.errors, [], `${file} document ${index} parses`);
       const doc = document.toJS() as Json;
       if (doc === null) return []; // empty document after a trailing ---
@@ -230,10 +181,6 @@ const authorizationPolicy = find('AuthorizationPolicy').doc;
 
 const configText = str(obj(configMap.data, 'ConfigMap data')['config.yaml'], 'ConfigMap data config.yaml');
 const serviceConfig: Config = parseConfig(parseAllDocuments(configText)[0]?.toJS() as unknown, {});
-
-function portOf(address: string): number {
-  return Number(address.slice(address.lastIndexOf(':') + 1));
-}
 
 function containerPort(name: string): number {
   const port = arr(container.ports, 'container ports').map((p) => obj(p, 'port')).find((p) => p.name === name);

@@ -3,62 +3,10 @@
 // test/deploy/envoy-config.test.ts validates against Envoy's protos.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '../../src/config/load';
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
-
-function findProjectRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown };
-      if (pkg.name === 'kratos-ext-authz') return dir;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`package.json of kratos-ext-authz not found above ${__dirname}`);
-    dir = parent;
-  }
-}
-
-const projectRoot = findProjectRoot();
-
-function readText(relativePath: string): string {
-  return readFileSync(join(projectRoot, relativePath), 'utf8');
-}
-
-function readYaml(relativePath: string): Json {
-  return parseYaml(readText(relativePath)) as Json;
-}
-
-function isObject(value: Json | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function obj(value: Json | undefined, what: string): JsonObject {
-  assert.ok(isObject(value), `${what} must be a mapping`);
-  return value;
-}
-
-function arr(value: Json | undefined, what: string): Json[] {
-  assert.ok(Array.isArray(value), `${what} must be a list`);
-  return value;
-}
-
-function str(value: Json | undefined, what: string): string {
-  assert.equal(typeof value, 'string', `${what} must be a string`);
-  return value as string;
-}
-
-function at(root: Json, path: string): Json | undefined {
-  let current: Json | undefined = root;
-  for (const key of path.split('.')) current = isObject(current) ? current[key] : undefined;
-  return current;
-}
+import { arr, at, type Json, type JsonObject, obj, portOf, projectRoot, readText, readYaml, str } from '../support/project-files';
 
 const serviceConfigYaml = readYaml('envoy/config.yaml');
 const kratosConfig = readYaml('envoy/kratos/kratos.yml');
@@ -227,8 +175,8 @@ test('Dockerfile: non-root, node is PID 1 (exec form), ports 9191/9192, health c
   assert.deepEqual(expose?.split(/\s+/).slice(1).sort(), ['9191', '9192']);
   assert.ok(finalStage.some((l) => l.startsWith('HEALTHCHECK ') && l.includes('/healthz')));
   const config = parseConfig(serviceConfigYaml, {});
-  assert.equal(Number(config.server.grpc_address.split(':').pop()), 9191);
-  assert.equal(Number(config.server.http_address.split(':').pop()), 9192);
+  assert.equal(portOf(config.server.grpc_address), 9191);
+  assert.equal(portOf(config.server.http_address), 9192);
 });
 
 test('.dockerignore keeps node_modules, dist, tests and local files out of the build context', () => {
