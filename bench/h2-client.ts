@@ -128,17 +128,20 @@ class Connection {
     return this.pending.size + this.waitingForWindow.length;
   }
 
-  /** Starts one request now, or as soon as the connection's flow-control window allows. */
-  send(body: Buffer): void {
+  /**
+   * Starts one request now, or as soon as the connection's flow-control window allows; its
+   * latency counts from this call either way, as h2load's does.
+   */
+  send(body: Buffer, issuedAt = process.hrtime.bigint()): void {
     if (body.length > this.peerStreamWindow) throw new Error(`request body of ${body.length} bytes exceeds the server's stream window`);
     if (body.length > this.sendWindow) {
-      this.waitingForWindow.push(() => this.send(body));
+      this.waitingForWindow.push(() => this.send(body, issuedAt));
       return;
     }
     this.sendWindow -= body.length;
     const id = this.nextStreamId;
     this.nextStreamId += 2;
-    this.pending.set(id, { started: process.hrtime.bigint(), sawData: false });
+    this.pending.set(id, { started: issuedAt, sawData: false });
     this.queue(
       frameHeader(this.headerBlock.length, FRAME.HEADERS, FLAG.END_HEADERS, id),
       this.headerBlock,

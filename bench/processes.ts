@@ -52,6 +52,8 @@ export interface ServerProcess {
   readonly grpcPort: number;
   /** The service's /metrics port; undefined for the floor server. */
   readonly httpPort: number | undefined;
+  /** Warning and error log lines written since the last call (at most a few). */
+  takeWarnings(): string[];
   /** Asks the floor server for its answer count (SIGUSR2 → one JSON line). */
   floorChecks(): Promise<number>;
   stop(): Promise<void>;
@@ -59,6 +61,7 @@ export interface ServerProcess {
 
 const DIST = join(__dirname, '..');
 const START_TIMEOUT_MS = 20_000;
+const MAX_WARNINGS = 5;
 
 /**
  * Starts a Node server pinned to the server core and waits for its first JSON stdout line with
@@ -71,13 +74,19 @@ async function startNodeServer(script: string, args: string[], nodeFlags: string
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const jsonLines: Array<Record<string, unknown>> = [];
+  const warnings: string[] = [];
   const waiters: Array<() => void> = [];
-  lines.on('line', (line) => {
+  lines.on('line', (text) => {
+    let line: Record<string, unknown>;
     try {
-      jsonLines.push(JSON.parse(line) as Record<string, unknown>);
+      line = JSON.parse(text) as Record<string, unknown>;
     } catch {
       return; // not ours to read
     }
+    // pino levels: 40 warn, 50 error. Kept (bounded) to explain a run that went wrong.
+    if (typeof line['level'] === 'number' && line['level'] >= 40 && warnings.length < MAX_WARNINGS) warnings.push(text);
+    if (!('grpc_port' in line) && !('checks' in line)) return;
+    jsonLines.push(line);
     for (const wake of waiters.splice(0)) wake();
   });
   const nextLine = (predicate: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> =>
@@ -103,6 +112,7 @@ async function startNodeServer(script: string, args: string[], nodeFlags: string
     pid: child.pid as number,
     grpcPort: ready['grpc_port'] as number,
     httpPort: typeof ready['http_port'] === 'number' ? ready['http_port'] : undefined,
+    takeWarnings: () => warnings.splice(0),
     floorChecks: async () => {
       const answer = nextLine((line) => typeof line['checks'] === 'number', 'checks line');
       child.kill('SIGUSR2');

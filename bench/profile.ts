@@ -36,7 +36,11 @@ export interface ProfileSummary {
 export function areaOf(frame: CallFrame): string {
   const { url, functionName } = frame;
   if (url === '') return functionName.startsWith('(') ? functionName : '(native / V8 builtins)';
-  if (url.startsWith('node:')) return `node core: ${url.slice('node:'.length).split('/')[0] ?? url}`;
+  if (url.startsWith('node:')) {
+    // node:internal/http2/core → http2; node:events → events
+    const parts = url.slice('node:'.length).split('/');
+    return `node core: ${(parts[0] === 'internal' && parts.length > 2 ? parts[1] : parts[parts.length - 1]) ?? url}`;
+  }
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (modules) return modules[1] as string;
   const ours = /\/dist\/((?:src|bench)\/[^/]+)/.exec(url);

@@ -23,6 +23,7 @@ export interface Report {
   mode: 'full' | 'smoke';
   machine: Machine;
   requestBodyBytes: number;
+  serviceNodeFlags: string[];
   settings: BenchSettings;
   scenarios: ScenarioResult[];
   targets: TargetResult[];
@@ -116,7 +117,7 @@ export function renderMarkdown(report: Report): string {
   const lines = [
     `# kratos-ext-authz benchmark (${report.mode})`,
     '',
-    `${report.generatedAt} · ${m.cpuModel}, ${m.cores} cores · ${m.pinned ? 'server pinned to core 0; h2load, driver and Kratos emulator on core 1' : 'not pinned (taskset missing or one core)'} · Node ${m.node} · ${m.h2load} · CheckRequest ${report.requestBodyBytes} bytes`,
+    `${report.generatedAt} · ${m.cpuModel}, ${m.cores} cores · ${m.pinned ? 'server pinned to core 0; h2load, driver and Kratos emulator on core 1' : 'not pinned (taskset missing or one core)'} · Node ${m.node} · ${m.h2load} · CheckRequest ${report.requestBodyBytes} bytes${report.serviceNodeFlags.length > 0 ? ` · service started with \`node ${report.serviceNodeFlags.join(' ')}\`` : ''}`,
     '',
     '| scenario | client | checks/s | p50 ms | p90 ms | p99 ms | max ms | RSS MiB | × floor |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
