@@ -1,5 +1,5 @@
 import type { Decision, Subject } from './decision';
-import type { AvailableAalSource, CallContext, KratosSession, SessionSource, WhoamiOptions } from './kratos/types';
+import type { AvailableAalSource, CallContext, KratosSession, SessionSource, LookupOptions } from './kratos/types';
 import { selectRule, type Policy, type Requirement } from './policy/policy';
 import type { Credential } from './request/credentials';
 import type { HeaderBag } from './request/headers';
@@ -21,6 +21,9 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
   const selection = selectRule(deps.policy, view);
   const credential = deps.extractCredential(view.headers);
   const credentialKind = credential?.kind ?? 'none';
+  if (selection.kind === 'ambiguous_path') {
+    return { kind: 'bad_request', detail: 'the path reads differently decoded and as sent, and the two readings fall under different rules', credential: credentialKind, policy: 'none' };
+  }
   if (selection.kind === 'unknown_policy') {
     return { kind: 'internal_error', detail: `context_extensions names unknown policy "${selection.name}"`, credential: credentialKind, policy: selection.name };
   }
@@ -31,10 +34,7 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
   if (deps.policy.corsPreflight && isCorsPreflight(view)) return { kind: 'allow', reason: 'cors_preflight', subject: null, ...base };
 
   if (rule.outcome.kind === 'anonymous') {
-    // A credential is still looked up so identity headers flow; one that cannot be verified
-    // for any reason counts as no credential at all.
-    const outcome = credential?.wellFormed ? await deps.sessions.whoami(credential, context) : undefined;
-    return { kind: 'allow', reason: 'anonymous', subject: outcome?.kind === 'active' ? subjectOf(outcome.session) : null, ...base };
+    return { kind: 'allow', reason: 'anonymous', subject: credential?.wellFormed ? await anonymousSubject(credential, context, deps, base) : null, ...base };
   }
 
   if (!credential?.wellFormed) return { kind: 'unauthenticated', ...base };
@@ -46,13 +46,26 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
   return (await judgeCredential(credential, requirement, context, deps, base, { fresh: true })).decision;
 }
 
+/**
+ * On an anonymous route a credential is still looked up so identity headers flow, but only for
+ * a session that would pass the default policy: an aal1 cookie of an identity with a second
+ * factor must not make a page personalised. Anything unverifiable counts as no credential.
+ */
+async function anonymousSubject(credential: Credential, context: CallContext, deps: DecisionDependencies, base: Pick<Decision, 'credential' | 'policy'>): Promise<Subject | null> {
+  const outcome = await deps.sessions.whoami(credential, context);
+  if (outcome.kind !== 'active') return null;
+  const requirement = credential.kind === 'cookie' ? deps.policy.defaults.cookie : deps.policy.defaults.token;
+  const judged = await judgeSession(outcome.session, requirement, context, deps, base);
+  return judged.kind === 'allow' ? judged.subject : null;
+}
+
 async function judgeCredential(
   credential: Credential,
   requirement: Requirement,
   context: CallContext,
   deps: DecisionDependencies,
   base: Pick<Decision, 'credential' | 'policy'>,
-  options: WhoamiOptions,
+  options: LookupOptions,
 ): Promise<{ decision: Decision; fromCache: boolean }> {
   const outcome = await deps.sessions.whoami(credential, context, options);
   const fromKratos = (decision: Decision) => ({ decision, fromCache: false });
@@ -84,7 +97,11 @@ async function judgeSession(
   if (session.aal === 'aal0' || requirement === 'aal2') return tooLow;
   if (requirement === 'aal1') return allowed;
   if (deps.whoamiEnforcesHighestAvailable) return allowed;
-  const available = await deps.identities.availableAal(session.identityId, context);
+  let available = await deps.identities.availableAal(session.identityId, context);
+  // A cached aal2 may predate the removal of the second factor: confirm before denying.
+  if (available.kind === 'known' && available.aal === 'aal2' && available.cached) {
+    available = await deps.identities.availableAal(session.identityId, context, { fresh: true });
+  }
   if (available.kind === 'unavailable') return { kind: 'kratos_unavailable', detail: available.detail, ...base };
   return available.aal === 'aal2' ? tooLow : allowed;
 }

@@ -1,11 +1,13 @@
 import { LRUCache } from 'lru-cache';
-import type { AvailableAalOutcome, AvailableAalSource, CallContext } from '../kratos/types';
+import { callBudget } from '../kratos/budget';
+import type { AvailableAalOutcome, AvailableAalSource, CallContext, LookupOptions } from '../kratos/types';
 import type { CacheResult } from './session-cache';
 import { SingleFlight, within } from './single-flight';
 
 /**
  * The identity's available AAL by identity id, for cache.identity_ttl. Failures are not kept.
- * Trade-off: a second factor enrolled meanwhile is seen only when the entry expires.
+ * Trade-off: a second factor enrolled meanwhile is seen only when the entry expires (a removed
+ * one is seen at once: decide() confirms a cached aal2 before denying).
  */
 export class IdentityCache implements AvailableAalSource {
   private readonly entries: LRUCache<string, 'aal1' | 'aal2'> | undefined;
@@ -20,15 +22,15 @@ export class IdentityCache implements AvailableAalSource {
     this.entries = ttlMs > 0 && maxEntries > 0 ? new LRUCache<string, 'aal1' | 'aal2'>({ max: maxEntries, ttl: ttlMs }) : undefined;
   }
 
-  async availableAal(identityId: string, context: CallContext): Promise<AvailableAalOutcome> {
-    const cached = this.entries?.get(identityId);
+  async availableAal(identityId: string, context: CallContext, options: LookupOptions = {}): Promise<AvailableAalOutcome> {
+    const cached = options.fresh ? undefined : this.entries?.get(identityId);
     if (cached) {
       this.count('hit');
-      return { kind: 'known', aal: cached };
+      return { kind: 'known', aal: cached, cached: true };
     }
     const flight = this.flights.run(identityId, () => this.upstream.availableAal(identityId, context));
     const outcome = flight.joined
-      ? await within(flight.promise, context.deadline - Date.now(), { kind: 'unavailable', detail: 'no time left waiting for a shared identity call' })
+      ? await within(flight.promise, callBudget(Infinity, context), { kind: 'unavailable', detail: 'no time left waiting for a shared identity call' })
       : await flight.promise;
     this.count(flight.joined ? 'coalesced' : 'miss');
     if (!flight.joined && outcome.kind === 'known') this.entries?.set(identityId, outcome.aal);

@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema';
-import type { KratosSession, CallContext, SessionSource, WhoamiOptions, WhoamiOutcome } from '../kratos/types';
+import type { KratosSession, CallContext, SessionSource, LookupOptions, WhoamiOutcome } from '../kratos/types';
 import type { Credential } from '../request/credentials';
+import { callBudget } from '../kratos/budget';
 import { credentialKey } from './credential-key';
 import { SingleFlight, within } from './single-flight';
 
@@ -34,7 +35,7 @@ export class SessionCache implements SessionSource {
     this.entries = enabled ? new LRUCache<string, Entry>({ max: settings.max_entries, ttl: Math.max(settings.ttl, settings.negative_ttl) + settings.stale_if_error, ttlAutopurge: false }) : undefined;
   }
 
-  async whoami(credential: Credential, context: CallContext, options: WhoamiOptions = {}): Promise<WhoamiOutcome> {
+  async whoami(credential: Credential, context: CallContext, options: LookupOptions = {}): Promise<WhoamiOutcome> {
     const key = credentialKey(credential);
     const now = this.now();
     const entry = this.entries?.get(key);
@@ -46,7 +47,7 @@ export class SessionCache implements SessionSource {
     const flight = this.flights.run(key, () => this.upstream.whoami(credential, context));
     // A caller joining someone else's call still answers by its own deadline.
     const outcome = flight.joined
-      ? await within(flight.promise, context.deadline - now, { kind: 'unavailable', detail: 'no time left waiting for a shared whoami call' })
+      ? await within(flight.promise, callBudget(Infinity, context, now), { kind: 'unavailable', detail: 'no time left waiting for a shared whoami call' })
       : await flight.promise;
     if (outcome.kind === 'unavailable') {
       const stale = this.staleStandIn(entry);

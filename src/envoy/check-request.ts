@@ -14,6 +14,9 @@ export function readCheckRequest(request: CheckRequest): ReadResult {
   const method = http.method || headers.first(':method');
   const path = http.path || headers.first(':path');
   if (!method || !path) return { ok: false, detail: 'the request has no method or path' };
+  // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET to a rule, but some upstreams
+  // would treat it as one. Every standard and registered method is upper-case.
+  if (method !== method.toUpperCase()) return { ok: false, detail: 'the method is not upper-case' };
   const line = {
     method,
     path,

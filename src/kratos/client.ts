@@ -22,9 +22,12 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     private readonly config: Config['kratos'],
     private readonly observe: KratosCallObserver = () => {},
   ) {
+    // Idle sockets are closed before Kratos (Go) would close them, so a reused socket is not
+    // reset under us; the socket cap bounds memory while Kratos is slow.
+    const agentOptions = { keepAlive: true, timeout: 30_000, maxSockets: 512 };
     const baseOptions: RawAxiosRequestConfig = {
-      httpAgent: new http.Agent({ keepAlive: true }),
-      httpsAgent: new https.Agent({ keepAlive: true }),
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
       // Statuses are classified below; throwing for 401/403 would cost a stack trace per denial.
       validateStatus: () => true,
       maxRedirects: 0,
@@ -60,12 +63,12 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     const identities = this.identities;
     if (!identities) return { kind: 'unavailable', detail: 'kratos.admin_url is not set' };
     // Never include_credential=totp or lookup_secret: their configs are the secrets themselves.
-    const response = await this.call('identity', context, (options) =>
-      identities.getIdentity({ id: identityId, includeCredential: ['webauthn', 'code'] }, options),
-    );
+    // code configs (addresses) only matter, and are only fetched, when code counts as MFA.
+    const includeCredential: Array<'webauthn' | 'code'> = this.config.code_mfa_enabled ? ['webauthn', 'code'] : ['webauthn'];
+    const response = await this.call('identity', context, (options) => identities.getIdentity({ id: identityId, includeCredential }, options));
     if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
     if (response.status !== 200) return { kind: 'unavailable', detail: `admin identity answered ${response.status}` };
-    const credentials = credentialsOf(response.data);
+    const credentials = credentialsOf(response.data, identityId);
     if (credentials === undefined) return { kind: 'unavailable', detail: 'admin identity answer is not an identity' };
     return { kind: 'known', aal: availableAalOf(credentials, this.config.code_mfa_enabled) };
   }
@@ -126,7 +129,8 @@ function sessionFrom(body: unknown): WhoamiOutcome {
   return { kind: 'active', session: { id, identityId, aal: aal as Aal, expiresAt: expiry } };
 }
 
-function credentialsOf(body: Identity): AdminIdentityCredentials | undefined {
-  if (!isRecord(body) || typeof body.id !== 'string') return undefined;
+/** The credentials map, but only from an answer about the identity that was asked for. */
+function credentialsOf(body: Identity, identityId: string): AdminIdentityCredentials | undefined {
+  if (!isRecord(body) || body.id !== identityId) return undefined;
   return isRecord(body.credentials) ? (body.credentials as AdminIdentityCredentials) : {};
 }

@@ -26,17 +26,17 @@ export type WhoamiOutcome =
   | { kind: 'aal_refused' }
   | { kind: 'unavailable'; detail: string };
 
-export type AvailableAalOutcome = { kind: 'known'; aal: 'aal1' | 'aal2' } | { kind: 'unavailable'; detail: string };
+export type AvailableAalOutcome = { kind: 'known'; aal: 'aal1' | 'aal2'; cached?: boolean } | { kind: 'unavailable'; detail: string };
 
-export interface WhoamiOptions {
-  /** Skip cached answers (a cached AAL is never the reason for a denial). */
+/** `fresh` skips cached answers: a cached AAL is never the only reason for a denial. */
+export interface LookupOptions {
   fresh?: boolean;
 }
 
 export interface SessionSource {
-  whoami(credential: Credential, context: CallContext, options?: WhoamiOptions): Promise<WhoamiOutcome>;
+  whoami(credential: Credential, context: CallContext, options?: LookupOptions): Promise<WhoamiOutcome>;
 }
 
 export interface AvailableAalSource {
-  availableAal(identityId: string, context: CallContext): Promise<AvailableAalOutcome>;
+  availableAal(identityId: string, context: CallContext, options?: LookupOptions): Promise<AvailableAalOutcome>;
 }

@@ -1,5 +1,5 @@
 import type { HeaderBag } from './headers';
-import { normalisePath } from './path';
+import { literalPath, normalisePath } from './path';
 
 /** What the decision core knows about a request, independent of how it arrived. */
 export interface RequestView {
@@ -11,8 +11,9 @@ export interface RequestView {
   host: string;
   /** `:path` as received: query string included, not decoded. */
   path: string;
-  /** The path rules match on; see normalisePath. */
+  /** The two readings rules match on; see path.ts. Usually the same string. */
   normalisedPath: string;
+  literalPath: string;
   headers: HeaderBag;
   /** Envoy's per-route `context_extensions`. */
   contextExtensions: Readonly<Record<string, string>>;
@@ -30,9 +31,9 @@ export interface RequestLine {
 export function buildRequestView(line: RequestLine, headers: HeaderBag, contextExtensions: Readonly<Record<string, string>>): RequestView {
   return {
     ...line,
-    method: line.method.toUpperCase(),
     host: hostOf(line.authority),
     normalisedPath: normalisePath(line.path),
+    literalPath: literalPath(line.path),
     headers,
     contextExtensions,
     requestId: headers.first('x-request-id'),

@@ -65,7 +65,6 @@ describe('answer: unauthenticated', () => {
   const redirects: ReadonlyArray<{ method: string; status: number }> = [
     { method: 'GET', status: 302 },
     { method: 'HEAD', status: 302 },
-    { method: 'get', status: 302 },
     { method: 'POST', status: 303 },
     { method: 'PUT', status: 303 },
     { method: 'DELETE', status: 303 },

@@ -10,9 +10,13 @@ function policyOf(policy: unknown): Policy {
 }
 
 function selectedName(selection: Selection): string {
+  if (selection.kind === 'ambiguous_path') return AMBIGUOUS;
   assert.equal(selection.kind, 'rule');
   return selection.kind === 'rule' ? selection.rule.name : '';
 }
+
+/** The two readings of the path select different rules: the request is refused. */
+const AMBIGUOUS = '(ambiguous path)';
 
 function select(policy: Policy, options: ViewOptions): string {
   return selectedName(selectRule(policy, requestView(options)));
@@ -129,12 +133,19 @@ describe('compilePolicy / selectRule', () => {
       { path: '/?q=1', expected: 'root' },
       { path: '', expected: 'root' },
       { path: '/public/../admin', expected: 'admin' },
-      { path: '/public/%2e%2e/admin', expected: 'admin' },
-      { path: '/public/%2E%2e/admin/users', expected: 'admin' },
-      { path: '/public\\..\\admin', expected: 'admin' },
-      { path: '/public%2f..%2fadmin', expected: 'admin' },
+      { path: '/public/%2e%2e/admin', expected: AMBIGUOUS },
+      { path: '/public/%2E%2e/admin/users', expected: AMBIGUOUS },
+      { path: '/public\\..\\admin', expected: AMBIGUOUS },
+      { path: '/public%2f..%2fadmin', expected: AMBIGUOUS },
       { path: '//public//x', expected: 'public' },
       { path: '/public/%252e%252e/admin', expected: 'public' },
+      { path: '/public/..;/admin', expected: AMBIGUOUS },
+      { path: '/admin/..;/public/x', expected: AMBIGUOUS },
+      { path: '/admin/x%2F..%2F..%2Fpublic/y', expected: AMBIGUOUS },
+      { path: '/admin;jsessionid=1/x', expected: AMBIGUOUS },
+      { path: '/public;v=1/x', expected: AMBIGUOUS },
+      { path: '/public/a%20b', expected: 'public' },
+      { path: '/public/%2e%2e%2e', expected: 'public' },
       { path: '/x/../public/y', expected: 'public' },
       { path: '/admin', expected: 'admin' },
       { path: '/Admin', expected: 'default' },
@@ -146,10 +157,10 @@ describe('compilePolicy / selectRule', () => {
     }
   });
 
-  test('methods: case-insensitive in config and request, exact otherwise', () => {
+  test('methods: case-insensitive in config, exact in the request', () => {
     const policy = policyOf({ rules: [{ name: 'reads', methods: ['get', 'HEAD'], anonymous: true }] });
     assert.equal(select(policy, { method: 'GET' }), 'reads');
-    assert.equal(select(policy, { method: 'get' }), 'reads');
+    assert.equal(select(policy, { method: 'get' }), 'default', 'request methods are case-sensitive');
     assert.equal(select(policy, { method: 'HEAD' }), 'reads');
     assert.equal(select(policy, { method: 'POST' }), 'default');
     assert.equal(select(policy, { method: 'OPTIONS' }), 'default');

@@ -25,9 +25,15 @@ describe('buildRequestView', () => {
     });
   }
 
-  test('method upper-cased', () => {
-    assert.equal(requestView({ method: 'get' }).method, 'GET');
-    assert.equal(requestView({ method: 'Post' }).method, 'POST');
+  test('method kept exactly as received (methods are case-sensitive; the Envoy adapter refuses lower-case ones)', () => {
+    assert.equal(requestView({ method: 'GET' }).method, 'GET');
+    assert.equal(requestView({ method: 'get' }).method, 'get');
+  });
+
+  test('literalPath resolves dot segments without decoding or dropping parameters', () => {
+    const view = requestView({ path: '/public/..;/admin/%2e%2e/x?y' });
+    assert.equal(view.literalPath, '/public/..;/admin/%2e%2e/x');
+    assert.equal(view.normalisedPath, '/x');
   });
 
   test('path kept raw, normalisedPath decoded and resolved', () => {

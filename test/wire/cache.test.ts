@@ -152,6 +152,19 @@ describe('identity cache', () => {
       assert.equal(h.emulator.count('identity'), 1);
     }));
 
+  test('removing the second factor is seen at once: a cached aal2 is confirmed before a denial', () =>
+    withHarness({ config: { cache: { ttl: '0s', identity_ttl: '60s' } } }, async (h) => {
+      const identity = h.emulator.addIdentity({ credentials: { password: { identifiers: ['y@example.com'] }, ...TOTP } });
+      const session = h.newSession(identity, { methods: AAL1 });
+      const spec = { headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) } };
+      assert.equal(httpStatusOf(await h.client.check(spec)), 403);
+      h.emulator.setCredentials(identity, { password: { identifiers: ['y@example.com'] } });
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      assert.equal(h.emulator.count('identity'), 2);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      assert.equal(h.emulator.count('identity'), 2, 'the refreshed aal1 is cached again');
+    }));
+
   test('enrolling a second factor is seen when the identity entry expires', () =>
     withHarness({ config: { cache: { ttl: '0s', identity_ttl: '200ms' } } }, async (h) => {
       const identity = h.emulator.addIdentity();

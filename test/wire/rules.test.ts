@@ -44,6 +44,17 @@ describe('rule matching', () => {
     assert.equal(upstreamHeaders(response)['x-kratos-session-id'], plain.id);
   });
 
+  test('an anonymous path gets no identity headers for a session below the default policy', async () => {
+    // An aal1 cookie of an identity with TOTP (password stolen, second factor not) must not
+    // personalise an anonymous page.
+    const response = await h.client.check({ path: '/', headers: { cookie: h.emulator.cookieHeaderFor(twoFactorAal1) } });
+    assert.equal(httpStatusOf(response), 200);
+    assert.deepEqual(upstreamHeaders(response), {});
+    assert.deepEqual(response.ok_response?.headers_to_remove, ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal']);
+    // The same session as a token meets the token default (aal1) and does get them.
+    assert.equal(upstreamHeaders(await h.client.check({ path: '/', headers: { 'x-session-token': twoFactorAal1.token } }))['x-kratos-session-id'], twoFactorAal1.id);
+  });
+
   test('an anonymous path with an invalid credential passes as anonymous', async () => {
     const response = await h.client.check({ path: '/public/a', headers: { 'x-session-token': h.remember('ory_st_nopenopenopenopenope00000') } });
     assert.equal(httpStatusOf(response), 200);
@@ -129,6 +140,19 @@ describe('path normalisation: tricks to reach a protected path through an anonym
       assert.notEqual(metadataOf(response).policy, 'public');
     });
   }
+
+  test('paths that read differently decoded and as sent, under different rules, are refused with 400', async () => {
+    for (const path of ['/private/..;/public/x', '/private/x%2F..%2F..%2Fpublic/y', '/public/..;/private/x', '/private;x/y']) {
+      const response = await h.client.check({ path, headers: XHR });
+      assert.equal(httpStatusOf(response), 400, path);
+      assert.equal(metadataOf(response).reason, 'bad_request', path);
+    }
+  });
+
+  test('a lower-case method is refused with 400 rather than matched case-insensitively', async () => {
+    const response = await h.client.check({ method: 'delete', host: 'a.tenants.example.com', path: '/t', headers: { 'x-session-token': plain.token } });
+    assert.equal(httpStatusOf(response), 400);
+  });
 
   test('double encoding is decoded once only: %252e%252e stays a literal segment', async () => {
     const response = await h.client.check({ path: '/public/%252e%252e/admin', headers: XHR });
