@@ -16,6 +16,18 @@ export function createLogger(config: Config['log'], destination?: pino.Destinati
     redact: { paths: ['cookie', 'authorization', '["x-session-token"]', '*.cookie', '*.authorization', '*["x-session-token"]', 'headers', '*.headers'], censor: '[redacted]' },
   };
   if (destination) return pino(options, destination);
-  if (config.pretty) return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
-  return pino(options);
+  if (config.pretty && isInstalled('pino-pretty')) return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
+  const logger = pino(options);
+  // pino-pretty is a development dependency: a production install keeps JSON lines.
+  if (config.pretty) logger.warn('log.pretty is set but pino-pretty is not installed: logging JSON lines');
+  return logger;
+}
+
+function isInstalled(moduleName: string): boolean {
+  try {
+    require.resolve(moduleName);
+    return true;
+  } catch {
+    return false;
+  }
 }
