@@ -4,7 +4,7 @@ import { collectGarbage, takeDriverStallMs } from './gc';
 import { runH2load, type H2loadResult, type H2loadRun } from './h2load';
 import type { KratosProcess } from './kratos-process';
 import { runLoad, type LoadPlan, type LoadResult } from './h2-client';
-import type { ServerProcess } from './processes';
+import { cpuTimeMs, type ServerProcess } from './processes';
 import { counterDeltas, scrapeMetrics, type Samples } from './prometheus';
 import { CHECKS, checkDecisions, checkFloorAnswers, sessionCacheCounts, type CacheCounts } from './verify';
 
@@ -28,6 +28,8 @@ export interface Measured {
   gcMs: number;
   gcPausesOver100ms: number;
   wallMs: number;
+  /** CPU time the server used during the run (all threads; the scrapes add a little). */
+  serverCpuMs: number;
   /** The service's V8 heap in use right after the run (live data plus garbage not yet collected). */
   heapUsedBytes: number | undefined;
   problems: string[];
@@ -43,11 +45,13 @@ interface Snapshot {
   floorChecks: number | undefined;
   whoami: number;
   kratosStallMs: number;
+  serverCpuMs: number;
 }
 
 async function snapshot({ server, kratos }: Bracket): Promise<Snapshot> {
   const { total, stallMs } = await kratos.whoamiTotal();
   return {
+    serverCpuMs: cpuTimeMs(server.pid) ?? Number.NaN,
     metrics: server.httpPort === undefined ? undefined : await scrapeMetrics(server.httpPort),
     floorChecks: server.httpPort === undefined ? await server.floorChecks() : undefined,
     whoami: total,
@@ -108,6 +112,7 @@ async function bracketed(bracket: Bracket, load: Load, slack: number, tolerated 
     kratosStallMs: after.kratosStallMs,
     driverStallMs,
     wallMs,
+    serverCpuMs: after.serverCpuMs - before.serverCpuMs,
     ...gcDuring(before.metrics, after.metrics),
   };
   if (!before.metrics || !after.metrics) {

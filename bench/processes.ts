@@ -47,6 +47,31 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
+const CLOCK_TICKS_PER_SECOND = Number(execFileSyncOr('getconf', ['CLK_TCK'], '100'));
+
+function execFileSyncOr(command: string, args: string[], fallback: string): string {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8' }).trim() || fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * CPU time (user + system, all threads) a process has used, in ms, from /proc (Linux). Unlike
+ * throughput, CPU per check barely moves when other processes compete for the core.
+ */
+export function cpuTimeMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ServerProcess {
   readonly pid: number;
   readonly grpcPort: number;
@@ -89,6 +114,10 @@ async function startNodeServer(script: string, args: string[], nodeFlags: string
     jsonLines.push(line);
     for (const wake of waiters.splice(0)) wake();
   });
+  // An exit wakes every waiter too, so none waits for a line that will never come.
+  child.once('exit', () => {
+    for (const wake of waiters.splice(0)) wake();
+  });
   const nextLine = (predicate: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${script}: no ${what} within ${START_TIMEOUT_MS} ms\n${stderr}`)), START_TIMEOUT_MS);
@@ -97,14 +126,13 @@ async function startNodeServer(script: string, args: string[], nodeFlags: string
         if (index >= 0) {
           clearTimeout(timer);
           resolve(jsonLines.splice(index, 1)[0] as Record<string, unknown>);
-        } else if (child.exitCode !== null) {
+        } else if (child.exitCode !== null || child.signalCode !== null) {
           clearTimeout(timer);
           reject(new Error(`${script} exited with ${child.exitCode}\n${stderr}`));
         } else {
           waiters.push(look);
         }
       };
-      child.once('exit', look);
       look();
     });
   const ready = await nextLine((line) => typeof line['grpc_port'] === 'number', 'grpc_port line');

@@ -1,5 +1,5 @@
 /** The results as JSON and as the Markdown table the README shows, with the targets judged. */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import type { ScenarioResult } from './result';
 import type { BenchSettings } from './settings';
 
@@ -9,6 +9,8 @@ export interface Machine {
   node: string;
   h2load: string;
   pinned: boolean;
+  /** 1-minute load average when the run started and ended: above ~2 on 2 cores, something else was competing. */
+  loadAverage: { start: number; end: number };
 }
 
 export interface TargetResult {
@@ -30,9 +32,13 @@ export interface Report {
   problems: string[];
 }
 
-export function machine(h2load: string, pinned: boolean): Machine {
+export function currentLoad(): number {
+  return Math.round((loadavg()[0] ?? 0) * 100) / 100;
+}
+
+export function machine(h2load: string, pinned: boolean, loadAtStart: number): Machine {
   const all = cpus();
-  return { cpuModel: all[0]?.model.trim() ?? 'unknown', cores: all.length, node: process.version, h2load, pinned };
+  return { cpuModel: all[0]?.model.trim() ?? 'unknown', cores: all.length, node: process.version, h2load, pinned, loadAverage: { start: loadAtStart, end: currentLoad() } };
 }
 
 const MIB = 1024 * 1024;
@@ -42,9 +48,18 @@ function find(scenarios: ScenarioResult[], name: string): ScenarioResult | undef
 }
 
 /** The issue's targets; `met` is undefined when the scenario did not run. */
+/** Server CPU per check of floor over hit: what the throughput ratio would be on an idle machine. */
+function cpuRatio(scenarios: ScenarioResult[]): string {
+  const floor = find(scenarios, 'floor')?.facts['serverCpuUsPerCheck'];
+  const hit = find(scenarios, 'hit')?.facts['serverCpuUsPerCheck'];
+  if (typeof floor !== 'number' || typeof hit !== 'number') return '';
+  return `; server CPU per check: floor ${floor} µs, hit ${hit} µs → ${(floor / hit).toFixed(2)}`;
+}
+
 export function judgeTargets(scenarios: ScenarioResult[], settings: BenchSettings): TargetResult[] {
   const hit = find(scenarios, 'hit');
   const latency = find(scenarios, 'latency');
+  const floorLatency = find(scenarios, 'floor-latency');
   const miss = find(scenarios, 'miss-latency');
   const burst = find(scenarios, 'burst');
   const memory = find(scenarios, 'memory');
@@ -56,13 +71,13 @@ export function judgeTargets(scenarios: ScenarioResult[], settings: BenchSetting
     {
       target: 'hit throughput / floor throughput',
       goal: '≥ 0.90 (stretch ≥ 1.0)',
-      measured: hit?.ratioToFloor === undefined ? '—' : `${hit.ratioToFloor.toFixed(2)}${hit.ratioToFloor >= 1 ? ' (stretch met)' : ''}`,
+      measured: hit?.ratioToFloor === undefined ? '—' : `${hit.ratioToFloor.toFixed(2)}${hit.ratioToFloor >= 1 ? ' (stretch met)' : ''}${cpuRatio(scenarios)}`,
       met: hit?.ratioToFloor === undefined ? undefined : hit.ratioToFloor >= 0.9,
     },
     {
       target: `latency p99 at ${settings.latencyRate} checks/s`,
       goal: '≤ 2 ms',
-      measured: latency ? `${latency.latency.p99Ms.toFixed(2)} ms` : '—',
+      measured: latency ? `${latency.latency.p99Ms.toFixed(2)} ms${floorLatency ? ` (floor at the same rate: ${floorLatency.latency.p99Ms.toFixed(2)} ms)` : ''}` : '—',
       met: latency ? latency.latency.p99Ms <= 2 : undefined,
     },
     {
@@ -101,6 +116,7 @@ function scenarioRow(s: ScenarioResult): string {
     fixed(s.latency.p99Ms, 2),
     fixed(s.latency.maxMs, 2),
     fixed(s.rssBytes === undefined ? undefined : s.rssBytes / MIB, 0),
+    fixed(typeof s.facts['serverCpuUsPerCheck'] === 'number' ? s.facts['serverCpuUsPerCheck'] : undefined, 0),
     fixed(s.ratioToFloor, 2),
   ];
   return `| ${cells.join(' | ')} |`;
@@ -117,10 +133,10 @@ export function renderMarkdown(report: Report): string {
   const lines = [
     `# kratos-ext-authz benchmark (${report.mode})`,
     '',
-    `${report.generatedAt} · ${m.cpuModel}, ${m.cores} cores · ${m.pinned ? 'server pinned to core 0; h2load, driver and Kratos emulator on core 1' : 'not pinned (taskset missing or one core)'} · Node ${m.node} · ${m.h2load} · CheckRequest ${report.requestBodyBytes} bytes${report.serviceNodeFlags.length > 0 ? ` · service started with \`node ${report.serviceNodeFlags.join(' ')}\`` : ''}`,
+    `${report.generatedAt} · ${m.cpuModel}, ${m.cores} cores · ${m.pinned ? 'server pinned to core 0; h2load, driver and Kratos emulator on core 1' : 'not pinned (taskset missing or one core)'} · load average ${m.loadAverage.start} → ${m.loadAverage.end} · Node ${m.node} · ${m.h2load} · CheckRequest ${report.requestBodyBytes} bytes${report.serviceNodeFlags.length > 0 ? ` · service started with \`node ${report.serviceNodeFlags.join(' ')}\`` : ''}`,
     '',
-    '| scenario | client | checks/s | p50 ms | p90 ms | p99 ms | max ms | RSS MiB | × floor |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | client | checks/s | p50 ms | p90 ms | p99 ms | max ms | RSS MiB | server CPU µs/check | × floor |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...report.scenarios.map(scenarioRow),
     '',
     ...report.scenarios.map((s) => `- \`${s.name}\`: ${s.load}${s.notes.length > 0 ? `; ${s.notes.join('; ')}` : ''}`),

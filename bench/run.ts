@@ -4,23 +4,22 @@
  *   node dist/bench/run.js             full run → bench/results/latest.{json,md}
  *   node dist/bench/run.js --smoke     ~1 s per scenario, tiny counts, targets not judged;
  *                                      exits non-zero only if the harness itself broke
- *   node dist/bench/run.js --profile   the hit scenario under node --cpu-prof → profile-hit.md
+ *   node dist/bench/run.js --profile [hit|miss]
+ *                                      that scenario under node --cpu-prof → profile-<scenario>.md
  *   --only rounds,mixed,burst,memory   a subset of the phases
  *   --out <dir>                        where results go (smoke default: a temporary folder)
  *   --service-node-flags "<flags>"     node flags for the service processes, e.g. "--max-semi-space-size=16"
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { H2LOAD_INSTALL_HINT, h2loadVersion } from './h2load';
-import { warmUpH2load, measureH2load } from './measure';
-import { canPin, pinSelfToLoadCore, startService } from './processes';
-import { renderProfile, summarizeProfile } from './profile';
-import { judgeTargets, machine, renderMarkdown, type Report } from './report';
+import { canPin, pinSelfToLoadCore } from './processes';
+import { profileScenario, type Profiled } from './profile-run';
+import { currentLoad, judgeTargets, machine, renderMarkdown, type Report } from './report';
 import type { ScenarioResult } from './result';
 import { burstPhase, createContext, memoryPhase, mixedPhase, roundsPhase, type BenchContext } from './scenarios';
 import { FULL, SMOKE } from './settings';
-import { writeServiceConfig } from './fixtures';
 import { KratosProcess } from './kratos-process';
 
 const PHASES = { rounds: roundsPhase, mixed: mixedPhase, burst: burstPhase, memory: memoryPhase } as const;
@@ -28,18 +27,18 @@ type Phase = keyof typeof PHASES;
 
 interface Options {
   smoke: boolean;
-  profile: boolean;
+  profile: Profiled | undefined;
   only: Phase[];
   out: string | undefined;
   serviceNodeFlags: string[];
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { smoke: false, profile: false, only: Object.keys(PHASES) as Phase[], out: undefined, serviceNodeFlags: [] };
+  const options: Options = { smoke: false, profile: undefined, only: Object.keys(PHASES) as Phase[], out: undefined, serviceNodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i];
     if (argument === '--smoke') options.smoke = true;
-    else if (argument === '--profile') options.profile = true;
+    else if (argument === '--profile') options.profile = argv[i + 1] === 'miss' || argv[i + 1] === 'hit' ? (argv[++i] as Profiled) : 'hit';
     else if (argument === '--out') options.out = argv[++i];
     else if (argument === '--service-node-flags') options.serviceNodeFlags = (argv[++i] ?? '').split(' ').filter(Boolean);
     else if (argument === '--only') options.only = (argv[++i] ?? '').split(',').map((name) => phase(name));
@@ -64,31 +63,6 @@ async function runPhases(ctx: BenchContext, only: Phase[]): Promise<ScenarioResu
   return results;
 }
 
-/** The hit scenario once more, under --cpu-prof, summarised by self time. */
-async function profileHit(ctx: BenchContext, out: string): Promise<void> {
-  const profileDir = join(ctx.workdir, 'profile');
-  const server = await startService(writeServiceConfig(ctx.workdir, 'profile', ctx.kratos, 'on'), [...ctx.serviceNodeFlags, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=250']);
-  const s = ctx.settings;
-  let checks = 0;
-  try {
-    await ctx.kratos.setLatency(s.missKratosMs);
-    const dataFile = join(ctx.workdir, 'profile.bin');
-    writeFileSync(dataFile, await ctx.sessions.newBody());
-    await warmUpH2load(server, dataFile, ctx.workdir, s.warmupRequests, s.connections, s.streamsPerConnection);
-    // Long enough that start-up (module loading, config parsing) is a small part of the profile.
-    const run = await measureH2load({ server, kratos: ctx.kratos }, dataFile, ctx.workdir, { clients: s.connections, streams: s.streamsPerConnection, durationSeconds: s.smoke ? 1 : 20 });
-    if (run.problems.length > 0) throw new Error(run.problems.join('; '));
-    checks = run.allowed + s.warmupRequests;
-  } finally {
-    await server.stop();
-  }
-  const file = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));
-  if (!file) throw new Error('no .cpuprofile written');
-  const text = `# CPU profile of the \`hit\` path\n\n\`node --cpu-prof\` on the service during a saturating h2load run (every check a cache hit); start-up and warm-up included.\n\n${renderProfile(summarizeProfile(join(profileDir, file)), checks)}`;
-  writeFileSync(join(out, 'profile-hit.md'), text);
-  process.stdout.write(text);
-}
-
 function writeReport(out: string, report: Report): void {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -111,16 +85,17 @@ async function main(): Promise<number> {
   try {
     const ctx = createContext(settings, kratos, workdir, options.serviceNodeFlags);
     if (options.profile) {
-      await profileHit(ctx, out);
+      await profileScenario(ctx, out, options.profile);
       return 0;
     }
+    const loadAtStart = currentLoad();
     const requestBodyBytes = (await ctx.sessions.newBody()).length - 5;
     const scenarios = await runPhases(ctx, options.only);
     const problems = scenarios.flatMap((scenario) => scenario.problems.map((problem) => `${scenario.name}: ${problem}`));
     const report: Report = {
       generatedAt: new Date().toISOString(),
       mode: options.smoke ? 'smoke' : 'full',
-      machine: machine(h2load, canPin()),
+      machine: machine(h2load, canPin(), loadAtStart),
       requestBodyBytes,
       serviceNodeFlags: options.serviceNodeFlags,
       settings,

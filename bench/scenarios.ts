@@ -49,6 +49,7 @@ function runFacts(runs: Measured[]): { facts: Record<string, number>; notes: str
     lateAnswers: sum((r) => r.lateAnswers),
     kratosStallMs: Math.max(0, ...runs.map((r) => Math.round(r.kratosStallMs))),
     driverStallMs: Math.max(0, ...runs.map((r) => Math.round(r.driverStallMs))),
+    serverCpuUsPerCheck: Math.round((sum((r) => r.serverCpuMs) * 10_000) / Math.max(1, sum((r) => r.allowed))) / 10,
     serverGcMs: Math.round(sum((r) => r.gcMs)),
     serverGcShare: Math.round((sum((r) => r.gcMs) / sum((r) => r.wallMs)) * 1000) / 1000,
     serverGcPausesOver100ms: sum((r) => r.gcPausesOver100ms),
@@ -202,6 +203,8 @@ export async function roundsPhase(ctx: BenchContext): Promise<ScenarioResult[]> 
     }
     const results = [floor, hit, miss].map((each) => roundsResult(ctx, each, floor));
     results.push(await fixedRate(ctx, 'latency', hit, s.latencyRate, s.latencySeconds));
+    // The same fixed rate on the floor: the p99 this machine and stack allow at all (a control).
+    results.push(await fixedRate(ctx, 'floor-latency', floor, s.latencyRate, s.latencySeconds));
     results.push(await missLatencyResult(ctx, miss, missCookie));
     return results;
   } finally {
