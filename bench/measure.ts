@@ -28,6 +28,9 @@ export interface Measured {
   gcMs: number;
   gcPausesOver100ms: number;
   wallMs: number;
+  /** Service handler time quantiles, as histogram bucket upper bounds (NaN for the floor). */
+  handlerP50Ms: number;
+  handlerP99Ms: number;
   /** CPU time the server used during the run (all threads; the scrapes add a little). */
   serverCpuMs: number;
   /** The service's V8 heap in use right after the run (live data plus garbage not yet collected). */
@@ -77,6 +80,29 @@ async function settledSnapshot(bracket: Bracket, before: Snapshot, answered: num
   return after;
 }
 
+const HANDLER = 'kratos_ext_authz_check_duration_seconds_bucket';
+
+/**
+ * p50 and p99 of the service's own handler time (receiving a Check to handing its answer to
+ * gRPC), as the upper bound of the histogram bucket holding each: the figure OPA-Envoy
+ * publishes ("gRPC handler time"), without the transport and queueing the client sees.
+ */
+function handlerQuantiles(before: Samples | undefined, after: Samples | undefined): { handlerP50Ms: number; handlerP99Ms: number } {
+  const none = { handlerP50Ms: Number.NaN, handlerP99Ms: Number.NaN };
+  if (!before || !after) return none;
+  const buckets = [...counterDeltas(before, after, HANDLER)]
+    .map(([key, count]) => {
+      const le = /le="([^"]+)"/.exec(key)?.[1];
+      return { le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), count };
+    })
+    .filter((bucket) => !Number.isNaN(bucket.le))
+    .sort((a, b) => a.le - b.le);
+  const total = buckets[buckets.length - 1]?.count ?? 0;
+  if (total === 0) return none;
+  const bound = (q: number): number => (buckets.find((bucket) => bucket.count >= q * total)?.le ?? Number.NaN) * 1000;
+  return { handlerP50Ms: bound(0.5), handlerP99Ms: bound(0.99) };
+}
+
 const GC = 'nodejs_gc_duration_seconds';
 
 /** From prom-client's GC histogram (one series per GC kind): total pause time and pauses over 100 ms. */
@@ -114,6 +140,7 @@ async function bracketed(bracket: Bracket, load: Load, slack: number, tolerated 
     wallMs,
     serverCpuMs: after.serverCpuMs - before.serverCpuMs,
     ...gcDuring(before.metrics, after.metrics),
+    ...handlerQuantiles(before.metrics, after.metrics),
   };
   if (!before.metrics || !after.metrics) {
     problems.push(...checkFloorAnswers(checksCounted(before, after), answered, slack));

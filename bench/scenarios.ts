@@ -55,6 +55,12 @@ function runFacts(runs: Measured[]): { facts: Record<string, number>; notes: str
     serverGcPausesOver100ms: sum((r) => r.gcPausesOver100ms),
   };
   const notes: string[] = [];
+  // Bucket bounds of one run; the round-based scenarios have their per-run figures in JSON only.
+  const first = runs[0];
+  if (runs.length === 1 && first && !Number.isNaN(first.handlerP50Ms)) {
+    Object.assign(facts, { handlerP50MsAtMost: first.handlerP50Ms, handlerP99MsAtMost: first.handlerP99Ms });
+    notes.push(`service handler time p50 ≤ ${first.handlerP50Ms} ms, p99 ≤ ${first.handlerP99Ms} ms (its own histogram)`);
+  }
   if (facts.lateAnswers > 0) notes.push(`${facts.lateAnswers} answers took ≥ 200 ms (Envoy's timeout: grpc-js answers DEADLINE_EXCEEDED when it sees that)`);
   if (facts.serverGcPausesOver100ms > 0) notes.push(`${facts.serverGcPausesOver100ms} server GC pauses over 100 ms`);
   return { facts, notes };
@@ -70,8 +76,10 @@ interface RoundTarget {
   name: 'floor' | 'hit' | 'miss';
   client: LoadClient;
   bracket: Bracket;
-  /** Untimed warm-up, then one measured run of `seconds`, closed loop or at `rate` checks/s. */
-  measure: (seconds: number, rate?: number) => Promise<Measured>;
+  /** The bodies the raw client cycles through (one for floor and hit). */
+  pool: Buffer[];
+  /** Untimed warm-up, then one saturating run of `seconds`. */
+  measure: (seconds: number) => Promise<Measured>;
   runs: Measured[];
 }
 
@@ -89,12 +97,11 @@ function h2loadTarget(ctx: BenchContext, name: 'floor' | 'hit', server: ServerPr
   const { connections, streamsPerConnection, warmupRequests } = ctx.settings;
   const bracket = { server, kratos: ctx.kratos };
   const dataFile = bodyFile(ctx, name, body);
-  const measure = async (seconds: number, rate?: number): Promise<Measured> => {
+  const measure = async (seconds: number): Promise<Measured> => {
     await warmUpH2load(server, dataFile, ctx.workdir, warmupRequests, connections, streamsPerConnection);
-    const ratePerClient = rate === undefined ? undefined : Math.round(rate / connections);
-    return measureH2load(bracket, dataFile, ctx.workdir, { clients: connections, streams: streamsPerConnection, durationSeconds: seconds, ratePerClient });
+    return measureH2load(bracket, dataFile, ctx.workdir, { clients: connections, streams: streamsPerConnection, durationSeconds: seconds });
   };
-  return { name, client: 'h2load', bracket, measure, runs: [] };
+  return { name, client: 'h2load', bracket, pool: [body], measure, runs: [] };
 }
 
 /**
@@ -106,11 +113,11 @@ function missTarget(ctx: BenchContext, server: ServerProcess, pool: Buffer[]): R
   const { connections, streamsPerConnection, warmupRequests } = ctx.settings;
   const bracket = { server, kratos: ctx.kratos };
   const order = Uint32Array.from(pool.keys());
-  const measure = async (seconds: number, rate?: number): Promise<Measured> => {
+  const measure = async (seconds: number): Promise<Measured> => {
     await measureRaw(bracket, { bodies: pool, order: Uint32Array.from({ length: warmupRequests }, (_, i) => i % pool.length), connections, streamsPerConnection });
-    return measureRaw(bracket, { bodies: pool, order, connections, streamsPerConnection, durationSeconds: seconds, ratePerSecond: rate });
+    return measureRaw(bracket, { bodies: pool, order, connections, streamsPerConnection, durationSeconds: seconds });
   };
-  return { name: 'miss', client: 'raw-h2 (Node)', bracket, measure, runs: [] };
+  return { name: 'miss', client: 'raw-h2 (Node)', bracket, pool, measure, runs: [] };
 }
 
 async function runRound(ctx: BenchContext, target: RoundTarget): Promise<void> {
@@ -136,13 +143,11 @@ function roundsResult(ctx: BenchContext, target: RoundTarget, floor: RoundTarget
   });
 }
 
-/** Fixed-rate run (latency without queueing) on a warm server. */
-async function fixedRate(ctx: BenchContext, name: string, target: RoundTarget, rate: number, seconds: number): Promise<ScenarioResult> {
-  const run = await target.measure(seconds, rate);
+function fixedRateResult(name: string, target: RoundTarget, run: Measured, client: LoadClient, load: string): ScenarioResult {
   run.problems.push(...validity(target, run));
   return result(name, {
-    client: target.client,
-    load: `${rate} checks/s fixed for ${seconds} s over ${ctx.settings.connections} conn, on ${target.name}`,
+    client,
+    load: `${load}, on ${target.name}`,
     checksPerSecond: run.checksPerSecond,
     latency: summarizeMicros(run.durationsUs),
     rssBytes: rssBytes(target.bracket.server.pid),
@@ -150,6 +155,31 @@ async function fixedRate(ctx: BenchContext, name: string, target: RoundTarget, r
     ...runFacts([run]),
     problems: run.problems,
   });
+}
+
+/**
+ * Fixed rate (latency without queueing) from the raw client's open loop: requests start on a
+ * 1 ms clock, round-robin over the connections, whatever the answers do. Not h2load --rps: it
+ * clocks at most every 10 ms (rps_watcher.repeat = max(0.01, 1/rps)), so at 1000/s per
+ * connection it sends bursts of 10, and its latencies measure the queue behind each burst.
+ */
+async function fixedRate(ctx: BenchContext, name: string, target: RoundTarget, rate: number, seconds: number): Promise<ScenarioResult> {
+  const { connections, streamsPerConnection, warmupRequests } = ctx.settings;
+  const order = Uint32Array.from(target.pool.keys());
+  const warmUp = Uint32Array.from({ length: warmupRequests }, (_, i) => i % target.pool.length);
+  await measureRaw(target.bracket, { bodies: target.pool, order: warmUp, connections, streamsPerConnection });
+  const run = await measureRaw(target.bracket, { bodies: target.pool, order, connections, streamsPerConnection, durationSeconds: seconds, ratePerSecond: rate });
+  return fixedRateResult(name, target, run, 'raw-h2 (Node)', `${rate} checks/s open loop for ${seconds} s over ${connections} conn`);
+}
+
+/** The brief's h2load --rps run, kept for comparison with `latency` (see fixedRate for why it differs). */
+async function fixedRateH2load(ctx: BenchContext, name: string, target: RoundTarget, rate: number, seconds: number): Promise<ScenarioResult> {
+  const { connections, streamsPerConnection, warmupRequests } = ctx.settings;
+  const dataFile = bodyFile(ctx, name, target.pool[0] as Buffer);
+  await warmUpH2load(target.bracket.server, dataFile, ctx.workdir, warmupRequests, connections, streamsPerConnection);
+  const run = await measureH2load(target.bracket, dataFile, ctx.workdir, { clients: connections, streams: streamsPerConnection, durationSeconds: seconds, ratePerClient: Math.round(rate / connections) });
+  const perTick = Math.round(rate / connections / 100);
+  return fixedRateResult(name, target, run, 'h2load', `h2load --rps ${Math.round(rate / connections)} × ${connections} conn for ${seconds} s (bursts of ${perTick} per connection every 10 ms)`);
 }
 
 /** The emulator's own whoami latency seen from this process: what `miss` adds on top is ours. */
@@ -205,6 +235,7 @@ export async function roundsPhase(ctx: BenchContext): Promise<ScenarioResult[]> 
     results.push(await fixedRate(ctx, 'latency', hit, s.latencyRate, s.latencySeconds));
     // The same fixed rate on the floor: the p99 this machine and stack allow at all (a control).
     results.push(await fixedRate(ctx, 'floor-latency', floor, s.latencyRate, s.latencySeconds));
+    results.push(await fixedRateH2load(ctx, 'latency-h2load', hit, s.latencyRate, s.latencySeconds));
     results.push(await missLatencyResult(ctx, miss, missCookie));
     return results;
   } finally {
