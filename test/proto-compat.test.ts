@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as protobuf from 'protobufjs';
-import { answer } from '../src/answer/answer';
+import { answer, type Answer } from '../src/answer/answer';
+import { decodeCheckRequest, encodeCheckResponse } from '../src/envoy/codec';
 import { readCheckRequest } from '../src/envoy/check-request';
 import { toCheckResponse } from '../src/envoy/check-response';
 import type { CheckRequest } from '../src/envoy/messages';
@@ -166,4 +167,92 @@ describe('our CheckResponse decoded with the official schema', () => {
     // ... 0x22 (field 4, dynamic_metadata) ... 0x1a 0x01 'v' (Value.string_value = "v")
     assert.ok(Buffer.from(bytes).includes(Buffer.from([0x1a, 0x01, 0x76])), Buffer.from(bytes).toString('hex'));
   });
+});
+
+describe('the hand-written hot-path codec', () => {
+  const OfficialRequest = official.lookupType('envoy.service.auth.v3.CheckRequest');
+  const OurRequest = ours.lookupType('envoy.service.auth.v3.CheckRequest');
+  const OurResponse = ours.lookupType('envoy.service.auth.v3.CheckResponse');
+  const OfficialResponse = official.lookupType('envoy.service.auth.v3.CheckResponse');
+
+  const requests: Array<[string, object]> = [
+    ['headers map', checkRequest({ method: 'POST', path: '/a?b', headers: { cookie: 'a=1,b=2', 'x-request-id': 'r' }, contextExtensions: { policy: 'admin', team: 'x' } })],
+    ['header_map with raw bytes', checkRequest({ encoding: 'raw', headers: [['cookie', 'a=1'], ['cookie', 'b=2'], ['x-bin', Buffer.from([0xff, 0x00])]] })],
+    [
+      'every field Envoy may send, most of which the codec skips',
+      {
+        attributes: {
+          source: { address: { socket_address: { address: '10.0.0.1', port_value: 1234 } }, principal: 'spiffe://x', labels: { a: 'b' } },
+          destination: { address: { socket_address: { address: '10.0.0.2', port_value: 8080 } } },
+          request: {
+            time: { seconds: '1700000000', nanos: 5 },
+            http: { id: '42', method: 'GET', headers: { ':path': '/x' }, path: '/x', host: 'h', scheme: 'http', query: '', fragment: '', size: '12', protocol: 'HTTP/1.1', body: 'hello', raw_body: Buffer.from('hello') },
+          },
+          context_extensions: { k: 'v' },
+          metadata_context: { filter_metadata: { ns: { fields: { a: { string_value: 'b' } } } } },
+          tls_session: { sni: 'h' },
+        },
+      },
+    ],
+    ['an empty request', {}],
+  ];
+  for (const [name, request] of requests) {
+    test(`decodes ${name} exactly like protobufjs with proto/`, () => {
+      const bytes = OfficialRequest.encode(OfficialRequest.fromObject(request)).finish();
+      const reference = OurRequest.toObject(OurRequest.decode(bytes), { longs: String, bytes: Buffer, defaults: false }) as CheckRequest;
+      const decoded = decodeCheckRequest(bytes);
+      const read = (value: CheckRequest) => {
+        const http = value.attributes?.request?.http;
+        return {
+          method: http?.method,
+          path: http?.path,
+          host: http?.host,
+          scheme: http?.scheme,
+          headers: http?.headers && { ...http.headers },
+          header_map: http?.header_map?.headers?.map((header) => ({ key: header.key, value: header.value, raw: header.raw_value && [...header.raw_value] })),
+          context_extensions: value.attributes?.context_extensions && { ...value.attributes.context_extensions },
+        };
+      };
+      assert.deepEqual(read(decoded), read(reference));
+    });
+  }
+
+  test('skips unknown fields of every wire type at every level', () => {
+    const writer = protobuf.Writer.create();
+    writer.uint32((1 << 3) | 2).fork();
+    writer.uint32((99 << 3) | 0).uint64(12345678901234);
+    writer.uint32((98 << 3) | 1).fixed64(7);
+    writer.uint32((97 << 3) | 5).fixed32(7);
+    writer.uint32((4 << 3) | 2).fork().uint32((2 << 3) | 2).fork();
+    writer.uint32((2 << 3) | 2).string('GET');
+    writer.uint32((77 << 3) | 2).string('ignored');
+    writer.uint32((4 << 3) | 2).string('/p');
+    writer.ldelim().ldelim().ldelim();
+    const decoded = decodeCheckRequest(writer.finish());
+    assert.equal(decoded.attributes?.request?.http?.method, 'GET');
+    assert.equal(decoded.attributes?.request?.http?.path, '/p');
+  });
+
+  test('truncated bytes throw (grpc-js then fails the call; Envoy never sends them)', () => {
+    const bytes = OfficialRequest.encode(OfficialRequest.fromObject(checkRequest())).finish();
+    assert.throws(() => decodeCheckRequest(bytes.subarray(0, bytes.length - 3)));
+  });
+
+  const settings = { browserUrl: 'https://id.example.com', allowedHosts: [] };
+  const answers: Array<[string, Answer]> = [
+    ['allow with identity', answer({ kind: 'allow', reason: 'ok', subject: { identityId: 'i', sessionId: 's', aal: 'aal1' }, credential: 'token', policy: 'default' }, undefined, settings)],
+    ['anonymous allow', answer({ kind: 'allow', reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings)],
+    ['403 JSON', answer({ kind: 'aal_too_low', subject: null, credential: 'cookie', policy: 'default' }, undefined, settings)],
+    ['503', answer({ kind: 'kratos_unavailable', detail: 'x', credential: 'token', policy: 'default' }, undefined, settings)],
+    ['an appending header', { kind: 'allow', setHeaders: [], removeHeaders: [] }],
+  ];
+  for (const [name, given] of answers) {
+    test(`encodes ${name} byte for byte like protobufjs with proto/`, () => {
+      const response = toCheckResponse(given, { identity_id: 'i', decision: 'allow', policy: '', reason: 'ok' });
+      const ours_ = Buffer.from(encodeCheckResponse(response));
+      const reference = Buffer.from(OurResponse.encode(OurResponse.fromObject(response)).finish());
+      assert.equal(ours_.toString('hex'), reference.toString('hex'));
+      assert.doesNotThrow(() => OfficialResponse.decode(ours_));
+    });
+  }
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Credential } from '../request/credentials';
 
 /**
@@ -6,5 +6,6 @@ import type { Credential } from '../request/credentials';
  * is ever kept as a key or outlives the request that carried it.
  */
 export function credentialKey(credential: Credential): string {
-  return createHash('sha256').update(credential.kind).update('\0').update(credential.value).digest('base64');
+  // One-shot crypto.hash: half the cost of a createHash() object on this hot path.
+  return hash('sha256', `${credential.kind}\0${credential.value}`, 'base64');
 }

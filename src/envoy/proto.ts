@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { decodeCheckRequest, encodeCheckResponse } from './codec';
+import type { CheckResponse } from './messages';
 
 /** The folder holding this package's own .proto files, found from the compiled file's location. */
 export function protoDirectory(from = __dirname): string {
@@ -21,6 +23,27 @@ export function loadAuthorizationService(): grpc.ServiceDefinition {
     envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
   };
   return loaded.envoy.service.auth.v3.Authorization.service;
+}
+
+/**
+ * The service as this server registers it: proto-loader's definition (method path, names) with
+ * the hand-written codec on the two directions the server uses.
+ */
+export function loadAuthorizationServiceForServer(): grpc.ServiceDefinition {
+  const service = loadAuthorizationService();
+  const check = service.Check;
+  if (!check) throw new Error('envoy.service.auth.v3.Authorization has no Check method in proto/');
+  return {
+    ...service,
+    Check: {
+      ...check,
+      requestDeserialize: (bytes: Buffer) => decodeCheckRequest(bytes),
+      responseSerialize: (response: CheckResponse) => {
+        const bytes = encodeCheckResponse(response);
+        return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      },
+    },
+  };
 }
 
 export const AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { CheckFunction } from '../envoy/check';
 import type { CheckRequest, CheckResponse } from '../envoy/messages';
-import { AUTHORIZATION_SERVICE_NAME, loadAuthorizationService } from '../envoy/proto';
+import { AUTHORIZATION_SERVICE_NAME, loadAuthorizationServiceForServer } from '../envoy/proto';
 import type { Logger } from '../observability/logger';
 
 // Sent when even building a denial failed: still a successful RPC, still not OK, so Envoy
@@ -21,7 +21,7 @@ export function createGrpcServer(check: CheckFunction, health: HealthImplementat
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  server.addService(loadAuthorizationService(), {
+  server.addService(loadAuthorizationServiceForServer(), {
     Check(call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
       check(call.request, deadlineOf(call)).then(
         (response) => callback(null, response),
