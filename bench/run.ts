@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { H2LOAD_INSTALL_HINT, h2loadVersion } from './h2load';
+import { measureJitter } from './jitter';
 import { canPin, pinSelfToLoadCore } from './processes';
 import { profileScenario, type Profiled } from './profile-run';
 import { currentLoad, judgeTargets, machine, renderMarkdown, type Report } from './report';
@@ -89,13 +90,14 @@ async function main(): Promise<number> {
       return 0;
     }
     const loadAtStart = currentLoad();
+    const timerGaps = await measureJitter(options.smoke ? 1 : 5);
     const requestBodyBytes = (await ctx.sessions.newBody()).length - 5;
     const scenarios = await runPhases(ctx, options.only);
     const problems = scenarios.flatMap((scenario) => scenario.problems.map((problem) => `${scenario.name}: ${problem}`));
     const report: Report = {
       generatedAt: new Date().toISOString(),
       mode: options.smoke ? 'smoke' : 'full',
-      machine: machine(h2load, canPin(), loadAtStart),
+      machine: machine(h2load, canPin(), loadAtStart, timerGaps),
       requestBodyBytes,
       serviceNodeFlags: options.serviceNodeFlags,
       settings,
