@@ -246,6 +246,15 @@ describe('the hand-written hot-path codec', () => {
     ['503', answer({ kind: 'kratos_unavailable', detail: 'x', credential: 'token', policy: 'default' }, undefined, settings)],
     ['an appending header', { kind: 'allow', setHeaders: [], removeHeaders: [] }],
   ];
+  test('encodes non-ASCII text, a status message and a negative code like protobufjs', () => {
+    const response = {
+      status: { code: -1, message: 'ünïcode ✓' },
+      denied_response: { status: { code: 500 }, headers: [{ header: { key: 'x-ä', value: 'wert ö' }, append: { value: true } }], body: '{"ü":1}' },
+      dynamic_metadata: { fields: { 'ключ': { stringValue: 'значение' }, empty: { stringValue: '' } } },
+    };
+    assert.equal(Buffer.from(encodeCheckResponse(response)).toString('hex'), Buffer.from(OurResponse.encode(OurResponse.fromObject(response)).finish()).toString('hex'));
+  });
+
   for (const [name, given] of answers) {
     test(`encodes ${name} byte for byte like protobufjs with proto/`, () => {
       const response = toCheckResponse(given, { identity_id: 'i', decision: 'allow', policy: '', reason: 'ok' });

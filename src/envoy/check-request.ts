@@ -1,4 +1,4 @@
-import { HeaderBag } from '../request/headers';
+import { HeaderLines, JoinedHeaders, type HeaderBag } from '../request/headers';
 import { buildRequestView, type RequestView } from '../request/view';
 import type { CheckRequest, HttpRequestAttributes } from './messages';
 
@@ -32,9 +32,9 @@ export function readCheckRequest(request: CheckRequest): ReadResult {
  * sends both, header_map is the more faithful and wins.
  */
 function readHeaders(http: HttpRequestAttributes): HeaderBag {
-  const bag = new HeaderBag();
   const raw = http.header_map?.headers;
   if (raw && raw.length > 0) {
+    const bag = new HeaderLines();
     for (const entry of raw) {
       if (!entry.key) continue;
       // latin1 maps each byte to one code unit, so no byte is lost or turned into U+FFFD;
@@ -44,6 +44,5 @@ function readHeaders(http: HttpRequestAttributes): HeaderBag {
     }
     return bag;
   }
-  for (const [key, value] of Object.entries(http.headers ?? {})) bag.add(key, value);
-  return bag;
+  return new JoinedHeaders(http.headers ?? {});
 }

@@ -1,4 +1,4 @@
-import { Reader, Writer } from 'protobufjs';
+import { Reader } from 'protobufjs';
 import type { CheckRequest, CheckResponse, HeaderValue, HeaderValueOption, HttpRequestAttributes } from './messages';
 
 /**
@@ -121,54 +121,130 @@ export function decodeCheckRequest(bytes: Uint8Array): CheckRequest {
 }
 
 // ---- response --------------------------------------------------------------------------------
+// Sizes first, then one exactly-sized buffer: no per-message fork/ldelim allocations.
 
-function writeString(writer: Writer, field: number, value: string | undefined): void {
-  if (value) writer.uint32(tag(field, LEN)).string(value);
+function varintSize(value: number): number {
+  let size = 1;
+  for (let rest = value >>> 7; rest !== 0; rest >>>= 7) size++;
+  return size;
 }
 
-function writeHeaderOption(writer: Writer, field: number, option: HeaderValueOption): void {
-  writer.uint32(tag(field, LEN)).fork();
-  writer.uint32(tag(1, LEN)).fork();
-  writeString(writer, 1, option.header.key);
-  writeString(writer, 2, option.header.value);
-  writer.ldelim();
-  // BoolValue, present and explicit even when false: Envoy <= 1.36 reads only this flag.
-  writer.uint32(tag(2, LEN)).fork().uint32(tag(1, VARINT)).bool(option.append.value).ldelim();
-  writer.ldelim();
+/** A length-delimited field of `size` bytes (every field number here is below 16: 1-byte tags). */
+function lenFieldSize(size: number): number {
+  return 1 + varintSize(size) + size;
+}
+
+function stringFieldSize(value: string | undefined): number {
+  return value ? lenFieldSize(Buffer.byteLength(value)) : 0;
+}
+
+/** An int32 field that is written even when 0, as protobufjs does for a set field. */
+function int32FieldSize(value: number): number {
+  return 1 + (value < 0 ? 10 : varintSize(value));
+}
+
+function headerValueSize(option: HeaderValueOption): number {
+  return stringFieldSize(option.header.key) + stringFieldSize(option.header.value);
+}
+
+// BoolValue, present and explicit even when false: Envoy <= 1.36 reads only this flag.
+const BOOL_VALUE_SIZE = 2;
+
+function headerOptionSize(option: HeaderValueOption): number {
+  return lenFieldSize(headerValueSize(option)) + lenFieldSize(BOOL_VALUE_SIZE);
+}
+
+function metadataEntrySize(key: string, value: string): number {
+  return stringFieldSize(key) + lenFieldSize(lenFieldSize(Buffer.byteLength(value)));
+}
+
+class ExactWriter {
+  private position = 0;
+
+  constructor(readonly buffer: Buffer) {}
+
+  varint(value: number): this {
+    let rest = value >>> 0;
+    while (rest > 0x7f) {
+      this.buffer[this.position++] = (rest & 0x7f) | 0x80;
+      rest >>>= 7;
+    }
+    this.buffer[this.position++] = rest;
+    return this;
+  }
+
+  int32(field: number, value: number): this {
+    this.varint(tag(field, VARINT));
+    if (value >= 0) return this.varint(value);
+    // Negative int32s are ten-byte two's-complement varints on the wire.
+    let low = value >>> 0;
+    let high = 0xffffffff;
+    for (let index = 0; index < 9; index++) {
+      this.buffer[this.position++] = (low & 0x7f) | 0x80;
+      low = (low >>> 7) | ((high & 0x7f) << 25);
+      high >>>= 7;
+    }
+    this.buffer[this.position++] = 0x01;
+    return this;
+  }
+
+  lenField(field: number, size: number): this {
+    return this.varint(tag(field, LEN)).varint(size);
+  }
+
+  stringField(field: number, value: string | undefined, always = false): this {
+    if (!value && !always) return this;
+    const text = value ?? '';
+    this.lenField(field, Buffer.byteLength(text));
+    this.position += this.buffer.write(text, this.position, 'utf8');
+    return this;
+  }
+
+  headerOption(field: number, option: HeaderValueOption): this {
+    this.lenField(field, headerOptionSize(option));
+    this.lenField(1, headerValueSize(option)).stringField(1, option.header.key).stringField(2, option.header.value);
+    this.lenField(2, BOOL_VALUE_SIZE).varint(tag(1, VARINT)).varint(option.append.value ? 1 : 0);
+    return this;
+  }
 }
 
 /** CheckResponse → bytes, byte for byte what protobufjs writes for this shape with proto/. */
-export function encodeCheckResponse(response: CheckResponse): Uint8Array {
-  const writer = Writer.create();
-  // status.code is written even when 0 (OK), as protobufjs does for a set field.
-  writer.uint32(tag(1, LEN)).fork().uint32(tag(1, VARINT)).int32(response.status.code);
-  writeString(writer, 2, response.status.message);
-  writer.ldelim();
+export function encodeCheckResponse(response: CheckResponse): Buffer {
+  const statusSize = int32FieldSize(response.status.code) + stringFieldSize(response.status.message);
   const denied = response.denied_response;
+  let deniedSize = 0;
   if (denied) {
-    writer.uint32(tag(2, LEN)).fork();
-    writer.uint32(tag(1, LEN)).fork().uint32(tag(1, VARINT)).int32(denied.status.code).ldelim();
-    for (const option of denied.headers) writeHeaderOption(writer, 2, option);
-    writeString(writer, 3, denied.body);
-    writer.ldelim();
+    deniedSize = lenFieldSize(int32FieldSize(denied.status.code)) + stringFieldSize(denied.body);
+    for (const option of denied.headers) deniedSize += lenFieldSize(headerOptionSize(option));
   }
   const ok = response.ok_response;
+  let okSize = 0;
   if (ok) {
-    writer.uint32(tag(3, LEN)).fork();
-    for (const option of ok.headers) writeHeaderOption(writer, 2, option);
-    for (const name of ok.headers_to_remove) writeString(writer, 5, name);
-    writer.ldelim();
+    for (const option of ok.headers) okSize += lenFieldSize(headerOptionSize(option));
+    for (const name of ok.headers_to_remove) okSize += stringFieldSize(name);
   }
-  writer.uint32(tag(4, LEN)).fork();
-  for (const [key, value] of Object.entries(response.dynamic_metadata.fields)) {
-    // Struct.fields entry { key = 1, value = 2: Value { string_value = 3 } }
-    writer.uint32(tag(1, LEN)).fork();
-    writeString(writer, 1, key);
-    writer.uint32(tag(2, LEN)).fork();
-    writer.uint32(tag(3, LEN)).string(value.stringValue);
-    writer.ldelim();
-    writer.ldelim();
+  const entries = Object.entries(response.dynamic_metadata.fields);
+  let metadataSize = 0;
+  for (const [key, value] of entries) metadataSize += lenFieldSize(metadataEntrySize(key, value.stringValue));
+
+  const total = lenFieldSize(statusSize) + (denied ? lenFieldSize(deniedSize) : 0) + (ok ? lenFieldSize(okSize) : 0) + lenFieldSize(metadataSize);
+  const writer = new ExactWriter(Buffer.allocUnsafe(total));
+  writer.lenField(1, statusSize).int32(1, response.status.code).stringField(2, response.status.message);
+  if (denied) {
+    writer.lenField(2, deniedSize).lenField(1, int32FieldSize(denied.status.code)).int32(1, denied.status.code);
+    for (const option of denied.headers) writer.headerOption(2, option);
+    writer.stringField(3, denied.body);
   }
-  writer.ldelim();
-  return writer.finish();
+  if (ok) {
+    writer.lenField(3, okSize);
+    for (const option of ok.headers) writer.headerOption(2, option);
+    for (const name of ok.headers_to_remove) writer.stringField(5, name);
+  }
+  // Struct { fields = 1: map entry { key = 1, value = 2: Value { string_value = 3 } } }
+  writer.lenField(4, metadataSize);
+  for (const [key, value] of entries) {
+    writer.lenField(1, metadataEntrySize(key, value.stringValue)).stringField(1, key);
+    writer.lenField(2, lenFieldSize(Buffer.byteLength(value.stringValue))).stringField(3, value.stringValue, true);
+  }
+  return writer.buffer;
 }

@@ -38,10 +38,7 @@ export function loadAuthorizationServiceForServer(): grpc.ServiceDefinition {
     Check: {
       ...check,
       requestDeserialize: (bytes: Buffer) => decodeCheckRequest(bytes),
-      responseSerialize: (response: CheckResponse) => {
-        const bytes = encodeCheckResponse(response);
-        return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      },
+      responseSerialize: (response: CheckResponse) => encodeCheckResponse(response),
     },
   };
 }

@@ -1,29 +1,57 @@
 /**
  * The request's headers, whichever way Envoy encoded them: the `headers` map (one value per
  * name, repeated headers already joined with ",") or `header_map` (one entry per header line,
- * encode_raw_headers in Envoy 1.30+). Names are lower-cased here so both encodings read alike.
+ * encode_raw_headers in Envoy 1.30+). Lookups take lower-case names, as Envoy sends them.
  */
-export class HeaderBag {
-  private readonly values = new Map<string, string[]>();
+export interface HeaderBag {
+  /** Every line received under that name, in order. */
+  all(name: string): readonly string[];
+  /** The first line received under that name. */
+  first(name: string): string | undefined;
+  has(name: string): boolean;
+}
+
+/** header_map: one entry per line, names lower-cased (a copy is made anyway). */
+export class HeaderLines implements HeaderBag {
+  private readonly lines = new Map<string, string[]>();
 
   add(name: string, value: string): void {
     const key = name.toLowerCase();
-    const existing = this.values.get(key);
+    const existing = this.lines.get(key);
     if (existing) existing.push(value);
-    else this.values.set(key, [value]);
+    else this.lines.set(key, [value]);
   }
 
-  /** Every line received under that name, in order. */
   all(name: string): readonly string[] {
-    return this.values.get(name) ?? [];
+    return this.lines.get(name) ?? [];
   }
 
-  /** The first line received under that name. */
   first(name: string): string | undefined {
-    return this.values.get(name)?.[0];
+    return this.lines.get(name)?.[0];
   }
 
   has(name: string): boolean {
-    return this.values.has(name);
+    return this.lines.has(name);
+  }
+}
+
+/**
+ * Envoy's `headers` map, read in place rather than copied on every check. Envoy's keys are
+ * lower-case (its proto requires it); a caller sending other keys only hides its own headers.
+ */
+export class JoinedHeaders implements HeaderBag {
+  constructor(private readonly headers: Readonly<Record<string, string>>) {}
+
+  all(name: string): readonly string[] {
+    const value = this.first(name);
+    return value === undefined ? [] : [value];
+  }
+
+  first(name: string): string | undefined {
+    return Object.hasOwn(this.headers, name) ? this.headers[name] : undefined;
+  }
+
+  has(name: string): boolean {
+    return Object.hasOwn(this.headers, name);
   }
 }

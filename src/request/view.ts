@@ -29,8 +29,12 @@ export interface RequestLine {
 }
 
 export function buildRequestView(line: RequestLine, headers: HeaderBag, contextExtensions: Readonly<Record<string, string>>): RequestView {
+  // Spelled out: a leading object spread is a slow path in V8 and this runs on every check.
   return {
-    ...line,
+    method: line.method,
+    scheme: line.scheme,
+    authority: line.authority,
+    path: line.path,
     host: hostOf(line.authority),
     normalisedPath: normalisePath(line.path),
     literalPath: literalPath(line.path),

@@ -1,11 +1,11 @@
 // Small builders shared by the unit tests: a HeaderBag from header lines and a RequestView
 // from a request line, the way src/envoy/check-request.ts builds them.
-import { HeaderBag } from '../../../src/request/headers';
+import { HeaderLines, type HeaderBag } from '../../../src/request/headers';
 import { buildRequestView, type RequestLine, type RequestView } from '../../../src/request/view';
 
 /** One entry per header line, in order; names may be given in any case. */
 export function headerBag(lines: ReadonlyArray<readonly [name: string, value: string]> = []): HeaderBag {
-  const bag = new HeaderBag();
+  const bag = new HeaderLines();
   for (const [name, value] of lines) bag.add(name, value);
   return bag;
 }
