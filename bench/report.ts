@@ -1,4 +1,5 @@
 /** The results as JSON and as the Markdown table the README shows, with the targets judged. */
+import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import type { Jitter } from './jitter';
 import type { ScenarioResult } from './result';
@@ -25,6 +26,8 @@ export interface TargetResult {
 
 export interface Report {
   generatedAt: string;
+  /** The measured code: `git describe --always --dirty` of the checkout, if it is one. */
+  revision: string;
   mode: 'full' | 'smoke';
   machine: Machine;
   requestBodyBytes: number;
@@ -33,6 +36,14 @@ export interface Report {
   scenarios: ScenarioResult[];
   targets: TargetResult[];
   problems: string[];
+}
+
+export function revision(directory: string): string {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: directory, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
 }
 
 export function currentLoad(): number {
@@ -143,7 +154,7 @@ export function renderMarkdown(report: Report): string {
   const lines = [
     `# kratos-ext-authz benchmark (${report.mode})`,
     '',
-    `${report.generatedAt} · ${m.cpuModel}, ${m.cores} cores · ${m.pinned ? 'server pinned to core 0; h2load, driver and Kratos emulator on core 1' : 'not pinned (taskset missing or one core)'} · load average ${m.loadAverage.start} → ${m.loadAverage.end} · idle 1 ms timer, longest gap: ${m.timerGaps.map((j) => `core ${j.core} ${j.worstGapMs} ms`).join(', ')} · Node ${m.node} · ${m.h2load} · CheckRequest ${report.requestBodyBytes} bytes${report.serviceNodeFlags.length > 0 ? ` · service started with \`node ${report.serviceNodeFlags.join(' ')}\`` : ''}`,
+    `${report.generatedAt} · code ${report.revision} · ${m.cpuModel}, ${m.cores} cores · ${m.pinned ? 'server pinned to core 0; h2load, driver and Kratos emulator on core 1' : 'not pinned (taskset missing or one core)'} · load average ${m.loadAverage.start} → ${m.loadAverage.end} · idle 1 ms timer, longest gap: ${m.timerGaps.map((j) => `core ${j.core} ${j.worstGapMs} ms`).join(', ')} · Node ${m.node} · ${m.h2load} · CheckRequest ${report.requestBodyBytes} bytes${report.serviceNodeFlags.length > 0 ? ` · service started with \`node ${report.serviceNodeFlags.join(' ')}\`` : ''}`,
     '',
     '| scenario | client | checks/s | p50 ms | p90 ms | p99 ms | max ms | RSS MiB | server CPU µs/check | × floor |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',

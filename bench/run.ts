@@ -17,7 +17,7 @@ import { H2LOAD_INSTALL_HINT, h2loadVersion } from './h2load';
 import { measureJitter } from './jitter';
 import { canPin, pinSelfToLoadCore } from './processes';
 import { profileScenario, type Profiled } from './profile-run';
-import { currentLoad, judgeTargets, machine, renderMarkdown, type Report } from './report';
+import { currentLoad, judgeTargets, machine, renderMarkdown, revision, type Report } from './report';
 import type { ScenarioResult } from './result';
 import { burstPhase, createContext, memoryPhase, mixedPhase, roundsPhase, type BenchContext } from './scenarios';
 import { FULL, SMOKE } from './settings';
@@ -96,6 +96,7 @@ async function main(): Promise<number> {
     const problems = scenarios.flatMap((scenario) => scenario.problems.map((problem) => `${scenario.name}: ${problem}`));
     const report: Report = {
       generatedAt: new Date().toISOString(),
+      revision: revision(REPO),
       mode: options.smoke ? 'smoke' : 'full',
       machine: machine(h2load, canPin(), loadAtStart, timerGaps),
       requestBodyBytes,
