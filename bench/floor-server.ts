@@ -9,18 +9,14 @@
 import * as grpc from '@grpc/grpc-js';
 import type { CheckRequest, CheckResponse } from '../src/envoy/messages';
 import { loadAuthorizationService } from '../src/envoy/proto';
+import { GRPC_SERVER_OPTIONS } from '../src/server/grpc-server';
 
-// Mirrors the options in src/server/grpc-server.ts createGrpcServer (not exported there).
-export const SERVICE_SERVER_OPTIONS: grpc.ServerOptions = {
-  'grpc.keepalive_permit_without_calls': 1,
-  'grpc.http2.min_ping_interval_without_data_ms': 10_000,
-};
 
 const OK: CheckResponse = { status: { code: 0 }, dynamic_metadata: { fields: {} } };
 
 export function createFloorServer(): { server: grpc.Server; answered: () => number } {
   let answered = 0;
-  const server = new grpc.Server(SERVICE_SERVER_OPTIONS);
+  const server = new grpc.Server(GRPC_SERVER_OPTIONS);
   server.addService(loadAuthorizationService(), {
     Check(_call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
       answered++;

@@ -15,12 +15,14 @@ const LAST_RESORT: CheckResponse = {
 
 export const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE_NAME] as const;
 
+/** Envoy keeps one long-lived HTTP/2 connection per worker: keep it healthy, not recycled. */
+export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+};
+
 export function createGrpcServer(check: CheckFunction, health: HealthImplementation, logger: Logger): grpc.Server {
-  const server = new grpc.Server({
-    // Envoy keeps one long-lived HTTP/2 connection per worker: keep it healthy, not recycled.
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
-  });
+  const server = new grpc.Server(GRPC_SERVER_OPTIONS);
   server.addService(loadAuthorizationServiceForServer(), {
     Check(call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
       check(call.request, deadlineOf(call)).then(
