@@ -79,6 +79,7 @@ export const configSchema = z
         grpc_address: address('0.0.0.0:9191'),
         http_address: address('0.0.0.0:9192'),
         shutdown_timeout: duration('10s'),
+        drain_delay: duration('0s'),
       })
       .strict()
       .prefault({}),

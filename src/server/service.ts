@@ -73,6 +73,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       draining = true;
       for (const name of HEALTH_SERVICES) health.setStatus(name, 'NOT_SERVING');
       readiness.stop();
+      // Keep answering while Envoy's health checks (or Kubernetes endpoints) notice NOT_SERVING.
+      if (config.server.drain_delay > 0) await new Promise((resolve) => setTimeout(resolve, config.server.drain_delay));
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           logger.warn({ shutdown_timeout_ms: config.server.shutdown_timeout }, 'in-flight checks did not finish in time; closing');

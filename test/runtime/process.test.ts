@@ -168,3 +168,24 @@ describe('graceful shutdown', () => {
     }
   });
 });
+
+describe('drain delay', () => {
+  test('with server.drain_delay, checks are still answered after SIGTERM while health says NOT_SERVING', async () => {
+    const delayed = configFile(
+      'drain.yaml',
+      `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", drain_delay: 600ms}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}"}\n`,
+    );
+    const { child, grpcPort, exited } = await serve(process.execPath, [BIN, '--config', delayed]);
+    const client = new EnvoyClient(grpcPort);
+    try {
+      const session = emulator.createSession(emulator.addIdentity());
+      child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(await healthStatus(grpcPort, ''), 'NOT_SERVING');
+      assert.equal(httpStatusOf(await client.check({ headers: { 'x-session-token': session.token } })), 200, 'a new check during the delay');
+      assert.equal(await exited, 0);
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -35,7 +35,7 @@ function leafPaths(value: unknown, prefix = ''): string[] {
 }
 
 const DEFAULTS: Config = {
-  server: { grpc_address: '0.0.0.0:9191', http_address: '0.0.0.0:9192', shutdown_timeout: 10_000 },
+  server: { grpc_address: '0.0.0.0:9191', http_address: '0.0.0.0:9192', shutdown_timeout: 10_000, drain_delay: 0 },
   kratos: {
     public_url: 'http://127.0.0.1:4433',
     admin_url: 'http://127.0.0.1:4434',
