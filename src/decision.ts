@@ -25,8 +25,6 @@ export type Decision = {
   | { kind: 'internal_error'; detail: string }
 );
 
-export type DecisionKind = Decision['kind'];
-
 /** The small fixed reason set used by metrics, logs and dynamic metadata. */
 export function reasonOf(decision: Decision): string {
   return decision.kind === 'allow' ? decision.reason : decision.kind;

@@ -1,7 +1,7 @@
 // How often Kratos's /health/ready is probed, and how old the last success may be.
 const PROBE_INTERVAL_MS = 2_000;
 const PROBE_TIMEOUT_MS = 1_000;
-export const READY_FRESHNESS_MS = 5_000;
+const READY_FRESHNESS_MS = 5_000;
 
 /** Remembers when Kratos last said it was ready, probing in the background. */
 export class KratosReadiness {
