@@ -42,3 +42,14 @@ export function verdictOf(decision: Decision): 'allow' | 'deny' | 'error' {
       return 'deny';
   }
 }
+
+/** What logs, metrics and Envoy's dynamic metadata say about a decision, computed once a check. */
+export interface DecisionFacts {
+  verdict: 'allow' | 'deny' | 'error';
+  reason: string;
+  subject: Subject | null;
+}
+
+export function factsOf(decision: Decision): DecisionFacts {
+  return { verdict: verdictOf(decision), reason: reasonOf(decision), subject: 'subject' in decision ? decision.subject : null };
+}

@@ -75,11 +75,12 @@ export class SessionCache implements SessionSource {
       this.entries.set(key, { kind: 'active', session: outcome.session, freshUntil: now + ttl, storedAt: now }, { ttl: ttl + this.settings.stale_if_error });
     } else if (outcome.kind === 'unauthenticated' && this.settings.negative_ttl > 0) {
       this.entries.set(key, { kind: 'unauthenticated', freshUntil: now + this.settings.negative_ttl }, { ttl: this.settings.negative_ttl });
-    } else {
-      // aal_refused turns into a 200 right after step-up with the same credential; failures
-      // say nothing about the session. Neither may shadow a later answer.
+    } else if (outcome.kind === 'aal_refused') {
+      // Turns into a 200 right after step-up with the same credential: never kept, and whatever
+      // was kept before is superseded.
       this.entries.delete(key);
     }
+    // A failure says nothing about the session: what is cached stays (and may stand in as stale).
   }
 
   private staleStandIn(entry: Entry | undefined): KratosSession | undefined {

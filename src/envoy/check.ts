@@ -1,7 +1,7 @@
 import { answer } from '../answer/answer';
 import type { LoginUrlSettings } from '../answer/login-url';
 import { decide, type DecisionDependencies } from '../decide';
-import { reasonOf, verdictOf, type Decision } from '../decision';
+import { factsOf, type Decision, type DecisionFacts } from '../decision';
 import type { CheckRecord } from '../observability/check-observer';
 import { readCheckRequest } from './check-request';
 import { toCheckResponse, type Metadata } from './check-response';
@@ -32,22 +32,22 @@ export function createCheck(deps: CheckDependencies): CheckFunction {
         decision = { kind: 'internal_error', detail: error instanceof Error ? error.message : String(error), credential: 'none', policy: 'none' };
       }
     }
-    const response = toCheckResponse(answer(decision, view, deps.loginUrl), metadataOf(decision));
-    deps.observe({ decision, view, seconds: (performance.now() - started) / 1000 });
+    const facts = factsOf(decision);
+    const response = toCheckResponse(answer(decision, view, deps.loginUrl), metadataOf(decision, facts));
+    deps.observe({ decision, facts, view, seconds: (performance.now() - started) / 1000 });
     return response;
   };
 }
 
 /** The facts Envoy keeps as dynamic metadata for access logs and later filters; no credential. */
-function metadataOf(decision: Decision): Metadata {
-  const subject = 'subject' in decision ? decision.subject : null;
+function metadataOf(decision: Decision, { subject, verdict, reason }: DecisionFacts): Metadata {
   return {
     identity_id: subject?.identityId,
     session_id: subject?.sessionId,
     aal: subject?.aal,
     credential: decision.credential,
-    decision: verdictOf(decision),
-    reason: reasonOf(decision),
+    decision: verdict,
+    reason,
     policy: decision.policy,
   };
 }

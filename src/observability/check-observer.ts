@@ -1,10 +1,11 @@
-import { reasonOf, verdictOf, type Decision } from '../decision';
+import type { Decision, DecisionFacts } from '../decision';
 import type { RequestView } from '../request/view';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 
 export interface CheckRecord {
   decision: Decision;
+  facts: DecisionFacts;
   view: RequestView | undefined;
   seconds: number;
 }
@@ -14,14 +15,11 @@ export interface CheckRecord {
  * errors at warn/error. Only fields listed here reach the log: never headers, never the query.
  */
 export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckRecord) => void {
-  return ({ decision, view, seconds }) => {
-    const verdict = verdictOf(decision);
-    const reason = reasonOf(decision);
+  return ({ decision, facts: { verdict, reason, subject }, view, seconds }) => {
     metrics.checks.inc({ decision: verdict, credential: decision.credential, reason });
     metrics.checkDuration.observe(seconds);
     const level = verdict === 'allow' ? 'debug' : decision.kind === 'internal_error' ? 'error' : verdict === 'error' ? 'warn' : 'info';
     if (!logger.isLevelEnabled(level)) return;
-    const subject = 'subject' in decision ? decision.subject : null;
     logger[level](
       {
         request_id: view?.requestId,
