@@ -22,6 +22,8 @@ export type Decision = {
   | { kind: 'rule_deny' }
   | { kind: 'kratos_unavailable'; detail: string }
   | { kind: 'bad_request'; detail: string }
+  /** A CheckRequest over MAX_CHECK_REQUEST_BYTES: refused unread. */
+  | { kind: 'request_too_large'; detail: string }
   | { kind: 'internal_error'; detail: string }
 );
 

@@ -144,7 +144,7 @@ describe('our CheckResponse decoded with the official schema', () => {
 
     const anonymous = answer({ kind: 'allow', reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings);
     const removed = roundTrip(toCheckResponse(anonymous, {})) as { ok_response: { headers_to_remove: string[] } };
-    assert.deepEqual(removed.ok_response.headers_to_remove, ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal']);
+    assert.deepEqual(removed.ok_response.headers_to_remove, ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'x_kratos_identity_id', 'x_kratos_session_id', 'x_kratos_aal']);
   });
 
   test('denial: non-zero status, HttpStatus enum, headers and body', () => {

@@ -12,9 +12,17 @@ export type Answer =
 
 export const IDENTITY_HEADERS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'] as const;
 
+/**
+ * Client-sent spellings with "_" that some upstreams (nginx with underscores_in_headers, CGI
+ * and WSGI stacks that map both to HTTP_X_KRATOS_…) read as the identity headers. Envoy's
+ * headers_with_underscores_action can reject them; removing them is the cheap second guard.
+ */
+const IDENTITY_HEADER_LOOKALIKES = IDENTITY_HEADERS.map((name) => name.replaceAll('-', '_'));
+const NO_IDENTITY = [...IDENTITY_HEADERS, ...IDENTITY_HEADER_LOOKALIKES];
+
 // google.rpc.Code values Envoy sees in CheckResponse.status (its value does not change the
 // HTTP answer, but access logs and tracing show it).
-const GRPC = { unauthenticated: 16, permissionDenied: 7, unavailable: 14, invalidArgument: 3, internal: 13 } as const;
+const GRPC = { unauthenticated: 16, permissionDenied: 7, resourceExhausted: 8, unavailable: 14, invalidArgument: 3, internal: 13 } as const;
 
 const NO_STORE = ['cache-control', 'no-store'] as const;
 const JSON_TYPE = ['content-type', 'application/json'] as const;
@@ -35,9 +43,9 @@ export function answer(decision: Decision, view: RequestView | undefined, settin
               ['x-kratos-session-id', decision.subject.sessionId],
               ['x-kratos-aal', decision.subject.aal],
             ],
-            removeHeaders: [],
+            removeHeaders: IDENTITY_HEADER_LOOKALIKES,
           }
-        : { kind: 'allow', setHeaders: [], removeHeaders: IDENTITY_HEADERS };
+        : { kind: 'allow', setHeaders: [], removeHeaders: NO_IDENTITY };
     case 'unauthenticated':
     case 'aal_too_low': {
       const stepUp = decision.kind === 'aal_too_low';
@@ -53,6 +61,8 @@ export function answer(decision: Decision, view: RequestView | undefined, settin
       });
     case 'bad_request':
       return json(400, GRPC.invalidArgument, [], { error: { id: 'bad_request', code: 400, status: 'Bad Request', message: `Malformed authorization request: ${decision.detail}` } });
+    case 'request_too_large':
+      return json(413, GRPC.resourceExhausted, [], { error: { id: 'request_too_large', code: 413, status: 'Payload Too Large', message: 'The request is too large to be authorized.' } });
     case 'internal_error':
       return json(500, GRPC.internal, [], { error: { id: 'internal_error', code: 500, status: 'Internal Server Error', message: 'The request could not be authorized.' } });
   }

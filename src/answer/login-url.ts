@@ -8,18 +8,17 @@ export interface LoginUrlSettings {
   allowedHosts: readonly string[];
 }
 
-const AUTHORITY = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i;
-
 /**
  * The URL the browser asked for, rebuilt from Envoy's :scheme, :authority and :path, or
- * undefined when it cannot be trusted as a redirect target: an odd scheme, an authority that is
- * not a plain host (userinfo, slashes), or a host outside return_to.allowed_hosts (a forged Host
- * header must not turn Kratos's login into an open redirect).
+ * undefined when it cannot be trusted as a redirect target: an odd scheme, a path that is not
+ * absolute, or a host outside return_to.allowed_hosts (a forged Host header must not turn
+ * Kratos's login into an open redirect). The authority is always a plain host[:port] here: a
+ * RequestView never holds another.
  */
 export function originalUrl(view: RequestView, allowedHosts: readonly string[]): string | undefined {
   const scheme = view.scheme.toLowerCase();
   if (scheme !== 'http' && scheme !== 'https') return undefined;
-  if (!AUTHORITY.test(view.authority) || !view.path.startsWith('/') || view.path.startsWith('//')) return undefined;
+  if (!view.path.startsWith('/') || view.path.startsWith('//')) return undefined;
   if (allowedHosts.length > 0 && !allowedHosts.some((pattern) => hostMatches(pattern, view.host, view.authority))) return undefined;
   return `${scheme}://${view.authority}${view.path}`;
 }

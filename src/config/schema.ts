@@ -59,6 +59,8 @@ const ruleSchema = z
     hosts: z.array(hostPattern).min(1).optional(),
     paths: z.array(pathPattern).min(1).optional(),
     methods: z.array(method).min(1).optional(),
+    /** Without it, a rule listing GET covers HEAD too (every common framework serves HEAD with the GET handler). */
+    exact_methods: z.boolean().optional(),
     cookie: requirementSchema.optional(),
     token: requirementSchema.optional(),
     anonymous: z.boolean().optional(),
@@ -67,6 +69,7 @@ const ruleSchema = z
   .strict()
   .superRefine((rule, ctx) => {
     if (rule.anonymous && rule.deny) ctx.addIssue({ code: 'custom', message: 'a rule cannot be both anonymous and deny' });
+    if (rule.exact_methods !== undefined && !rule.methods) ctx.addIssue({ code: 'custom', path: ['exact_methods'], message: 'only applies to a rule with methods' });
     if ((rule.anonymous || rule.deny) && (rule.cookie || rule.token)) {
       ctx.addIssue({ code: 'custom', message: 'cookie/token requirements do not apply to an anonymous or deny rule' });
     }
@@ -103,7 +106,8 @@ export const configSchema = z
       .object({
         cookie: requirementSchema.default('highest_available'),
         token: requirementSchema.default('aal1'),
-        cors_preflight: z.boolean().default(true),
+        cors_preflight: z.boolean().default(false),
+        case_sensitive_paths: z.boolean().default(false),
         rules: z.array(ruleSchema).default([]),
       })
       .strict()

@@ -1,11 +1,10 @@
 import { HeaderLines, JoinedHeaders, type HeaderBag } from '../request/headers';
-import { buildRequestView, type RequestView } from '../request/view';
+import { buildRequestView, type ViewResult } from '../request/view';
 import type { CheckRequest, HttpRequestAttributes } from './messages';
 
-export type ReadResult = { ok: true; view: RequestView } | { ok: false; detail: string };
 
 /** CheckRequest → RequestView, accepting both of Envoy's header encodings. */
-export function readCheckRequest(request: CheckRequest): ReadResult {
+export function readCheckRequest(request: CheckRequest): ViewResult {
   const http = request.attributes?.request?.http;
   if (!http) return { ok: false, detail: 'attributes.request.http is missing' };
   const headers = readHeaders(http);
@@ -23,7 +22,7 @@ export function readCheckRequest(request: CheckRequest): ReadResult {
     authority: http.host || headers.first(':authority') || headers.first('host') || '',
     scheme: http.scheme || headers.first(':scheme') || '',
   };
-  return { ok: true, view: buildRequestView(line, headers, request.attributes?.context_extensions ?? {}) };
+  return buildRequestView(line, headers, request.attributes?.context_extensions ?? {});
 }
 
 /**

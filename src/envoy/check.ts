@@ -3,9 +3,10 @@ import type { LoginUrlSettings } from '../answer/login-url';
 import { decide, type DecisionDependencies } from '../decide';
 import { factsOf, type Decision, type DecisionFacts } from '../decision';
 import type { CheckRecord } from '../observability/check-observer';
+import type { RequestView, ViewResult } from '../request/view';
 import { readCheckRequest } from './check-request';
 import { toCheckResponse, type Metadata } from './check-response';
-import type { CheckRequest, CheckResponse } from './messages';
+import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from './messages';
 
 export interface CheckDependencies {
   decision: DecisionDependencies;
@@ -13,30 +14,34 @@ export interface CheckDependencies {
   observe: (record: CheckRecord) => void;
 }
 
-export type CheckFunction = (request: CheckRequest, deadline: number) => Promise<CheckResponse>;
+export type CheckFunction = (request: CheckRequest | UnreadableCheckRequest, deadline: number) => Promise<CheckResponse>;
 
 /** CheckRequest in, CheckResponse out: read → decide → answer → encode, observed once. */
 export function createCheck(deps: CheckDependencies): CheckFunction {
   return async (request, deadline) => {
     const started = performance.now();
-    const read = readCheckRequest(request);
+    const read: ViewResult = 'unreadable' in request ? { ok: false, detail: request.detail } : readCheckRequest(request);
     const view = read.ok ? read.view : undefined;
-    let decision: Decision;
-    if (!read.ok) {
-      decision = { kind: 'bad_request', detail: read.detail, credential: 'none', policy: 'none' };
-    } else {
-      try {
-        decision = await decide(read.view, { requestId: read.view.requestId, deadline }, deps.decision);
-      } catch (error) {
-        // A bug must never become an OK: it becomes a 500 denial and an error log line.
-        decision = { kind: 'internal_error', detail: error instanceof Error ? error.message : String(error), credential: 'none', policy: 'none' };
-      }
-    }
+    const decision = read.ok ? await decideSafely(read.view, deadline, deps.decision) : refusal(read.detail, 'unreadable' in request && request.unreadable === 'too_large');
     const facts = factsOf(decision);
     const response = toCheckResponse(answer(decision, view, deps.loginUrl), metadataOf(decision, facts));
     deps.observe({ decision, facts, view, seconds: (performance.now() - started) / 1000 });
     return response;
   };
+}
+
+async function decideSafely(view: RequestView, deadline: number, deps: DecisionDependencies): Promise<Decision> {
+  try {
+    return await decide(view, { requestId: view.requestId, deadline }, deps);
+  } catch (error) {
+    // A bug must never become an OK: it becomes a 500 denial and an error log line.
+    return { kind: 'internal_error', detail: error instanceof Error ? error.message : String(error), credential: 'none', policy: 'none' };
+  }
+}
+
+/** A request that cannot be viewed is never decided, only refused. */
+function refusal(detail: string, tooLarge: boolean): Decision {
+  return { kind: tooLarge ? 'request_too_large' : 'bad_request', detail, credential: 'none', policy: 'none' };
 }
 
 /** The facts Envoy keeps as dynamic metadata for access logs and later filters; no credential. */

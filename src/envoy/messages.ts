@@ -23,6 +23,16 @@ export interface CheckRequest {
   };
 }
 
+/**
+ * What the server's deserializer hands over instead of a CheckRequest when the bytes are not
+ * one: the check must still be answered with a denial, never failed as an RPC (which
+ * failure_mode_allow would let through).
+ */
+export interface UnreadableCheckRequest {
+  unreadable: 'too_large' | 'undecodable';
+  detail: string;
+}
+
 export interface HeaderValueOption {
   header: { key: string; value: string };
   append: { value: boolean };

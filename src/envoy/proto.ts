@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { decodeCheckRequest, encodeCheckResponse } from './codec';
-import type { CheckResponse } from './messages';
+import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from './messages';
 
 /** The folder holding this package's own .proto files, found from the compiled file's location. */
 export function protoDirectory(from = __dirname): string {
@@ -37,10 +37,26 @@ export function loadAuthorizationServiceForServer(): grpc.ServiceDefinition {
     ...service,
     Check: {
       ...check,
-      requestDeserialize: (bytes: Buffer) => decodeCheckRequest(bytes),
+      requestDeserialize: readCheckRequestBytes,
       responseSerialize: (response: CheckResponse) => encodeCheckResponse(response),
     },
   };
+}
+
+/**
+ * Envoy caps request headers at 8 MiB (max_request_headers_kb); a larger CheckRequest carries a
+ * body this service never reads, and is denied before decoding.
+ */
+export const MAX_CHECK_REQUEST_BYTES = 8 * 1024 * 1024;
+
+/** Never throws: grpc-js would turn a thrown error into a failed RPC. */
+function readCheckRequestBytes(bytes: Buffer): CheckRequest | UnreadableCheckRequest {
+  if (bytes.length > MAX_CHECK_REQUEST_BYTES) return { unreadable: 'too_large', detail: `the CheckRequest is ${bytes.length} bytes, over ${MAX_CHECK_REQUEST_BYTES}` };
+  try {
+    return decodeCheckRequest(bytes);
+  } catch (error) {
+    return { unreadable: 'undecodable', detail: `the CheckRequest is not valid protobuf: ${error instanceof Error ? error.message : 'unreadable'}` };
+  }
 }
 
 export const AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';

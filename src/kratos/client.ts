@@ -42,7 +42,7 @@ export class KratosClient implements SessionSource, AvailableAalSource {
   }
 
   async whoami(credential: Credential, context: CallContext): Promise<WhoamiOutcome> {
-    const forwarded = credential.kind === 'cookie' ? { cookie: `${this.config.session_cookie}=${credential.value}` } : { xSessionToken: credential.value };
+    const forwarded = credential.kind === 'cookie' ? { cookie: credential.value } : { xSessionToken: credential.value };
     const response = await this.call('whoami', context, (options) => this.frontend.toSession(forwarded, options));
     if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
     switch (response.status) {

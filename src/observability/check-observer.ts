@@ -24,7 +24,8 @@ export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckR
       {
         request_id: view?.requestId,
         method: view?.method,
-        host: view?.authority,
+        // The parsed host (no port), not the authority as the client spelt it.
+        host: view?.host,
         path: view && pathWithoutQuery(view.path),
         credential: decision.credential,
         decision: verdict,

@@ -14,7 +14,8 @@ export interface Rule {
   /** The configured name, `rules[i]` for unnamed rules, `default` for the fallback. */
   name: string;
   outcome: RuleOutcome;
-  matches(view: RequestView, path: string): boolean;
+  /** `path` is one reading of the request path; `folded` compares it case-insensitively. */
+  matches(view: RequestView, path: string, folded: boolean): boolean;
 }
 
 export interface Policy {
@@ -24,6 +25,8 @@ export interface Policy {
   byName: ReadonlyMap<string, Rule>;
   fallback: Rule;
   corsPreflight: boolean;
+  /** policy.case_sensitive_paths: the upstreams are known to route paths case-sensitively. */
+  caseSensitivePaths: boolean;
 }
 
 export type Selection = { kind: 'rule'; rule: Rule } | { kind: 'unknown_policy'; name: string } | { kind: 'ambiguous_path' };
@@ -40,7 +43,7 @@ export function compilePolicy(config: Config['policy']): Policy {
   const fallback: Rule = { name: FALLBACK_RULE_NAME, outcome: { kind: 'require', ...defaults }, matches: () => true };
   const named = rules.filter((_, index) => config.rules[index]?.name !== undefined);
   const byName = new Map([fallback, ...named].map((rule) => [rule.name, rule]));
-  return { defaults, rules, byName, fallback, corsPreflight: config.cors_preflight };
+  return { defaults, rules, byName, fallback, corsPreflight: config.cors_preflight, caseSensitivePaths: config.case_sensitive_paths };
 }
 
 function compileRule(rule: RuleConfig, index: number, defaults: { cookie: Requirement; token: Requirement }): Rule {
@@ -49,25 +52,46 @@ function compileRule(rule: RuleConfig, index: number, defaults: { cookie: Requir
     : rule.anonymous
       ? { kind: 'anonymous' }
       : { kind: 'require', cookie: rule.cookie ?? defaults.cookie, token: rule.token ?? defaults.token };
-  const { hosts, paths, methods } = rule;
+  const { hosts, paths } = rule;
+  const foldedPaths = paths?.map((pattern) => pattern.toLowerCase());
+  const methods = rule.methods && !rule.exact_methods && rule.methods.includes('GET') && !rule.methods.includes('HEAD') ? [...rule.methods, 'HEAD'] : rule.methods;
   return {
     name: rule.name ?? `rules[${index}]`,
     outcome,
-    matches: (view, path) =>
-      (!hosts || hosts.some((pattern) => hostMatches(pattern, view.host, view.authority))) &&
-      (!paths || paths.some((pattern) => pathMatches(pattern, path))) &&
-      (!methods || methods.includes(view.method)),
+    matches: (view, path, folded) => {
+      const patterns = folded ? foldedPaths : paths;
+      const subject = folded ? path.toLowerCase() : path;
+      return (
+        (!hosts || hosts.some((pattern) => hostMatches(pattern, view.host, view.authority))) &&
+        (!patterns || patterns.some((pattern) => pathMatches(pattern, subject))) &&
+        (!methods || methods.includes(view.method))
+      );
+    },
   };
 }
 
+/**
+ * `/x/*` covers `/x` itself and everything below it; `/x*` is a plain string prefix; an exact
+ * `/x` also covers `/x/`. Routers with non-strict routing (Express's default, most
+ * frameworks) serve a path with and without its trailing slash from one handler, and Envoy's
+ * `path_separated_prefix` includes the prefix's root.
+ */
 function pathMatches(pattern: string, path: string): boolean {
-  return pattern.endsWith('*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern;
+  if (pattern.endsWith('/*')) return path.startsWith(pattern.slice(0, -1)) || path === pattern.slice(0, -2);
+  if (pattern.endsWith('*')) return path.startsWith(pattern.slice(0, -1));
+  return withoutTrailingSlash(path) === withoutTrailingSlash(pattern);
+}
+
+function withoutTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
 /**
  * A route's named policy wins over matching; otherwise the first matching rule, else the
- * defaults. When the path's normalised and literal readings select different rules, neither is
- * trusted: the upstream might route on either.
+ * defaults. Every reading of the path (path.ts), and unless policy.case_sensitive_paths each
+ * one compared case-insensitively too (Express, ASP.NET and IIS route `/ADMIN` to `/admin`),
+ * must select the same rule: when they do not, neither is trusted, as the upstream might route
+ * on any of them.
  */
 export function selectRule(policy: Policy, view: RequestView): Selection {
   const named = view.contextExtensions[POLICY_EXTENSION_KEY];
@@ -75,11 +99,20 @@ export function selectRule(policy: Policy, view: RequestView): Selection {
     const rule = policy.byName.get(named);
     return rule ? { kind: 'rule', rule } : { kind: 'unknown_policy', name: named };
   }
-  const rule = firstMatch(policy, view, view.normalisedPath);
-  if (view.literalPath !== view.normalisedPath && firstMatch(policy, view, view.literalPath) !== rule) return { kind: 'ambiguous_path' };
-  return { kind: 'rule', rule };
+  let selected: Rule | undefined;
+  for (const path of view.pathReadings) {
+    for (const folded of policy.caseSensitivePaths ? AS_WRITTEN : AS_WRITTEN_AND_FOLDED) {
+      const rule = firstMatch(policy, view, path, folded);
+      if (selected !== undefined && rule !== selected) return { kind: 'ambiguous_path' };
+      selected = rule;
+    }
+  }
+  return { kind: 'rule', rule: selected ?? policy.fallback };
 }
 
-function firstMatch(policy: Policy, view: RequestView, path: string): Rule {
-  return policy.rules.find((rule) => rule.matches(view, path)) ?? policy.fallback;
+const AS_WRITTEN = [false] as const;
+const AS_WRITTEN_AND_FOLDED = [false, true] as const;
+
+function firstMatch(policy: Policy, view: RequestView, path: string, folded: boolean): Rule {
+  return policy.rules.find((rule) => rule.matches(view, path, folded)) ?? policy.fallback;
 }

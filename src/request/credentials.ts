@@ -1,13 +1,16 @@
-import { findCookie } from './cookies';
+import { findCookies } from './cookies';
 import type { HeaderBag } from './headers';
 
 export type CredentialKind = 'cookie' | 'token';
 
 /**
- * The one credential forwarded to Kratos. `source` says where it was found (for logs);
- * `wellFormed` is false when the value could never be a Kratos credential (control or
- * non-ASCII bytes, or absurd length): such a request is answered as unauthenticated without
- * asking Kratos, and the value is never put into an HTTP header.
+ * The one credential forwarded to Kratos. `value` is exactly what is forwarded: the token (sent
+ * as X-Session-Token), or for the cookie the `Cookie` header holding every cookie of the session
+ * cookie's name in the order received (Kratos tries them in turn and takes the first that
+ * decodes; the app's other cookies never leave the request). `source` says where it was found
+ * (for logs); `wellFormed` is false when a value could never be a Kratos credential (control or
+ * non-ASCII bytes, absurd length or count): such a request is answered as unauthenticated
+ * without asking Kratos, and the value is never put into an HTTP header.
  */
 export interface Credential {
   kind: CredentialKind;
@@ -21,23 +24,41 @@ type Extractor = (headers: HeaderBag) => Credential | undefined;
 // Kratos session tokens are ~40 characters and its cookies a few hundred; anything past this
 // is not a credential Kratos issued.
 const MAX_CREDENTIAL_LENGTH = 4096;
+// A browser holds one session cookie per matching domain/path; more than this is not a browser.
+const MAX_SESSION_COOKIES = 8;
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 
-function credential(kind: CredentialKind, source: Credential['source'], value: string): Credential {
-  return { kind, source, value, wellFormed: value.length <= MAX_CREDENTIAL_LENGTH && VISIBLE_ASCII.test(value) };
+function isCredentialText(value: string): boolean {
+  return value.length <= MAX_CREDENTIAL_LENGTH && VISIBLE_ASCII.test(value);
 }
 
-/** Kratos uses a non-empty X-Session-Token and then consults nothing else. */
+/**
+ * Kratos uses a non-empty X-Session-Token and then consults nothing else. Go's Header.Get reads
+ * the first line only: where Envoy joined repeated lines with ",", the part before the first ","
+ * is that line (tokens never contain one).
+ */
 export const sessionTokenHeader: Extractor = (headers) => {
-  const value = headers.first('x-session-token');
-  return value ? credential('token', 'x-session-token', value) : undefined;
+  const header = headers.first('x-session-token');
+  const value = header !== undefined && headers.joinsRepeatedLines ? firstJoinedValue(header) : header;
+  return value ? { kind: 'token', source: 'x-session-token', value, wellFormed: isCredentialText(value) } : undefined;
 };
 
-/** The Kratos session cookie; an empty value counts as absent, as Kratos cannot decode it. */
+function firstJoinedValue(joined: string): string {
+  const comma = joined.indexOf(',');
+  return comma === -1 ? joined : joined.slice(0, comma);
+}
+
+/** The Kratos session cookie(s); empty values count as absent, as Kratos cannot decode them. */
 export function sessionCookie(cookieName: string): Extractor {
   return (headers) => {
-    const value = findCookie(headers.all('cookie'), cookieName);
-    return value ? credential('cookie', 'cookie', value) : undefined;
+    const values = findCookies(headers.all('cookie'), cookieName, headers.joinsRepeatedLines);
+    if (values.length === 0) return undefined;
+    return {
+      kind: 'cookie',
+      source: 'cookie',
+      value: values.map((value) => `${cookieName}=${value}`).join('; '),
+      wellFormed: values.length <= MAX_SESSION_COOKIES && values.every(isCredentialText),
+    };
   };
 }
 
@@ -50,7 +71,7 @@ export const bearerToken: Extractor = (headers) => {
   if (header === undefined) return undefined;
   const parts = header.split(' ');
   if (parts.length !== 2 || parts[0]?.toLowerCase() !== 'bearer' || !parts[1]) return undefined;
-  return credential('token', 'authorization', parts[1]);
+  return { kind: 'token', source: 'authorization', value: parts[1], wellFormed: isCredentialText(parts[1]) };
 };
 
 /** Tries the extractors in order and keeps the first hit, like Kratos's own extractToken. */

@@ -9,10 +9,16 @@ export interface HeaderBag {
   /** The first line received under that name. */
   first(name: string): string | undefined;
   has(name: string): boolean;
+  /**
+   * True when repeated header lines arrive joined into one value with "," (Envoy's `headers`
+   * map): a "," may then separate two lines. False when every line stands alone (`header_map`).
+   */
+  readonly joinsRepeatedLines: boolean;
 }
 
 /** header_map: one entry per line, names lower-cased (a copy is made anyway). */
 export class HeaderLines implements HeaderBag {
+  readonly joinsRepeatedLines = false;
   private readonly lines = new Map<string, string[]>();
 
   add(name: string, value: string): void {
@@ -40,6 +46,8 @@ export class HeaderLines implements HeaderBag {
  * lower-case (its proto requires it); a caller sending other keys only hides its own headers.
  */
 export class JoinedHeaders implements HeaderBag {
+  readonly joinsRepeatedLines = true;
+
   constructor(private readonly headers: Readonly<Record<string, string>>) {}
 
   all(name: string): readonly string[] {

@@ -1,21 +1,42 @@
 /**
- * Two readings of a request path, both without query or fragment, repeated slashes merged and
- * "." / ".." segments resolved:
+ * The readings of a request path that upstream routers actually route on, all without query or
+ * fragment. Upstreams disagree on what a path is, so policy matching runs every reading and
+ * refuses a request whose readings fall under different rules (see policy.ts):
  *
- * - the normalised reading also percent-decodes once, reads backslashes as slashes and drops
- *   `;parameters` from segments, so `/public/%2e%2e/admin`, `/public\..\admin` and
- *   `/public/..;/admin` all become `/admin` (what servlet containers and decoding routers see);
- * - the literal reading does none of that (what Go's and Node's routers see for `..;` or `%2F`).
+ * - as sent: nothing decoded, nothing resolved, nothing merged. Node's `http`, Express and
+ *   Envoy without `normalize_path` route this string (`/internal/x/../../` starts with
+ *   `/internal/` to them);
+ * - WHATWG URL: `new URL()`'s pathname, the reading of Deno, Bun, undici-based and
+ *   Fetch-API routers: `.`/`..` segments (also `%2e`) resolved, `\` read as `/`, empty segments
+ *   kept, so `..` can consume one (`/admin/users////../../..` is `/admin/users/`);
+ * - normalised: percent-decoded once, `\` read as `/`, `;parameters` dropped, repeated slashes
+ *   merged, dot segments resolved: what servlet containers, decoding routers and Go's
+ *   cleaned paths see (`/public/..;/admin`, `/public%2F..%2Fadmin` are `/admin`).
  *
- * Upstreams disagree on which reading is the path, so policy matching uses both and refuses a
- * request whose two readings fall under different rules.
+ * Case is a matching concern (policy.case_sensitive_paths), not a reading: see policy.ts.
  */
-export function normalisePath(rawPath: string): string {
-  return resolveSegments(percentDecodeOnce(withoutQuery(rawPath)).replace(/\\/g, '/'), true);
+export function pathReadings(rawPath: string): readonly string[] {
+  const asSent = withoutQuery(rawPath);
+  // A path without escapes, backslashes, parameters, repeated slashes or dot segments reads
+  // the same in every way: the common case costs one regular expression.
+  if (!MAY_READ_DIFFERENTLY.test(asSent)) return [asSent];
+  const readings = [asSent];
+  for (const reading of [whatwgPath(asSent), normalisePath(asSent)]) {
+    if (!readings.includes(reading)) readings.push(reading);
+  }
+  return readings;
 }
 
-export function literalPath(rawPath: string): string {
-  return resolveSegments(withoutQuery(rawPath), false);
+const MAY_READ_DIFFERENTLY = /[%\\;]|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
+
+/** The servlet-container / decoding-router reading (exported for its own tests). */
+export function normalisePath(rawPath: string): string {
+  return resolveSegments(percentDecodeOnce(withoutQuery(rawPath)).replace(/\\/g, '/'));
+}
+
+function whatwgPath(path: string): string {
+  // The origin only anchors the parse; a path starting with "//" must stay a path.
+  return new URL(`http://h${path.startsWith('/') ? '' : '/'}${path}`).pathname;
 }
 
 function withoutQuery(rawPath: string): string {
@@ -23,10 +44,10 @@ function withoutQuery(rawPath: string): string {
   return end === -1 ? rawPath : rawPath.slice(0, end);
 }
 
-function resolveSegments(path: string, dropParameters: boolean): string {
+function resolveSegments(path: string): string {
   const segments: string[] = [];
   for (const part of path.split('/')) {
-    const semicolon = dropParameters ? part.indexOf(';') : -1;
+    const semicolon = part.indexOf(';');
     const segment = semicolon === -1 ? part : part.slice(0, semicolon);
     if (segment === '' || segment === '.') continue;
     if (segment === '..') segments.pop();

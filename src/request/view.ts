@@ -1,19 +1,19 @@
+import { hostOfAuthority } from './authority';
 import type { HeaderBag } from './headers';
-import { literalPath, normalisePath } from './path';
+import { pathReadings } from './path';
 
 /** What the decision core knows about a request, independent of how it arrived. */
 export interface RequestView {
   method: string;
   scheme: string;
-  /** `:authority` as received (may carry a port). */
+  /** `:authority` as received: always a plain `host[:port]` (see authority.ts). */
   authority: string;
   /** Lower-cased host name without port or trailing dot, for rule and allow-list matching. */
   host: string;
   /** `:path` as received: query string included, not decoded. */
   path: string;
-  /** The two readings rules match on; see path.ts. Usually the same string. */
-  normalisedPath: string;
-  literalPath: string;
+  /** The distinct readings rules match on (see path.ts); usually just one. */
+  pathReadings: readonly string[];
   headers: HeaderBag;
   /** Envoy's per-route `context_extensions`. */
   contextExtensions: Readonly<Record<string, string>>;
@@ -28,24 +28,23 @@ export interface RequestLine {
   path: string;
 }
 
-export function buildRequestView(line: RequestLine, headers: HeaderBag, contextExtensions: Readonly<Record<string, string>>): RequestView {
+export type ViewResult = { ok: true; view: RequestView } | { ok: false; detail: string };
+
+/** A view of the request, or why it cannot be decided at all (refused with 400 before any rule runs). */
+export function buildRequestView(line: RequestLine, headers: HeaderBag, contextExtensions: Readonly<Record<string, string>>): ViewResult {
+  const host = hostOfAuthority(line.authority);
+  if (host === undefined) return { ok: false, detail: 'the authority is not a plain host[:port]' };
   // Spelled out: a leading object spread is a slow path in V8 and this runs on every check.
-  return {
+  const view: RequestView = {
     method: line.method,
     scheme: line.scheme,
     authority: line.authority,
     path: line.path,
-    host: hostOf(line.authority),
-    normalisedPath: normalisePath(line.path),
-    literalPath: literalPath(line.path),
+    host,
+    pathReadings: pathReadings(line.path),
     headers,
     contextExtensions,
     requestId: headers.first('x-request-id'),
   };
-}
-
-function hostOf(authority: string): string {
-  const lower = authority.toLowerCase();
-  const withoutPort = lower.startsWith('[') ? lower.slice(0, lower.indexOf(']') + 1) : lower.replace(/:\d*$/, '');
-  return withoutPort.replace(/\.$/, '');
+  return { ok: true, view };
 }

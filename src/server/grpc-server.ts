@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { CheckFunction } from '../envoy/check';
-import type { CheckRequest, CheckResponse } from '../envoy/messages';
-import { AUTHORIZATION_SERVICE_NAME, loadAuthorizationServiceForServer } from '../envoy/proto';
+import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from '../envoy/messages';
+import { AUTHORIZATION_SERVICE_NAME, loadAuthorizationServiceForServer, MAX_CHECK_REQUEST_BYTES } from '../envoy/proto';
 import type { Logger } from '../observability/logger';
 
 // Sent when even building a denial failed: still a successful RPC, still not OK, so Envoy
@@ -15,16 +15,23 @@ const LAST_RESORT: CheckResponse = {
 
 export const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE_NAME] as const;
 
-/** Envoy keeps one long-lived HTTP/2 connection per worker: keep it healthy, not recycled. */
+/**
+ * Envoy keeps one long-lived HTTP/2 connection per worker: keep it healthy, not recycled.
+ * grpc-js refuses a message over its receive limit with RESOURCE_EXHAUSTED before any handler
+ * runs, and Envoy counts that as an error (let through under failure_mode_allow): the limit sits
+ * far above what the handler denies itself (MAX_CHECK_REQUEST_BYTES), so oversized requests get
+ * a 413 denial. Only a request body over 56 MiB (with_request_body) could still reach it.
+ */
 export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  'grpc.max_receive_message_length': 8 * MAX_CHECK_REQUEST_BYTES,
 };
 
 export function createGrpcServer(check: CheckFunction, health: HealthImplementation, logger: Logger): grpc.Server {
   const server = new grpc.Server(GRPC_SERVER_OPTIONS);
   server.addService(loadAuthorizationServiceForServer(), {
-    Check(call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
+    Check(call: grpc.ServerUnaryCall<CheckRequest | UnreadableCheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
       check(call.request, deadlineOf(call)).then(
         (response) => callback(null, response),
         (error: unknown) => {
@@ -39,7 +46,7 @@ export function createGrpcServer(check: CheckFunction, health: HealthImplementat
 }
 
 /** Envoy sends its filter timeout as grpc-timeout; Infinity when the caller set none. */
-function deadlineOf(call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>): number {
+function deadlineOf(call: grpc.ServerUnaryCall<CheckRequest | UnreadableCheckRequest, CheckResponse>): number {
   const deadline = call.getDeadline();
   return deadline instanceof Date ? deadline.getTime() : deadline;
 }

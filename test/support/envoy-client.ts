@@ -36,8 +36,12 @@ type CheckClient = grpc.Client & {
   Check(request: object, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: OfficialCheckResponse) => void): grpc.ClientUnaryCall;
 };
 
+function loadDefinition(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', OFFICIAL_OPTIONS);
+}
+
 function loadClientConstructor(): new (address: string, credentials: grpc.ChannelCredentials) => CheckClient {
-  const definition = protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', OFFICIAL_OPTIONS);
+  const definition = loadDefinition();
   const loaded = grpc.loadPackageDefinition(definition) as unknown as {
     envoy: { service: { auth: { v3: { Authorization: new (address: string, credentials: grpc.ChannelCredentials) => CheckClient } } } };
   };
@@ -97,6 +101,23 @@ export class EnvoyClient {
 
   check(spec: CheckSpec = {}, deadlineMs?: number): Promise<OfficialCheckResponse> {
     return this.send(checkRequest(spec), deadlineMs);
+  }
+
+  /** Sends `bytes` as the CheckRequest message, unencoded: for what no schema would produce. */
+  sendBytes(bytes: Buffer, deadlineMs = 5_000): Promise<OfficialCheckResponse> {
+    const check = loadDefinition()['envoy.service.auth.v3.Authorization'] as protoLoader.ServiceDefinition;
+    const method = check['Check'];
+    if (!method) throw new Error('no Check method in the official protos');
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest<Buffer, OfficialCheckResponse>(
+        method.path,
+        (raw) => raw,
+        (response) => method.responseDeserialize(response) as OfficialCheckResponse,
+        bytes,
+        { deadline: Date.now() + deadlineMs },
+        (error, response) => (error || !response ? reject(error) : resolve(response)),
+      );
+    });
   }
 
   close(): void {

@@ -37,7 +37,7 @@ function bodyOf(result: Denial): ErrorBody {
 const base = { credential: 'cookie', policy: 'default' } as const;
 
 describe('answer: allow', () => {
-  test('with a subject: the three identity headers are set, none removed', () => {
+  test('with a subject: the three identity headers are set, their "_" spellings removed', () => {
     const result = answer({ ...base, kind: 'allow', reason: 'ok', subject: { ...SUBJECT, aal: 'aal2' } }, requestView(), SETTINGS);
     assert.deepEqual(result, {
       kind: 'allow',
@@ -46,14 +46,18 @@ describe('answer: allow', () => {
         ['x-kratos-session-id', 'sess-1'],
         ['x-kratos-aal', 'aal2'],
       ],
-      removeHeaders: [],
+      removeHeaders: ['x_kratos_identity_id', 'x_kratos_session_id', 'x_kratos_aal'],
     });
   });
 
   test('anonymous (no subject): the identity headers a client may have forged are removed', () => {
     for (const reason of ['anonymous', 'cors_preflight', 'ok'] as const) {
       const result = answer({ ...base, credential: 'none', kind: 'allow', reason, subject: null }, requestView(), SETTINGS);
-      assert.deepEqual(result, { kind: 'allow', setHeaders: [], removeHeaders: ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'] });
+      assert.deepEqual(result, {
+        kind: 'allow',
+        setHeaders: [],
+        removeHeaders: ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'x_kratos_identity_id', 'x_kratos_session_id', 'x_kratos_aal'],
+      });
     }
     assert.deepEqual([...IDENTITY_HEADERS], ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal']);
   });

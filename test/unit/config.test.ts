@@ -46,7 +46,7 @@ const DEFAULTS: Config = {
     code_mfa_enabled: false,
     whoami_enforces_highest_available: false,
   },
-  policy: { cookie: 'highest_available', token: 'aal1', cors_preflight: true, rules: [] },
+  policy: { cookie: 'highest_available', token: 'aal1', cors_preflight: false, case_sensitive_paths: false, rules: [] },
   return_to: { allowed_hosts: [] },
   cache: { ttl: 10_000, negative_ttl: 1_000, identity_ttl: 60_000, max_entries: 100_000, stale_if_error: 0 },
   log: { level: 'info', pretty: false },

@@ -1,16 +1,21 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findCookie } from '../../src/request/cookies';
+import { findCookies } from '../../src/request/cookies';
 
 const NAME = 'ory_kratos_session';
 
-describe('findCookie', () => {
-  const cases: ReadonlyArray<{ name: string; lines: string[]; expected: string | undefined }> = [
+describe('findCookies', () => {
+  // `expected`: the values in order; a string is shorthand for exactly one.
+  const cases: ReadonlyArray<{ name: string; lines: string[]; expected: string | string[] | undefined; raw?: true }> = [
     { name: 'single cookie', lines: ['ory_kratos_session=abc'], expected: 'abc' },
     { name: '"; "-separated (HTTP/2 crumbs rejoined by Envoy)', lines: ['a=1; ory_kratos_session=abc; b=2'], expected: 'abc' },
     { name: '";" without space', lines: ['a=1;ory_kratos_session=abc;b=2'], expected: 'abc' },
     { name: '","-joined HTTP/1 lines in the headers map', lines: ['a=1,ory_kratos_session=abc,b=2'], expected: 'abc' },
     { name: 'mixed ";" and ","', lines: ['a=1; c=3,ory_kratos_session=abc; b=2'], expected: 'abc' },
+    // One raw line (header_map): Go and Kratos split on ";" only, so "," stays inside a value.
+    { name: 'raw line: "," separates nothing', lines: ['tossed=x,ory_kratos_session=A; ory_kratos_session=V'], expected: 'V', raw: true },
+    { name: 'raw line: a value with "," is kept whole', lines: ['ory_kratos_session=a,b'], expected: 'a,b', raw: true },
+    { name: 'joined lines: the same line read with "," as a separator', lines: ['tossed=x,ory_kratos_session=A; ory_kratos_session=V'], expected: ['A', 'V'] },
     { name: 'in the second of several lines (header_map encoding)', lines: ['a=1; b=2', 'c=3; ory_kratos_session=abc'], expected: 'abc' },
     { name: 'surrounding whitespace around name and value', lines: ['a=1 ;   ory_kratos_session  =  abc  ; b=2'], expected: 'abc' },
     { name: 'tabs around the pair', lines: ['a=1;\tory_kratos_session=abc\t;b=2'], expected: 'abc' },
@@ -18,8 +23,8 @@ describe('findCookie', () => {
     { name: 'a lone double quote is kept', lines: ['ory_kratos_session="'], expected: '"' },
     { name: 'only an opening quote is kept', lines: ['ory_kratos_session="abc'], expected: '"abc' },
     { name: 'value containing "=" (base64 padding) is kept whole', lines: ['ory_kratos_session=MTY4==; b=2'], expected: 'MTY4==' },
-    { name: 'duplicates in one line: first wins', lines: ['ory_kratos_session=first; ory_kratos_session=second'], expected: 'first' },
-    { name: 'duplicates across lines: first line wins', lines: ['ory_kratos_session=first', 'ory_kratos_session=second'], expected: 'first' },
+    { name: 'duplicates in one line: all, in order', lines: ['ory_kratos_session=first; ory_kratos_session=second'], expected: ['first', 'second'] },
+    { name: 'duplicates across lines: all, in line order', lines: ['ory_kratos_session=first', 'b=2; ory_kratos_session=second'], expected: ['first', 'second'] },
     { name: 'empty value counts as absent', lines: ['a=1; ory_kratos_session=; b=2'], expected: undefined },
     { name: 'an empty value is skipped for a later non-empty one (Kratos tries the next)', lines: ['ory_kratos_session=; ory_kratos_session=real'], expected: 'real' },
     { name: 'empty quoted value counts as absent', lines: ['ory_kratos_session=""'], expected: undefined },
@@ -34,19 +39,19 @@ describe('findCookie', () => {
     { name: 'empty line', lines: [''], expected: undefined },
     { name: 'only other cookies', lines: ['a=1; b=2', 'c=3'], expected: undefined },
   ];
-  for (const { name, lines, expected } of cases) {
+  for (const { name, lines, expected, raw } of cases) {
     test(name, () => {
-      assert.equal(findCookie(lines, NAME), expected);
+      assert.deepEqual(findCookies(lines, NAME, !raw), expected === undefined ? [] : [expected].flat());
     });
   }
 
   test('a configured custom cookie name is honoured, the default one ignored', () => {
-    assert.equal(findCookie(['ory_kratos_session=default; my_session=custom'], 'my_session'), 'custom');
-    assert.equal(findCookie(['ory_kratos_session=default'], 'my_session'), undefined);
+    assert.deepEqual(findCookies(['ory_kratos_session=default; my_session=custom'], 'my_session', true), ['custom']);
+    assert.deepEqual(findCookies(['ory_kratos_session=default'], 'my_session', true), []);
   });
 
   test('names are compared whole even when they contain regex-special characters', () => {
-    assert.equal(findCookie(['a.b=wrong; a+b=wrong; a.b+c=right'], 'a.b+c'), 'right');
-    assert.equal(findCookie(['aXb=wrong'], 'a.b'), undefined);
+    assert.deepEqual(findCookies(['a.b=wrong; a+b=wrong; a.b+c=right'], 'a.b+c', true), ['right']);
+    assert.deepEqual(findCookies(['aXb=wrong'], 'a.b', true), []);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bearerToken, firstOf, kratosCredentialExtractor, sessionCookie, sessionTokenHeader, type Credential } from '../../src/request/credentials';
+import { JoinedHeaders } from '../../src/request/headers';
 import { headerBag } from './support/request';
 
 type Lines = ReadonlyArray<readonly [string, string]>;
@@ -28,6 +29,15 @@ describe('sessionTokenHeader', () => {
   test('with two header lines the first is used', () => {
     assert.equal(sessionTokenHeader(headerBag([['x-session-token', 'first'], ['x-session-token', 'second']]))?.value, 'first');
   });
+
+  test('two lines joined by Envoy ("a,b"): the first value, as Go\'s Header.Get reads it', () => {
+    assert.equal(sessionTokenHeader(new JoinedHeaders({ 'x-session-token': 'first,second' }))?.value, 'first');
+    assert.equal(sessionTokenHeader(new JoinedHeaders({ 'x-session-token': ',second' })), undefined, 'an empty first line is no token');
+  });
+
+  test('one raw line with a comma is taken whole (Kratos would look it up whole and refuse it)', () => {
+    assert.equal(sessionTokenHeader(headerBag([['x-session-token', 'first,second']]))?.value, 'first,second');
+  });
 });
 
 describe('sessionCookie', () => {
@@ -35,18 +45,40 @@ describe('sessionCookie', () => {
     assert.deepEqual(sessionCookie('ory_kratos_session')(headerBag([['cookie', 'a=1; ory_kratos_session=MTY4; b=2']])), {
       kind: 'cookie',
       source: 'cookie',
-      value: 'MTY4',
+      value: 'ory_kratos_session=MTY4',
       wellFormed: true,
     });
   });
 
   test('reads every cookie line', () => {
-    assert.equal(sessionCookie('ory_kratos_session')(headerBag([['cookie', 'a=1'], ['Cookie', 'ory_kratos_session=v']]))?.value, 'v');
+    assert.equal(sessionCookie('ory_kratos_session')(headerBag([['cookie', 'a=1'], ['Cookie', 'ory_kratos_session=v']]))?.value, 'ory_kratos_session=v');
   });
 
   test('uses the configured name', () => {
     const bag = headerBag([['cookie', 'ory_kratos_session=default; custom=mine']]);
-    assert.equal(sessionCookie('custom')(bag)?.value, 'mine');
+    assert.equal(sessionCookie('custom')(bag)?.value, 'custom=mine');
+  });
+
+  test('every cookie of that name is forwarded, in order, and only those (Kratos takes the first that decodes)', () => {
+    const bag = headerBag([['cookie', 'ory_kratos_session=stale-parent; app=1'], ['cookie', 'ory_kratos_session=; ory_kratos_session="valid"']]);
+    assert.deepEqual(sessionCookie('ory_kratos_session')(bag), { kind: 'cookie', source: 'cookie', value: 'ory_kratos_session=stale-parent; ory_kratos_session=valid', wellFormed: true });
+  });
+
+  test('one bad value among several makes the cookie ill-formed', () => {
+    const bag = headerBag([['cookie', 'ory_kratos_session=ok; ory_kratos_session=caf\u00e9']]);
+    assert.equal(sessionCookie('ory_kratos_session')(bag)?.wellFormed, false);
+  });
+
+  test('more session cookies than a browser would hold are ill-formed', () => {
+    const lines = Array.from({ length: 9 }, (_, i) => ['cookie', `ory_kratos_session=v${i}`] as const);
+    assert.equal(sessionCookie('ory_kratos_session')(headerBag(lines))?.wellFormed, false);
+    assert.equal(sessionCookie('ory_kratos_session')(headerBag(lines.slice(0, 8)))?.wellFormed, true);
+  });
+
+  test('a raw header line is split on ";" only; Envoy-joined lines on "," too', () => {
+    const line = 'tossed=x,ory_kratos_session=A; ory_kratos_session=V';
+    assert.equal(sessionCookie('ory_kratos_session')(headerBag([['cookie', line]]))?.value, 'ory_kratos_session=V');
+    assert.equal(sessionCookie('ory_kratos_session')(new JoinedHeaders({ cookie: line }))?.value, 'ory_kratos_session=A; ory_kratos_session=V');
   });
 
   test('an empty cookie value counts as absent', () => {
@@ -100,7 +132,7 @@ describe('kratosCredentialExtractor precedence: X-Session-Token > cookie > Autho
     {
       name: 'cookie and bearer: cookie wins',
       lines: [['authorization', 'Bearer bearer-token'], ['cookie', 'ory_kratos_session=cookie-value']],
-      expected: { kind: 'cookie', source: 'cookie', value: 'cookie-value' },
+      expected: { kind: 'cookie', source: 'cookie', value: 'ory_kratos_session=cookie-value' },
     },
     {
       name: 'bearer alone',
@@ -110,7 +142,7 @@ describe('kratosCredentialExtractor precedence: X-Session-Token > cookie > Autho
     {
       name: 'empty X-Session-Token is skipped for the cookie',
       lines: [['x-session-token', ''], ['cookie', 'ory_kratos_session=cookie-value']],
-      expected: { kind: 'cookie', source: 'cookie', value: 'cookie-value' },
+      expected: { kind: 'cookie', source: 'cookie', value: 'ory_kratos_session=cookie-value' },
     },
     {
       name: 'empty X-Session-Token is skipped for the bearer',
@@ -147,7 +179,7 @@ describe('kratosCredentialExtractor precedence: X-Session-Token > cookie > Autho
 
   test('custom cookie name', () => {
     const found = kratosCredentialExtractor('my_session')(headerBag([['cookie', 'ory_kratos_session=a; my_session=b']]));
-    assert.equal(found?.value, 'b');
+    assert.equal(found?.value, 'my_session=b');
   });
 });
 

@@ -59,11 +59,12 @@ describe('compilePolicy / selectRule', () => {
     assert.equal(policy.rules.length, 0);
   });
 
-  test('built-in defaults: cookie highest_available, token aal1, CORS preflight on', () => {
+  test('built-in defaults: cookie highest_available, token aal1, CORS preflights not let through, paths compared case-insensitively too', () => {
     const policy = policyOf(undefined);
     assert.deepEqual(policy.fallback.outcome, { kind: 'require', cookie: 'highest_available', token: 'aal1' });
-    assert.equal(policy.corsPreflight, true);
-    assert.equal(policyOf({ cors_preflight: false }).corsPreflight, false);
+    assert.equal(policy.corsPreflight, false);
+    assert.equal(policyOf({ cors_preflight: true }).corsPreflight, true);
+    assert.equal(policy.caseSensitivePaths, false);
   });
 
   test('first matching rule wins', () => {
@@ -111,7 +112,7 @@ describe('compilePolicy / selectRule', () => {
     }
   });
 
-  describe('paths match the normalised path', () => {
+  describe('paths: every reading must select the same rule', () => {
     const policy = policyOf({
       rules: [
         { name: 'public', paths: ['/public/*', '/health'], anonymous: true },
@@ -125,19 +126,19 @@ describe('compilePolicy / selectRule', () => {
       { path: '/public/a/b/c?x=1', expected: 'public' },
       { path: '/health', expected: 'public' },
       { path: '/health?probe=1', expected: 'public' },
-      { path: '/health/', expected: 'default' },
+      { path: '/health/', expected: 'public' },
       { path: '/healthz', expected: 'default' },
-      { path: '/public', expected: 'default' },
+      { path: '/public', expected: 'public' },
       { path: '/publicity', expected: 'default' },
       { path: '/', expected: 'root' },
       { path: '/?q=1', expected: 'root' },
-      { path: '', expected: 'root' },
-      { path: '/public/../admin', expected: 'admin' },
+      { path: '', expected: 'default' },
+      { path: '/public/../admin', expected: AMBIGUOUS },
       { path: '/public/%2e%2e/admin', expected: AMBIGUOUS },
       { path: '/public/%2E%2e/admin/users', expected: AMBIGUOUS },
       { path: '/public\\..\\admin', expected: AMBIGUOUS },
       { path: '/public%2f..%2fadmin', expected: AMBIGUOUS },
-      { path: '//public//x', expected: 'public' },
+      { path: '//public//x', expected: AMBIGUOUS },
       { path: '/public/%252e%252e/admin', expected: 'public' },
       { path: '/public/..;/admin', expected: AMBIGUOUS },
       { path: '/admin/..;/public/x', expected: AMBIGUOUS },
@@ -146,15 +147,80 @@ describe('compilePolicy / selectRule', () => {
       { path: '/public;v=1/x', expected: AMBIGUOUS },
       { path: '/public/a%20b', expected: 'public' },
       { path: '/public/%2e%2e%2e', expected: 'public' },
-      { path: '/x/../public/y', expected: 'public' },
+      { path: '/public/./x', expected: 'public' },
+      { path: '/x/../public/y', expected: AMBIGUOUS },
       { path: '/admin', expected: 'admin' },
-      { path: '/Admin', expected: 'default' },
+      { path: '/admin/', expected: 'admin' },
+      { path: '/Admin', expected: AMBIGUOUS },
+      { path: '/PUBLIC/x', expected: AMBIGUOUS },
     ];
     for (const { path, expected } of cases) {
       test(`${JSON.stringify(path)} → ${expected}`, () => {
         assert.equal(select(policy, { path }), expected);
       });
     }
+  });
+
+  describe('the confirmed bypasses of the security review', () => {
+    const rules = [
+      { name: 'admin', paths: ['/admin/*'], cookie: 'aal2', token: 'aal2' },
+      { name: 'internal', paths: ['/internal/*'], deny: true },
+      { name: 'metrics', paths: ['/metrics'], deny: true },
+      { name: 'root', paths: ['/'], anonymous: true },
+    ];
+    const policy = policyOf({ rules });
+    const cases: ReadonlyArray<{ path: string; expected: string; why: string }> = [
+      { path: '/ADMIN/x', expected: AMBIGUOUS, why: 'Express, ASP.NET and IIS route it to /admin' },
+      { path: '/INTERNAL/x', expected: AMBIGUOUS, why: 'the same, for a deny rule' },
+      { path: '/metrics/', expected: 'metrics', why: 'non-strict routers serve /metrics/ with the /metrics handler' },
+      { path: '/metrics/.', expected: AMBIGUOUS, why: 'as sent it is no rule; resolved it is /metrics/' },
+      { path: '/internal', expected: 'internal', why: "a prefix rule covers its root, like Envoy's path_separated_prefix" },
+      { path: '/internal/x/../../', expected: AMBIGUOUS, why: 'Node and Express route the string as sent, under /internal/' },
+      { path: '/admin/users////../../..', expected: AMBIGUOUS, why: 'WHATWG URL reads /admin/users/, a merging normaliser reads /' },
+    ];
+    for (const { path, expected, why } of cases) {
+      test(`${JSON.stringify(path)} → ${expected}: ${why}`, () => {
+        assert.equal(select(policy, { path }), expected);
+      });
+    }
+
+    test('policy.case_sensitive_paths: true compares paths only as written', () => {
+      const caseSensitive = policyOf({ case_sensitive_paths: true, rules });
+      assert.equal(select(caseSensitive, { path: '/ADMIN/x' }), 'default');
+      assert.equal(select(caseSensitive, { path: '/admin/x' }), 'admin');
+    });
+
+    test('patterns written in upper case match a lower-case request only where paths are case-insensitive', () => {
+      const upper = policyOf({ rules: [{ name: 'api', paths: ['/API/*'], deny: true }] });
+      assert.equal(select(upper, { path: '/API/x' }), 'api');
+      assert.equal(select(upper, { path: '/api/x' }), AMBIGUOUS);
+      assert.equal(select(policyOf({ case_sensitive_paths: true, rules: [{ name: 'api', paths: ['/API/*'], deny: true }] }), { path: '/api/x' }), 'default');
+    });
+  });
+
+  describe('the matching table', () => {
+    const cases: ReadonlyArray<{ pattern: string; matches: string[]; misses: string[] }> = [
+      { pattern: '/x', matches: ['/x', '/x/'], misses: ['/x/y', '/xy', '/'] },
+      { pattern: '/x/', matches: ['/x/', '/x'], misses: ['/x/y'] },
+      { pattern: '/x/*', matches: ['/x', '/x/', '/x/y', '/x/y/z'], misses: ['/xy', '/'] },
+      { pattern: '/x*', matches: ['/x', '/xy', '/x/y'], misses: ['/', '/y'] },
+      { pattern: '/', matches: ['/'], misses: ['/x'] },
+      { pattern: '/*', matches: ['/', '/x', '/x/y'], misses: [] },
+    ];
+    for (const { pattern, matches, misses } of cases) {
+      test(`${pattern} matches ${matches.join(' ')} and not ${misses.join(' ') || 'anything else'}`, () => {
+        const policy = policyOf({ case_sensitive_paths: true, rules: [{ name: 'r', paths: [pattern] }] });
+        for (const path of matches) assert.equal(select(policy, { path }), 'r', path);
+        for (const path of misses) assert.equal(select(policy, { path }), 'default', path);
+      });
+    }
+  });
+
+  test('methods: a rule listing GET covers HEAD (served by the GET handler), unless exact_methods', () => {
+    const policy = policyOf({ rules: [{ name: 'deny-get', methods: ['GET'], deny: true }] });
+    assert.equal(select(policy, { method: 'HEAD' }), 'deny-get');
+    assert.equal(select(policyOf({ rules: [{ name: 'deny-get', methods: ['GET'], exact_methods: true, deny: true }] }), { method: 'HEAD' }), 'default');
+    assert.equal(select(policyOf({ rules: [{ name: 'deny-head', methods: ['HEAD'], deny: true }] }), { method: 'GET' }), 'default', 'HEAD does not imply GET');
   });
 
   test('methods: case-insensitive in config, exact in the request', () => {

@@ -22,5 +22,7 @@ export function requestView(options: ViewOptions = {}): RequestView {
     authority: options.authority ?? 'app.example.com',
     path: options.path ?? '/',
   };
-  return buildRequestView(line, headerBag(options.headers), options.contextExtensions ?? {});
+  const built = buildRequestView(line, headerBag(options.headers), options.contextExtensions ?? {});
+  if (!built.ok) throw new Error(`requestView(${JSON.stringify(line)}): ${built.detail}`);
+  return built.view;
 }
