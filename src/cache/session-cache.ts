@@ -73,8 +73,11 @@ export class SessionCache implements SessionSource {
       const ttl = Math.min(this.settings.ttl, outcome.session.expiresAt - EXPIRY_MARGIN_MS - now);
       if (ttl <= 0) return;
       this.entries.set(key, { kind: 'active', session: outcome.session, freshUntil: now + ttl, storedAt: now }, { ttl: ttl + this.settings.stale_if_error });
-    } else if (outcome.kind === 'unauthenticated' && this.settings.negative_ttl > 0) {
-      this.entries.set(key, { kind: 'unauthenticated', freshUntil: now + this.settings.negative_ttl }, { ttl: this.settings.negative_ttl });
+    } else if (outcome.kind === 'unauthenticated') {
+      // Kratos says the session ended (revoked, expired, identity deactivated): it must never
+      // stand in as stale again, whether or not the 401 itself is kept.
+      if (this.settings.negative_ttl > 0) this.entries.set(key, { kind: 'unauthenticated', freshUntil: now + this.settings.negative_ttl }, { ttl: this.settings.negative_ttl });
+      else this.entries.delete(key);
     } else if (outcome.kind === 'aal_refused') {
       // Turns into a 200 right after step-up with the same credential: never kept, and whatever
       // was kept before is superseded.

@@ -205,4 +205,17 @@ describe('stale-if-error', () => {
       assert.equal(httpStatusOf(await h.client.check(spec)), 503);
       h.emulator.clearFaults();
     }));
+
+  test('a 401 ends the cached session whatever negative_ttl is: a revoked session is not revived while Kratos fails', () =>
+    withHarness({ config: { cache: { ttl: '200ms', negative_ttl: '0s', stale_if_error: '30s' } } }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { 'x-session-token': session.token } };
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      h.emulator.revokeSession(session.id);
+      await sleep(250);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 401);
+      h.emulator.fail('whoami', { mode: 'status500' });
+      assert.equal(httpStatusOf(await h.client.check(spec)), 503, 'the revoked session must not stand in');
+      assert.equal(await metric(h, /^kratos_ext_authz_cache_requests_total\{cache="session",result="stale"\}/), 0);
+    }));
 });
