@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SessionCache } from '../../src/cache/session-cache';
+import { negativeCapacity, SessionCache } from '../../src/cache/session-cache';
 import { parseConfig } from '../../src/config/load';
 import type { SessionSource, WhoamiOutcome } from '../../src/kratos/types';
 import type { Credential } from '../../src/request/credentials';
@@ -44,4 +44,21 @@ describe('SessionCache', () => {
     assert.equal(failing.kind, 'unavailable', 'no stale stand-in for a session Kratos has ended');
   });
 
+  test('401s are bounded apart from sessions, by a tenth of max_entries (at least 1000, at most max_entries)', async () => {
+    assert.equal(negativeCapacity(100_000), 10_000);
+    assert.equal(negativeCapacity(5_000), 1_000);
+    assert.equal(negativeCapacity(50), 50);
+
+    const now = 1_000_000;
+    const settings = parseConfig({ cache: { ttl: '10s', negative_ttl: '10s', max_entries: 2_000 } }, {}).cache;
+    const junk = Object.fromEntries(Array.from({ length: 2_500 }, (_, index) => [`junk${index}`, [{ kind: 'unauthenticated' } as const]]));
+    const upstream = scripted({ valid: [active('s', now)], ...junk });
+    const cache = new SessionCache(upstream, settings, undefined, () => now);
+    await cache.whoami(token('valid'), CONTEXT);
+    for (const value of Object.keys(junk)) await cache.whoami(token(value), CONTEXT);
+    assert.equal(cache.size, 1 + 1_000, 'the session and the newest 1000 401s');
+    const again = await cache.whoami(token('valid'), CONTEXT);
+    assert.equal(again.kind === 'active' && again.cached, true);
+    assert.equal(upstream.calls, 1 + 2_500);
+  });
 });

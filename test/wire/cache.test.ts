@@ -129,6 +129,25 @@ describe('session cache', () => {
       assert.equal(h.emulator.count('whoami'), 2);
     }));
 
+  test('junk tokens cannot evict cached sessions: 401s have their own, smaller LRU', () =>
+    withHarness({ config: { cache: { ttl: '300ms', negative_ttl: '10s', stale_if_error: '30s', max_entries: 50 } } }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { 'x-session-token': session.token } };
+      const whoamiCallsForSession = () => h.emulator.requests.filter((request) => request.endpoint === 'whoami' && request.headers['x-session-token'] === session.token).length;
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      for (let index = 0; index < 60; index++) {
+        const junk = h.remember(`ory_st_junk${String(index).padStart(29, '0')}`);
+        assert.equal(httpStatusOf(await h.client.check({ headers: { 'x-session-token': junk } })), 401);
+      }
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      assert.equal(whoamiCallsForSession(), 1, 'still a hit after max_entries junk tokens');
+      await sleep(350);
+      h.emulator.fail('whoami', { mode: 'status500' });
+      const stale = await h.client.check(spec);
+      assert.equal(httpStatusOf(stale), 200, 'and still there to stand in while Kratos fails');
+      assert.equal(upstreamHeaders(stale)['x-kratos-session-id'], session.id);
+    }));
+
   test('200 simultaneous checks with one new cookie cause exactly one whoami', () =>
     withHarness({ config: CACHE }, async (h) => {
       h.emulator.setLatency('whoami', 50);
