@@ -11,6 +11,10 @@ import type { Aal, AvailableAalOutcome, AvailableAalSource, CallContext, Session
 /** Called once per Kratos HTTP exchange, for metrics. `status` is the HTTP status or a failure word. */
 export type KratosCallObserver = (endpoint: 'whoami' | 'identity', status: string, seconds: number) => void;
 
+// whoami's 401 reason when DoesSessionSatisfy itself failed (e.g. a database error while loading
+// the identity's credentials), not when the session is missing or dead (session/handler.go).
+const AAL_UNDETERMINED_REASON = 'Unable to determine AAL.';
+
 // Kratos answers in a few KB; a larger body is not a Kratos answer and must not fill memory.
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -49,9 +53,12 @@ export class KratosClient implements SessionSource, AvailableAalSource {
       case 200:
         return sessionFrom(response.data);
       case 401:
-        return { kind: 'unauthenticated' };
+        // Treated as logged out, this would send the user to a login that bounces straight back.
+        return errorFieldOf(response.data, 'reason') === AAL_UNDETERMINED_REASON
+          ? { kind: 'unavailable', detail: 'whoami answered 401 "Unable to determine AAL."' }
+          : { kind: 'unauthenticated' };
       case 403:
-        return errorIdOf(response.data) === 'session_aal2_required'
+        return errorFieldOf(response.data, 'id') === 'session_aal2_required'
           ? { kind: 'aal_refused' }
           : { kind: 'unavailable', detail: 'whoami answered 403 without session_aal2_required' };
       default:
@@ -110,8 +117,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
-function errorIdOf(body: unknown): unknown {
-  return isRecord(body) && isRecord(body.error) ? body.error.id : undefined;
+function errorFieldOf(body: unknown, field: 'id' | 'reason'): unknown {
+  return isRecord(body) && isRecord(body.error) ? body.error[field] : undefined;
 }
 
 const AALS: ReadonlySet<unknown> = new Set<Aal>(['aal0', 'aal1', 'aal2']);
