@@ -75,9 +75,7 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     const response = await this.call('identity', context, (options) => identities.getIdentity({ id: identityId, includeCredential }, options));
     if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
     if (response.status !== 200) return { kind: 'unavailable', detail: `admin identity answered ${response.status}` };
-    const credentials = credentialsOf(response.data, identityId);
-    if (credentials === undefined) return { kind: 'unavailable', detail: 'admin identity answer is not an identity' };
-    return { kind: 'known', aal: availableAalOf(credentials, this.config.code_mfa_enabled) };
+    return availableAalFrom(response.data, identityId, this.config.code_mfa_enabled);
   }
 
   private async call<T>(
@@ -136,8 +134,11 @@ function sessionFrom(body: unknown): WhoamiOutcome {
   return { kind: 'active', session: { id, identityId, aal: aal as Aal, expiresAt: expiry } };
 }
 
-/** The credentials map, but only from an answer about the identity that was asked for. */
-function credentialsOf(body: Identity, identityId: string): AdminIdentityCredentials | undefined {
-  if (!isRecord(body) || body.id !== identityId) return undefined;
-  return isRecord(body.credentials) ? (body.credentials as AdminIdentityCredentials) : {};
+/** Only an answer about the identity that was asked for, in a state Kratos defines, is trusted. */
+function availableAalFrom(body: Identity, identityId: string, codeMfaEnabled: boolean): AvailableAalOutcome {
+  if (!isRecord(body) || body.id !== identityId) return { kind: 'unavailable', detail: 'admin identity answer is not an identity' };
+  if (body.state === 'inactive') return { kind: 'identity_inactive' };
+  if (body.state !== 'active') return { kind: 'unavailable', detail: 'admin identity answer has no identity state' };
+  const credentials = isRecord(body.credentials) ? (body.credentials as AdminIdentityCredentials) : {};
+  return { kind: 'known', aal: availableAalOf(credentials, codeMfaEnabled) };
 }

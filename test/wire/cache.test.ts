@@ -171,6 +171,21 @@ describe('identity cache', () => {
       assert.equal(h.emulator.count('identity'), 1);
     }));
 
+  test('an identity deactivated while its session is cached is denied at the next admin answer, and its cached session is dropped', () =>
+    withHarness({ config: { cache: { ttl: '10s', negative_ttl: '1s', identity_ttl: '0s' }, policy: { rules: [{ paths: ['/plain/*'], cookie: 'aal1' }] } } }, async (h) => {
+      const identity = h.emulator.addIdentity();
+      const session = h.newSession(identity, { methods: AAL1 });
+      const headers = { ...XHR, cookie: h.emulator.cookieHeaderFor(session) };
+      assert.equal(httpStatusOf(await h.client.check({ path: '/app', headers })), 200);
+      assert.equal(httpStatusOf(await h.client.check({ path: '/plain/x', headers })), 200);
+      assert.equal(h.emulator.count('whoami'), 1, 'the session is cached');
+      h.emulator.setIdentityState(identity, 'inactive');
+      const denied = await h.client.check({ path: '/app', headers });
+      assert.equal(httpStatusOf(denied), 401, 'highest_available asks the admin API, which says state: inactive');
+      assert.equal(upstreamHeaders(denied)['x-kratos-identity-id'], undefined);
+      assert.equal(httpStatusOf(await h.client.check({ path: '/plain/x', headers })), 401, 'an aal1 route no longer finds the session cached');
+    }));
+
   test('removing the second factor is seen at once: a cached aal2 is confirmed before a denial', () =>
     withHarness({ config: { cache: { ttl: '0s', identity_ttl: '60s' } } }, async (h) => {
       const identity = h.emulator.addIdentity({ credentials: { password: { identifiers: ['y@example.com'] }, ...TOTP } });
