@@ -41,8 +41,9 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
   const requirement = credential.kind === 'cookie' ? rule.outcome.cookie : rule.outcome.token;
   const first = await judgeCredential(credential, requirement, context, deps, base, {});
   // A cached session may predate a step-up on the same session: ask Kratos before sending the
-  // user to the second factor they may just have completed.
-  if (first.decision.kind !== 'aal_too_low' || !first.fromCache) return first.decision;
+  // user to the second factor they may just have completed. One whose identity turned out
+  // deactivated is asked about too, so Kratos's 401 drops it from the session cache.
+  if (!first.fromCache || (first.decision.kind !== 'aal_too_low' && first.decision.kind !== 'unauthenticated')) return first.decision;
   return (await judgeCredential(credential, requirement, context, deps, base, { fresh: true })).decision;
 }
 
@@ -103,6 +104,7 @@ async function judgeSession(
     available = await deps.identities.availableAal(session.identityId, context, { fresh: true });
   }
   if (available.kind === 'unavailable') return { kind: 'kratos_unavailable', detail: available.detail, ...base };
+  if (available.kind === 'identity_inactive') return { kind: 'unauthenticated', ...base };
   return available.aal === 'aal2' ? tooLow : allowed;
 }
 

@@ -5,7 +5,8 @@ import type { CacheResult } from './session-cache';
 import { SingleFlight, within } from './single-flight';
 
 /**
- * The identity's available AAL by identity id, for cache.identity_ttl. Failures are not kept.
+ * The identity's available AAL by identity id, for cache.identity_ttl. Failures are not kept, nor
+ * is a deactivated identity: denials must not outlive a reactivation.
  * Trade-off: a second factor enrolled meanwhile is seen only when the entry expires (a removed
  * one is seen at once: decide() confirms a cached aal2 before denying).
  */

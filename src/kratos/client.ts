@@ -11,6 +11,10 @@ import type { Aal, AvailableAalOutcome, AvailableAalSource, CallContext, Session
 /** Called once per Kratos HTTP exchange, for metrics. `status` is the HTTP status or a failure word. */
 export type KratosCallObserver = (endpoint: 'whoami' | 'identity', status: string, seconds: number) => void;
 
+// whoami's 401 reason when DoesSessionSatisfy itself failed (e.g. a database error while loading
+// the identity's credentials), not when the session is missing or dead (session/handler.go).
+const AAL_UNDETERMINED_REASON = 'Unable to determine AAL.';
+
 // Kratos answers in a few KB; a larger body is not a Kratos answer and must not fill memory.
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -49,9 +53,12 @@ export class KratosClient implements SessionSource, AvailableAalSource {
       case 200:
         return sessionFrom(response.data);
       case 401:
-        return { kind: 'unauthenticated' };
+        // Treated as logged out, this would send the user to a login that bounces straight back.
+        return errorFieldOf(response.data, 'reason') === AAL_UNDETERMINED_REASON
+          ? { kind: 'unavailable', detail: 'whoami answered 401 "Unable to determine AAL."' }
+          : { kind: 'unauthenticated' };
       case 403:
-        return errorIdOf(response.data) === 'session_aal2_required'
+        return errorFieldOf(response.data, 'id') === 'session_aal2_required'
           ? { kind: 'aal_refused' }
           : { kind: 'unavailable', detail: 'whoami answered 403 without session_aal2_required' };
       default:
@@ -68,9 +75,7 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     const response = await this.call('identity', context, (options) => identities.getIdentity({ id: identityId, includeCredential }, options));
     if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
     if (response.status !== 200) return { kind: 'unavailable', detail: `admin identity answered ${response.status}` };
-    const credentials = credentialsOf(response.data, identityId);
-    if (credentials === undefined) return { kind: 'unavailable', detail: 'admin identity answer is not an identity' };
-    return { kind: 'known', aal: availableAalOf(credentials, this.config.code_mfa_enabled) };
+    return availableAalFrom(response.data, identityId, this.config.code_mfa_enabled);
   }
 
   private async call<T>(
@@ -110,8 +115,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
-function errorIdOf(body: unknown): unknown {
-  return isRecord(body) && isRecord(body.error) ? body.error.id : undefined;
+function errorFieldOf(body: unknown, field: 'id' | 'reason'): unknown {
+  return isRecord(body) && isRecord(body.error) ? body.error[field] : undefined;
 }
 
 const AALS: ReadonlySet<unknown> = new Set<Aal>(['aal0', 'aal1', 'aal2']);
@@ -129,8 +134,11 @@ function sessionFrom(body: unknown): WhoamiOutcome {
   return { kind: 'active', session: { id, identityId, aal: aal as Aal, expiresAt: expiry } };
 }
 
-/** The credentials map, but only from an answer about the identity that was asked for. */
-function credentialsOf(body: Identity, identityId: string): AdminIdentityCredentials | undefined {
-  if (!isRecord(body) || body.id !== identityId) return undefined;
-  return isRecord(body.credentials) ? (body.credentials as AdminIdentityCredentials) : {};
+/** Only an answer about the identity that was asked for, in a state Kratos defines, is trusted. */
+function availableAalFrom(body: Identity, identityId: string, codeMfaEnabled: boolean): AvailableAalOutcome {
+  if (!isRecord(body) || body.id !== identityId) return { kind: 'unavailable', detail: 'admin identity answer is not an identity' };
+  if (body.state === 'inactive') return { kind: 'identity_inactive' };
+  if (body.state !== 'active') return { kind: 'unavailable', detail: 'admin identity answer has no identity state' };
+  const credentials = isRecord(body.credentials) ? (body.credentials as AdminIdentityCredentials) : {};
+  return { kind: 'known', aal: availableAalOf(credentials, codeMfaEnabled) };
 }

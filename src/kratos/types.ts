@@ -26,7 +26,11 @@ export type WhoamiOutcome =
   | { kind: 'aal_refused' }
   | { kind: 'unavailable'; detail: string };
 
-export type AvailableAalOutcome = { kind: 'known'; aal: 'aal1' | 'aal2'; cached?: boolean } | { kind: 'unavailable'; detail: string };
+export type AvailableAalOutcome =
+  | { kind: 'known'; aal: 'aal1' | 'aal2'; cached?: boolean }
+  /** The admin answer says `state: inactive`: Kratos has ended every session of the identity. */
+  | { kind: 'identity_inactive' }
+  | { kind: 'unavailable'; detail: string };
 
 /** `fresh` skips cached answers: a cached AAL is never the only reason for a denial. */
 export interface LookupOptions {

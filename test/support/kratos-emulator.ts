@@ -97,6 +97,7 @@ const CREDENTIAL_VERSION: Record<CredentialType, number> = { password: 0, totp: 
 // herodot's stock errors (ory/herodot error_default.go).
 const UNAUTHORIZED: HerodotError = { code: 401, status: 'Unauthorized', message: 'The request could not be authorized' };
 const NO_SESSION: HerodotError = { ...UNAUTHORIZED, reason: 'No valid session credentials found in the request.' }; // §3.1
+const AAL_UNDETERMINED: HerodotError = { ...UNAUTHORIZED, reason: 'Unable to determine AAL.' }; // §3.3
 const NOT_FOUND: HerodotError = { code: 404, status: 'Not Found', message: 'Unable to locate the resource' };
 const BAD_REQUEST: HerodotError = { code: 400, status: 'Bad Request', message: 'The request was malformed or contained invalid parameters' };
 const INTERNAL: HerodotError = {
@@ -117,6 +118,7 @@ export class KratosEmulator {
 
   private requiredAal: RequiredAal;
   private codeMfaEnabled: boolean;
+  private aalComputationFails = false;
   private readonly adminToken: string | undefined;
   private readonly identities = new Map<string, StoredIdentity>();
   private readonly sessions = new Map<string, StoredSession>();
@@ -177,6 +179,15 @@ export class KratosEmulator {
   /** A config change only: like Kratos, a stored available_aal of aal2 stays trusted until the identity is next written (§5.3). */
   setCodeMfaEnabled(on: boolean): void {
     this.codeMfaEnabled = on;
+  }
+
+  /**
+   * While on, DoesSessionSatisfy errors wherever it would load the identity's credentials (a
+   * database error): highest_available on a session below aal2 whose stored available_aal is
+   * not aal2 then gets the 401 "Unable to determine AAL." (§3.3).
+   */
+  setAalComputationFails(on: boolean): void {
+    this.aalComputationFails = on;
   }
 
   /** Without `credentials` the identity gets a password credential identified by its email trait. */
@@ -367,7 +378,9 @@ export class KratosEmulator {
     const token = extractToken(req, cookies.decoded);
     const session = token ? this.findActiveSession(token) : undefined;
     if (!session) return this.sendError(req, res, NO_SESSION);
-    if (!this.satisfiesRequiredAal(session)) return this.sendAal2Required(req, res);
+    const aal = this.checkRequiredAal(session);
+    if (aal === 'refused') return this.sendAal2Required(req, res);
+    if (aal === 'failed') return this.sendError(req, res, AAL_UNDETERMINED);
 
     const template = url.searchParams.get('tokenize_as');
     if (template) {
@@ -407,17 +420,18 @@ export class KratosEmulator {
     return this.identities.get(session.identityId)?.state === 'active' ? session : undefined;
   }
 
-  /** DoesSessionSatisfy (§5.3, §10.4). */
-  private satisfiesRequiredAal(session: StoredSession): boolean {
+  /** DoesSessionSatisfy (§5.3, §10.4); `failed` is any error other than ErrAALNotSatisfied (§3.3). */
+  private checkRequiredAal(session: StoredSession): 'ok' | 'refused' | 'failed' {
     const sessionAal = sessionAalOf(session.methods);
-    if (this.requiredAal === 'aal1') return sessionAal !== 'aal0';
-    if (sessionAal === 'aal2') return true;
+    if (this.requiredAal === 'aal1') return sessionAal !== 'aal0' ? 'ok' : 'refused';
+    if (sessionAal === 'aal2') return 'ok';
     const identity = this.identity(session.identityId);
-    // A stored aal2 is trusted without recomputing; anything else is recomputed and,
-    // when it comes out aal2, written back (whoami passes UpsertAAL).
-    if (identity.availableAal === 'aal2') return false;
+    // A stored aal2 is trusted without recomputing; anything else is recomputed (after
+    // hydrating the credentials) and, when it comes out aal2, written back (whoami passes UpsertAAL).
+    if (identity.availableAal === 'aal2') return 'refused';
+    if (this.aalComputationFails) return 'failed';
     identity.availableAal = this.computeAvailableAal(identity.credentials);
-    return identity.availableAal !== 'aal2';
+    return identity.availableAal !== 'aal2' ? 'ok' : 'refused';
   }
 
   // ---------------------------------------------------------------- admin identity (§6.1)

@@ -129,6 +129,25 @@ describe('session cache', () => {
       assert.equal(h.emulator.count('whoami'), 2);
     }));
 
+  test('junk tokens cannot evict cached sessions: 401s have their own, smaller LRU', () =>
+    withHarness({ config: { cache: { ttl: '300ms', negative_ttl: '10s', stale_if_error: '30s', max_entries: 50 } } }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { 'x-session-token': session.token } };
+      const whoamiCallsForSession = () => h.emulator.requests.filter((request) => request.endpoint === 'whoami' && request.headers['x-session-token'] === session.token).length;
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      for (let index = 0; index < 60; index++) {
+        const junk = h.remember(`ory_st_junk${String(index).padStart(29, '0')}`);
+        assert.equal(httpStatusOf(await h.client.check({ headers: { 'x-session-token': junk } })), 401);
+      }
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      assert.equal(whoamiCallsForSession(), 1, 'still a hit after max_entries junk tokens');
+      await sleep(350);
+      h.emulator.fail('whoami', { mode: 'status500' });
+      const stale = await h.client.check(spec);
+      assert.equal(httpStatusOf(stale), 200, 'and still there to stand in while Kratos fails');
+      assert.equal(upstreamHeaders(stale)['x-kratos-session-id'], session.id);
+    }));
+
   test('200 simultaneous checks with one new cookie cause exactly one whoami', () =>
     withHarness({ config: CACHE }, async (h) => {
       h.emulator.setLatency('whoami', 50);
@@ -150,6 +169,21 @@ describe('identity cache', () => {
       const responses = await Promise.all(sessions.flatMap((session) => [1, 2].map(() => h.client.check({ headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) } }))));
       assert.deepEqual(new Set(responses.map(httpStatusOf)), new Set([200]));
       assert.equal(h.emulator.count('identity'), 1);
+    }));
+
+  test('an identity deactivated while its session is cached is denied at the next admin answer, and its cached session is dropped', () =>
+    withHarness({ config: { cache: { ttl: '10s', negative_ttl: '1s', identity_ttl: '0s' }, policy: { rules: [{ paths: ['/plain/*'], cookie: 'aal1' }] } } }, async (h) => {
+      const identity = h.emulator.addIdentity();
+      const session = h.newSession(identity, { methods: AAL1 });
+      const headers = { ...XHR, cookie: h.emulator.cookieHeaderFor(session) };
+      assert.equal(httpStatusOf(await h.client.check({ path: '/app', headers })), 200);
+      assert.equal(httpStatusOf(await h.client.check({ path: '/plain/x', headers })), 200);
+      assert.equal(h.emulator.count('whoami'), 1, 'the session is cached');
+      h.emulator.setIdentityState(identity, 'inactive');
+      const denied = await h.client.check({ path: '/app', headers });
+      assert.equal(httpStatusOf(denied), 401, 'highest_available asks the admin API, which says state: inactive');
+      assert.equal(upstreamHeaders(denied)['x-kratos-identity-id'], undefined);
+      assert.equal(httpStatusOf(await h.client.check({ path: '/plain/x', headers })), 401, 'an aal1 route no longer finds the session cached');
     }));
 
   test('removing the second factor is seen at once: a cached aal2 is confirmed before a denial', () =>
@@ -204,5 +238,18 @@ describe('stale-if-error', () => {
       await sleep(300);
       assert.equal(httpStatusOf(await h.client.check(spec)), 503);
       h.emulator.clearFaults();
+    }));
+
+  test('a 401 ends the cached session whatever negative_ttl is: a revoked session is not revived while Kratos fails', () =>
+    withHarness({ config: { cache: { ttl: '200ms', negative_ttl: '0s', stale_if_error: '30s' } } }, async (h) => {
+      const session = h.newSession(h.emulator.addIdentity());
+      const spec = { headers: { 'x-session-token': session.token } };
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+      h.emulator.revokeSession(session.id);
+      await sleep(250);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 401);
+      h.emulator.fail('whoami', { mode: 'status500' });
+      assert.equal(httpStatusOf(await h.client.check(spec)), 503, 'the revoked session must not stand in');
+      assert.equal(await metric(h, /^kratos_ext_authz_cache_requests_total\{cache="session",result="stale"\}/), 0);
     }));
 });

@@ -44,6 +44,28 @@ describe('Kratos running required_aal: highest_available', () => {
       await h.close();
     }
   });
+  test('a 401 "Unable to determine AAL." (Kratos failed computing the AAL) is Kratos unavailable: 503, never cached, no login redirect', async () => {
+    const h = await startHarness({ emulator: { requiredAal: 'highest_available' }, config: { cache: { ttl: '10s', negative_ttl: '10s' } } });
+    try {
+      const session = h.newSession(h.emulator.addIdentity(), { methods: AAL1 });
+      h.emulator.setAalComputationFails(true);
+      const direct = await fetch(`${h.emulator.publicUrl}/sessions/whoami`, { headers: { 'x-session-token': session.token, 'x-request-id': 'r-1' } });
+      assert.equal(direct.status, 401);
+      assert.equal(
+        await direct.text(),
+        '{"error":{"code":401,"status":"Unauthorized","request":"r-1","reason":"Unable to determine AAL.","message":"The request could not be authorized"}}',
+        'the body of whoami (session/handler.go) when DoesSessionSatisfy fails other than with ErrAALNotSatisfied',
+      );
+      const spec = { headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) } };
+      const failed = await h.client.check(spec);
+      assert.equal(httpStatusOf(failed), 503);
+      assert.equal(metadataOf(failed).reason, 'kratos_unavailable');
+      h.emulator.setAalComputationFails(false);
+      assert.equal(httpStatusOf(await h.client.check(spec)), 200, 'the failure was not kept as a 401');
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 describe('admin API', () => {
