@@ -1,11 +1,8 @@
-import http from 'node:http';
-import https from 'node:https';
-import { Configuration, FrontendApi, IdentityApi, type Identity } from '@ory/client';
-import type { AxiosResponse, RawAxiosRequestConfig } from 'axios';
 import type { Config } from '../config/schema';
 import type { Credential } from '../request/credentials';
 import { availableAalOf, type AdminIdentityCredentials } from './available-aal';
 import { callBudget } from './budget';
+import { JsonGet, type JsonGetResult } from './json-get';
 import type { Aal, AvailableAalOutcome, AvailableAalSource, CallContext, SessionSource, WhoamiOutcome } from './types';
 
 /** Called once per Kratos HTTP exchange, for metrics. `status` is the HTTP status or a failure word. */
@@ -15,50 +12,38 @@ export type KratosCallObserver = (endpoint: 'whoami' | 'identity', status: strin
 // the identity's credentials), not when the session is missing or dead (session/handler.go).
 const AAL_UNDETERMINED_REASON = 'Unable to determine AAL.';
 
-// Kratos answers in a few KB; a larger body is not a Kratos answer and must not fill memory.
-const MAX_BODY_BYTES = 1024 * 1024;
-
 export class KratosClient implements SessionSource, AvailableAalSource {
-  private readonly frontend: FrontendApi;
-  private readonly identities: IdentityApi | undefined;
+  private readonly publicApi: JsonGet;
+  private readonly adminApi: JsonGet | undefined;
+  private readonly adminHeaders: Record<string, string>;
+  // Never include_credential=totp or lookup_secret: their configs are the secrets themselves.
+  // code configs (addresses) only matter, and are only fetched, when code counts as MFA.
+  private readonly identityQuery: string;
 
   constructor(
     private readonly config: Config['kratos'],
     private readonly observe: KratosCallObserver = () => {},
   ) {
-    // Idle sockets are closed before Kratos (Go) would close them, so a reused socket is not
-    // reset under us; the socket cap bounds memory while Kratos is slow.
-    const agentOptions = { keepAlive: true, timeout: 30_000, maxSockets: 512 };
-    const baseOptions: RawAxiosRequestConfig = {
-      httpAgent: new http.Agent(agentOptions),
-      httpsAgent: new https.Agent(agentOptions),
-      // Statuses are classified below; throwing for 401/403 would cost a stack trace per denial.
-      validateStatus: () => true,
-      maxRedirects: 0,
-      maxContentLength: MAX_BODY_BYTES,
-      // Kratos is an internal service: HTTP(S)_PROXY variables meant for egress must not reroute it.
-      proxy: false,
-    };
-    this.frontend = new FrontendApi(new Configuration({ basePath: config.public_url, baseOptions }));
-    this.identities = config.admin_url
-      ? new IdentityApi(new Configuration({ basePath: config.admin_url, accessToken: config.admin_token || undefined, baseOptions }))
-      : undefined;
+    this.publicApi = new JsonGet(config.public_url);
+    this.adminApi = config.admin_url ? new JsonGet(config.admin_url) : undefined;
+    this.adminHeaders = config.admin_token ? { authorization: `Bearer ${config.admin_token}` } : {};
+    this.identityQuery = config.code_mfa_enabled ? '?include_credential=webauthn&include_credential=code' : '?include_credential=webauthn';
   }
 
   async whoami(credential: Credential, context: CallContext): Promise<WhoamiOutcome> {
-    const forwarded = credential.kind === 'cookie' ? { cookie: credential.value } : { xSessionToken: credential.value };
-    const response = await this.call('whoami', context, (options) => this.frontend.toSession(forwarded, options));
+    const headers: Record<string, string> = credential.kind === 'cookie' ? { cookie: credential.value } : { 'x-session-token': credential.value };
+    const response = await this.call('whoami', this.publicApi, '/sessions/whoami', headers, context);
     if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
     switch (response.status) {
       case 200:
-        return sessionFrom(response.data);
+        return sessionFrom(response.body);
       case 401:
         // Treated as logged out, this would send the user to a login that bounces straight back.
-        return errorFieldOf(response.data, 'reason') === AAL_UNDETERMINED_REASON
+        return errorFieldOf(response.body, 'reason') === AAL_UNDETERMINED_REASON
           ? { kind: 'unavailable', detail: 'whoami answered 401 "Unable to determine AAL."' }
           : { kind: 'unauthenticated' };
       case 403:
-        return errorFieldOf(response.data, 'id') === 'session_aal2_required'
+        return errorFieldOf(response.body, 'id') === 'session_aal2_required'
           ? { kind: 'aal_refused' }
           : { kind: 'unavailable', detail: 'whoami answered 403 without session_aal2_required' };
       default:
@@ -67,44 +52,30 @@ export class KratosClient implements SessionSource, AvailableAalSource {
   }
 
   async availableAal(identityId: string, context: CallContext): Promise<AvailableAalOutcome> {
-    const identities = this.identities;
-    if (!identities) return { kind: 'unavailable', detail: 'kratos.admin_url is not set' };
-    // Never include_credential=totp or lookup_secret: their configs are the secrets themselves.
-    // code configs (addresses) only matter, and are only fetched, when code counts as MFA.
-    const includeCredential: Array<'webauthn' | 'code'> = this.config.code_mfa_enabled ? ['webauthn', 'code'] : ['webauthn'];
-    const response = await this.call('identity', context, (options) => identities.getIdentity({ id: identityId, includeCredential }, options));
+    if (!this.adminApi) return { kind: 'unavailable', detail: 'kratos.admin_url is not set' };
+    const path = `/admin/identities/${encodeURIComponent(identityId)}${this.identityQuery}`;
+    const response = await this.call('identity', this.adminApi, path, { ...this.adminHeaders }, context);
     if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
     if (response.status !== 200) return { kind: 'unavailable', detail: `admin identity answered ${response.status}` };
-    return availableAalFrom(response.data, identityId, this.config.code_mfa_enabled);
+    return availableAalFrom(response.body, identityId, this.config.code_mfa_enabled);
   }
 
-  private async call<T>(
-    endpoint: 'whoami' | 'identity',
-    context: CallContext,
-    send: (options: RawAxiosRequestConfig) => Promise<AxiosResponse<T>>,
-  ): Promise<AxiosResponse<T> | { failure: string }> {
+  /** Idle keep-alive sockets would hold the process open after shutdown. */
+  async close(): Promise<void> {
+    await Promise.all([this.publicApi.close(), this.adminApi?.close()]);
+  }
+
+  private async call(endpoint: 'whoami' | 'identity', api: JsonGet, path: string, headers: Record<string, string>, context: CallContext): Promise<JsonGetResult> {
     const budget = callBudget(this.config.timeout, context);
     if (budget <= 0) return { failure: 'no time left before the check deadline' };
     const started = performance.now();
-    const headers: Record<string, string> = context.requestId && isHeaderSafe(context.requestId) ? { 'x-request-id': context.requestId } : {};
-    try {
-      const response = await send({ headers, timeout: budget, signal: AbortSignal.timeout(budget) });
-      this.observe(endpoint, String(response.status), (performance.now() - started) / 1000);
-      return response;
-    } catch (error) {
-      const failure = failureWord(error);
-      this.observe(endpoint, failure, (performance.now() - started) / 1000);
-      return { failure: `${endpoint} ${failure} after ${Math.round(performance.now() - started)}ms` };
-    }
+    headers.accept = 'application/json';
+    if (context.requestId && isHeaderSafe(context.requestId)) headers['x-request-id'] = context.requestId;
+    const result = await api.get(path, headers, budget);
+    const elapsed = performance.now() - started;
+    this.observe(endpoint, 'failure' in result ? result.failure : String(result.status), elapsed / 1000);
+    return 'failure' in result ? { failure: `${endpoint} ${result.failure} after ${Math.round(elapsed)}ms` } : result;
   }
-}
-
-/** A short, credential-free description of a transport failure. */
-function failureWord(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED') return 'timeout';
-  if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code.toLowerCase();
-  return 'error';
 }
 
 function isHeaderSafe(value: string): boolean {
@@ -135,7 +106,7 @@ function sessionFrom(body: unknown): WhoamiOutcome {
 }
 
 /** Only an answer about the identity that was asked for, in a state Kratos defines, is trusted. */
-function availableAalFrom(body: Identity, identityId: string, codeMfaEnabled: boolean): AvailableAalOutcome {
+function availableAalFrom(body: unknown, identityId: string, codeMfaEnabled: boolean): AvailableAalOutcome {
   if (!isRecord(body) || body.id !== identityId) return { kind: 'unavailable', detail: 'admin identity answer is not an identity' };
   if (body.state === 'inactive') return { kind: 'identity_inactive' };
   if (body.state !== 'active') return { kind: 'unavailable', detail: 'admin identity answer has no identity state' };

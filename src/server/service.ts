@@ -88,6 +88,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       });
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await kratos.close();
       logger.info('stopped');
     },
   };
