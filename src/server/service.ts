@@ -2,7 +2,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { IdentityCache } from '../cache/identity-cache';
 import { SessionCache, type CacheResult } from '../cache/session-cache';
 import type { Config } from '../config/schema';
-import { createCheck } from '../envoy/check';
+import { createCheck, type CheckFunction } from '../envoy/check';
 import { KratosClient } from '../kratos/client';
 import { checkObserver } from '../observability/check-observer';
 import type { Logger } from '../observability/logger';
@@ -18,69 +18,168 @@ export interface RunningService {
   grpcPort: number;
   httpPort: number;
   metrics: Metrics;
+  /**
+   * Makes an already validated configuration the one every check started from now on runs
+   * under; checks in flight finish under the one they started with. The listen addresses and
+   * log.pretty are not changed (the caller reports them as needing a restart).
+   */
+  reconfigure(config: Config): void;
   /** Stops taking traffic at once, lets in-flight checks finish within server.shutdown_timeout. */
   shutdown(): Promise<void>;
 }
 
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const metrics = new Metrics();
+/** The Kratos client and the caches in front of it: kept across reloads that leave kratos.* and cache.* alone. */
+interface KratosSide {
+  settings: string;
+  kratos: KratosClient;
+  sessions: SessionCache;
+  identities: IdentityCache;
+  readiness: KratosReadiness;
+}
+
+/**
+ * Everything a check reads from the configuration, built whole before it is published. A check
+ * takes the current generation once, when it starts, so it is decided by exactly one
+ * configuration however many reloads happen while it waits for Kratos.
+ */
+interface Generation {
+  config: Config;
+  check: CheckFunction;
+  side: KratosSide;
+}
+
+function kratosSideSettings(config: Config): string {
+  return JSON.stringify([config.kratos, config.cache]);
+}
+
+function buildKratosSide(config: Config, logger: Logger, metrics: Metrics): KratosSide {
   const kratos = new KratosClient(config.kratos, metrics.observeKratosCall);
-  const warnKratosTooStrict = oncePer(60_000, () =>
-    logger.error(
-      'Kratos refused a session with session_aal2_required although this policy only needs aal1: set session.whoami.required_aal: aal1 in Kratos, or tokens of identities with a second factor are denied',
-    ),
-  );
   const warnStale = oncePer(10_000, () => logger.warn({ stale_if_error_ms: config.cache.stale_if_error }, 'Kratos is failing: serving cached sessions past their TTL (cache.stale_if_error)'));
   const countSession = (result: CacheResult) => {
     metrics.cacheRequests.inc({ cache: 'session', result });
     if (result === 'stale') warnStale();
   };
-  const sessions = new SessionCache(kratos, config.cache, countSession);
-  const identities = new IdentityCache(kratos, config.cache.identity_ttl, config.cache.max_entries, (result) => metrics.cacheRequests.inc({ cache: 'identity', result }));
+  return {
+    settings: kratosSideSettings(config),
+    kratos,
+    sessions: new SessionCache(kratos, config.cache, countSession),
+    identities: new IdentityCache(kratos, config.cache.identity_ttl, config.cache.max_entries, (result) => metrics.cacheRequests.inc({ cache: 'identity', result })),
+    readiness: new KratosReadiness(config.kratos.public_url),
+  };
+}
+
+function buildGeneration(config: Config, side: KratosSide, logger: Logger, metrics: Metrics, warnKratosTooStrict: () => void): Generation {
+  // Its own child logger, so log.level changes for later checks only.
+  const checkLogger = logger.child({}, { level: config.log.level });
   const check = createCheck({
     decision: {
       policy: compilePolicy(config.policy),
       extractCredential: kratosCredentialExtractor(config.kratos.session_cookie),
-      sessions,
-      identities,
+      sessions: side.sessions,
+      identities: side.identities,
       whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available,
       onKratosStricterThanPolicy: warnKratosTooStrict,
     },
     loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
-    observe: checkObserver(logger, metrics),
+    observe: checkObserver(checkLogger, metrics),
   });
+  return { config, check, side };
+}
+
+/**
+ * Counts the checks running on each Kratos side, so a side a reload replaced has its
+ * connection pools closed only once its last check has finished.
+ */
+class KratosSides {
+  private readonly running = new Map<KratosSide, number>();
+  private readonly retired = new Set<KratosSide>();
+
+  enter(side: KratosSide): void {
+    this.running.set(side, (this.running.get(side) ?? 0) + 1);
+  }
+
+  leave(side: KratosSide): void {
+    const left = (this.running.get(side) ?? 1) - 1;
+    if (left > 0) this.running.set(side, left);
+    else this.running.delete(side);
+    if (left <= 0 && this.retired.delete(side)) void side.kratos.close();
+  }
+
+  retire(side: KratosSide): void {
+    side.readiness.stop();
+    if (this.running.has(side)) this.retired.add(side);
+    else void side.kratos.close();
+  }
+
+  async closeAll(current: KratosSide): Promise<void> {
+    current.readiness.stop();
+    await Promise.all([current, ...this.retired].map((side) => side.kratos.close()));
+    this.retired.clear();
+  }
+}
+
+export async function startService(initial: Config, logger: Logger): Promise<RunningService> {
+  const metrics = new Metrics();
+  const warnKratosTooStrict = oncePer(60_000, () =>
+    logger.error(
+      'Kratos refused a session with session_aal2_required although this policy only needs aal1: set session.whoami.required_aal: aal1 in Kratos, or tokens of identities with a second factor are denied',
+    ),
+  );
+  let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics), logger, metrics, warnKratosTooStrict);
+  const sides = new KratosSides();
+  const check: CheckFunction = async (request, deadline) => {
+    const generation = current;
+    sides.enter(generation.side);
+    try {
+      return await generation.check(request, deadline);
+    } finally {
+      sides.leave(generation.side);
+    }
+  };
 
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
   const grpcServer = createGrpcServer(check, health, logger);
-  const readiness = new KratosReadiness(config.kratos.public_url);
   let draining = false;
   const httpServer = createHttpServer({
     metrics,
-    notReadyBecause: () => (draining ? 'shutting down' : readiness.problem()),
+    notReadyBecause: () => (draining ? 'shutting down' : current.side.readiness.problem()),
   });
 
-  const grpcPort = await bindGrpc(grpcServer, config.server.grpc_address);
-  const httpPort = await listenHttp(httpServer, config.server.http_address);
-  readiness.start();
+  const grpcPort = await bindGrpc(grpcServer, initial.server.grpc_address);
+  const httpPort = await listenHttp(httpServer, initial.server.http_address);
+  current.side.readiness.start();
   for (const name of HEALTH_SERVICES) health.setStatus(name, 'SERVING');
-  logger.info({ grpc_port: grpcPort, http_port: httpPort, kratos: config.kratos.public_url }, 'serving');
+  logger.info({ grpc_port: grpcPort, http_port: httpPort, kratos: initial.kratos.public_url }, 'serving');
 
   return {
     grpcPort,
     httpPort,
     metrics,
+    reconfigure: (config) => {
+      const previous = current;
+      const keepSide = previous.side.settings === kratosSideSettings(config);
+      const side = keepSide ? previous.side : buildKratosSide(config, logger, metrics);
+      const next = buildGeneration(config, side, logger, metrics, warnKratosTooStrict);
+      // The one assignment that publishes the new configuration.
+      current = next;
+      logger.level = config.log.level;
+      if (!keepSide) {
+        side.readiness.start();
+        sides.retire(previous.side);
+      }
+    },
     shutdown: async () => {
       draining = true;
       for (const name of HEALTH_SERVICES) health.setStatus(name, 'NOT_SERVING');
-      readiness.stop();
+      const { server } = current.config;
       // Keep answering while Envoy's health checks (or Kubernetes endpoints) notice NOT_SERVING.
-      if (config.server.drain_delay > 0) await new Promise((resolve) => setTimeout(resolve, config.server.drain_delay));
+      if (server.drain_delay > 0) await new Promise((resolve) => setTimeout(resolve, server.drain_delay));
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
-          logger.warn({ shutdown_timeout_ms: config.server.shutdown_timeout }, 'in-flight checks did not finish in time; closing');
+          logger.warn({ shutdown_timeout_ms: server.shutdown_timeout }, 'in-flight checks did not finish in time; closing');
           grpcServer.forceShutdown();
           resolve();
-        }, config.server.shutdown_timeout);
+        }, server.shutdown_timeout);
         grpcServer.tryShutdown(() => {
           clearTimeout(force);
           resolve();
@@ -88,7 +187,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       });
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      await kratos.close();
+      await sides.closeAll(current.side);
       logger.info('stopped');
     },
   };
