@@ -14,7 +14,8 @@ function keyPath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
 }
 
-function describe(issue: z.core.$ZodIssue): string[] {
+/** One problem line per zod issue, naming the key; also used for files other than the config. */
+export function describeIssue(issue: z.core.$ZodIssue): string[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => `${keyPath([...issue.path, key])}: unknown key`);
   }
@@ -45,12 +46,17 @@ export function parseConfig(document: unknown, env: NodeJS.ProcessEnv = process.
   const substituted = substituteEnv(document ?? {}, env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const result = configSchema.safeParse(substituted);
-  if (!result.success) throw new ConfigError(result.error.issues.flatMap(describe));
+  if (!result.success) throw new ConfigError(result.error.issues.flatMap(describeIssue));
   return result.data;
 }
 
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
   if (path === undefined) return parseConfig(undefined, env);
+  return parseConfig(readYamlFile(path), env);
+}
+
+/** A YAML file as plain data; a ConfigError with one line per problem when it cannot be read or parsed. */
+export function readYamlFile(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -61,5 +67,5 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map((error) => `${path}: ${error.message.split('\n')[0]}`));
   }
-  return parseConfig(document.toJS(), env);
+  return document.toJS();
 }

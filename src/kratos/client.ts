@@ -92,8 +92,8 @@ function errorFieldOf(body: unknown, field: 'id' | 'reason'): unknown {
 
 const AALS: ReadonlySet<unknown> = new Set<Aal>(['aal0', 'aal1', 'aal2']);
 
-/** A whoami 200 is only trusted when it is a well-formed, active, unexpired session. */
-function sessionFrom(body: unknown): WhoamiOutcome {
+/** A whoami 200 is only trusted when it is a well-formed, active, unexpired session (also read by `explain --session`). */
+export function sessionFrom(body: unknown): WhoamiOutcome {
   if (!isRecord(body) || !isRecord(body.identity)) return { kind: 'unavailable', detail: 'whoami answered 200 without a session' };
   const { id, active, expires_at: expiresAt, authenticator_assurance_level: aal } = body;
   const identityId = body.identity.id;

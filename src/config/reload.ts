@@ -1,0 +1,88 @@
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from '../observability/logger';
+import { ConfigError, loadConfig } from './load';
+import type { Config } from './schema';
+
+/** Settings bound once at start-up: a reload reports them and leaves them as they are. */
+const RESTART_ONLY: ReadonlyArray<{ key: string; read: (config: Config) => unknown; keep: (next: Config, running: Config) => Config }> = [
+  { key: 'server.grpc_address', read: (c) => c.server.grpc_address, keep: (next, running) => ({ ...next, server: { ...next.server, grpc_address: running.server.grpc_address } }) },
+  { key: 'server.http_address', read: (c) => c.server.http_address, keep: (next, running) => ({ ...next, server: { ...next.server, http_address: running.server.http_address } }) },
+  { key: 'log.pretty', read: (c) => c.log.pretty, keep: (next, running) => ({ ...next, log: { ...next.log, pretty: running.log.pretty } }) },
+];
+
+export type ReloadTrigger = 'SIGHUP' | 'watch';
+
+export interface ReloadReport {
+  result: 'applied' | 'rejected';
+  /** Validation problems, one per line as start-up prints them (rejected only). */
+  problems: string[];
+  /** Keys whose new value waits for a restart (applied only). */
+  needsRestart: string[];
+  /** Top-level sections whose effective value changed (applied only). */
+  changed: string[];
+}
+
+/**
+ * Re-reads the configuration file and, when it is valid as a whole, hands it to the running
+ * service in one step; when not, the running configuration stays and every problem is logged.
+ * Validation is loadConfig itself, so a reload accepts exactly what start-up accepts.
+ */
+export class ConfigReloader {
+  private readonly reloads: Counter<'result'>;
+
+  constructor(
+    private readonly path: string | undefined,
+    private running: Config,
+    private readonly apply: (config: Config) => void,
+    private readonly logger: Logger,
+    registry: Registry,
+  ) {
+    this.reloads = new Counter({
+      name: 'kratos_ext_authz_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP or --watch-config), by result: applied or rejected.',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    });
+    // Both series exist from the start, so an alert on rejected sees its first increase.
+    this.reloads.inc({ result: 'applied' }, 0);
+    this.reloads.inc({ result: 'rejected' }, 0);
+  }
+
+  reload(trigger: ReloadTrigger): ReloadReport {
+    let loaded: Config;
+    try {
+      loaded = loadConfig(this.path);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return this.reject(trigger, error.problems);
+    }
+    const waiting = RESTART_ONLY.filter((setting) => setting.read(loaded) !== setting.read(this.running));
+    const next = waiting.reduce((config, setting) => setting.keep(config, this.running), loaded);
+    const changed = changedSections(this.running, next);
+    try {
+      // Builds everything before publishing it: a throw here leaves the running configuration in place.
+      this.apply(next);
+    } catch (error) {
+      return this.reject(trigger, [`(apply): ${error instanceof Error ? error.message : String(error)}`]);
+    }
+    for (const setting of waiting) {
+      const running = setting.read(this.running);
+      this.logger.warn({ trigger, key: setting.key, running, configured: setting.read(loaded) }, `${setting.key} needs a restart: keeping ${String(running)} until then`);
+    }
+    const needsRestart = waiting.map((setting) => setting.key);
+    this.running = next;
+    this.reloads.inc({ result: 'applied' });
+    this.logger.info({ trigger, changed, needs_restart: needsRestart }, changed.length > 0 ? 'configuration reloaded' : 'configuration reloaded: nothing changed');
+    return { result: 'applied', problems: [], needsRestart, changed };
+  }
+
+  private reject(trigger: ReloadTrigger, problems: string[]): ReloadReport {
+    this.reloads.inc({ result: 'rejected' });
+    for (const problem of problems) this.logger.error({ trigger, problem }, `configuration reload rejected, keeping the running configuration: ${problem}`);
+    return { result: 'rejected', problems, needsRestart: [], changed: [] };
+  }
+}
+
+function changedSections(before: Config, after: Config): string[] {
+  return (Object.keys(after) as Array<keyof Config>).filter((section) => JSON.stringify(before[section]) !== JSON.stringify(after[section]));
+}
