@@ -1,18 +1,32 @@
 #!/usr/bin/env node
+import { runSubcommand, SUBCOMMAND_SUMMARY } from './cli/commands';
+import { EXIT_CODES } from './cli/exit-codes';
 import { ConfigError, loadConfig } from './config/load';
+import { ConfigReloader, type ReloadTrigger } from './config/reload';
 import type { Config } from './config/schema';
+import { watchConfigFile } from './config/watch';
 import { createLogger } from './observability/logger';
 import { startService } from './server/service';
 
-const USAGE = `usage: kratos-ext-authz [--config <file.yaml>]
+const USAGE = `usage: kratos-ext-authz [--config <file.yaml>] [--watch-config]
+       kratos-ext-authz <command> [options]     (kratos-ext-authz <command> --help for its options)
 
 Envoy ext_authz gRPC service enforcing Ory Kratos sessions: browsers (session cookie) must meet
 the identity's highest available AAL, API clients (session token) aal1. The config file may also
-be named by KRATOS_EXT_AUTHZ_CONFIG; without one, every key takes its default.`;
+be named by KRATOS_EXT_AUTHZ_CONFIG; without one, every key takes its default.
 
-// Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or configuration.
-function parseArguments(argv: string[]): { configPath: string | undefined } {
+With no command it serves. SIGHUP re-reads the config file; --watch-config also does when the
+file changes (Kubernetes ConfigMap updates included). A config that fails validation is
+rejected as a whole and the running one stays.
+
+commands:
+${SUBCOMMAND_SUMMARY}
+
+${EXIT_CODES}`;
+
+function parseArguments(argv: string[]): { configPath: string | undefined; watch: boolean } {
   let configPath = process.env.KRATOS_EXT_AUTHZ_CONFIG || undefined;
+  let watch = false;
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index] as string;
     if (argument === '--help' || argument === '-h') {
@@ -23,11 +37,14 @@ function parseArguments(argv: string[]): { configPath: string | undefined } {
       if (!configPath) fail('--config needs a file path');
     } else if (argument.startsWith('--config=')) {
       configPath = argument.slice('--config='.length);
+    } else if (argument === '--watch-config') {
+      watch = true;
     } else {
       fail(`unknown argument ${argument}`);
     }
   }
-  return { configPath };
+  if (watch && configPath === undefined) fail('--watch-config needs a config file (--config or KRATOS_EXT_AUTHZ_CONFIG)');
+  return { configPath, watch };
 }
 
 function fail(message: string): never {
@@ -35,8 +52,11 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-async function main(): Promise<void> {
-  const { configPath } = parseArguments(process.argv.slice(2));
+async function serve(argv: string[]): Promise<void> {
+  const { configPath, watch } = parseArguments(argv);
+  // Node's default for SIGHUP is to exit: until the service runs, a reload request is noted only.
+  let reload = (trigger: ReloadTrigger): void => void process.stderr.write(`kratos-ext-authz: ${trigger} before serving: ignored\n`);
+  process.on('SIGHUP', () => reload('SIGHUP'));
   let config: Config;
   try {
     config = loadConfig(configPath);
@@ -47,6 +67,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.log);
   const service = await startService(config, logger);
+  const reloader = new ConfigReloader(configPath, config, service.reconfigure, logger, service.metrics.registry);
+  reload = (trigger) => reloader.reload(trigger);
+  const watcher = watch && configPath !== undefined ? watchConfigFile(configPath, () => reload('watch')) : undefined;
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -55,6 +78,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    watcher?.close();
     logger.info({ signal }, 'draining');
     service.shutdown().then(
       () => process.exit(0),
@@ -66,6 +90,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const exitCode = await runSubcommand(argv);
+  if (exitCode === undefined) return serve(argv);
+  // Let stdout drain before exiting: a test report piped to a file must arrive whole.
+  process.exitCode = exitCode;
 }
 
 main().catch((error: unknown) => {

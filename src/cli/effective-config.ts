@@ -1,0 +1,45 @@
+import type { Config } from '../config/schema';
+
+export const REDACTED = '<redacted>';
+
+// The keys parsed from duration strings: shown as durations again so the output loads as a config.
+const DURATION_KEYS: ReadonlyArray<readonly [section: 'server' | 'kratos' | 'cache', key: string]> = [
+  ['server', 'shutdown_timeout'],
+  ['server', 'drain_delay'],
+  ['kratos', 'timeout'],
+  ['cache', 'ttl'],
+  ['cache', 'negative_ttl'],
+  ['cache', 'identity_ttl'],
+  ['cache', 'stale_if_error'],
+];
+
+/**
+ * The configuration as the service runs it, every default filled in, written back in the file's
+ * own vocabulary (durations as `150ms`, `10s`, `1m`) so it loads again to the same thing.
+ * Secrets are redacted: kratos.admin_token, and any user:password in a Kratos URL.
+ */
+export function effectiveConfig(config: Config): Record<string, Record<string, unknown>> {
+  const shown: Record<string, Record<string, unknown>> = JSON.parse(JSON.stringify(config));
+  for (const [section, key] of DURATION_KEYS) {
+    const value = shown[section]?.[key];
+    if (typeof value === 'number' && shown[section]) shown[section][key] = formatDuration(value);
+  }
+  const kratos = shown.kratos ?? {};
+  if (kratos.admin_token) kratos.admin_token = REDACTED;
+  for (const key of ['public_url', 'admin_url', 'browser_url']) {
+    if (typeof kratos[key] === 'string') kratos[key] = withoutUserinfo(kratos[key]);
+  }
+  return shown;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+function withoutUserinfo(url: string): string {
+  return url.replace(/^(https?:\/\/)[^/@]*@/, `$1${REDACTED}@`);
+}

@@ -1,0 +1,142 @@
+import type { Config } from '../config/schema';
+import type { Decision } from '../decision';
+import { createCheck } from '../envoy/check';
+import type { CheckResponse } from '../envoy/messages';
+import { compilePolicy, type Policy, type Rule } from '../policy/policy';
+import { traceSelection, type SelectionTrace } from '../policy/rule-trace';
+import { kratosCredentialExtractor } from '../request/credentials';
+import type { HeaderBag } from '../request/headers';
+import { isBrowserNavigation, preferredMediaType } from '../request/navigation';
+import { normalisePath } from '../request/path';
+import type { RequestView } from '../request/view';
+import { chooseCredential, type CredentialChoice } from './credential-facts';
+import { checkRequestFor, type RequestInput } from './request-input';
+import type { KratosLookup, RecordingKratos } from './session-facts';
+
+/** What the proxy would do, in the vocabulary of policy tests. */
+export type Outcome = 'allow' | 'redirect_login' | 'redirect_step_up' | '401' | '403' | '403_aal' | '503' | '400' | '413' | '500';
+
+export interface ProxyResponse {
+  /** 200 for "passed upstream". */
+  status: number;
+  grpcCode: number;
+  /** Denials: the response headers; allows: the headers set on the upstream request. */
+  headers: ReadonlyArray<readonly [string, string]>;
+  /** Allows only: headers removed from the upstream request. */
+  removedHeaders: readonly string[];
+  body: string;
+}
+
+export interface Trace {
+  request: { method: string; url: string; headers: ReadonlyArray<readonly [string, string]> };
+  /** Set when the request could not be read at all (answered 400 before any rule). */
+  unreadable: string | undefined;
+  readings: ReadonlyArray<{ path: string; as: string }>;
+  selection: SelectionTrace | undefined;
+  rule: { name: string; outcome: Rule['outcome'] } | undefined;
+  credential: CredentialChoice;
+  style: { browser: boolean; because: string };
+  requirement: string;
+  kratos: readonly KratosLookup[];
+  decision: Decision;
+  response: ProxyResponse;
+  outcome: Outcome;
+  /** x-kratos-* headers set on the upstream request; empty when removed or denied. */
+  identityHeaders: Readonly<Record<string, string>>;
+}
+
+/** Headers whose values help explain a decision and never carry a credential. */
+const SHOWN_HEADERS = new Set(['accept', 'sec-fetch-mode', 'sec-fetch-dest', 'sec-fetch-site', 'origin', 'access-control-request-method', 'x-request-id', 'content-type', 'user-agent']);
+
+/**
+ * Runs one request through the service's own check (createCheck: read the CheckRequest,
+ * decide, answer) with Kratos replaced by `kratos`, and explains each step. Nothing here
+ * decides anything itself.
+ */
+export async function traceRequest(config: Config, input: RequestInput, kratos: RecordingKratos, policy: Policy = compilePolicy(config.policy)): Promise<Trace | { problem: string }> {
+  const request = checkRequestFor(input);
+  if ('problem' in request) return request;
+  let record: { decision: Decision; view: RequestView | undefined } | undefined;
+  const check = createCheck({
+    decision: {
+      policy,
+      extractCredential: kratosCredentialExtractor(config.kratos.session_cookie),
+      sessions: kratos.sessions,
+      identities: kratos.identities,
+      whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available,
+      onKratosStricterThanPolicy: () => {},
+    },
+    loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
+    observe: ({ decision, view }) => (record = { decision, view }),
+  });
+  const wire = await check(request, Infinity);
+  if (!record) throw new Error('the check answered without observing its decision');
+  const { decision, view } = record;
+  const headers = view?.headers;
+  const response = responseOf(wire);
+  const credential = headers ? chooseCredential(headers, config.kratos.session_cookie) : { chosen: undefined, ignored: [] };
+  const rule = [...policy.rules, policy.fallback].find((candidate) => candidate.name === decision.policy);
+  return {
+    request: { method: input.method, url: input.url, headers: input.headers.map(([name, value]) => [name, shownValue(name, value)] as const) },
+    unreadable: view ? undefined : 'detail' in decision ? decision.detail : decision.kind,
+    readings: view ? view.pathReadings.map((path, index) => ({ path, as: readingName(view, path, index) })) : [],
+    selection: view && traceSelection(config.policy, policy, view),
+    rule: rule && { name: rule.name, outcome: rule.outcome },
+    credential,
+    style: headers ? styleOf(headers, decision) : { browser: false, because: 'the request could not be read' },
+    requirement: requirementOf(rule, decision),
+    kratos: kratos.lookups,
+    decision,
+    response,
+    outcome: outcomeOf(decision, response),
+    identityHeaders: Object.fromEntries(response.status === 200 ? response.headers.filter(([name]) => name.startsWith('x-kratos-')) : []),
+  };
+}
+
+function shownValue(name: string, value: string): string {
+  return SHOWN_HEADERS.has(name.toLowerCase()) ? value : `<${Buffer.byteLength(value)} bytes>`;
+}
+
+function readingName(view: RequestView, path: string, index: number): string {
+  if (view.pathReadings.length === 1) return 'as sent, WHATWG URL and normalised alike';
+  if (index === 0) return 'as sent';
+  return path === normalisePath(view.path) ? 'normalised' : 'WHATWG URL';
+}
+
+/** Why the answer would be a redirect or JSON; the verdict itself is isBrowserNavigation's. */
+function styleOf(headers: HeaderBag, decision: Decision): { browser: boolean; because: string } {
+  if (decision.credential === 'token') return { browser: false, because: 'a session token was sent: API-style whatever the headers say' };
+  const browser = isBrowserNavigation(headers);
+  const fetchMode = headers.first('sec-fetch-mode');
+  if (fetchMode !== undefined) return { browser, because: `sec-fetch-mode: ${fetchMode}` };
+  const accept = headers.first('accept');
+  if (accept !== undefined) return { browser, because: `accept: ${accept} (best-ranked type ${preferredMediaType(accept) ?? 'none'}; no sec-fetch-mode)` };
+  return { browser, because: 'neither sec-fetch-mode nor accept was sent' };
+}
+
+function requirementOf(rule: Rule | undefined, decision: Decision): string {
+  if (!rule) return 'none: no rule applied';
+  const { outcome } = rule;
+  if (outcome.kind === 'deny') return 'none: the rule denies every request';
+  if (outcome.kind === 'anonymous') return 'none: anonymous (a credential present is still validated for identity headers)';
+  if (decision.credential === 'cookie') return `cookie: ${outcome.cookie}`;
+  if (decision.credential === 'token') return `token: ${outcome.token}`;
+  return `a credential (cookie: ${outcome.cookie}, token: ${outcome.token}); none was sent`;
+}
+
+function responseOf(wire: CheckResponse): ProxyResponse {
+  const header = (option: { header: { key: string; value: string } }) => [option.header.key, option.header.value] as const;
+  if (wire.denied_response) {
+    const { status, headers, body } = wire.denied_response;
+    return { status: status.code, grpcCode: wire.status.code, headers: headers.map(header), removedHeaders: [], body };
+  }
+  return { status: 200, grpcCode: wire.status.code, headers: (wire.ok_response?.headers ?? []).map(header), removedHeaders: wire.ok_response?.headers_to_remove ?? [], body: '' };
+}
+
+function outcomeOf(decision: Decision, response: ProxyResponse): Outcome {
+  if (response.status === 200) return 'allow';
+  const stepUp = decision.kind === 'aal_too_low';
+  if (response.status === 302 || response.status === 303) return stepUp ? 'redirect_step_up' : 'redirect_login';
+  if (response.status === 403 && stepUp) return '403_aal';
+  return String(response.status) as Outcome;
+}
