@@ -11,7 +11,7 @@ export interface CredentialFact {
 }
 
 export interface CredentialChoice {
-  chosen: CredentialFact | undefined;
+  chosen: CredentialFact | null;
   /** Present in the request but not used: Kratos's precedence picks one and never falls back. */
   ignored: CredentialFact[];
 }
@@ -29,7 +29,7 @@ export function chooseCredential(headers: HeaderBag, cookieName: string): Creden
     shown: describeCredential(credential, headers, cookieName),
     wellFormed: credential.wellFormed,
   });
-  return { chosen: chosen && fact(chosen), ignored: present.filter((credential) => credential.source !== chosen?.source).map(fact) };
+  return { chosen: chosen ? fact(chosen) : null, ignored: present.filter((credential) => credential.source !== chosen?.source).map(fact) };
 }
 
 /** `<cookie ory_kratos_session, 212 bytes>`, `<token x-session-token, 32 bytes>`. */

@@ -13,7 +13,7 @@ export function renderTrace(trace: Trace, sessionSource: string): string {
     for (const line of more) lines.push(`${' '.repeat(LABEL_WIDTH)}${line}`);
   };
   block('request', `${trace.request.method} ${trace.request.url}`, ...trace.request.headers.map(([name, value]) => `${name}: ${value}`));
-  if (trace.unreadable !== undefined) {
+  if (trace.unreadable !== null) {
     block('refused', `before any rule: ${trace.unreadable}`);
   } else {
     block('path', ...listed(trace.readings.map((reading) => `${reading.path}  (${reading.as})`)));

@@ -30,10 +30,10 @@ export interface ProxyResponse {
 export interface Trace {
   request: { method: string; url: string; headers: ReadonlyArray<readonly [string, string]> };
   /** Set when the request could not be read at all (answered 400 before any rule). */
-  unreadable: string | undefined;
+  unreadable: string | null;
   readings: ReadonlyArray<{ path: string; as: string }>;
-  selection: SelectionTrace | undefined;
-  rule: { name: string; outcome: Rule['outcome'] } | undefined;
+  selection: SelectionTrace | null;
+  rule: { name: string; outcome: Rule['outcome'] } | null;
   credential: CredentialChoice;
   style: { browser: boolean; because: string };
   requirement: string;
@@ -74,14 +74,14 @@ export async function traceRequest(config: Config, input: RequestInput, kratos: 
   const { decision, view } = record;
   const headers = view?.headers;
   const response = responseOf(wire);
-  const credential = headers ? chooseCredential(headers, config.kratos.session_cookie) : { chosen: undefined, ignored: [] };
+  const credential = headers ? chooseCredential(headers, config.kratos.session_cookie) : { chosen: null, ignored: [] };
   const rule = [...policy.rules, policy.fallback].find((candidate) => candidate.name === decision.policy);
   return {
     request: { method: input.method, url: input.url, headers: input.headers.map(([name, value]) => [name, shownValue(name, value)] as const) },
-    unreadable: view ? undefined : 'detail' in decision ? decision.detail : decision.kind,
-    readings: view ? view.pathReadings.map((path, index) => ({ path, as: readingName(view, path, index) })) : [],
-    selection: view && traceSelection(config.policy, policy, view),
-    rule: rule && { name: rule.name, outcome: rule.outcome },
+    unreadable: view ? null : 'detail' in decision ? decision.detail : decision.kind,
+    readings: view ? view.pathReadings.map((path) => ({ path, as: readingNames(view.path, path) })) : [],
+    selection: view ? traceSelection(config.policy, policy, view) : null,
+    rule: rule ? { name: rule.name, outcome: rule.outcome } : null,
     credential,
     style: headers ? styleOf(headers, decision) : { browser: false, because: 'the request could not be read' },
     requirement: requirementOf(rule, decision),
@@ -97,10 +97,17 @@ function shownValue(name: string, value: string): string {
   return SHOWN_HEADERS.has(name.toLowerCase()) ? value : `<${Buffer.byteLength(value)} bytes>`;
 }
 
-function readingName(view: RequestView, path: string, index: number): string {
-  if (view.pathReadings.length === 1) return 'as sent, WHATWG URL and normalised alike';
-  if (index === 0) return 'as sent';
-  return path === normalisePath(view.path) ? 'normalised' : 'WHATWG URL';
+/** Which of path.ts's readings a reading is (pathReadings keeps each distinct string once). */
+function readingNames(rawPath: string, reading: string): string {
+  const asSent = rawPath.replace(/[?#].*$/s, '');
+  // path.ts's WHATWG reading: new URL()'s pathname, the origin only anchoring the parse.
+  const whatwg = new URL(`http://h${asSent.startsWith('/') ? '' : '/'}${asSent}`).pathname;
+  const names = [
+    ['as sent', asSent],
+    ['WHATWG URL', whatwg],
+    ['normalised', normalisePath(rawPath)],
+  ].flatMap(([name, path]) => (path === reading ? [name] : []));
+  return names.join(', ');
 }
 
 /** Why the answer would be a redirect or JSON; the verdict itself is isBrowserNavigation's. */

@@ -1,61 +1,20 @@
 /** The real executable: command line, configuration errors, and graceful shutdown on signals. */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EnvoyClient, httpStatusOf } from '../support/envoy-client';
+import { BIN, runBin as run, serveBin as serve } from '../support/executable';
 import { healthStatus } from '../support/health-client';
 import { KratosEmulator } from '../support/kratos-emulator';
 
-const ROOT = resolve(__dirname, '..', '..', '..');
-const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-const BIN = join(ROOT, packageJson.bin['kratos-ext-authz'] as string);
 const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-'));
 
 function configFile(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
-}
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exit> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
-}
-
-/** Starts the executable and resolves once it logs "serving", with its ports. */
-function serve(
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-  detached = false,
-): Promise<{ child: ChildProcessWithoutNullStreams; grpcPort: number; httpPort: number; exited: Promise<number | null> }> {
-  const child = spawn(command, args, { cwd: ROOT, detached, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return new Promise((resolveServing, reject) => {
-    let buffered = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as { msg?: string; grpc_port?: number; http_port?: number };
-        if (entry.msg === 'serving') resolveServing({ child, grpcPort: entry.grpc_port ?? 0, httpPort: entry.http_port ?? 0, exited });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`exited with ${code} before serving`)));
-  });
 }
 
 let emulator: KratosEmulator;
