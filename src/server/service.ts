@@ -35,6 +35,8 @@ interface KratosSide {
   sessions: SessionCache;
   identities: IdentityCache;
   readiness: KratosReadiness;
+  /** Checks running on this side: a side a reload replaced closes its pools after the last one. */
+  running: number;
 }
 
 /**
@@ -65,6 +67,7 @@ function buildKratosSide(config: Config, logger: Logger, metrics: Metrics): Krat
     sessions: new SessionCache(kratos, config.cache, countSession),
     identities: new IdentityCache(kratos, config.cache.identity_ttl, config.cache.max_entries, (result) => metrics.cacheRequests.inc({ cache: 'identity', result })),
     readiness: new KratosReadiness(config.kratos.public_url),
+    running: 0,
   };
 }
 
@@ -86,38 +89,6 @@ function buildGeneration(config: Config, side: KratosSide, logger: Logger, metri
   return { config, check, side };
 }
 
-/**
- * Counts the checks running on each Kratos side, so a side a reload replaced has its
- * connection pools closed only once its last check has finished.
- */
-class KratosSides {
-  private readonly running = new Map<KratosSide, number>();
-  private readonly retired = new Set<KratosSide>();
-
-  enter(side: KratosSide): void {
-    this.running.set(side, (this.running.get(side) ?? 0) + 1);
-  }
-
-  leave(side: KratosSide): void {
-    const left = (this.running.get(side) ?? 1) - 1;
-    if (left > 0) this.running.set(side, left);
-    else this.running.delete(side);
-    if (left <= 0 && this.retired.delete(side)) void side.kratos.close();
-  }
-
-  retire(side: KratosSide): void {
-    side.readiness.stop();
-    if (this.running.has(side)) this.retired.add(side);
-    else void side.kratos.close();
-  }
-
-  async closeAll(current: KratosSide): Promise<void> {
-    current.readiness.stop();
-    await Promise.all([current, ...this.retired].map((side) => side.kratos.close()));
-    this.retired.clear();
-  }
-}
-
 export async function startService(initial: Config, logger: Logger): Promise<RunningService> {
   const metrics = new Metrics();
   const warnKratosTooStrict = oncePer(60_000, () =>
@@ -126,14 +97,16 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
     ),
   );
   let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics), logger, metrics, warnKratosTooStrict);
-  const sides = new KratosSides();
+  /** Sides a reload replaced while checks still ran on them. */
+  const retiredWithChecks = new Set<KratosSide>();
   const check: CheckFunction = async (request, deadline) => {
-    const generation = current;
-    sides.enter(generation.side);
+    const { side, check: decideUnder } = current;
+    side.running++;
     try {
-      return await generation.check(request, deadline);
+      return await decideUnder(request, deadline);
     } finally {
-      sides.leave(generation.side);
+      side.running--;
+      if (side.running === 0 && retiredWithChecks.delete(side)) void side.kratos.close();
     }
   };
 
@@ -165,7 +138,9 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       logger.level = config.log.level;
       if (!keepSide) {
         side.readiness.start();
-        sides.retire(previous.side);
+        previous.side.readiness.stop();
+        if (previous.side.running > 0) retiredWithChecks.add(previous.side);
+        else void previous.side.kratos.close();
       }
     },
     shutdown: async () => {
@@ -187,7 +162,8 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       });
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      await sides.closeAll(current.side);
+      current.side.readiness.stop();
+      await Promise.all([current.side, ...retiredWithChecks].map((side) => side.kratos.close()));
       logger.info('stopped');
     },
   };
