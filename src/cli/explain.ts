@@ -24,11 +24,13 @@ Credentials are never printed, only their kind, source and size.
   -c, --config <file>            the config file (default: KRATOS_EXT_AUTHZ_CONFIG, else defaults)
       --url <url>                the request URL; the path is taken as written (no dot segments resolved)
   -X, --method <method>          the request method (default GET)
-  -H, --header <name: value>     a request header line, repeatable (sent as Envoy's header_map)
+  -H, --header <name: value>     a request header line, repeatable (Envoy's header_map, one entry a line)
       --session <file>           the session Kratos's whoami would return for the credential (its JSON)
       --available-aal <aal>      the identity's highest available AAL (admin API; default aal1)
       --kratos                   ask the configured Kratos instead (the credential is sent there only)
       --context-extension <k=v>  Envoy per-route context_extensions, e.g. policy=admin; repeatable
+      --joined-headers           send the headers as Envoy's default headers map, repeated lines
+                                 joined with "," (Istio; without encode_raw_headers)
       --json                     print the explanation as JSON
 Without --session or --kratos, Kratos knows no session (whoami answers 401).`,
   run: async (argv) => {
@@ -44,6 +46,7 @@ Without --session or --kratos, Kratos knows no session (whoami answers 401).`,
         'available-aal': { type: 'string', default: 'aal1' },
         kratos: { type: 'boolean', default: false },
         'context-extension': { type: 'string', multiple: true, default: [] },
+        'joined-headers': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
       },
     });
@@ -56,6 +59,7 @@ Without --session or --kratos, Kratos knows no session (whoami answers 401).`,
       url: values.url,
       headers: values.header.map((line) => parseHeaderLine(line) ?? badHeader(line)),
       contextExtensions: Object.fromEntries(values['context-extension'].map((pair) => splitPair(pair))),
+      joinedHeaders: values['joined-headers'],
     };
     const config = configFromCommandLine(values.config);
     const kratos = values.kratos ? liveKratos(config.kratos) : kratosFromFacts({ kratos: 'up', whoami: values.session === undefined ? undefined : readSession(values.session), availableAal, whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available });

@@ -7,14 +7,19 @@ export interface RequestInput {
   /** Header lines in order, names as written. */
   headers: ReadonlyArray<readonly [name: string, value: string]>;
   contextExtensions: Readonly<Record<string, string>>;
+  /**
+   * Envoy's default `headers` map (repeated lines joined with ",", as Istio sends them) instead
+   * of `header_map` (encode_raw_headers, one entry per line).
+   */
+  joinedHeaders?: boolean;
 }
 
 /** scheme://authority then the path and query exactly as written (no dot segments resolved, nothing decoded). */
 const ABSOLUTE_URL = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^#]*)/;
 
 /**
- * The CheckRequest Envoy would send for the request, with encode_raw_headers on (one entry per
- * header line, as envoy/envoy.yaml configures it). The URL is not parsed with `new URL()`, which
+ * The CheckRequest Envoy would send for the request, by default with encode_raw_headers on (one
+ * entry per header line, as envoy/envoy.yaml configures it). The URL is not parsed with `new URL()`, which
  * would resolve `/public/../admin` before the policy ever saw it: like `curl --path-as-is`, the
  * path is what a client could put on the wire.
  */
@@ -23,21 +28,21 @@ export function checkRequestFor(input: RequestInput): CheckRequest | { problem: 
   if (!match) return { problem: `${input.url}: not an absolute URL such as https://app.example.com/path` };
   const [, scheme = '', authority = '', rest = ''] = match;
   const path = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
-  const lines: Array<readonly [string, string]> = [[':authority', authority], [':path', path], [':method', input.method], [':scheme', scheme], ...input.headers];
+  const given = input.headers.map(([key, value]) => [key.toLowerCase(), value] as const);
+  const lines: ReadonlyArray<readonly [string, string]> = [[':authority', authority], [':path', path], [':method', input.method], [':scheme', scheme], ...given];
+  const encoded = input.joinedHeaders ? { headers: joined(lines) } : { header_map: { headers: lines.map(([key, value]) => ({ key, raw_value: Buffer.from(value, 'utf8') })) } };
   return {
     attributes: {
-      request: {
-        http: {
-          method: input.method,
-          path,
-          host: authority,
-          scheme,
-          header_map: { headers: lines.map(([key, value]) => ({ key: key.toLowerCase(), raw_value: Buffer.from(value, 'utf8') })) },
-        },
-      },
+      request: { http: { method: input.method, path, host: authority, scheme, ...encoded } },
       context_extensions: { ...input.contextExtensions },
     },
   };
+}
+
+function joined(lines: ReadonlyArray<readonly [string, string]>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of lines) headers[key] = Object.hasOwn(headers, key) ? `${headers[key]},${value}` : value;
+  return headers;
 }
 
 /** `name: value` as curl's -H takes it. */

@@ -131,6 +131,14 @@ describe('explain', () => {
     assert.ok(!result.stdout.includes('secret-token-value'));
   });
 
+  test('--joined-headers reads headers as the headers map of Envoy: a "," then separates cookies', async () => {
+    const args = ['explain', '--url', 'https://app.example.com/x', '-H', 'cookie: a=1,ory_kratos_session=abc'];
+    const raw = await run(args);
+    const joined = await run([...args, '--joined-headers']);
+    assert.match(raw.stdout, /^credential +none$/m);
+    assert.match(joined.stdout, /^credential +<cookie ory_kratos_session, 3 bytes>$/m);
+  });
+
   test('bad input exits 2: no --url, a URL that is not absolute, a malformed session file', async () => {
     for (const [args, pattern] of [
       [['explain'], /--url is required/],
