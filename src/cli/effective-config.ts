@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema';
 
-export const REDACTED = '<redacted>';
+const REDACTED = '<redacted>';
 
 // The keys parsed from duration strings: shown as durations again so the output loads as a config.
 const DURATION_KEYS: ReadonlyArray<readonly [section: 'server' | 'kratos' | 'cache', key: string]> = [

@@ -6,7 +6,7 @@ import { CONFIG_OPTION, configFromCommandLine, parseCommandLine, UsageError } fr
 import { EXIT } from './exit-codes';
 import { loadPolicyTests, type PolicyTestCase, type PolicyTests } from './policy-tests-file';
 import { parseHeaderLine, type RequestInput } from './request-input';
-import { kratosFromFacts } from './session-facts';
+import { kratosFromFacts, type KratosFacts } from './session-facts';
 import { traceRequest, type Trace } from './trace';
 
 export const policyTest: Subcommand = {
@@ -104,7 +104,7 @@ function requestOf(config: Config, testCase: PolicyTestCase): RequestInput {
   return { method: request.method, url: request.url, headers: stand ? [...given, stand] : given, contextExtensions: request.context_extensions };
 }
 
-function factsOf(config: Config, testCase: PolicyTestCase): Parameters<typeof kratosFromFacts>[0] {
+function factsOf(config: Config, testCase: PolicyTestCase): KratosFacts {
   const { session } = testCase;
   const whoami =
     session === 'none'

@@ -12,16 +12,6 @@ const RESTART_ONLY: ReadonlyArray<{ key: string; read: (config: Config) => unkno
 
 export type ReloadTrigger = 'SIGHUP' | 'watch';
 
-export interface ReloadReport {
-  result: 'applied' | 'rejected';
-  /** Validation problems, one per line as start-up prints them (rejected only). */
-  problems: string[];
-  /** Keys whose new value waits for a restart (applied only). */
-  needsRestart: string[];
-  /** Top-level sections whose effective value changed (applied only). */
-  changed: string[];
-}
-
 /**
  * Re-reads the configuration file and, when it is valid as a whole, hands it to the running
  * service in one step; when not, the running configuration stays and every problem is logged.
@@ -48,13 +38,14 @@ export class ConfigReloader {
     this.reloads.inc({ result: 'rejected' }, 0);
   }
 
-  reload(trigger: ReloadTrigger): ReloadReport {
+  reload(trigger: ReloadTrigger): void {
     let loaded: Config;
     try {
       loaded = loadConfig(this.path);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      return this.reject(trigger, error.problems);
+      this.reject(trigger, error.problems);
+      return;
     }
     const waiting = RESTART_ONLY.filter((setting) => setting.read(loaded) !== setting.read(this.running));
     const next = waiting.reduce((config, setting) => setting.keep(config, this.running), loaded);
@@ -63,7 +54,8 @@ export class ConfigReloader {
       // Builds everything before publishing it: a throw here leaves the running configuration in place.
       this.apply(next);
     } catch (error) {
-      return this.reject(trigger, [`(apply): ${error instanceof Error ? error.message : String(error)}`]);
+      this.reject(trigger, [`could not be applied: ${error instanceof Error ? error.message : String(error)}`]);
+      return;
     }
     for (const setting of waiting) {
       const running = setting.read(this.running);
@@ -73,13 +65,11 @@ export class ConfigReloader {
     this.running = next;
     this.reloads.inc({ result: 'applied' });
     this.logger.info({ trigger, changed, needs_restart: needsRestart }, changed.length > 0 ? 'configuration reloaded' : 'configuration reloaded: nothing changed');
-    return { result: 'applied', problems: [], needsRestart, changed };
   }
 
-  private reject(trigger: ReloadTrigger, problems: string[]): ReloadReport {
+  private reject(trigger: ReloadTrigger, problems: readonly string[]): void {
     this.reloads.inc({ result: 'rejected' });
     for (const problem of problems) this.logger.error({ trigger, problem }, `configuration reload rejected, keeping the running configuration: ${problem}`);
-    return { result: 'rejected', problems, needsRestart: [], changed: [] };
   }
 }
 

@@ -6,7 +6,7 @@ export interface ConfigWatcher {
 }
 
 /** Editors and kubectl write a file in bursts of events; one reload follows the last of them. */
-export const WATCH_DEBOUNCE_MS = 300;
+const DEBOUNCE_MS = 300;
 
 /**
  * Calls `onChange` when the file's content changes. It watches directories, not the file: an
@@ -16,7 +16,7 @@ export const WATCH_DEBOUNCE_MS = 300;
  * directory of the path as given and the one its symlinks lead to are watched, re-resolved after
  * every change. Content is compared, so events that change nothing (touch, chmod) reload nothing.
  */
-export function watchConfigFile(path: string, onChange: () => void, debounceMs = WATCH_DEBOUNCE_MS): ConfigWatcher {
+export function watchConfigFile(path: string, onChange: () => void): ConfigWatcher {
   let watchers = new Map<string, FSWatcher>();
   let last = contentOf(path);
   let timer: NodeJS.Timeout | undefined;
@@ -33,7 +33,7 @@ export function watchConfigFile(path: string, onChange: () => void, debounceMs =
   };
   const poke = () => {
     clearTimeout(timer);
-    timer = setTimeout(settle, debounceMs);
+    timer = setTimeout(settle, DEBOUNCE_MS);
   };
   const rewatch = () => {
     const wanted = new Set([dirname(path), dirname(resolved(path))]);
