@@ -34,7 +34,6 @@ interface KratosSide {
   kratos: KratosClient;
   sessions: SessionCache;
   identities: IdentityCache;
-  readiness: KratosReadiness;
   /** Checks running on this side: a side a reload replaced closes its pools after the last one. */
   running: number;
 }
@@ -66,7 +65,6 @@ function buildKratosSide(config: Config, logger: Logger, metrics: Metrics): Krat
     kratos,
     sessions: new SessionCache(kratos, config.cache, countSession),
     identities: new IdentityCache(kratos, config.cache.identity_ttl, config.cache.max_entries, (result) => metrics.cacheRequests.inc({ cache: 'identity', result })),
-    readiness: new KratosReadiness(config.kratos.public_url),
     running: 0,
   };
 }
@@ -110,17 +108,19 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
     }
   };
 
+  // Follows kratos.public_url only: a reload that changes anything else keeps what it has learnt.
+  let readiness = new KratosReadiness(initial.kratos.public_url);
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
   const grpcServer = createGrpcServer(check, health, logger);
   let draining = false;
   const httpServer = createHttpServer({
     metrics,
-    notReadyBecause: () => (draining ? 'shutting down' : current.side.readiness.problem()),
+    notReadyBecause: () => (draining ? 'shutting down' : readiness.problem()),
   });
 
   const grpcPort = await bindGrpc(grpcServer, initial.server.grpc_address);
   const httpPort = await listenHttp(httpServer, initial.server.http_address);
-  current.side.readiness.start();
+  readiness.start();
   for (const name of HEALTH_SERVICES) health.setStatus(name, 'SERVING');
   logger.info({ grpc_port: grpcPort, http_port: httpPort, kratos: initial.kratos.public_url }, 'serving');
 
@@ -137,15 +137,19 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       current = next;
       logger.level = config.log.level;
       if (!keepSide) {
-        side.readiness.start();
-        previous.side.readiness.stop();
         if (previous.side.running > 0) retiredWithChecks.add(previous.side);
         else void previous.side.kratos.close();
+      }
+      if (config.kratos.public_url !== previous.config.kratos.public_url) {
+        readiness.stop();
+        readiness = new KratosReadiness(config.kratos.public_url);
+        readiness.start();
       }
     },
     shutdown: async () => {
       draining = true;
       for (const name of HEALTH_SERVICES) health.setStatus(name, 'NOT_SERVING');
+      readiness.stop();
       const { server } = current.config;
       // Keep answering while Envoy's health checks (or Kubernetes endpoints) notice NOT_SERVING.
       if (server.drain_delay > 0) await new Promise((resolve) => setTimeout(resolve, server.drain_delay));
@@ -162,7 +166,6 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       });
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      current.side.readiness.stop();
       await Promise.all([current.side, ...retiredWithChecks].map((side) => side.kratos.close()));
       logger.info('stopped');
     },
