@@ -2,6 +2,7 @@
 // too) and the paths the install script prints for them.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from './project-root';
 
@@ -19,6 +20,14 @@ export function pinnedVersions(): PinnedVersions {
     throw new Error('stack/versions.json must have "envoy": [versions] and "kratos": version');
   }
   return { envoy, kratos };
+}
+
+/** Where scripts/stack-install.mjs caches the binaries, one folder per name and version. */
+export const cacheRoot = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kratos-ext-authz');
+
+/** The cached Envoy binary of `version` (present once installed). */
+export function envoyBinaryPath(version: string): string {
+  return join(cacheRoot, `envoy-${version}`, 'envoy');
 }
 
 export interface Binary {
