@@ -181,6 +181,8 @@ export async function runStory(t: TestContext, stack: Stack): Promise<boolean> {
       (s) => s.status === 503,
     );
     assert.equal(sent.status, 503);
+    // Envoy's own status_on_error answer: the upstream (which echoes JSON) was never reached.
+    assert.equal(field(sent.json, 'headers'), undefined, `not the upstream's answer: ${sent.text.slice(0, 300)}`);
     // Kratos's own routes do not depend on the authorizer.
     const flow = await send(`${base}/self-service/login/api`, { headers: API });
     assert.equal(flow.status, 200);

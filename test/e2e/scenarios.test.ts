@@ -1,0 +1,202 @@
+// End-to-end scenarios beyond the story, against the local real binaries (they stop and restart
+// Kratos and run configuration variants, which the container stack does not offer): CORS
+// preflights, path tricks, cookie header lines over HTTP/1.1 and HTTP/2, Kratos down and back,
+// a short session lifespan, ext_authz with joined headers. Each Envoy version runs them all.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { API, CookieJar, eventually, field, NAVIGATION, send } from './http';
+import { browserPasswordLogin, registerWithPassword, type ApiSession } from './kratos';
+import { chooseStacks } from './plans';
+import { processStackPlan, type Variant } from './process-stack';
+import { http1Raw, http2Get } from './raw-http';
+import { withStack } from './run-stack';
+import type { Stack } from './stack';
+import { assertJsonError, echoedHeaders, SESSION_COOKIE } from './story';
+import { JOINED_HEADERS } from './variants';
+
+/** Paths an anonymous request may reach the upstream with (the `public` rule of envoy/config.yaml). */
+const ANONYMOUS = (path: string): boolean => path === '/' || path === '/health' || path.startsWith('/ui/');
+
+interface User {
+  email: string;
+  password: string;
+  session: ApiSession;
+}
+
+async function newUser(base: string): Promise<User> {
+  const email = `e2e-${randomUUID()}@example.com`;
+  const password = `E2e-${randomUUID()}`;
+  return { email, password, session: await registerWithPassword(base, email, password) };
+}
+
+/** Runs each scenario as an independent subtest; false when any failed. */
+async function scenarios(t: TestContext, entries: [string, () => Promise<void>][]): Promise<boolean> {
+  let passed = true;
+  for (const [name, body] of entries) {
+    await t.test(name, async () => {
+      try {
+        await body();
+      } catch (error) {
+        passed = false;
+        throw error;
+      }
+    });
+  }
+  return passed;
+}
+
+async function cookieLines(stack: Stack): Promise<void> {
+  const user = await newUser(stack.baseUrl);
+  const jar = new CookieJar();
+  assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password), 'aal1');
+  const session = jar.get(SESSION_COOKIE);
+  assert.ok(session);
+  // HTTP/1.1: the session cookie on the second of two Cookie lines.
+  const h1 = await http1Raw(stack.baseUrl, 'GET', '/app/two-lines', [
+    ['accept', 'application/json'],
+    ['cookie', 'theme=dark; lang=en'],
+    ['cookie', `${SESSION_COOKIE}=${session}`],
+  ]);
+  assert.equal(h1.status, 200, h1.body);
+  assert.equal(field(JSON.parse(h1.body) as unknown, 'headers', 'x-kratos-identity-id'), user.session.identityId);
+  // HTTP/2: every cookie its own header field.
+  const h2 = await http2Get(stack.baseUrl, '/app/h2', { accept: 'application/json' }, ['theme=dark', `${SESSION_COOKIE}=${session}`, 'lang=en']);
+  assert.equal(h2.status, 200, h2.body);
+  assert.equal(field(JSON.parse(h2.body) as unknown, 'headers', 'x-kratos-identity-id'), user.session.identityId);
+}
+
+function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
+  const base = stack.baseUrl;
+  const origin = new URL(base).origin;
+  return [
+    [
+      'CORS: Envoy answers an allowed origin\'s preflight itself; any other OPTIONS needs a session',
+      async () => {
+        const preflight = await http1Raw(base, 'OPTIONS', '/app/items', [
+          ['origin', origin],
+          ['access-control-request-method', 'POST'],
+          ['access-control-request-headers', 'content-type'],
+        ]);
+        assert.equal(preflight.status, 200, preflight.body);
+        assert.equal(preflight.headers['access-control-allow-origin'], origin);
+        assert.equal(preflight.headers['access-control-allow-credentials'], 'true');
+        assert.equal(preflight.body, '', 'answered by Envoy, not by the upstream');
+        for (const [name, lines] of [
+          ['another origin', [['origin', 'http://evil.example'], ['access-control-request-method', 'POST']]],
+          ['no Origin', [['access-control-request-method', 'POST']]],
+        ] as const) {
+          const other = await http1Raw(base, 'OPTIONS', '/app/items', [['accept', 'application/json'], ...lines]);
+          assert.equal(other.status, 401, `${name}: HTTP ${other.status} ${other.body}`);
+          assert.equal(field(JSON.parse(other.body) as unknown, 'error', 'id'), 'session_inactive', name);
+        }
+      },
+    ],
+    [
+      'path tricks never reach a protected upstream route without a session',
+      async () => {
+        const tricks = ['/health/../app/x', '/health/..%2fapp/x', '/health/%2e%2e/app/x', '/%2e%2e/app/x', '/health%2F..%2Fapp', '//app/x', '/health;/../app/x', '/health/..;/app/x', '/health\\..\\app', '/Health/../app', '/ui/../admin/x', '/ui/%2E%2E/admin'];
+        const seen: string[] = [];
+        for (const path of tricks) {
+          const answer = await http1Raw(base, 'GET', path, [['accept', 'application/json']]);
+          let reached: string | undefined;
+          try {
+            const url = field(JSON.parse(answer.body) as unknown, 'url');
+            reached = typeof url === 'string' ? url : undefined;
+          } catch {
+            reached = undefined;
+          }
+          seen.push(`${path} -> ${answer.status}${reached !== undefined ? ` upstream ${reached}` : ''}${answer.headers.location ? ` location ${answer.headers.location}` : ''}`);
+          if (reached !== undefined) {
+            assert.ok(ANONYMOUS(new URL(reached, 'http://x').pathname), `${path} reached the upstream as ${reached} unauthenticated`);
+            assert.equal(field(JSON.parse(answer.body) as unknown, 'headers', 'x-kratos-identity-id'), undefined);
+          } else {
+            assert.ok([301, 302, 307, 308, 400, 401, 404].includes(answer.status), `${path}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
+          }
+        }
+        process.stderr.write(`path tricks (${stack.description}):\n  ${seen.join('\n  ')}\n`);
+      },
+    ],
+    ['two Cookie lines over HTTP/1.1 and cookies over HTTP/2: the session cookie is found', () => cookieLines(stack)],
+    [
+      'Kratos stopped: 503 with retry-after through Envoy; OK again after the restart',
+      async () => {
+        assert.ok(stack.stopKratos && stack.startKratos);
+        const user = await newUser(base);
+        const headers = { ...API, 'x-session-token': user.session.token };
+        await stack.stopKratos();
+        try {
+          // Never checked before, so no cached answer can hide the outage.
+          const down = await send(`${base}/app/while-down`, { headers });
+          assertJsonError(down, 503, 'kratos_unavailable');
+          assert.equal(down.headers.get('retry-after'), '1');
+        } finally {
+          await stack.startKratos();
+        }
+        const up = await eventually(() => send(`${base}/app/after-restart`, { headers }), (s) => s.status === 200);
+        assert.equal(echoedHeaders(up)['x-kratos-identity-id'], user.session.identityId);
+      },
+    ],
+  ];
+}
+
+const SHORT_LIFESPAN: Variant = { name: 'session.lifespan 5s', kratosEnv: { SESSION_LIFESPAN: '5s' } };
+
+test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async (t) => {
+  const chosen = await chooseStacks();
+  if (chosen.kind === 'none') {
+    if (process.env.CI === 'true') throw new Error(`the e2e suite must not skip in CI: ${chosen.reason}`);
+    t.skip(chosen.reason);
+    return;
+  }
+  if (chosen.kind !== 'process') {
+    t.skip('these scenarios stop Kratos and vary the configuration: they run on the local process stack only');
+    return;
+  }
+  for (const envoy of chosen.envoy) {
+    const plan = processStackPlan(envoy, chosen.kratos);
+    await t.test(plan.description, (st) => withStack(plan, (stack) => scenarios(st, defaultScenarios(stack))));
+
+    const joined = processStackPlan(envoy, chosen.kratos, { name: JOINED_HEADERS.name, adjustEnvoy: JOINED_HEADERS.adjust });
+    await t.test(joined.description, (st) =>
+      withStack(joined, (stack) =>
+        scenarios(st, [
+          ['cookie lines and HTTP/2 cookies: the same answers as with raw headers', () => cookieLines(stack)],
+          [
+            'a session token and a forged identity header: the same answers as with raw headers',
+            async () => {
+              const user = await newUser(stack.baseUrl);
+              const headers = echoedHeaders(await send(`${stack.baseUrl}/app/p`, { headers: { ...API, 'x-session-token': user.session.token, 'x-kratos-identity-id': 'forged' } }));
+              assert.equal(headers['x-kratos-identity-id'], user.session.identityId);
+              assertJsonError(await send(`${stack.baseUrl}/app/p`, { headers: API }), 401, 'session_inactive');
+            },
+          ],
+        ]),
+      ),
+    );
+
+    const short = processStackPlan(envoy, chosen.kratos, SHORT_LIFESPAN);
+    await t.test(short.description, (st) =>
+      withStack(short, (stack) =>
+        scenarios(st, [
+          [
+            'an expired session: 401 for the token, a login redirect for the browser',
+            async () => {
+              const user = await newUser(stack.baseUrl);
+              const jar = new CookieJar();
+              await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password);
+              const app = `${stack.baseUrl}/app/expiring`;
+              echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }));
+              assert.equal((await send(app, { headers: NAVIGATION, jar })).status, 200);
+              // Past the lifespan and the service's cache.ttl (2s).
+              const token = await eventually(() => send(app, { headers: { ...API, 'x-session-token': user.session.token } }), (s) => s.status === 401, 20_000, 500);
+              assertJsonError(token, 401, 'session_inactive');
+              const browser = await eventually(() => send(app, { headers: NAVIGATION, jar }), (s) => s.status === 302, 10_000, 500);
+              assert.equal(browser.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?return_to=${encodeURIComponent(app)}`);
+            },
+          ],
+        ]),
+      ),
+    );
+  }
+});
