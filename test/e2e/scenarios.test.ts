@@ -9,6 +9,8 @@ import { API, CookieJar, eventually, field, NAVIGATION, send } from './http';
 import { browserPasswordLogin, registerWithPassword, type ApiSession } from './kratos';
 import { chooseStacks } from './plans';
 import { processStackPlan, type Variant } from './process-stack';
+import { freePorts } from '../../stack/ports';
+import { DelayProxy } from './delay-proxy';
 import { http1Raw, http2Get } from './raw-http';
 import { withStack } from './run-stack';
 import type { Stack } from './stack';
@@ -174,6 +176,48 @@ test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async 
         ]),
       ),
     );
+
+    // Kratos's public API behind a delaying proxy; kratos.timeout (2s) longer than Envoy's
+    // ext_authz timeout (0.5s): only the gRPC deadline Envoy sends can make the service answer in time.
+    const [kratosPort = 0, proxyPort = 0] = await freePorts(2);
+    const proxy = await DelayProxy.start(proxyPort, kratosPort);
+    const slow = processStackPlan(envoy, chosen.kratos, {
+      name: 'Kratos slowed by 1.5s, kratos.timeout 2s, Envoy ext_authz timeout 0.5s',
+      ports: { kratosPublic: kratosPort },
+      kratosPublicPortForClients: proxyPort,
+      serviceOverrides: { kratos: { timeout: '2s' } },
+    });
+    try {
+      await t.test(slow.description, (st) =>
+        withStack(slow, (stack) =>
+          scenarios(st, [
+            [
+              "the service's own 503 arrives before Envoy's timeout (it honours Envoy's grpc-timeout)",
+              async () => {
+                const user = await newUser(stack.baseUrl);
+                proxy.delayMs = 1_500;
+                try {
+                  const started = Date.now();
+                  const sent = await send(`${stack.baseUrl}/app/slow`, { headers: { ...API, 'x-session-token': user.session.token } });
+                  const elapsed = Date.now() - started;
+                  // Envoy's own timeout answer would be status_on_error with no body.
+                  assertJsonError(sent, 503, 'kratos_unavailable');
+                  assert.equal(sent.headers.get('retry-after'), '1');
+                  process.stderr.write(`slowed Kratos (${stack.description}): the service's 503 after ${elapsed}ms\n`);
+                  assert.ok(elapsed < 1_000, `answered after ${elapsed}ms, well before the 1.5s delay`);
+                } finally {
+                  proxy.delayMs = 0;
+                }
+                const ok = await eventually(() => send(`${stack.baseUrl}/app/fast`, { headers: { ...API, 'x-session-token': user.session.token } }), (r) => r.status === 200);
+                assert.equal(echoedHeaders(ok)['x-kratos-identity-id'], user.session.identityId);
+              },
+            ],
+          ]),
+        ),
+      );
+    } finally {
+      await proxy.stop();
+    }
 
     const short = processStackPlan(envoy, chosen.kratos, SHORT_LIFESPAN);
     await t.test(short.description, (st) =>
