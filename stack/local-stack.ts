@@ -21,6 +21,8 @@ export interface LocalStackOptions {
   serviceOverrides?: JsonObject;
   /** Kratos configuration by environment variable (e.g. SESSION_LIFESPAN). */
   kratosEnv?: Record<string, string>;
+  /** Extra `kratos serve` flags (e.g. --watch-courier). */
+  kratosServeFlags?: string[];
   /** Where Kratos's public API is reached by the service and Envoy, if not directly (a proxy). */
   kratosPublicPortForClients?: number;
   onLine?: (name: string, line: string) => void;
@@ -83,7 +85,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     children.start({ name: 'kratos-migrate', command: options.kratos.path, args: ['migrate', 'sql', '-e', '--yes', '-c', kratosFile], env: kratosEnv });
     const migrated = await children.exited('kratos-migrate');
     if (migrated.code !== 0) throw new Error(`kratos migrate sql exited ${String(migrated.code ?? migrated.signal)}`);
-    children.start({ name: KRATOS, command: options.kratos.path, args: ['serve', '-c', kratosFile, '--dev'], env: kratosEnv });
+    children.start({ name: KRATOS, command: options.kratos.path, args: ['serve', '-c', kratosFile, '--dev', ...(options.kratosServeFlags ?? [])], env: kratosEnv });
     children.start({ name: UPSTREAM, command: process.execPath, args: [join(projectRoot, 'envoy', 'echo', 'server.js')], env: { PORT: String(ports.upstream) } });
     // The public port: on the admin port /health/ready is a 307 to /admin/health/ready.
     await waitUntilOk(`http://127.0.0.1:${ports.kratosPublic}/health/ready`, children, KRATOS);

@@ -11,6 +11,7 @@ export interface Variant {
   adjustEnvoy?: (config: JsonObject) => void;
   serviceOverrides?: JsonObject;
   kratosEnv?: Record<string, string>;
+  kratosServeFlags?: string[];
   kratosPublicPortForClients?: number;
   ports?: Partial<StackPorts>;
 }
@@ -26,6 +27,7 @@ export function processStackPlan(envoy: Binary, kratos: Binary, variant?: Varian
         adjustEnvoy: variant?.adjustEnvoy,
         serviceOverrides: variant?.serviceOverrides,
         kratosEnv: variant?.kratosEnv,
+        kratosServeFlags: variant?.kratosServeFlags,
         kratosPublicPortForClients: variant?.kratosPublicPortForClients,
         ports: variant?.ports,
       });

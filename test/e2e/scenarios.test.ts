@@ -5,12 +5,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { API, CookieJar, eventually, field, NAVIGATION, send } from './http';
-import { browserPasswordLogin, registerWithPassword, type ApiSession } from './kratos';
+import { API, CookieJar, eventually, field, NAVIGATION, send, XHR } from './http';
+import { apiPasswordLogin, browserCodeStepUp, browserPasswordLogin, browserRecoveryCodeStepUp, credentialTypes, enrolRecoveryCodes, registerWithPassword, type ApiSession } from './kratos';
 import { chooseStacks } from './plans';
 import { processStackPlan, type Variant } from './process-stack';
 import { freePorts } from '../../stack/ports';
 import { DelayProxy } from './delay-proxy';
+import { COURIER_BODY, MailSink } from './mail-sink';
 import { http1Raw, http2Get } from './raw-http';
 import { withStack } from './run-stack';
 import type { Stack } from './stack';
@@ -119,6 +120,30 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
         process.stderr.write(`path tricks (${stack.description}):\n  ${seen.join('\n  ')}\n`);
       },
     ],
+    [
+      'recovery codes as the only second factor: browser step-up with a code, tokens stay aal1',
+      async () => {
+        const user = await newUser(base);
+        const codes = await enrolRecoveryCodes(base, user.session.token);
+        // No TOTP, no WebAuthn: the recovery codes are the only second factor (Kratos also keeps a
+        // `code` credential for the email address, which counts only with code MFA enabled).
+        assert.deepEqual(await credentialTypes(stack.kratosAdminUrl, user.session.identityId), ['code', 'lookup_secret', 'password']);
+        const jar = new CookieJar();
+        assert.equal(await browserPasswordLogin(base, jar, user.email, user.password), 'aal1');
+        const app = `${base}/app/codes`;
+        const navigation = await send(app, { headers: NAVIGATION, jar });
+        assert.equal(navigation.status, 302, navigation.text);
+        assert.equal(navigation.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?aal=aal2&return_to=${encodeURIComponent(app)}`);
+        assertJsonError(await send(app, { headers: XHR, jar }), 403, 'session_aal2_required');
+        // A fresh password-only token (the enrolling session itself became aal2: Kratos adds the
+        // new factor to it): aal1 is enough for tokens, also with aal2 available.
+        const token = await apiPasswordLogin(base, user.email, user.password);
+        assert.equal(echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': token.token } }))['x-kratos-aal'], 'aal1');
+        assert.equal(await browserRecoveryCodeStepUp(base, jar, codes[0] ?? ''), 'aal2');
+        const after = await eventually(() => send(app, { headers: NAVIGATION, jar }), (r) => r.status === 200);
+        assert.equal(echoedHeaders(after)['x-kratos-aal'], 'aal2');
+      },
+    ],
     ['two Cookie lines over HTTP/1.1 and cookies over HTTP/2: the session cookie is found', () => cookieLines(stack)],
     [
       'Kratos stopped: 503 with retry-after through Envoy; OK again after the restart',
@@ -217,6 +242,57 @@ test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async 
       );
     } finally {
       await proxy.stop();
+    }
+
+    // Code MFA: Kratos mails a one-time code (HTTP courier to a sink this test reads); the
+    // service counts an identity's code address as a second factor (kratos.code_mfa_enabled).
+    const sink = await MailSink.start();
+    const codeMfa = processStackPlan(envoy, chosen.kratos, {
+      name: 'code MFA (selfservice.methods.code.mfa_enabled, HTTP courier)',
+      kratosEnv: {
+        SELFSERVICE_METHODS_CODE_MFA_ENABLED: 'true',
+        COURIER_DELIVERY_STRATEGY: 'http',
+        COURIER_HTTP_REQUEST_CONFIG_URL: sink.url,
+        COURIER_HTTP_REQUEST_CONFIG_BODY: COURIER_BODY,
+      },
+      kratosServeFlags: ['--watch-courier'],
+      serviceOverrides: { kratos: { code_mfa_enabled: true } },
+    });
+    try {
+      await t.test(codeMfa.description, (st) =>
+        withStack(codeMfa, (stack) =>
+          scenarios(st, [
+            [
+              'an identity with only a password and an email address must step up with an emailed code',
+              async () => {
+                const user = await newUser(stack.baseUrl);
+                const jar = new CookieJar();
+                assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password), 'aal1');
+                const app = `${stack.baseUrl}/app/code`;
+                const navigation = await send(app, { headers: NAVIGATION, jar });
+                assert.equal(navigation.status, 302, navigation.text);
+                assert.equal(navigation.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?aal=aal2&return_to=${encodeURIComponent(app)}`);
+                const seen = sink.mails.length;
+                const aal = await browserCodeStepUp(stack.baseUrl, jar, user.email, async () => {
+                  const mail = await eventually(async () => sink.mails.slice(seen).find((m) => m.recipient === user.email), (m) => m !== undefined, 20_000);
+                  assert.ok(mail, 'Kratos mailed a login code');
+                  assert.equal(mail.templateType, 'login_code_valid');
+                  const code = mail.templateData.login_code;
+                  assert.equal(typeof code, 'string');
+                  return String(code);
+                });
+                assert.equal(aal, 'aal2');
+                const after = await eventually(() => send(app, { headers: NAVIGATION, jar }), (r) => r.status === 200);
+                assert.equal(echoedHeaders(after)['x-kratos-aal'], 'aal2');
+                // Tokens still need aal1 only.
+                assert.equal(echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }))['x-kratos-aal'], 'aal1');
+              },
+            ],
+          ]),
+        ),
+      );
+    } finally {
+      await sink.stop();
     }
 
     const short = processStackPlan(envoy, chosen.kratos, SHORT_LIFESPAN);
