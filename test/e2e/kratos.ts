@@ -47,7 +47,9 @@ function apiSession(sent: Sent): ApiSession {
   return {
     token: stringField(sent.json, 'session_token'),
     sessionId: stringField(sent.json, 'session', 'id'),
-    identityId: stringField(sent.json, 'session', 'identity', 'id'),
+    // Kratos answers `"identity": null` for a login session that does not meet
+    // session.whoami.required_aal (an aal1 login of an identity with TOTP under highest_available).
+    identityId: typeof field(sent.json, 'session', 'identity', 'id') === 'string' ? stringField(sent.json, 'session', 'identity', 'id') : '',
     aal: stringField(sent.json, 'session', 'authenticator_assurance_level'),
   };
 }

@@ -36,6 +36,7 @@ export function processStackPlan(envoy: Binary, kratos: Binary, variant?: Varian
         baseUrl: local.baseUrl,
         browserUrl: local.baseUrl,
         kratosAdminUrl: local.kratosAdminUrl,
+        kratosPublicUrl: local.kratosPublicUrl,
         logs: local.children.logs,
         stopExtAuthz: async (graceMs) => {
           const exit = await local.children.stop(EXT_AUTHZ, graceMs);

@@ -10,6 +10,8 @@ export interface Stack {
   browserUrl: string;
   /** Kratos's admin API as seen from the test process. */
   kratosAdminUrl: string;
+  /** Kratos's public API directly, not through Envoy (local processes only). */
+  kratosPublicUrl?: string;
   /** Log lines per container or process, for assertions and for diagnosing failures. */
   logs: ReadonlyMap<string, readonly string[]>;
   /** SIGTERM to kratos-ext-authz (SIGKILL after `graceMs`); resolves with its exit code. */
