@@ -46,6 +46,8 @@ export interface StackPorts {
   extAuthzGrpc: number;
   extAuthzHttp: number;
   upstream: number;
+  /** The demo login UI (envoy/ui/server.js). */
+  ui: number;
 }
 
 /** The demo's browser origin (kratos.browser_url of envoy/config.yaml, http://127.0.0.1:8080). */
@@ -84,7 +86,7 @@ function setSocket(address: Json | undefined, what: string, host: string, port: 
 
 /** The cluster that each upstream of envoy/envoy.yaml becomes in the local stack. */
 function clusterPorts(ports: StackPorts): Record<string, number> {
-  return { ext_authz: ports.extAuthzGrpc, kratos_public: ports.kratosPublic, upstream: ports.upstream };
+  return { ext_authz: ports.extAuthzGrpc, kratos_public: ports.kratosPublic, upstream: ports.upstream, ui: ports.ui };
 }
 
 /** envoy/envoy.yaml with every address on 127.0.0.1; `adjust` may change the result further. */

@@ -50,9 +50,10 @@ export const KRATOS = 'kratos';
 export const UPSTREAM = 'upstream';
 export const EXT_AUTHZ = 'ext-authz';
 export const ENVOY = 'envoy';
+export const UI = 'ui';
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const free = await freePorts(7);
+  const free = await freePorts(8);
   const take = (): number => free.shift() ?? 0;
   const ports: StackPorts = {
     envoy: options.ports?.envoy ?? take(),
@@ -62,6 +63,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     extAuthzGrpc: options.ports?.extAuthzGrpc ?? take(),
     extAuthzHttp: options.ports?.extAuthzHttp ?? take(),
     upstream: options.ports?.upstream ?? take(),
+    ui: options.ports?.ui ?? take(),
   };
   // The service and Envoy may reach Kratos's public API through something in front of it.
   const clientPorts: StackPorts = { ...ports, kratosPublic: options.kratosPublicPortForClients ?? ports.kratosPublic };
@@ -87,6 +89,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (migrated.code !== 0) throw new Error(`kratos migrate sql exited ${String(migrated.code ?? migrated.signal)}`);
     children.start({ name: KRATOS, command: options.kratos.path, args: ['serve', '-c', kratosFile, '--dev', ...(options.kratosServeFlags ?? [])], env: kratosEnv });
     children.start({ name: UPSTREAM, command: process.execPath, args: [join(projectRoot, 'envoy', 'echo', 'server.js')], env: { PORT: String(ports.upstream) } });
+    children.start({
+      name: UI,
+      command: process.execPath,
+      args: [join(projectRoot, 'envoy', 'ui', 'server.js')],
+      env: { PORT: String(ports.ui), KRATOS_PUBLIC_URL: `http://127.0.0.1:${ports.kratosPublic}` },
+    });
     // The public port: on the admin port /health/ready is a 307 to /admin/health/ready.
     await waitUntilOk(`http://127.0.0.1:${ports.kratosPublic}/health/ready`, children, KRATOS);
 

@@ -14,7 +14,7 @@ import { ENVOY_VARIANTS } from '../e2e/variants';
 import { projectRoot } from '../support/project-files';
 
 // Validation binds nothing: any distinct ports do.
-const PORTS: StackPorts = { envoy: 18080, envoyAdmin: 19901, kratosPublic: 14433, kratosAdmin: 14434, extAuthzGrpc: 19191, extAuthzHttp: 19192, upstream: 18000 };
+const PORTS: StackPorts = { envoy: 18080, envoyAdmin: 19901, kratosPublic: 14433, kratosAdmin: 14434, extAuthzGrpc: 19191, extAuthzHttp: 19192, upstream: 18000, ui: 14455 };
 
 function validate(envoy: string, file: string): { ok: boolean; out: string } {
   const result = spawnSync(envoy, ['--mode', 'validate', '-c', file, '--log-level', 'warn', '--use-dynamic-base-id'], { encoding: 'utf8', timeout: 60_000 });

@@ -105,7 +105,7 @@ export async function startContainerStack(client: ContainerRuntimeClient): Promi
     cleanups.push(() => migrate.stop());
 
     // Kratos, the upstream and the service image are independent: start/build them together.
-    const [kratos, upstream, serviceImage] = await Promise.all([
+    const [kratos, upstream, ui, serviceImage] = await Promise.all([
       kratosBase()
         .withNetwork(network)
         .withNetworkAliases('kratos')
@@ -125,9 +125,20 @@ export async function startContainerStack(client: ContainerRuntimeClient): Promi
         .withWaitStrategy(Wait.forLogMessage(/echo upstream listening/))
         .withStartupTimeout(STARTUP_TIMEOUT_MS)
         .start(),
+      new GenericContainer(composeImage('ui'))
+        .withNetwork(network)
+        .withNetworkAliases('ui')
+        .withCopyFilesToContainer([{ source: join(envoyDir, 'ui', 'server.js'), target: '/srv/ui/server.js' }])
+        .withEnvironment({ PORT: '4455', KRATOS_PUBLIC_URL: 'http://kratos:4433' })
+        .withUser('node')
+        .withCommand(['node', '/srv/ui/server.js'])
+        .withLogConsumer(collect('ui'))
+        .withWaitStrategy(Wait.forLogMessage(/demo ui listening/))
+        .withStartupTimeout(STARTUP_TIMEOUT_MS)
+        .start(),
       GenericContainer.fromDockerfile(root).build(),
     ]);
-    cleanups.push(() => kratos.stop(), () => upstream.stop());
+    cleanups.push(() => kratos.stop(), () => upstream.stop(), () => ui.stop());
 
     let extAuthz: StartedTestContainer | undefined = await serviceImage
       .withNetwork(network)
