@@ -67,16 +67,23 @@ function page(title, body) {
 
 function renderFlow(type, flow) {
   const ui = flow.ui || {};
-  // One fieldset per group, all in one form: each submit button names its method.
+  // One form per method group, each with the `default` group's nodes (csrf_token, identifier):
+  // a single form would make, say, the password field `required` for the TOTP submit too.
   const groups = new Map();
   for (const node of ui.nodes || []) {
     const list = groups.get(node.group) || [];
     list.push(node);
     groups.set(node.group, list);
   }
-  const fieldsets = [...groups].map(([group, nodes]) => `<fieldset data-group="${escape(group)}"><legend>${escape(group)}</legend>${nodes.map(renderNode).join('')}</fieldset>`);
+  const shared = groups.get('default') || [];
+  groups.delete('default');
+  const entries = groups.size > 0 ? [...groups] : [['default', []]];
+  const forms = entries.map(
+    ([group, nodes]) =>
+      `<form data-group="${escape(group)}" action="${escape(ui.action)}" method="${escape(ui.method || 'POST')}"><fieldset><legend>${escape(group)}</legend>${[...shared, ...nodes].map(renderNode).join('')}</fieldset></form>`,
+  );
   const aal = flow.requested_aal === 'aal2' ? ' (second factor)' : '';
-  return page(`${type[0].toUpperCase()}${type.slice(1)}${aal}`, `${messages(ui.messages)}<form id="flow" action="${escape(ui.action)}" method="${escape(ui.method || 'POST')}">${fieldsets.join('')}</form>`);
+  return page(`${type[0].toUpperCase()}${type.slice(1)}${aal}`, `${messages(ui.messages)}${forms.join('')}`);
 }
 
 function send(res, status, headers, body) {
