@@ -23,7 +23,7 @@ interface Fixture {
   publicUrl: string;
   adminUrl: string;
   identities: { A: string; B: string };
-  tokens: { A: string; Baal1: string; Baal2: string; revoked: string };
+  tokens: { A: string; Baal1: string; Baal2: string; revoked: string; inactive: string };
   cookieA: string;
 }
 
@@ -65,6 +65,7 @@ function whoamiCases(f: Fixture, requiredAal: RequiredAal): [string, HeaderMap][
     ['unknown token', { 'x-session-token': `nope-${randomUUID()}` }],
     ['undecodable cookie', { cookie: `${SESSION_COOKIE}=garbage` }],
     ['revoked token', { 'x-session-token': f.tokens.revoked }],
+    ['token of a deactivated identity', { 'x-session-token': f.tokens.inactive }],
     ['token B aal1 + cookie A: precedence', { 'x-session-token': f.tokens.Baal1, cookie: `${SESSION_COOKIE}=${f.cookieA}` }],
     ['X-Session-Token A + Bearer B: precedence', { 'x-session-token': f.tokens.A, authorization: `Bearer ${f.tokens.Baal1}` }],
     ['token B at aal1 (aal2 available)', { 'x-session-token': f.tokens.Baal1 }],
@@ -105,6 +106,14 @@ async function realFixture(base: string, publicUrl: string, adminUrl: string): P
   const revoked = await apiPasswordLogin(base, emailA, password);
   const logout = await send(`${base}/self-service/logout/api`, { method: 'DELETE', headers: API, body: { session_token: revoked.token } });
   assert.equal(logout.status, 204, `logout/api: HTTP ${logout.status} ${logout.text}`);
+  // A third identity, logged in and then deactivated through the admin API.
+  const c = await registerWithPassword(base, `c-${randomUUID()}@example.com`, password);
+  const deactivated = await send(`${adminUrl}/admin/identities/${encodeURIComponent(c.identityId)}`, {
+    method: 'PATCH',
+    headers: API,
+    body: [{ op: 'replace', path: '/state', value: 'inactive' }],
+  });
+  assert.equal(deactivated.status, 200, `PATCH identity state: HTTP ${deactivated.status} ${deactivated.text}`);
   const jar = new CookieJar();
   await browserPasswordLogin(base, jar, emailA, password);
   const cookieA = jar.get(SESSION_COOKIE);
@@ -113,7 +122,7 @@ async function realFixture(base: string, publicUrl: string, adminUrl: string): P
     publicUrl,
     adminUrl,
     identities: { A: a.identityId, B: b.identityId },
-    tokens: { A: a.token, Baal1: bAal1.token, Baal2: b.token, revoked: revoked.token },
+    tokens: { A: a.token, Baal1: bAal1.token, Baal2: b.token, revoked: revoked.token, inactive: c.token },
     cookieA,
   };
 }
@@ -133,11 +142,14 @@ function emulatorFixture(emulator: KratosEmulator): Fixture {
   const bAal2 = emulator.createSession(B, { methods: [...aal1, { method: 'totp', aal: 'aal2' }] });
   const revoked = emulator.createSession(A, { methods: aal1 });
   emulator.revokeSession(revoked.id);
+  const C = emulator.addIdentity({ credentials: { password: { identifiers: ['c@example.com'] } } });
+  const inactive = emulator.createSession(C, { methods: aal1 });
+  emulator.setIdentityState(C, 'inactive');
   return {
     publicUrl: emulator.publicUrl,
     adminUrl: emulator.adminUrl,
     identities: { A, B },
-    tokens: { A: a.token, Baal1: bAal1.token, Baal2: bAal2.token, revoked: revoked.token },
+    tokens: { A: a.token, Baal1: bAal1.token, Baal2: bAal2.token, revoked: revoked.token, inactive: inactive.token },
     cookieA: cookie.cookie,
   };
 }
