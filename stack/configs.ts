@@ -50,6 +50,12 @@ export interface StackPorts {
   ui: number;
 }
 
+/**
+ * The host browsers use for the app. 127.0.0.1 by default; `localhost` where WebAuthn is needed
+ * (a relying party ID cannot be an IP address), which moves every browser URL there.
+ */
+export type PublicHost = '127.0.0.1' | 'localhost';
+
 /** The demo's browser origin (kratos.browser_url of envoy/config.yaml, http://127.0.0.1:8080). */
 function demoOrigin(): URL {
   const kratos = obj(readProjectYaml('envoy/config.yaml').kratos, 'envoy/config.yaml kratos');
@@ -61,13 +67,16 @@ function demoOrigin(): URL {
  * Replaces the demo's origin (on 127.0.0.1 and on localhost) in every string of `value` with the
  * same host on `port`: return URLs, UI URLs, CORS origins.
  */
-function rebaseOrigins(value: Json, port: number): Json {
+function rebaseOrigins(value: Json, port: number, host?: PublicHost): Json {
   const demo = demoOrigin();
-  const from = ['127.0.0.1', 'localhost'].map((host) => `${demo.protocol}//${host}:${demo.port}`);
+  const from = ['127.0.0.1', 'localhost'].map((h) => `${demo.protocol}//${h}:${demo.port}`);
   const walk = (v: Json): Json => {
     if (typeof v === 'string') {
       for (const origin of from) {
-        if (v === origin || v.startsWith(`${origin}/`)) return `${origin.replace(/:\d+$/, `:${port}`)}${v.slice(origin.length)}`;
+        if (v === origin || v.startsWith(`${origin}/`)) {
+          const target = host ? `${demo.protocol}//${host}:${port}` : origin.replace(/:\d+$/, `:${port}`);
+          return `${target}${v.slice(origin.length)}`;
+        }
       }
       return v;
     }
@@ -90,8 +99,8 @@ function clusterPorts(ports: StackPorts): Record<string, number> {
 }
 
 /** envoy/envoy.yaml with every address on 127.0.0.1; `adjust` may change the result further. */
-export function envoyConfig(ports: StackPorts, adjust?: (config: JsonObject) => void): JsonObject {
-  const config = obj(rebaseOrigins(readProjectYaml('envoy/envoy.yaml'), ports.envoy), 'envoy.yaml');
+export function envoyConfig(ports: StackPorts, adjust?: (config: JsonObject) => void, host?: PublicHost): JsonObject {
+  const config = obj(rebaseOrigins(readProjectYaml('envoy/envoy.yaml'), ports.envoy, host), 'envoy.yaml');
   setSocket(obj(config.admin, 'admin').address, 'admin.address', '127.0.0.1', ports.envoyAdmin);
   const resources = obj(config.static_resources, 'static_resources');
   for (const listener of list(resources.listeners, 'listeners')) setSocket(obj(listener, 'listener').address, 'listener.address', '127.0.0.1', ports.envoy);
@@ -125,9 +134,9 @@ export function httpFilter(config: JsonObject, name: string): JsonObject {
   return obj(filter?.typed_config, `${name} typed_config`);
 }
 
-/** envoy/kratos/kratos.yml for 127.0.0.1; the DSN comes from the environment. */
-export function kratosConfig(ports: StackPorts): JsonObject {
-  const config = obj(rebaseOrigins(readProjectYaml('envoy/kratos/kratos.yml'), ports.envoy), 'kratos.yml');
+/** envoy/kratos/kratos.yml for 127.0.0.1 with `overrides` merged in; the DSN comes from the environment. */
+export function kratosConfig(ports: StackPorts, overrides: JsonObject = {}, host?: PublicHost): JsonObject {
+  const config = obj(rebaseOrigins(readProjectYaml('envoy/kratos/kratos.yml'), ports.envoy, host), 'kratos.yml');
   delete config.dsn;
   const serve = obj(config.serve, 'serve');
   merge(serve, {
@@ -141,18 +150,18 @@ export function kratosConfig(ports: StackPorts): JsonObject {
     const url = String(s.url).replace('file:///etc/config/kratos/', `file://${join(projectRoot, 'envoy', 'kratos')}/`);
     return { ...s, url };
   });
-  return config;
+  return merge(config, overrides);
 }
 
 /** envoy/config.yaml for 127.0.0.1, with `overrides` merged in. */
-export function serviceConfig(ports: StackPorts, overrides: JsonObject = {}): JsonObject {
+export function serviceConfig(ports: StackPorts, overrides: JsonObject = {}, host: PublicHost = '127.0.0.1'): JsonObject {
   const config = readProjectYaml('envoy/config.yaml');
   merge(config, {
     server: { grpc_address: `127.0.0.1:${ports.extAuthzGrpc}`, http_address: `127.0.0.1:${ports.extAuthzHttp}` },
     kratos: {
       public_url: `http://127.0.0.1:${ports.kratosPublic}`,
       admin_url: `http://127.0.0.1:${ports.kratosAdmin}`,
-      browser_url: `http://127.0.0.1:${ports.envoy}`,
+      browser_url: `http://${host}:${ports.envoy}`,
     },
   });
   return merge(config, overrides);

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envoyConfig, kratosConfig, serviceConfig, toYaml, type JsonObject, type StackPorts } from './configs';
+import { envoyConfig, kratosConfig, serviceConfig, toYaml, type JsonObject, type PublicHost, type StackPorts } from './configs';
 import { freePorts } from './ports';
 import { Children } from './processes';
 import { projectRoot } from './project-root';
@@ -19,6 +19,10 @@ export interface LocalStackOptions {
   adjustEnvoy?: (config: JsonObject) => void;
   /** Merged into the service configuration generated from envoy/config.yaml. */
   serviceOverrides?: JsonObject;
+  /** Merged into the Kratos configuration generated from envoy/kratos/kratos.yml. */
+  kratosOverrides?: JsonObject;
+  /** The host of every browser URL (default 127.0.0.1). */
+  publicHost?: PublicHost;
   /** Kratos configuration by environment variable (e.g. SESSION_LIFESPAN). */
   kratosEnv?: Record<string, string>;
   /** Extra `kratos serve` flags (e.g. --watch-courier). */
@@ -78,9 +82,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const kratosFile = join(workDir, 'kratos.yml');
     const serviceFile = join(workDir, 'config.yaml');
     const envoyFile = join(workDir, 'envoy.yaml');
-    writeFileSync(kratosFile, toYaml(kratosConfig(ports)));
-    writeFileSync(serviceFile, toYaml(serviceConfig(clientPorts, options.serviceOverrides)));
-    writeFileSync(envoyFile, toYaml(envoyConfig(clientPorts, options.adjustEnvoy)));
+    writeFileSync(kratosFile, toYaml(kratosConfig(ports, options.kratosOverrides, options.publicHost)));
+    writeFileSync(serviceFile, toYaml(serviceConfig(clientPorts, options.serviceOverrides, options.publicHost)));
+    writeFileSync(envoyFile, toYaml(envoyConfig(clientPorts, options.adjustEnvoy, options.publicHost)));
 
     // A file, not DSN=memory: Kratos can be stopped and started again mid-run and keep its sessions.
     const kratosEnv = { DSN: `sqlite://${join(workDir, 'kratos.sqlite')}?_fk=true&mode=rwc`, ...options.kratosEnv };
@@ -108,7 +112,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       args: ['-c', envoyFile, '--use-dynamic-base-id', '--concurrency', '1', '--log-level', options.envoyLogLevel ?? 'warn'],
     });
     await waitUntilOk(`http://127.0.0.1:${ports.envoyAdmin}/ready`, children, ENVOY);
-    const baseUrl = `http://127.0.0.1:${ports.envoy}`;
+    const baseUrl = `http://${options.publicHost ?? '127.0.0.1'}:${ports.envoy}`;
     // Both paths through Envoy: a Kratos route (no ext_authz) and an anonymous app route.
     await waitUntilOk(`${baseUrl}/self-service/login/api`, children, ENVOY);
     await waitUntilOk(`${baseUrl}/health`, children, ENVOY);

@@ -33,9 +33,10 @@ function renderNode(node) {
     case 'input': {
       if (a.type === 'hidden') return `<input type="hidden"${attribute('name', a.name)}${attribute('value', a.value)}>`;
       if (a.type === 'submit' || a.type === 'button') {
-        // WebAuthn buttons run Kratos's script (onclick / onclickTrigger) instead of submitting.
-        const trigger = a.onclickTrigger || (a.onclick ? 'inline' : '');
-        const onclick = a.onclickTrigger ? `window.${a.onclickTrigger} && window.${a.onclickTrigger}(); return false;` : a.onclick;
+        // WebAuthn buttons run Kratos's script instead of submitting: the inline onclick carries
+        // the options; onclickTrigger names the function when there is no inline code.
+        const trigger = a.onclick || a.onclickTrigger;
+        const onclick = a.onclick || (a.onclickTrigger ? `window.${a.onclickTrigger} && window.${a.onclickTrigger}(); return false;` : undefined);
         return `<p><button type="${a.type === 'button' || trigger ? 'button' : 'submit'}"${attribute('name', a.name)}${attribute('value', a.value)}${attribute('onclick', onclick)}${attribute('disabled', a.disabled)}>${escape(label(node))}</button></p>${messages(node.messages)}`;
       }
       const checkbox = a.type === 'checkbox';

@@ -14,7 +14,10 @@ import { parseDuration } from '../../src/config/duration';
 import { readProjectYaml } from '../../stack/configs';
 import { projectRoot } from '../../stack/project-root';
 import { credentialTypes, registerWithPassword } from './kratos';
+import { API, field, send } from './http';
+import { freePorts } from '../../stack/ports';
 import { chooseStacks } from './plans';
+import { processStackPlan } from './process-stack';
 import { withStack } from './run-stack';
 import { freshTotp } from './totp';
 
@@ -29,6 +32,10 @@ function identityTtlMs(): number {
   const ms = typeof ttl === 'string' ? parseDuration(ttl) : undefined;
   assert.ok(ms !== undefined, 'envoy/config.yaml has cache.identity_ttl');
   return ms;
+}
+
+async function adminTraits(adminUrl: string, identityId: string): Promise<unknown> {
+  return field((await send(`${adminUrl}/admin/identities/${encodeURIComponent(identityId)}`, { headers: API })).json, 'traits');
 }
 
 /** The echo upstream's JSON as the browser shows it. */
@@ -133,6 +140,126 @@ test('browser: login UI, TOTP enrolment in settings, step-up on the next navigat
         const file = join(SHOTS, `${step}-${index}.png`);
         await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
         process.stderr.write(`browser test failed at ${step}: screenshot ${file} (${page.url()})\n`);
+      }
+      throw error;
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+test('browser: a WebAuthn security key (Chromium virtual authenticator) is a second factor, a passkey is not', { timeout: 5 * 60_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    if (process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    t.skip(`no ${CHROMIUM} (apt-get install -y chromium)`);
+    return;
+  }
+  const chosen = await chooseStacks();
+  if (chosen.kind === 'none') {
+    if (process.env.CI === 'true') throw new Error(`the e2e suite must not skip in CI: ${chosen.reason}`);
+    t.skip(chosen.reason);
+    return;
+  }
+  if (chosen.kind !== 'process') {
+    t.skip('needs the local process stack on localhost');
+    return;
+  }
+  const envoy = chosen.envoy[chosen.envoy.length - 1];
+  assert.ok(envoy);
+  // A WebAuthn relying party ID cannot be an IP address: this stack serves every browser URL
+  // on localhost, with Kratos's webauthn method on as a second factor (passwordless off).
+  const [port = 0] = await freePorts(1);
+  const origin = `http://localhost:${port}`;
+  const plan = processStackPlan(envoy, chosen.kratos, {
+    name: 'localhost, selfservice.methods.webauthn (second factor)',
+    ports: { envoy: port },
+    publicHost: 'localhost',
+    kratosOverrides: {
+      selfservice: {
+        methods: {
+          webauthn: { enabled: true, config: { passwordless: false, rp: { id: 'localhost', display_name: 'kratos-ext-authz demo', origins: [origin] } } },
+          passkey: { enabled: true, config: { rp: { id: 'localhost', display_name: 'kratos-ext-authz demo', origins: [origin] } } },
+        },
+      },
+    },
+  });
+  await withStack(plan, async (stack) => {
+    const base = stack.baseUrl;
+    const email = `key-${randomUUID()}@example.com`;
+    const password = `Key-${randomUUID()}`;
+    const registered = await registerWithPassword(base, email, password);
+    const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    const pages: Page[] = [];
+    let step = 'login';
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      pages.push(page);
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('WebAuthn.enable');
+      await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: false, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      });
+      await page.goto(`${base}/app/keys`);
+      await passwordLogin(page, email, password);
+      assert.equal((await echoed(page))['x-kratos-aal'], 'aal1');
+
+      step = 'enrol key';
+      await page.goto(`${base}/ui/settings`);
+      await page.fill('form[data-group=webauthn] input[name=webauthn_register_displayname]', 'virtual key');
+      await Promise.all([page.waitForNavigation(), page.click('form[data-group=webauthn] button[name=webauthn_register_trigger]')]);
+      const identity = await send(`${stack.kratosAdminUrl}/admin/identities/${registered.identityId}?include_credential=webauthn`, { headers: API });
+      const keys = field(identity.json, 'credentials', 'webauthn', 'config', 'credentials');
+      assert.ok(Array.isArray(keys) && keys.length === 1, `one WebAuthn key stored: ${identity.text.slice(0, 500)}`);
+      assert.equal(field(keys[0], 'is_passwordless'), false);
+
+      step = 'step-up';
+      await new Promise((resolve) => setTimeout(resolve, identityTtlMs() + 500));
+      await context.clearCookies();
+      await page.goto(`${base}/app/keys`);
+      await passwordLogin(page, email, password);
+      assert.equal(new URL(page.url()).pathname, '/ui/login', `sent to ${page.url()}`);
+      await Promise.all([page.waitForNavigation(), page.click('form[data-group=webauthn] button[name=webauthn_login_trigger]')]);
+      assert.equal(page.url(), `${base}/app/keys`);
+      const after = await echoed(page);
+      assert.equal(after['x-kratos-identity-id'], registered.identityId);
+      assert.equal(after['x-kratos-aal'], 'aal2');
+
+      // A second identity enrols only a passkey (a first factor): its password login is never
+      // sent to a step-up.
+      step = 'passkey';
+      const other = await registerWithPassword(base, `passkey-${randomUUID()}@example.com`, password);
+      const passkeyContext = await browser.newContext();
+      const passkeyPage = await passkeyContext.newPage();
+      pages.push(passkeyPage);
+      const passkeyCdp = await passkeyContext.newCDPSession(passkeyPage);
+      await passkeyCdp.send('WebAuthn.enable');
+      await passkeyCdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      });
+      await passkeyPage.goto(`${base}/app/passkey`);
+      await passwordLogin(passkeyPage, String(field(await adminTraits(stack.kratosAdminUrl, other.identityId), 'email')), password);
+      await passkeyPage.goto(`${base}/ui/settings`);
+      await Promise.all([passkeyPage.waitForNavigation(), passkeyPage.click('form[data-group=passkey] button[name=passkey_register_trigger]')]);
+      const types = await credentialTypes(stack.kratosAdminUrl, other.identityId);
+      assert.ok(types.includes('passkey'), `a passkey is stored: ${types.join(', ')}`);
+      const passkeyIdentity = await send(`${stack.kratosAdminUrl}/admin/identities/${other.identityId}?include_credential=webauthn`, { headers: API });
+      process.stderr.write(`passkey-only identity, credentials as Kratos ${stack.description} stores them: ${JSON.stringify(field(passkeyIdentity.json, 'credentials'))}\n`);
+      const webauthnKeys = field(passkeyIdentity.json, 'credentials', 'webauthn', 'config', 'credentials');
+      assert.ok(!Array.isArray(webauthnKeys) || webauthnKeys.every((key) => field(key, 'is_passwordless') === true), 'no WebAuthn second-factor key');
+      await new Promise((resolve) => setTimeout(resolve, identityTtlMs() + 500));
+      await passkeyContext.clearCookies();
+      await passkeyPage.goto(`${base}/app/passkey`);
+      await passwordLogin(passkeyPage, String(field(await adminTraits(stack.kratosAdminUrl, other.identityId), 'email')), password);
+      assert.equal(passkeyPage.url(), `${base}/app/passkey`, 'no step-up for a passkey-only identity');
+      assert.equal((await echoed(passkeyPage))['x-kratos-aal'], 'aal1');
+      return true;
+    } catch (error) {
+      mkdirSync(SHOTS, { recursive: true });
+      for (const [index, page] of pages.entries()) {
+        const file = join(SHOTS, `webauthn-${step.replace(/\W+/g, '-')}-${index}.png`);
+        await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
+        process.stderr.write(`WebAuthn browser test failed at ${step}: screenshot ${file} (${page.url()})\n`);
       }
       throw error;
     } finally {

