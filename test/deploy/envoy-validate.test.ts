@@ -34,7 +34,12 @@ for (const version of pinnedVersions().envoy) {
     const dir = mkdtempSync(join(tmpdir(), 'envoy-validate-'));
     try {
       const files: [string, string][] = [['envoy/envoy.yaml (Docker demo)', join(projectRoot, 'envoy', 'envoy.yaml')]];
-      const generated: [string, string][] = [['local stack', toYaml(envoyConfig(PORTS))], ...ENVOY_VARIANTS.map((v): [string, string] => [v.name, toYaml(envoyConfig(PORTS, v.adjust))])];
+      const generated: [string, string][] = [
+        ['local stack', toYaml(envoyConfig(PORTS))],
+        // The WebAuthn browser test's stack: every browser URL (the CORS origins) on localhost.
+        ['local stack on localhost', toYaml(envoyConfig(PORTS, undefined, 'localhost'))],
+        ...ENVOY_VARIANTS.map((v): [string, string] => [v.name, toYaml(envoyConfig(PORTS, v.adjust))]),
+      ];
       for (const [name, text] of generated) {
         const file = join(dir, `${name.replace(/\W+/g, '-')}.yaml`);
         writeFileSync(file, text);
