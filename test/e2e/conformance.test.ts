@@ -7,7 +7,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { KratosEmulator, type CreatedSession } from '../support/kratos-emulator';
+import { KratosEmulator, type CreatedSession, type EmulatorCredentials } from '../support/kratos-emulator';
 import { API, CookieJar, field, isRecord, send, type HeaderMap } from './http';
 import { apiPasswordLogin, browserPasswordLogin, enrolTotp, registerWithPassword } from './kratos';
 import { chooseStacks } from './plans';
@@ -130,10 +130,17 @@ async function realFixture(base: string, publicUrl: string, adminUrl: string): P
 function emulatorFixture(emulator: KratosEmulator): Fixture {
   const emailA = `a-${randomUUID()}@example.com`;
   const emailB = `b-${randomUUID()}@example.com`;
-  const A = emulator.addIdentity({ traits: { email: emailA }, credentials: { password: { identifiers: [emailA] }, code: { addresses: [{ channel: 'email', address: emailA }] } } });
+  // As the demo identity schema makes Kratos store them: a code address and a key-less webauthn
+  // credential for the email, beside the password.
+  const schemaCredentials = (email: string): EmulatorCredentials => ({
+    password: { identifiers: [email] },
+    code: { addresses: [{ channel: 'email', address: email }] },
+    webauthn: { credentials: [], identifiers: [email] },
+  });
+  const A = emulator.addIdentity({ traits: { email: emailA }, credentials: schemaCredentials(emailA) });
   const B = emulator.addIdentity({
     traits: { email: emailB },
-    credentials: { password: { identifiers: [emailB] }, totp: { totp_url: `otpauth://totp/demo:${emailB}?secret=JBSWY3DPEHPK3PXP` }, code: { addresses: [{ channel: 'email', address: emailB }] } },
+    credentials: { ...schemaCredentials(emailB), totp: { totp_url: `otpauth://totp/demo:${emailB}?secret=JBSWY3DPEHPK3PXP` } },
   });
   const aal1 = [{ method: 'password', aal: 'aal1' as const }];
   const a: CreatedSession = emulator.createSession(A, { methods: aal1 });
@@ -142,7 +149,7 @@ function emulatorFixture(emulator: KratosEmulator): Fixture {
   const bAal2 = emulator.createSession(B, { methods: [...aal1, { method: 'totp', aal: 'aal2' }] });
   const revoked = emulator.createSession(A, { methods: aal1 });
   emulator.revokeSession(revoked.id);
-  const C = emulator.addIdentity({ credentials: { password: { identifiers: ['c@example.com'] } } });
+  const C = emulator.addIdentity({ credentials: schemaCredentials('c@example.com') });
   const inactive = emulator.createSession(C, { methods: aal1 });
   emulator.setIdentityState(C, 'inactive');
   return {

@@ -16,7 +16,7 @@ import { http1Raw, http2Get } from './raw-http';
 import { withStack } from './run-stack';
 import type { Stack } from './stack';
 import { assertJsonError, echoedHeaders, SESSION_COOKIE } from './story';
-import { JOINED_HEADERS } from './variants';
+import { EXT_AUTHZ_TIMEOUT_1S, JOINED_HEADERS } from './variants';
 
 /** Paths an anonymous request may reach the upstream with (the `public` rule of envoy/config.yaml). */
 const ANONYMOUS = (path: string): boolean => path === '/' || path === '/health' || path.startsWith('/ui/');
@@ -125,9 +125,13 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
       async () => {
         const user = await newUser(base);
         const codes = await enrolRecoveryCodes(base, user.session.token);
-        // No TOTP, no WebAuthn: the recovery codes are the only second factor (Kratos also keeps a
-        // `code` credential for the email address, which counts only with code MFA enabled).
-        assert.deepEqual(await credentialTypes(stack.kratosAdminUrl, user.session.identityId), ['code', 'lookup_secret', 'password']);
+        // No TOTP, no WebAuthn key: the recovery codes are the only second factor. Kratos also
+        // keeps a `code` credential for the email address (a second factor only with code MFA
+        // enabled) and a `webauthn` one holding just a user_handle (no keys), both from the
+        // identity schema's identifiers.
+        assert.deepEqual(await credentialTypes(stack.kratosAdminUrl, user.session.identityId), ['code', 'lookup_secret', 'password', 'webauthn']);
+        const webauthn = await send(`${stack.kratosAdminUrl}/admin/identities/${user.session.identityId}?include_credential=webauthn`, { headers: API });
+        assert.equal(field(webauthn.json, 'credentials', 'webauthn', 'config', 'credentials'), undefined, webauthn.text.slice(0, 500));
         const jar = new CookieJar();
         assert.equal(await browserPasswordLogin(base, jar, user.email, user.password), 'aal1');
         const app = `${base}/app/codes`;
@@ -202,15 +206,16 @@ test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async 
       ),
     );
 
-    // Kratos's public API behind a delaying proxy; kratos.timeout (2s) longer than Envoy's
-    // ext_authz timeout (0.5s): only the gRPC deadline Envoy sends can make the service answer in time.
+    // Kratos's public API behind a delaying proxy (2.5s); kratos.timeout (4s) longer than Envoy's
+    // ext_authz timeout (1s): only the gRPC deadline Envoy sends can make the service answer in time.
     const [kratosPort = 0, proxyPort = 0] = await freePorts(2);
     const proxy = await DelayProxy.start(proxyPort, kratosPort);
     const slow = processStackPlan(envoy, chosen.kratos, {
-      name: 'Kratos slowed by 1.5s, kratos.timeout 2s, Envoy ext_authz timeout 0.5s',
+      name: 'Kratos slowed by 2.5s, kratos.timeout 4s, Envoy ext_authz timeout 1s',
       ports: { kratosPublic: kratosPort },
       kratosPublicPortForClients: proxyPort,
-      serviceOverrides: { kratos: { timeout: '2s' } },
+      serviceOverrides: { kratos: { timeout: '4s' } },
+      adjustEnvoy: EXT_AUTHZ_TIMEOUT_1S.adjust,
     });
     try {
       await t.test(slow.description, (st) =>
@@ -220,7 +225,7 @@ test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async 
               "the service's own 503 arrives before Envoy's timeout (it honours Envoy's grpc-timeout)",
               async () => {
                 const user = await newUser(stack.baseUrl);
-                proxy.delayMs = 1_500;
+                proxy.delayMs = 2_500;
                 try {
                   const started = Date.now();
                   const sent = await send(`${stack.baseUrl}/app/slow`, { headers: { ...API, 'x-session-token': user.session.token } });
@@ -229,7 +234,7 @@ test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async 
                   assertJsonError(sent, 503, 'kratos_unavailable');
                   assert.equal(sent.headers.get('retry-after'), '1');
                   process.stderr.write(`slowed Kratos (${stack.description}): the service's 503 after ${elapsed}ms\n`);
-                  assert.ok(elapsed < 1_000, `answered after ${elapsed}ms, well before the 1.5s delay`);
+                  assert.ok(elapsed < 1_000, `answered after ${elapsed}ms, before Envoy's 1s timeout`);
                 } finally {
                   proxy.delayMs = 0;
                 }

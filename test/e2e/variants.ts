@@ -16,4 +16,17 @@ export const JOINED_HEADERS: EnvoyVariant = {
   },
 };
 
-export const ENVOY_VARIANTS: readonly EnvoyVariant[] = [JOINED_HEADERS];
+/**
+ * ext_authz timeout 1s (the shipped 0.5s leaves the service a margin of a tenth of that, which a
+ * loaded CI machine can eat): the slowed-Kratos scenario checks that the service answers first.
+ */
+export const EXT_AUTHZ_TIMEOUT_1S: EnvoyVariant = {
+  name: 'ext_authz timeout 1s',
+  adjust: (config) => {
+    const grpc = httpFilter(config, 'envoy.filters.http.ext_authz').grpc_service;
+    if (typeof grpc !== 'object' || grpc === null || Array.isArray(grpc)) throw new Error('ext_authz has no grpc_service');
+    grpc.timeout = '1s';
+  },
+};
+
+export const ENVOY_VARIANTS: readonly EnvoyVariant[] = [JOINED_HEADERS, EXT_AUTHZ_TIMEOUT_1S];

@@ -510,19 +510,18 @@ export class KratosEmulator {
           identifiers: [identity.id],
           config: { recovery_codes: (c.lookup_secret?.recovery_codes ?? []).map((r) => ({ code: r.code, used_at: r.used_at ?? null })) },
         };
-      case 'webauthn':
-        return {
-          identifiers: c.webauthn?.identifiers ?? [],
-          config: {
-            credentials: (c.webauthn?.credentials ?? []).map((k) => ({
-              id: k.id,
-              display_name: k.display_name ?? '',
-              is_passwordless: k.is_passwordless,
-              added_at: goTime(identity.credentialTimes.get('webauthn')?.createdAt ?? identity.createdAt),
-            })),
-            user_handle: Buffer.from(identity.id.replace(/-/g, ''), 'hex').toString('base64'),
-          },
-        };
+      case 'webauthn': {
+        const keys = (c.webauthn?.credentials ?? []).map((k) => ({
+          id: k.id,
+          display_name: k.display_name ?? '',
+          is_passwordless: k.is_passwordless,
+          added_at: goTime(identity.credentialTimes.get('webauthn')?.createdAt ?? identity.createdAt),
+        }));
+        const userHandle = Buffer.from(identity.id.replace(/-/g, ''), 'hex').toString('base64');
+        // Without keys Kratos omits the list (seen with v1.3.1: an identity whose schema names a
+        // webauthn identifier gets a credential holding only {"user_handle": ...}).
+        return { identifiers: c.webauthn?.identifiers ?? [], config: keys.length > 0 ? { credentials: keys, user_handle: userHandle } : { user_handle: userHandle } };
+      }
       case 'code':
         return {
           identifiers: (c.code?.addresses ?? []).map((a) => a.address),
