@@ -10,6 +10,12 @@
 // oidc/saml/passkey credentials, legacy AMR entries without `aal`, the `/admin`
 // redirect of `/admin/sessions/whoami`, and the CONNECT method on whoami (Node
 // hands CONNECT to a separate event, so it never reaches whoami here).
+//
+// test/e2e/conformance.test.ts compares it with the real Kratos the project can build here
+// (v1.3.1, see README "The real stack"). Seen there and deliberately not followed, since the
+// product never depends on them and the fact sheet describes v26.2.0: the admin port answers a
+// path without the /admin prefix with a 307 to /admin<path> (text/html) instead of serving it,
+// and an unknown public path gets Go's plain-text "404 page not found".
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
