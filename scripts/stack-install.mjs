@@ -79,7 +79,10 @@ if (envoyTodo.length > 0) {
   if (!has('unzip', ['-v']) && !python) missing.push('unzip: not found; apt-get install -y unzip');
 }
 if (kratosTodo) {
-  if (!has('go', ['version'])) missing.push('go: not found; install Go >= 1.24 (https://go.dev/doc/install, or Debian: apt-get install -y golang-go) to build Kratos');
+  const goVersion = run('go', ['version']);
+  const goMinor = /go1\.(\d+)/.exec(goVersion.out)?.[1];
+  if (!goVersion.ok) missing.push('go: not found; install Go >= 1.24 from https://go.dev/doc/install to build Kratos (Debian 12\'s golang-go is 1.19, too old)');
+  else if (goMinor !== undefined && Number(goMinor) < 24) missing.push(`go >= 1.24 (stack/kratos/go.mod): found ${goVersion.out.trim()}; install a newer Go from https://go.dev/doc/install`);
   const cc = process.env.CC || 'cc';
   if (!has(cc)) missing.push(`a C compiler (${cc}): not found; Kratos's SQLite driver needs cgo (Debian: apt-get install -y gcc libc6-dev)`);
 }
