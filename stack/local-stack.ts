@@ -109,7 +109,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     children.start({
       name: ENVOY,
       command: options.envoy.path,
-      args: ['-c', envoyFile, '--use-dynamic-base-id', '--concurrency', '1', '--log-level', options.envoyLogLevel ?? 'warn'],
+      // The access log is a buffered file flushed every 10s by default: flush often, so a
+      // person (and a test) sees each request's line right away.
+      args: ['-c', envoyFile, '--use-dynamic-base-id', '--concurrency', '1', '--file-flush-interval-msec', '200', '--log-level', options.envoyLogLevel ?? 'warn'],
     });
     await waitUntilOk(`http://127.0.0.1:${ports.envoyAdmin}/ready`, children, ENVOY);
     const baseUrl = `http://${options.publicHost ?? '127.0.0.1'}:${ports.envoy}`;
