@@ -98,7 +98,7 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
     [
       'path tricks never reach a protected upstream route without a session',
       async () => {
-        const tricks = ['/health/../app/x', '/health/..%2fapp/x', '/health/%2e%2e/app/x', '/%2e%2e/app/x', '/health%2F..%2Fapp', '//app/x', '/health;/../app/x', '/health/..;/app/x', '/health\\..\\app', '/Health/../app', '/ui/../admin/x', '/ui/%2E%2E/admin'];
+        const tricks = ['/public/../admin', '/public/..%2Fadmin', '/health/../app/x', '/health/..%2fapp/x', '/health/%2e%2e/app/x', '/%2e%2e/app/x', '/health%2F..%2Fapp', '//app/x', '/health;/../app/x', '/health/..;/app/x', '/health\\..\\app', '/Health/../app', '/ui/../admin/x', '/ui/%2E%2E/admin'];
         const seen: string[] = [];
         for (const path of tricks) {
           const answer = await http1Raw(base, 'GET', path, [['accept', 'application/json']]);
