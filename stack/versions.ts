@@ -56,7 +56,15 @@ export function installBinaries(): InstallOutcome {
   const parsed = lastLine.startsWith('{') ? (JSON.parse(lastLine) as Record<string, unknown>) : {};
   if (result.status === 2 && Array.isArray(parsed.missing)) return { installed: false, missing: parsed.missing.map(String) };
   if (result.status !== 0) throw new Error(`scripts/stack-install.mjs failed (exit ${String(result.status ?? result.signal)})`);
-  const envoy = parsed.envoy as Record<string, string>;
-  const kratos = parsed.kratos as Binary;
-  return { installed: true, binaries: { envoy: Object.entries(envoy).map(([version, path]) => ({ version, path })), kratos } };
+  const { envoy, kratos } = parsed;
+  if (typeof envoy !== 'object' || envoy === null || typeof kratos !== 'object' || kratos === null) throw new Error(`scripts/stack-install.mjs printed no binaries: ${lastLine}`);
+  const kratosFields = kratos as Record<string, unknown>;
+  if (typeof kratosFields.version !== 'string' || typeof kratosFields.path !== 'string') throw new Error(`scripts/stack-install.mjs printed no Kratos binary: ${lastLine}`);
+  return {
+    installed: true,
+    binaries: {
+      envoy: Object.entries(envoy as Record<string, unknown>).map(([version, path]) => ({ version, path: String(path) })),
+      kratos: { version: kratosFields.version, path: kratosFields.path },
+    },
+  };
 }
