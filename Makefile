@@ -1,5 +1,5 @@
 # Developer entry points. `npm ci` first on a fresh clone (the targets build as needed).
-.PHONY: build test test-e2e demo run bench bench-smoke clean
+.PHONY: build test test-e2e demo run bench bench-smoke clean stack stack-install
 
 build:
 	npm run build
@@ -9,6 +9,14 @@ test:
 
 test-e2e:
 	npm run test:e2e
+
+# The real stack on loopback: Kratos, Envoy, the echo upstream and the service (Ctrl-C stops it).
+stack:
+	npm run stack
+
+# The real Envoy and Kratos binaries, pinned in stack/versions.json, cached by version.
+stack-install:
+	npm run stack:install
 
 # The service beside the Kratos emulator, deciding a dozen Envoy-shaped requests.
 demo: build

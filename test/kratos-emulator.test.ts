@@ -491,6 +491,13 @@ describe('admin identity endpoint (§6.1)', () => {
     assert.match(String((password?.['config'] as Record<string, unknown>)['hashed_password']), /^\$argon2id\$/);
   });
 
+  test('a webauthn credential without keys has only a user_handle (as Kratos v1.3.1 stores it) and counts for nothing', async () => {
+    const id = kratos.addIdentity({ credentials: { password: { identifiers: ['nokey@example.com'] }, webauthn: { credentials: [], identifiers: ['nokey@example.com'] } } });
+    const credentials = (await adminIdentity(id, '?include_credential=webauthn')).json()['credentials'] as Record<string, Record<string, unknown>>;
+    assert.deepEqual(Object.keys(credentials['webauthn']?.['config'] as Record<string, unknown>), ['user_handle']);
+    assert.deepEqual(credentials['webauthn']?.['identifiers'], ['nokey@example.com']);
+  });
+
   test('an identity without credentials has no credentials key', async () => {
     const id = kratos.addIdentity({ credentials: {} });
     assert.equal('credentials' in (await adminIdentity(id)).json(), false);

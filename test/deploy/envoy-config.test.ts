@@ -34,6 +34,7 @@ const extensionProtos = [
   'envoy/config/bootstrap/v3/bootstrap.proto',
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
   'envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
@@ -297,6 +298,8 @@ const HCM_TYPE = `${TYPE_PREFIX}envoy.extensions.filters.network.http_connection
 const EXT_AUTHZ_TYPE = `${TYPE_PREFIX}envoy.extensions.filters.http.ext_authz.v3.ExtAuthz`;
 const EXT_AUTHZ_PER_ROUTE_TYPE = `${TYPE_PREFIX}envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute`;
 const ROUTER_TYPE = `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Router`;
+const CORS_TYPE = `${TYPE_PREFIX}envoy.extensions.filters.http.cors.v3.Cors`;
+const CORS_POLICY_TYPE = `${TYPE_PREFIX}envoy.extensions.filters.http.cors.v3.CorsPolicy`;
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 const protoRoot = loadEnvoyProtos();
@@ -304,6 +307,7 @@ const validator = new EnvoyConfigValidator(protoRoot);
 const envoyConfig = readYaml('envoy/envoy.yaml');
 const serviceConfig = obj(readYaml('envoy/config.yaml'), 'envoy/config.yaml');
 const exampleConfig = obj(readYaml('examples/config.yaml'), 'examples/config.yaml');
+const browserOrigin = new URL(str(obj(serviceConfig.kratos, 'kratos').browser_url, 'kratos.browser_url')).origin;
 
 function clone(value: Json): Json {
   return structuredClone(value);
@@ -557,6 +561,26 @@ test('client-supplied x-kratos-* headers are removed before ext_authz runs', () 
   for (const header of ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal']) {
     assert.ok(removed.includes(header), `${header} is removed`);
   }
+});
+
+test('CORS preflights are answered by Envoy before ext_authz; the service authorizes every other OPTIONS', () => {
+  const filters = httpFilters(envoyConfig);
+  const corsIndex = filters.findIndex((f) => f.name === 'envoy.filters.http.cors');
+  const authzIndex = filters.findIndex((f) => f.name === 'envoy.filters.http.ext_authz');
+  assert.ok(corsIndex >= 0 && corsIndex < authzIndex, 'the CORS filter runs before ext_authz');
+  assert.equal(obj(filters[corsIndex]?.typed_config, 'cors typed_config')['@type'], CORS_TYPE);
+  // The policy lives on the virtual host, so every route (including /admin) has it.
+  const routeConfig = obj(hcm(envoyConfig).route_config, 'route_config');
+  for (const vh of arr(routeConfig.virtual_hosts, 'virtual_hosts')) {
+    const policy = obj(obj(obj(vh, 'virtual host').typed_per_filter_config, 'typed_per_filter_config')['envoy.filters.http.cors'], 'CorsPolicy');
+    assert.equal(policy['@type'], CORS_POLICY_TYPE);
+    const origins = arr(policy.allow_origin_string_match, 'allow_origin_string_match').map((m) => obj(m, 'origin matcher'));
+    assert.ok(origins.length > 0);
+    // Exact origins only: a wildcard with allow_credentials would let any site read answers.
+    for (const origin of origins) assert.match(str(origin.exact, 'allow_origin_string_match[].exact'), /^https?:\/\/[^/*]+$/);
+    assert.ok(origins.some((o) => o.exact === browserOrigin), `the browser origin ${browserOrigin} is allowed`);
+  }
+  assert.equal(obj(serviceSection('policy'), 'policy').cors_preflight, false, 'envoy/config.yaml policy.cors_preflight is false');
 });
 
 test('ext_authz: gRPC to cluster ext_authz, V3, fail closed with 503, raw headers', () => {

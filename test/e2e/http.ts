@@ -1,15 +1,17 @@
 // Plain fetch with a manual cookie jar: the e2e tests act as a browser (cookies, no automatic
 // redirects) or as an API client (X-Session-Token), always through Envoy.
 
+import { request as httpRequest } from 'node:http';
+
 export type HeaderMap = Record<string, string>;
 
 /** Cookies for one site: enough for Kratos's csrf_token_* and session cookies. */
 export class CookieJar {
   private readonly cookies = new Map<string, string>();
 
-  /** Applies every Set-Cookie of a response (expired or Max-Age<=0 cookies are removed). */
-  store(response: Response): void {
-    for (const line of response.headers.getSetCookie()) {
+  /** Applies a response's Set-Cookie lines (expired or Max-Age<=0 cookies are removed). */
+  storeSetCookies(lines: readonly string[]): void {
+    for (const line of lines) {
       const [pair = '', ...attributes] = line.split(';');
       const equals = pair.indexOf('=');
       if (equals <= 0) continue;
@@ -59,7 +61,11 @@ export interface RequestOptions {
   jar?: CookieJar;
 }
 
-/** One request, never following redirects; cookies come from and go to `jar`. */
+/**
+ * One request, never following redirects; cookies come from and go to `jar`. node:http rather
+ * than fetch: Node's fetch replaces a caller's `sec-fetch-mode` with "cors" (observed against
+ * the echo upstream), so a fetch() can never look like a browser navigation.
+ */
 export async function send(url: string, options: RequestOptions = {}): Promise<Sent> {
   const headers: HeaderMap = { ...options.headers };
   const cookie = options.jar?.header();
@@ -68,23 +74,30 @@ export async function send(url: string, options: RequestOptions = {}): Promise<S
   if (options.body !== undefined) {
     headers['content-type'] = 'application/json';
     body = JSON.stringify(options.body);
+    headers['content-length'] = String(Buffer.byteLength(body));
   }
-  const response = await fetch(url, {
-    method: options.method ?? (body === undefined ? 'GET' : 'POST'),
-    headers,
-    body,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(15_000),
+  const method = options.method ?? (body === undefined ? 'GET' : 'POST');
+  const { status, rawHeaders, text } = await new Promise<{ status: number; rawHeaders: string[]; text: string }>((resolve, reject) => {
+    const request = httpRequest(url, { method, headers, timeout: 15_000 }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, rawHeaders: response.rawHeaders, text: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`${method} ${url}: no answer within 15s`)));
+    request.on('error', reject);
+    request.end(body);
   });
-  options.jar?.store(response);
-  const text = await response.text();
+  const responseHeaders = new Headers();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) responseHeaders.append(rawHeaders[i] as string, rawHeaders[i + 1] as string);
+  options.jar?.storeSetCookies(responseHeaders.getSetCookie());
   let json: unknown;
   try {
     json = text ? (JSON.parse(text) as unknown) : undefined;
   } catch {
     json = undefined;
   }
-  return { status: response.status, headers: response.headers, text, json };
+  return { status, headers: responseHeaders, text, json };
 }
 
 /** A top-level browser navigation (what the service redirects to the login page). */

@@ -47,7 +47,9 @@ function apiSession(sent: Sent): ApiSession {
   return {
     token: stringField(sent.json, 'session_token'),
     sessionId: stringField(sent.json, 'session', 'id'),
-    identityId: stringField(sent.json, 'session', 'identity', 'id'),
+    // Kratos answers `"identity": null` for a login session that does not meet
+    // session.whoami.required_aal (an aal1 login of an identity with TOTP under highest_available).
+    identityId: typeof field(sent.json, 'session', 'identity', 'id') === 'string' ? stringField(sent.json, 'session', 'identity', 'id') : '',
     aal: stringField(sent.json, 'session', 'authenticator_assurance_level'),
   };
 }
@@ -139,4 +141,55 @@ export async function credentialTypes(adminBase: string, identityId: string): Pr
   expectStatus(identity, 200, 'admin get identity');
   const credentials = field(identity.json, 'credentials');
   return isRecord(credentials) ? Object.keys(credentials).sort() : [];
+}
+
+/** Native settings flow: generates recovery codes (lookup_secret) and confirms them; returns the codes. */
+export async function enrolRecoveryCodes(base: string, token: string): Promise<string[]> {
+  const headers = { ...API, 'x-session-token': token };
+  const flow = await send(`${base}/self-service/settings/api`, { headers });
+  expectStatus(flow, 200, 'create settings flow');
+  const flowId = stringField(flow.json, 'id');
+  const url = `${base}/self-service/settings?flow=${encodeURIComponent(flowId)}`;
+  const generated = await send(url, { headers, body: { method: 'lookup_secret', lookup_secret_regenerate: true } });
+  expectStatus(generated, 200, 'generate recovery codes');
+  const node = nodes(generated.json).find((n) => field(n, 'attributes', 'id') === 'lookup_secret_codes');
+  const secrets = field(node, 'attributes', 'text', 'context', 'secrets');
+  assert.ok(Array.isArray(secrets) && secrets.length > 0, `the flow shows lookup_secret_codes: ${describe(generated)}`);
+  const codes = secrets.map((secret) => stringField(secret, 'context', 'secret'));
+  const confirmed = await send(url, { headers, body: { method: 'lookup_secret', lookup_secret_confirm: true } });
+  expectStatus(confirmed, 200, 'confirm recovery codes');
+  assert.equal(field(confirmed.json, 'state'), 'success', `settings flow succeeded: ${describe(confirmed)}`);
+  return codes;
+}
+
+/** Browser step-up with a recovery code instead of TOTP. */
+export async function browserRecoveryCodeStepUp(base: string, jar: CookieJar, code: string): Promise<string> {
+  const flow = await send(`${base}/self-service/login/browser?aal=aal2`, { headers: API, jar });
+  expectStatus(flow, 200, 'create aal2 login flow');
+  const flowId = stringField(flow.json, 'id');
+  const done = await send(`${base}/self-service/login?flow=${encodeURIComponent(flowId)}`, {
+    headers: API,
+    jar,
+    body: { method: 'lookup_secret', lookup_secret: code, csrf_token: inputValue(flow.json, 'csrf_token') },
+  });
+  expectStatus(done, 200, 'submit recovery-code step-up');
+  return stringField(done.json, 'session', 'authenticator_assurance_level');
+}
+
+/**
+ * Browser step-up with a one-time code sent by email (code MFA): the first submit asks Kratos to
+ * send the code (Kratos answers 400 with the flow, now waiting for the code), the second sends it.
+ */
+export async function browserCodeStepUp(base: string, jar: CookieJar, address: string, readCode: () => Promise<string>): Promise<string> {
+  const flow = await send(`${base}/self-service/login/browser?aal=aal2`, { headers: API, jar });
+  expectStatus(flow, 200, 'create aal2 login flow');
+  const flowId = stringField(flow.json, 'id');
+  const csrf = inputValue(flow.json, 'csrf_token');
+  const url = `${base}/self-service/login?flow=${encodeURIComponent(flowId)}`;
+  const sent = await send(url, { headers: API, jar, body: { method: 'code', csrf_token: csrf, address } });
+  expectStatus(sent, 400, 'request a login code');
+  assert.equal(field(sent.json, 'state'), 'sent_email', describe(sent));
+  const done = await send(url, { headers: API, jar, body: { method: 'code', csrf_token: csrf, code: await readCode(), address } });
+  expectStatus(done, 200, 'submit the login code');
+  return stringField(done.json, 'session', 'authenticator_assurance_level');
 }

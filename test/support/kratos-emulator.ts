@@ -10,6 +10,12 @@
 // oidc/saml/passkey credentials, legacy AMR entries without `aal`, the `/admin`
 // redirect of `/admin/sessions/whoami`, and the CONNECT method on whoami (Node
 // hands CONNECT to a separate event, so it never reaches whoami here).
+//
+// test/e2e/conformance.test.ts compares it with the real Kratos the project can build here
+// (v1.3.1, see README "The real stack"). Seen there and deliberately not followed, since the
+// product never depends on them and the fact sheet describes v26.2.0: the admin port answers a
+// path without the /admin prefix with a 307 to /admin<path> (text/html) instead of serving it,
+// and an unknown public path gets Go's plain-text "404 page not found".
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -524,19 +530,18 @@ export class KratosEmulator {
           identifiers: [identity.id],
           config: { recovery_codes: (c.lookup_secret?.recovery_codes ?? []).map((r) => ({ code: r.code, used_at: r.used_at ?? null })) },
         };
-      case 'webauthn':
-        return {
-          identifiers: c.webauthn?.identifiers ?? [],
-          config: {
-            credentials: (c.webauthn?.credentials ?? []).map((k) => ({
-              id: k.id,
-              display_name: k.display_name ?? '',
-              is_passwordless: k.is_passwordless,
-              added_at: goTime(identity.credentialTimes.get('webauthn')?.createdAt ?? identity.createdAt),
-            })),
-            user_handle: Buffer.from(identity.id.replace(/-/g, ''), 'hex').toString('base64'),
-          },
-        };
+      case 'webauthn': {
+        const keys = (c.webauthn?.credentials ?? []).map((k) => ({
+          id: k.id,
+          display_name: k.display_name ?? '',
+          is_passwordless: k.is_passwordless,
+          added_at: goTime(identity.credentialTimes.get('webauthn')?.createdAt ?? identity.createdAt),
+        }));
+        const userHandle = Buffer.from(identity.id.replace(/-/g, ''), 'hex').toString('base64');
+        // Without keys Kratos omits the list (seen with v1.3.1: an identity whose schema names a
+        // webauthn identifier gets a credential holding only {"user_handle": ...}).
+        return { identifiers: c.webauthn?.identifiers ?? [], config: keys.length > 0 ? { credentials: keys, user_handle: userHandle } : { user_handle: userHandle } };
+      }
       case 'code':
         return {
           identifiers: (c.code?.addresses ?? []).map((a) => a.address),
