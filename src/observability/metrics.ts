@@ -19,6 +19,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly httpClientErrors = new Counter({
+    name: 'kratos_ext_authz_http_client_errors_total',
+    help: 'HTTP authorization calls refused before any front door read them (malformed, headers too large, too slow), by status.',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
   readonly kratosRequests = new Counter({
     name: 'kratos_ext_authz_kratos_requests_total',
     help: 'HTTP calls to Kratos, by endpoint and HTTP status (or timeout / connection error).',

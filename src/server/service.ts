@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import { HealthImplementation } from 'grpc-health-check';
 import { IdentityCache } from '../cache/identity-cache';
 import { SessionCache, type CacheResult } from '../cache/session-cache';
@@ -10,6 +11,8 @@ import { Metrics } from '../observability/metrics';
 import { oncePer } from '../observability/once-per';
 import { compilePolicy } from '../policy/policy';
 import { kratosCredentialExtractor } from '../request/credentials';
+import { createHttpAuthzServer } from '../http/server';
+import { trustedProxies } from '../http/trusted-proxies';
 import { bindGrpc, createGrpcServer, HEALTH_SERVICES } from './grpc-server';
 import { createHttpServer, listenHttp } from './http-server';
 import { KratosReadiness } from './kratos-readiness';
@@ -17,6 +20,8 @@ import { KratosReadiness } from './kratos-readiness';
 export interface RunningService {
   grpcPort: number;
   httpPort: number;
+  /** The HTTP authorization front doors' port; undefined when server.http_authz_address is "". */
+  httpAuthzPort: number | undefined;
   metrics: Metrics;
   /** Stops taking traffic at once, lets in-flight checks finish within server.shutdown_timeout. */
   shutdown(): Promise<void>;
@@ -37,7 +42,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   };
   const sessions = new SessionCache(kratos, config.cache, countSession);
   const identities = new IdentityCache(kratos, config.cache.identity_ttl, config.cache.max_entries, (result) => metrics.cacheRequests.inc({ cache: 'identity', result }));
-  const check = createCheck({
+  const authorizeDeps = {
     decision: {
       policy: compilePolicy(config.policy),
       extractCredential: kratosCredentialExtractor(config.kratos.session_cookie),
@@ -48,7 +53,18 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     },
     loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
     observe: checkObserver(logger, metrics),
-  });
+  };
+  const check = createCheck(authorizeDeps);
+  const httpAuthzServer =
+    config.server.http_authz_address === ''
+      ? undefined
+      : createHttpAuthzServer({
+          authorize: authorizeDeps,
+          isTrustedProxy: trustedProxies(config.http_authz.trusted_proxies),
+          requestTimeout: config.http_authz.request_timeout,
+          logger,
+          onClientError: (status) => metrics.httpClientErrors.inc({ status: String(status) }),
+        });
 
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
   const grpcServer = createGrpcServer(check, health, logger);
@@ -61,13 +77,15 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
   const grpcPort = await bindGrpc(grpcServer, config.server.grpc_address);
   const httpPort = await listenHttp(httpServer, config.server.http_address);
+  const httpAuthzPort = httpAuthzServer && (await listenHttp(httpAuthzServer, config.server.http_authz_address));
   readiness.start();
   for (const name of HEALTH_SERVICES) health.setStatus(name, 'SERVING');
-  logger.info({ grpc_port: grpcPort, http_port: httpPort, kratos: config.kratos.public_url }, 'serving');
+  logger.info({ grpc_port: grpcPort, http_port: httpPort, http_authz_port: httpAuthzPort, kratos: config.kratos.public_url }, 'serving');
 
   return {
     grpcPort,
     httpPort,
+    httpAuthzPort,
     metrics,
     shutdown: async () => {
       draining = true;
@@ -75,7 +93,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       readiness.stop();
       // Keep answering while Envoy's health checks (or Kubernetes endpoints) notice NOT_SERVING.
       if (config.server.drain_delay > 0) await new Promise((resolve) => setTimeout(resolve, config.server.drain_delay));
-      await new Promise<void>((resolve) => {
+      const grpcStopped = new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           logger.warn({ shutdown_timeout_ms: config.server.shutdown_timeout }, 'in-flight checks did not finish in time; closing');
           grpcServer.forceShutdown();
@@ -86,9 +104,28 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
           resolve();
         });
       });
+      await Promise.all([grpcStopped, httpAuthzServer && closeHttpAuthz(httpAuthzServer, config.server.shutdown_timeout)]);
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       logger.info('stopped');
     },
   };
+}
+
+/**
+ * Stops accepting calls and closes idle keep-alive connections; calls in flight get their
+ * answer (each connection then closes) until `timeoutMs`, after which the rest are cut.
+ */
+function closeHttpAuthz(server: http.Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, timeoutMs);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }
