@@ -20,6 +20,12 @@ export interface ProxyUnderTest {
   start(ports: { authz: number; app: number; proxy: number }, dir: string): Promise<ProxyProcess>;
   /** False when the proxy answers denials with its own body (nginx), not the authorizer's JSON. */
   passesDenialBodies: boolean;
+  /**
+   * How the proxy answers the client when the authorizer says 503: `json` (the service's, or the
+   * example config's, JSON with Retry-After), or `status_only` (Envoy http_service: any 5xx from
+   * the authorizer is an error, answered with status_on_error and no body).
+   */
+  kratosDown: 'json' | 'status_only';
 }
 
 const TOTP = { totp: { totp_url: 'otpauth://totp/app:alice?secret=JBSWY3DPEHPK3PXP&issuer=app' } };
@@ -158,11 +164,16 @@ export function proxyStory(proxy: ProxyUnderTest): void {
       );
     });
 
-    test('Kratos unavailable → 503 with Retry-After, the app not reached', async () => {
+    test('Kratos unavailable → 503 (JSON with Retry-After where the proxy passes it), the app not reached', async () => {
       const harness = trusted.harness;
       const session = harness.newSession(harness.emulator.addIdentity());
       harness.emulator.fail('whoami', { mode: 'status500', count: 1 });
       const answer = await visit([['x-session-token', session.token], ['accept', 'application/json']], { reachesApp: false });
+      if (proxy.kratosDown === 'status_only') {
+        assert.equal(answer.status, 503);
+        assert.equal(answer.body, '');
+        return;
+      }
       assertJsonDenial(answer, 503, 'kratos_unavailable');
       assert.equal(answer.headers['retry-after'], '1');
     });
