@@ -16,8 +16,9 @@ export const MAX_HEADER_BYTES = 64 * 1024;
 /** No door reads a body; this bounds what Envoy's with_request_body or Traefik's forwardBody may send. */
 export const MAX_BODY_BYTES = 64 * 1024;
 /**
- * Proxies reuse idle connections to the authorizer for longer than Node's 5 s default (Traefik
- * and Go 90 s, Caddy 2 min): closing first races their next request into a 502.
+ * Proxies keep idle connections to the authorizer far longer than Node's 5 s default (nginx
+ * upstream keepalive 60 s, Go's default transport 90 s, Caddy 2 min): closing first races
+ * their next request on the connection into an error.
  */
 const KEEP_ALIVE_MS = 125_000;
 
@@ -111,7 +112,7 @@ function bodyWithin(request: http.IncomingMessage, limit: number): Promise<'read
 
 function send(response: http.ServerResponse, reply: HttpReply | undefined): void {
   if (reply === undefined || response.headersSent || response.destroyed) return;
-  // An explicit length, not chunked: some proxies' auth clients handle an empty chunked body poorly.
+  // Every reply is whole in memory: say its length rather than chunk it.
   response.writeHead(reply.status, [...reply.headers.flat(), 'content-length', String(Buffer.byteLength(reply.body))]);
   response.end(reply.body);
 }

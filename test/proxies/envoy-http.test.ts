@@ -29,6 +29,7 @@ for (const version of VERSIONS) {
   const binary = join(CACHE, `envoy-${version}`, 'envoy');
   proxyStory({
     name: `envoy-${version}`,
+    authorizerUnreachable: 503,
     kratosDown: 'status_only',
     passesDenialBodies: true,
     unavailable: () => (existsSync(binary) ? undefined : `Envoy ${version} is not at ${binary} (the real-stack tooling installs it)`),

@@ -24,6 +24,7 @@ function renderConfig(ports: { authz: number; app: number; proxy: number }): str
 
 proxyStory({
   name: 'nginx',
+  authorizerUnreachable: 500,
   kratosDown: 'json',
   passesDenialBodies: false,
   unavailable: () => {

@@ -26,6 +26,8 @@ export interface ProxyUnderTest {
    * the authorizer is an error, answered with status_on_error and no body).
    */
   kratosDown: 'json' | 'status_only';
+  /** The status the proxy answers when the authorizer cannot be reached at all. */
+  authorizerUnreachable: number;
 }
 
 const TOTP = { totp: { totp_url: 'otpauth://totp/app:alice?secret=JBSWY3DPEHPK3PXP&issuer=app' } };
@@ -176,6 +178,22 @@ export function proxyStory(proxy: ProxyUnderTest): void {
       }
       assertJsonDenial(answer, 503, 'kratos_unavailable');
       assert.equal(answer.headers['retry-after'], '1');
+    });
+
+    test('the authorizer cannot be reached → the proxy denies, the app not reached', async () => {
+      const nobody = await freePort();
+      const port = await freePort();
+      const running = await proxy.start({ authz: nobody, app: app.port, proxy: port }, join(dir, 'unreachable'));
+      const client = new AuthzHttpClient(port);
+      try {
+        const before = app.count();
+        const answer = await client.send({ method: 'GET', path: '/page', headers: [['host', HOST], ['accept', 'application/json']] });
+        assert.equal(answer.status, proxy.authorizerUnreachable);
+        assert.equal(app.count(), before, 'the app was not reached');
+      } finally {
+        client.close();
+        await running.stop();
+      }
     });
 
     test('the proxy is not a trusted peer of the authorizer → 403, the app not reached', async () => {
