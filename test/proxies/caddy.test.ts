@@ -1,34 +1,25 @@
 /** Real Caddy, built from its pinned Go module (scripts/install-proxies.sh caddy), running examples/caddy/Caddyfile. */
-import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { startProxy } from './support/proxy-process';
+import { BINARY_CACHE, renderExample, startProxy } from './support/proxy-process';
 import { proxyStory } from './support/story';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const EXAMPLE = join(ROOT, 'examples', 'caddy', 'Caddyfile');
 
 /** Where scripts/install-proxies.sh puts the binary for the version go.mod pins (or $CADDY). */
 function caddyBinary(): string {
   if (process.env.CADDY) return process.env.CADDY;
   const goMod = readFileSync(join(ROOT, 'test', 'proxies', 'caddy-build', 'go.mod'), 'utf8');
   const version = /^require github\.com\/caddyserver\/caddy\/v2 (v[\d.]+)$/m.exec(goMod)?.[1] ?? 'unknown';
-  const cache = process.env.KRATOS_EXT_AUTHZ_CACHE ?? join(homedir(), '.cache', 'kratos-ext-authz');
-  return join(cache, `caddy-${version}`, 'caddy');
+  return join(BINARY_CACHE, `caddy-${version}`, 'caddy');
 }
 
 function renderConfig(ports: { authz: number; app: number; proxy: number }): string {
-  let text = readFileSync(EXAMPLE, 'utf8');
-  for (const [from, to] of [
+  return renderExample('examples/caddy/Caddyfile', [
     ['forward_auth 127.0.0.1:9193 {', `forward_auth 127.0.0.1:${ports.authz} {`],
     ['reverse_proxy 127.0.0.1:3000', `reverse_proxy 127.0.0.1:${ports.app}`],
     [':8080 {', `:${ports.proxy} {`],
-  ] as const) {
-    assert.ok(text.includes(from), `examples/caddy/Caddyfile has "${from}"`);
-    text = text.replace(from, to);
-  }
-  return text;
+  ]);
 }
 
 proxyStory({

@@ -1,32 +1,23 @@
 /** Real Envoy (both versions the real-stack tooling caches) in http_service mode, running examples/envoy-http/envoy.yaml. */
-import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startProxy } from './support/proxy-process';
+import { BINARY_CACHE, renderExample, startProxy } from './support/proxy-process';
 import { proxyStory } from './support/story';
 
-const EXAMPLE = join(__dirname, '..', '..', '..', 'examples', 'envoy-http', 'envoy.yaml');
-const CACHE = process.env.KRATOS_EXT_AUTHZ_CACHE ?? join(homedir(), '.cache', 'kratos-ext-authz');
 // The oldest and newest Envoy the project supports (the real-stack issue's pair).
 const VERSIONS = ['1.36.4', '1.40.0'];
 
 function renderConfig(ports: { authz: number; app: number; proxy: number }): string {
-  let text = readFileSync(EXAMPLE, 'utf8');
-  for (const [from, to] of [
+  return renderExample('examples/envoy-http/envoy.yaml', [
     ['address: 0.0.0.0, port_value: 8080', `address: 127.0.0.1, port_value: ${ports.proxy}`],
     ['uri: "http://127.0.0.1:9193"', `uri: "http://127.0.0.1:${ports.authz}"`],
     ['address: 127.0.0.1, port_value: 9193', `address: 127.0.0.1, port_value: ${ports.authz}`],
     ['address: 127.0.0.1, port_value: 3000', `address: 127.0.0.1, port_value: ${ports.app}`],
-  ] as const) {
-    assert.ok(text.includes(from), `examples/envoy-http/envoy.yaml has "${from}"`);
-    text = text.replace(from, to);
-  }
-  return text;
+  ]);
 }
 
 for (const version of VERSIONS) {
-  const binary = join(CACHE, `envoy-${version}`, 'envoy');
+  const binary = join(BINARY_CACHE, `envoy-${version}`, 'envoy');
   proxyStory({
     name: `envoy-${version}`,
     authorizerUnreachable: 503,

@@ -1,25 +1,17 @@
 /** Real nginx (Debian's, with auth_request) running the shipped examples/nginx/nginx.conf. */
-import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { onPath, startProxy } from './support/proxy-process';
+import { onPath, renderExample, startProxy } from './support/proxy-process';
 import { proxyStory } from './support/story';
 
-const EXAMPLE = join(__dirname, '..', '..', '..', 'examples', 'nginx', 'nginx.conf');
-
-/** The example with its three addresses pointed at this run's ports; fails if the example no longer has them. */
+/** The example with its three addresses pointed at this run's ports. */
 function renderConfig(ports: { authz: number; app: number; proxy: number }): string {
-  let text = readFileSync(EXAMPLE, 'utf8');
-  for (const [from, to] of [
+  return renderExample('examples/nginx/nginx.conf', [
     ['server 127.0.0.1:9193;', `server 127.0.0.1:${ports.authz};`],
     ['server 127.0.0.1:3000;', `server 127.0.0.1:${ports.app};`],
     ['listen 8080;', `listen 127.0.0.1:${ports.proxy};`],
-  ] as const) {
-    assert.ok(text.includes(from), `examples/nginx/nginx.conf has "${from}"`);
-    text = text.replace(from, to);
-  }
-  return text;
+  ]);
 }
 
 proxyStory({

@@ -1,5 +1,28 @@
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..', '..', '..');
+
+/** Where the real proxies' binaries are kept, keyed by version (scripts/install-proxies.sh, the real-stack tooling). */
+export const BINARY_CACHE = process.env.KRATOS_EXT_AUTHZ_CACHE ?? join(homedir(), '.cache', 'kratos-ext-authz');
+
+/**
+ * A shipped example config (path from the repository root) with its addresses replaced by this
+ * run's: each `[from, to]` must be in the file, so the suite fails if the example changes shape
+ * rather than silently testing something else.
+ */
+export function renderExample(path: string, replacements: ReadonlyArray<readonly [from: string, to: string]>): string {
+  let text = readFileSync(join(ROOT, path), 'utf8');
+  for (const [from, to] of replacements) {
+    assert.ok(text.includes(from), `${path} has "${from}"`);
+    text = text.replace(from, to);
+  }
+  return text;
+}
 
 /** A free loopback port (released at once; the proxy binds it a moment later). */
 export function freePort(): Promise<number> {
