@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startHarness, type Harness } from '../support/harness';
-import { callFor, HTTP_DOORS, type HttpAnswer, type HttpCall } from '../support/http-client';
+import { AuthzHttpClient, callFor, HTTP_DOORS, type HttpAnswer, type HttpCall } from '../support/http-client';
 
 /** Writes `chunks` to the listener (pausing `gapMs` between them), then reads until it closes. */
 function rawExchange(port: number, chunks: readonly string[], gapMs = 0): Promise<{ text: string; closedAfterMs: number }> {
@@ -211,6 +211,26 @@ describe('server.http_authz_address: ""', () => {
       assert.equal(h.service.httpAuthzPort, undefined);
       assert.equal(h.http, undefined);
     } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('shutdown', () => {
+  test('a check in flight is answered; the listener then refuses new calls', async () => {
+    const h = await startHarness({ config: { server: { shutdown_timeout: '3s' }, kratos: { timeout: '2s' } } });
+    try {
+      const session = h.newSession(h.emulator.addIdentity());
+      h.emulator.setLatency('whoami', 300);
+      assert.ok(h.http && h.service.httpAuthzPort);
+      const inFlight = h.http.check('forward_auth', { headers: { 'x-session-token': session.token } });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const stopped = h.service.shutdown();
+      assert.equal((await inFlight).status, 200);
+      await stopped;
+      await assert.rejects(new AuthzHttpClient(h.service.httpAuthzPort).check('forward_auth', {}), /ECONNREFUSED/);
+    } finally {
+      h.emulator.setLatency('whoami', 0);
       await h.close();
     }
   });
