@@ -373,8 +373,10 @@ test('Deployment: 2 replicas, ports equal the ConfigMap service config', () => {
   assert.equal(at(deployment, 'spec.replicas'), 2);
   assert.equal(containerPort('grpc'), portOf(serviceConfig.server.grpc_address));
   assert.equal(containerPort('http-metrics'), portOf(serviceConfig.server.http_address));
+  assert.equal(containerPort('http-authz'), portOf(serviceConfig.server.http_authz_address));
   assert.equal(portOf(serviceConfig.server.grpc_address), 9191);
   assert.equal(portOf(serviceConfig.server.http_address), 9192);
+  assert.equal(portOf(serviceConfig.server.http_authz_address), 9193);
 });
 
 test('Deployment: native gRPC probes on the gRPC port, /readyz on the HTTP port', () => {
@@ -434,6 +436,10 @@ test('Service and PodDisruptionBudget select the Deployment pods; gRPC port has 
   assert.equal(grpcPort.port, portOf(serviceConfig.server.grpc_address));
   assert.equal(grpcPort.targetPort, 'grpc');
   assert.equal(containerPort(str(grpcPort.targetPort, 'targetPort')), portOf(serviceConfig.server.grpc_address));
+
+  const authzPort = arr(at(k8sService, 'spec.ports'), 'service ports').map((p) => obj(p, 'port')).find((p) => p.name === 'http-authz');
+  assert.ok(authzPort, 'the HTTP front doors are reachable through the Service');
+  assert.equal(containerPort(str(authzPort.targetPort, 'targetPort')), portOf(serviceConfig.server.http_authz_address));
 });
 
 test('Istio provider: points at the Service, fails closed with 503, timeout covers the Kratos budget', () => {
