@@ -11,6 +11,12 @@ export const ENVOY_PATH_PREFIX = '/ext-authz';
  * `allowed_headers` lets through (add cookie, x-session-token, accept, sec-fetch-mode and
  * x-forwarded-proto). On a 200 Envoy copies the `allowed_upstream_headers` upstream and strips
  * the headers named in `x-envoy-auth-headers-to-remove`: the same removal the gRPC door asks for.
+ *
+ * Envoy counts every 5xx from an HTTP authorizer as the authorizer failing, not as a denial: it
+ * drops the body, answers status_on_error, and under failure_mode_allow: true lets the request
+ * through. So "Kratos unavailable" and internal errors are answered 403 here, with the same
+ * JSON body (its id and code say what happened) and Retry-After, and stay denials whatever
+ * Envoy's failure mode (as the gRPC door's denials are successful RPCs for the same reason).
  */
 export const envoyHttp: HttpFrontDoor = {
   name: 'envoy_http',
@@ -23,7 +29,7 @@ export const envoyHttp: HttpFrontDoor = {
   },
   reply: (answer: Answer): HttpReply => {
     const reply = plainReply(answer);
-    if (answer.kind !== 'allow') return reply;
+    if (answer.kind !== 'allow') return reply.status >= 500 ? { ...reply, status: 403 } : reply;
     return { ...reply, headers: [...reply.headers, ['x-envoy-auth-headers-to-remove', headersToRemove(answer).join(',')]] };
   },
 };

@@ -25,7 +25,7 @@ function renderConfig(ports: { authz: number; app: number; proxy: number }): str
 proxyStory({
   name: 'caddy',
   authorizerUnreachable: 502,
-  kratosDown: 'json',
+  kratosDownStatus: 503,
   passesDenialBodies: true,
   unavailable: () => (existsSync(caddyBinary()) ? undefined : `Caddy is not built at ${caddyBinary()} (scripts/install-proxies.sh caddy)`),
   start: async (ports, dir) => {

@@ -17,7 +17,7 @@ function renderConfig(ports: { authz: number; app: number; proxy: number }): str
 proxyStory({
   name: 'nginx',
   authorizerUnreachable: 500,
-  kratosDown: 'json',
+  kratosDownStatus: 503,
   passesDenialBodies: false,
   unavailable: () => {
     const nginx = onPath('nginx');
