@@ -48,13 +48,14 @@ export function createHttpAuthzServer(options: HttpAuthzOptions): http.Server {
       keepAliveTimeout: KEEP_ALIVE_MS,
     },
     (request, response) => {
-      handle(request, options).then(
-        (reply) => send(response, reply),
-        (error: unknown) => {
+      // send() is inside the chain too: a reply Node refuses to write (a header value it
+      // rejects) must still end in an answer, not an unhandled rejection and a hung call.
+      handle(request, options)
+        .then((reply) => send(response, reply))
+        .catch((error: unknown) => {
           options.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'http authorization failed unexpectedly');
           send(response, LAST_RESORT);
-        },
-      );
+        });
     },
   );
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket, options.onClientError));
