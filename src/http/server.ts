@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { errorAnswer } from '../answer/answer';
+import { errorAnswer, type Answer } from '../answer/answer';
 import { authorize, refusal, type AuthorizeDependencies, type Reading } from '../authorize';
 import type { Logger } from '../observability/logger';
 import { authRequest } from './auth-request';
@@ -32,8 +32,9 @@ export interface HttpAuthzOptions {
   onClientError: (status: number) => void;
 }
 
-// Sent when even building a denial failed: never a 2xx, so no proxy lets the request through.
-const LAST_RESORT: HttpReply = plainReply(errorAnswer(500, 'internal_error', 'Internal Server Error', 'The request could not be authorized.'));
+// Sent when even building a denial failed, shaped by the door like any answer: never a 2xx,
+// and on the Envoy door not a 5xx either, so no proxy lets the request through.
+const LAST_RESORT: Answer = errorAnswer(500, 'internal_error', 'Internal Server Error', 'The request could not be authorized.');
 const NOT_FOUND: HttpReply = plainReply(errorAnswer(404, 'not_found', 'Not Found', 'Use /forward-auth, /auth-request or /ext-authz/<path>.'));
 
 /** The HTTP authorization listener: one check per call, whichever door it came in by. */
@@ -48,13 +49,15 @@ export function createHttpAuthzServer(options: HttpAuthzOptions): http.Server {
       keepAliveTimeout: KEEP_ALIVE_MS,
     },
     (request, response) => {
+      const door = doorOf(request.url ?? '');
+      if (!door) return send(response, NOT_FOUND);
       // send() is inside the chain too: a reply Node refuses to write (a header value it
       // rejects) must still end in an answer, not an unhandled rejection and a hung call.
-      handle(request, options)
+      handle(door, request, options)
         .then((reply) => send(response, reply))
         .catch((error: unknown) => {
           options.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'http authorization failed unexpectedly');
-          send(response, LAST_RESORT);
+          send(response, door.reply(LAST_RESORT));
         });
     },
   );
@@ -71,10 +74,8 @@ function doorOf(target: string): HttpFrontDoor | undefined {
 }
 
 /** undefined when the client went away: there is nobody left to answer. */
-async function handle(request: http.IncomingMessage, options: HttpAuthzOptions): Promise<HttpReply | undefined> {
+async function handle(door: HttpFrontDoor, request: http.IncomingMessage, options: HttpAuthzOptions): Promise<HttpReply | undefined> {
   const started = performance.now();
-  const door = doorOf(request.url ?? '');
-  if (!door) return NOT_FOUND;
   const body = await bodyWithin(request, MAX_BODY_BYTES);
   if (body === 'gone') return undefined;
   const reading = readingOf(door, request, body === 'too_large', options.isTrustedProxy);

@@ -45,12 +45,12 @@ async function serverWith(sessions: SessionSource, run: (client: AuthzHttpClient
 
 const TOKEN = { headers: { 'x-session-token': 'ory_st_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' } };
 
-test('an allow Node cannot write (an identity id that is no header value) becomes a 500, not a hung call or a crash', async () => {
+test('an allow Node cannot write (an identity id that is no header value) becomes a denial (500; 403 for Envoy), not a hung call or a crash', async () => {
   const sessions: SessionSource = { whoami: async () => ({ kind: 'active', session: { id: 's-1', identityId: 'snowman-\u2603', aal: 'aal2', expiresAt: Date.now() + 60_000 } }) };
   await serverWith(sessions, async (client, logs) => {
-    for (const door of ['forward_auth', 'auth_request', 'envoy_http'] as const) {
+    for (const [door, status] of [['forward_auth', 500], ['auth_request', 500], ['envoy_http', 403]] as const) {
       const answer = await client.check(door, TOKEN);
-      assert.equal(answer.status, 500, door);
+      assert.equal(answer.status, status, door);
       assert.equal((JSON.parse(answer.body) as { error: { id: string } }).error.id, 'internal_error');
     }
     assert.ok(logs.some((line) => line.includes('http authorization failed unexpectedly')));
