@@ -1,7 +1,7 @@
 # kratos-ext-authz: Envoy ext_authz gRPC service for Ory Kratos sessions.
 #
 #   docker build -t kratos-ext-authz .
-#   docker run --rm -p 9191:9191 -p 9192:9192 \
+#   docker run --rm -p 9191:9191 -p 9192:9192 -p 9193:9193 \
 #     -v "$PWD/examples/config.yaml:/etc/kratos-ext-authz/config.yaml:ro" kratos-ext-authz
 #
 # Works with the classic builder and BuildKit (the e2e tests build it through testcontainers).
@@ -45,7 +45,8 @@ USER node
 
 # 9191: gRPC (envoy.service.auth.v3.Authorization + grpc.health.v1.Health)
 # 9192: HTTP /healthz, /readyz, /metrics
-EXPOSE 9191 9192
+# 9193: HTTP authorization front doors (/forward-auth, /auth-request, /ext-authz/*)
+EXPOSE 9191 9192 9193
 
 # Docker-level liveness; Kubernetes uses the probes in deploy/kubernetes/deployment.yaml instead.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

@@ -33,7 +33,7 @@ const BENCH_TTL = '300s';
 /** Writes a service config for the emulator (JSON is valid YAML) and returns its path. */
 export function writeServiceConfig(directory: string, name: string, kratos: KratosProcess, cache: CacheMode): string {
   const config = {
-    server: { grpc_address: '127.0.0.1:0', http_address: '127.0.0.1:0', shutdown_timeout: '2s' },
+    server: { grpc_address: '127.0.0.1:0', http_address: '127.0.0.1:0', http_authz_address: '127.0.0.1:0', shutdown_timeout: '2s' },
     kratos: { public_url: kratos.publicUrl, admin_url: kratos.adminUrl, timeout: '150ms' },
     // max_entries 0 turns both the session and identity caches off.
     cache: cache === 'on' ? { ttl: BENCH_TTL, max_entries: 100_000 } : { max_entries: 0 },

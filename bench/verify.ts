@@ -6,7 +6,7 @@ import { counterDeltas, sampleKey, type Samples } from './prometheus';
 
 export const CHECKS = 'kratos_ext_authz_checks_total';
 export const CACHE = 'kratos_ext_authz_cache_requests_total';
-export const EXPECTED_ALLOW = sampleKey(CHECKS, { decision: 'allow', credential: 'cookie', reason: 'ok' });
+export const EXPECTED_ALLOW = sampleKey(CHECKS, { front_door: 'grpc', decision: 'allow', credential: 'cookie', reason: 'ok' });
 
 export interface DecisionCheck {
   allowed: number;
@@ -15,7 +15,7 @@ export interface DecisionCheck {
   problems: string[];
 }
 
-const KRATOS_UNAVAILABLE = sampleKey(CHECKS, { decision: 'error', credential: 'cookie', reason: 'kratos_unavailable' });
+const KRATOS_UNAVAILABLE = sampleKey(CHECKS, { front_door: 'grpc', decision: 'error', credential: 'cookie', reason: 'kratos_unavailable' });
 
 /**
  * Every check between the two scrapes must be an allow for the cookie (up to `tolerated` may be

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const kratos = await KratosEmulator.start();
   const config = parseConfig(
     {
-      server: { grpc_address: '127.0.0.1:0', http_address: '127.0.0.1:0' },
+      server: { grpc_address: '127.0.0.1:0', http_address: '127.0.0.1:0', http_authz_address: '127.0.0.1:0' },
       kratos: { public_url: kratos.publicUrl, admin_url: kratos.adminUrl, browser_url: 'https://id.example.com' },
       policy: { rules: [{ name: 'public', paths: ['/', '/assets/*'], anonymous: true }, { name: 'internal', paths: ['/internal/*'], deny: true }] },
       return_to: { allowed_hosts: ['app.example.com'] },

@@ -3,26 +3,17 @@ import { isBrowserNavigation } from '../request/navigation';
 import type { RequestView } from '../request/view';
 import { loginUrl, originalUrl, type LoginUrlSettings } from './login-url';
 
-type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
-
-/** How Envoy must answer, independent of the wire format. */
-export type Answer =
-  | { kind: 'allow'; setHeaders: HeaderList; removeHeaders: readonly string[] }
-  | { kind: 'deny'; status: number; grpcCode: number; headers: HeaderList; body: string };
-
-export const IDENTITY_HEADERS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'] as const;
+export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
 /**
- * Client-sent spellings with "_" that some upstreams (nginx with underscores_in_headers, CGI
- * and WSGI stacks that map both to HTTP_X_KRATOS_…) read as the identity headers. Envoy's
- * headers_with_underscores_action can reject them; removing them is the cheap second guard.
+ * How the checked request is answered, in plain HTTP terms every front door shares: let it
+ * through with the identity headers for the upstream (none without a subject), or answer the
+ * client with this status, headers and body. How a proxy is told to clear forged identity
+ * headers, or which status it can carry, is each front door's own business.
  */
-const IDENTITY_HEADER_LOOKALIKES = IDENTITY_HEADERS.map((name) => name.replaceAll('-', '_'));
-const NO_IDENTITY = [...IDENTITY_HEADERS, ...IDENTITY_HEADER_LOOKALIKES];
+export type Answer = { kind: 'allow'; identityHeaders: HeaderList } | { kind: 'deny'; status: number; headers: HeaderList; body: string };
 
-// google.rpc.Code values Envoy sees in CheckResponse.status (its value does not change the
-// HTTP answer, but access logs and tracing show it).
-const GRPC = { unauthenticated: 16, permissionDenied: 7, resourceExhausted: 8, unavailable: 14, invalidArgument: 3, internal: 13 } as const;
+export const IDENTITY_HEADERS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'] as const;
 
 const NO_STORE = ['cache-control', 'no-store'] as const;
 const JSON_TYPE = ['content-type', 'application/json'] as const;
@@ -35,17 +26,16 @@ const JSON_TYPE = ['content-type', 'application/json'] as const;
 export function answer(decision: Decision, view: RequestView | undefined, settings: LoginUrlSettings): Answer {
   switch (decision.kind) {
     case 'allow':
-      return decision.subject
-        ? {
-            kind: 'allow',
-            setHeaders: [
+      return {
+        kind: 'allow',
+        identityHeaders: decision.subject
+          ? [
               ['x-kratos-identity-id', decision.subject.identityId],
               ['x-kratos-session-id', decision.subject.sessionId],
               ['x-kratos-aal', decision.subject.aal],
-            ],
-            removeHeaders: IDENTITY_HEADER_LOOKALIKES,
-          }
-        : { kind: 'allow', setHeaders: [], removeHeaders: NO_IDENTITY };
+            ]
+          : [],
+      };
     case 'unauthenticated':
     case 'aal_too_low': {
       const stepUp = decision.kind === 'aal_too_low';
@@ -54,24 +44,29 @@ export function answer(decision: Decision, view: RequestView | undefined, settin
       return stepUp ? aalTooLow(login) : unauthenticated(decision.credential, login);
     }
     case 'rule_deny':
-      return json(403, GRPC.permissionDenied, [], { error: { id: 'forbidden', code: 403, status: 'Forbidden', message: 'Access to this resource is denied by policy.' } });
+      return errorAnswer(403, 'forbidden', 'Forbidden', 'Access to this resource is denied by policy.');
     case 'kratos_unavailable':
-      return json(503, GRPC.unavailable, [['retry-after', '1']], {
-        error: { id: 'kratos_unavailable', code: 503, status: 'Service Unavailable', message: 'The session could not be verified right now. Try again.' },
-      });
+      return errorAnswer(503, 'kratos_unavailable', 'Service Unavailable', 'The session could not be verified right now. Try again.', [['retry-after', '1']]);
     case 'bad_request':
-      return json(400, GRPC.invalidArgument, [], { error: { id: 'bad_request', code: 400, status: 'Bad Request', message: `Malformed authorization request: ${decision.detail}` } });
+      return errorAnswer(400, 'bad_request', 'Bad Request', `Malformed authorization request: ${decision.detail}`);
     case 'request_too_large':
-      return json(413, GRPC.resourceExhausted, [], { error: { id: 'request_too_large', code: 413, status: 'Payload Too Large', message: 'The request is too large to be authorized.' } });
+      return errorAnswer(413, 'request_too_large', 'Payload Too Large', 'The request is too large to be authorized.');
+    case 'untrusted_proxy':
+      return errorAnswer(403, 'untrusted_proxy', 'Forbidden', 'This peer is not in http_authz.trusted_proxies: its forwarded headers are not believed.');
     case 'internal_error':
-      return json(500, GRPC.internal, [], { error: { id: 'internal_error', code: 500, status: 'Internal Server Error', message: 'The request could not be authorized.' } });
+      return errorAnswer(500, 'internal_error', 'Internal Server Error', 'The request could not be authorized.');
   }
+}
+
+/** The `{"error":{id, code, status, message}}` denial every non-session error shares. */
+export function errorAnswer(status: number, id: string, statusText: string, message: string, headers: HeaderList = []): Answer {
+  return json(status, headers, { error: { id, code: status, status: statusText, message } });
 }
 
 /** 302 keeps GET/HEAD; 303 turns a form POST into a GET of the login page. */
 function redirect(method: string, location: string): Answer {
   const status = method === 'GET' || method === 'HEAD' ? 302 : 303;
-  return { kind: 'deny', status, grpcCode: GRPC.unauthenticated, headers: [['location', location], NO_STORE], body: '' };
+  return { kind: 'deny', status, headers: [['location', location], NO_STORE], body: '' };
 }
 
 function unauthenticated(credential: Decision['credential'], login: string): Answer {
@@ -79,11 +74,11 @@ function unauthenticated(credential: Decision['credential'], login: string): Ans
   const error = { id: 'session_inactive', code: 401, status: 'Unauthorized', reason: 'No valid session credentials found in the request.', message: 'The request could not be authorized' };
   // Browser code (cookie or nothing) learns where to send the user; API clients do not need it.
   const body = credential === 'token' ? { error } : { error, redirect_browser_to: login };
-  return json(401, GRPC.unauthenticated, [['www-authenticate', challenge]], body);
+  return json(401, [['www-authenticate', challenge]], body);
 }
 
 function aalTooLow(login: string): Answer {
-  return json(403, GRPC.permissionDenied, [], {
+  return json(403, [], {
     error: {
       id: 'session_aal2_required',
       code: 403,
@@ -96,6 +91,6 @@ function aalTooLow(login: string): Answer {
   });
 }
 
-function json(status: number, grpcCode: number, headers: HeaderList, body: object): Answer {
-  return { kind: 'deny', status, grpcCode, headers: [...headers, JSON_TYPE, NO_STORE], body: JSON.stringify(body) };
+function json(status: number, headers: HeaderList, body: object): Answer {
+  return { kind: 'deny', status, headers: [...headers, JSON_TYPE, NO_STORE], body: JSON.stringify(body) };
 }

@@ -3,10 +3,11 @@ import type { Config } from '../config/schema';
 const REDACTED = '<redacted>';
 
 // The keys parsed from duration strings: shown as durations again so the output loads as a config.
-const DURATION_KEYS: ReadonlyArray<readonly [section: 'server' | 'kratos' | 'cache', key: string]> = [
+const DURATION_KEYS: ReadonlyArray<readonly [section: 'server' | 'kratos' | 'cache' | 'http_authz', key: string]> = [
   ['server', 'shutdown_timeout'],
   ['server', 'drain_delay'],
   ['kratos', 'timeout'],
+  ['http_authz', 'request_timeout'],
   ['cache', 'ttl'],
   ['cache', 'negative_ttl'],
   ['cache', 'identity_ttl'],

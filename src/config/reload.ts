@@ -7,6 +7,12 @@ import type { Config } from './schema';
 const RESTART_ONLY: ReadonlyArray<{ key: string; read: (config: Config) => unknown; keep: (next: Config, running: Config) => Config }> = [
   { key: 'server.grpc_address', read: (c) => c.server.grpc_address, keep: (next, running) => ({ ...next, server: { ...next.server, grpc_address: running.server.grpc_address } }) },
   { key: 'server.http_address', read: (c) => c.server.http_address, keep: (next, running) => ({ ...next, server: { ...next.server, http_address: running.server.http_address } }) },
+  { key: 'server.http_authz_address', read: (c) => c.server.http_authz_address, keep: (next, running) => ({ ...next, server: { ...next.server, http_authz_address: running.server.http_authz_address } }) },
+  {
+    key: 'http_authz.request_timeout',
+    read: (c) => c.http_authz.request_timeout,
+    keep: (next, running) => ({ ...next, http_authz: { ...next.http_authz, request_timeout: running.http_authz.request_timeout } }),
+  },
   { key: 'log.pretty', read: (c) => c.log.pretty, keep: (next, running) => ({ ...next, log: { ...next.log, pretty: running.log.pretty } }) },
 ];
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCidr } from './cidr';
 import { parseDuration } from './duration';
 
 // Every key has a default so the service starts with no file at all; `.strict()` everywhere so
@@ -22,6 +23,11 @@ const address = (fallback: string) =>
     .string()
     .default(fallback)
     .refine((text) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text), 'must be host:port, e.g. 0.0.0.0:9191');
+
+/** Loopback and the private ranges: where a proxy in front of this service normally runs. */
+export const DEFAULT_TRUSTED_PROXIES = ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
+
+const cidr = z.string().refine((text) => parseCidr(text) !== undefined, 'must be an IPv4 or IPv6 address or CIDR, e.g. 10.0.0.0/8 or fc00::/7');
 
 const httpUrl = z
   .string()
@@ -81,6 +87,8 @@ export const configSchema = z
       .object({
         grpc_address: address('0.0.0.0:9191'),
         http_address: address('0.0.0.0:9192'),
+        /** The HTTP authorization front doors (src/http/); "" turns the listener off. */
+        http_authz_address: z.union([z.literal(''), address('0.0.0.0:9193')]).default('0.0.0.0:9193'),
         shutdown_timeout: duration('10s'),
         drain_delay: duration('0s'),
       })
@@ -109,6 +117,14 @@ export const configSchema = z
         cors_preflight: z.boolean().default(false),
         case_sensitive_paths: z.boolean().default(false),
         rules: z.array(ruleSchema).default([]),
+      })
+      .strict()
+      .prefault({}),
+    http_authz: z
+      .object({
+        trusted_proxies: z.array(cidr).default(DEFAULT_TRUSTED_PROXIES),
+        /** Headers and body of one authorization request must arrive within this (slow clients). */
+        request_timeout: duration('10s').refine((ms) => ms >= 100, 'must be at least 100ms'),
       })
       .strict()
       .prefault({}),

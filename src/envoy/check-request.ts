@@ -2,7 +2,6 @@ import { HeaderLines, JoinedHeaders, type HeaderBag } from '../request/headers';
 import { buildRequestView, type ViewResult } from '../request/view';
 import type { CheckRequest, HttpRequestAttributes } from './messages';
 
-
 /** CheckRequest → RequestView, accepting both of Envoy's header encodings. */
 export function readCheckRequest(request: CheckRequest): ViewResult {
   const http = request.attributes?.request?.http;
@@ -13,9 +12,6 @@ export function readCheckRequest(request: CheckRequest): ViewResult {
   const method = http.method || headers.first(':method');
   const path = http.path || headers.first(':path');
   if (!method || !path) return { ok: false, detail: 'the request has no method or path' };
-  // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET to a rule, but some upstreams
-  // would treat it as one. Every standard and registered method is upper-case.
-  if (method !== method.toUpperCase()) return { ok: false, detail: 'the method is not upper-case' };
   const line = {
     method,
     path,

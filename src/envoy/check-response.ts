@@ -1,4 +1,5 @@
 import type { Answer } from '../answer/answer';
+import { headersToRemove } from './headers-to-remove';
 import type { CheckResponse, HeaderValueOption, StructValue } from './messages';
 
 /** Flat string facts for Envoy's dynamic metadata (namespace envoy.filters.http.ext_authz). */
@@ -10,15 +11,32 @@ export function toCheckResponse(answer: Answer, metadata: Metadata): CheckRespon
   if (answer.kind === 'allow') {
     return {
       status: { code: 0 },
-      ok_response: { headers: answer.setHeaders.map(([name, value]) => headerOption(name, value)), headers_to_remove: [...answer.removeHeaders] },
+      ok_response: { headers: answer.identityHeaders.map(([name, value]) => headerOption(name, value)), headers_to_remove: [...headersToRemove(answer)] },
       dynamic_metadata,
     };
   }
   return {
-    status: { code: answer.grpcCode },
+    status: { code: grpcCodeOf(answer.status) },
     denied_response: { status: { code: answer.status }, headers: answer.headers.map(([name, value]) => headerOption(name, value)), body: answer.body },
     dynamic_metadata,
   };
+}
+
+// google.rpc.Code values Envoy sees in CheckResponse.status (its value does not change the
+// HTTP answer, but access logs and tracing show it), one per status an Answer can have.
+const GRPC_CODE_OF_STATUS: Readonly<Record<number, number>> = {
+  302: 16, // unauthenticated: a login redirect
+  303: 16,
+  401: 16,
+  403: 7, // permission denied
+  400: 3, // invalid argument
+  413: 8, // resource exhausted
+  503: 14, // unavailable
+  500: 13, // internal
+};
+
+function grpcCodeOf(status: number): number {
+  return GRPC_CODE_OF_STATUS[status] ?? 13;
 }
 
 /**

@@ -1,18 +1,10 @@
-import { answer } from '../answer/answer';
-import type { LoginUrlSettings } from '../answer/login-url';
-import { decide, type DecisionDependencies } from '../decide';
-import { factsOf, type Decision, type DecisionFacts } from '../decision';
-import type { CheckRecord } from '../observability/check-observer';
-import type { RequestView, ViewResult } from '../request/view';
+import { authorize, refusal, type AuthorizeDependencies, type Reading } from '../authorize';
+import type { Decision, DecisionFacts } from '../decision';
 import { readCheckRequest } from './check-request';
 import { toCheckResponse, type Metadata } from './check-response';
 import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from './messages';
 
-export interface CheckDependencies {
-  decision: DecisionDependencies;
-  loginUrl: LoginUrlSettings;
-  observe: (record: CheckRecord) => void;
-}
+export type CheckDependencies = AuthorizeDependencies;
 
 export type CheckFunction = (request: CheckRequest | UnreadableCheckRequest, deadline: number) => Promise<CheckResponse>;
 
@@ -20,28 +12,15 @@ export type CheckFunction = (request: CheckRequest | UnreadableCheckRequest, dea
 export function createCheck(deps: CheckDependencies): CheckFunction {
   return async (request, deadline) => {
     const started = performance.now();
-    const read: ViewResult = 'unreadable' in request ? { ok: false, detail: request.detail } : readCheckRequest(request);
-    const view = read.ok ? read.view : undefined;
-    const decision = read.ok ? await decideSafely(read.view, deadline, deps.decision) : refusal(read.detail, 'unreadable' in request && request.unreadable === 'too_large');
-    const facts = factsOf(decision);
-    const response = toCheckResponse(answer(decision, view, deps.loginUrl), metadataOf(decision, facts));
-    deps.observe({ decision, facts, view, seconds: (performance.now() - started) / 1000 });
-    return response;
+    const { decision, facts, answer } = await authorize('grpc', readingOf(request), deadline, deps, started);
+    return toCheckResponse(answer, metadataOf(decision, facts));
   };
 }
 
-async function decideSafely(view: RequestView, deadline: number, deps: DecisionDependencies): Promise<Decision> {
-  try {
-    return await decide(view, { requestId: view.requestId, deadline }, deps);
-  } catch (error) {
-    // A bug must never become an OK: it becomes a 500 denial and an error log line.
-    return { kind: 'internal_error', detail: error instanceof Error ? error.message : String(error), credential: 'none', policy: 'none' };
-  }
-}
-
-/** A request that cannot be viewed is never decided, only refused. */
-function refusal(detail: string, tooLarge: boolean): Decision {
-  return { kind: tooLarge ? 'request_too_large' : 'bad_request', detail, credential: 'none', policy: 'none' };
+function readingOf(request: CheckRequest | UnreadableCheckRequest): Reading {
+  if ('unreadable' in request) return refusal(request.unreadable === 'too_large' ? 'request_too_large' : 'bad_request', request.detail);
+  const read = readCheckRequest(request);
+  return read.ok ? read : refusal('bad_request', read.detail);
 }
 
 /** The facts Envoy keeps as dynamic metadata for access logs and later filters; no credential. */

@@ -46,8 +46,9 @@ export class JsonGet {
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  /** Idempotent: a service shut down twice (a signal, then its caller) closes once. */
+  async close(): Promise<void> {
+    if (!this.pool.closed && !this.pool.destroyed) await this.pool.close();
   }
 }
 

@@ -3,7 +3,11 @@ import type { RequestView } from '../request/view';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 
+/** Which listener and dialect a check arrived through (the `front_door` label and log field). */
+export type FrontDoor = 'grpc' | 'forward_auth' | 'auth_request' | 'envoy_http';
+
 export interface CheckRecord {
+  frontDoor: FrontDoor;
   decision: Decision;
   facts: DecisionFacts;
   view: RequestView | undefined;
@@ -15,13 +19,14 @@ export interface CheckRecord {
  * errors at warn/error. Only fields listed here reach the log: never headers, never the query.
  */
 export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckRecord) => void {
-  return ({ decision, facts: { verdict, reason, subject }, view, seconds }) => {
-    metrics.checks.inc({ decision: verdict, credential: decision.credential, reason });
-    metrics.checkDuration.observe(seconds);
+  return ({ frontDoor, decision, facts: { verdict, reason, subject }, view, seconds }) => {
+    metrics.checks.inc({ front_door: frontDoor, decision: verdict, credential: decision.credential, reason });
+    metrics.checkDuration.observe({ front_door: frontDoor }, seconds);
     const level = verdict === 'allow' ? 'debug' : decision.kind === 'internal_error' ? 'error' : verdict === 'error' ? 'warn' : 'info';
     if (!logger.isLevelEnabled(level)) return;
     logger[level](
       {
+        front_door: frontDoor,
         request_id: view?.requestId,
         method: view?.method,
         // The parsed host (no port), not the authority as the client spelt it.

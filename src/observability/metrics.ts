@@ -6,15 +6,23 @@ export class Metrics {
 
   readonly checks = new Counter({
     name: 'kratos_ext_authz_checks_total',
-    help: 'Check calls answered, by verdict, credential kind and reason.',
-    labelNames: ['decision', 'credential', 'reason'] as const,
+    help: 'Checks answered, by front door, verdict, credential kind and reason.',
+    labelNames: ['front_door', 'decision', 'credential', 'reason'] as const,
     registers: [this.registry],
   });
 
   readonly checkDuration = new Histogram({
     name: 'kratos_ext_authz_check_duration_seconds',
-    help: 'Time from receiving a Check call to handing its answer to gRPC.',
+    help: 'Time from receiving a check (a Check call or an HTTP authorization request) to handing its answer to the transport.',
+    labelNames: ['front_door'] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly httpClientErrors = new Counter({
+    name: 'kratos_ext_authz_http_client_errors_total',
+    help: 'HTTP authorization calls refused before any front door read them (malformed, headers too large, too slow), by status.',
+    labelNames: ['status'] as const,
     registers: [this.registry],
   });
 

@@ -32,6 +32,9 @@ export type ViewResult = { ok: true; view: RequestView } | { ok: false; detail: 
 
 /** A view of the request, or why it cannot be decided at all (refused with 400 before any rule runs). */
 export function buildRequestView(line: RequestLine, headers: HeaderBag, contextExtensions: Readonly<Record<string, string>>): ViewResult {
+  // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET to a rule, but some upstreams
+  // would treat it as one. Every standard and registered method is upper-case.
+  if (line.method !== line.method.toUpperCase()) return { ok: false, detail: 'the method is not upper-case' };
   const host = hostOfAuthority(line.authority);
   if (host === undefined) return { ok: false, detail: 'the authority is not a plain host[:port]' };
   // Spelled out: a leading object spread is a slow path in V8 and this runs on every check.

@@ -1,7 +1,9 @@
+import type http from 'node:http';
 import { HealthImplementation } from 'grpc-health-check';
 import { IdentityCache } from '../cache/identity-cache';
 import { SessionCache, type CacheResult } from '../cache/session-cache';
 import type { Config } from '../config/schema';
+import type { AuthorizeDependencies } from '../authorize';
 import { createCheck, type CheckFunction } from '../envoy/check';
 import { KratosClient } from '../kratos/client';
 import { checkObserver } from '../observability/check-observer';
@@ -10,6 +12,8 @@ import { Metrics } from '../observability/metrics';
 import { oncePer } from '../observability/once-per';
 import { compilePolicy } from '../policy/policy';
 import { kratosCredentialExtractor } from '../request/credentials';
+import { createHttpAuthzServer, type HttpAuthzSettings } from '../http/server';
+import { trustedProxies } from '../http/trusted-proxies';
 import { bindGrpc, createGrpcServer, HEALTH_SERVICES } from './grpc-server';
 import { createHttpServer, listenHttp } from './http-server';
 import { KratosReadiness } from './kratos-readiness';
@@ -17,6 +21,8 @@ import { KratosReadiness } from './kratos-readiness';
 export interface RunningService {
   grpcPort: number;
   httpPort: number;
+  /** The HTTP authorization front doors' port; undefined when server.http_authz_address is "". */
+  httpAuthzPort: number | undefined;
   metrics: Metrics;
   /**
    * Makes an already validated configuration the one every check started from now on runs
@@ -43,7 +49,7 @@ interface KratosSide {
  * takes the current generation once, when it starts, so it is decided by exactly one
  * configuration however many reloads happen while it waits for Kratos.
  */
-interface Generation {
+interface Generation extends HttpAuthzSettings {
   config: Config;
   check: CheckFunction;
   side: KratosSide;
@@ -72,7 +78,7 @@ function buildKratosSide(config: Config, logger: Logger, metrics: Metrics): Krat
 function buildGeneration(config: Config, side: KratosSide, logger: Logger, metrics: Metrics, warnKratosTooStrict: () => void): Generation {
   // Its own child logger, so log.level changes for later checks only.
   const checkLogger = logger.child({}, { level: config.log.level });
-  const check = createCheck({
+  const authorize: AuthorizeDependencies = {
     decision: {
       policy: compilePolicy(config.policy),
       extractCredential: kratosCredentialExtractor(config.kratos.session_cookie),
@@ -83,8 +89,8 @@ function buildGeneration(config: Config, side: KratosSide, logger: Logger, metri
     },
     loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
     observe: checkObserver(checkLogger, metrics),
-  });
-  return { config, check, side };
+  };
+  return { config, check: createCheck(authorize), authorize, isTrustedProxy: trustedProxies(config.http_authz.trusted_proxies), side };
 }
 
 export async function startService(initial: Config, logger: Logger): Promise<RunningService> {
@@ -97,21 +103,33 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
   let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics), logger, metrics, warnKratosTooStrict);
   /** Sides a reload replaced while checks still ran on them. */
   const retiredWithChecks = new Set<KratosSide>();
-  const check: CheckFunction = async (request, deadline) => {
-    const { side, check: decideUnder } = current;
+  /** Runs `use` under the generation current now, keeping its Kratos side open until it is done. */
+  const underCurrent = async <T>(use: (generation: Generation) => Promise<T>): Promise<T> => {
+    const generation = current;
+    const { side } = generation;
     side.running++;
     try {
-      return await decideUnder(request, deadline);
+      return await use(generation);
     } finally {
       side.running--;
       if (side.running === 0 && retiredWithChecks.delete(side)) void side.kratos.close();
     }
   };
+  const check: CheckFunction = (request, deadline) => underCurrent((generation) => generation.check(request, deadline));
 
   // Follows kratos.public_url only: a reload that changes anything else keeps what it has learnt.
   let readiness = new KratosReadiness(initial.kratos.public_url);
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
   const grpcServer = createGrpcServer(check, health, logger);
+  const httpAuthzServer =
+    initial.server.http_authz_address === ''
+      ? undefined
+      : createHttpAuthzServer({
+          underCurrentConfig: underCurrent,
+          requestTimeout: initial.http_authz.request_timeout,
+          logger,
+          onClientError: (status) => metrics.httpClientErrors.inc({ status: String(status) }),
+        });
   let draining = false;
   const httpServer = createHttpServer({
     metrics,
@@ -120,13 +138,15 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
 
   const grpcPort = await bindGrpc(grpcServer, initial.server.grpc_address);
   const httpPort = await listenHttp(httpServer, initial.server.http_address);
+  const httpAuthzPort = httpAuthzServer && (await listenHttp(httpAuthzServer, initial.server.http_authz_address));
   readiness.start();
   for (const name of HEALTH_SERVICES) health.setStatus(name, 'SERVING');
-  logger.info({ grpc_port: grpcPort, http_port: httpPort, kratos: initial.kratos.public_url }, 'serving');
+  logger.info({ grpc_port: grpcPort, http_port: httpPort, http_authz_port: httpAuthzPort, kratos: initial.kratos.public_url }, 'serving');
 
   return {
     grpcPort,
     httpPort,
+    httpAuthzPort,
     metrics,
     reconfigure: (config) => {
       const previous = current;
@@ -153,7 +173,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       const { server } = current.config;
       // Keep answering while Envoy's health checks (or Kubernetes endpoints) notice NOT_SERVING.
       if (server.drain_delay > 0) await new Promise((resolve) => setTimeout(resolve, server.drain_delay));
-      await new Promise<void>((resolve) => {
+      const grpcStopped = new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           logger.warn({ shutdown_timeout_ms: server.shutdown_timeout }, 'in-flight checks did not finish in time; closing');
           grpcServer.forceShutdown();
@@ -164,10 +184,29 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
           resolve();
         });
       });
+      await Promise.all([grpcStopped, httpAuthzServer && closeHttpAuthz(httpAuthzServer, server.shutdown_timeout)]);
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await Promise.all([current.side, ...retiredWithChecks].map((side) => side.kratos.close()));
       logger.info('stopped');
     },
   };
+}
+
+/**
+ * Stops accepting calls and closes idle keep-alive connections; calls in flight get their
+ * answer (each connection then closes) until `timeoutMs`, after which the rest are cut.
+ */
+function closeHttpAuthz(server: http.Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, timeoutMs);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }

@@ -2,11 +2,8 @@
 // kubernetes-models and @kubernetes-models/istio) and checks that ports, names and timeouts agree
 // with each other and with the service configuration in the ConfigMap.
 //
-// The packages' validators check types, enums and required fields but ignore unknown keys, so a
-// misspelt field (`readinesProbe`) would pass silently. validateManifest() therefore also runs the
-// validator on a recording proxy: every key the schema knows is read by the validator, so a key it
-// never read in an object whose properties the schema describes is unknown to the schema.
-// Objects the schema leaves open (maps, free-form objects) are left alone.
+// The packages' validators ignore unknown keys; test/support/manifest-schema.ts also catches
+// those (a misspelt `readinesProbe` fails).
 //
 // Two documents are not Kubernetes API objects and are checked by hand: kustomization.yaml
 // (resources, namespace, images) and the Istio meshConfig.extensionProviders entry. The latter is
@@ -28,17 +25,13 @@ import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/
 import { IstioOperator } from '@kubernetes-models/istio/install.istio.io/v1alpha1/IstioOperator';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
+import { schemaProblems, type ModelClass } from '../support/manifest-schema';
 import { arr, at, isObject, type Json, type JsonObject, obj, portOf, projectRoot, protoDurationMs, readText, str } from '../support/project-files';
 
 const deployDir = join(projectRoot, 'deploy');
 
 // ---------------------------------------------------------------------------------------------
 // Schema validation
-
-interface Validatable {
-  validate(): void;
-}
-type ModelClass = { new (data: never): Validatable; prototype: Validatable };
 
 const MODELS: Record<string, ModelClass> = {
   'v1/Namespace': Namespace,
@@ -59,63 +52,6 @@ function kindKey(doc: JsonObject): string {
   return `${String(doc.apiVersion)}/${String(doc.kind)}`;
 }
 
-/** Runs `validate` against a proxy and returns the keys of schema-described objects it never read. */
-function unknownFields(model: Validatable, validate: (this: Validatable) => void): string[] {
-  const read = new Map<object, Set<string> | 'all'>();
-  const proxies = new WeakMap<object, object>();
-  const note = (target: object, key: string | symbol): void => {
-    if (typeof key !== 'string') return;
-    const keys = read.get(target);
-    if (keys === 'all') return;
-    if (keys) keys.add(key);
-    else read.set(target, new Set([key]));
-  };
-  const wrap = <T>(value: T): T => {
-    if (typeof value !== 'object' || value === null) return value;
-    const cached = proxies.get(value);
-    if (cached) return cached as T;
-    const proxy = new Proxy(value, {
-      get(target, key, receiver) {
-        note(target, key);
-        return wrap(Reflect.get(target, key, receiver) as unknown);
-      },
-      has(target, key) {
-        note(target, key);
-        return Reflect.has(target, key);
-      },
-      // Enumeration means the schema treats the object as a map (or checks additionalProperties
-      // itself): every key is accounted for.
-      ownKeys(target) {
-        read.set(target, 'all');
-        return Reflect.ownKeys(target);
-      },
-    });
-    proxies.set(value, proxy);
-    return proxy;
-  };
-  try {
-    validate.call(wrap(model));
-  } catch {
-    // Schema errors are reported by the plain validate() call.
-  }
-  const unknown: string[] = [];
-  const walk = (value: unknown, path: string): void => {
-    if (typeof value !== 'object' || value === null) return;
-    if (Array.isArray(value)) {
-      value.forEach((item, index) => walk(item, `${path}/${index}`));
-      return;
-    }
-    const keys = read.get(value);
-    if (keys === undefined) return; // the schema does not describe this object's properties
-    for (const [key, child] of Object.entries(value)) {
-      if (keys !== 'all' && !keys.has(key)) unknown.push(`${path}/${key}: unknown field`);
-      else walk(child, `${path}/${key}`);
-    }
-  };
-  walk(model, '');
-  return unknown;
-}
-
 /** Problems with one manifest, or [] when it is valid for its apiVersion/kind. */
 function validateManifest(doc: Json): string[] {
   if (!isObject(doc)) return ['not a mapping'];
@@ -123,15 +59,7 @@ function validateManifest(doc: Json): string[] {
   if (key === KUSTOMIZATION) return []; // checked by its own test
   const Model = MODELS[key];
   if (!Model) return [`unknown kind ${key}: add it to MODELS (with its kubernetes-models class) or fix apiVersion/kind`];
-  const model = new Model(doc as never);
-  const problems: string[] = [];
-  try {
-    model.validate();
-  } catch (error) {
-    problems.push(error instanceof Error ? error.message : String(error));
-  }
-  if (!OPEN_SCHEMA_KINDS.has(key)) problems.push(...unknownFields(model, Model.prototype.validate));
-  return problems;
+  return schemaProblems(Model, doc, { open: OPEN_SCHEMA_KINDS.has(key) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,8 +301,10 @@ test('Deployment: 2 replicas, ports equal the ConfigMap service config', () => {
   assert.equal(at(deployment, 'spec.replicas'), 2);
   assert.equal(containerPort('grpc'), portOf(serviceConfig.server.grpc_address));
   assert.equal(containerPort('http-metrics'), portOf(serviceConfig.server.http_address));
+  assert.equal(containerPort('http-authz'), portOf(serviceConfig.server.http_authz_address));
   assert.equal(portOf(serviceConfig.server.grpc_address), 9191);
   assert.equal(portOf(serviceConfig.server.http_address), 9192);
+  assert.equal(portOf(serviceConfig.server.http_authz_address), 9193);
 });
 
 test('Deployment: native gRPC probes on the gRPC port, /readyz on the HTTP port', () => {
@@ -434,6 +364,10 @@ test('Service and PodDisruptionBudget select the Deployment pods; gRPC port has 
   assert.equal(grpcPort.port, portOf(serviceConfig.server.grpc_address));
   assert.equal(grpcPort.targetPort, 'grpc');
   assert.equal(containerPort(str(grpcPort.targetPort, 'targetPort')), portOf(serviceConfig.server.grpc_address));
+
+  const authzPort = arr(at(k8sService, 'spec.ports'), 'service ports').map((p) => obj(p, 'port')).find((p) => p.name === 'http-authz');
+  assert.ok(authzPort, 'the HTTP front doors are reachable through the Service');
+  assert.equal(containerPort(str(authzPort.targetPort, 'targetPort')), portOf(serviceConfig.server.http_authz_address));
 });
 
 test('Istio provider: points at the Service, fails closed with 503, timeout covers the Kratos budget', () => {

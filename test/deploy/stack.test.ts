@@ -165,18 +165,19 @@ test('Dockerfile: multi-stage, production dependencies only in the final image',
   assert.ok(finalStage.some((l) => /^COPY package\.json /.test(l)), 'package.json marks the package root');
 });
 
-test('Dockerfile: non-root, node is PID 1 (exec form), ports 9191/9192, health check', () => {
+test('Dockerfile: non-root, node is PID 1 (exec form), ports 9191/9192/9193, health check', () => {
   const user = finalStage.filter((l) => l.startsWith('USER ')).pop();
   assert.ok(user && !/^USER (root|0)(:|$)/.test(user), 'runs as a non-root user');
   const entrypoint = finalStage.find((l) => l.startsWith('ENTRYPOINT '));
   assert.ok(entrypoint);
   assert.deepEqual(JSON.parse(entrypoint.slice('ENTRYPOINT '.length)), ['node', 'dist/src/main.js']);
   const expose = finalStage.find((l) => l.startsWith('EXPOSE '));
-  assert.deepEqual(expose?.split(/\s+/).slice(1).sort(), ['9191', '9192']);
+  assert.deepEqual(expose?.split(/\s+/).slice(1).sort(), ['9191', '9192', '9193']);
   assert.ok(finalStage.some((l) => l.startsWith('HEALTHCHECK ') && l.includes('/healthz')));
   const config = parseConfig(serviceConfigYaml, {});
   assert.equal(portOf(config.server.grpc_address), 9191);
   assert.equal(portOf(config.server.http_address), 9192);
+  assert.equal(portOf(config.server.http_authz_address), 9193);
 });
 
 test('.dockerignore keeps node_modules, dist, tests and local files out of the build context', () => {

@@ -64,10 +64,10 @@ describe('/metrics', () => {
     await h.client.check({ headers: { 'x-session-token': session.token } });
     await h.client.check({ headers: { 'sec-fetch-mode': 'cors' } });
     const text = await (await http('/metrics')).text();
-    assert.match(text, /^kratos_ext_authz_checks_total\{decision="allow",credential="token",reason="ok"\} 2$/m);
-    assert.match(text, /^kratos_ext_authz_checks_total\{decision="deny",credential="none",reason="unauthenticated"\} 1$/m);
-    assert.match(text, /^kratos_ext_authz_check_duration_seconds_bucket\{le="0.0001"\} \d+$/m);
-    assert.match(text, /^kratos_ext_authz_check_duration_seconds_count 3$/m);
+    assert.match(text, /^kratos_ext_authz_checks_total\{front_door="grpc",decision="allow",credential="token",reason="ok"\} 2$/m);
+    assert.match(text, /^kratos_ext_authz_checks_total\{front_door="grpc",decision="deny",credential="none",reason="unauthenticated"\} 1$/m);
+    assert.match(text, /^kratos_ext_authz_check_duration_seconds_bucket\{le="0.0001",front_door="grpc"\} \d+$/m);
+    assert.match(text, /^kratos_ext_authz_check_duration_seconds_count\{front_door="grpc"\} 3$/m);
     assert.match(text, /^kratos_ext_authz_kratos_requests_total\{endpoint="whoami",status="200"\} 1$/m);
     assert.match(text, /^kratos_ext_authz_kratos_request_duration_seconds_count\{endpoint="whoami"\} 1$/m);
     assert.match(text, /^kratos_ext_authz_cache_requests_total\{cache="session",result="hit"\} 1$/m);

@@ -23,7 +23,7 @@ before(async () => {
   emulator = await KratosEmulator.start();
   config = configFile(
     'ok.yaml',
-    `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", shutdown_timeout: 5s}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}", timeout: 1s}\n`,
+    `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0", shutdown_timeout: 5s}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}", timeout: 1s}\n`,
   );
 });
 after(() => emulator.stop());
@@ -132,7 +132,7 @@ describe('drain delay', () => {
   test('with server.drain_delay, checks are still answered after SIGTERM while health says NOT_SERVING', async () => {
     const delayed = configFile(
       'drain.yaml',
-      `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", drain_delay: 600ms}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}"}\n`,
+      `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0", drain_delay: 600ms}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}"}\n`,
     );
     const { child, grpcPort, exited } = await serve(process.execPath, [BIN, '--config', delayed]);
     const client = new EnvoyClient(grpcPort);

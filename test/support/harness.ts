@@ -8,6 +8,7 @@ import type { Config } from '../../src/config/schema';
 import { createLogger } from '../../src/observability/logger';
 import { startService, type RunningService } from '../../src/server/service';
 import { EnvoyClient } from './envoy-client';
+import { AuthzHttpClient } from './http-client';
 import { KratosEmulator, type AuthMethod, type CreatedSession, type EmulatorOptions } from './kratos-emulator';
 
 type Section = Record<string, unknown>;
@@ -21,6 +22,8 @@ export interface Harness {
   emulator: KratosEmulator;
   service: RunningService;
   client: EnvoyClient;
+  /** The HTTP front doors' client; undefined when a test turned the listener off. */
+  http: AuthzHttpClient | undefined;
   config: Config;
   /** Every log line the service wrote, parsed. */
   logs: Array<Record<string, unknown>>;
@@ -42,7 +45,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const overrides = options.config ?? {};
   const document = {
     ...overrides,
-    server: { grpc_address: '127.0.0.1:0', http_address: '127.0.0.1:0', shutdown_timeout: '2s', ...overrides.server },
+    server: { grpc_address: '127.0.0.1:0', http_address: '127.0.0.1:0', http_authz_address: '127.0.0.1:0', shutdown_timeout: '2s', ...overrides.server },
     kratos: { public_url: emulator.publicUrl, admin_url: emulator.adminUrl, ...overrides.kratos },
     log: { level: 'debug', ...overrides.log },
     // Off unless a test turns it on, so each check's Kratos traffic is its own.
@@ -68,11 +71,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const service = await startService(config, createLogger(config.log, sink));
   const client = new EnvoyClient(service.grpcPort);
+  const httpClient = service.httpAuthzPort === undefined ? undefined : new AuthzHttpClient(service.httpAuthzPort);
   const credentials = new Set<string>();
   return {
     emulator,
     service,
     client,
+    http: httpClient,
     config,
     get logs() {
       return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -90,6 +95,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     close: async () => {
       client.close();
+      httpClient?.close();
       await service.shutdown();
       await emulator.stop();
       const leaked = [...credentials].filter((credential) => credential.length >= 8 && lines.some((line) => line.includes(credential)));

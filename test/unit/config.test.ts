@@ -35,7 +35,7 @@ function leafPaths(value: unknown, prefix = ''): string[] {
 }
 
 const DEFAULTS: Config = {
-  server: { grpc_address: '0.0.0.0:9191', http_address: '0.0.0.0:9192', shutdown_timeout: 10_000, drain_delay: 0 },
+  server: { grpc_address: '0.0.0.0:9191', http_address: '0.0.0.0:9192', http_authz_address: '0.0.0.0:9193', shutdown_timeout: 10_000, drain_delay: 0 },
   kratos: {
     public_url: 'http://127.0.0.1:4433',
     admin_url: 'http://127.0.0.1:4434',
@@ -47,6 +47,7 @@ const DEFAULTS: Config = {
     whoami_enforces_highest_available: false,
   },
   policy: { cookie: 'highest_available', token: 'aal1', cors_preflight: false, case_sensitive_paths: false, rules: [] },
+  http_authz: { trusted_proxies: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'], request_timeout: 10_000 },
   return_to: { allowed_hosts: [] },
   cache: { ttl: 10_000, negative_ttl: 1_000, identity_ttl: 60_000, max_entries: 100_000, stale_if_error: 0 },
   log: { level: 'info', pretty: false },
@@ -179,6 +180,12 @@ describe('parseConfig errors name the key', () => {
     { name: 'public_url empty', document: { kratos: { public_url: '' } }, key: 'kratos.public_url' },
     { name: 'browser_url with a fragment', document: { kratos: { browser_url: 'https://login.example.com/#x' } }, key: 'kratos.browser_url' },
     { name: 'invalid cookie name', document: { kratos: { session_cookie: 'a;b' } }, key: 'kratos.session_cookie' },
+    { name: 'http_authz_address without port', document: { server: { http_authz_address: '0.0.0.0' } }, key: 'server.http_authz_address' },
+    { name: 'trusted_proxies: a host name', document: { http_authz: { trusted_proxies: ['proxy.internal'] } }, key: 'http_authz.trusted_proxies[0]' },
+    { name: 'trusted_proxies: prefix too long', document: { http_authz: { trusted_proxies: ['10.0.0.0/33'] } }, key: 'http_authz.trusted_proxies[0]' },
+    { name: 'trusted_proxies: IPv6 prefix too long', document: { http_authz: { trusted_proxies: ['fc00::/129'] } }, key: 'http_authz.trusted_proxies[0]' },
+    { name: 'trusted_proxies: two slashes', document: { http_authz: { trusted_proxies: ['10.0.0.0/8/8'] } }, key: 'http_authz.trusted_proxies[0]' },
+    { name: 'request_timeout too short', document: { http_authz: { request_timeout: '10ms' } }, key: 'http_authz.request_timeout' },
     { name: 'allowed_hosts entry', document: { return_to: { allowed_hosts: ['https://app.example.com'] } }, key: 'return_to.allowed_hosts[0]' },
   ];
   for (const { name, document, key } of invalid) {
@@ -267,6 +274,12 @@ describe('normalisation of values', () => {
     assert.deepEqual(config.policy.rules[0]?.hosts, ['*.example.com', 'app.example.com:8443']);
     assert.deepEqual(config.policy.rules[0]?.methods, ['GET', 'POST']);
     assert.deepEqual(config.return_to.allowed_hosts, ['app.example.com']);
+  });
+
+  test('http_authz_address "" turns the listener off; trusted_proxies take bare addresses and CIDRs', () => {
+    assert.equal(parseConfig({ server: { http_authz_address: '' } }, {}).server.http_authz_address, '');
+    assert.deepEqual(parseConfig({ http_authz: { trusted_proxies: ['203.0.113.7', '2001:db8::/32', '0.0.0.0/0'] } }, {}).http_authz.trusted_proxies, ['203.0.113.7', '2001:db8::/32', '0.0.0.0/0']);
+    assert.deepEqual(parseConfig({ http_authz: { trusted_proxies: [] } }, {}).http_authz.trusted_proxies, []);
   });
 
   test('IPv6 listen addresses are accepted', () => {

@@ -52,9 +52,9 @@ describe('buildRequestView', () => {
     });
   }
 
-  test('method kept exactly as received (methods are case-sensitive; the Envoy adapter refuses lower-case ones)', () => {
-    assert.equal(requestView({ method: 'GET' }).method, 'GET');
-    assert.equal(requestView({ method: 'get' }).method, 'get');
+  test('method kept exactly as received; a method that is not upper-case is refused (methods are case-sensitive)', () => {
+    assert.equal(requestView({ method: 'PATCH' }).method, 'PATCH');
+    assert.deepEqual(buildRequestView({ method: 'get', scheme: 'https', authority: 'app.example.com', path: '/' }, headerBag(), {}), { ok: false, detail: 'the method is not upper-case' });
   });
 
   test('path kept raw; its readings are as sent, WHATWG and normalised', () => {

@@ -1,0 +1,48 @@
+import { answer, type Answer } from './answer/answer';
+import type { LoginUrlSettings } from './answer/login-url';
+import { decide, type DecisionDependencies } from './decide';
+import { factsOf, type Decision, type DecisionFacts } from './decision';
+import type { CheckRecord, FrontDoor } from './observability/check-observer';
+import type { RequestView } from './request/view';
+
+export interface AuthorizeDependencies {
+  decision: DecisionDependencies;
+  loginUrl: LoginUrlSettings;
+  observe: (record: CheckRecord) => void;
+}
+
+/** What a front door read from its request: a view to decide, or a refusal that needs no decision. */
+export type Reading = { ok: true; view: RequestView } | { ok: false; refusal: Decision };
+
+export interface Authorized {
+  decision: Decision;
+  facts: DecisionFacts;
+  answer: Answer;
+}
+
+/**
+ * decide → answer, observed once: the part every front door shares. The door reads its own
+ * request into a Reading before, and encodes the Answer in its own dialect after.
+ */
+export async function authorize(frontDoor: FrontDoor, reading: Reading, deadline: number, deps: AuthorizeDependencies, started = performance.now()): Promise<Authorized> {
+  const view = reading.ok ? reading.view : undefined;
+  const decision = reading.ok ? await decideSafely(reading.view, deadline, deps.decision) : reading.refusal;
+  const facts = factsOf(decision);
+  const answered = answer(decision, view, deps.loginUrl);
+  deps.observe({ frontDoor, decision, facts, view, seconds: (performance.now() - started) / 1000 });
+  return { decision, facts, answer: answered };
+}
+
+/** A request that cannot be viewed (or may not be) is never decided, only refused. */
+export function refusal(kind: 'bad_request' | 'request_too_large' | 'untrusted_proxy', detail: string): Reading {
+  return { ok: false, refusal: { kind, detail, credential: 'none', policy: 'none' } };
+}
+
+async function decideSafely(view: RequestView, deadline: number, deps: DecisionDependencies): Promise<Decision> {
+  try {
+    return await decide(view, { requestId: view.requestId, deadline }, deps);
+  } catch (error) {
+    // A bug must never become an OK: it becomes a 500 denial and an error log line.
+    return { kind: 'internal_error', detail: error instanceof Error ? error.message : String(error), credential: 'none', policy: 'none' };
+  }
+}

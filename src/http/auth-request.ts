@@ -1,0 +1,48 @@
+import type { Answer } from '../answer/answer';
+import type { RequestLine, ViewResult } from '../request/view';
+import { describingHeaders, plainReply, viewOfDescribed, type HttpFrontDoor, type HttpReply } from './front-door';
+
+// scheme "://" authority, then the request-target (possibly empty).
+const ABSOLUTE_URL = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
+
+/**
+ * `/auth-request`: nginx `auth_request` (and ingress-nginx `auth-url`). The checked request is
+ * X-Original-Method with X-Original-URL (`$scheme://$http_host$request_uri`), or X-Original-URI
+ * with the subrequest's Host and X-Forwarded-Proto. nginx only understands 2xx, 401 and 403 from
+ * here (anything else becomes its 500), so a login redirect is answered 401 with the Location:
+ * the shipped nginx config turns that into a 302 for browsers (examples/nginx/nginx.conf).
+ */
+export const authRequest: HttpFrontDoor = {
+  name: 'auth_request',
+  read: ({ headers }): ViewResult => {
+    const described = describingHeaders(headers, ['x-original-method', 'x-original-url', 'x-original-uri', 'host', 'x-forwarded-proto']);
+    if (!described.ok) return described;
+    const { 'x-original-method': method, 'x-original-url': url } = described.values;
+    if (!method) return { ok: false, detail: 'X-Original-Method is required' };
+    const target = url === undefined ? fromUriAndHost(described.values) : fromAbsoluteUrl(url);
+    return target.ok ? viewOfDescribed({ method, ...target.line }, headers) : target;
+  },
+  reply: (answer: Answer): HttpReply => {
+    const reply = plainReply(answer);
+    return isRedirect(reply) ? { ...reply, status: 401 } : reply;
+  },
+};
+
+type Target = { ok: true; line: Omit<RequestLine, 'method'> } | { ok: false; detail: string };
+
+function fromAbsoluteUrl(url: string): Target {
+  const match = ABSOLUTE_URL.exec(url);
+  if (!match) return { ok: false, detail: 'X-Original-URL is not an absolute URL' };
+  const [, scheme = '', authority = '', path = ''] = match;
+  return { ok: true, line: { scheme, authority, path } };
+}
+
+function fromUriAndHost(values: { 'x-original-uri'?: string; host?: string; 'x-forwarded-proto'?: string }): Target {
+  const { 'x-original-uri': path, host: authority, 'x-forwarded-proto': scheme } = values;
+  if (!path || !authority) return { ok: false, detail: 'X-Original-URL, or X-Original-URI with Host, is required' };
+  return { ok: true, line: { scheme: scheme ?? '', authority, path } };
+}
+
+function isRedirect(reply: HttpReply): boolean {
+  return (reply.status === 302 || reply.status === 303) && reply.headers.some(([name]) => name === 'location');
+}

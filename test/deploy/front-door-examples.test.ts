@@ -1,0 +1,91 @@
+// The deployment examples for the HTTP front doors (examples/kubernetes/): each against its
+// published schema where one is on npm (kubernetes-models' Ingress, @kubernetes-models/traefik's
+// Middleware; unknown keys included), Istio's HTTP provider against its field list, and all of
+// them against deploy/kubernetes's Service and the service's own paths and header names.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { IDENTITY_HEADERS } from '../../src/answer/answer';
+import { ENVOY_PATH_PREFIX } from '../../src/http/envoy-http';
+import { schemaProblems, type ModelClass } from '../support/manifest-schema';
+import { arr, at, isObject, obj, readYaml, str, type Json, type JsonObject } from '../support/project-files';
+
+const service = obj(readYaml('deploy/kubernetes/service.yaml'), 'Service');
+const namespace = str(at(readYaml('deploy/kubernetes/kustomization.yaml'), 'namespace'), 'kustomization namespace');
+const authzPort = Number(arr(at(service, 'spec.ports'), 'Service ports').map((port) => obj(port, 'port')).find((port) => port.name === 'http-authz')?.port);
+const serviceHost = `${str(at(service, 'metadata.name'), 'Service name')}.${namespace}.svc.cluster.local`;
+const doorUrl = (path: string) => `http://${serviceHost}:${authzPort}${path}`;
+
+const ingress = obj(readYaml('examples/kubernetes/ingress-nginx.yaml'), 'Ingress');
+const middleware = obj(readYaml('examples/kubernetes/traefik-middleware.yaml'), 'Middleware');
+const istio = obj(readYaml('examples/kubernetes/istio-http-provider.yaml'), 'IstioOperator');
+
+test('the Service exposes the HTTP front doors on 9193', () => {
+  assert.equal(authzPort, 9193);
+});
+
+test('ingress-nginx Ingress: valid, auth-url is the /auth-request door, the identity headers go upstream', () => {
+  assert.deepEqual(schemaProblems(Ingress, ingress), []);
+  const annotations = obj(at(ingress, 'metadata.annotations'), 'annotations');
+  assert.equal(annotations['nginx.ingress.kubernetes.io/auth-url'], doorUrl('/auth-request'));
+  assert.deepEqual(str(annotations['nginx.ingress.kubernetes.io/auth-response-headers'], 'auth-response-headers').toLowerCase().split(','), [...IDENTITY_HEADERS]);
+});
+
+// The package is ECMAScript-only: loaded with import(), which CommonJS keeps as it is.
+const traefikMiddleware = async (): Promise<ModelClass> => (await import('@kubernetes-models/traefik/traefik.io/v1alpha1/Middleware')).Middleware;
+
+test('Traefik Middleware: valid, forwardAuth to the /forward-auth door with the identity headers, its own X-Forwarded-*', async () => {
+  assert.deepEqual(schemaProblems(await traefikMiddleware(), middleware), []);
+  const forwardAuth = obj(at(middleware, 'spec.forwardAuth'), 'forwardAuth');
+  assert.equal(forwardAuth.address, doorUrl('/forward-auth'));
+  assert.equal(forwardAuth.trustForwardHeader, false);
+  assert.deepEqual(arr(forwardAuth.authResponseHeaders, 'authResponseHeaders').map((name) => str(name, 'header').toLowerCase()), [...IDENTITY_HEADERS]);
+});
+
+test('the schema checks catch a misspelt field (so the two above can fail)', async () => {
+  const misspelt = JSON.parse(JSON.stringify(middleware)) as JsonObject;
+  const forwardAuth = obj(at(misspelt, 'spec.forwardAuth'), 'forwardAuth');
+  forwardAuth.authResponseHeader = forwardAuth.authResponseHeaders ?? null;
+  delete forwardAuth.authResponseHeaders;
+  assert.notDeepEqual(schemaProblems(await traefikMiddleware(), misspelt), []);
+});
+
+// Istio's EnvoyExternalAuthorizationHttpProvider (mesh/v1alpha1/config.proto), JSON names.
+const HTTP_PROVIDER_FIELDS: Record<string, (value: Json) => boolean> = {
+  service: (v) => typeof v === 'string' && v.length > 0,
+  port: (v) => typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536,
+  timeout: (v) => typeof v === 'string' && /^\d+(\.\d{1,9})?s$/.test(v),
+  pathPrefix: (v) => typeof v === 'string' && v.startsWith('/'),
+  failOpen: (v) => typeof v === 'boolean',
+  statusOnError: (v) => typeof v === 'string' && /^[1-5]\d\d$/.test(v),
+  includeRequestHeadersInCheck: stringList,
+  includeAdditionalHeadersInCheck: (v) => isObject(v),
+  includeRequestBodyInCheck: (v) => isObject(v),
+  headersToUpstreamOnAllow: stringList,
+  headersToDownstreamOnDeny: stringList,
+  headersToDownstreamOnAllow: stringList,
+};
+
+function stringList(value: Json): boolean {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string' && item.length > 0);
+}
+
+test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, fails closed, identity headers upstream', () => {
+  const providers = arr(at(istio, 'spec.meshConfig.extensionProviders'), 'extensionProviders');
+  assert.equal(providers.length, 1);
+  const entry = obj(providers[0], 'extensionProviders[0]');
+  assert.deepEqual(Object.keys(entry).sort(), ['envoyExtAuthzHttp', 'name']);
+  const provider = obj(entry.envoyExtAuthzHttp, 'envoyExtAuthzHttp');
+  for (const [key, value] of Object.entries(provider)) {
+    const check = HTTP_PROVIDER_FIELDS[key];
+    assert.ok(check, `envoyExtAuthzHttp.${key} is not a field of Istio's HTTP provider`);
+    assert.ok(check(value), `envoyExtAuthzHttp.${key}: ${JSON.stringify(value)}`);
+  }
+  assert.equal(provider.service, serviceHost);
+  assert.equal(provider.port, authzPort);
+  assert.equal(provider.pathPrefix, ENVOY_PATH_PREFIX);
+  assert.equal(provider.failOpen, false);
+  assert.deepEqual(provider.headersToUpstreamOnAllow, [...IDENTITY_HEADERS]);
+  const sent = arr(provider.includeRequestHeadersInCheck, 'includeRequestHeadersInCheck');
+  for (const needed of ['cookie', 'x-session-token', 'accept', 'sec-fetch-mode', 'x-forwarded-proto']) assert.ok(sent.includes(needed), `sends ${needed}`);
+});

@@ -1,0 +1,73 @@
+/** Real Envoy (both versions the real-stack tooling caches) in http_service mode, running examples/envoy-http/envoy.yaml. */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { test } from 'node:test';
+import { join } from 'node:path';
+import { startHarness } from '../support/harness';
+import { AuthzHttpClient } from '../support/http-client';
+import { startEchoUpstream } from './support/echo-upstream';
+import { BINARY_CACHE, freePort, renderExample, startProxy } from './support/proxy-process';
+import { proxyStory } from './support/story';
+
+// The oldest and newest Envoy the project supports (the real-stack issue's pair).
+const VERSIONS = ['1.36.4', '1.40.0'];
+
+function renderConfig(ports: { authz: number; app: number; proxy: number }, changes: ReadonlyArray<readonly [string, string]> = []): string {
+  return renderExample('examples/envoy-http/envoy.yaml', [
+    ...changes,
+    ['address: 0.0.0.0, port_value: 8080', `address: 127.0.0.1, port_value: ${ports.proxy}`],
+    ['uri: "http://127.0.0.1:9193"', `uri: "http://127.0.0.1:${ports.authz}"`],
+    ['address: 127.0.0.1, port_value: 9193', `address: 127.0.0.1, port_value: ${ports.authz}`],
+    ['address: 127.0.0.1, port_value: 3000', `address: 127.0.0.1, port_value: ${ports.app}`],
+  ]);
+}
+
+for (const version of VERSIONS) {
+  const binary = join(BINARY_CACHE, `envoy-${version}`, 'envoy');
+  const missing = existsSync(binary) ? undefined : `Envoy ${version} is not at ${binary} (the real-stack tooling installs it)`;
+
+  // Envoy lets a request through when an HTTP authorizer fails under failure_mode_allow: the
+  // door must never answer Kratos's outage in a way Envoy counts as the authorizer failing.
+  test(`envoy-${version}: with failure_mode_allow: true, Kratos unavailable is still a denial`, { skip: missing }, async () => {
+    const harness = await startHarness();
+    const app = await startEchoUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-envoy-fail-open-'));
+    try {
+      assert.ok(harness.service.httpAuthzPort);
+      const ports = { authz: harness.service.httpAuthzPort, app: app.port, proxy: await freePort() };
+      writeFileSync(join(dir, 'envoy.yaml'), renderConfig(ports, [['failure_mode_allow: false', 'failure_mode_allow: true']]));
+      const envoy = await startProxy(binary, ['-c', join(dir, 'envoy.yaml'), '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'warn'], ports.proxy);
+      const client = new AuthzHttpClient(ports.proxy);
+      try {
+        const session = harness.newSession(harness.emulator.addIdentity());
+        harness.emulator.fail('whoami', { mode: 'status500', count: 1 });
+        const answer = await client.send({ method: 'GET', path: '/page', headers: [['host', 'app.example.com'], ['x-session-token', session.token]] });
+        assert.equal(answer.status, 403);
+        assert.equal((JSON.parse(answer.body) as { error: { id: string } }).error.id, 'kratos_unavailable');
+        assert.equal(app.count(), 0, 'the app was not reached');
+      } finally {
+        client.close();
+        await envoy.stop();
+      }
+    } finally {
+      await app.stop();
+      await harness.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  proxyStory({
+    name: `envoy-${version}`,
+    authorizerUnreachable: 503,
+    kratosDownStatus: 403,
+    passesDenialBodies: true,
+    unavailable: () => missing,
+    start: async (ports, dir) => {
+      mkdirSync(dir, { recursive: true });
+      const config = join(dir, 'envoy.yaml');
+      writeFileSync(config, renderConfig(ports));
+      return startProxy(binary, ['-c', config, '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'warn'], ports.proxy);
+    },
+  });
+}

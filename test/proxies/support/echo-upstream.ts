@@ -1,0 +1,40 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** The app behind the proxy: answers 200 with the request headers it received, as JSON. */
+export interface EchoUpstream {
+  port: number;
+  /** Header lines of the last request, names lower-cased, repeated names joined with ", ". */
+  last(): Record<string, string> | undefined;
+  /** How many requests reached the app. */
+  count(): number;
+  stop(): Promise<void>;
+}
+
+export async function startEchoUpstream(): Promise<EchoUpstream> {
+  let last: Record<string, string> | undefined;
+  let count = 0;
+  const server = http.createServer((request, response) => {
+    count += 1;
+    const headers: Record<string, string> = {};
+    for (let index = 0; index + 1 < request.rawHeaders.length; index += 2) {
+      const name = (request.rawHeaders[index] as string).toLowerCase();
+      const value = request.rawHeaders[index + 1] as string;
+      headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    }
+    last = headers;
+    response.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'echo' });
+    response.end(JSON.stringify({ method: request.method, url: request.url, headers }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    last: () => last,
+    count: () => count,
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

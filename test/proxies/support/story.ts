@@ -1,0 +1,197 @@
+/**
+ * The core story every real proxy must tell, run through the proxy with its shipped example
+ * config in front of an echo app, beside the real service and the Kratos emulator.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startHarness, type Harness } from '../../support/harness';
+import { AuthzHttpClient, type HttpAnswer } from '../../support/http-client';
+import { startEchoUpstream, type EchoUpstream } from './echo-upstream';
+import { freePort, type ProxyProcess } from './proxy-process';
+
+export interface ProxyUnderTest {
+  name: string;
+  /** Why the proxy cannot run on this machine (the suite is then skipped), or undefined. */
+  unavailable(): string | undefined;
+  /** Starts the proxy from its example config, in front of `appPort`, asking `authzPort`. */
+  start(ports: { authz: number; app: number; proxy: number }, dir: string): Promise<ProxyProcess>;
+  /** False when the proxy answers denials with its own body (nginx), not the authorizer's JSON. */
+  passesDenialBodies: boolean;
+  /** The status the client gets when Kratos is unavailable (with the kratos_unavailable JSON and Retry-After). */
+  kratosDownStatus: number;
+  /** The status the proxy answers when the authorizer cannot be reached at all. */
+  authorizerUnreachable: number;
+}
+
+const TOTP = { totp: { totp_url: 'otpauth://totp/app:alice?secret=JBSWY3DPEHPK3PXP&issuer=app' } };
+const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
+const AAL2 = [...AAL1, { method: 'totp', aal: 'aal2' as const }];
+const NAVIGATE: Array<[string, string]> = [['sec-fetch-mode', 'navigate'], ['accept', 'text/html']];
+const XHR: Array<[string, string]> = [['sec-fetch-mode', 'cors'], ['accept', 'application/json']];
+const HOST = 'app.example.com';
+const POLICY = { rules: [{ name: 'public', paths: ['/public/*'], anonymous: true }] };
+
+interface Stack {
+  harness: Harness;
+  proxy: ProxyProcess;
+  client: AuthzHttpClient;
+}
+
+export function proxyStory(proxy: ProxyUnderTest): void {
+  const missing = proxy.unavailable();
+  if (missing !== undefined) {
+    test(`${proxy.name}: the real-proxy story`, { skip: missing }, () => undefined);
+    return;
+  }
+
+  describe(`${proxy.name} in front of an app, asking kratos-ext-authz`, () => {
+    let app: EchoUpstream;
+    let trusted: Stack;
+    let untrusted: Stack;
+    let dir: string;
+    let login: string;
+
+    async function stack(trustedProxies: readonly string[], name: string): Promise<Stack> {
+      const harness = await startHarness({ config: { policy: POLICY, http_authz: { trusted_proxies: trustedProxies } } });
+      assert.ok(harness.service.httpAuthzPort);
+      const port = await freePort();
+      const process = await proxy.start({ authz: harness.service.httpAuthzPort, app: app.port, proxy: port }, join(dir, name));
+      return { harness, proxy: process, client: new AuthzHttpClient(port) };
+    }
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), `kratos-ext-authz-${proxy.name}-`));
+      app = await startEchoUpstream();
+      trusted = await stack(['127.0.0.0/8'], 'trusted');
+      // The same proxy, but the authorizer trusts only a range it does not come from.
+      untrusted = await stack(['10.0.0.0/8'], 'untrusted');
+      login = `${trusted.harness.emulator.publicUrl}/self-service/login/browser`;
+    });
+
+    after(async () => {
+      for (const { harness, proxy: running, client } of [trusted, untrusted]) {
+        client.close();
+        await running.stop();
+        await harness.close();
+      }
+      await app.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** A request from a client to the proxy; asserts the app was (or was not) reached. */
+    async function visit(headers: Array<[string, string]>, options: { method?: string; path?: string; reachesApp: boolean; via?: Stack }): Promise<HttpAnswer> {
+      const before = app.count();
+      const answer = await (options.via ?? trusted).client.send({ method: options.method ?? 'GET', path: options.path ?? '/page?x=1', headers: [['host', HOST], ...headers] });
+      assert.equal(app.count() - before, options.reachesApp ? 1 : 0, options.reachesApp ? 'the app was reached' : 'the app was not reached');
+      return answer;
+    }
+
+    /** `code`: the body's error.code, when the proxy's status differs from it. */
+    function assertJsonDenial(answer: HttpAnswer, status: number, errorId: string, code = status): void {
+      assert.equal(answer.status, status);
+      assert.match(answer.headers['content-type'] ?? '', /^application\/json/);
+      assert.equal(answer.headers['cache-control'], 'no-store');
+      const body = JSON.parse(answer.body) as { error: { id?: string; code: number } };
+      assert.equal(body.error.code, code);
+      if (proxy.passesDenialBodies) assert.equal(body.error.id, errorId);
+    }
+
+    const cookieOf = (methods: typeof AAL2, credentials?: typeof TOTP) => {
+      const harness = trusted.harness;
+      const session = harness.newSession(harness.emulator.addIdentity(credentials ? { credentials } : {}), { methods });
+      return { session, cookie: harness.emulator.cookieHeaderFor(session) };
+    };
+
+    test('no session, browser → 302 to the login with return_to', async () => {
+      const answer = await visit(NAVIGATE, { reachesApp: false });
+      assert.equal(answer.status, 302);
+      assert.equal(answer.headers.location, `${login}?return_to=${encodeURIComponent(`http://${HOST}/page?x=1`)}`);
+    });
+
+    test('no session, browser form POST → 303 to the login', async () => {
+      const answer = await visit(NAVIGATE, { method: 'POST', path: '/settings', reachesApp: false });
+      assert.equal(answer.status, 303);
+      assert.equal(answer.headers.location, `${login}?return_to=${encodeURIComponent(`http://${HOST}/settings`)}`);
+    });
+
+    test('no session, API → 401 JSON with the Bearer challenge', async () => {
+      const answer = await visit(XHR, { reachesApp: false });
+      assertJsonDenial(answer, 401, 'session_inactive');
+      assert.equal(answer.headers['www-authenticate'], 'Bearer realm="kratos-ext-authz"');
+    });
+
+    test('aal1 cookie of an identity with TOTP, browser → 302 step-up (aal=aal2)', async () => {
+      const { cookie } = cookieOf(AAL1, TOTP);
+      const answer = await visit([...NAVIGATE, ['cookie', cookie]], { reachesApp: false });
+      assert.equal(answer.status, 302);
+      assert.equal(answer.headers.location, `${login}?aal=aal2&return_to=${encodeURIComponent(`http://${HOST}/page?x=1`)}`);
+    });
+
+    test('aal1 cookie of an identity with TOTP, API → 403', async () => {
+      const { cookie } = cookieOf(AAL1, TOTP);
+      assertJsonDenial(await visit([...XHR, ['cookie', cookie]], { reachesApp: false }), 403, 'session_aal2_required');
+    });
+
+    test('aal2 cookie → the app, with the identity headers (forged ones overwritten)', async () => {
+      const { session, cookie } = cookieOf(AAL2, TOTP);
+      const answer = await visit([...NAVIGATE, ['cookie', cookie], ['x-kratos-identity-id', 'forged'], ['x-kratos-aal', 'aal2-forged']], { reachesApp: true });
+      assert.equal(answer.status, 200);
+      const seen = app.last() ?? {};
+      assert.equal(seen['x-kratos-identity-id'], session.identityId);
+      assert.equal(seen['x-kratos-session-id'], session.id);
+      assert.equal(seen['x-kratos-aal'], 'aal2');
+    });
+
+    test('session token at aal1 → the app, x-kratos-aal: aal1', async () => {
+      const harness = trusted.harness;
+      const session = harness.newSession(harness.emulator.addIdentity({ credentials: TOTP }), { methods: AAL1 });
+      assert.equal((await visit([['x-session-token', session.token]], { reachesApp: true })).status, 200);
+      assert.equal(app.last()?.['x-kratos-session-id'], session.id);
+      assert.equal(app.last()?.['x-kratos-aal'], 'aal1');
+    });
+
+    test('anonymous route → the app, and forged identity headers do not reach it', async () => {
+      const answer = await visit([...XHR, ['x-kratos-identity-id', 'forged'], ['x-kratos-session-id', 'forged'], ['x_kratos_aal', 'aal2']], { path: '/public/logo.svg', reachesApp: true });
+      assert.equal(answer.status, 200);
+      const seen = app.last() ?? {};
+      assert.deepEqual(
+        Object.keys(seen).filter((name) => /^x[-_]kratos/.test(name)),
+        [],
+      );
+    });
+
+    test('Kratos unavailable → JSON kratos_unavailable with Retry-After, the app not reached', async () => {
+      const harness = trusted.harness;
+      const session = harness.newSession(harness.emulator.addIdentity());
+      harness.emulator.fail('whoami', { mode: 'status500', count: 1 });
+      const answer = await visit([['x-session-token', session.token], ['accept', 'application/json']], { reachesApp: false });
+      assertJsonDenial(answer, proxy.kratosDownStatus, 'kratos_unavailable', 503);
+      assert.equal(answer.headers['retry-after'], '1');
+    });
+
+    test('the authorizer cannot be reached → the proxy denies, the app not reached', async () => {
+      const nobody = await freePort();
+      const port = await freePort();
+      const running = await proxy.start({ authz: nobody, app: app.port, proxy: port }, join(dir, 'unreachable'));
+      const client = new AuthzHttpClient(port);
+      try {
+        const before = app.count();
+        const answer = await client.send({ method: 'GET', path: '/page', headers: [['host', HOST], ['accept', 'application/json']] });
+        assert.equal(answer.status, proxy.authorizerUnreachable);
+        assert.equal(app.count(), before, 'the app was not reached');
+      } finally {
+        client.close();
+        await running.stop();
+      }
+    });
+
+    test('the proxy is not a trusted peer of the authorizer → 403, the app not reached', async () => {
+      const harness = untrusted.harness;
+      const session = harness.newSession(harness.emulator.addIdentity());
+      assertJsonDenial(await visit([['x-session-token', session.token], ['accept', 'application/json']], { reachesApp: false, via: untrusted }), 403, 'untrusted_proxy');
+    });
+  });
+}

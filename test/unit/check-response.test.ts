@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { answer } from '../../src/answer/answer';
+import type { Decision } from '../../src/decision';
+import { toCheckResponse } from '../../src/envoy/check-response';
+import { requestView } from './support/request';
+
+const SETTINGS = { browserUrl: 'https://auth.example.com', allowedHosts: [] as string[] };
+const base = { credential: 'cookie', policy: 'default' } as const;
+const SUBJECT = { identityId: 'id-1', sessionId: 'sess-1', aal: 'aal2' as const };
+const NAVIGATION = [['sec-fetch-mode', 'navigate']] as const;
+
+// The google.rpc.Code of each decision, as Envoy's access logs and tracing show it.
+const cases: ReadonlyArray<{ decision: Decision; navigation?: boolean; grpcCode: number }> = [
+  { decision: { ...base, kind: 'allow', reason: 'ok', subject: SUBJECT }, grpcCode: 0 },
+  { decision: { ...base, kind: 'unauthenticated' }, navigation: true, grpcCode: 16 },
+  { decision: { ...base, kind: 'unauthenticated' }, grpcCode: 16 },
+  { decision: { ...base, kind: 'aal_too_low', subject: SUBJECT }, navigation: true, grpcCode: 16 },
+  { decision: { ...base, kind: 'aal_too_low', subject: SUBJECT }, grpcCode: 7 },
+  { decision: { ...base, kind: 'rule_deny' }, grpcCode: 7 },
+  { decision: { ...base, kind: 'kratos_unavailable', detail: 'x' }, grpcCode: 14 },
+  { decision: { ...base, kind: 'bad_request', detail: 'x' }, grpcCode: 3 },
+  { decision: { ...base, kind: 'request_too_large', detail: 'x' }, grpcCode: 8 },
+  { decision: { ...base, kind: 'internal_error', detail: 'x' }, grpcCode: 13 },
+];
+
+for (const { decision, navigation, grpcCode } of cases) {
+  test(`${decision.kind}${navigation ? ' (navigation)' : ''} → gRPC status ${grpcCode}`, () => {
+    const view = requestView({ headers: navigation ? NAVIGATION : [] });
+    assert.equal(toCheckResponse(answer(decision, view, SETTINGS), {}).status.code, grpcCode);
+  });
+}
+
+test('an allow with a subject overwrites the identity headers and removes only their "_" spellings', () => {
+  const response = toCheckResponse(answer({ ...base, kind: 'allow', reason: 'ok', subject: SUBJECT }, requestView(), SETTINGS), {});
+  assert.deepEqual(response.ok_response?.headers.map((option) => [option.header.key, option.append.value]), [
+    ['x-kratos-identity-id', false],
+    ['x-kratos-session-id', false],
+    ['x-kratos-aal', false],
+  ]);
+  assert.deepEqual(response.ok_response?.headers_to_remove, ['x_kratos_identity_id', 'x_kratos_session_id', 'x_kratos_aal']);
+});
+
+test('an allow without a subject removes every spelling of the identity headers a client may have forged', () => {
+  const response = toCheckResponse(answer({ ...base, credential: 'none', kind: 'allow', reason: 'anonymous', subject: null }, requestView(), SETTINGS), {});
+  assert.deepEqual(response.ok_response?.headers, []);
+  assert.deepEqual(response.ok_response?.headers_to_remove, ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'x_kratos_identity_id', 'x_kratos_session_id', 'x_kratos_aal']);
+});
