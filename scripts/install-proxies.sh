@@ -5,7 +5,8 @@
 # Usage: scripts/install-proxies.sh [nginx] [caddy]   (both when no argument is given)
 set -eu
 cd "$(dirname "$0")/.."
-CACHE="${KRATOS_EXT_AUTHZ_CACHE:-$HOME/.cache/kratos-ext-authz}"
+# The same cache as scripts/stack-install.mjs (stack/versions.ts cacheRoot).
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kratos-ext-authz"
 targets="${*:-nginx caddy}"
 
 for target in $targets; do

@@ -1,7 +1,8 @@
 /** Real Caddy, built from its pinned Go module (scripts/install-proxies.sh caddy), running examples/caddy/Caddyfile. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BINARY_CACHE, renderExample, startProxy } from './support/proxy-process';
+import { cacheRoot } from '../../stack/versions';
+import { renderExample, startProxy } from './support/proxy-process';
 import { proxyStory } from './support/story';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -11,7 +12,7 @@ function caddyBinary(): string {
   if (process.env.CADDY) return process.env.CADDY;
   const goMod = readFileSync(join(ROOT, 'test', 'proxies', 'caddy-build', 'go.mod'), 'utf8');
   const version = /^require github\.com\/caddyserver\/caddy\/v2 (v[\d.]+)$/m.exec(goMod)?.[1] ?? 'unknown';
-  return join(BINARY_CACHE, `caddy-${version}`, 'caddy');
+  return join(cacheRoot, `caddy-${version}`, 'caddy');
 }
 
 function renderConfig(ports: { authz: number; app: number; proxy: number }): string {

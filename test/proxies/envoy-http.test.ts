@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { startHarness } from '../support/harness';
 import { AuthzHttpClient } from '../support/http-client';
 import { startEchoUpstream } from './support/echo-upstream';
-import { BINARY_CACHE, freePort, renderExample, startProxy } from './support/proxy-process';
+import { envoyBinaryPath, pinnedVersions } from '../../stack/versions';
+import { freePort, renderExample, skipUnlessInstalled, startProxy } from './support/proxy-process';
 import { proxyStory } from './support/story';
 
 // The oldest and newest Envoy the project supports (the real-stack issue's pair).
-const VERSIONS = ['1.36.4', '1.40.0'];
 
 function renderConfig(ports: { authz: number; app: number; proxy: number }, changes: ReadonlyArray<readonly [string, string]> = []): string {
   return renderExample('examples/envoy-http/envoy.yaml', [
@@ -23,13 +23,13 @@ function renderConfig(ports: { authz: number; app: number; proxy: number }, chan
   ]);
 }
 
-for (const version of VERSIONS) {
-  const binary = join(BINARY_CACHE, `envoy-${version}`, 'envoy');
+for (const version of pinnedVersions().envoy) {
+  const binary = envoyBinaryPath(version);
   const missing = existsSync(binary) ? undefined : `Envoy ${version} is not at ${binary} (the real-stack tooling installs it)`;
 
   // Envoy lets a request through when an HTTP authorizer fails under failure_mode_allow: the
   // door must never answer Kratos's outage in a way Envoy counts as the authorizer failing.
-  test(`envoy-${version}: with failure_mode_allow: true, Kratos unavailable is still a denial`, { skip: missing }, async () => {
+  test(`envoy-${version}: with failure_mode_allow: true, Kratos unavailable is still a denial`, { skip: skipUnlessInstalled(missing) }, async () => {
     const harness = await startHarness();
     const app = await startEchoUpstream();
     const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-envoy-fail-open-'));

@@ -25,7 +25,7 @@ test('a check waiting on the old Kratos when the config changes is answered by t
   const inFlight = harness.client.check({ headers: { 'x-session-token': session.token } });
   while (harness.emulator.count('whoami') === whoamis) await new Promise((resolve) => setTimeout(resolve, 5));
 
-  const next = parseConfig({ ...harness.config, server: {}, cache: {}, kratos: { public_url: other.publicUrl, admin_url: other.adminUrl }, policy: { rules: [{ name: 'after', paths: ['/*'], token: 'aal1' }] } }, {});
+  const next = parseConfig({ ...harness.config, server: {}, cache: {}, http_authz: {}, kratos: { public_url: other.publicUrl, admin_url: other.adminUrl }, policy: { rules: [{ name: 'after', paths: ['/*'], token: 'aal1' }] } }, {});
   harness.service.reconfigure({ ...next, server: harness.config.server });
 
   const late = await harness.client.check({ headers: { 'x-session-token': session.token } });

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { startHarness, type Harness } from '../../support/harness';
 import { AuthzHttpClient, type HttpAnswer } from '../../support/http-client';
 import { startEchoUpstream, type EchoUpstream } from './echo-upstream';
-import { freePort, type ProxyProcess } from './proxy-process';
+import { freePort, skipUnlessInstalled, type ProxyProcess } from './proxy-process';
 
 export interface ProxyUnderTest {
   name: string;
@@ -43,7 +43,7 @@ interface Stack {
 export function proxyStory(proxy: ProxyUnderTest): void {
   const missing = proxy.unavailable();
   if (missing !== undefined) {
-    test(`${proxy.name}: the real-proxy story`, { skip: missing }, () => undefined);
+    test(`${proxy.name}: the real-proxy story`, { skip: skipUnlessInstalled(missing) }, () => assert.fail(missing));
     return;
   }
 
