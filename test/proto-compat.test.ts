@@ -207,9 +207,17 @@ describe('the hand-written hot-path codec', () => {
     assert.equal(decoded.attributes?.request?.http?.path, '/p');
   });
 
-  test('truncated bytes throw (grpc-js then fails the call; Envoy never sends them)', () => {
+  test('truncated bytes throw (the server then answers a 400 denial; Envoy never sends them)', () => {
     const bytes = OfficialRequest.encode(OfficialRequest.fromObject(checkRequest())).finish();
     assert.throws(() => decodeCheckRequest(bytes.subarray(0, bytes.length - 3)));
+  });
+
+  // Found by test/fuzz/codec-request.test.ts.
+  test('a field running past the end of its sub-message throws, as with protobufjs, instead of being read from the bytes after it', () => {
+    // attributes (4 bytes) = a LEN field 2049 whose 1-byte length needs the byte after attributes.
+    const bytes = Buffer.from('0a048a80010100', 'hex');
+    assert.throws(() => OfficialRequest.decode(bytes), RangeError);
+    assert.throws(() => decodeCheckRequest(bytes), RangeError);
   });
 
   const settings = { browserUrl: 'https://id.example.com', allowedHosts: [] };

@@ -15,12 +15,20 @@ const tag = (field: number, wireType: number) => (field << 3) | wireType;
 
 // ---- request ---------------------------------------------------------------------------------
 
-/** Calls `read` for each field of the message ending at `end`; `read` returns false to skip it. */
+/**
+ * Calls `read` for each field of the message ending at `end`; `read` returns false to skip it.
+ * The reader's limit is narrowed to `end` meanwhile, as protobufjs does, so a field running past
+ * its message throws instead of being read from the bytes that follow the message.
+ */
 function eachField(reader: Reader, end: number, read: (field: number, wireType: number) => boolean): void {
+  const outer = reader.len;
+  if (end > outer) throw new RangeError(`a message ending at ${end} runs past its enclosing one (${outer})`);
+  reader.len = end;
   while (reader.pos < end) {
     const key = reader.uint32();
     if (!read(key >>> 3, key & 7)) reader.skipType(key & 7);
   }
+  reader.len = outer;
 }
 
 function endOf(reader: Reader): number {
