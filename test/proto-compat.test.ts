@@ -220,6 +220,13 @@ describe('the hand-written hot-path codec', () => {
     assert.throws(() => decodeCheckRequest(bytes), RangeError);
   });
 
+  test('a string whose length runs past the message throws instead of being cut short (protobufjs\'s Buffer reader cuts it)', () => {
+    // attributes { request { http { path: length 3, then only "/a" } } }
+    const bytes = Buffer.from('0a08220612042203' + '2f61' /* "/a" */, 'hex');
+    assert.equal((OfficialRequest.decode(bytes) as unknown as { attributes: { request: { http: { path: string } } } }).attributes.request.http.path, '/a');
+    assert.throws(() => decodeCheckRequest(bytes), RangeError);
+  });
+
   const settings = { browserUrl: 'https://id.example.com', allowedHosts: [] };
   const answers: Array<[string, Answer]> = [
     ['allow with identity', answer({ kind: 'allow', reason: 'ok', subject: { identityId: 'i', sessionId: 's', aal: 'aal1' }, credential: 'token', policy: 'default' }, undefined, settings)],

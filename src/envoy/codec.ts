@@ -31,6 +31,18 @@ function eachField(reader: Reader, end: number, read: (field: number, wireType: 
   reader.len = outer;
 }
 
+/**
+ * A string field. protobufjs's Buffer reader cuts a string whose length runs past the message
+ * short instead of failing, so a lying length would be read as a shorter value: check it first.
+ */
+function readString(reader: Reader): string {
+  const start = reader.pos;
+  const length = reader.uint32();
+  if (reader.pos + length > reader.len) throw new RangeError(`a string of ${length} bytes at ${start} runs past its message (${reader.len})`);
+  reader.pos = start;
+  return reader.string();
+}
+
 function endOf(reader: Reader): number {
   return reader.uint32() + reader.pos;
 }
@@ -41,8 +53,8 @@ function readMapEntry(reader: Reader, into: Record<string, string>): void {
   let value = '';
   eachField(reader, endOf(reader), (field, wireType) => {
     if (wireType !== LEN) return false;
-    if (field === 1) key = reader.string();
-    else if (field === 2) value = reader.string();
+    if (field === 1) key = readString(reader);
+    else if (field === 2) value = readString(reader);
     else return false;
     return true;
   });
@@ -53,8 +65,8 @@ function readHeaderValue(reader: Reader): HeaderValue {
   const header: HeaderValue = {};
   eachField(reader, endOf(reader), (field, wireType) => {
     if (wireType !== LEN) return false;
-    if (field === 1) header.key = reader.string();
-    else if (field === 2) header.value = reader.string();
+    if (field === 1) header.key = readString(reader);
+    else if (field === 2) header.value = readString(reader);
     else if (field === 3) header.raw_value = reader.bytes() as Buffer;
     else return false;
     return true;
@@ -68,19 +80,19 @@ function readHttp(reader: Reader): HttpRequestAttributes {
     if (wireType !== LEN) return false;
     switch (field) {
       case 2:
-        http.method = reader.string();
+        http.method = readString(reader);
         return true;
       case 3:
         readMapEntry(reader, (http.headers ??= Object.create(null) as Record<string, string>));
         return true;
       case 4:
-        http.path = reader.string();
+        http.path = readString(reader);
         return true;
       case 5:
-        http.host = reader.string();
+        http.host = readString(reader);
         return true;
       case 6:
-        http.scheme = reader.string();
+        http.scheme = readString(reader);
         return true;
       case 13: {
         const headers: HeaderValue[] = [];
