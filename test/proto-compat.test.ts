@@ -227,6 +227,15 @@ describe('the hand-written hot-path codec', () => {
     assert.throws(() => decodeCheckRequest(bytes), RangeError);
   });
 
+  test('a singular message sent twice: the second replaces the first, at every level, as protobufjs decodes it', () => {
+    // attributes { context_extensions { "" : "" } }, then attributes {}; and the same one level down.
+    for (const hex of ['0a0252000a00', '0a0a220412020a0022021a00']) {
+      const bytes = Buffer.from(hex, 'hex');
+      assert.deepEqual(projectRequest(decodeCheckRequest(bytes)), projectRequest(OfficialRequest.decode(bytes) as unknown as RequestLike), hex);
+    }
+    assert.equal(decodeCheckRequest(Buffer.from('0a0252000a00', 'hex')).attributes?.context_extensions, undefined);
+  });
+
   const settings = { browserUrl: 'https://id.example.com', allowedHosts: [] };
   const answers: Array<[string, Answer]> = [
     ['allow with identity', answer({ kind: 'allow', reason: 'ok', subject: { identityId: 'i', sessionId: 's', aal: 'aal1' }, credential: 'token', policy: 'default' }, undefined, settings)],

@@ -117,11 +117,13 @@ export function decodeCheckRequest(bytes: Uint8Array): CheckRequest {
   const request: CheckRequest = {};
   eachField(reader, reader.len, (field, wireType) => {
     if (field !== 1 || wireType !== LEN) return false;
-    const attributes: NonNullable<CheckRequest['attributes']> = (request.attributes ??= {});
+    // A singular message sent twice: the last one replaces the first (not merged into it), at
+    // every level, as protobufjs decodes it and proto-loader did before this codec.
+    const attributes: NonNullable<CheckRequest['attributes']> = (request.attributes = {});
     eachField(reader, endOf(reader), (attributeField, attributeWireType) => {
       if (attributeWireType !== LEN) return false;
       if (attributeField === 4) {
-        const requestAttributes = (attributes.request ??= {});
+        const requestAttributes: NonNullable<typeof attributes.request> = (attributes.request = {});
         eachField(reader, endOf(reader), (requestField, requestWireType) => {
           if (requestField !== 2 || requestWireType !== LEN) return false;
           requestAttributes.http = readHttp(reader);
