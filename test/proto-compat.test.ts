@@ -253,6 +253,13 @@ describe('the hand-written hot-path codec', () => {
     assert.equal(Buffer.from(encodeCheckResponse(response)).toString('hex'), Buffer.from(OurResponse.encode(OurResponse.fromObject(response)).finish()).toString('hex'));
   });
 
+  // Found by test/fuzz/codec-response.test.ts.
+  test('an empty name in headers_to_remove is still an element of the list', () => {
+    const bytes = encodeCheckResponse({ status: { code: 0 }, ok_response: { headers: [], headers_to_remove: ['', 'x'] }, dynamic_metadata: { fields: {} } });
+    const decoded = OfficialResponse.toObject(OfficialResponse.decode(bytes)) as { ok_response: { headers_to_remove: string[] } };
+    assert.deepEqual(decoded.ok_response.headers_to_remove, ['', 'x']);
+  });
+
   for (const [name, given] of answers) {
     test(`encodes ${name} byte for byte like protobufjs with proto/`, () => {
       const response = toCheckResponse(given, { identity_id: 'i', decision: 'allow', policy: '', reason: 'ok' });

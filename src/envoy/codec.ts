@@ -230,7 +230,11 @@ class ExactWriter {
   }
 }
 
-/** CheckResponse → bytes, byte for byte what protobufjs writes for this shape with proto/. */
+/**
+ * CheckResponse → bytes, byte for byte what protobufjs writes for this shape with proto/, except
+ * that an empty singular string is left out where protobufjs writes it as a zero-length field
+ * (the same proto3 message; a redirect's empty body is one).
+ */
 export function encodeCheckResponse(response: CheckResponse): Buffer {
   const statusSize = int32FieldSize(response.status.code) + stringFieldSize(response.status.message);
   const denied = response.denied_response;
@@ -243,7 +247,8 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
   let okSize = 0;
   if (ok) {
     for (const option of ok.headers) okSize += lenFieldSize(headerOptionSize(option));
-    for (const name of ok.headers_to_remove) okSize += stringFieldSize(name);
+    // A repeated field: an empty element is still an element, and is written.
+    for (const name of ok.headers_to_remove) okSize += lenFieldSize(Buffer.byteLength(name));
   }
   const entries = Object.entries(response.dynamic_metadata.fields);
   let metadataSize = 0;
@@ -260,7 +265,7 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
   if (ok) {
     writer.lenField(3, okSize);
     for (const option of ok.headers) writer.headerOption(2, option);
-    for (const name of ok.headers_to_remove) writer.stringField(5, name);
+    for (const name of ok.headers_to_remove) writer.stringField(5, name, true);
   }
   // Struct { fields = 1: map entry { key = 1, value = 2: Value { string_value = 3 } } }
   writer.lenField(4, metadataSize);
