@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as protobuf from 'protobufjs';
 import { answer, type Answer } from '../src/answer/answer';
-import { decodeCheckRequest, encodeCheckResponse } from '../src/envoy/codec';
+import { decodeCheckRequest, encodeCheckResponse, MAX_CHECK_REQUEST_ENTRIES } from '../src/envoy/codec';
 import { readCheckRequest } from '../src/envoy/check-request';
 import { toCheckResponse } from '../src/envoy/check-response';
 import type { CheckRequest } from '../src/envoy/messages';
@@ -234,6 +234,15 @@ describe('the hand-written hot-path codec', () => {
       assert.deepEqual(projectRequest(decodeCheckRequest(bytes)), projectRequest(OfficialRequest.decode(bytes) as unknown as RequestLike), hex);
     }
     assert.equal(decodeCheckRequest(Buffer.from('0a0252000a00', 'hex')).attributes?.context_extensions, undefined);
+  });
+
+  test(`more than ${MAX_CHECK_REQUEST_ENTRIES} header and context_extensions entries throw: empty ones would take ~40 bytes of heap per byte`, () => {
+    const request = (entries: number) => {
+      const http = { method: 'GET', path: '/', header_map: { headers: Array.from({ length: entries }, () => ({})) } };
+      return Buffer.from(OfficialRequest.encode(OfficialRequest.fromObject({ attributes: { request: { http }, context_extensions: { policy: 'p' } } })).finish());
+    };
+    assert.equal(decodeCheckRequest(request(MAX_CHECK_REQUEST_ENTRIES - 1)).attributes?.request?.http?.header_map?.headers?.length, MAX_CHECK_REQUEST_ENTRIES - 1);
+    assert.throws(() => decodeCheckRequest(request(MAX_CHECK_REQUEST_ENTRIES)), /more than 10000/);
   });
 
   const settings = { browserUrl: 'https://id.example.com', allowedHosts: [] };

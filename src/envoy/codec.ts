@@ -47,8 +47,25 @@ function endOf(reader: Reader): number {
   return reader.uint32() + reader.pos;
 }
 
+/**
+ * Envoy sends at most max_headers_count header lines (100 unless raised). A decoded entry costs
+ * some 40 times its smallest encoding (two bytes become an object), so the 8 MiB a CheckRequest
+ * may have would hold ~200 MB of empty entries, past the service's heap: a request with more
+ * entries than this (headers, header_map and context_extensions together) is refused instead.
+ */
+export const MAX_CHECK_REQUEST_ENTRIES = 10_000;
+
+class EntryBudget {
+  private left = MAX_CHECK_REQUEST_ENTRIES;
+
+  take(): void {
+    if (--this.left < 0) throw new RangeError(`more than ${MAX_CHECK_REQUEST_ENTRIES} header and context_extensions entries`);
+  }
+}
+
 /** A map<string, string> entry: key = 1, value = 2. */
-function readMapEntry(reader: Reader, into: Record<string, string>): void {
+function readMapEntry(reader: Reader, into: Record<string, string>, budget: EntryBudget): void {
+  budget.take();
   let key = '';
   let value = '';
   eachField(reader, endOf(reader), (field, wireType) => {
@@ -61,7 +78,8 @@ function readMapEntry(reader: Reader, into: Record<string, string>): void {
   into[key] = value;
 }
 
-function readHeaderValue(reader: Reader): HeaderValue {
+function readHeaderValue(reader: Reader, budget: EntryBudget): HeaderValue {
+  budget.take();
   const header: HeaderValue = {};
   eachField(reader, endOf(reader), (field, wireType) => {
     if (wireType !== LEN) return false;
@@ -74,7 +92,7 @@ function readHeaderValue(reader: Reader): HeaderValue {
   return header;
 }
 
-function readHttp(reader: Reader): HttpRequestAttributes {
+function readHttp(reader: Reader, budget: EntryBudget): HttpRequestAttributes {
   const http: HttpRequestAttributes = {};
   eachField(reader, endOf(reader), (field, wireType) => {
     if (wireType !== LEN) return false;
@@ -83,7 +101,7 @@ function readHttp(reader: Reader): HttpRequestAttributes {
         http.method = readString(reader);
         return true;
       case 3:
-        readMapEntry(reader, (http.headers ??= Object.create(null) as Record<string, string>));
+        readMapEntry(reader, (http.headers ??= Object.create(null) as Record<string, string>), budget);
         return true;
       case 4:
         http.path = readString(reader);
@@ -98,7 +116,7 @@ function readHttp(reader: Reader): HttpRequestAttributes {
         const headers: HeaderValue[] = [];
         eachField(reader, endOf(reader), (mapField, mapWireType) => {
           if (mapField !== 1 || mapWireType !== LEN) return false;
-          headers.push(readHeaderValue(reader));
+          headers.push(readHeaderValue(reader, budget));
           return true;
         });
         http.header_map = { headers };
@@ -114,6 +132,7 @@ function readHttp(reader: Reader): HttpRequestAttributes {
 /** CheckRequest bytes → the fields a check reads (attributes.request.http, context_extensions). */
 export function decodeCheckRequest(bytes: Uint8Array): CheckRequest {
   const reader = Reader.create(bytes);
+  const budget = new EntryBudget();
   const request: CheckRequest = {};
   eachField(reader, reader.len, (field, wireType) => {
     if (field !== 1 || wireType !== LEN) return false;
@@ -126,13 +145,13 @@ export function decodeCheckRequest(bytes: Uint8Array): CheckRequest {
         const requestAttributes: NonNullable<typeof attributes.request> = (attributes.request = {});
         eachField(reader, endOf(reader), (requestField, requestWireType) => {
           if (requestField !== 2 || requestWireType !== LEN) return false;
-          requestAttributes.http = readHttp(reader);
+          requestAttributes.http = readHttp(reader, budget);
           return true;
         });
         return true;
       }
       if (attributeField === 10) {
-        readMapEntry(reader, (attributes.context_extensions ??= Object.create(null) as Record<string, string>));
+        readMapEntry(reader, (attributes.context_extensions ??= Object.create(null) as Record<string, string>), budget);
         return true;
       }
       return false;
