@@ -6,7 +6,7 @@
  */
 import * as fc from 'fast-check';
 import { official } from '../../support/official-schema';
-import type { WireField, WireValue } from './wire';
+import { encodeFields, type WireField, type WireValue } from './wire';
 
 const utf8 = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'));
 
@@ -123,3 +123,6 @@ export const checkRequestFields: fc.Arbitrary<WireField[]> = fc.array(fc.oneof({
   minLength: 1,
   maxLength: 3,
 });
+
+/** The bytes, as a Buffer: grpc-js hands the deserializer one, so the same UTF-8 path runs. */
+export const checkRequestBytes: fc.Arbitrary<Buffer> = checkRequestFields.map((fields) => Buffer.from(encodeFields(fields)));

@@ -1,0 +1,72 @@
+/**
+ * Fuzzed bytes as the CheckRequest message of a real RPC to the running service: whatever the
+ * bytes, the call succeeds with an answer (a decision, or a 400 denial when they are not a
+ * CheckRequest), never a gRPC error, which Envoy with failure_mode_allow would let through.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as fc from 'fast-check';
+import { decodeCheckRequest } from '../../src/envoy/codec';
+import { MAX_CHECK_REQUEST_BYTES } from '../../src/envoy/proto';
+import { deniedJson, httpStatusOf, metadataOf } from '../support/envoy-client';
+import { startHarness, type Harness } from '../support/harness';
+import { checkRequestBytes } from './support/check-request-arbitrary';
+import { mutate, mutation } from './support/mutation';
+import { holds } from './support/property';
+import { varint } from './support/wire';
+
+let h: Harness;
+before(async () => {
+  h = await startHarness({ config: { policy: { rules: [{ name: 'open', paths: ['/open/*'], anonymous: true }] } } });
+});
+after(() => h.close());
+
+function decodes(bytes: Buffer): boolean {
+  try {
+    decodeCheckRequest(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const anyBytes = fc.oneof(
+  fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+  fc.tuple(checkRequestBytes, fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([bytes, mutations]) => mutate(bytes, mutations)),
+  checkRequestBytes,
+);
+
+test('every byte string gets a successful RPC: a decision, or a 400 denial when it is not a CheckRequest', async (t) => {
+  await holds(
+    t,
+    fc.asyncProperty(anyBytes, async (bytes) => {
+      const response = await h.client.sendBytes(bytes);
+      const status = httpStatusOf(response);
+      if (!decodes(bytes)) {
+        assert.equal(status, 400, bytes.toString('hex'));
+        assert.equal(metadataOf(response).reason, 'bad_request');
+      }
+      // Nothing here carries a session: no answer may be an OK outside the anonymous rule.
+      if (status === 200) assert.ok(['anonymous', 'cors_preflight'].includes(metadataOf(response).reason ?? ''), bytes.toString('hex'));
+    }),
+    1000,
+  );
+});
+
+/** attributes { request { http { method GET, path /, header_map { `count` empty headers } } } }. */
+function manyEmptyHeaderLines(count: number): Buffer {
+  const field = (tag: number, body: Buffer) => Buffer.concat([Buffer.from([tag]), Buffer.from(varint(BigInt(body.length))), body]);
+  const http = Buffer.concat([field(0x12, Buffer.from('GET')), field(0x22, Buffer.from('/')), field(0x6a, Buffer.alloc(2 * count, Buffer.from([0x0a, 0x00])))]);
+  return field(0x0a, field(0x22, field(0x12, http)));
+}
+
+// Found by measuring the decoder's allocation: four million 2-byte entries (8 MiB, under the
+// 8 MiB request limit) took ~220 MB of heap, past the service's 160 MiB, so one such request
+// crashed the process and failed every check in flight.
+test('8 MiB of empty header lines is refused with a 400 before it is held in memory', async () => {
+  const bytes = manyEmptyHeaderLines(4_000_000 - 16);
+  assert.ok(bytes.length <= MAX_CHECK_REQUEST_BYTES);
+  const response = await h.client.sendBytes(bytes, 30_000);
+  assert.equal(httpStatusOf(response), 400);
+  assert.match((deniedJson(response).error as { message: string }).message, /more than 10000/);
+});
