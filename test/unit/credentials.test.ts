@@ -91,6 +91,12 @@ describe('sessionCookie', () => {
 });
 
 describe('bearerToken (Kratos bearerTokenFromRequest: split on single spaces, exactly two parts)', () => {
+  // Found by test/fuzz/credentials.test.ts: "Bearer a" then "Bearer" joined by Envoy read as the token "a,Bearer".
+  test('two Authorization lines joined in the headers map: the first line\'s token, as Go\'s Header.Get reads it', () => {
+    assert.equal(bearerToken(new JoinedHeaders({ authorization: 'Bearer a,Bearer' }))?.value, 'a');
+    assert.equal(bearerToken(new JoinedHeaders({ authorization: 'Basic x,Bearer b' })), undefined);
+  });
+
   const cases: ReadonlyArray<{ header: string; expected: string | undefined }> = [
     { header: 'Bearer ory_st_abc', expected: 'ory_st_abc' },
     { header: 'bearer ory_st_abc', expected: 'ory_st_abc' },
