@@ -161,6 +161,21 @@ describe('compilePolicy / selectRule', () => {
     }
   });
 
+  // Found by test/fuzz/paths.test.ts, with a catch-all anonymous rule behind the protected ones.
+  describe('readings the path fuzzer found missing', () => {
+    const policy = policyOf({ rules: [{ name: 'admin', paths: ['/admin/*'], cookie: 'aal2' }, { name: 'open', paths: ['/*'], anonymous: true }] });
+    const cases: ReadonlyArray<{ path: string; why: string }> = [
+      { path: '/\\é/admin', why: "new URL(req.url, base), as Node's docs teach, reads /\\é as a host and routes /admin" },
+      { path: '//x/admin/y', why: 'the same: //x is a host to new URL(req.url, base)' },
+      { path: '/%/admin\\admin/../%2e%2e/admin', why: "Go's path.Clean of the decoded path keeps \\ in a segment and reads /admin" },
+    ];
+    for (const { path, why } of cases) {
+      test(`${JSON.stringify(path)} is ambiguous: ${why}`, () => {
+        assert.equal(select(policy, { path }), AMBIGUOUS);
+      });
+    }
+  });
+
   describe('the confirmed bypasses of the security review', () => {
     const rules = [
       { name: 'admin', paths: ['/admin/*'], cookie: 'aal2', token: 'aal2' },
