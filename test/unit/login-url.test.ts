@@ -28,8 +28,8 @@ describe('originalUrl', () => {
   });
 
   // Found by test/fuzz/answers.test.ts: "/\u0000" came back out of return_to's decoding as a NUL.
-  test('a path with a byte outside visible ASCII (CR, LF, NUL, space, non-ASCII) has no return_to', () => {
-    for (const path of ['/\u0000', '/a\r\nSet-Cookie: x=1', '/a\nb', '/a b', '/\u00e9', '/a\ud800b', '/\u007f']) {
+  test('a path with a control character (CR, LF, NUL, DEL) has no return_to', () => {
+    for (const path of ['/\u0000', '/a\r\nSet-Cookie: x=1', '/a\nb', '/a\tb', '/\u007f']) {
       assert.equal(original({ path }), undefined, JSON.stringify(path));
     }
     assert.equal(original({ path: '/a%0d%0ab' }), 'https://app.example.com/a%0d%0ab');
@@ -107,8 +107,9 @@ describe('loginUrl', () => {
     assert.equal(loginUrl(settings, { stepUp: false, returnTo: '' }), 'https://auth.example.com/self-service/login/browser');
   });
 
-  test('a lone surrogate in return_to does not throw: return_to is dropped', () => {
-    const returnTo = 'https://app.example.com/a\ud800b';
+  test('a lone surrogate in the path does not throw: return_to is dropped', () => {
+    const returnTo = original({ path: '/a\ud800b' });
+    assert.equal(returnTo, 'https://app.example.com/a\ud800b');
     assert.doesNotThrow(() => loginUrl(settings, { stepUp: true, returnTo }));
     assert.equal(loginUrl(settings, { stepUp: true, returnTo }), 'https://auth.example.com/self-service/login/browser?aal=aal2');
   });
