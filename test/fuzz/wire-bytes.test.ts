@@ -10,7 +10,7 @@ import { decodeCheckRequest } from '../../src/envoy/codec';
 import { MAX_CHECK_REQUEST_BYTES } from '../../src/envoy/proto';
 import { deniedJson, httpStatusOf, metadataOf } from '../support/envoy-client';
 import { startHarness, type Harness } from '../support/harness';
-import { checkRequestBytes } from './support/check-request-arbitrary';
+import { checkRequestBytes, envoyShapedBytes } from './support/check-request-arbitrary';
 import { mutate, mutation } from './support/mutation';
 import { holds } from './support/property';
 import { varint } from './support/wire';
@@ -32,7 +32,7 @@ function decodes(bytes: Buffer): boolean {
 
 const anyBytes = fc.oneof(
   fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
-  fc.tuple(checkRequestBytes, fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([bytes, mutations]) => mutate(bytes, mutations)),
+  fc.tuple(fc.oneof(checkRequestBytes, envoyShapedBytes), fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([bytes, mutations]) => mutate(bytes, mutations)),
   checkRequestBytes,
 );
 

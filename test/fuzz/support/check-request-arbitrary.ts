@@ -5,6 +5,7 @@
  * by protobufjs, or unknown fields of every wire type. Every message here is valid protobuf.
  */
 import * as fc from 'fast-check';
+import { checkRequest, type CheckSpec } from '../../support/envoy-client';
 import { official } from '../../support/official-schema';
 import { encodeFields, type WireField, type WireValue } from './wire';
 
@@ -126,3 +127,17 @@ export const checkRequestFields: fc.Arbitrary<WireField[]> = fc.array(fc.oneof({
 
 /** The bytes, as a Buffer: grpc-js hands the deserializer one, so the same UTF-8 path runs. */
 export const checkRequestBytes: fc.Arbitrary<Buffer> = checkRequestFields.map((fields) => Buffer.from(encodeFields(fields)));
+
+/**
+ * CheckRequests as Envoy sends them (test/support/envoy-client.ts fills in what Envoy fills in),
+ * encoded canonically by protobufjs: the seeds from which mutations start closest to real traffic.
+ */
+const ENVOY_SHAPED: CheckSpec[] = [
+  {},
+  { method: 'POST', path: '/admin/x?y=1', headers: { cookie: 'a=1; ory_kratos_session=MTY4NTk2', accept: 'text/html', 'x-request-id': 'r-1' } },
+  { encoding: 'raw', headers: [['cookie', 'ory_kratos_session=a'], ['cookie', 'b=2'], ['x-bin', Buffer.from([0xff, 0x00, 0x41])]] },
+  { headers: { 'x-session-token': 'ory_st_abc', authorization: 'Bearer ory_st_def' }, contextExtensions: { policy: 'admin' } },
+  { encoding: 'raw', host: 'admin.example.com:8443', headers: [['authorization', 'Bearer ory_st_x'], ['x-large', 'v'.repeat(8192)]] },
+];
+const OfficialRequest = official.lookupType('envoy.service.auth.v3.CheckRequest');
+export const envoyShapedBytes: fc.Arbitrary<Buffer> = fc.constantFrom(...ENVOY_SHAPED.map((spec) => Buffer.from(OfficialRequest.encode(OfficialRequest.fromObject(checkRequest(spec))).finish())));
