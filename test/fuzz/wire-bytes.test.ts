@@ -1,15 +1,18 @@
 /**
- * Fuzzed bytes as the CheckRequest message of a real RPC to the running service: whatever the
- * bytes, the call succeeds with an answer (a decision, or a 400 denial when they are not a
- * CheckRequest), never a gRPC error, which Envoy with failure_mode_allow would let through.
+ * Fuzzed bytes as the CheckRequest message of a real RPC to the running service, sent by grpc-js
+ * and as raw HTTP/2 frames by node:http2: whatever the bytes, the call succeeds with an answer
+ * (a decision, or a 400 denial when they are not a CheckRequest), never a gRPC error, which
+ * Envoy with failure_mode_allow would let through.
  */
 import assert from 'node:assert/strict';
+import { connect, type ClientHttp2Session } from 'node:http2';
 import { after, before, test } from 'node:test';
 import * as fc from 'fast-check';
 import { decodeCheckRequest } from '../../src/envoy/codec';
 import { MAX_CHECK_REQUEST_BYTES } from '../../src/envoy/proto';
 import { deniedJson, httpStatusOf, metadataOf } from '../support/envoy-client';
 import { startHarness, type Harness } from '../support/harness';
+import { official } from '../support/official-schema';
 import { checkRequestBytes, envoyShapedBytes } from './support/check-request-arbitrary';
 import { mutate, mutation } from './support/mutation';
 import { holds } from './support/property';
@@ -51,6 +54,51 @@ test('every byte string gets a successful RPC: a decision, or a 400 denial when 
     }),
     1000,
   );
+});
+
+/** One Check call written as raw HTTP/2 frames (no gRPC library): the status, grpc-status and the message. */
+function rawCheck(session: ClientHttp2Session, message: Buffer): Promise<{ status: number; grpcStatus: string | undefined; message: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(message.length, 1);
+    const chunks: Buffer[] = [];
+    let status = 0;
+    let grpcStatus: string | undefined;
+    stream.on('response', (headers) => {
+      status = Number(headers[':status']);
+      grpcStatus = headers['grpc-status']?.toString();
+    });
+    stream.on('trailers', (trailers) => {
+      grpcStatus = trailers['grpc-status']?.toString() ?? grpcStatus;
+    });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('error', reject);
+    stream.on('close', () => resolve({ status, grpcStatus, message: Buffer.concat(chunks).subarray(5) }));
+    stream.end(Buffer.concat([prefix, message]));
+  });
+}
+
+const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
+const OfficialResponse = official.lookupType('envoy.service.auth.v3.CheckResponse');
+
+test('the same bytes in raw HTTP/2 frames get grpc-status 0 and a CheckResponse', async (t) => {
+  const session = connect(`http://127.0.0.1:${h.service.grpcPort}`);
+  try {
+    await holds(
+      t,
+      fc.asyncProperty(anyBytes, async (bytes) => {
+        const answer = await rawCheck(session, bytes);
+        assert.equal(answer.status, 200);
+        assert.equal(answer.grpcStatus, '0', bytes.toString('hex'));
+        const response = OfficialResponse.toObject(OfficialResponse.decode(answer.message), { defaults: true }) as { status: { code: number } };
+        if (!decodes(bytes)) assert.equal(response.status.code, 3, bytes.toString('hex'));
+      }),
+      300,
+    );
+  } finally {
+    session.close();
+  }
 });
 
 /** attributes { request { http { method GET, path /, header_map { `count` empty headers } } } }. */
