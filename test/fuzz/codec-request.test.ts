@@ -38,7 +38,7 @@ function oracleProjection(bytes: Buffer): unknown {
   }
 }
 
-/** Characters and bytes the decoded request holds: never more than the message had bytes. */
+/** The decoded fields as JSON: a few characters per byte of the message at most (a raw byte prints as up to four). */
 function decodedSize(projection: unknown): number {
   return JSON.stringify(projection).length;
 }
