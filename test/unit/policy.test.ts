@@ -38,6 +38,9 @@ describe('hostMatches', () => {
     { pattern: 'app.example.com:8443', authority: 'app.example.com:8443', host: 'app.example.com', expected: true },
     { pattern: 'app.example.com:8443', authority: 'APP.example.com:8443', host: 'app.example.com', expected: true },
     { pattern: 'app.example.com:8443', authority: 'app.example.com:9443', host: 'app.example.com', expected: false },
+    // Found by test/fuzz/hosts.test.ts: WHATWG URL reads both as app.example.com port 8443.
+    { pattern: 'app.example.com:8443', authority: 'app.example.com:08443', host: 'app.example.com', expected: true },
+    { pattern: 'app.example.com:8443', authority: 'app.example.com.:8443', host: 'app.example.com', expected: true },
     { pattern: 'app.example.com:8443', authority: 'app.example.com', expected: false },
     { pattern: '*.example.com:8443', authority: 'a.example.com:8443', host: 'a.example.com', expected: true },
     { pattern: '*.example.com:8443', authority: 'example.com:8443', host: 'example.com', expected: false },
