@@ -24,9 +24,21 @@ export function findCookies(cookieLines: readonly string[], name: string, commaS
   return values;
 }
 
-/** textproto.TrimString: space, tab, CR and LF; not the other white space String.trim() knows. */
+/**
+ * textproto.TrimString: space, tab, CR and LF; not the other white space String.trim() knows.
+ * A loop, not /\s+$/: a regular expression anchored at the end retries every start in a run of
+ * white space, quadratic on a header that is mostly spaces.
+ */
 function trimAscii(text: string): string {
-  return text.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+  let start = 0;
+  let end = text.length;
+  while (start < end && isAsciiSpace(text.charCodeAt(start))) start++;
+  while (end > start && isAsciiSpace(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+function isAsciiSpace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0d || code === 0x0a;
 }
 
 /** Go's validCookieValueByte: 0x20-0x7e except `"`, `;` and `\`. */

@@ -49,6 +49,15 @@ describe('findCookies', () => {
     });
   }
 
+  test('a cookie line that is mostly white space is read in linear time', () => {
+    const spaces = ' '.repeat(256 * 1024);
+    const started = performance.now();
+    // White space inside a pair is where an end-anchored trim retries every start.
+    assert.deepEqual(findCookies([`a${spaces}b=1; ory_kratos_session=x${spaces}y`], NAME, true), [`x${spaces}y`]);
+    // Linear is a few milliseconds; the quadratic trim this guards against took minutes.
+    assert.ok(performance.now() - started < 1000, `${performance.now() - started} ms`);
+  });
+
   test('a configured custom cookie name is honoured, the default one ignored', () => {
     assert.deepEqual(findCookies(['ory_kratos_session=default; my_session=custom'], 'my_session', true), ['custom']);
     assert.deepEqual(findCookies(['ory_kratos_session=default'], 'my_session', true), []);
