@@ -30,12 +30,13 @@ const FUZZ_SCALE = scaleFromEnvironment();
 
 /**
  * Checks `property` over `runs` cases (times FUZZ_SCALE). On failure the test fails with
- * fast-check's counterexample, shrunk, and the replay command; on success it reports
+ * fast-check's counterexample, shrunk unless `shrink: false` (where every try of a failing case
+ * is slow), and the replay command; on success it reports
  * "N cases, 0 disagreements" as a test diagnostic.
  */
-export async function holds<Ts>(t: TestContext, property: fc.IRawProperty<Ts>, runs: number): Promise<void> {
+export async function holds<Ts>(t: TestContext, property: fc.IRawProperty<Ts>, runs: number, options: { shrink?: boolean } = {}): Promise<void> {
   const numRuns = Math.max(1, Math.round(runs * FUZZ_SCALE));
-  const details = await fc.check(property, { seed: FUZZ_SEED, numRuns });
+  const details = await fc.check(property, { seed: FUZZ_SEED, numRuns, endOnFailure: options.shrink === false });
   if (details.failed) {
     throw new Error(`${shortened(fc.defaultReportMessage(details) ?? 'property failed')}\nreplay: FUZZ_SEED=${FUZZ_SEED} node --test ${process.argv[1] ?? ''}`);
   }
