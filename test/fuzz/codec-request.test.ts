@@ -50,7 +50,7 @@ describe('CheckRequest decoding, codec against protobufjs with the official sche
       fc.property(checkRequestBytes, (bytes) => {
         assert.deepEqual(codecProjection(bytes), officialProjection(bytes));
       }),
-      400,
+      800,
     );
   });
 
@@ -61,7 +61,7 @@ describe('CheckRequest decoding, codec against protobufjs with the official sche
         const bytes = mutate(valid, mutations);
         assert.deepEqual(codecProjection(bytes), oracleProjection(bytes));
       }),
-      1500,
+      3000,
     );
   });
 

@@ -36,7 +36,7 @@ for (const encoding of ['raw', 'joined'] as const) {
       fc.property(headerLines(encoding), (lines) => {
         assert.deepEqual(serviceChoice(lines, encoding), kratosChoice(lines, SESSION_COOKIE));
       }),
-      2000,
+      4000,
     );
   });
 }

@@ -90,7 +90,7 @@ test('no path that any reading puts under a protected rule is allowed without a 
       if (!(await allowedWithoutSession(raw))) return;
       for (const reading of readingsOf(raw)) assert.doesNotMatch(reading, PROTECTED, `${JSON.stringify(raw)} is allowed, but an upstream may read it as ${JSON.stringify(reading)}`);
     }),
-    3000,
+    6000,
   );
 });
 

@@ -52,7 +52,7 @@ test('every byte string gets a successful RPC: a decision, or a 400 denial when 
       // Nothing here carries a session: no answer may be an OK outside the anonymous rule.
       if (status === 200) assert.ok(['anonymous', 'cors_preflight'].includes(metadataOf(response).reason ?? ''), bytes.toString('hex'));
     }),
-    1000,
+    2000,
   );
 });
 
