@@ -3,28 +3,16 @@
  * numbers and types for every field we declare, and real messages decode both ways.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as protobuf from 'protobufjs';
 import { answer, type Answer } from '../src/answer/answer';
-import { decodeCheckRequest, encodeCheckResponse } from '../src/envoy/codec';
+import { decodeCheckRequest, encodeCheckResponse, MAX_CHECK_REQUEST_ENTRIES } from '../src/envoy/codec';
 import { readCheckRequest } from '../src/envoy/check-request';
 import { toCheckResponse } from '../src/envoy/check-response';
 import type { CheckRequest } from '../src/envoy/messages';
-import { protoDirectory } from '../src/envoy/proto';
-import { checkRequest, OFFICIAL_INCLUDE_DIRS } from './support/envoy-client';
+import { checkRequest } from './support/envoy-client';
+import { official, ours, projectRequest, type RequestLike } from './support/official-schema';
 
-function loadRoot(dirs: string[]): protobuf.Root {
-  const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => dirs.map((dir) => join(dir, target)).find((path) => existsSync(path)) ?? target;
-  root.loadSync('envoy/service/auth/v3/external_auth.proto', { keepCase: true });
-  root.resolveAll();
-  return root;
-}
-
-const official = loadRoot(OFFICIAL_INCLUDE_DIRS);
-const ours = loadRoot([protoDirectory()]);
 const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: Number, bytes: Buffer, defaults: false, oneofs: true };
 
 function allTypes(namespace: protobuf.NamespaceBase): protobuf.Type[] {
@@ -199,21 +187,7 @@ describe('the hand-written hot-path codec', () => {
   for (const [name, request] of requests) {
     test(`decodes ${name} exactly like protobufjs with proto/`, () => {
       const bytes = OfficialRequest.encode(OfficialRequest.fromObject(request)).finish();
-      const reference = OurRequest.toObject(OurRequest.decode(bytes), { longs: String, bytes: Buffer, defaults: false }) as CheckRequest;
-      const decoded = decodeCheckRequest(bytes);
-      const read = (value: CheckRequest) => {
-        const http = value.attributes?.request?.http;
-        return {
-          method: http?.method,
-          path: http?.path,
-          host: http?.host,
-          scheme: http?.scheme,
-          headers: http?.headers && { ...http.headers },
-          header_map: http?.header_map?.headers?.map((header) => ({ key: header.key, value: header.value, raw: header.raw_value && [...header.raw_value] })),
-          context_extensions: value.attributes?.context_extensions && { ...value.attributes.context_extensions },
-        };
-      };
-      assert.deepEqual(read(decoded), read(reference));
+      assert.deepEqual(projectRequest(decodeCheckRequest(bytes)), projectRequest(OurRequest.decode(bytes) as unknown as RequestLike));
     });
   }
 
@@ -233,9 +207,42 @@ describe('the hand-written hot-path codec', () => {
     assert.equal(decoded.attributes?.request?.http?.path, '/p');
   });
 
-  test('truncated bytes throw (grpc-js then fails the call; Envoy never sends them)', () => {
+  test('truncated bytes throw (the server then answers a 400 denial; Envoy never sends them)', () => {
     const bytes = OfficialRequest.encode(OfficialRequest.fromObject(checkRequest())).finish();
     assert.throws(() => decodeCheckRequest(bytes.subarray(0, bytes.length - 3)));
+  });
+
+  // Found by test/fuzz/codec-request.test.ts.
+  test('a field running past the end of its sub-message throws, as with protobufjs, instead of being read from the bytes after it', () => {
+    // attributes (4 bytes) = a LEN field 2049 whose 1-byte length needs the byte after attributes.
+    const bytes = Buffer.from('0a048a80010100', 'hex');
+    assert.throws(() => OfficialRequest.decode(bytes), RangeError);
+    assert.throws(() => decodeCheckRequest(bytes), RangeError);
+  });
+
+  test('a string whose length runs past the message throws instead of being cut short (protobufjs\'s Buffer reader cuts it)', () => {
+    // attributes { request { http { path: length 3, then only "/a" } } }
+    const bytes = Buffer.from('0a08220612042203' + '2f61' /* "/a" */, 'hex');
+    assert.equal((OfficialRequest.decode(bytes) as unknown as { attributes: { request: { http: { path: string } } } }).attributes.request.http.path, '/a');
+    assert.throws(() => decodeCheckRequest(bytes), RangeError);
+  });
+
+  test('a singular message sent twice: the second replaces the first, at every level, as protobufjs decodes it', () => {
+    // attributes { context_extensions { "" : "" } }, then attributes {}; and the same one level down.
+    for (const hex of ['0a0252000a00', '0a0a220412020a0022021a00']) {
+      const bytes = Buffer.from(hex, 'hex');
+      assert.deepEqual(projectRequest(decodeCheckRequest(bytes)), projectRequest(OfficialRequest.decode(bytes) as unknown as RequestLike), hex);
+    }
+    assert.equal(decodeCheckRequest(Buffer.from('0a0252000a00', 'hex')).attributes?.context_extensions, undefined);
+  });
+
+  test(`more than ${MAX_CHECK_REQUEST_ENTRIES} header and context_extensions entries throw: empty ones would take ~40 bytes of heap per byte`, () => {
+    const request = (entries: number) => {
+      const http = { method: 'GET', path: '/', header_map: { headers: Array.from({ length: entries }, () => ({})) } };
+      return Buffer.from(OfficialRequest.encode(OfficialRequest.fromObject({ attributes: { request: { http }, context_extensions: { policy: 'p' } } })).finish());
+    };
+    assert.equal(decodeCheckRequest(request(MAX_CHECK_REQUEST_ENTRIES - 1)).attributes?.request?.http?.header_map?.headers?.length, MAX_CHECK_REQUEST_ENTRIES - 1);
+    assert.throws(() => decodeCheckRequest(request(MAX_CHECK_REQUEST_ENTRIES)), /more than 10000/);
   });
 
   const settings = { browserUrl: 'https://id.example.com', allowedHosts: [] };
@@ -252,6 +259,13 @@ describe('the hand-written hot-path codec', () => {
       dynamic_metadata: { fields: { 'ключ': { stringValue: 'значение' }, empty: { stringValue: '' } } },
     };
     assert.equal(Buffer.from(encodeCheckResponse(response)).toString('hex'), Buffer.from(OurResponse.encode(OurResponse.fromObject(response)).finish()).toString('hex'));
+  });
+
+  // Found by test/fuzz/codec-response.test.ts.
+  test('an empty name in headers_to_remove is still an element of the list', () => {
+    const bytes = encodeCheckResponse({ status: { code: 0 }, ok_response: { headers: [], headers_to_remove: ['', 'x'] }, dynamic_metadata: { fields: {} } });
+    const decoded = OfficialResponse.toObject(OfficialResponse.decode(bytes)) as { ok_response: { headers_to_remove: string[] } };
+    assert.deepEqual(decoded.ok_response.headers_to_remove, ['', 'x']);
   });
 
   for (const [name, given] of answers) {

@@ -11,17 +11,22 @@ export interface LoginUrlSettings {
 /**
  * The URL the browser asked for, rebuilt from Envoy's :scheme, :authority and :path, or
  * undefined when it cannot be trusted as a redirect target: an odd scheme, a path that is not
- * absolute, or a host outside return_to.allowed_hosts (a forged Host header must not turn
- * Kratos's login into an open redirect). The authority is always a plain host[:port] here: a
- * RequestView never holds another.
+ * absolute or holds a control character, or a host outside return_to.allowed_hosts (a forged Host
+ * header must not turn Kratos's login into an open redirect). The authority is always a plain
+ * host[:port] here: a RequestView never holds another.
  */
 export function originalUrl(view: RequestView, allowedHosts: readonly string[]): string | undefined {
   const scheme = view.scheme.toLowerCase();
   if (scheme !== 'http' && scheme !== 'https') return undefined;
   if (!view.path.startsWith('/') || view.path.startsWith('//')) return undefined;
+  // A raw CR, LF, NUL or other control character would come back out of return_to's decoding
+  // into Kratos's redirect (Envoy refuses them; a gRPC caller need not).
+  if (CONTROL_CHARACTER.test(view.path)) return undefined;
   if (allowedHosts.length > 0 && !allowedHosts.some((pattern) => hostMatches(pattern, view.host, view.authority))) return undefined;
   return `${scheme}://${view.authority}${view.path}`;
 }
+
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
 
 /** Kratos's browser login; `aal=aal2` asks for the second factor on the existing session. */
 export function loginUrl(settings: LoginUrlSettings, options: { stepUp: boolean; returnTo: string | undefined }): string {

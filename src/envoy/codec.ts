@@ -15,38 +15,76 @@ const tag = (field: number, wireType: number) => (field << 3) | wireType;
 
 // ---- request ---------------------------------------------------------------------------------
 
-/** Calls `read` for each field of the message ending at `end`; `read` returns false to skip it. */
+/**
+ * Calls `read` for each field of the message ending at `end`; `read` returns false to skip it.
+ * The reader's limit is narrowed to `end` meanwhile, as protobufjs does, so a field running past
+ * its message throws instead of being read from the bytes that follow the message.
+ */
 function eachField(reader: Reader, end: number, read: (field: number, wireType: number) => boolean): void {
+  const outer = reader.len;
+  if (end > outer) throw new RangeError(`a message ending at ${end} runs past its enclosing one (${outer})`);
+  reader.len = end;
   while (reader.pos < end) {
     const key = reader.uint32();
     if (!read(key >>> 3, key & 7)) reader.skipType(key & 7);
   }
+  reader.len = outer;
+}
+
+/**
+ * A string field. protobufjs's Buffer reader cuts a string whose length runs past the message
+ * short instead of failing, so a lying length would be read as a shorter value: check it first.
+ */
+function readString(reader: Reader): string {
+  const start = reader.pos;
+  const length = reader.uint32();
+  if (reader.pos + length > reader.len) throw new RangeError(`a string of ${length} bytes at ${start} runs past its message (${reader.len})`);
+  reader.pos = start;
+  return reader.string();
 }
 
 function endOf(reader: Reader): number {
   return reader.uint32() + reader.pos;
 }
 
+/**
+ * Envoy sends at most max_headers_count header lines (100 unless raised). A decoded entry costs
+ * some 40 times its smallest encoding (two bytes become an object), so the 8 MiB a CheckRequest
+ * may have would hold ~200 MB of empty entries, past the service's heap: a request with more
+ * entries than this (headers, header_map and context_extensions together) is refused instead.
+ */
+export const MAX_CHECK_REQUEST_ENTRIES = 10_000;
+
+class EntryBudget {
+  private left = MAX_CHECK_REQUEST_ENTRIES;
+
+  take(): void {
+    if (--this.left < 0) throw new RangeError(`more than ${MAX_CHECK_REQUEST_ENTRIES} header and context_extensions entries`);
+  }
+}
+
 /** A map<string, string> entry: key = 1, value = 2. */
-function readMapEntry(reader: Reader, into: Record<string, string>): void {
+function readMapEntry(reader: Reader, into: Record<string, string>, budget: EntryBudget): void {
+  budget.take();
   let key = '';
   let value = '';
   eachField(reader, endOf(reader), (field, wireType) => {
     if (wireType !== LEN) return false;
-    if (field === 1) key = reader.string();
-    else if (field === 2) value = reader.string();
+    if (field === 1) key = readString(reader);
+    else if (field === 2) value = readString(reader);
     else return false;
     return true;
   });
   into[key] = value;
 }
 
-function readHeaderValue(reader: Reader): HeaderValue {
+function readHeaderValue(reader: Reader, budget: EntryBudget): HeaderValue {
+  budget.take();
   const header: HeaderValue = {};
   eachField(reader, endOf(reader), (field, wireType) => {
     if (wireType !== LEN) return false;
-    if (field === 1) header.key = reader.string();
-    else if (field === 2) header.value = reader.string();
+    if (field === 1) header.key = readString(reader);
+    else if (field === 2) header.value = readString(reader);
     else if (field === 3) header.raw_value = reader.bytes() as Buffer;
     else return false;
     return true;
@@ -54,31 +92,31 @@ function readHeaderValue(reader: Reader): HeaderValue {
   return header;
 }
 
-function readHttp(reader: Reader): HttpRequestAttributes {
+function readHttp(reader: Reader, budget: EntryBudget): HttpRequestAttributes {
   const http: HttpRequestAttributes = {};
   eachField(reader, endOf(reader), (field, wireType) => {
     if (wireType !== LEN) return false;
     switch (field) {
       case 2:
-        http.method = reader.string();
+        http.method = readString(reader);
         return true;
       case 3:
-        readMapEntry(reader, (http.headers ??= Object.create(null) as Record<string, string>));
+        readMapEntry(reader, (http.headers ??= Object.create(null) as Record<string, string>), budget);
         return true;
       case 4:
-        http.path = reader.string();
+        http.path = readString(reader);
         return true;
       case 5:
-        http.host = reader.string();
+        http.host = readString(reader);
         return true;
       case 6:
-        http.scheme = reader.string();
+        http.scheme = readString(reader);
         return true;
       case 13: {
         const headers: HeaderValue[] = [];
         eachField(reader, endOf(reader), (mapField, mapWireType) => {
           if (mapField !== 1 || mapWireType !== LEN) return false;
-          headers.push(readHeaderValue(reader));
+          headers.push(readHeaderValue(reader, budget));
           return true;
         });
         http.header_map = { headers };
@@ -94,23 +132,26 @@ function readHttp(reader: Reader): HttpRequestAttributes {
 /** CheckRequest bytes → the fields a check reads (attributes.request.http, context_extensions). */
 export function decodeCheckRequest(bytes: Uint8Array): CheckRequest {
   const reader = Reader.create(bytes);
+  const budget = new EntryBudget();
   const request: CheckRequest = {};
   eachField(reader, reader.len, (field, wireType) => {
     if (field !== 1 || wireType !== LEN) return false;
-    const attributes: NonNullable<CheckRequest['attributes']> = (request.attributes ??= {});
+    // A singular message sent twice: the last one replaces the first (not merged into it), at
+    // every level, as protobufjs decodes it and proto-loader did before this codec.
+    const attributes: NonNullable<CheckRequest['attributes']> = (request.attributes = {});
     eachField(reader, endOf(reader), (attributeField, attributeWireType) => {
       if (attributeWireType !== LEN) return false;
       if (attributeField === 4) {
-        const requestAttributes = (attributes.request ??= {});
+        const requestAttributes: NonNullable<typeof attributes.request> = (attributes.request = {});
         eachField(reader, endOf(reader), (requestField, requestWireType) => {
           if (requestField !== 2 || requestWireType !== LEN) return false;
-          requestAttributes.http = readHttp(reader);
+          requestAttributes.http = readHttp(reader, budget);
           return true;
         });
         return true;
       }
       if (attributeField === 10) {
-        readMapEntry(reader, (attributes.context_extensions ??= Object.create(null) as Record<string, string>));
+        readMapEntry(reader, (attributes.context_extensions ??= Object.create(null) as Record<string, string>), budget);
         return true;
       }
       return false;
@@ -208,7 +249,11 @@ class ExactWriter {
   }
 }
 
-/** CheckResponse → bytes, byte for byte what protobufjs writes for this shape with proto/. */
+/**
+ * CheckResponse → bytes, byte for byte what protobufjs writes for this shape with proto/, except
+ * that an empty singular string is left out where protobufjs writes it as a zero-length field
+ * (the same proto3 message; a redirect's empty body is one).
+ */
 export function encodeCheckResponse(response: CheckResponse): Buffer {
   const statusSize = int32FieldSize(response.status.code) + stringFieldSize(response.status.message);
   const denied = response.denied_response;
@@ -221,7 +266,8 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
   let okSize = 0;
   if (ok) {
     for (const option of ok.headers) okSize += lenFieldSize(headerOptionSize(option));
-    for (const name of ok.headers_to_remove) okSize += stringFieldSize(name);
+    // A repeated field: an empty element is still an element, and is written.
+    for (const name of ok.headers_to_remove) okSize += lenFieldSize(Buffer.byteLength(name));
   }
   const entries = Object.entries(response.dynamic_metadata.fields);
   let metadataSize = 0;
@@ -238,7 +284,7 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
   if (ok) {
     writer.lenField(3, okSize);
     for (const option of ok.headers) writer.headerOption(2, option);
-    for (const name of ok.headers_to_remove) writer.stringField(5, name);
+    for (const name of ok.headers_to_remove) writer.stringField(5, name, true);
   }
   // Struct { fields = 1: map entry { key = 1, value = 2: Value { string_value = 3 } } }
   writer.lenField(4, metadataSize);

@@ -55,7 +55,7 @@ function readCheckRequestBytes(bytes: Buffer): CheckRequest | UnreadableCheckReq
   try {
     return decodeCheckRequest(bytes);
   } catch (error) {
-    return { unreadable: 'undecodable', detail: `the CheckRequest is not valid protobuf: ${error instanceof Error ? error.message : 'unreadable'}` };
+    return { unreadable: 'undecodable', detail: `the CheckRequest cannot be read: ${error instanceof Error ? error.message : 'unreadable'}` };
   }
 }
 

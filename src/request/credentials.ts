@@ -64,11 +64,13 @@ export function sessionCookie(cookieName: string): Extractor {
 
 /**
  * `Authorization: Bearer <token>` exactly as Kratos reads it: split on single spaces, exactly two
- * parts, scheme compared case-insensitively. "Bearer  x" and "Bearer a b" carry no token.
+ * parts, scheme compared case-insensitively. "Bearer  x" and "Bearer a b" carry no token. Only
+ * the first line counts, as for X-Session-Token.
  */
 export const bearerToken: Extractor = (headers) => {
-  const header = headers.first('authorization');
-  if (header === undefined) return undefined;
+  const first = headers.first('authorization');
+  if (first === undefined) return undefined;
+  const header = headers.joinsRepeatedLines ? firstJoinedValue(first) : first;
   const parts = header.split(' ');
   if (parts.length !== 2 || parts[0]?.toLowerCase() !== 'bearer' || !parts[1]) return undefined;
   return { kind: 'token', source: 'authorization', value: parts[1], wellFormed: isCredentialText(parts[1]) };

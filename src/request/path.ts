@@ -9,9 +9,15 @@
  * - WHATWG URL: `new URL()`'s pathname, the reading of Deno, Bun, undici-based and
  *   Fetch-API routers: `.`/`..` segments (also `%2e`) resolved, `\` read as `/`, empty segments
  *   kept, so `..` can consume one (`/admin/users////../../..` is `/admin/users/`);
+ * - WHATWG URL relative to a base, `new URL(req.url, base)` as Node's docs teach: a path that
+ *   starts with `//` or `/\` is scheme-relative there, its first segment a host (`//x/admin`
+ *   and `/\x/admin` are `/admin`);
  * - normalised: percent-decoded once, `\` read as `/`, `;parameters` dropped, repeated slashes
- *   merged, dot segments resolved: what servlet containers, decoding routers and Go's
- *   cleaned paths see (`/public/..;/admin`, `/public%2F..%2Fadmin` are `/admin`).
+ *   merged, dot segments resolved: what servlet containers and decoding routers see
+ *   (`/public/..;/admin`, `/public%2F..%2Fadmin` are `/admin`);
+ * - Go-cleaned: percent-decoded once and cleaned the same way, but with `\` and `;` ordinary
+ *   characters, as Go's path.Clean of r.URL.Path (`/x\y/../%2e%2e/admin` is `/admin` there,
+ *   `/x/admin` above).
  *
  * Case is a matching concern (policy.case_sensitive_paths), not a reading: see policy.ts.
  */
@@ -21,8 +27,8 @@ export function pathReadings(rawPath: string): readonly string[] {
   // the same in every way: the common case costs one regular expression.
   if (!MAY_READ_DIFFERENTLY.test(asSent)) return [asSent];
   const readings = [asSent];
-  for (const reading of [whatwgPath(asSent), normalisePath(asSent)]) {
-    if (!readings.includes(reading)) readings.push(reading);
+  for (const reading of [whatwgPath(asSent), baseRelativePath(asSent), normalisePath(asSent), goCleanPath(asSent)]) {
+    if (reading !== undefined && !readings.includes(reading)) readings.push(reading);
   }
   return readings;
 }
@@ -32,6 +38,19 @@ const MAY_READ_DIFFERENTLY = /[%\\;]|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
 /** The servlet-container / decoding-router reading (exported for its own tests). */
 export function normalisePath(rawPath: string): string {
   return resolveSegments(percentDecodeOnce(withoutQuery(rawPath)).replace(/\\/g, '/'));
+}
+
+function baseRelativePath(path: string): string | undefined {
+  try {
+    return new URL(path, 'http://h').pathname;
+  } catch {
+    // `//` alone, or a bad host or port: such an app fails the request instead of routing it.
+    return undefined;
+  }
+}
+
+function goCleanPath(path: string): string {
+  return resolveSegments(percentDecodeOnce(path), false);
 }
 
 function whatwgPath(path: string): string {
@@ -44,10 +63,10 @@ function withoutQuery(rawPath: string): string {
   return end === -1 ? rawPath : rawPath.slice(0, end);
 }
 
-function resolveSegments(path: string): string {
+function resolveSegments(path: string, dropParameters = true): string {
   const segments: string[] = [];
   for (const part of path.split('/')) {
-    const semicolon = part.indexOf(';');
+    const semicolon = dropParameters ? part.indexOf(';') : -1;
     const segment = semicolon === -1 ? part : part.slice(0, semicolon);
     if (segment === '' || segment === '.') continue;
     if (segment === '..') segments.pop();

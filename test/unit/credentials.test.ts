@@ -64,8 +64,8 @@ describe('sessionCookie', () => {
     assert.deepEqual(sessionCookie('ory_kratos_session')(bag), { kind: 'cookie', source: 'cookie', value: 'ory_kratos_session=stale-parent; ory_kratos_session=valid', wellFormed: true });
   });
 
-  test('one bad value among several makes the cookie ill-formed', () => {
-    const bag = headerBag([['cookie', 'ory_kratos_session=ok; ory_kratos_session=caf\u00e9']]);
+  test('one value among several that Kratos cannot decode makes the cookie ill-formed', () => {
+    const bag = headerBag([['cookie', 'ory_kratos_session=ok; ory_kratos_session=a b']]);
     assert.equal(sessionCookie('ory_kratos_session')(bag)?.wellFormed, false);
   });
 
@@ -91,6 +91,12 @@ describe('sessionCookie', () => {
 });
 
 describe('bearerToken (Kratos bearerTokenFromRequest: split on single spaces, exactly two parts)', () => {
+  // Found by test/fuzz/credentials.test.ts: "Bearer a" then "Bearer" joined by Envoy read as the token "a,Bearer".
+  test('two Authorization lines joined in the headers map: the first line\'s token, as Go\'s Header.Get reads it', () => {
+    assert.equal(bearerToken(new JoinedHeaders({ authorization: 'Bearer a,Bearer' }))?.value, 'a');
+    assert.equal(bearerToken(new JoinedHeaders({ authorization: 'Basic x,Bearer b' })), undefined);
+  });
+
   const cases: ReadonlyArray<{ header: string; expected: string | undefined }> = [
     { header: 'Bearer ory_st_abc', expected: 'ory_st_abc' },
     { header: 'bearer ory_st_abc', expected: 'ory_st_abc' },
@@ -221,11 +227,18 @@ describe('wellFormed', () => {
   }
 
   test('applies to cookies and bearer tokens too', () => {
-    assert.equal(sessionCookie('s')(headerBag([['cookie', 's=\u00ff']]))?.wellFormed, false);
+    assert.equal(sessionCookie('s')(headerBag([['cookie', 's=x y']]))?.wellFormed, false);
     assert.equal(sessionCookie('s')(headerBag([['cookie', `s=${'a'.repeat(4097)}`]]))?.wellFormed, false);
     assert.equal(sessionCookie('s')(headerBag([['cookie', 's=ok']]))?.wellFormed, true);
     assert.equal(bearerToken(headerBag([['authorization', 'Bearer \u0000']]))?.wellFormed, false);
     assert.equal(bearerToken(headerBag([['authorization', 'Bearer ok']]))?.wellFormed, true);
+  });
+
+  // Found by test/fuzz/credentials.test.ts: Go's cookie reader drops such a value, so Kratos
+  // goes on to the Bearer token; the service answered 401 from the cookie.
+  test('a session cookie whose value Go refuses is no credential: Kratos reads the Bearer token', () => {
+    const found = extract(headerBag([['cookie', 'ory_kratos_session=\u0001'], ['authorization', 'Bearer good']]));
+    assert.deepEqual([found?.source, found?.value], ['authorization', 'good']);
   });
 
   test('a malformed credential is still returned (so it is not silently replaced by a lower-precedence one)', () => {

@@ -27,6 +27,14 @@ describe('originalUrl', () => {
     assert.equal(original({ authority: '10.0.0.1', path: '/x' }), 'https://10.0.0.1/x');
   });
 
+  // Found by test/fuzz/answers.test.ts: "/\u0000" came back out of return_to's decoding as a NUL.
+  test('a path with a control character (CR, LF, NUL, DEL) has no return_to', () => {
+    for (const path of ['/\u0000', '/a\r\nSet-Cookie: x=1', '/a\nb', '/a\tb', '/\u007f']) {
+      assert.equal(original({ path }), undefined, JSON.stringify(path));
+    }
+    assert.equal(original({ path: '/a%0d%0ab' }), 'https://app.example.com/a%0d%0ab');
+  });
+
   // Authorities that are not a plain host never reach this: the view refuses them (view.test.ts).
   const untrusted: ReadonlyArray<{ name: string; options: ViewOptions }> = [
     { name: 'javascript: scheme', options: { scheme: 'javascript', path: '/' } },

@@ -38,6 +38,9 @@ describe('hostMatches', () => {
     { pattern: 'app.example.com:8443', authority: 'app.example.com:8443', host: 'app.example.com', expected: true },
     { pattern: 'app.example.com:8443', authority: 'APP.example.com:8443', host: 'app.example.com', expected: true },
     { pattern: 'app.example.com:8443', authority: 'app.example.com:9443', host: 'app.example.com', expected: false },
+    // Found by test/fuzz/hosts.test.ts: WHATWG URL reads both as app.example.com port 8443.
+    { pattern: 'app.example.com:8443', authority: 'app.example.com:08443', host: 'app.example.com', expected: true },
+    { pattern: 'app.example.com:8443', authority: 'app.example.com.:8443', host: 'app.example.com', expected: true },
     { pattern: 'app.example.com:8443', authority: 'app.example.com', expected: false },
     { pattern: '*.example.com:8443', authority: 'a.example.com:8443', host: 'a.example.com', expected: true },
     { pattern: '*.example.com:8443', authority: 'example.com:8443', host: 'example.com', expected: false },
@@ -157,6 +160,21 @@ describe('compilePolicy / selectRule', () => {
     for (const { path, expected } of cases) {
       test(`${JSON.stringify(path)} → ${expected}`, () => {
         assert.equal(select(policy, { path }), expected);
+      });
+    }
+  });
+
+  // Found by test/fuzz/paths.test.ts, with a catch-all anonymous rule behind the protected ones.
+  describe('readings the path fuzzer found missing', () => {
+    const policy = policyOf({ rules: [{ name: 'admin', paths: ['/admin/*'], cookie: 'aal2' }, { name: 'open', paths: ['/*'], anonymous: true }] });
+    const cases: ReadonlyArray<{ path: string; why: string }> = [
+      { path: '/\\é/admin', why: "new URL(req.url, base), as Node's docs teach, reads /\\é as a host and routes /admin" },
+      { path: '//x/admin/y', why: 'the same: //x is a host to new URL(req.url, base)' },
+      { path: '/%/admin\\admin/../%2e%2e/admin', why: "Go's path.Clean of the decoded path keeps \\ in a segment and reads /admin" },
+    ];
+    for (const { path, why } of cases) {
+      test(`${JSON.stringify(path)} is ambiguous: ${why}`, () => {
+        assert.equal(select(policy, { path }), AMBIGUOUS);
       });
     }
   });

@@ -16,6 +16,9 @@ describe('buildRequestView', () => {
     { authority: '[::1]:8080', host: '[::1]' },
     { authority: '[::1]', host: '[::1]' },
     { authority: '[2001:DB8::1]:443', host: '[2001:db8::1]' },
+    // Found by test/fuzz/readers.test.ts: the host is the one WHATWG URL reads.
+    { authority: '[0:0::1]', host: '[::1]' },
+    { authority: '1.2.3.4.:80', host: '1.2.3.4' },
   ];
   for (const { authority, host } of hosts) {
     test(`host of ${JSON.stringify(authority)} is ${JSON.stringify(host)}, authority kept as received`, () => {
@@ -44,6 +47,16 @@ describe('buildRequestView', () => {
     '[::1',
     '[::1]x',
     '',
+    // Found by test/fuzz/readers.test.ts: WHATWG URL reads these as other IPv4 addresses
+    // (2130706433 and 0x7f.1 are 127.0.0.1, 1.2 is 1.0.0.2, 01.2.3.4 is octal) or refuses them.
+    '2130706433',
+    '0x7f.1',
+    '1.2',
+    '01.2.3.4',
+    '256.1.1.1',
+    'a.1',
+    'app.0x1',
+    '[1.2.3.4]',
   ];
   for (const authority of notPlain) {
     test(`authority ${JSON.stringify(authority)} is not a plain host[:port]: refused`, () => {

@@ -109,7 +109,8 @@ describe('malformed credentials get a clear denial without a Kratos call', () =>
     ['Bearer with three parts', { headers: { authorization: 'Bearer a b' } }, 'none'],
     ['Basic scheme', { headers: { authorization: 'Basic dXNlcjpwYXNz' } }, 'none'],
     ['binary bytes in X-Session-Token (raw header_map)', { encoding: 'raw', headers: [['x-session-token', Buffer.from([0x6f, 0x72, 0x79, 0xff, 0x00, 0x0a, 0x41])]] }, 'token'],
-    ['binary bytes in the session cookie (raw header_map)', { encoding: 'raw', headers: [['cookie', Buffer.concat([Buffer.from('ory_kratos_session=ab'), Buffer.from([0xc3, 0x28, 0x01]), Buffer.from('cd')])]] }, 'cookie'],
+    // Go's cookie reader refuses the value, so to Kratos there is no session cookie at all.
+    ['binary bytes in the session cookie (raw header_map)', { encoding: 'raw', headers: [['cookie', Buffer.concat([Buffer.from('ory_kratos_session=ab'), Buffer.from([0xc3, 0x28, 0x01]), Buffer.from('cd')])]] }, 'none'],
     ['a 64 KiB session cookie value', { headers: { cookie: `ory_kratos_session=${'A'.repeat(65_536)}` } }, 'cookie'],
     ['a non-ASCII token in the headers map', { headers: { 'x-session-token': 'ory_st_ünïcödé' } }, 'token'],
   ];
