@@ -16,7 +16,7 @@ import { projectRoot } from '../../stack/project-root';
 import { credentialTypes, registerWithPassword } from './kratos';
 import { API, field, send } from './http';
 import { freePorts } from '../../stack/ports';
-import { chooseStacks } from './plans';
+import { stacksOrSkip, processStacksOrSkip, skipOrFailInCi } from './plans';
 import { processStackPlan } from './process-stack';
 import { withStack } from './run-stack';
 import { freshTotp } from './totp';
@@ -57,17 +57,9 @@ async function passwordLogin(page: Page, email: string, password: string): Promi
 }
 
 test('browser: login UI, TOTP enrolment in settings, step-up on the next navigation, XHR gets 403 JSON', { timeout: 5 * 60_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
-    t.skip(`no ${CHROMIUM} (apt-get install -y chromium)`);
-    return;
-  }
-  const chosen = await chooseStacks();
-  if (chosen.kind === 'none') {
-    if (process.env.CI === 'true') throw new Error(`the e2e suite must not skip in CI: ${chosen.reason}`);
-    t.skip(chosen.reason);
-    return;
-  }
+  if (!existsSync(CHROMIUM)) return skipOrFailInCi(t, `no ${CHROMIUM} (apt-get install -y chromium)`);
+  const chosen = await stacksOrSkip(t);
+  if (!chosen) return;
   // One stack is enough here (the newest Envoy): the story covers both versions.
   const plan = chosen.plans[chosen.plans.length - 1];
   assert.ok(plan);
@@ -149,21 +141,9 @@ test('browser: login UI, TOTP enrolment in settings, step-up on the next navigat
 });
 
 test('browser: a WebAuthn security key (Chromium virtual authenticator) is a second factor, a passkey is not', { timeout: 5 * 60_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
-    t.skip(`no ${CHROMIUM} (apt-get install -y chromium)`);
-    return;
-  }
-  const chosen = await chooseStacks();
-  if (chosen.kind === 'none') {
-    if (process.env.CI === 'true') throw new Error(`the e2e suite must not skip in CI: ${chosen.reason}`);
-    t.skip(chosen.reason);
-    return;
-  }
-  if (chosen.kind !== 'process') {
-    t.skip('needs the local process stack on localhost');
-    return;
-  }
+  if (!existsSync(CHROMIUM)) return skipOrFailInCi(t, `no ${CHROMIUM} (apt-get install -y chromium)`);
+  const chosen = await processStacksOrSkip(t, 'needs the local process stack on localhost');
+  if (!chosen) return;
   const envoy = chosen.envoy[chosen.envoy.length - 1];
   assert.ok(envoy);
   // A WebAuthn relying party ID cannot be an IP address: this stack serves every browser URL

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { KratosEmulator, type CreatedSession, type EmulatorCredentials } from '../support/kratos-emulator';
 import { API, CookieJar, field, isRecord, send, type HeaderMap } from './http';
 import { apiPasswordLogin, browserPasswordLogin, enrolTotp, registerWithPassword } from './kratos';
-import { chooseStacks } from './plans';
+import { processStacksOrSkip } from './plans';
 import { processStackPlan } from './process-stack';
 import { withStack } from './run-stack';
 import { SESSION_COOKIE } from './story';
@@ -197,16 +197,8 @@ async function compare(t: TestContext, real: Fixture, emulated: Fixture, require
 }
 
 test('conformance: the Kratos emulator answers whoami and admin identity like the real Kratos', { timeout: 10 * 60_000 }, async (t) => {
-  const chosen = await chooseStacks();
-  if (chosen.kind === 'none') {
-    if (process.env.CI === 'true') throw new Error(`the e2e suite must not skip in CI: ${chosen.reason}`);
-    t.skip(chosen.reason);
-    return;
-  }
-  if (chosen.kind !== 'process') {
-    t.skip('compares against the local Kratos process');
-    return;
-  }
+  const chosen = await processStacksOrSkip(t, 'compares against the local Kratos process');
+  if (!chosen) return;
   const envoy = chosen.envoy[chosen.envoy.length - 1];
   assert.ok(envoy);
   for (const requiredAal of ['aal1', 'highest_available'] as const) {

@@ -36,3 +36,27 @@ const tagOf = (image: string): string => image.slice(image.lastIndexOf(':') + 1)
 function containerDescription(): string {
   return `envoy ${tagOf(composeImage('envoy'))} (container), kratos ${tagOf(composeImage('kratos'))} (container)`;
 }
+
+interface Skippable {
+  skip(message: string): void;
+}
+
+/** Fails in CI (CI=true), where .ci/run installs everything and the suite must never skip; skips `t` elsewhere. */
+export function skipOrFailInCi(t: Skippable, reason: string): undefined {
+  if (process.env.CI === 'true') throw new Error(`the e2e suite must not skip in CI: ${reason}`);
+  t.skip(reason);
+  return undefined;
+}
+
+/** The stacks to run, or undefined once `t` has been skipped (see skipOrFailInCi). */
+export async function stacksOrSkip(t: Skippable): Promise<Exclude<Plans, { kind: 'none' }> | undefined> {
+  const chosen = await chooseStacks();
+  return chosen.kind === 'none' ? skipOrFailInCi(t, chosen.reason) : chosen;
+}
+
+/** The local process stacks only, for tests that stop Kratos or vary its configuration (`why`). */
+export async function processStacksOrSkip(t: Skippable, why: string): Promise<Extract<Plans, { kind: 'process' }> | undefined> {
+  const chosen = await stacksOrSkip(t);
+  if (chosen?.kind === 'container') t.skip(why);
+  return chosen?.kind === 'process' ? chosen : undefined;
+}

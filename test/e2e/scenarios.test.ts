@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { API, CookieJar, eventually, field, NAVIGATION, send, XHR } from './http';
 import { apiPasswordLogin, browserCodeStepUp, browserPasswordLogin, browserRecoveryCodeStepUp, credentialTypes, enrolRecoveryCodes, registerWithPassword, type ApiSession } from './kratos';
-import { chooseStacks } from './plans';
+import { processStacksOrSkip } from './plans';
 import { processStackPlan, type Variant } from './process-stack';
 import { freePorts } from '../../stack/ports';
 import { DelayProxy } from './delay-proxy';
@@ -174,16 +174,8 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
 const SHORT_LIFESPAN: Variant = { name: 'session.lifespan 5s', kratosEnv: { SESSION_LIFESPAN: '5s' } };
 
 test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async (t) => {
-  const chosen = await chooseStacks();
-  if (chosen.kind === 'none') {
-    if (process.env.CI === 'true') throw new Error(`the e2e suite must not skip in CI: ${chosen.reason}`);
-    t.skip(chosen.reason);
-    return;
-  }
-  if (chosen.kind !== 'process') {
-    t.skip('these scenarios stop Kratos and vary the configuration: they run on the local process stack only');
-    return;
-  }
+  const chosen = await processStacksOrSkip(t, 'these scenarios stop Kratos and vary the configuration: they run on the local process stack only');
+  if (!chosen) return;
   for (const envoy of chosen.envoy) {
     const plan = processStackPlan(envoy, chosen.kratos);
     await t.test(plan.description, (st) => withStack(plan, (stack) => scenarios(st, defaultScenarios(stack))));

@@ -278,10 +278,8 @@ describe('the same decision through every front door', () => {
     describe(row.name, () => {
       const answers = new Map<Door, string>();
       for (const door of DOORS) {
-        if (row.except?.doors.includes(door)) {
-          test(`${door}: not expressible (${row.except.because})`, { skip: true }, () => undefined);
-          continue;
-        }
+        // Not a skip: the request cannot be expressed at that door at all (said in the row).
+        if (row.except?.doors.includes(door)) continue;
         test(door, async () => {
           const spec = row.arrange();
           const from = h.logs.length;
