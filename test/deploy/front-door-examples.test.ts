@@ -8,7 +8,8 @@ import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { IDENTITY_HEADERS } from '../../src/answer/answer';
 import { ENVOY_PATH_PREFIX } from '../../src/http/envoy-http';
 import { schemaProblems, type ModelClass } from '../support/manifest-schema';
-import { arr, at, isObject, obj, readYaml, str, type Json, type JsonObject } from '../support/project-files';
+import { parseAllDocuments } from 'yaml';
+import { arr, at, isObject, obj, readText, readYaml, str, type Json, type JsonObject } from '../support/project-files';
 
 const service = obj(readYaml('deploy/kubernetes/service.yaml'), 'Service');
 const namespace = str(at(readYaml('deploy/kubernetes/kustomization.yaml'), 'namespace'), 'kustomization namespace');
@@ -88,4 +89,61 @@ test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, 
   assert.deepEqual(provider.headersToUpstreamOnAllow, [...IDENTITY_HEADERS]);
   const sent = arr(provider.includeRequestHeadersInCheck, 'includeRequestHeadersInCheck');
   for (const needed of ['cookie', 'x-session-token', 'accept', 'sec-fetch-mode', 'x-forwarded-proto']) assert.ok(sent.includes(needed), `sends ${needed}`);
+});
+
+// Envoy Gateway's SecurityPolicy extAuth (api/v1alpha1, v1.2+), JSON names; no schema of it is on
+// npm, so the example is held to the field list and to deploy/kubernetes's Service.
+const EXT_AUTH_FIELDS = new Set(['failOpen', 'headersToExtAuth', 'grpc', 'http', 'timeout', 'recomputeRoute', 'bodyToExtAuth', 'contextExtensions']);
+const HTTP_EXT_AUTH_FIELDS = new Set(['backendRefs', 'path', 'headersToBackend']);
+const GRPC_EXT_AUTH_FIELDS = new Set(['backendRefs']);
+const DECISION_HEADERS = ['cookie', 'x-session-token', 'authorization', 'accept', 'sec-fetch-mode', 'x-forwarded-proto'];
+
+const gatewayDocuments = parseAllDocuments(readText('examples/kubernetes/envoy-gateway-security-policy.yaml')).map((document) => obj(document.toJS() as Json, 'document'));
+const servicePort = (name: string) => Number(arr(at(service, 'spec.ports'), 'Service ports').map((port) => obj(port, 'port')).find((port) => port.name === name)?.port);
+
+function securityPolicy(name: string): JsonObject {
+  const found = gatewayDocuments.find((document) => document.kind === 'SecurityPolicy' && at(document, 'metadata.name') === name);
+  assert.ok(found, `SecurityPolicy ${name}`);
+  assert.equal(found.apiVersion, 'gateway.envoyproxy.io/v1alpha1');
+  return found;
+}
+
+function assertBackend(authorizer: JsonObject, fields: ReadonlySet<string>, port: number): void {
+  for (const key of Object.keys(authorizer)) assert.ok(fields.has(key), `${key} is not a field there`);
+  const refs = arr(authorizer.backendRefs, 'backendRefs').map((ref) => obj(ref, 'backendRef'));
+  assert.deepEqual(refs, [{ name: str(at(service, 'metadata.name'), 'Service name'), namespace, port }]);
+}
+
+function assertExtAuth(policy: JsonObject): JsonObject {
+  const extAuth = obj(at(policy, 'spec.extAuth'), 'extAuth');
+  for (const key of Object.keys(extAuth)) assert.ok(EXT_AUTH_FIELDS.has(key), `extAuth.${key} is not a field of Envoy Gateway's ExtAuth`);
+  assert.equal(extAuth.failOpen, false);
+  const sent = arr(extAuth.headersToExtAuth, 'headersToExtAuth');
+  for (const needed of DECISION_HEADERS) assert.ok(sent.includes(needed), `sends ${needed}`);
+  assert.deepEqual(arr(at(policy, 'spec.targetRefs'), 'targetRefs').map((ref) => obj(ref, 'targetRef').kind), ['HTTPRoute']);
+  return extAuth;
+}
+
+test('Envoy Gateway SecurityPolicy over gRPC: known fields, the Service\'s gRPC port, fails closed, sends what a decision reads', () => {
+  const extAuth = assertExtAuth(securityPolicy('kratos-ext-authz-grpc'));
+  assert.equal(extAuth.http, undefined);
+  assertBackend(obj(extAuth.grpc, 'grpc'), GRPC_EXT_AUTH_FIELDS, servicePort('grpc'));
+});
+
+test('Envoy Gateway SecurityPolicy over HTTP: the /ext-authz door on the Service\'s authz port, identity headers to the backend', () => {
+  const extAuth = assertExtAuth(securityPolicy('kratos-ext-authz-http'));
+  assert.equal(extAuth.grpc, undefined);
+  const http = obj(extAuth.http, 'http');
+  assertBackend(http, HTTP_EXT_AUTH_FIELDS, authzPort);
+  assert.equal(http.path, ENVOY_PATH_PREFIX);
+  assert.deepEqual(http.headersToBackend, [...IDENTITY_HEADERS]);
+});
+
+test('Envoy Gateway: a ReferenceGrant lets the policies in the app namespace reach the Service', () => {
+  const grant = gatewayDocuments.find((document) => document.kind === 'ReferenceGrant');
+  assert.ok(grant);
+  assert.equal(at(grant, 'metadata.namespace'), namespace);
+  const policyNamespaces = new Set(gatewayDocuments.filter((document) => document.kind === 'SecurityPolicy').map((document) => at(document, 'metadata.namespace')));
+  assert.deepEqual(arr(at(grant, 'spec.from'), 'from'), [...policyNamespaces].map((ns) => ({ group: 'gateway.envoyproxy.io', kind: 'SecurityPolicy', namespace: ns ?? null })));
+  assert.deepEqual(arr(at(grant, 'spec.to'), 'to'), [{ group: '', kind: 'Service', name: str(at(service, 'metadata.name'), 'Service name') }]);
 });
