@@ -26,7 +26,9 @@ export function http1Raw(base: string, method: string, path: string, headerLines
         reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
-    const head = [`${method} ${path} HTTP/1.1`, `host: ${url.host}`, ...headerLines.map(([n, v]) => `${n}: ${v}`), 'connection: close', '', ''].join('\r\n');
+    // A caller's own host line replaces the default one (to send a forged or odd Host).
+    const host = headerLines.some(([name]) => name.toLowerCase() === 'host') ? [] : [`host: ${url.host}`];
+    const head = [`${method} ${path} HTTP/1.1`, ...host, ...headerLines.map(([n, v]) => `${n}: ${v}`), 'connection: close', '', ''].join('\r\n');
     socket.write(head);
   });
 }

@@ -121,6 +121,41 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
       },
     ],
     [
+      'the security review through the real Envoy and Kratos: hosts that are not plain, path case, duplicate session cookies',
+      async () => {
+        const user = await newUser(base);
+        const token: [string, string][] = [['accept', 'application/json'], ['x-session-token', user.session.token]];
+        // The admin rule (hosts: admin.example.com, aal2) refuses this aal1 token; no spelling of
+        // the host may fall past it to the default rule.
+        const plain = await http1Raw(base, 'GET', '/app/x', [['host', 'admin.example.com'], ...token]);
+        assert.equal(plain.status, 403, plain.body);
+        for (const host of ['admin.example.com:abc', 'x@admin.example.com', 'admin.example.com..', 'admin.example.com:1:2']) {
+          const answer = await http1Raw(base, 'GET', '/app/x', [['host', host], ...token]);
+          // Envoy refuses some of these itself (400), the service the rest (400); envoy.yaml's
+          // strip_trailing_host_dot turns `admin.example.com..` into `admin.example.com.`, which is
+          // plain and gets the admin rule (403 for aal1). Never the default rule's 200.
+          assert.ok([400, 403].includes(answer.status), `${host}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
+          if (answer.status === 403) assert.equal(field(JSON.parse(answer.body) as unknown, 'error', 'id'), 'session_aal2_required', host);
+        }
+        // /UI/x is /ui/x (anonymous) to a case-insensitive upstream and no rule as written: refused.
+        const upper = await http1Raw(base, 'GET', '/UI/x', [['accept', 'application/json']]);
+        assert.equal(upper.status, 400, upper.body);
+        // A stale session cookie (another deployment's, undecodable) in front of the valid one:
+        // both are forwarded and the real Kratos takes the one that decodes.
+        const jar = new CookieJar();
+        assert.equal(await browserPasswordLogin(base, jar, user.email, user.password), 'aal1');
+        const session = jar.get(SESSION_COOKIE);
+        assert.ok(session);
+        const both = await http1Raw(base, 'GET', '/app/stale-first', [
+          ['accept', 'application/json'],
+          ['cookie', `${SESSION_COOKIE}=MTcwMDAwMDAwMHxzdGFsZS1wYXJlbnQtZG9tYWlufA; theme=dark`],
+          ['cookie', `${SESSION_COOKIE}=${session}`],
+        ]);
+        assert.equal(both.status, 200, both.body);
+        assert.equal(field(JSON.parse(both.body) as unknown, 'headers', 'x-kratos-identity-id'), user.session.identityId);
+      },
+    ],
+    [
       'recovery codes as the only second factor: browser step-up with a code, tokens stay aal1',
       async () => {
         const user = await newUser(base);
