@@ -9,6 +9,11 @@ export interface KratosSession {
   aal: Aal;
   /** Epoch milliseconds. */
   expiresAt: number;
+  /**
+   * When the session last authenticated (login, refresh or step-up), epoch milliseconds; absent
+   * when whoami gave none that parses, and then no max_age can be met.
+   */
+  authenticatedAt?: number;
 }
 
 /** Per-check context for outbound calls. */
