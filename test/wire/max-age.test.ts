@@ -122,8 +122,13 @@ describe('re-authentication and the cache', () => {
     // Cached by an allowed check on a route without max_age.
     assert.equal(httpStatusOf(await h.client.check({ ...spec, path: '/dashboard' })), 200);
     const before = h.emulator.count('whoami');
+    const from = h.logs.length;
     assert.equal(httpStatusOf(await h.client.check(spec)), 302);
     assert.equal(h.emulator.count('whoami') - before, 1, 'the cached entry was confirmed with Kratos before the redirect');
+    // The log line tells what decided, and that the answer came from Kratos, not the cache.
+    const line = h.logs.slice(from).find((candidate) => candidate.msg === 'check') ?? {};
+    assert.deepEqual({ reason: line.reason, cache: line.cache, max_age_s: line.max_age_s, step_up: line.step_up }, { reason: 'refresh_required', cache: 'miss', max_age_s: 300, step_up: false });
+    assert.ok(typeof line.age_s === 'number' && line.age_s >= 360 && line.age_s < 370, String(line.age_s));
     h.emulator.reauthenticate(session.id);
     const passed = await h.client.check(spec);
     assert.equal(httpStatusOf(passed), 200);
