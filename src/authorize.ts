@@ -2,6 +2,7 @@ import { answer, type Answer } from './answer/answer';
 import type { LoginUrlSettings } from './answer/login-url';
 import { decide, type DecisionDependencies } from './decide';
 import { factsOf, type Decision, type DecisionFacts } from './decision';
+import type { CallContext } from './kratos/types';
 import type { CheckRecord, FrontDoor } from './observability/check-observer';
 import type { RequestView } from './request/view';
 
@@ -26,10 +27,11 @@ export interface Authorized {
  */
 export async function authorize(frontDoor: FrontDoor, reading: Reading, deadline: number, deps: AuthorizeDependencies, started = performance.now()): Promise<Authorized> {
   const view = reading.ok ? reading.view : undefined;
-  const decision = reading.ok ? await decideSafely(reading.view, deadline, deps.decision) : reading.refusal;
+  const context: CallContext = { requestId: view?.requestId, deadline };
+  const decision = reading.ok ? await decideSafely(reading.view, context, deps.decision) : reading.refusal;
   const facts = factsOf(decision);
   const answered = answer(decision, view, deps.loginUrl);
-  deps.observe({ frontDoor, decision, facts, view, seconds: (performance.now() - started) / 1000 });
+  deps.observe({ frontDoor, decision, facts, view, cache: context.cache, seconds: (performance.now() - started) / 1000 });
   return { decision, facts, answer: answered };
 }
 
@@ -38,9 +40,9 @@ export function refusal(kind: 'bad_request' | 'request_too_large' | 'untrusted_p
   return { ok: false, refusal: { kind, detail, credential: 'none', policy: 'none' } };
 }
 
-async function decideSafely(view: RequestView, deadline: number, deps: DecisionDependencies): Promise<Decision> {
+async function decideSafely(view: RequestView, context: CallContext, deps: DecisionDependencies): Promise<Decision> {
   try {
-    return await decide(view, { requestId: view.requestId, deadline }, deps);
+    return await decide(view, context, deps);
   } catch (error) {
     // A bug must never become an OK: it becomes a 500 denial and an error log line.
     return { kind: 'internal_error', detail: error instanceof Error ? error.message : String(error), credential: 'none', policy: 'none' };

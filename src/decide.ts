@@ -1,6 +1,6 @@
 import type { Decision, Subject } from './decision';
 import type { AvailableAalSource, CallContext, KratosSession, SessionSource, LookupOptions } from './kratos/types';
-import { selectRule, type Policy, type Requirement } from './policy/policy';
+import { demandFor, selectRule, type CredentialDemand, type Policy, type Requirement } from './policy/policy';
 import type { Credential } from './request/credentials';
 import type { HeaderBag } from './request/headers';
 import type { RequestView } from './request/view';
@@ -38,14 +38,17 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
   }
 
   if (!credential?.wellFormed) return { kind: 'unauthenticated', ...base };
-  const requirement = credential.kind === 'cookie' ? rule.outcome.cookie : rule.outcome.token;
-  const first = await judgeCredential(credential, requirement, context, deps, base, {});
-  // A cached session may predate a step-up on the same session: ask Kratos before sending the
-  // user to the second factor they may just have completed. One whose identity turned out
-  // deactivated is asked about too, so Kratos's 401 drops it from the session cache.
-  if (!first.fromCache || (first.decision.kind !== 'aal_too_low' && first.decision.kind !== 'unauthenticated')) return first.decision;
-  return (await judgeCredential(credential, requirement, context, deps, base, { fresh: true })).decision;
+  const demand = demandFor(rule.outcome, credential.kind);
+  const first = await judgeCredential(credential, demand, context, deps, base, {});
+  // A cached session may predate a step-up or a re-authentication on the same session: ask
+  // Kratos before sending the user to the second factor or the login they may just have
+  // completed. One whose identity turned out deactivated is asked about too, so Kratos's 401
+  // drops it from the session cache.
+  if (!first.fromCache || !ASK_AGAIN_BEFORE.has(first.decision.kind)) return first.decision;
+  return (await judgeCredential(credential, demand, context, deps, base, { fresh: true })).decision;
 }
+
+const ASK_AGAIN_BEFORE: ReadonlySet<Decision['kind']> = new Set(['aal_too_low', 'refresh_required', 'unauthenticated']);
 
 /**
  * On an anonymous route a credential is still looked up so identity headers flow, but only for
@@ -55,14 +58,13 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
 async function anonymousSubject(credential: Credential, context: CallContext, deps: DecisionDependencies, base: Pick<Decision, 'credential' | 'policy'>): Promise<Subject | null> {
   const outcome = await deps.sessions.whoami(credential, context);
   if (outcome.kind !== 'active') return null;
-  const requirement = credential.kind === 'cookie' ? deps.policy.defaults.cookie : deps.policy.defaults.token;
-  const judged = await judgeSession(outcome.session, requirement, context, deps, base);
+  const judged = await judgeSession(outcome.session, demandFor(deps.policy.defaults, credential.kind), context, deps, base);
   return judged.kind === 'allow' ? judged.subject : null;
 }
 
 async function judgeCredential(
   credential: Credential,
-  requirement: Requirement,
+  demand: CredentialDemand,
   context: CallContext,
   deps: DecisionDependencies,
   base: Pick<Decision, 'credential' | 'policy'>,
@@ -76,14 +78,36 @@ async function judgeCredential(
     case 'unavailable':
       return fromKratos({ kind: 'kratos_unavailable', detail: outcome.detail, ...base });
     case 'aal_refused':
-      if (requirement === 'aal1') deps.onKratosStricterThanPolicy();
+      if (demand.aal === 'aal1') deps.onKratosStricterThanPolicy();
       return fromKratos({ kind: 'aal_too_low', subject: null, ...base });
     case 'active':
-      return { decision: await judgeSession(outcome.session, requirement, context, deps, base), fromCache: outcome.cached === true };
+      return { decision: await judgeSession(outcome.session, demand, context, deps, base), fromCache: outcome.cached === true };
   }
 }
 
+/**
+ * The AAL first, then the age: a session both too weak and too old is sent to one login that
+ * asks for both (refresh=true with aal=aal2), not to two in a row.
+ */
 async function judgeSession(
+  session: KratosSession,
+  demand: CredentialDemand,
+  context: CallContext,
+  deps: DecisionDependencies,
+  base: Pick<Decision, 'credential' | 'policy'>,
+): Promise<Decision> {
+  const byAal = await judgeAal(session, demand.aal, context, deps, base);
+  if (demand.maxAge === undefined || (byAal.kind !== 'allow' && byAal.kind !== 'aal_too_low')) return byAal;
+  // Fail closed: without a time of authentication no age can be shown to be young enough. Not
+  // a login redirect, which would loop while Kratos keeps answering without it.
+  if (session.authenticatedAt === undefined) return { kind: 'kratos_unavailable', detail: 'whoami gave no valid authenticated_at, which max_age needs', ...base };
+  // A clock behind Kratos's reads a just-made session as from the future: that is age 0.
+  const age = Math.max(0, Date.now() - session.authenticatedAt);
+  if (age <= demand.maxAge) return byAal;
+  return { kind: 'refresh_required', subject: subjectOf(session), stepUp: byAal.kind === 'aal_too_low', age, maxAge: demand.maxAge, ...base };
+}
+
+async function judgeAal(
   session: KratosSession,
   requirement: Requirement,
   context: CallContext,

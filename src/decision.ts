@@ -19,6 +19,11 @@ export type Decision = {
   | { kind: 'unauthenticated' }
   /** `subject` is null when Kratos itself refused the session's AAL (the identity stays unknown). */
   | { kind: 'aal_too_low'; subject: Subject | null }
+  /**
+   * The session authenticated longer ago than the rule's max_age (both in milliseconds);
+   * `stepUp`: its AAL is short too, so the re-authentication must reach aal2.
+   */
+  | { kind: 'refresh_required'; subject: Subject; stepUp: boolean; age: number; maxAge: number }
   | { kind: 'rule_deny' }
   | { kind: 'kratos_unavailable'; detail: string }
   | { kind: 'bad_request'; detail: string }

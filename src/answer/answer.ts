@@ -37,10 +37,13 @@ export function answer(decision: Decision, view: RequestView | undefined, settin
           : [],
       };
     case 'unauthenticated':
-    case 'aal_too_low': {
-      const stepUp = decision.kind === 'aal_too_low';
-      const login = loginUrl(settings, { stepUp, returnTo: view && originalUrl(view, settings.allowedHosts) });
+    case 'aal_too_low':
+    case 'refresh_required': {
+      const refresh = decision.kind === 'refresh_required';
+      const stepUp = decision.kind === 'aal_too_low' || (refresh && decision.stepUp);
+      const login = loginUrl(settings, { stepUp, refresh, returnTo: view && originalUrl(view, settings.allowedHosts) });
       if (view && decision.credential !== 'token' && isBrowserNavigation(view.headers)) return redirect(view.method, login);
+      if (refresh) return refreshRequired(login);
       return stepUp ? aalTooLow(login) : unauthenticated(decision.credential, login);
     }
     case 'rule_deny':
@@ -78,17 +81,25 @@ function unauthenticated(credential: Decision['credential'], login: string): Ans
 }
 
 function aalTooLow(login: string): Answer {
-  return json(403, [], {
-    error: {
-      id: 'session_aal2_required',
-      code: 403,
-      status: 'Forbidden',
-      reason: 'An active session was found but it does not fulfill the requested Authenticator Assurance Level. Please verify yourself with a second factor to resolve this issue.',
-      message: 'Session does not fulfill the requested Authenticator Assurance Level',
-      details: { redirect_browser_to: login },
-    },
-    redirect_browser_to: login,
-  });
+  return sessionForbidden(
+    'session_aal2_required',
+    'An active session was found but it does not fulfill the requested Authenticator Assurance Level. Please verify yourself with a second factor to resolve this issue.',
+    'Session does not fulfill the requested Authenticator Assurance Level',
+    login,
+  );
+}
+
+/**
+ * Kratos's privileged-session error (FlowNeedsReAuth): its id and herodot's Forbidden message;
+ * the reason is reworded, as Kratos's own speaks of "updating these fields" in settings.
+ */
+function refreshRequired(login: string): Answer {
+  return sessionForbidden('session_refresh_required', 'The login session is too old for this resource. Please re-authenticate.', 'The requested action was forbidden', login);
+}
+
+/** A 403 shaped like Kratos's session errors, telling browser code where to send the user. */
+function sessionForbidden(id: string, reason: string, message: string, login: string): Answer {
+  return json(403, [], { error: { id, code: 403, status: 'Forbidden', reason, message, details: { redirect_browser_to: login } }, redirect_browser_to: login });
 }
 
 function json(status: number, headers: HeaderList, body: object): Answer {

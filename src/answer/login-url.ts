@@ -28,9 +28,13 @@ export function originalUrl(view: RequestView, allowedHosts: readonly string[]):
 
 const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
 
-/** Kratos's browser login; `aal=aal2` asks for the second factor on the existing session. */
-export function loginUrl(settings: LoginUrlSettings, options: { stepUp: boolean; returnTo: string | undefined }): string {
+/**
+ * Kratos's browser login; `aal=aal2` asks for the second factor on the existing session,
+ * `refresh=true` for a new authentication although the session is still valid.
+ */
+export function loginUrl(settings: LoginUrlSettings, options: { stepUp: boolean; refresh?: boolean; returnTo: string | undefined }): string {
   const query: string[] = [];
+  if (options.refresh) query.push('refresh=true');
   if (options.stepUp) query.push('aal=aal2');
   const returnTo = options.returnTo && encodeQueryValue(options.returnTo);
   if (returnTo) query.push(`return_to=${returnTo}`);

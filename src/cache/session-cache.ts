@@ -1,12 +1,12 @@
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema';
-import type { KratosSession, CallContext, SessionSource, LookupOptions, WhoamiOutcome } from '../kratos/types';
+import type { CacheResult, KratosSession, CallContext, SessionSource, LookupOptions, WhoamiOutcome } from '../kratos/types';
 import type { Credential } from '../request/credentials';
 import { callBudget } from '../kratos/budget';
 import { credentialKey } from './credential-key';
 import { SingleFlight, within } from './single-flight';
 
-export type CacheResult = 'hit' | 'miss' | 'stale' | 'coalesced';
+export type { CacheResult };
 
 // A cached session stops being served this long before Kratos expires it, so clock skew and
 // request time never let an expired session through.
@@ -56,12 +56,12 @@ export class SessionCache implements SessionSource {
     const positive = this.positives?.get(key);
     if (!options.fresh) {
       if (positive && now < positive.freshUntil && now < positive.session.expiresAt - EXPIRY_MARGIN_MS) {
-        this.count('hit');
+        this.record(context, 'hit');
         return { kind: 'active', session: positive.session, cached: true };
       }
       const negativeUntil = this.negatives?.get(key);
       if (negativeUntil !== undefined && now < negativeUntil) {
-        this.count('hit');
+        this.record(context, 'hit');
         return { kind: 'unauthenticated' };
       }
     }
@@ -74,13 +74,19 @@ export class SessionCache implements SessionSource {
     if (outcome.kind === 'unavailable') {
       const stale = this.staleStandIn(positive);
       if (stale) {
-        this.count('stale');
+        this.record(context, 'stale');
         return { kind: 'active', session: stale, cached: true, stale: true };
       }
     }
-    this.count(flight.joined ? 'coalesced' : 'miss');
+    this.record(context, flight.joined ? 'coalesced' : 'miss');
     if (!flight.joined) this.store(key, outcome);
     return outcome;
+  }
+
+  /** Counted for the metrics, and told to the check for its log line. */
+  private record(context: CallContext, result: CacheResult): void {
+    this.count(result);
+    context.cache = result;
   }
 
   /** How many results are held (for tests and the memory benchmark). */

@@ -25,12 +25,30 @@ export function effectiveConfig(config: Config): Record<string, Record<string, u
     const value = shown[section]?.[key];
     if (typeof value === 'number' && shown[section]) shown[section][key] = formatDuration(value);
   }
+  showMaxAges(shown.policy);
   const kratos = shown.kratos ?? {};
   if (kratos.admin_token) kratos.admin_token = REDACTED;
   for (const key of ['public_url', 'admin_url', 'browser_url']) {
     if (typeof kratos[key] === 'string') kratos[key] = withoutUserinfo(kratos[key]);
   }
   return shown;
+}
+
+/** policy.cookie/token and each rule's, where written in the long form with a max_age. */
+function showMaxAges(policy: Record<string, unknown> | undefined): void {
+  if (!policy) return;
+  const holders = [policy, ...(Array.isArray(policy.rules) ? (policy.rules as unknown[]) : [])];
+  for (const holder of holders) {
+    if (!isRecord(holder)) continue;
+    for (const kind of ['cookie', 'token']) {
+      const requirement = holder[kind];
+      if (isRecord(requirement) && typeof requirement.max_age === 'number') requirement.max_age = formatDuration(requirement.max_age);
+    }
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }
 
 export function formatDuration(ms: number): string {

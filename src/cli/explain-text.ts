@@ -1,4 +1,5 @@
 import type { Rule } from '../policy/policy';
+import { demandText } from './demand-text';
 import type { ReadingTrace } from '../policy/rule-trace';
 import type { KratosLookup } from './session-facts';
 import type { Trace } from './trace';
@@ -63,7 +64,7 @@ function readingLine(reading: ReadingTrace): string {
 }
 
 function outcomeText(outcome: Rule['outcome']): string {
-  if (outcome.kind === 'require') return `cookie ${outcome.cookie}, token ${outcome.token}`;
+  if (outcome.kind === 'require') return `cookie ${demandText(outcome, 'cookie')}, token ${demandText(outcome, 'token')}`;
   return outcome.kind;
 }
 
@@ -78,7 +79,7 @@ function sessionLines(lookups: readonly KratosLookup[], source: string): string[
     const { outcome } = lookup;
     switch (outcome.kind) {
       case 'active':
-        return `whoami (${source}): active session ${outcome.session.id} of identity ${outcome.session.identityId}, ${outcome.session.aal}, expires ${new Date(outcome.session.expiresAt).toISOString()}`;
+        return `whoami (${source}): active session ${outcome.session.id} of identity ${outcome.session.identityId}, ${outcome.session.aal}, ${authenticatedText(outcome.session.authenticatedAt)}, expires ${new Date(outcome.session.expiresAt).toISOString()}`;
       case 'unauthenticated':
         return `whoami (${source}): 401, no active session`;
       case 'aal_refused':
@@ -87,4 +88,8 @@ function sessionLines(lookups: readonly KratosLookup[], source: string): string[
         return `whoami (${source}): unavailable: ${outcome.detail}`;
     }
   });
+}
+
+function authenticatedText(authenticatedAt: number | undefined): string {
+  return authenticatedAt === undefined ? 'no valid authenticated_at' : `authenticated ${new Date(authenticatedAt).toISOString()}`;
 }

@@ -29,10 +29,12 @@ A case:
       headers: {sec-fetch-mode: navigate}  # or a list of "name: value" lines
       credential: cookie                   # a stand-in cookie, token or bearer credential
       context_extensions: {policy: admin}  # Envoy per-route context_extensions
-    session: {aal: aal1, available_aal: aal2}   # what whoami says; "none" (default) is a 401
+    session: {aal: aal1, available_aal: aal2}   # what whoami says; "none" (default) is a 401;
+                                           # authenticated_ago: 10m for a max_age rule
     kratos: up                             # up (default), down, admin_down
-    expect: redirect_step_up               # allow, redirect_login, redirect_step_up, 401, 403,
-                                           # 403_aal, 503, 400, 500
+    expect: redirect_step_up               # allow, redirect_login, redirect_step_up,
+                                           # redirect_refresh, 401, 403, 403_aal,
+                                           # 403_refresh, 503, 400, 500
     rule: admin                            # optional: the rule that must apply
     identity_headers: {x-kratos-aal: aal1} # optional: x-kratos-* set upstream, or none`,
   run: async (argv) => {
@@ -113,6 +115,7 @@ function factsOf(config: Config, testCase: PolicyTestCase): KratosFacts {
           id: session.session_id,
           active: session.active,
           expires_at: session.expires_at ?? new Date(Date.now() + 3_600_000).toISOString(),
+          authenticated_at: new Date(Date.now() - session.authenticated_ago).toISOString(),
           authenticator_assurance_level: session.aal,
           identity: { id: session.identity_id },
         };

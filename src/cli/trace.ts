@@ -3,6 +3,7 @@ import type { Decision } from '../decision';
 import { createCheck } from '../envoy/check';
 import type { CheckResponse } from '../envoy/messages';
 import { compilePolicy, type Policy, type Rule } from '../policy/policy';
+import { demandText } from './demand-text';
 import { traceSelection, type SelectionTrace } from '../policy/rule-trace';
 import { kratosCredentialExtractor } from '../request/credentials';
 import type { HeaderBag } from '../request/headers';
@@ -14,7 +15,7 @@ import { checkRequestFor, type RequestInput } from './request-input';
 import type { KratosLookup, RecordingKratos } from './session-facts';
 
 /** What the proxy would do, in the vocabulary of policy tests. */
-export type Outcome = 'allow' | 'redirect_login' | 'redirect_step_up' | '401' | '403' | '403_aal' | '503' | '400' | '413' | '500';
+export type Outcome = 'allow' | 'redirect_login' | 'redirect_step_up' | 'redirect_refresh' | '401' | '403' | '403_aal' | '403_refresh' | '503' | '400' | '413' | '500';
 
 export interface ProxyResponse {
   /** 200 for "passed upstream". */
@@ -126,9 +127,9 @@ function requirementOf(rule: Rule | undefined, decision: Decision): string {
   const { outcome } = rule;
   if (outcome.kind === 'deny') return 'none: the rule denies every request';
   if (outcome.kind === 'anonymous') return 'none: anonymous (a credential present is still validated for identity headers)';
-  if (decision.credential === 'cookie') return `cookie: ${outcome.cookie}`;
-  if (decision.credential === 'token') return `token: ${outcome.token}`;
-  return `a credential (cookie: ${outcome.cookie}, token: ${outcome.token}); none was sent`;
+  if (decision.credential === 'cookie') return `cookie: ${demandText(outcome, 'cookie')}`;
+  if (decision.credential === 'token') return `token: ${demandText(outcome, 'token')}`;
+  return `a credential (cookie: ${demandText(outcome, 'cookie')}, token: ${demandText(outcome, 'token')}); none was sent`;
 }
 
 function responseOf(wire: CheckResponse): ProxyResponse {
@@ -143,7 +144,9 @@ function responseOf(wire: CheckResponse): ProxyResponse {
 function outcomeOf(decision: Decision, response: ProxyResponse): Outcome {
   if (response.status === 200) return 'allow';
   const stepUp = decision.kind === 'aal_too_low';
-  if (response.status === 302 || response.status === 303) return stepUp ? 'redirect_step_up' : 'redirect_login';
+  const refresh = decision.kind === 'refresh_required';
+  if (response.status === 302 || response.status === 303) return refresh ? 'redirect_refresh' : stepUp ? 'redirect_step_up' : 'redirect_login';
   if (response.status === 403 && stepUp) return '403_aal';
+  if (response.status === 403 && refresh) return '403_refresh';
   return String(response.status) as Outcome;
 }

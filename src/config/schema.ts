@@ -5,18 +5,17 @@ import { parseDuration } from './duration';
 // Every key has a default so the service starts with no file at all; `.strict()` everywhere so
 // a misspelt key stops start-up instead of being silently ignored.
 
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 150ms, 2s, 1m)` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+/**
+ * A duration string, as milliseconds. Checked by a refinement before the transform, so inside a
+ * union (the credential requirement, the policy tests' session) the problem is still reported
+ * at its own key.
+ */
+export const durationSchema = z
+  .string()
+  .refine((text) => parseDuration(text) !== undefined, { error: (issue) => `"${String(issue.input)}" is not a duration (use e.g. 150ms, 2s, 1m)` })
+  .transform((text) => parseDuration(text) ?? 0);
+
+const duration = (fallback: string) => z.string().default(fallback).pipe(durationSchema);
 
 const address = (fallback: string) =>
   z
@@ -38,6 +37,24 @@ const httpUrl = z
 const optionalHttpUrl = (fallback: string) => z.union([z.literal(''), httpUrl]).default(fallback);
 
 export const requirementSchema = z.enum(['aal1', 'aal2', 'highest_available']);
+
+/**
+ * What one credential kind must meet: the short form is an AAL alone (the form every existing
+ * config uses); the long form adds `max_age`, the longest time since the session's last
+ * authentication (Kratos's authenticated_at) a request may come.
+ */
+const credentialRequirementSchema = z.union(
+  [
+    requirementSchema,
+    z
+      .object({
+        aal: requirementSchema,
+        max_age: durationSchema.refine((ms) => ms > 0, 'must be greater than 0').optional(),
+      })
+      .strict(),
+  ],
+  { error: 'must be aal1, aal2 or highest_available, or {aal: <one of them>, max_age: <duration>}' },
+);
 
 const hostPattern = z
   .string()
@@ -67,8 +84,8 @@ const ruleSchema = z
     methods: z.array(method).min(1).optional(),
     /** Without it, a rule listing GET covers HEAD too (every common framework serves HEAD with the GET handler). */
     exact_methods: z.boolean().optional(),
-    cookie: requirementSchema.optional(),
-    token: requirementSchema.optional(),
+    cookie: credentialRequirementSchema.optional(),
+    token: credentialRequirementSchema.optional(),
     anonymous: z.boolean().optional(),
     deny: z.boolean().optional(),
   })
@@ -112,8 +129,8 @@ export const configSchema = z
       .prefault({}),
     policy: z
       .object({
-        cookie: requirementSchema.default('highest_available'),
-        token: requirementSchema.default('aal1'),
+        cookie: credentialRequirementSchema.default('highest_available'),
+        token: credentialRequirementSchema.default('aal1'),
         cors_preflight: z.boolean().default(false),
         case_sensitive_paths: z.boolean().default(false),
         rules: z.array(ruleSchema).default([]),
@@ -161,7 +178,8 @@ export const configSchema = z
       }
       seen.set(rule.name, index);
     });
-    const usesHighestAvailable = [config.policy.cookie, config.policy.token, ...config.policy.rules.flatMap((r) => [r.cookie, r.token])].includes('highest_available');
+    const requirements = [config.policy.cookie, config.policy.token, ...config.policy.rules.flatMap((r) => [r.cookie, r.token])];
+    const usesHighestAvailable = requirements.some((requirement) => requirement !== undefined && aalOf(requirement) === 'highest_available');
     if (usesHighestAvailable && config.kratos.admin_url === '' && !config.kratos.whoami_enforces_highest_available) {
       ctx.addIssue({
         code: 'custom',
@@ -173,4 +191,10 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>;
 export type Requirement = z.output<typeof requirementSchema>;
+/** A credential requirement as written: the short form (an AAL) or `{aal, max_age}` (milliseconds). */
+export type CredentialRequirementConfig = z.output<typeof credentialRequirementSchema>;
+
+export function aalOf(requirement: CredentialRequirementConfig): Requirement {
+  return typeof requirement === 'string' ? requirement : requirement.aal;
+}
 export type RuleConfig = Config['policy']['rules'][number];

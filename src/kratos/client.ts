@@ -3,7 +3,7 @@ import type { Credential } from '../request/credentials';
 import { availableAalOf, type AdminIdentityCredentials } from './available-aal';
 import { callBudget } from './budget';
 import { JsonGet, type JsonGetResult } from './json-get';
-import type { Aal, AvailableAalOutcome, AvailableAalSource, CallContext, SessionSource, WhoamiOutcome } from './types';
+import type { Aal, AvailableAalOutcome, AvailableAalSource, CallContext, KratosSession, SessionSource, WhoamiOutcome } from './types';
 
 /** Called once per Kratos HTTP exchange, for metrics. `status` is the HTTP status or a failure word. */
 export type KratosCallObserver = (endpoint: 'whoami' | 'identity', status: string, seconds: number) => void;
@@ -95,14 +95,18 @@ const AALS: ReadonlySet<unknown> = new Set<Aal>(['aal0', 'aal1', 'aal2']);
 /** A whoami 200 is only trusted when it is a well-formed, active, unexpired session (also read by `explain --session`). */
 export function sessionFrom(body: unknown): WhoamiOutcome {
   if (!isRecord(body) || !isRecord(body.identity)) return { kind: 'unavailable', detail: 'whoami answered 200 without a session' };
-  const { id, active, expires_at: expiresAt, authenticator_assurance_level: aal } = body;
+  const { id, active, expires_at: expiresAt, authenticated_at: authenticatedAt, authenticator_assurance_level: aal } = body;
   const identityId = body.identity.id;
   const expiry = typeof expiresAt === 'string' ? Date.parse(expiresAt) : NaN;
   if (typeof id !== 'string' || typeof identityId !== 'string' || typeof active !== 'boolean' || !AALS.has(aal) || Number.isNaN(expiry)) {
     return { kind: 'unavailable', detail: 'whoami answered 200 with a malformed session' };
   }
   if (!active || expiry <= Date.now()) return { kind: 'unauthenticated' };
-  return { kind: 'active', session: { id, identityId, aal: aal as Aal, expiresAt: expiry } };
+  const session: KratosSession = { id, identityId, aal: aal as Aal, expiresAt: expiry };
+  // Optional here, as only a max_age needs it: decide.ts fails closed when one applies without it.
+  const authenticated = typeof authenticatedAt === 'string' ? Date.parse(authenticatedAt) : NaN;
+  if (!Number.isNaN(authenticated)) session.authenticatedAt = authenticated;
+  return { kind: 'active', session };
 }
 
 /** Only an answer about the identity that was asked for, in a state Kratos defines, is trusted. */

@@ -9,13 +9,27 @@ export interface KratosSession {
   aal: Aal;
   /** Epoch milliseconds. */
   expiresAt: number;
+  /**
+   * When the session last authenticated (login, refresh or step-up), epoch milliseconds; absent
+   * when whoami gave none that parses, and then no max_age can be met.
+   */
+  authenticatedAt?: number;
 }
 
-/** Per-check context for outbound calls. */
+/** How the session cache answered a whoami lookup. */
+export type CacheResult = 'hit' | 'miss' | 'stale' | 'coalesced';
+
+/** Per-check context for outbound calls; one object per check, never shared between checks. */
 export interface CallContext {
   requestId: string | undefined;
   /** Epoch milliseconds by which the answer must be on its way to Envoy; Infinity without one. */
   deadline: number;
+  /**
+   * Written by the session cache: how the check's last whoami lookup was answered, for the
+   * per-check log line. On the context rather than the outcome, which a coalesced call shares
+   * with other checks, so no outcome is copied to carry it.
+   */
+  cache?: CacheResult;
 }
 
 export type WhoamiOutcome =

@@ -1,4 +1,5 @@
 import type { Decision, DecisionFacts } from '../decision';
+import type { CacheResult } from '../kratos/types';
 import type { RequestView } from '../request/view';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -11,6 +12,8 @@ export interface CheckRecord {
   decision: Decision;
   facts: DecisionFacts;
   view: RequestView | undefined;
+  /** How the last whoami lookup of the check was answered; absent when none was made. */
+  cache: CacheResult | undefined;
   seconds: number;
 }
 
@@ -19,7 +22,7 @@ export interface CheckRecord {
  * errors at warn/error. Only fields listed here reach the log: never headers, never the query.
  */
 export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckRecord) => void {
-  return ({ frontDoor, decision, facts: { verdict, reason, subject }, view, seconds }) => {
+  return ({ frontDoor, decision, facts: { verdict, reason, subject }, view, cache, seconds }) => {
     metrics.checks.inc({ front_door: frontDoor, decision: verdict, credential: decision.credential, reason });
     metrics.checkDuration.observe({ front_door: frontDoor }, seconds);
     const level = verdict === 'allow' ? 'debug' : decision.kind === 'internal_error' ? 'error' : verdict === 'error' ? 'warn' : 'info';
@@ -38,6 +41,9 @@ export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckR
         policy: decision.policy,
         identity_id: subject?.identityId,
         aal: subject?.aal,
+        cache,
+        // What decided a refresh: how old the session was against the rule's max_age.
+        ...(decision.kind === 'refresh_required' ? { age_s: Math.floor(decision.age / 1000), max_age_s: decision.maxAge / 1000, step_up: decision.stepUp } : undefined),
         duration_ms: Math.round(seconds * 1e6) / 1e3,
         detail: 'detail' in decision ? decision.detail : undefined,
       },

@@ -1,12 +1,30 @@
-import type { Config, Requirement, RuleConfig } from '../config/schema';
+import { aalOf, type Config, type CredentialRequirementConfig, type Requirement, type RuleConfig } from '../config/schema';
 import type { RequestView } from '../request/view';
 import { hostMatches } from './hosts';
 
 export type { Requirement };
 
+type Kind = 'cookie' | 'token';
+
+/**
+ * What a request must meet, per credential kind: an AAL, and in `maxAge` (milliseconds, only
+ * present when some kind has one) the longest time since the session last authenticated.
+ */
+export interface Demands {
+  cookie: Requirement;
+  token: Requirement;
+  maxAge?: Partial<Record<Kind, number>>;
+}
+
+/** One credential kind's share of Demands. */
+export interface CredentialDemand {
+  aal: Requirement;
+  maxAge: number | undefined;
+}
+
 /** What a rule asks of a request. */
 export type RuleOutcome =
-  | { kind: 'require'; cookie: Requirement; token: Requirement }
+  | ({ kind: 'require' } & Demands)
   | { kind: 'anonymous' }
   | { kind: 'deny' };
 
@@ -20,7 +38,7 @@ export interface Rule {
 
 export interface Policy {
   /** policy.cookie / policy.token: what the fallback rule requires. */
-  defaults: { cookie: Requirement; token: Requirement };
+  defaults: Demands;
   rules: readonly Rule[];
   byName: ReadonlyMap<string, Rule>;
   fallback: Rule;
@@ -38,7 +56,7 @@ export const FALLBACK_RULE_NAME = 'default';
 export const POLICY_EXTENSION_KEY = 'policy';
 
 export function compilePolicy(config: Config['policy']): Policy {
-  const defaults = { cookie: config.cookie, token: config.token };
+  const defaults = demandsOf({ cookie: config.cookie, token: config.token });
   const rules = config.rules.map((rule, index) => compileRule(rule, index, defaults));
   const fallback: Rule = { name: FALLBACK_RULE_NAME, outcome: { kind: 'require', ...defaults }, matches: () => true };
   const named = rules.filter((_, index) => config.rules[index]?.name !== undefined);
@@ -46,12 +64,41 @@ export function compilePolicy(config: Config['policy']): Policy {
   return { defaults, rules, byName, fallback, corsPreflight: config.cors_preflight, caseSensitivePaths: config.case_sensitive_paths };
 }
 
-function compileRule(rule: RuleConfig, index: number, defaults: { cookie: Requirement; token: Requirement }): Rule {
+/** The demand one credential kind makes, for the decision. */
+export function demandFor(demands: Demands, kind: Kind): CredentialDemand {
+  return { aal: demands[kind], maxAge: demands.maxAge?.[kind] };
+}
+
+/**
+ * Demands from requirements as written. A rule's `cookie` or `token` replaces the default's for
+ * that kind whole, max_age included: the rule states everything that kind must meet there.
+ */
+function demandsOf(written: Record<Kind, CredentialRequirementConfig>): Demands {
+  const maxAge: Partial<Record<Kind, number>> = {};
+  for (const kind of KINDS) {
+    const requirement = written[kind];
+    if (typeof requirement !== 'string' && requirement.max_age !== undefined) maxAge[kind] = requirement.max_age;
+  }
+  const demands: Demands = { cookie: aalOf(written.cookie), token: aalOf(written.token) };
+  // Absent rather than empty, so a policy without max_age reads (and compares) as it always did.
+  if (Object.keys(maxAge).length > 0) demands.maxAge = maxAge;
+  return demands;
+}
+
+const KINDS: readonly Kind[] = ['cookie', 'token'];
+
+/** A default's requirement in its written form again, so a rule can inherit it whole. */
+function writtenFor(demands: Demands, kind: Kind): CredentialRequirementConfig {
+  const { aal, maxAge } = demandFor(demands, kind);
+  return maxAge === undefined ? aal : { aal, max_age: maxAge };
+}
+
+function compileRule(rule: RuleConfig, index: number, defaults: Demands): Rule {
   const outcome: RuleOutcome = rule.deny
     ? { kind: 'deny' }
     : rule.anonymous
       ? { kind: 'anonymous' }
-      : { kind: 'require', cookie: rule.cookie ?? defaults.cookie, token: rule.token ?? defaults.token };
+      : { kind: 'require', ...demandsOf({ cookie: rule.cookie ?? writtenFor(defaults, 'cookie'), token: rule.token ?? writtenFor(defaults, 'token') }) };
   const { hosts, paths } = rule;
   const foldedPaths = paths?.map((pattern) => pattern.toLowerCase());
   const methods = rule.methods && !rule.exact_methods && rule.methods.includes('GET') && !rule.methods.includes('HEAD') ? [...rule.methods, 'HEAD'] : rule.methods;

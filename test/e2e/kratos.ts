@@ -96,9 +96,12 @@ export async function enrolTotp(base: string, token: string, codeFor: (secret: s
   return secret;
 }
 
-/** Browser (SPA) login with the password only; leaves the aal1 session cookie in `jar`. */
-export async function browserPasswordLogin(base: string, jar: CookieJar, email: string, password: string): Promise<string> {
-  const flow = await send(`${base}/self-service/login/browser`, { headers: API, jar });
+/**
+ * Browser (SPA) login with the password only; leaves the aal1 session cookie in `jar`. With
+ * `refresh`, a re-authentication of the session already in `jar` (Kratos resets its authenticated_at).
+ */
+export async function browserPasswordLogin(base: string, jar: CookieJar, email: string, password: string, refresh = false): Promise<string> {
+  const flow = await send(`${base}/self-service/login/browser${refresh ? '?refresh=true' : ''}`, { headers: API, jar });
   expectStatus(flow, 200, 'create browser login flow');
   const flowId = stringField(flow.json, 'id');
   const done = await send(`${base}/self-service/login?flow=${encodeURIComponent(flowId)}`, {

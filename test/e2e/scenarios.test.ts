@@ -208,6 +208,37 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
 
 const SHORT_LIFESPAN: Variant = { name: 'session.lifespan 5s', kratosEnv: { SESSION_LIFESPAN: '5s' } };
 
+/** envoy/config.yaml's rules plus one asking for a login within the last 2 seconds. */
+const RECENT_LOGIN: Variant = {
+  name: 'a max_age 2s rule',
+  serviceOverrides: {
+    policy: {
+      rules: [
+        { name: 'public', paths: ['/', '/health', '/ui/*'], anonymous: true },
+        { name: 'admin', hosts: ['admin.example.com'], cookie: 'aal2', token: 'aal2' },
+        { name: 'recent', paths: ['/app/recent*'], cookie: { aal: 'highest_available', max_age: '2s' } },
+      ],
+    },
+  },
+};
+
+async function recentLogin(stack: Stack): Promise<void> {
+  const user = await newUser(stack.baseUrl);
+  const jar = new CookieJar();
+  assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password), 'aal1');
+  const app = `${stack.baseUrl}/app/recent`;
+  assert.equal((await send(app, { headers: NAVIGATION, jar })).status, 200);
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  const navigation = await send(app, { headers: NAVIGATION, jar });
+  assert.equal(navigation.status, 302, navigation.text);
+  assert.equal(navigation.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?refresh=true&return_to=${encodeURIComponent(app)}`);
+  assertJsonError(await send(app, { headers: XHR, jar }), 403, 'session_refresh_required');
+  assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password, true), 'aal1');
+  // At once: the service asks Kratos again before a refresh denial, whatever it has cached.
+  const after = await send(app, { headers: NAVIGATION, jar });
+  assert.equal(after.status, 200, after.text);
+}
+
 test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async (t) => {
   const chosen = await processStacksOrSkip(t, 'these scenarios stop Kratos and vary the configuration: they run on the local process stack only');
   if (!chosen) return;
@@ -326,6 +357,11 @@ test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async 
     } finally {
       await sink.stop();
     }
+
+    const recent = processStackPlan(envoy, chosen.kratos, RECENT_LOGIN);
+    await t.test(recent.description, (st) =>
+      withStack(recent, (stack) => scenarios(st, [['a max_age of 2s: refresh redirect and 403 once it passes, through again right after a refresh=true login', () => recentLogin(stack)]])),
+    );
 
     const short = processStackPlan(envoy, chosen.kratos, SHORT_LIFESPAN);
     await t.test(short.description, (st) =>

@@ -181,7 +181,7 @@ describe('test', () => {
     assert.ok(lines.slice(0, -1).every((line) => line.startsWith('ok    ')));
     const cases = parse(readFileSync(join(ROOT, 'examples', 'policy-tests.yaml'), 'utf8')) as { tests: Array<{ rule?: string }> };
     const rules = cases.tests.map((testCase) => testCase.rule);
-    for (const rule of ['public', 'admin', 'internal', 'default']) assert.ok(rules.includes(rule), `a case pins rule ${rule}`);
+    for (const rule of ['public', 'payout', 'admin', 'internal', 'default']) assert.ok(rules.includes(rule), `a case pins rule ${rule}`);
   });
 
   test('a failing case: FAIL line, expected (-) against actual (+), the count, exit 1', async () => {
@@ -209,11 +209,11 @@ describe('test', () => {
     assert.match(result.stdout, /- identity_headers: x-kratos-identity-id=id-8\n +\+ identity_headers: x-kratos-identity-id=id-7/);
   });
 
-  test('an invalid tests file exits 2, one problem a line; redirect_refresh is refused with the reason', async () => {
-    const tests = file('invalid.yaml', 'tests:\n  - name: x\n    request: {url: "https://a.example/"}\n    expect: redirect_refresh\n  - name: y\n    request: {url: "https://a.example/", typo: 1}\n    expect: 402\n');
+  test('an invalid tests file exits 2, one problem a line', async () => {
+    const tests = file('invalid.yaml', 'tests:\n  - name: x\n    request: {url: "https://a.example/"}\n    session: {aal: aal1, authenticated_ago: soon}\n    expect: allow\n  - name: y\n    request: {url: "https://a.example/", typo: 1}\n    expect: 402\n');
     const result = await run(['test', tests]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /tests\[0\]\.expect: redirect_refresh is never an outcome/);
+    assert.match(result.stderr, /tests\[0\]\.session\.authenticated_ago: "soon" is not a duration/);
     assert.match(result.stderr, /tests\[1\]\.request\.typo: unknown key/);
     assert.match(result.stderr, /tests\[1\]\.expect: must be one of allow, /);
     assert.equal(result.stdout, '');

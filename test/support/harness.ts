@@ -9,7 +9,7 @@ import { createLogger } from '../../src/observability/logger';
 import { startService, type RunningService } from '../../src/server/service';
 import { EnvoyClient } from './envoy-client';
 import { AuthzHttpClient } from './http-client';
-import { KratosEmulator, type AuthMethod, type CreatedSession, type EmulatorOptions } from './kratos-emulator';
+import { KratosEmulator, type CreatedSession, type EmulatorOptions } from './kratos-emulator';
 
 type Section = Record<string, unknown>;
 export interface HarnessOptions {
@@ -30,7 +30,7 @@ export interface Harness {
   /** The raw log text, for credential greps. */
   rawLogs(): string;
   /** createSession on the emulator, remembering its token and cookie for the log grep. */
-  newSession(identityId: string, spec?: { methods?: AuthMethod[]; expiresAt?: Date; active?: boolean }): CreatedSession;
+  newSession(identityId: string, spec?: Parameters<KratosEmulator['createSession']>[1]): CreatedSession;
   /** Remembers a made-up credential a test sends, for the log grep. */
   remember<T extends string>(credential: T): T;
   /** Stops everything, then fails if any log line contains a credential the tests used. */

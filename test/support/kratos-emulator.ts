@@ -230,7 +230,8 @@ export class KratosEmulator {
     this.writeCredentials(this.identity(identityId), credentials);
   }
 
-  createSession(identityId: string, spec: { methods?: AuthMethod[]; expiresAt?: Date; active?: boolean } = {}): CreatedSession {
+  /** `authenticatedAt`: a login that happened earlier (for max_age), default now. */
+  createSession(identityId: string, spec: { methods?: AuthMethod[]; expiresAt?: Date; active?: boolean; authenticatedAt?: Date } = {}): CreatedSession {
     const identity = this.identity(identityId);
     const now = new Date();
     const session: StoredSession = {
@@ -239,7 +240,7 @@ export class KratosEmulator {
       identityId,
       active: spec.active ?? true,
       expiresAt: spec.expiresAt ?? new Date(now.getTime() + SESSION_LIFESPAN_MS),
-      authenticatedAt: now,
+      authenticatedAt: spec.authenticatedAt ?? now,
       issuedAt: now,
       methods: (spec.methods ?? [{ method: 'password', aal: 'aal1' }]).map((m) => completeMethod(m, now)),
       deviceId: randomUUID(),
@@ -255,9 +256,21 @@ export class KratosEmulator {
    * and re-activates it, resetting issued_at, authenticated_at and expires_at (§7, §8).
    */
   stepUp(sessionId: string, method = 'totp'): void {
-    const session = this.session(sessionId);
+    this.activate(this.session(sessionId), [{ method, aal: 'aal2' }]);
+  }
+
+  /**
+   * A `refresh=true` login on an existing session (password by default): the same session
+   * re-activated, its authenticated_at now, the methods used appended to its AMR (§7, §8).
+   */
+  reauthenticate(sessionId: string, methods: AuthMethod[] = [{ method: 'password', aal: 'aal1' }]): void {
+    this.activate(this.session(sessionId), methods);
+  }
+
+  /** ActivateSession on a login into an existing session: issued_at, authenticated_at and expires_at reset (§7). */
+  private activate(session: StoredSession, methods: AuthMethod[]): void {
     const now = new Date();
-    session.methods.push({ method, aal: 'aal2', completed_at: goTime(now) });
+    session.methods.push(...methods.map((m) => completeMethod(m, now)));
     session.authenticatedAt = now;
     session.issuedAt = now;
     session.expiresAt = new Date(now.getTime() + SESSION_LIFESPAN_MS);

@@ -124,8 +124,9 @@ describe('examples/config.yaml', () => {
     const config = loadConfig(EXAMPLE, {});
     assert.deepEqual(
       config.policy.rules.map((rule) => rule.name),
-      ['public', 'admin', 'internal'],
+      ['public', 'admin', 'internal', 'payout'],
     );
+    assert.deepEqual(config.policy.rules.at(-1)?.cookie, { aal: 'highest_available', max_age: 300_000 });
     assert.deepEqual({ ...config, policy: { ...config.policy, rules: [] } }, DEFAULTS);
   });
 });
@@ -414,5 +415,27 @@ describe('loadConfig', () => {
   test('schema problems in a file are reported with key paths', () => {
     const unknown = file('unknown.yaml', 'kratos:\n  timeoutx: 1s\n');
     assert.deepEqual(problemsOf(() => loadConfig(unknown, {})), ['kratos.timeoutx: unknown key']);
+  });
+});
+
+describe('credential requirements: the short form and {aal, max_age}', () => {
+  test('the short form stays as written; the long form reads max_age as milliseconds', () => {
+    const config = parseConfig({ policy: { cookie: 'aal2', token: { aal: 'aal1', max_age: '1h' }, rules: [{ cookie: { aal: 'aal2' } }] } }, {});
+    assert.equal(config.policy.cookie, 'aal2');
+    assert.deepEqual(config.policy.token, { aal: 'aal1', max_age: 3_600_000 });
+    assert.deepEqual(config.policy.rules[0]?.cookie, { aal: 'aal2' });
+  });
+
+  test('problems are named at their own key', () => {
+    assert.deepEqual(parseProblems({ policy: { cookie: { aal: 'aal1', max_age: 'soon' } } }), ['policy.cookie.max_age: "soon" is not a duration (use e.g. 150ms, 2s, 1m)']);
+    assert.deepEqual(parseProblems({ policy: { rules: [{ token: { aal: 'aal1', max_age: '0s' } }] } }), ['policy.rules[0].token.max_age: must be greater than 0']);
+    assert.deepEqual(parseProblems({ policy: { cookie: { aal: 'aal1', maxage: '5m' } } }), ['policy.cookie.maxage: unknown key']);
+    assert.deepEqual(parseProblems({ policy: { cookie: { max_age: '5m' } } }), ['policy.cookie: must be aal1, aal2 or highest_available, or {aal: <one of them>, max_age: <duration>}']);
+  });
+
+  test('highest_available in the long form still needs the admin API', () => {
+    const problems = parseProblems({ kratos: { admin_url: '' }, policy: { cookie: 'aal1', rules: [{ cookie: { aal: 'highest_available', max_age: '5m' } }] } });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? '', /^kratos\.admin_url: highest_available needs the Kratos admin API/);
   });
 });

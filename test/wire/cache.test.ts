@@ -158,6 +158,24 @@ describe('session cache', () => {
       assert.equal(h.emulator.count('whoami'), 1);
       assert.equal(await metric(h, /^kratos_ext_authz_cache_requests_total\{cache="session",result="coalesced"\}/), 199);
     }));
+
+  test('each check\'s log line says where its answer came from: miss, hit, coalesced, stale, none without a lookup', () =>
+    withHarness({ config: { cache: { ttl: '100ms', stale_if_error: '10s' }, policy: { rules: [{ paths: ['/internal/*'], deny: true }] } } }, async (h) => {
+      const cacheOfChecks = async (specs: Array<{ path?: string; headers: Record<string, string> }>) => {
+        const from = h.logs.length;
+        await Promise.all(specs.map((spec) => h.client.check(spec)));
+        return h.logs.slice(from).filter((line) => line.msg === 'check').map((line) => line.cache);
+      };
+      h.emulator.setLatency('whoami', 30);
+      const spec = { headers: { 'x-session-token': h.newSession(h.emulator.addIdentity()).token } };
+      assert.deepEqual((await cacheOfChecks([spec, spec])).sort(), ['coalesced', 'miss']);
+      assert.deepEqual(await cacheOfChecks([spec]), ['hit']);
+      await sleep(150);
+      h.emulator.fail('whoami', { mode: 'status500' });
+      assert.deepEqual(await cacheOfChecks([spec]), ['stale']);
+      h.emulator.clearFaults();
+      assert.deepEqual(await cacheOfChecks([{ ...spec, path: '/internal/x' }]), [undefined], 'a deny rule asks Kratos nothing');
+    }));
 });
 
 describe('identity cache', () => {

@@ -46,6 +46,7 @@ before(async () => {
           { name: 'public', paths: ['/public/*'], anonymous: true },
           { name: 'internal', paths: ['/internal/*'], deny: true },
           { name: 'admin', hosts: ['admin.example.com'], cookie: 'aal2', token: 'aal2' },
+          { name: 'payout', paths: ['/settings/payout*'], cookie: { aal: 'highest_available', max_age: '5m' }, token: { aal: 'aal1', max_age: '5m' } },
         ],
       },
     },
@@ -57,6 +58,9 @@ after(() => h.close());
 const returnTo = (url: string) => `return_to=${encodeURIComponent(url)}`;
 const cookieOf = (identity: { credentials?: typeof TOTP } = {}, methods: typeof AAL2 = AAL1) => h.emulator.cookieHeaderFor(h.newSession(h.emulator.addIdentity(identity), { methods }));
 const tokenOf = (identity: { credentials?: typeof TOTP } = {}, methods: typeof AAL2 = AAL1) => h.newSession(h.emulator.addIdentity(identity), { methods }).token;
+/** A session that last authenticated ten minutes ago, past the payout rule's max_age of 5m. */
+const TEN_MINUTES_AGO = () => ({ methods: AAL1, authenticatedAt: new Date(Date.now() - 600_000) });
+const oldCookieOf = (identity: { credentials?: typeof TOTP } = {}) => h.emulator.cookieHeaderFor(h.newSession(h.emulator.addIdentity(identity), TEN_MINUTES_AGO()));
 
 const rows: Row[] = [
   // --- the README decision table
@@ -108,6 +112,26 @@ const rows: Row[] = [
     name: 'API with an aal1 cookie, identity with TOTP → 403 session_aal2_required',
     arrange: () => ({ path: '/api/me', headers: { ...XHR, cookie: cookieOf({ credentials: TOTP }) } }),
     expected: { answer: 'json', status: 403, errorId: 'session_aal2_required', reason: 'aal_too_low', credential: 'cookie' },
+  },
+  {
+    name: 'browser with a cookie older than max_age → 302 login with refresh=true',
+    arrange: () => ({ path: '/settings/payout', headers: { ...NAVIGATE, cookie: oldCookieOf() } }),
+    expected: { answer: 'redirect', status: 302, location: (l) => `${l}?refresh=true&${returnTo('https://app.example.com/settings/payout')}`, reason: 'refresh_required', credential: 'cookie', policy: 'payout' },
+  },
+  {
+    name: 'browser with an old aal1 cookie, identity with TOTP → 302 with refresh=true&aal=aal2',
+    arrange: () => ({ path: '/settings/payout', headers: { ...NAVIGATE, cookie: oldCookieOf({ credentials: TOTP }) } }),
+    expected: { answer: 'redirect', status: 302, location: (l) => `${l}?refresh=true&aal=aal2&${returnTo('https://app.example.com/settings/payout')}`, reason: 'refresh_required', credential: 'cookie', policy: 'payout' },
+  },
+  {
+    name: 'API with a cookie older than max_age → 403 session_refresh_required',
+    arrange: () => ({ path: '/settings/payout', headers: { ...XHR, cookie: oldCookieOf() } }),
+    expected: { answer: 'json', status: 403, errorId: 'session_refresh_required', reason: 'refresh_required', credential: 'cookie', policy: 'payout' },
+  },
+  {
+    name: 'a token older than max_age → 403 session_refresh_required',
+    arrange: () => ({ path: '/settings/payout', headers: { 'x-session-token': h.newSession(h.emulator.addIdentity(), TEN_MINUTES_AGO()).token } }),
+    expected: { answer: 'json', status: 403, errorId: 'session_refresh_required', reason: 'refresh_required', credential: 'token', policy: 'payout' },
   },
   { name: 'rule deny → 403 forbidden', arrange: () => ({ path: '/internal/metrics', headers: { 'x-session-token': tokenOf() } }), expected: { answer: 'json', status: 403, errorId: 'forbidden', reason: 'rule_deny', credential: 'token', policy: 'internal' } },
   {
