@@ -45,16 +45,22 @@ export class Load {
   private sent = 0;
   private readonly pool: Pool;
   private readonly settled: Promise<void>[] = [];
+  private stopped = false;
 
   constructor(private readonly options: LoadOptions) {
     this.pool = new Pool(options.baseUrl, { connections: 64, headersTimeout: CLIENT_TIMEOUT_MS, bodyTimeout: CLIENT_TIMEOUT_MS });
   }
 
-  /** Sends at the configured rate for the configured duration, then waits for every answer. */
+  /** Ends the run early (when what it was loading is over); answers in flight are still awaited. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Sends at the configured rate for the configured duration (or until stop), then waits for every answer. */
   async run(): Promise<LoadResult> {
     const started = Date.now();
     const maxInFlight = this.options.maxInFlight ?? 2_000;
-    while (Date.now() - started < this.options.durationMs) {
+    while (!this.stopped && Date.now() - started < this.options.durationMs) {
       // Catch up to where the schedule says we should be, so timer lag does not lower the rate.
       const due = Math.floor(((Date.now() - started) / 1_000) * this.options.ratePerSecond);
       while (this.sent < due) {
