@@ -94,7 +94,7 @@ export class Load {
 }
 
 /** "valid 200: 1234, revoked 401: 56, ...": every (credential kind, status) pair and its count. */
-/** The n-th request's credential: the list in turn. */
+/** The n-th request's credential: the list in turn (read at each call, so the list may rotate). */
 export function roundRobin(credentials: readonly Credential[]): (n: number) => Credential {
   if (credentials.length === 0) throw new Error('no credentials to send');
   return (n) => credentials[n % credentials.length] as Credential;

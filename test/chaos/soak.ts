@@ -5,7 +5,7 @@
 import { EXT_AUTHZ, startLocalStack } from '../../stack/local-stack';
 import { installBinaries } from '../../stack/versions';
 import { rssMiB } from './grpc-abuse';
-import { countByKind, formatCounts, Load, type Credential } from './load';
+import { countByKind, formatCounts, Load, roundRobin, type Credential } from './load';
 import { credentialMix, VERIFIABLE } from './sessions';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 20);
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     const metricsUrl = `http://127.0.0.1:${stack.ports.extAuthzHttp}/metrics`;
     const pool: Credential[] = (await credentialMix(stack.baseUrl, stack.kratosAdminUrl, 4, 0)).all;
     const durationMs = MINUTES * 60_000;
-    const load = new Load({ baseUrl: stack.baseUrl, ratePerSecond: RATE, durationMs, credential: (n) => pool[n % pool.length] as Credential });
+    const load = new Load({ baseUrl: stack.baseUrl, ratePerSecond: RATE, durationMs, credential: roundRobin(pool) });
     const running = load.run();
     const samples: Sample[] = [];
     const started = Date.now();
