@@ -1,5 +1,5 @@
 # Developer entry points. `npm ci` first on a fresh clone (the targets build as needed).
-.PHONY: build test test-e2e demo run bench bench-smoke clean stack stack-install
+.PHONY: build test test-e2e test-chaos soak demo run bench bench-smoke clean stack stack-install
 
 build:
 	npm run build
@@ -9,6 +9,14 @@ test:
 
 test-e2e:
 	npm run test:e2e
+
+# Kratos faults, replica failover and gRPC-port abuse through the real stack (about 2 minutes).
+test-chaos:
+	npm run test:chaos
+
+# Off CI: SOAK_MINUTES (20) at SOAK_RATE (1000) rps through the real Envoy, RSS/heap/handles first vs last.
+soak: build
+	node dist/test/chaos/soak.js
 
 # The real stack on loopback: Kratos, Envoy, the echo upstream and the service (Ctrl-C stops it).
 stack:

@@ -106,13 +106,21 @@ export class Children {
     return exit;
   }
 
-  /** SIGTERM to the child's group, SIGKILL after `graceMs`; resolves with how it exited. */
-  async stop(name: string, graceMs = 5_000): Promise<Exit> {
+  /** The child's process id (its group's id), to read its memory from /proc or signal it. */
+  pid(name: string): number | undefined {
+    return this.running.get(name)?.child.pid;
+  }
+
+  /**
+   * `signal` (SIGTERM unless a crash is wanted: SIGKILL) to the child's group, SIGKILL after
+   * `graceMs`; resolves with how it exited.
+   */
+  async stop(name: string, graceMs = 5_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<Exit> {
     const running = this.running.get(name);
     if (!running) throw new Error(`${name} is not running`);
     this.running.delete(name);
     const pid = running.child.pid;
-    if (pid !== undefined) signalGroup(pid, 'SIGTERM');
+    if (pid !== undefined) signalGroup(pid, signal);
     const timer = setTimeout(() => pid !== undefined && signalGroup(pid, 'SIGKILL'), graceMs);
     try {
       return await running.exited;

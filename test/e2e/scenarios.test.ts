@@ -10,7 +10,7 @@ import { apiPasswordLogin, browserCodeStepUp, browserPasswordLogin, browserRecov
 import { processStacksOrSkip } from './plans';
 import { processStackPlan, type Variant } from './process-stack';
 import { freePorts } from '../../stack/ports';
-import { DelayProxy } from './delay-proxy';
+import { DelayProxy, latency, NO_FAULT } from './delay-proxy';
 import { COURIER_BODY, MailSink } from './mail-sink';
 import { http1Raw, http2Get } from './raw-http';
 import { withStack } from './run-stack';
@@ -283,7 +283,7 @@ test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async 
               "the service's own 503 arrives before Envoy's timeout (it honours Envoy's grpc-timeout)",
               async () => {
                 const user = await newUser(stack.baseUrl);
-                proxy.delayMs = 2_500;
+                proxy.fault = latency(2_500);
                 try {
                   const started = Date.now();
                   const sent = await send(`${stack.baseUrl}/app/slow`, { headers: { ...API, 'x-session-token': user.session.token } });
@@ -294,7 +294,7 @@ test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async 
                   process.stderr.write(`slowed Kratos (${stack.description}): the service's 503 after ${elapsed}ms\n`);
                   assert.ok(elapsed < 1_000, `answered after ${elapsed}ms, before Envoy's 1s timeout`);
                 } finally {
-                  proxy.delayMs = 0;
+                  proxy.fault = NO_FAULT;
                 }
                 const ok = await eventually(() => send(`${stack.baseUrl}/app/fast`, { headers: { ...API, 'x-session-token': user.session.token } }), (r) => r.status === 200);
                 assert.equal(echoedHeaders(ok)['x-kratos-identity-id'], user.session.identityId);
