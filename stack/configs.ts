@@ -157,7 +157,9 @@ export function kratosConfig(ports: StackPorts, overrides: JsonObject = {}, host
 export function serviceConfig(ports: StackPorts, overrides: JsonObject = {}, host: PublicHost = '127.0.0.1'): JsonObject {
   const config = readProjectYaml('envoy/config.yaml');
   merge(config, {
-    server: { grpc_address: `127.0.0.1:${ports.extAuthzGrpc}`, http_address: `127.0.0.1:${ports.extAuthzHttp}` },
+    // Envoy talks gRPC here; the HTTP front doors' fixed default port (0.0.0.0:9193) would clash
+    // between stacks on one machine, so they are off.
+    server: { grpc_address: `127.0.0.1:${ports.extAuthzGrpc}`, http_address: `127.0.0.1:${ports.extAuthzHttp}`, http_authz_address: '' },
     kratos: {
       public_url: `http://127.0.0.1:${ports.kratosPublic}`,
       admin_url: `http://127.0.0.1:${ports.kratosAdmin}`,

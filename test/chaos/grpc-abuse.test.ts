@@ -24,7 +24,7 @@ test('gRPC-port abuse: RSS bounded, the real Envoy keeps getting answers', { tim
   if (!chosen) return;
   const [envoy] = chosen.envoy;
   assert.ok(envoy);
-  const stack = await startLocalStack({ envoy, kratos: chosen.kratos, serviceOverrides: { server: { http_authz_address: '' }, log: { level: 'warn' } } });
+  const stack = await startLocalStack({ envoy, kratos: chosen.kratos, serviceOverrides: { log: { level: 'warn' } } });
   let passed = false;
   try {
     const pid = stack.children.pid(EXT_AUTHZ);

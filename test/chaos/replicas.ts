@@ -17,7 +17,7 @@ const UNHEALTHY_THRESHOLD = 2;
 export const DRAIN_DELAY = '3s';
 
 /** Both replicas: drain on SIGTERM, no HTTP authorization door (two replicas cannot share its port). */
-export const REPLICA_OVERRIDES: JsonObject = { server: { drain_delay: DRAIN_DELAY, http_authz_address: '' }, log: { level: 'warn' } };
+export const REPLICA_OVERRIDES: JsonObject = { server: { drain_delay: DRAIN_DELAY }, log: { level: 'warn' } };
 
 export interface ReplicaPorts {
   grpc: number;

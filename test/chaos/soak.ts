@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   if (!outcome.installed) throw new Error(`npm run stack:install first: ${outcome.missing.join('; ')}`);
   const [envoy] = outcome.binaries.envoy;
   if (!envoy) throw new Error('no Envoy installed');
-  const stack = await startLocalStack({ envoy, kratos: outcome.binaries.kratos, serviceOverrides: { server: { http_authz_address: '' }, log: { level: 'warn' } } });
+  const stack = await startLocalStack({ envoy, kratos: outcome.binaries.kratos, serviceOverrides: { log: { level: 'warn' } } });
   try {
     const pid = stack.children.pid(EXT_AUTHZ);
     if (pid === undefined) throw new Error('the service is not running');
