@@ -1,0 +1,39 @@
+/** What the envoy-* scenarios report (envoy-scenarios.ts measures, envoy-report.ts renders). */
+import type { LatencySummary } from './stats';
+
+export type VariantName = 'envoy-direct' | 'envoy-floor' | 'envoy-hit' | 'envoy-miss' | 'envoy-miss-real';
+
+export interface EnvoyRun {
+  load: string;
+  /** Requests/s answered 200 by the upstream (for all but envoy-direct, each one a check). */
+  checksPerSecond: number;
+  /** Client-side request latency through Envoy, as h2load logged it. */
+  latency: LatencySummary;
+  /** Checks the authorization server counted (0 for envoy-direct). */
+  checks: number;
+  /** CPU seconds (user + system, /proc/<pid>/stat) of the authorization process per 1000 checks. */
+  authzCpuSecondsPer1000: number | undefined;
+  problems: string[];
+}
+
+export interface EnvoyVariant {
+  name: VariantName;
+  /** What answers ext_authz in this variant. */
+  authz: string;
+  saturating: EnvoyRun;
+  rates: Array<{ rate: number; run: EnvoyRun }>;
+}
+
+export interface MeasuredEnvoyPhase {
+  envoy: string;
+  kratos: string;
+  /** 1-minute load average around this phase (2 cores: above ~2, something else competed). */
+  loadAverage: { start: number; end: number };
+  variants: EnvoyVariant[];
+  /** Kratos's own whoami latency from the driver, one call at a time (cookie and token in turn). */
+  whoami: { emulator: LatencySummary; real: LatencySummary };
+  /** Why the peer rows (envoy-peer-hit, envoy-peer-miss) are empty. */
+  peer: string;
+}
+
+export type EnvoyReport = MeasuredEnvoyPhase | { skipped: string; peer: string };

@@ -1,0 +1,174 @@
+/**
+ * Through the real Envoy: the same upstream and the same requests with ext_authz off
+ * (envoy-direct), to the do-nothing floor, to the service with every check a cache hit, and
+ * with the cache off against the emulator (1 ms) and against the real Kratos. Envoy, h2load,
+ * the upstream and Kratos run on the load core; the authorization process on the server core.
+ */
+import { installBinaries, pinnedVersions, type Binary } from '../stack/versions';
+import { writeServiceConfig, type KratosUrls } from './fixtures';
+import { startEnvoy } from './envoy-proxy';
+import { processesForRate, runFleet, type FleetResult, type FleetShape } from './envoy-load';
+import type { EnvoyReport, EnvoyRun, EnvoyVariant, VariantName } from './envoy-result';
+import type { SessionCredentials } from './kratos-process';
+import { counterDeltas, sampleKey, scrapeMetrics, type Samples } from './prometheus';
+import { cpuTimeMs, startFloorServer, startService, type ServerProcess } from './processes';
+import { startRealKratos, type RealKratos } from './real-kratos';
+import { currentLoad } from './report';
+import type { BenchContext } from './scenarios';
+import { summarizeMicros } from './stats';
+import { UpstreamProcess, type UpstreamCounts } from './upstream-process';
+import { CACHE, CHECKS } from './verify';
+import { whoamiLatency } from './whoami-latency';
+
+const WHOAMI_OK = sampleKey('kratos_ext_authz_kratos_requests_total', { endpoint: 'whoami', status: '200' });
+const ALLOWED = ['cookie', 'token'].map((credential) => sampleKey(CHECKS, { decision: 'allow', credential, reason: 'ok' }));
+
+/** What each variant must show besides "every request reached the upstream, allowed". */
+type Expectation = 'nothing' | 'floor' | 'all hits' | 'whoami per check';
+
+interface Variant {
+  name: VariantName;
+  authz: string;
+  expectation: Expectation;
+  credentials: readonly SessionCredentials[];
+  /** Starts the authorization server (none for envoy-direct). */
+  start: () => Promise<ServerProcess | undefined>;
+}
+
+interface Snapshot {
+  cpuMs: number;
+  metrics: Samples | undefined;
+  floorChecks: number | undefined;
+  upstream: UpstreamCounts;
+}
+
+async function snapshot(server: ServerProcess | undefined, upstream: UpstreamProcess): Promise<Snapshot> {
+  return {
+    cpuMs: server ? (cpuTimeMs(server.pid) ?? Number.NaN) : Number.NaN,
+    metrics: server?.httpPort === undefined ? undefined : await scrapeMetrics(server.httpPort),
+    floorChecks: server && server.httpPort === undefined ? await server.floorChecks() : undefined,
+    upstream: await upstream.counts(),
+  };
+}
+
+/** Checks the authorization server answered, and what they were; the proof a run measured its variant. */
+function verify(variant: Variant, before: Snapshot, after: Snapshot, fleet: FleetResult): { checks: number; problems: string[] } {
+  const answered = fleet.durationsUs.length;
+  // A timed h2load process stops with at most its one request in flight: answered upstream, not logged.
+  const slack = fleet.processes;
+  const problems: string[] = [];
+  if (fleet.non200 > 0) problems.push(`${fleet.non200} requests were not answered 200 by the upstream (Envoy 403/503, or failed streams)`);
+  const reached = after.upstream.requests - before.upstream.requests;
+  if (reached < answered || reached > answered + slack) problems.push(`h2load counted ${answered} answers but the upstream ${reached} requests`);
+  let checks = 0;
+  if (variant.expectation === 'floor') checks = (after.floorChecks ?? 0) - (before.floorChecks ?? 0);
+  if (before.metrics && after.metrics) {
+    const deltas = counterDeltas(before.metrics, after.metrics, CHECKS);
+    checks = ALLOWED.reduce((sum, key) => sum + (deltas.get(key) ?? 0), 0);
+    for (const key of ALLOWED) deltas.delete(key);
+    if (deltas.size > 0) problems.push(`checks that were not allows: ${[...deltas].map(([key, n]) => `${key} ×${n}`).join(', ')}`);
+    const withIdentity = after.upstream.withIdentity - before.upstream.withIdentity;
+    if (withIdentity < answered) problems.push(`only ${withIdentity} of ${answered} upstream requests carried the identity header`);
+    const hits = counterDeltas(before.metrics, after.metrics, CACHE).get(sampleKey(CACHE, { cache: 'session', result: 'hit' })) ?? 0;
+    const whoami = counterDeltas(before.metrics, after.metrics, 'kratos_ext_authz_kratos_requests_total').get(WHOAMI_OK) ?? 0;
+    if (variant.expectation === 'all hits' && hits < checks) problems.push(`only ${hits} of ${checks} checks were cache hits`);
+    if (variant.expectation === 'whoami per check' && whoami !== checks) problems.push(`${checks} checks but ${whoami} whoami calls`);
+  }
+  if (variant.expectation !== 'nothing' && (checks < answered || checks > answered + slack)) problems.push(`h2load counted ${answered} answers but the authorization server ${checks} checks`);
+  return { checks, problems };
+}
+
+async function measure(variant: Variant, server: ServerProcess | undefined, upstream: UpstreamProcess, baseUrl: string, shape: FleetShape, ctx: BenchContext, load: string): Promise<EnvoyRun> {
+  const before = await snapshot(server, upstream);
+  const fleet = await runFleet(baseUrl, variant.credentials, shape, ctx.workdir);
+  const after = await snapshot(server, upstream);
+  const { checks, problems } = verify(variant, before, after, fleet);
+  const cpuMs = after.cpuMs - before.cpuMs;
+  return {
+    load,
+    checksPerSecond: fleet.checksPerSecond,
+    latency: summarizeMicros(fleet.durationsUs),
+    checks,
+    // ms of CPU per check is CPU seconds per 1000 checks.
+    authzCpuSecondsPer1000: server && checks > 0 ? cpuMs / checks : undefined,
+    problems,
+  };
+}
+
+async function runVariant(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess, variant: Variant): Promise<EnvoyVariant> {
+  const s = ctx.settings;
+  process.stderr.write(`bench: envoy: ${variant.name}…\n`);
+  const server = await variant.start();
+  try {
+    const proxy = await startEnvoy(envoy, ctx.workdir, variant.name, upstream.port, server?.grpcPort);
+    try {
+      const processes = s.envoySaturatingProcesses;
+      await runFleet(proxy.baseUrl, variant.credentials, { processes, requestsPerProcess: s.envoyWarmupPerProcess }, ctx.workdir);
+      const saturating = await measure(variant, server, upstream, proxy.baseUrl, { processes, seconds: s.envoySaturatingSeconds }, ctx, `${processes} h2load processes × 1 connection × 1 stream, saturating, ${s.envoySaturatingSeconds} s`);
+      const rates: EnvoyRun[] = [];
+      for (const rate of s.envoyRates) {
+        const shape = { processes: processesForRate(rate), seconds: s.envoyRateSeconds, totalRate: rate };
+        rates.push(await measure(variant, server, upstream, proxy.baseUrl, shape, ctx, `${rate} req/s: ${shape.processes} h2load processes × --rps ${(rate / shape.processes).toFixed(1)}, ${s.envoyRateSeconds} s`));
+      }
+      return { name: variant.name, authz: variant.authz, saturating, rates: s.envoyRates.map((rate, i) => ({ rate, run: rates[i] as EnvoyRun })) };
+    } finally {
+      await proxy.stop();
+    }
+  } finally {
+    await server?.stop();
+  }
+}
+
+/** The newest pinned Envoy: what a new deployment would run. */
+function newestEnvoy(installed: Binary[]): Binary {
+  const newest = pinnedVersions().envoy.at(-1);
+  const binary = installed.find((each) => each.version === newest);
+  if (!binary) throw new Error(`Envoy ${String(newest)} is pinned in stack/versions.json but not installed`);
+  return binary;
+}
+
+const PEER_BLOCKED =
+  'not measured: Heimdall (github.com/dadrus/heimdall) cannot be obtained on this machine: the Go module proxy answers "403 This module version is not available" for its version list, @latest, v0.17.10 and v0.16.0; the other ext_authz peers checked (github.com/open-policy-agent/opa-envoy-plugin, github.com/ory/oathkeeper) answer the same. No comparable ext_authz server was found among the npm, PyPI, crates.io or Debian packages.';
+
+export async function envoyPhase(ctx: BenchContext): Promise<EnvoyReport> {
+  const s = ctx.settings;
+  const outcome = installBinaries();
+  if (!outcome.installed) return { skipped: `the real binaries are not installed and cannot be: missing ${outcome.missing.join(', ')}`, peer: PEER_BLOCKED };
+  const envoy = newestEnvoy(outcome.binaries.envoy);
+  const loadAtStart = currentLoad();
+  const sessionsNeeded = Math.ceil(Math.max(s.envoySaturatingProcesses, ...s.envoyRates.map(processesForRate)) / 2);
+  await ctx.kratos.setLatency(s.missKratosMs);
+  const emulated = await ctx.kratos.newSessions(sessionsNeeded);
+  const upstream = await UpstreamProcess.start();
+  let real: RealKratos | undefined;
+  try {
+    real = await startRealKratos(outcome.binaries.kratos, ctx.workdir);
+    const realSessions = await real.newSessions(sessionsNeeded);
+    const realKratos: KratosUrls = real;
+    const service = (name: string, kratos: KratosUrls, cache: 'on' | 'off', policy?: Record<string, string>) => () => startService(writeServiceConfig(ctx.workdir, `envoy-${name}`, kratos, cache, policy), ctx.serviceNodeFlags);
+    const variants: Variant[] = [
+      { name: 'envoy-direct', authz: 'none (no ext_authz filter)', expectation: 'nothing', credentials: emulated, start: async () => undefined },
+      { name: 'envoy-floor', authz: 'floor-server.ts (do-nothing grpc-js Check)', expectation: 'floor', credentials: emulated, start: startFloorServer },
+      { name: 'envoy-hit', authz: 'kratos-ext-authz, cache on, every check a hit', expectation: 'all hits', credentials: emulated, start: service('hit', ctx.kratos, 'on') },
+      { name: 'envoy-miss', authz: `kratos-ext-authz, cache off, emulator whoami ${s.missKratosMs} ms`, expectation: 'whoami per check', credentials: emulated, start: service('miss', ctx.kratos, 'off') },
+      // Password-only identities (aal1 sessions): `aal1` for cookies too keeps it one whoami per
+      // check, as the emulator's aal2 sessions under highest_available are.
+      { name: 'envoy-miss-real', authz: `kratos-ext-authz, cache off, real Kratos ${real.version}`, expectation: 'whoami per check', credentials: realSessions, start: service('miss-real', realKratos, 'off', { cookie: 'aal1', token: 'aal1' }) },
+    ];
+    const results: EnvoyVariant[] = [];
+    for (const variant of variants) results.push(await runVariant(ctx, envoy, upstream, variant));
+    const headers = (sessions: readonly SessionCredentials[]): Array<Record<string, string>> => sessions.flatMap((session): Array<Record<string, string>> => [{ cookie: session.cookie }, { authorization: `Bearer ${session.token}` }]);
+    const calls = s.smoke ? 50 : 1_000;
+    return {
+      envoy: envoy.version,
+      kratos: real.version,
+      loadAverage: { start: loadAtStart, end: currentLoad() },
+      variants: results,
+      whoami: { emulator: await whoamiLatency(ctx.kratos.publicUrl, headers(emulated), calls), real: await whoamiLatency(real.publicUrl, headers(realSessions), calls) },
+      peer: PEER_BLOCKED,
+    };
+  } finally {
+    await real?.stop();
+    await upstream.stop();
+  }
+}
