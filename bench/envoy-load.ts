@@ -27,7 +27,13 @@ export function requestOf(kind: RequestKind, credentials: SessionCredentials, in
 }
 
 /** How the fleet runs: a fixed number of requests (warm-up), saturating for a time, or at a fixed total rate. */
-export type FleetShape = { processes: number; requestsPerProcess: number } | { processes: number; seconds: number; totalRate?: number };
+export interface TimedShape {
+  processes: number;
+  seconds: number;
+  /** Requests/s of the whole fleet; saturating when undefined. */
+  totalRate?: number;
+}
+export type FleetShape = { processes: number; requestsPerProcess: number } | TimedShape;
 
 export interface FleetResult {
   checksPerSecond: number;

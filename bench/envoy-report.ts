@@ -65,18 +65,19 @@ function latencyTable(phase: MeasuredEnvoyPhase, rate: number): string[] {
 
 const summary = (latency: LatencySummary): string => `p50 ${fixed(latency.p50Ms, 2)} ms, p90 ${fixed(latency.p90Ms, 2)} ms, p99 ${fixed(latency.p99Ms, 2)} ms`;
 
-/** The miss path's overhead: its added p50 at the lowest rate minus Kratos's own whoami p50. */
+/**
+ * The miss path's overhead at each fixed rate: the p50 it adds over envoy-direct minus Kratos's
+ * own whoami p50, probed from the driver during the same run.
+ */
 function missOverheads(phase: MeasuredEnvoyPhase): string[] {
-  const rate = Math.min(...phase.variants.flatMap((v) => v.rates.map((r) => r.rate)));
-  const direct = runAt(phase.variants.find((v) => v.name === 'envoy-direct'), rate);
+  const direct = phase.variants.find((v) => v.name === 'envoy-direct');
   const lines: string[] = [];
-  for (const [name, whoami] of [
-    ['envoy-miss', phase.whoami.emulator],
-    ['envoy-miss-real', phase.whoami.real],
-  ] as const) {
-    const p50 = added(runAt(phase.variants.find((v) => v.name === name), rate), direct, 'p50Ms');
-    if (p50 === undefined) continue;
-    lines.push(`- \`${name}\` at ${rate} req/s adds p50 ${fixed(p50, 2)} ms over \`envoy-direct\`; Kratos's own whoami (driver → Kratos, one at a time, keep-alive) ${summary(whoami)}: the service's share of a miss is **${fixed(p50 - whoami.p50Ms, 2)} ms** (target ≤ 0.5 ms).`);
+  for (const variant of phase.variants) {
+    for (const { rate, run } of variant.rates) {
+      const p50 = added(run, runAt(direct, rate), 'p50Ms');
+      if (p50 === undefined || !run.kratosWhoami) continue;
+      lines.push(`- \`${variant.name}\` at ${rate} req/s adds p50 ${fixed(p50, 2)} ms over \`envoy-direct\`; Kratos's own whoami during the run (driver → Kratos, one call every 20 ms, keep-alive) ${summary(run.kratosWhoami)}: the service's share of a miss (with Envoy's ext_authz hop) is **${fixed(p50 - run.kratosWhoami.p50Ms, 2)} ms** (target ≤ 0.5 ms).`);
+    }
   }
   return lines;
 }
@@ -86,7 +87,7 @@ export function renderEnvoyMarkdown(report: EnvoyReport): string[] {
   if ('skipped' in report) return [...lines, `Not run: ${report.skipped}.`, '', `Peer (Heimdall): ${report.peer}`];
   const rates = report.variants[0]?.rates.map((r) => r.rate) ?? [];
   lines.push(
-    `Envoy ${report.envoy} (\`--concurrency 1\`, ext_authz gRPC, timeout 200 ms, \`failure_mode_allow: false\`), real Kratos ${report.kratos} (SQLite, \`--dev\`) · authorization process pinned to core 0; Envoy, h2load, the upstream, the Kratos emulator and the real Kratos on core 1 · load average ${report.loadAverage.start} → ${report.loadAverage.end} · half the requests browser navigations (the Kratos cookie among four cookies), half API calls (\`Authorization: Bearer\` token)`,
+    `Envoy ${report.envoy} (\`--concurrency 1\`, ext_authz gRPC, timeout 200 ms, \`failure_mode_allow: false\`), real Kratos ${report.kratos} (SQLite, \`--dev\`) · authorization process pinned to core 0; Envoy, h2load, the upstream, the Kratos emulator and the real Kratos on core 1 · load average ${report.loadAverage.start} → ${report.loadAverage.end} · half the requests browser navigations (the Kratos cookie among four cookies), half API calls (\`Authorization: Bearer\` token) · the variants take turns in ${report.rounds} rounds: req/s is the median round, latency percentiles cover every round's requests · "added" is the variant's percentile minus envoy-direct's at the same rate`,
     '',
     ...throughputTable(report),
   );

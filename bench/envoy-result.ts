@@ -5,14 +5,16 @@ export type VariantName = 'envoy-direct' | 'envoy-floor' | 'envoy-hit' | 'envoy-
 
 export interface EnvoyRun {
   load: string;
-  /** Requests/s answered 200 by the upstream (for all but envoy-direct, each one a check). */
+  /** Requests/s answered 200 by the upstream (for all but envoy-direct, each one a check); median of the rounds. */
   checksPerSecond: number;
-  /** Client-side request latency through Envoy, as h2load logged it. */
+  /** Client-side request latency through Envoy, as h2load logged it (every round's requests together). */
   latency: LatencySummary;
   /** Checks the authorization server counted (0 for envoy-direct). */
   checks: number;
   /** CPU seconds (user + system, /proc/<pid>/stat) of the authorization process per 1000 checks. */
   authzCpuSecondsPer1000: number | undefined;
+  /** Kratos's own whoami latency, probed from the driver during the run (miss variants at fixed rates). */
+  kratosWhoami: LatencySummary | undefined;
   problems: string[];
 }
 
@@ -29,9 +31,8 @@ export interface MeasuredEnvoyPhase {
   kratos: string;
   /** 1-minute load average around this phase (2 cores: above ~2, something else competed). */
   loadAverage: { start: number; end: number };
+  rounds: number;
   variants: EnvoyVariant[];
-  /** Kratos's own whoami latency from the driver, one call at a time (cookie and token in turn). */
-  whoami: { emulator: LatencySummary; real: LatencySummary };
   /** Why the peer rows (envoy-peer-hit, envoy-peer-miss) are empty. */
   peer: string;
 }

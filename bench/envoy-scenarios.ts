@@ -6,8 +6,8 @@
  */
 import { installBinaries, pinnedVersions, type Binary } from '../stack/versions';
 import { writeServiceConfig, type KratosUrls } from './fixtures';
-import { startEnvoy } from './envoy-proxy';
-import { processesForRate, runFleet, type FleetResult, type FleetShape } from './envoy-load';
+import { startEnvoy, type RunningEnvoy } from './envoy-proxy';
+import { processesForRate, runFleet, type FleetResult, type TimedShape } from './envoy-load';
 import type { EnvoyReport, EnvoyRun, EnvoyVariant, VariantName } from './envoy-result';
 import type { SessionCredentials } from './kratos-process';
 import { counterDeltas, sampleKey, scrapeMetrics, type Samples } from './prometheus';
@@ -15,7 +15,7 @@ import { cpuTimeMs, startFloorServer, startService, type ServerProcess } from '.
 import { startRealKratos, type RealKratos } from './real-kratos';
 import { currentLoad } from './report';
 import type { BenchContext } from './scenarios';
-import { summarizeMicros } from './stats';
+import { concatDurations, median, summarizeMicros } from './stats';
 import { UpstreamProcess, type UpstreamCounts } from './upstream-process';
 import { CACHE, CHECKS } from './verify';
 import { whoamiLatency } from './whoami-latency';
@@ -31,6 +31,8 @@ interface Variant {
   authz: string;
   expectation: Expectation;
   credentials: readonly SessionCredentials[];
+  /** For the miss variants: the Kratos whose own whoami latency is probed during fixed-rate runs. */
+  probe?: { publicUrl: string; headers: Array<Record<string, string>> };
   /** Starts the authorization server (none for envoy-direct). */
   start: () => Promise<ServerProcess | undefined>;
 }
@@ -78,44 +80,113 @@ function verify(variant: Variant, before: Snapshot, after: Snapshot, fleet: Flee
   return { checks, problems };
 }
 
-async function measure(variant: Variant, server: ServerProcess | undefined, upstream: UpstreamProcess, baseUrl: string, shape: FleetShape, ctx: BenchContext, load: string): Promise<EnvoyRun> {
+/** One measured run of one variant in one round; rounds are combined into an EnvoyRun. */
+interface Piece {
+  checksPerSecond: number;
+  durationsUs: Float64Array;
+  checks: number;
+  cpuMs: number;
+  whoamiUs: Float64Array | undefined;
+  problems: string[];
+}
+
+/** A variant set up for the whole phase: its authorization server and its Envoy. */
+interface Running {
+  variant: Variant;
+  server: ServerProcess | undefined;
+  proxy: RunningEnvoy;
+  saturating: Piece[];
+  rates: Piece[][];
+}
+
+/** Whoami calls this far apart: a light probe beside a fixed-rate run (a few % of its rate). */
+const PROBE_PAUSE_MS = 20;
+
+async function measure(ctx: BenchContext, running: Running, upstream: UpstreamProcess, shape: TimedShape): Promise<Piece> {
+  const { variant, server, proxy } = running;
   const before = await snapshot(server, upstream);
-  const fleet = await runFleet(baseUrl, variant.credentials, shape, ctx.workdir);
+  // Bounded: the probe's calls fit in the run (each call takes at least the pause).
+  const probeCalls = Math.floor((shape.seconds * 1000) / (PROBE_PAUSE_MS + 2));
+  const probe = variant.probe && shape.totalRate !== undefined ? whoamiLatency(variant.probe.publicUrl, variant.probe.headers, probeCalls, PROBE_PAUSE_MS) : undefined;
+  const [fleet, whoamiUs] = await Promise.all([runFleet(proxy.baseUrl, variant.credentials, shape, ctx.workdir), probe]);
   const after = await snapshot(server, upstream);
   const { checks, problems } = verify(variant, before, after, fleet);
-  const cpuMs = after.cpuMs - before.cpuMs;
+  return { checksPerSecond: fleet.checksPerSecond, durationsUs: fleet.durationsUs, checks, cpuMs: after.cpuMs - before.cpuMs, whoamiUs, problems };
+}
+
+function combine(pieces: Piece[], hasServer: boolean, load: string): EnvoyRun {
+  const checks = pieces.reduce((sum, piece) => sum + piece.checks, 0);
+  const cpuMs = pieces.reduce((sum, piece) => sum + piece.cpuMs, 0);
+  const whoami = pieces.flatMap((piece) => (piece.whoamiUs ? [piece.whoamiUs] : []));
   return {
     load,
-    checksPerSecond: fleet.checksPerSecond,
-    latency: summarizeMicros(fleet.durationsUs),
+    checksPerSecond: median(pieces.map((piece) => piece.checksPerSecond)),
+    latency: summarizeMicros(concatDurations(pieces.map((piece) => piece.durationsUs))),
     checks,
     // ms of CPU per check is CPU seconds per 1000 checks.
-    authzCpuSecondsPer1000: server && checks > 0 ? cpuMs / checks : undefined,
-    problems,
+    authzCpuSecondsPer1000: hasServer && checks > 0 ? cpuMs / checks : undefined,
+    kratosWhoami: whoami.length > 0 ? summarizeMicros(concatDurations(whoami)) : undefined,
+    problems: pieces.flatMap((piece) => piece.problems),
   };
 }
 
-async function runVariant(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess, variant: Variant): Promise<EnvoyVariant> {
-  const s = ctx.settings;
-  process.stderr.write(`bench: envoy: ${variant.name}…\n`);
+async function setUp(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess, variant: Variant): Promise<Running> {
   const server = await variant.start();
   try {
     const proxy = await startEnvoy(envoy, ctx.workdir, variant.name, upstream.port, server?.grpcPort);
-    try {
-      const processes = s.envoySaturatingProcesses;
-      await runFleet(proxy.baseUrl, variant.credentials, { processes, requestsPerProcess: s.envoyWarmupPerProcess }, ctx.workdir);
-      const saturating = await measure(variant, server, upstream, proxy.baseUrl, { processes, seconds: s.envoySaturatingSeconds }, ctx, `${processes} h2load processes × 1 connection × 1 stream, saturating, ${s.envoySaturatingSeconds} s`);
-      const rates: EnvoyRun[] = [];
-      for (const rate of s.envoyRates) {
-        const shape = { processes: processesForRate(rate), seconds: s.envoyRateSeconds, totalRate: rate };
-        rates.push(await measure(variant, server, upstream, proxy.baseUrl, shape, ctx, `${rate} req/s: ${shape.processes} h2load processes × --rps ${(rate / shape.processes).toFixed(1)}, ${s.envoyRateSeconds} s`));
-      }
-      return { name: variant.name, authz: variant.authz, saturating, rates: s.envoyRates.map((rate, i) => ({ rate, run: rates[i] as EnvoyRun })) };
-    } finally {
-      await proxy.stop();
-    }
-  } finally {
+    return { variant, server, proxy, saturating: [], rates: ctx.settings.envoyRates.map(() => []) };
+  } catch (error) {
     await server?.stop();
+    throw error;
+  }
+}
+
+/** One round of one variant: saturating, then each fixed rate. */
+async function runRound(ctx: BenchContext, running: Running, upstream: UpstreamProcess): Promise<void> {
+  const s = ctx.settings;
+  running.saturating.push(await measure(ctx, running, upstream, { processes: s.envoySaturatingProcesses, seconds: s.envoySaturatingSeconds }));
+  for (const [index, rate] of s.envoyRates.entries()) {
+    running.rates[index]?.push(await measure(ctx, running, upstream, { processes: processesForRate(rate), seconds: s.envoyRateSeconds, totalRate: rate }));
+  }
+}
+
+function variantResult(ctx: BenchContext, running: Running): EnvoyVariant {
+  const s = ctx.settings;
+  const hasServer = running.server !== undefined;
+  const rounds = `${s.envoyRounds} rounds`;
+  return {
+    name: running.variant.name,
+    authz: running.variant.authz,
+    saturating: combine(running.saturating, hasServer, `${s.envoySaturatingProcesses} h2load processes × 1 connection × 1 stream, saturating, ${rounds} × ${s.envoySaturatingSeconds} s`),
+    rates: s.envoyRates.map((rate, index) => {
+      const processes = processesForRate(rate);
+      return { rate, run: combine(running.rates[index] ?? [], hasServer, `${rate} req/s: ${processes} h2load processes × --rps ${(rate / processes).toFixed(1)}, ${rounds} × ${s.envoyRateSeconds} s`) };
+    }),
+  };
+}
+
+/** Every variant set up at once, then measured in turns, round after round. */
+async function runVariants(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess, variants: Variant[]): Promise<EnvoyVariant[]> {
+  const s = ctx.settings;
+  const running: Running[] = [];
+  try {
+    for (const variant of variants) running.push(await setUp(ctx, envoy, upstream, variant));
+    for (const each of running) {
+      // JIT, connections and (for envoy-hit) the cache: untimed.
+      await runFleet(each.proxy.baseUrl, each.variant.credentials, { processes: s.envoySaturatingProcesses, requestsPerProcess: s.envoyWarmupPerProcess }, ctx.workdir);
+    }
+    for (let round = 0; round < s.envoyRounds; round++) {
+      for (const each of running) {
+        process.stderr.write(`bench: envoy round ${round + 1}/${s.envoyRounds}: ${each.variant.name}…\n`);
+        await runRound(ctx, each, upstream);
+      }
+    }
+    return running.map((each) => variantResult(ctx, each));
+  } finally {
+    for (const each of running) {
+      await each.proxy.stop();
+      await each.server?.stop();
+    }
   }
 }
 
@@ -145,26 +216,24 @@ export async function envoyPhase(ctx: BenchContext): Promise<EnvoyReport> {
     real = await startRealKratos(outcome.binaries.kratos, ctx.workdir);
     const realSessions = await real.newSessions(sessionsNeeded);
     const realKratos: KratosUrls = real;
+    const headers = (sessions: readonly SessionCredentials[]): Array<Record<string, string>> => sessions.flatMap((session): Array<Record<string, string>> => [{ cookie: session.cookie }, { authorization: `Bearer ${session.token}` }]);
     const service = (name: string, kratos: KratosUrls, cache: 'on' | 'off', policy?: Record<string, string>) => () => startService(writeServiceConfig(ctx.workdir, `envoy-${name}`, kratos, cache, policy), ctx.serviceNodeFlags);
     const variants: Variant[] = [
       { name: 'envoy-direct', authz: 'none (no ext_authz filter)', expectation: 'nothing', credentials: emulated, start: async () => undefined },
       { name: 'envoy-floor', authz: 'floor-server.ts (do-nothing grpc-js Check)', expectation: 'floor', credentials: emulated, start: startFloorServer },
       { name: 'envoy-hit', authz: 'kratos-ext-authz, cache on, every check a hit', expectation: 'all hits', credentials: emulated, start: service('hit', ctx.kratos, 'on') },
-      { name: 'envoy-miss', authz: `kratos-ext-authz, cache off, emulator whoami ${s.missKratosMs} ms`, expectation: 'whoami per check', credentials: emulated, start: service('miss', ctx.kratos, 'off') },
+      { name: 'envoy-miss', authz: `kratos-ext-authz, cache off, emulator whoami ${s.missKratosMs} ms`, expectation: 'whoami per check', credentials: emulated, probe: { publicUrl: ctx.kratos.publicUrl, headers: headers(emulated) }, start: service('miss', ctx.kratos, 'off') },
       // Password-only identities (aal1 sessions): `aal1` for cookies too keeps it one whoami per
       // check, as the emulator's aal2 sessions under highest_available are.
-      { name: 'envoy-miss-real', authz: `kratos-ext-authz, cache off, real Kratos ${real.version}`, expectation: 'whoami per check', credentials: realSessions, start: service('miss-real', realKratos, 'off', { cookie: 'aal1', token: 'aal1' }) },
+      { name: 'envoy-miss-real', authz: `kratos-ext-authz, cache off, real Kratos ${real.version}`, expectation: 'whoami per check', credentials: realSessions, probe: { publicUrl: real.publicUrl, headers: headers(realSessions) }, start: service('miss-real', realKratos, 'off', { cookie: 'aal1', token: 'aal1' }) },
     ];
-    const results: EnvoyVariant[] = [];
-    for (const variant of variants) results.push(await runVariant(ctx, envoy, upstream, variant));
-    const headers = (sessions: readonly SessionCredentials[]): Array<Record<string, string>> => sessions.flatMap((session): Array<Record<string, string>> => [{ cookie: session.cookie }, { authorization: `Bearer ${session.token}` }]);
-    const calls = s.smoke ? 50 : 1_000;
+    const results = await runVariants(ctx, envoy, upstream, variants);
     return {
       envoy: envoy.version,
       kratos: real.version,
       loadAverage: { start: loadAtStart, end: currentLoad() },
+      rounds: s.envoyRounds,
       variants: results,
-      whoami: { emulator: await whoamiLatency(ctx.kratos.publicUrl, headers(emulated), calls), real: await whoamiLatency(real.publicUrl, headers(realSessions), calls) },
       peer: PEER_BLOCKED,
     };
   } finally {

@@ -185,7 +185,7 @@ async function fixedRateH2load(ctx: BenchContext, name: string, target: RoundTar
 async function missLatencyResult(ctx: BenchContext, miss: RoundTarget, cookie: string): Promise<ScenarioResult> {
   const s = ctx.settings;
   const scenario = await fixedRate(ctx, 'miss-latency', miss, s.missLatencyRate, s.missLatencySeconds);
-  const kratosP50 = (await whoamiLatency(ctx.kratos.publicUrl, [{ cookie }], s.smoke ? 50 : 1_000)).p50Ms;
+  const kratosP50 = summarizeMicros(await whoamiLatency(ctx.kratos.publicUrl, [{ cookie }], s.smoke ? 50 : 1_000)).p50Ms;
   scenario.facts['emulatorWhoamiP50Ms'] = kratosP50;
   scenario.facts['overMeasuredKratosMs'] = scenario.latency.p50Ms - kratosP50;
   scenario.notes.push(

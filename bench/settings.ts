@@ -24,6 +24,8 @@ export interface BenchSettings {
   memorySessions: number;
   /** Through the real Envoy (envoy-scenarios.ts): h2load processes of one stream each when saturating. */
   envoySaturatingProcesses: number;
+  /** The variants take turns, round after round, so drift on a shared machine hits all alike. */
+  envoyRounds: number;
   envoySaturatingSeconds: number;
   /** The fixed total rates (requests/s) whose latency is compared with envoy-direct's. */
   envoyRates: number[];
@@ -49,9 +51,10 @@ export const FULL: BenchSettings = {
   burstKratosMs: 20,
   memorySessions: 100_000,
   envoySaturatingProcesses: 32,
-  envoySaturatingSeconds: 8,
+  envoyRounds: 3,
+  envoySaturatingSeconds: 4,
   envoyRates: [500, 2_000],
-  envoyRateSeconds: 10,
+  envoyRateSeconds: 5,
   envoyWarmupPerProcess: 100,
 };
 
@@ -70,6 +73,7 @@ export const SMOKE: BenchSettings = {
   burstChecks: 50,
   memorySessions: 1_000,
   envoySaturatingProcesses: 4,
+  envoyRounds: 1,
   envoySaturatingSeconds: 1,
   envoyRates: [100, 200],
   envoyRateSeconds: 1,

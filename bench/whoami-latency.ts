@@ -3,10 +3,13 @@
  * time): what a miss through the service adds on top of it is the service's.
  */
 import http from 'node:http';
-import { summarizeMicros, type LatencySummary } from './stats';
 
-/** `calls` sequential whoami calls, cycling through `credentials` (each a set of request headers). */
-export async function whoamiLatency(publicUrl: string, credentials: ReadonlyArray<Record<string, string>>, calls: number): Promise<LatencySummary> {
+/**
+ * The durations (µs) of `calls` sequential whoami calls, cycling through `credentials` (each a set of request headers),
+ * `pauseMs` apart: a light probe that can run alongside a measured run, to see Kratos's own
+ * latency under the same load.
+ */
+export async function whoamiLatency(publicUrl: string, credentials: ReadonlyArray<Record<string, string>>, calls: number, pauseMs = 0): Promise<Float64Array> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const durations: number[] = [];
   try {
@@ -21,9 +24,10 @@ export async function whoamiLatency(publicUrl: string, credentials: ReadonlyArra
       });
       if (status !== 200) throw new Error(`whoami answered ${status} while measuring Kratos's own latency`);
       durations.push(Number(process.hrtime.bigint() - started) / 1000);
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   } finally {
     agent.destroy();
   }
-  return summarizeMicros(durations);
+  return Float64Array.from(durations);
 }
