@@ -201,6 +201,33 @@ function newestEnvoy(installed: Binary[]): Binary {
 const PEER_BLOCKED =
   'not measured: Heimdall (github.com/dadrus/heimdall) cannot be obtained on this machine: the Go module proxy answers "403 This module version is not available" for its version list, @latest, v0.17.10 and v0.16.0; the other ext_authz peers checked (github.com/open-policy-agent/opa-envoy-plugin, github.com/ory/oathkeeper) answer the same. No comparable ext_authz server was found among the npm, PyPI, crates.io or Debian packages.';
 
+/**
+ * For `--profile envoy-hit`: the saturating envoy-hit load, through Envoy, against `server`
+ * (started by the caller, e.g. under --cpu-prof) for `seconds`; returns the checks it counted.
+ */
+export async function driveEnvoyHit(ctx: BenchContext, server: ServerProcess, seconds: number): Promise<number> {
+  const outcome = installBinaries();
+  if (!outcome.installed) throw new Error(`the real binaries are not installed: missing ${outcome.missing.join(', ')}`);
+  const s = ctx.settings;
+  const credentials = await ctx.kratos.newSessions(Math.ceil(s.envoySaturatingProcesses / 2));
+  const upstream = await UpstreamProcess.start();
+  try {
+    const proxy = await startEnvoy(newestEnvoy(outcome.binaries.envoy), ctx.workdir, 'profile', upstream.port, server.grpcPort);
+    const variant: Variant = { name: 'envoy-hit', authz: 'profiled service', expectation: 'all hits', credentials, start: async () => server };
+    try {
+      const running: Running = { variant, server, proxy, saturating: [], rates: [] };
+      await runFleet(proxy.baseUrl, credentials, { processes: s.envoySaturatingProcesses, requestsPerProcess: s.envoyWarmupPerProcess }, ctx.workdir);
+      const piece = await measure(ctx, running, upstream, { processes: s.envoySaturatingProcesses, seconds });
+      if (piece.problems.length > 0) throw new Error(piece.problems.join('; '));
+      return piece.checks + s.envoySaturatingProcesses * s.envoyWarmupPerProcess;
+    } finally {
+      await proxy.stop();
+    }
+  } finally {
+    await upstream.stop();
+  }
+}
+
 export async function envoyPhase(ctx: BenchContext): Promise<EnvoyReport> {
   const s = ctx.settings;
   const outcome = installBinaries();

@@ -4,7 +4,7 @@
  *   node dist/bench/run.js             full run → bench/results/latest.{json,md}
  *   node dist/bench/run.js --smoke     ~1 s per scenario, tiny counts, targets not judged;
  *                                      exits non-zero only if the harness itself broke
- *   node dist/bench/run.js --profile [hit|miss]
+ *   node dist/bench/run.js --profile [hit|miss|envoy-hit]
  *                                      that scenario under node --cpu-prof → profile-<scenario>.md
  *   --only rounds,mixed,burst,memory,envoy   a subset of the phases (envoy: through the real Envoy)
  *   --out <dir>                        where results go (smoke default: a temporary folder)
@@ -18,7 +18,7 @@ import { envoyPhase } from './envoy-scenarios';
 import { H2LOAD_INSTALL_HINT, h2loadVersion } from './h2load';
 import { measureJitter } from './jitter';
 import { canPin, pinSelfToLoadCore } from './processes';
-import { profileScenario, type Profiled } from './profile-run';
+import { PROFILED, profileScenario, type Profiled } from './profile-run';
 import { currentLoad, judgeTargets, machine, renderMarkdown, revision, type Report } from './report';
 import type { ScenarioResult } from './result';
 import { burstPhase, createContext, memoryPhase, mixedPhase, roundsPhase, type BenchContext } from './scenarios';
@@ -46,8 +46,12 @@ function parseOptions(argv: string[]): Options {
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i];
     if (argument === '--smoke') options.smoke = true;
-    else if (argument === '--profile') options.profile = argv[i + 1] === 'miss' || argv[i + 1] === 'hit' ? (argv[++i] as Profiled) : 'hit';
-    else if (argument === '--out') options.out = argv[++i];
+    else if (argument === '--profile') {
+      // The scenario name is optional: `--profile` alone profiles hit.
+      const named = PROFILED.find((name) => name === argv[i + 1]);
+      options.profile = named ?? 'hit';
+      if (named) i++;
+    } else if (argument === '--out') options.out = argv[++i];
     else if (argument === '--service-node-flags') options.serviceNodeFlags = (argv[++i] ?? '').split(' ').filter(Boolean);
     else if (argument === '--only') options.only = (argv[++i] ?? '').split(',').map((name) => phase(name));
     else throw new Error(`unknown argument ${argument} (use --smoke, --profile, --only <phases>, --out <dir>, --service-node-flags "<flags>")`);
