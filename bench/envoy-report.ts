@@ -82,6 +82,14 @@ function missOverheads(phase: MeasuredEnvoyPhase): string[] {
   return lines;
 }
 
+/** Stalls of the shared machine show as Envoy timeouts and Kratos timeouts: said, not hidden. */
+function stalls(run: EnvoyRun): string {
+  const parts: string[] = [];
+  if (run.notOk > 0) parts.push(`${run.notOk} requests not answered 200 (Envoy's 200 ms ext_authz timeout)`);
+  if (run.kratosUnavailable > 0) parts.push(`${run.kratosUnavailable} checks met a Kratos timeout (150 ms)`);
+  return parts.length > 0 ? `; ${parts.join(', ')}` : '';
+}
+
 export function renderEnvoyMarkdown(report: EnvoyReport): string[] {
   const lines = ['', '## Through the real Envoy', ''];
   if ('skipped' in report) return [...lines, `Not run: ${report.skipped}.`, '', `Peer (Heimdall): ${report.peer}`];
@@ -93,7 +101,7 @@ export function renderEnvoyMarkdown(report: EnvoyReport): string[] {
   );
   for (const rate of rates) lines.push('', ...latencyTable(report, rate));
   lines.push('', ...missOverheads(report), '', `- Peer (\`envoy-peer-hit\`, \`envoy-peer-miss\`, Heimdall): ${report.peer}`);
-  for (const v of report.variants) for (const run of [v.saturating, ...v.rates.map((r) => r.run)]) lines.push(`- \`${v.name}\`: ${run.load}${run.problems.length > 0 ? ` — **${run.problems.join('; ')}**` : ''}`);
+  for (const v of report.variants) for (const run of [v.saturating, ...v.rates.map((r) => r.run)]) lines.push(`- \`${v.name}\`: ${run.load}${stalls(run)}${run.problems.length > 0 ? ` — **${run.problems.join('; ')}**` : ''}`);
   return lines;
 }
 

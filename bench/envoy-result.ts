@@ -13,6 +13,10 @@ export interface EnvoyRun {
   checks: number;
   /** CPU seconds (user + system, /proc/<pid>/stat) of the authorization process per 1000 checks. */
   authzCpuSecondsPer1000: number | undefined;
+  /** Requests Envoy answered other than 200 (its ext_authz timeout during a stall; tolerated up to 1%). */
+  notOk: number;
+  /** Checks that met a Kratos timeout (the service answers those as errors; tolerated up to 1%). */
+  kratosUnavailable: number;
   /** Kratos's own whoami latency, probed from the driver during the run (miss variants at fixed rates). */
   kratosWhoami: LatencySummary | undefined;
   problems: string[];

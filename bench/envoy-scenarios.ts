@@ -22,6 +22,7 @@ import { whoamiLatency } from './whoami-latency';
 
 const WHOAMI_OK = sampleKey('kratos_ext_authz_kratos_requests_total', { endpoint: 'whoami', status: '200' });
 const ALLOWED = ['cookie', 'token'].map((credential) => sampleKey(CHECKS, { decision: 'allow', credential, reason: 'ok' }));
+const UNAVAILABLE = ['cookie', 'token'].map((credential) => sampleKey(CHECKS, { decision: 'error', credential, reason: 'kratos_unavailable' }));
 
 /** What each variant must show besides "every request reached the upstream, allowed". */
 type Expectation = 'nothing' | 'floor' | 'all hits' | 'whoami per check';
@@ -53,31 +54,58 @@ async function snapshot(server: ServerProcess | undefined, upstream: UpstreamPro
   };
 }
 
+/**
+ * Requests Envoy may answer other than 200 within a run (its 200 ms ext_authz timeout, during a
+ * stall of the shared machine), and Kratos timeouts the service may meet, before the run counts
+ * as broken: a wrong config or decision fails (nearly) every request, a stall a few.
+ */
+const TOLERATED_SHARE = 0.01;
+
+interface Verified {
+  /** Checks the authorization server counted (allowed, or answered Kratos-unavailable). */
+  checks: number;
+  notOk: number;
+  kratosUnavailable: number;
+  problems: string[];
+}
+
 /** Checks the authorization server answered, and what they were; the proof a run measured its variant. */
-function verify(variant: Variant, before: Snapshot, after: Snapshot, fleet: FleetResult): { checks: number; problems: string[] } {
+function verify(variant: Variant, before: Snapshot, after: Snapshot, fleet: FleetResult): Verified {
   const answered = fleet.durationsUs.length;
+  const notOk = fleet.non200;
   // A timed h2load process stops with at most its one request in flight: answered upstream, not logged.
   const slack = fleet.processes;
+  const tolerated = Math.ceil(answered * TOLERATED_SHARE);
   const problems: string[] = [];
-  if (fleet.non200 > 0) problems.push(`${fleet.non200} requests were not answered 200 by the upstream (Envoy 403/503, or failed streams)`);
+  if (notOk > tolerated) problems.push(`${notOk} requests were not answered 200 (Envoy 403/503, or failed streams), more than ${tolerated}`);
   const reached = after.upstream.requests - before.upstream.requests;
   if (reached < answered || reached > answered + slack) problems.push(`h2load counted ${answered} answers but the upstream ${reached} requests`);
   let checks = 0;
+  let allowed = 0;
+  let kratosUnavailable = 0;
   if (variant.expectation === 'floor') checks = (after.floorChecks ?? 0) - (before.floorChecks ?? 0);
   if (before.metrics && after.metrics) {
     const deltas = counterDeltas(before.metrics, after.metrics, CHECKS);
-    checks = ALLOWED.reduce((sum, key) => sum + (deltas.get(key) ?? 0), 0);
-    for (const key of ALLOWED) deltas.delete(key);
+    allowed = ALLOWED.reduce((sum, key) => sum + (deltas.get(key) ?? 0), 0);
+    kratosUnavailable = UNAVAILABLE.reduce((sum, key) => sum + (deltas.get(key) ?? 0), 0);
+    checks = allowed + kratosUnavailable;
+    for (const key of [...ALLOWED, ...UNAVAILABLE]) deltas.delete(key);
     if (deltas.size > 0) problems.push(`checks that were not allows: ${[...deltas].map(([key, n]) => `${key} ×${n}`).join(', ')}`);
+    if (kratosUnavailable > tolerated) problems.push(`${kratosUnavailable} checks met a Kratos timeout, more than ${tolerated}`);
     const withIdentity = after.upstream.withIdentity - before.upstream.withIdentity;
     if (withIdentity < answered) problems.push(`only ${withIdentity} of ${answered} upstream requests carried the identity header`);
     const hits = counterDeltas(before.metrics, after.metrics, CACHE).get(sampleKey(CACHE, { cache: 'session', result: 'hit' })) ?? 0;
     const whoami = counterDeltas(before.metrics, after.metrics, 'kratos_ext_authz_kratos_requests_total').get(WHOAMI_OK) ?? 0;
-    if (variant.expectation === 'all hits' && hits < checks) problems.push(`only ${hits} of ${checks} checks were cache hits`);
-    if (variant.expectation === 'whoami per check' && whoami !== checks) problems.push(`${checks} checks but ${whoami} whoami calls`);
+    if (variant.expectation === 'all hits' && hits < allowed) problems.push(`only ${hits} of ${allowed} allowed checks were cache hits`);
+    // A check Envoy gave up on is still in flight at the service when h2load sends that
+    // credential's next request, which then joins its whoami: at most one per request not 200.
+    // And the request each process had in flight when the previous run stopped may have its
+    // whoami counted in one run and its check in the next: at most one per process.
+    if (variant.expectation === 'whoami per check' && (whoami > allowed + slack || whoami < allowed - notOk - slack)) problems.push(`${allowed} allowed checks but ${whoami} whoami calls`);
   }
-  if (variant.expectation !== 'nothing' && (checks < answered || checks > answered + slack)) problems.push(`h2load counted ${answered} answers but the authorization server ${checks} checks`);
-  return { checks, problems };
+  // Requests Envoy answered 503 after its timeout were still checked, later.
+  if (variant.expectation !== 'nothing' && (checks < answered || checks > answered + notOk + slack)) problems.push(`h2load counted ${answered} answers (+${notOk} not 200) but the authorization server ${checks} checks`);
+  return { checks, notOk, kratosUnavailable, problems };
 }
 
 /** One measured run of one variant in one round; rounds are combined into an EnvoyRun. */
@@ -86,6 +114,8 @@ interface Piece {
   durationsUs: Float64Array;
   checks: number;
   cpuMs: number;
+  notOk: number;
+  kratosUnavailable: number;
   whoamiUs: Float64Array | undefined;
   problems: string[];
 }
@@ -110,13 +140,13 @@ async function measure(ctx: BenchContext, running: Running, upstream: UpstreamPr
   const probe = variant.probe && shape.totalRate !== undefined ? whoamiLatency(variant.probe.publicUrl, variant.probe.headers, probeCalls, PROBE_PAUSE_MS) : undefined;
   const [fleet, whoamiUs] = await Promise.all([runFleet(proxy.baseUrl, variant.credentials, shape, ctx.workdir), probe]);
   const after = await snapshot(server, upstream);
-  const { checks, problems } = verify(variant, before, after, fleet);
-  return { checksPerSecond: fleet.checksPerSecond, durationsUs: fleet.durationsUs, checks, cpuMs: after.cpuMs - before.cpuMs, whoamiUs, problems };
+  return { checksPerSecond: fleet.checksPerSecond, durationsUs: fleet.durationsUs, cpuMs: after.cpuMs - before.cpuMs, whoamiUs, ...verify(variant, before, after, fleet) };
 }
 
 function combine(pieces: Piece[], hasServer: boolean, load: string): EnvoyRun {
-  const checks = pieces.reduce((sum, piece) => sum + piece.checks, 0);
-  const cpuMs = pieces.reduce((sum, piece) => sum + piece.cpuMs, 0);
+  const total = (pick: (piece: Piece) => number): number => pieces.reduce((sum, piece) => sum + pick(piece), 0);
+  const checks = total((piece) => piece.checks);
+  const cpuMs = total((piece) => piece.cpuMs);
   const whoami = pieces.flatMap((piece) => (piece.whoamiUs ? [piece.whoamiUs] : []));
   return {
     load,
@@ -126,6 +156,8 @@ function combine(pieces: Piece[], hasServer: boolean, load: string): EnvoyRun {
     // ms of CPU per check is CPU seconds per 1000 checks.
     authzCpuSecondsPer1000: hasServer && checks > 0 ? cpuMs / checks : undefined,
     kratosWhoami: whoami.length > 0 ? summarizeMicros(concatDurations(whoami)) : undefined,
+    notOk: total((piece) => piece.notOk),
+    kratosUnavailable: total((piece) => piece.kratosUnavailable),
     problems: pieces.flatMap((piece) => piece.problems),
   };
 }
