@@ -34,7 +34,8 @@ demo: build
 run: build
 	node dist/src/main.js $(if $(CONFIG),--config $(CONFIG))
 
-# Needs h2load (Debian: apt-get install nghttp2-client).
+# Needs h2load (Debian: apt-get install nghttp2-client). The last phase runs through the real Envoy
+# and Kratos, which it installs as `make stack-install` does (cached after the first time).
 bench: build
 	node dist/bench/run.js
 

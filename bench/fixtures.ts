@@ -30,11 +30,21 @@ export type CacheMode = 'on' | 'off';
 // not the one refresh per TTL a real deployment would also see.
 const BENCH_TTL = '300s';
 
-/** Writes a service config for the emulator (JSON is valid YAML) and returns its path. */
-export function writeServiceConfig(directory: string, name: string, kratos: KratosProcess, cache: CacheMode): string {
+/** Where the service finds Kratos: the emulator, or the real one (envoy-scenarios.ts). */
+export interface KratosUrls {
+  readonly publicUrl: string;
+  readonly adminUrl: string;
+}
+
+/**
+ * Writes a service config (JSON is valid YAML) and returns its path. `policy` is merged over the
+ * defaults (browser cookies `highest_available`, tokens `aal1`).
+ */
+export function writeServiceConfig(directory: string, name: string, kratos: KratosUrls, cache: CacheMode, policy: Record<string, string> = {}): string {
   const config = {
     server: { grpc_address: '127.0.0.1:0', http_address: '127.0.0.1:0', http_authz_address: '127.0.0.1:0', shutdown_timeout: '2s' },
     kratos: { public_url: kratos.publicUrl, admin_url: kratos.adminUrl, timeout: '150ms' },
+    policy,
     // max_entries 0 turns both the session and identity caches off.
     cache: cache === 'on' ? { ttl: BENCH_TTL, max_entries: 100_000 } : { max_entries: 0 },
     // Allowed checks log at debug: info keeps the log quiet under load, as in production.

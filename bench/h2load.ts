@@ -14,8 +14,11 @@ export function h2loadVersion(): string | undefined {
 }
 
 export interface H2loadRun {
-  port: number;
-  dataFile: string;
+  /** Every request goes to this URL with these headers (`name: value`). */
+  url: string;
+  headers: readonly string[];
+  /** The request body (a POST); none for a GET. */
+  dataFile?: string;
   logFile: string;
   clients: number;
   streams: number;
@@ -39,13 +42,19 @@ export interface H2loadResult {
 // Envoy's gRPC client sends these; grpc-timeout is Envoy's ext_authz timeout (default 200 ms).
 const GRPC_HEADERS = ['content-type: application/grpc', 'te: trailers', 'grpc-timeout: 200m'];
 
+/** What Envoy sends the authorization server: a Check call with `dataFile` as its framed body. */
+export function grpcCheckTarget(port: number, dataFile: string): Pick<H2loadRun, 'url' | 'headers' | 'dataFile'> {
+  return { url: `http://127.0.0.1:${port}${CHECK_PATH}`, headers: GRPC_HEADERS, dataFile };
+}
+
 function h2loadArguments(run: H2loadRun): string[] {
-  const args = ['-c', String(run.clients), '-m', String(run.streams), '-d', run.dataFile, '--log-file', run.logFile];
-  for (const header of GRPC_HEADERS) args.push('-H', header);
+  const args = ['-c', String(run.clients), '-m', String(run.streams), '--log-file', run.logFile];
+  if (run.dataFile !== undefined) args.push('-d', run.dataFile);
+  for (const header of run.headers) args.push('-H', header);
   if (run.durationSeconds !== undefined) args.push('-D', String(run.durationSeconds));
   else args.push('-n', String(run.requests ?? 1));
   if (run.ratePerClient !== undefined) args.push('--rps', String(run.ratePerClient));
-  args.push(`http://127.0.0.1:${run.port}${CHECK_PATH}`);
+  args.push(run.url);
   return args;
 }
 

@@ -3,14 +3,20 @@
  * over IPC. In the driver's own process it stalled: collecting the garbage of 100000 request
  * bodies paused it for longer than the service's Kratos timeout, and checks failed.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { KratosEmulator } from '../test/support/kratos-emulator';
+import { IpcChild } from './ipc-child';
 
-type Command = { op: 'newCookies'; count: number } | { op: 'setLatency'; ms: number } | { op: 'whoamiTotal' };
+type Command = { op: 'newSessions'; count: number } | { op: 'setLatency'; ms: number } | { op: 'whoamiTotal' };
 type Request = Command & { id: number };
-type Reply = { id: number; cookies?: string[]; total?: number; stallMs?: number; error?: string };
+type Reply = { id: number; sessions?: SessionCredentials[]; total?: number; stallMs?: number; error?: string };
 type Ready = { ready: true; publicUrl: string; adminUrl: string };
+
+/** One session's two ways in: the browser's `name=value` cookie and the API client's token. */
+export interface SessionCredentials {
+  cookie: string;
+  token: string;
+}
 
 // Sessions share identities, a hundred each, to keep the emulator's heap small.
 const SESSIONS_PER_IDENTITY = 100;
@@ -37,11 +43,11 @@ class EmulatorHost {
 
   handle(request: Command): Omit<Reply, 'id'> {
     switch (request.op) {
-      case 'newCookies': {
-        const cookies = Array.from({ length: request.count }, () => this.newCookie());
+      case 'newSessions': {
+        const sessions = Array.from({ length: request.count }, () => this.newSession());
         // Collect now, while nothing is measured, rather than in a long pause mid-run.
         global.gc?.();
-        return { cookies };
+        return { sessions };
       }
       case 'setLatency':
         this.emulator.setLatency('whoami', request.ms);
@@ -61,8 +67,8 @@ class EmulatorHost {
     this.emulator.clearRequests();
   }
 
-  /** A new aal2 browser session's `name=value` cookie. */
-  private newCookie(): string {
+  /** A new aal2 session's cookie and token. */
+  private newSession(): SessionCredentials {
     if (this.identity === undefined || this.created % SESSIONS_PER_IDENTITY === 0) {
       const email = `bench-${this.created}@example.com`;
       this.identity = this.emulator.addIdentity({
@@ -71,7 +77,8 @@ class EmulatorHost {
       });
     }
     this.created++;
-    return this.emulator.cookieHeaderFor(this.emulator.createSession(this.identity, { methods: AAL2_METHODS }));
+    const session = this.emulator.createSession(this.identity, { methods: AAL2_METHODS });
+    return { cookie: this.emulator.cookieHeaderFor(session), token: session.token };
   }
 }
 
@@ -94,67 +101,46 @@ async function childMain(): Promise<void> {
 
 /** Driver side. */
 export class KratosProcess {
-  private nextId = 1;
-  private readonly pending = new Map<number, (reply: Reply) => void>();
-
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly child: IpcChild<Command, Reply>,
     readonly publicUrl: string,
     readonly adminUrl: string,
-  ) {
-    child.on('message', (reply: Reply) => {
-      this.pending.get(reply.id)?.(reply);
-      this.pending.delete(reply.id);
-    });
-  }
+  ) {}
 
-  static start(): Promise<KratosProcess> {
+  static async start(): Promise<KratosProcess> {
     // A large young generation lets per-request garbage die young instead of growing the old
     // generation, whose collections (with 100000 sessions live) pause for longer than a Kratos timeout.
-    const child = fork(__filename, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc', '--max-semi-space-size=64'] });
-    return new Promise((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code) => reject(new Error(`Kratos emulator process exited with ${code}`)));
-      child.once('message', (message: Ready) => resolve(new KratosProcess(child, message.publicUrl, message.adminUrl)));
-    });
+    const { child, ready } = await IpcChild.start<Command, Reply, Ready>(__filename, 'Kratos emulator', ['--expose-gc', '--max-semi-space-size=64']);
+    return new KratosProcess(child, ready.publicUrl, ready.adminUrl);
   }
 
-  private ask(command: Command): Promise<Reply> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, (reply) => (reply.error ? reject(new Error(`Kratos emulator: ${reply.error}`)) : resolve(reply)));
-      const request: Request = { ...command, id };
-      this.child.send(request);
-    });
-  }
-
-  /** `count` new aal2 sessions, as Cookie header parts (`ory_kratos_session=…`), in batches to keep IPC messages small. */
-  async newCookies(count: number): Promise<string[]> {
-    const cookies: string[] = [];
-    while (cookies.length < count) {
-      const reply = await this.ask({ op: 'newCookies', count: Math.min(10_000, count - cookies.length) });
-      cookies.push(...(reply.cookies ?? []));
+  /** `count` new aal2 sessions, in batches to keep IPC messages small. */
+  async newSessions(count: number): Promise<SessionCredentials[]> {
+    const sessions: SessionCredentials[] = [];
+    while (sessions.length < count) {
+      const reply = await this.child.ask({ op: 'newSessions', count: Math.min(10_000, count - sessions.length) });
+      sessions.push(...(reply.sessions ?? []));
     }
-    return cookies;
+    return sessions;
+  }
+
+  /** `count` new aal2 sessions as Cookie header parts (`ory_kratos_session=…`). */
+  async newCookies(count: number): Promise<string[]> {
+    return (await this.newSessions(count)).map((session) => session.cookie);
   }
 
   async setLatency(ms: number): Promise<void> {
-    await this.ask({ op: 'setLatency', ms });
+    await this.child.ask({ op: 'setLatency', ms });
   }
 
   /** whoami calls answered since the emulator started, and its longest event-loop stall since the last ask. */
   async whoamiTotal(): Promise<{ total: number; stallMs: number }> {
-    const reply = await this.ask({ op: 'whoamiTotal' });
+    const reply = await this.child.ask({ op: 'whoamiTotal' });
     return { total: reply.total ?? 0, stallMs: reply.stallMs ?? 0 };
   }
 
   stop(): Promise<void> {
-    if (this.child.exitCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.child.removeAllListeners('exit');
-      this.child.once('exit', () => resolve());
-      this.child.disconnect();
-    });
+    return this.child.stop();
   }
 }
 

@@ -1,7 +1,7 @@
 /** One measured run against one server, bracketed by the counters that prove what it measured. */
 import { join } from 'node:path';
 import { collectGarbage, takeDriverStallMs } from './gc';
-import { runH2load, type H2loadResult, type H2loadRun } from './h2load';
+import { grpcCheckTarget, runH2load, type H2loadResult, type H2loadRun } from './h2load';
 import type { KratosProcess } from './kratos-process';
 import { runLoad, type LoadPlan, type LoadResult } from './h2-client';
 import { cpuTimeMs, type ServerProcess } from './processes';
@@ -166,7 +166,7 @@ export interface H2loadShape {
 
 /** h2load against the bracket's server with `dataFile` as every request's body. */
 export function measureH2load(bracket: Bracket, dataFile: string, workdir: string, shape: H2loadShape): Promise<Measured> {
-  const run: H2loadRun = { port: bracket.server.grpcPort, dataFile, logFile: join(workdir, 'h2load.log'), ...shape };
+  const run: H2loadRun = { ...grpcCheckTarget(bracket.server.grpcPort, dataFile), logFile: join(workdir, 'h2load.log'), ...shape };
   // A timed run may stop with requests still in flight: the server answers them, h2load does not log them.
   const slack = shape.durationSeconds === undefined ? 0 : shape.clients * shape.streams;
   return bracketed(
@@ -181,7 +181,7 @@ export function measureH2load(bracket: Bracket, dataFile: string, workdir: strin
 
 /** Untimed h2load requests (JIT, connections, cache fill); only failures are reported. */
 export async function warmUpH2load(server: ServerProcess, dataFile: string, workdir: string, requests: number, clients: number, streams: number): Promise<void> {
-  const result = await runH2load({ port: server.grpcPort, dataFile, logFile: join(workdir, 'warmup.log'), clients, streams, requests });
+  const result = await runH2load({ ...grpcCheckTarget(server.grpcPort, dataFile), logFile: join(workdir, 'warmup.log'), clients, streams, requests });
   if (result.non200 > 0 || result.durationsUs.length !== requests) throw new Error(`warm-up: ${result.non200} of ${requests} requests failed`);
 }
 

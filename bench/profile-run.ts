@@ -6,15 +6,26 @@ import { measureH2load, measureRaw, warmUpH2load, type Measured } from './measur
 import { startService, type ServerProcess } from './processes';
 import { renderProfile, summarizeProfile } from './profile';
 import type { BenchContext } from './scenarios';
+import { driveEnvoyHit } from './envoy-scenarios';
 
-export type Profiled = 'hit' | 'miss';
+export type Profiled = 'hit' | 'miss' | 'envoy-hit';
+export const PROFILED: readonly Profiled[] = ['hit', 'miss', 'envoy-hit'];
 
 const DESCRIPTION: Record<Profiled, string> = {
   hit: 'a saturating h2load run, every check a cache hit',
   miss: 'a saturating raw-client run over 1000 cookies with the cache off, every check one whoami (emulator 1 ms)',
+  'envoy-hit': 'the saturating envoy-hit load: h2load → the real Envoy → the service, every check a cache hit, half cookies and half tokens',
 };
 
-async function drive(ctx: BenchContext, server: ServerProcess, which: Profiled, seconds: number): Promise<Measured> {
+/** Runs the profiled load; returns every check the service answered, warm-up included. */
+async function drive(ctx: BenchContext, server: ServerProcess, which: Profiled, seconds: number): Promise<number> {
+  if (which === 'envoy-hit') return driveEnvoyHit(ctx, server, seconds);
+  const run = await driveDirect(ctx, server, which, seconds);
+  if (run.problems.length > 0) throw new Error(run.problems.join('; '));
+  return run.allowed + (which === 'hit' ? ctx.settings.warmupRequests : 1_000);
+}
+
+async function driveDirect(ctx: BenchContext, server: ServerProcess, which: 'hit' | 'miss', seconds: number): Promise<Measured> {
   const s = ctx.settings;
   const bracket = { server, kratos: ctx.kratos };
   const plan = { connections: s.connections, streamsPerConnection: s.streamsPerConnection };
@@ -34,14 +45,12 @@ export async function profileScenario(ctx: BenchContext, out: string, which: Pro
   const profileDir = join(ctx.workdir, 'profile');
   // The default 1 ms sampling: finer sampling slowed the miss path by half and skewed its shares.
   const flags = [...ctx.serviceNodeFlags, '--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const server = await startService(writeServiceConfig(ctx.workdir, 'profile', ctx.kratos, which === 'hit' ? 'on' : 'off'), flags);
+  const server = await startService(writeServiceConfig(ctx.workdir, 'profile', ctx.kratos, which === 'miss' ? 'off' : 'on'), flags);
   let checks: number;
   try {
     await ctx.kratos.setLatency(ctx.settings.missKratosMs);
     // Long enough that start-up (module loading, config parsing) is a small part of the profile.
-    const run = await drive(ctx, server, which, ctx.settings.smoke ? 1 : 20);
-    if (run.problems.length > 0) throw new Error(run.problems.join('; '));
-    checks = run.allowed + (which === 'hit' ? ctx.settings.warmupRequests : 1_000);
+    checks = await drive(ctx, server, which, ctx.settings.smoke ? 1 : 20);
   } finally {
     await server.stop();
   }

@@ -1,6 +1,8 @@
 /** The results as JSON and as the Markdown table the README shows, with the targets judged. */
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
+import { renderEnvoyMarkdown } from './envoy-report';
+import type { EnvoyReport } from './envoy-result';
 import type { Jitter } from './jitter';
 import type { ScenarioResult } from './result';
 import type { BenchSettings } from './settings';
@@ -34,6 +36,8 @@ export interface Report {
   serviceNodeFlags: string[];
   settings: BenchSettings;
   scenarios: ScenarioResult[];
+  /** The envoy-* scenarios, when that phase ran. */
+  envoy?: EnvoyReport;
   targets: TargetResult[];
   problems: string[];
 }
@@ -166,6 +170,7 @@ export function renderMarkdown(report: Report): string {
     '|---|---|---|---|',
     ...report.targets.map((t) => `| ${t.target} | ${t.goal} | ${t.measured} | ${verdict(t.met, report.mode === 'smoke')} |`),
   ];
+  if (report.envoy) lines.push(...renderEnvoyMarkdown(report.envoy));
   if (report.problems.length > 0) lines.push('', '**Harness problems (these numbers are not valid):**', ...report.problems.map((p) => `- ${p}`));
   return `${lines.join('\n')}\n`;
 }

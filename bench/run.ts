@@ -4,19 +4,21 @@
  *   node dist/bench/run.js             full run → bench/results/latest.{json,md}
  *   node dist/bench/run.js --smoke     ~1 s per scenario, tiny counts, targets not judged;
  *                                      exits non-zero only if the harness itself broke
- *   node dist/bench/run.js --profile [hit|miss]
+ *   node dist/bench/run.js --profile [hit|miss|envoy-hit]
  *                                      that scenario under node --cpu-prof → profile-<scenario>.md
- *   --only rounds,mixed,burst,memory   a subset of the phases
+ *   --only rounds,mixed,burst,memory,envoy   a subset of the phases (envoy: through the real Envoy)
  *   --out <dir>                        where results go (smoke default: a temporary folder)
  *   --service-node-flags "<flags>"     node flags for the service processes, e.g. "--max-semi-space-size=16"
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { envoyProblems } from './envoy-report';
+import { envoyPhase } from './envoy-scenarios';
 import { H2LOAD_INSTALL_HINT, h2loadVersion } from './h2load';
 import { measureJitter } from './jitter';
 import { canPin, pinSelfToLoadCore } from './processes';
-import { profileScenario, type Profiled } from './profile-run';
+import { PROFILED, profileScenario, type Profiled } from './profile-run';
 import { currentLoad, judgeTargets, machine, renderMarkdown, revision, type Report } from './report';
 import type { ScenarioResult } from './result';
 import { burstPhase, createContext, memoryPhase, mixedPhase, roundsPhase, type BenchContext } from './scenarios';
@@ -24,7 +26,9 @@ import { FULL, SMOKE } from './settings';
 import { KratosProcess } from './kratos-process';
 
 const PHASES = { rounds: roundsPhase, mixed: mixedPhase, burst: burstPhase, memory: memoryPhase } as const;
-type Phase = keyof typeof PHASES;
+/** The direct gRPC phases, then `envoy`, which reports in a section of its own. */
+type Phase = keyof typeof PHASES | 'envoy';
+const PHASE_NAMES: readonly Phase[] = [...(Object.keys(PHASES) as Array<keyof typeof PHASES>), 'envoy'];
 
 /** The V8 flags the Dockerfile and deploy/kubernetes start the service with: measure what ships. */
 const SHIPPED_NODE_FLAGS = ['--max-old-space-size=160'];
@@ -38,12 +42,16 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { smoke: false, profile: undefined, only: Object.keys(PHASES) as Phase[], out: undefined, serviceNodeFlags: SHIPPED_NODE_FLAGS };
+  const options: Options = { smoke: false, profile: undefined, only: [...PHASE_NAMES], out: undefined, serviceNodeFlags: SHIPPED_NODE_FLAGS };
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i];
     if (argument === '--smoke') options.smoke = true;
-    else if (argument === '--profile') options.profile = argv[i + 1] === 'miss' || argv[i + 1] === 'hit' ? (argv[++i] as Profiled) : 'hit';
-    else if (argument === '--out') options.out = argv[++i];
+    else if (argument === '--profile') {
+      // The scenario name is optional: `--profile` alone profiles hit.
+      const named = PROFILED.find((name) => name === argv[i + 1]);
+      options.profile = named ?? 'hit';
+      if (named) i++;
+    } else if (argument === '--out') options.out = argv[++i];
     else if (argument === '--service-node-flags') options.serviceNodeFlags = (argv[++i] ?? '').split(' ').filter(Boolean);
     else if (argument === '--only') options.only = (argv[++i] ?? '').split(',').map((name) => phase(name));
     else throw new Error(`unknown argument ${argument} (use --smoke, --profile, --only <phases>, --out <dir>, --service-node-flags "<flags>")`);
@@ -52,8 +60,9 @@ function parseOptions(argv: string[]): Options {
 }
 
 function phase(name: string): Phase {
-  if (name in PHASES) return name as Phase;
-  throw new Error(`unknown phase ${name}: one of ${Object.keys(PHASES).join(', ')}`);
+  const known = PHASE_NAMES.find((each) => each === name);
+  if (known) return known;
+  throw new Error(`unknown phase ${name}: one of ${PHASE_NAMES.join(', ')}`);
 }
 
 const REPO = join(__dirname, '..', '..');
@@ -61,6 +70,7 @@ const REPO = join(__dirname, '..', '..');
 async function runPhases(ctx: BenchContext, only: Phase[]): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   for (const name of only) {
+    if (name === 'envoy') continue;
     process.stderr.write(`bench: ${name}…\n`);
     results.push(...(await PHASES[name](ctx)));
   }
@@ -96,7 +106,8 @@ async function main(): Promise<number> {
     const timerGaps = await measureJitter(options.smoke ? 1 : 5);
     const requestBodyBytes = (await ctx.sessions.newBody()).length - 5;
     const scenarios = await runPhases(ctx, options.only);
-    const problems = scenarios.flatMap((scenario) => scenario.problems.map((problem) => `${scenario.name}: ${problem}`));
+    const envoy = options.only.includes('envoy') ? await envoyPhase(ctx) : undefined;
+    const problems = [...scenarios.flatMap((scenario) => scenario.problems.map((problem) => `${scenario.name}: ${problem}`)), ...envoyProblems(envoy)];
     const report: Report = {
       generatedAt: new Date().toISOString(),
       revision: revision(REPO),
@@ -106,6 +117,7 @@ async function main(): Promise<number> {
       serviceNodeFlags: options.serviceNodeFlags,
       settings,
       scenarios,
+      envoy,
       targets: judgeTargets(scenarios, settings),
       problems,
     };

@@ -2,7 +2,6 @@
  * The scenarios, run back to back in one process so their ratios hold on a noisy machine.
  * Each phase starts the servers it needs (pinned to the server core), measures, and stops them.
  */
-import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sessions, writeServiceConfig } from './fixtures';
@@ -13,6 +12,7 @@ import { rssBytes, startFloorServer, startService, type ServerProcess } from './
 import type { LoadClient, ScenarioResult } from './result';
 import type { BenchSettings } from './settings';
 import { concatDurations, median, summarizeMicros } from './stats';
+import { whoamiLatency } from './whoami-latency';
 
 export interface BenchContext {
   settings: BenchSettings;
@@ -182,29 +182,10 @@ async function fixedRateH2load(ctx: BenchContext, name: string, target: RoundTar
   return fixedRateResult(name, target, run, 'h2load', `h2load --rps ${Math.round(rate / connections)} × ${connections} conn for ${seconds} s (bursts of ${perTick} per connection every 10 ms)`);
 }
 
-/** The emulator's own whoami latency seen from this process: what `miss` adds on top is ours. */
-async function emulatorWhoamiP50(ctx: BenchContext, cookie: string, calls: number): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const durations: number[] = [];
-  for (let i = 0; i < calls; i++) {
-    const started = process.hrtime.bigint();
-    await new Promise<void>((resolve, reject) => {
-      const request = http.get(`${ctx.kratos.publicUrl}/sessions/whoami`, { agent, headers: { cookie } }, (response) => {
-        response.resume();
-        response.on('end', resolve);
-      });
-      request.on('error', reject);
-    });
-    durations.push(Number(process.hrtime.bigint() - started) / 1000);
-  }
-  agent.destroy();
-  return summarizeMicros(durations).p50Ms;
-}
-
 async function missLatencyResult(ctx: BenchContext, miss: RoundTarget, cookie: string): Promise<ScenarioResult> {
   const s = ctx.settings;
   const scenario = await fixedRate(ctx, 'miss-latency', miss, s.missLatencyRate, s.missLatencySeconds);
-  const kratosP50 = await emulatorWhoamiP50(ctx, cookie, s.smoke ? 50 : 1_000);
+  const kratosP50 = summarizeMicros(await whoamiLatency(ctx.kratos.publicUrl, [{ cookie }], s.smoke ? 50 : 1_000)).p50Ms;
   scenario.facts['emulatorWhoamiP50Ms'] = kratosP50;
   scenario.facts['overMeasuredKratosMs'] = scenario.latency.p50Ms - kratosP50;
   scenario.notes.push(

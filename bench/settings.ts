@@ -22,6 +22,15 @@ export interface BenchSettings {
   /** Long enough that every check of the burst arrives while the one whoami is in flight. */
   burstKratosMs: number;
   memorySessions: number;
+  /** Through the real Envoy (envoy-scenarios.ts): h2load processes of one stream each when saturating. */
+  envoySaturatingProcesses: number;
+  /** The variants take turns, round after round, so drift on a shared machine hits all alike. */
+  envoyRounds: number;
+  envoySaturatingSeconds: number;
+  /** The fixed total rates (requests/s) whose latency is compared with envoy-direct's. */
+  envoyRates: number[];
+  envoyRateSeconds: number;
+  envoyWarmupPerProcess: number;
 }
 
 export const FULL: BenchSettings = {
@@ -41,6 +50,12 @@ export const FULL: BenchSettings = {
   burstChecks: 500,
   burstKratosMs: 20,
   memorySessions: 100_000,
+  envoySaturatingProcesses: 32,
+  envoyRounds: 3,
+  envoySaturatingSeconds: 4,
+  envoyRates: [500, 2_000],
+  envoyRateSeconds: 5,
+  envoyWarmupPerProcess: 100,
 };
 
 export const SMOKE: BenchSettings = {
@@ -57,4 +72,10 @@ export const SMOKE: BenchSettings = {
   mixedSessions: 200,
   burstChecks: 50,
   memorySessions: 1_000,
+  envoySaturatingProcesses: 4,
+  envoyRounds: 1,
+  envoySaturatingSeconds: 1,
+  envoyRates: [100, 200],
+  envoyRateSeconds: 1,
+  envoyWarmupPerProcess: 10,
 };

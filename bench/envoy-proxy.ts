@@ -1,0 +1,124 @@
+/**
+ * The real Envoy in front of the upstream for the envoy-* scenarios: one minimal bootstrap per
+ * variant (a listener, a route to the upstream, and the ext_authz filter or none), validated
+ * with `envoy --mode validate` before it is started. Minimal on purpose: the demo's envoy.yaml
+ * also has CORS, header mutation, an access log and a health check, which would add Envoy work
+ * (on the load core) to every variant alike and blur what ext_authz itself adds.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JsonObject } from '../stack/configs';
+import { freePorts } from '../stack/ports';
+import { Children } from '../stack/processes';
+import { waitUntilOk } from '../stack/local-stack';
+import type { Binary } from '../stack/versions';
+import { LOAD_CORE, pinned } from './processes';
+
+/** The issue's ext_authz timeout (Envoy's default); the service answers well within it. */
+const EXT_AUTHZ_TIMEOUT = '0.2s';
+
+const HTTP2_UPSTREAM = {
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+    '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+    explicit_http_config: { http2_protocol_options: {} },
+  },
+};
+
+function staticCluster(name: string, port: number, extra: JsonObject = {}): JsonObject {
+  return {
+    name,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] },
+    ...extra,
+  };
+}
+
+/** The same ext_authz settings as envoy/envoy.yaml, except the timeout the issue asks for. */
+function extAuthzFilter(): JsonObject {
+  return {
+    name: 'envoy.filters.http.ext_authz',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
+      grpc_service: { envoy_grpc: { cluster_name: 'ext_authz' }, timeout: EXT_AUTHZ_TIMEOUT },
+      transport_api_version: 'V3',
+      failure_mode_allow: false,
+      status_on_error: { code: 'ServiceUnavailable' },
+      encode_raw_headers: true,
+    },
+  };
+}
+
+export interface EnvoyPorts {
+  listener: number;
+  admin: number;
+  upstream: number;
+  /** The authorization server's gRPC port; undefined: no ext_authz filter at all (envoy-direct). */
+  authz: number | undefined;
+}
+
+export function envoyBenchConfig(ports: EnvoyPorts): JsonObject {
+  const router = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
+  const clusters = [staticCluster('upstream', ports.upstream)];
+  if (ports.authz !== undefined) clusters.push(staticCluster('ext_authz', ports.authz, { typed_extension_protocol_options: HTTP2_UPSTREAM }));
+  return {
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: ports.admin } } },
+    static_resources: {
+      listeners: [
+        {
+          name: 'ingress_http',
+          address: { socket_address: { address: '127.0.0.1', port_value: ports.listener } },
+          filter_chains: [
+            {
+              filters: [
+                {
+                  name: 'envoy.filters.network.http_connection_manager',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    stat_prefix: 'ingress_http',
+                    codec_type: 'AUTO',
+                    route_config: { name: 'local_route', virtual_hosts: [{ name: 'app', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream' } }] }] },
+                    http_filters: ports.authz === undefined ? [router] : [extAuthzFilter(), router],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+      clusters,
+    },
+  };
+}
+
+export interface RunningEnvoy {
+  /** Where h2load sends requests: http://127.0.0.1:<listener>. */
+  baseUrl: string;
+  configPath: string;
+  stop(): Promise<void>;
+}
+
+/** `envoy --mode validate`: a config Envoy rejects fails the phase before anything is measured. */
+function validate(envoy: Binary, configPath: string): void {
+  const result = spawnSync(envoy.path, ['--mode', 'validate', '-c', configPath, '--log-level', 'warn'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`envoy ${envoy.version} --mode validate rejected ${configPath}:\n${result.stdout}${result.stderr}`);
+}
+
+/** Writes, validates and starts one Envoy (one worker thread, pinned to the load core). */
+export async function startEnvoy(envoy: Binary, workdir: string, name: string, upstreamPort: number, authzPort: number | undefined): Promise<RunningEnvoy> {
+  const [listener, admin] = (await freePorts(2)) as [number, number];
+  const configPath = join(workdir, `envoy-${name}.json`);
+  writeFileSync(configPath, JSON.stringify(envoyBenchConfig({ listener, admin, upstream: upstreamPort, authz: authzPort }), null, 2));
+  validate(envoy, configPath);
+  const children = new Children();
+  const [command, args] = pinned(LOAD_CORE, envoy.path, ['-c', configPath, '--concurrency', '1', '--use-dynamic-base-id', '--log-level', 'warn']);
+  children.start({ name: 'envoy', command, args });
+  try {
+    await waitUntilOk(`http://127.0.0.1:${admin}/ready`, children, 'envoy', 20_000);
+  } catch (error) {
+    await children.stopAll();
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${(children.logs.get('envoy') ?? []).slice(-20).join('\n')}`);
+  }
+  return { baseUrl: `http://127.0.0.1:${listener}`, configPath, stop: () => children.stopAll() };
+}
