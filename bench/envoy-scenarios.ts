@@ -231,7 +231,7 @@ function newestEnvoy(installed: Binary[]): Binary {
 }
 
 const PEER_BLOCKED =
-  'not measured: Heimdall (github.com/dadrus/heimdall) cannot be obtained on this machine: the Go module proxy answers "403 This module version is not available" for its version list, @latest, v0.17.10 and v0.16.0; the other ext_authz peers checked (github.com/open-policy-agent/opa-envoy-plugin, github.com/ory/oathkeeper) answer the same. No comparable ext_authz server was found among the npm, PyPI, crates.io or Debian packages.';
+  'not measured: Heimdall (github.com/dadrus/heimdall) cannot be obtained on this machine: the Go module proxy answers "403 This module version is not available" for its version list, @latest, v0.17.10 and v0.16.0; the other ext_authz peers checked (github.com/open-policy-agent/opa-envoy-plugin, github.com/ory/oathkeeper) answer the same. The npm, PyPI, crates.io and Debian registries were not searched for a comparable ext_authz server.';
 
 /**
  * For `--profile envoy-hit`: the saturating envoy-hit load, through Envoy, against `server`
