@@ -138,11 +138,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 /** Polls `url` until it answers 200; fails early when the child it depends on has exited. */
-export async function waitUntilOk(url: string, children: Children, child: string, timeoutMs = STARTUP_TIMEOUT_MS): Promise<void> {
+export function waitUntilOk(url: string, children: Children, child: string, timeoutMs = STARTUP_TIMEOUT_MS): Promise<void> {
+  return pollUntilOk(url, timeoutMs, () => {
+    if (!children.isRunning(child)) throw new Error(`${child} exited while waiting for ${url}`);
+  });
+}
+
+/** Polls `url` every `intervalMs` until it answers 200; `stillUp` throws when waiting is pointless. */
+export async function pollUntilOk(url: string, timeoutMs: number, stillUp: () => void = () => {}, intervalMs = 200): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
-    if (!children.isRunning(child)) throw new Error(`${child} exited while waiting for ${url}`);
+    stillUp();
     try {
       const response = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(5_000) });
       await response.body?.cancel();
@@ -151,7 +158,7 @@ export async function waitUntilOk(url: string, children: Children, child: string
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(`${url} did not answer 200 within ${timeoutMs}ms (last: ${last})`);
 }

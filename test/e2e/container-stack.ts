@@ -19,6 +19,7 @@ import {
 } from 'testcontainers';
 import { parse as parseYaml } from 'yaml';
 import type { Stack } from './stack';
+import { pollUntilOk } from '../../stack/local-stack';
 
 export function findProjectRoot(): string {
   for (let dir = __dirname; ; dir = join(dir, '..')) {
@@ -166,8 +167,9 @@ export async function startContainerStack(client: ContainerRuntimeClient): Promi
     const baseUrl = `http://${envoy.getHost()}:${envoy.getMappedPort(8080)}`;
     // Envoy resolves its STRICT_DNS clusters asynchronously: wait until both paths work, the
     // Kratos route (no ext_authz) and an anonymous app route (ext_authz -> upstream).
-    await waitUntilOk(`${baseUrl}/self-service/login/api`, 60_000);
-    await waitUntilOk(`${baseUrl}/health`, 60_000);
+    // Containers are polled more gently than local processes.
+    await pollUntilOk(`${baseUrl}/self-service/login/api`, 60_000, undefined, 500);
+    await pollUntilOk(`${baseUrl}/health`, 60_000, undefined, 500);
 
     return {
       description: `containers of envoy/docker-compose.yml (${composeImage('envoy')}, ${kratosImage})`,
@@ -191,21 +193,4 @@ export async function startContainerStack(client: ContainerRuntimeClient): Promi
     await stop();
     throw Object.assign(error instanceof Error ? error : new Error(String(error)), { stackLogs: logs });
   }
-}
-
-async function waitUntilOk(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(5_000) });
-      await response.body?.cancel();
-      if (response.status === 200) return;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs}ms (last: ${last})`);
 }
