@@ -54,7 +54,7 @@ test('kratos.yml and config.yaml for the local stack point at the stack', () => 
   assert.deepEqual(
     [service.server, service.kratos].map((section) => JSON.stringify(section)),
     [
-      JSON.stringify({ grpc_address: '127.0.0.1:19191', http_address: '127.0.0.1:19192', shutdown_timeout: '10s' }),
+      JSON.stringify({ grpc_address: '127.0.0.1:19191', http_address: '127.0.0.1:19192', shutdown_timeout: '10s', http_authz_address: '' }),
       JSON.stringify({ public_url: 'http://127.0.0.1:14433', admin_url: 'http://127.0.0.1:14434', browser_url: 'http://127.0.0.1:18080', session_cookie: 'ory_kratos_session', timeout: '150ms' }),
     ],
   );
