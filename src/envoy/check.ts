@@ -4,12 +4,10 @@ import { readCheckRequest } from './check-request';
 import { toCheckResponse, type Metadata } from './check-response';
 import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from './messages';
 
-export type CheckDependencies = AuthorizeDependencies;
-
 export type CheckFunction = (request: CheckRequest | UnreadableCheckRequest, deadline: number) => Promise<CheckResponse>;
 
 /** CheckRequest in, CheckResponse out: read → decide → answer → encode, observed once. */
-export function createCheck(deps: CheckDependencies): CheckFunction {
+export function createCheck(deps: AuthorizeDependencies): CheckFunction {
   return async (request, deadline) => {
     const started = performance.now();
     const { decision, facts, answer } = await authorize('grpc', readingOf(request), deadline, deps, started);

@@ -12,7 +12,7 @@ import { headerLinesOf, plainReply, type HttpFrontDoor, type HttpReply } from '.
  * Above Envoy's default max_request_headers_kb (60 KiB), so a request a proxy let through is
  * not refused here for its size; beyond it the call is answered 431 JSON.
  */
-export const MAX_HEADER_BYTES = 64 * 1024;
+const MAX_HEADER_BYTES = 64 * 1024;
 /** No door reads a body; this bounds what Envoy's with_request_body or Traefik's forwardBody may send. */
 export const MAX_BODY_BYTES = 64 * 1024;
 /**

@@ -104,18 +104,30 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
   /** Sides a reload replaced while checks still ran on them. */
   const retiredWithChecks = new Set<KratosSide>();
   /** Runs `use` under the generation current now, keeping its Kratos side open until it is done. */
+  /** A check is done with its side: a side a reload replaced closes its pools after its last one. */
+  const leave = (side: KratosSide): void => {
+    side.running--;
+    if (side.running === 0 && retiredWithChecks.delete(side)) void side.kratos.close();
+  };
   const underCurrent = async <T>(use: (generation: Generation) => Promise<T>): Promise<T> => {
     const generation = current;
-    const { side } = generation;
-    side.running++;
+    generation.side.running++;
     try {
       return await use(generation);
     } finally {
-      side.running--;
-      if (side.running === 0 && retiredWithChecks.delete(side)) void side.kratos.close();
+      leave(generation.side);
     }
   };
-  const check: CheckFunction = (request, deadline) => underCurrent((generation) => generation.check(request, deadline));
+  // The gRPC hot path, written out rather than through underCurrent: no closure per check.
+  const check: CheckFunction = async (request, deadline) => {
+    const generation = current;
+    generation.side.running++;
+    try {
+      return await generation.check(request, deadline);
+    } finally {
+      leave(generation.side);
+    }
+  };
 
   // Follows kratos.public_url only: a reload that changes anything else keeps what it has learnt.
   let readiness = new KratosReadiness(initial.kratos.public_url);
