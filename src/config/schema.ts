@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { parseCidr } from './cidr';
+import { SigningKey } from '../upstream/signing-key';
 import { parseDuration } from './duration';
+import { claimNameProblem, identityHeaderNameProblem } from './identity-names';
 
 // Every key has a default so the service starts with no file at all; `.strict()` everywhere so
 // a misspelt key stops start-up instead of being silently ignored.
@@ -98,6 +100,32 @@ const ruleSchema = z
     }
   });
 
+/** `traits.` and then the keys of nested objects; read from own properties only. */
+const traitPath = z
+  .string()
+  .refine((text) => /^traits(\.[A-Za-z0-9_$-]+)+$/.test(text), 'must be a dot path into the identity\'s traits, e.g. traits.email or traits.name.first');
+
+/** A PEM private key file, read and checked now: a reload with a bad one keeps the running keys. */
+const signingKeyFile = z.string().transform((file, ctx) => {
+  try {
+    return SigningKey.load(file);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    return z.NEVER;
+  }
+});
+
+const upstreamJwtSchema = z
+  .object({
+    header: z.string().default('x-kratos-jwt'),
+    issuer: z.string().min(1, 'must be set (the iss claim)'),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'must be a non-empty string or list of strings (the aud claim)' }),
+    ttl: duration('5m').refine((ms) => ms >= 1000, 'must be at least 1s'),
+    keys: z.array(signingKeyFile).min(1, 'must list at least one PEM private key file (the first signs)'),
+    claims: z.record(z.string(), traitPath).default({}),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -159,6 +187,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Header name → trait path: set from the session's identity traits on every allow with a session. */
+    identity_headers: z.record(z.string(), traitPath).default({}),
+    /** Absent: no JWT is signed, and /.well-known/jwks.json answers 404. */
+    upstream_jwt: upstreamJwtSchema.optional(),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -178,6 +210,7 @@ export const configSchema = z
       }
       seen.set(rule.name, index);
     });
+    checkIdentityNames(config, ctx);
     const requirements = [config.policy.cookie, config.policy.token, ...config.policy.rules.flatMap((r) => [r.cookie, r.token])];
     const usesHighestAvailable = requirements.some((requirement) => requirement !== undefined && aalOf(requirement) === 'highest_available');
     if (usesHighestAvailable && config.kratos.admin_url === '' && !config.kratos.whoami_enforces_highest_available) {
@@ -188,6 +221,33 @@ export const configSchema = z
       });
     }
   });
+
+/** Header and claim names that would overwrite a header or claim with another meaning. */
+function checkIdentityNames(config: { identity_headers: Record<string, string>; upstream_jwt?: z.output<typeof upstreamJwtSchema> | undefined }, ctx: z.RefinementCtx): void {
+  const jwt = config.upstream_jwt;
+  for (const name of Object.keys(config.identity_headers)) {
+    const problem = name === jwt?.header ? 'is upstream_jwt.header' : identityHeaderNameProblem(name, 'trait');
+    if (problem) ctx.addIssue({ code: 'custom', path: ['identity_headers', name], message: `"${name}" ${problem}` });
+  }
+  if (!jwt) return;
+  const headerProblem = identityHeaderNameProblem(jwt.header, 'jwt');
+  if (headerProblem) ctx.addIssue({ code: 'custom', path: ['upstream_jwt', 'header'], message: `"${jwt.header}" ${headerProblem}` });
+  for (const name of Object.keys(jwt.claims)) {
+    const problem = claimNameProblem(name);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['upstream_jwt', 'claims', name], message: `"${name}" ${problem}` });
+  }
+  const kids = new Map<string, number>();
+  jwt.keys.forEach((key, index) => {
+    const first = kids.get(key.kid);
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['upstream_jwt', 'keys', index], message: `is the same key as upstream_jwt.keys[${first}]` });
+    kids.set(key.kid, index);
+  });
+}
+
+/** Every trait path identity_headers and upstream_jwt.claims read, each once. */
+export function traitPathsOf(config: Pick<Config, 'identity_headers' | 'upstream_jwt'>): string[] {
+  return [...new Set([...Object.values(config.identity_headers), ...Object.values(config.upstream_jwt?.claims ?? {})])];
+}
 
 export type Config = z.output<typeof configSchema>;
 export type Requirement = z.output<typeof requirementSchema>;
