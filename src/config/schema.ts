@@ -115,11 +115,15 @@ const signingKeyFile = z.string().transform((file, ctx) => {
   }
 });
 
+const AUDIENCE_PROBLEM = 'must be a non-empty string or list of strings (the aud claim)';
+
 const upstreamJwtSchema = z
   .object({
     header: z.string().default('x-kratos-jwt'),
     issuer: z.string().min(1, 'must be set (the iss claim)'),
-    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'must be a non-empty string or list of strings (the aud claim)' }),
+    audience: z
+      .union([z.string(), z.array(z.string())], { error: AUDIENCE_PROBLEM })
+      .refine((audience) => (typeof audience === 'string' ? audience !== '' : audience.length > 0 && audience.every((item) => item !== '')), AUDIENCE_PROBLEM),
     ttl: duration('5m').refine((ms) => ms >= 1000, 'must be at least 1s'),
     keys: z.array(signingKeyFile).min(1, 'must list at least one PEM private key file (the first signs)'),
     claims: z.record(z.string(), traitPath).default({}),
