@@ -115,18 +115,25 @@ const signingKeyFile = z.string().transform((file, ctx) => {
   }
 });
 
+/** A name refused with its reason, e.g. `"cookie" is a header that defines the request itself`. */
+const nameSchema = (problemOf: (name: string) => string | undefined) =>
+  z.string().superRefine((name, ctx) => {
+    const problem = problemOf(name);
+    if (problem) ctx.addIssue({ code: 'custom', message: `"${name}" ${problem}` });
+  });
+
 const AUDIENCE_PROBLEM = 'must be a non-empty string or list of strings (the aud claim)';
 
 const upstreamJwtSchema = z
   .object({
-    header: z.string().default('x-kratos-jwt'),
+    header: z.string().default('x-kratos-jwt').pipe(nameSchema((name) => identityHeaderNameProblem(name, 'jwt'))),
     issuer: z.string().min(1, 'must be set (the iss claim)'),
     audience: z
       .union([z.string(), z.array(z.string())], { error: AUDIENCE_PROBLEM })
       .refine((audience) => (typeof audience === 'string' ? audience !== '' : audience.length > 0 && audience.every((item) => item !== '')), AUDIENCE_PROBLEM),
     ttl: duration('5m').refine((ms) => ms >= 1000, 'must be at least 1s'),
     keys: z.array(signingKeyFile).min(1, 'must list at least one PEM private key file (the first signs)'),
-    claims: z.record(z.string(), traitPath).default({}),
+    claims: z.record(nameSchema(claimNameProblem), traitPath).default({}),
   })
   .strict();
 
@@ -192,7 +199,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     /** Header name → trait path: set from the session's identity traits on every allow with a session. */
-    identity_headers: z.record(z.string(), traitPath).default({}),
+    identity_headers: z.record(nameSchema((name) => identityHeaderNameProblem(name, 'trait')), traitPath).default({}),
     /** Absent: no JWT is signed, and /.well-known/jwks.json answers 404. */
     upstream_jwt: upstreamJwtSchema.optional(),
     log: z
@@ -226,19 +233,12 @@ export const configSchema = z
     }
   });
 
-/** Header and claim names that would overwrite a header or claim with another meaning. */
+/** What no single name or key shows: the JWT header reused as a trait header, a key listed twice. */
 function checkIdentityNames(config: { identity_headers: Record<string, string>; upstream_jwt?: z.output<typeof upstreamJwtSchema> | undefined }, ctx: z.RefinementCtx): void {
   const jwt = config.upstream_jwt;
-  for (const name of Object.keys(config.identity_headers)) {
-    const problem = name === jwt?.header ? 'is upstream_jwt.header' : identityHeaderNameProblem(name, 'trait');
-    if (problem) ctx.addIssue({ code: 'custom', path: ['identity_headers', name], message: `"${name}" ${problem}` });
-  }
   if (!jwt) return;
-  const headerProblem = identityHeaderNameProblem(jwt.header, 'jwt');
-  if (headerProblem) ctx.addIssue({ code: 'custom', path: ['upstream_jwt', 'header'], message: `"${jwt.header}" ${headerProblem}` });
-  for (const name of Object.keys(jwt.claims)) {
-    const problem = claimNameProblem(name);
-    if (problem) ctx.addIssue({ code: 'custom', path: ['upstream_jwt', 'claims', name], message: `"${name}" ${problem}` });
+  if (Object.hasOwn(config.identity_headers, jwt.header)) {
+    ctx.addIssue({ code: 'custom', path: ['identity_headers', jwt.header], message: `"${jwt.header}" is upstream_jwt.header` });
   }
   const kids = new Map<string, number>();
   jwt.keys.forEach((key, index) => {
