@@ -42,8 +42,13 @@ export interface Jwks {
   contentType: string | null;
 }
 
-export async function fetchJwks(httpPort: number): Promise<Jwks> {
-  const response = await fetch(`http://127.0.0.1:${httpPort}/.well-known/jwks.json`);
+export function fetchJwks(httpPort: number): Promise<Jwks> {
+  return fetchJwksFrom(`http://127.0.0.1:${httpPort}`);
+}
+
+/** `/.well-known/jwks.json` under the service's ops URL. */
+export async function fetchJwksFrom(opsUrl: string): Promise<Jwks> {
+  const response = await fetch(`${opsUrl}/.well-known/jwks.json`);
   const text = await response.text();
   const keys = response.status === 200 ? (JSON.parse(text) as { keys: Jwk[] }).keys : [];
   return { keys, status: response.status, cacheControl: response.headers.get('cache-control'), contentType: response.headers.get('content-type') };

@@ -1,0 +1,111 @@
+// identity_headers and upstream_jwt through the real Envoy and the real Kratos, each pinned Envoy
+// version: the echo upstream sees the trait header and the JWT (a client's forged copies
+// overwritten, removed on anonymous routes), the JWT verifies with node:crypto against the JWKS
+// on the ops port, and the real Envoy is a second, independent verifier: its jwt_authn filter
+// after ext_authz fetches that JWKS (remote_jwks) and rejects the request unless it verifies.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { httpConnectionManager, type JsonObject } from '../../stack/configs';
+import { freePorts } from '../../stack/ports';
+import { fetchJwksFrom, verifyJwt, writeSigningKey, type KeyType } from '../support/jwt';
+import { API, field, send } from './http';
+import { registerWithPassword } from './kratos';
+import { processStacksOrSkip } from './plans';
+import { processStackPlan, type Variant } from './process-stack';
+import { withStack } from './run-stack';
+import { echoedHeaders } from './story';
+
+const ISSUER = 'https://kratos-ext-authz.e2e';
+const AUDIENCE = 'echo';
+
+/** jwt_authn after ext_authz, on /app only (the anonymous routes carry no JWT), keys from the ops port. */
+function envoyVerifiesTheJwt(config: JsonObject, opsPort: number): void {
+  const filters = httpConnectionManager(config).http_filters as JsonObject[];
+  const router = filters.findIndex((filter) => filter.name === 'envoy.filters.http.router');
+  filters.splice(router, 0, {
+    name: 'envoy.filters.http.jwt_authn',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication',
+      providers: {
+        kratos_ext_authz: {
+          issuer: ISSUER,
+          audiences: [AUDIENCE],
+          from_headers: [{ name: 'x-kratos-jwt' }],
+          forward: true,
+          remote_jwks: { http_uri: { uri: `http://127.0.0.1:${opsPort}/.well-known/jwks.json`, cluster: 'kratos_ext_authz_ops', timeout: '1s' }, cache_duration: '300s' },
+          // Set by Envoy from the claims it verified: the upstream sees them only if it did.
+          claim_to_headers: [
+            { header_name: 'x-verified-sub', claim_name: 'sub' },
+            { header_name: 'x-verified-aal', claim_name: 'aal' },
+          ],
+        },
+      },
+      rules: [{ match: { prefix: '/app' }, requires: { provider_name: 'kratos_ext_authz' } }],
+    },
+  });
+  const resources = config.static_resources as JsonObject;
+  (resources.clusters as JsonObject[]).push({
+    name: 'kratos_ext_authz_ops',
+    type: 'STATIC',
+    connect_timeout: '0.25s',
+    load_assignment: { cluster_name: 'kratos_ext_authz_ops', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: opsPort } } } }] }] },
+  });
+}
+
+/** The ops port is fixed up front: Envoy's config names it, and is written before the service starts. */
+async function upstreamIdentity(keyType: KeyType): Promise<Variant> {
+  const [opsPort = 0] = await freePorts(1);
+  return {
+    name: `identity_headers + upstream_jwt (${keyType}), Envoy jwt_authn verifying`,
+    serviceOverrides: {
+      identity_headers: { 'x-user-email': 'traits.email' },
+      upstream_jwt: { issuer: ISSUER, audience: AUDIENCE, ttl: '1m', keys: [writeSigningKey(keyType)], claims: { email: 'traits.email' } },
+    },
+    adjustEnvoy: (config) => envoyVerifiesTheJwt(config, opsPort),
+    ports: { extAuthzHttp: opsPort },
+  };
+}
+
+const KEY_TYPE_PER_ENVOY: readonly KeyType[] = ['ES256', 'EdDSA', 'RS256'];
+
+test('upstream identity: trait header and JWT through the real Envoy and Kratos, verified by Envoy jwt_authn too', async (t) => {
+  const chosen = await processStacksOrSkip(t, 'the variant writes a key file and its own Envoy and service config: local processes only');
+  if (!chosen) return;
+  for (const [index, envoy] of chosen.envoy.entries()) {
+    const plan = processStackPlan(envoy, chosen.kratos, await upstreamIdentity(KEY_TYPE_PER_ENVOY[index % KEY_TYPE_PER_ENVOY.length] ?? 'ES256'));
+    await t.test(plan.description, () =>
+      withStack(plan, async (stack) => {
+        const email = `e2e-${randomUUID()}@example.com`;
+        const user = await registerWithPassword(stack.baseUrl, email, `E2e-${randomUUID()}`);
+        const forged = { 'x-user-email': 'mallory@example.com', 'x-kratos-jwt': 'forged.forged.forged', 'x-verified-aal': 'aal2' };
+        const seen = echoedHeaders(await send(`${stack.baseUrl}/app/upstream-identity`, { headers: { ...API, 'x-session-token': user.token, ...forged } }));
+        assert.equal(seen['x-user-email'], email, 'the trait header, the forged one overwritten');
+        assert.equal(seen['x-kratos-identity-id'], user.identityId);
+        // Envoy's jwt_authn verified the token against the JWKS it fetched from the ops port.
+        assert.equal(seen['x-verified-sub'], user.identityId);
+        assert.equal(seen['x-verified-aal'], 'aal1');
+
+        const token = String(seen['x-kratos-jwt']);
+        assert.ok(stack.extAuthzOpsUrl);
+        const jwks = await fetchJwksFrom(stack.extAuthzOpsUrl);
+        assert.equal(jwks.cacheControl, 'public, max-age=300');
+        const { header, payload } = verifyJwt(token, jwks.keys);
+        assert.equal(header.kid, jwks.keys[0]?.kid);
+        assert.equal(payload.sub, user.identityId);
+        assert.equal(payload.sid, user.sessionId);
+        assert.equal(payload.email, email);
+        assert.deepEqual(payload.amr, ['password']);
+        assert.equal(payload.exp - payload.iat, 60, 'upstream_jwt.ttl');
+        const whoami = await send(`${stack.kratosPublicUrl ?? stack.baseUrl}/sessions/whoami`, { headers: { ...API, 'x-session-token': user.token } });
+        assert.ok(payload.exp * 1000 <= Date.parse(String(field(whoami.json, 'expires_at'))), 'exp ≤ the real session\'s expires_at');
+
+        // An anonymous route: forged trait header and JWT removed by ext_authz's headers_to_remove.
+        const anonymous = echoedHeaders(await send(`${stack.baseUrl}/health`, { headers: { ...API, ...forged } }));
+        assert.equal(anonymous['x-user-email'], undefined);
+        assert.equal(anonymous['x-kratos-jwt'], undefined);
+        return true;
+      }),
+    );
+  }
+});
