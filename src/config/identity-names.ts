@@ -7,8 +7,10 @@ const LOWERCASE_TOKEN = /^[a-z0-9!#$%&'*+.^`|~-]+$/;
 // RFC 9110 §7.6.1 and the headers every proxy treats as its own connection's business.
 const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-// Headers that route, frame or authenticate the request itself: an identity value must never become one.
-const REQUEST_DEFINING: ReadonlySet<string> = new Set(['host', 'cookie', 'authorization', 'content-length', 'content-type', 'expect', 'forwarded']);
+// Headers that route, frame, authenticate or trace the request, or say where it came from: users
+// edit their own traits (the settings flow), so a trait value must never become one of these.
+const REQUEST_DEFINING: ReadonlySet<string> = new Set(['host', 'cookie', 'authorization', 'x-session-token', 'expect', 'range', 'origin', 'forwarded', 'via', 'x-real-ip', 'x-request-id']);
+const REQUEST_DEFINING_PREFIXES = ['content-', 'x-forwarded-', 'x-original-', 'sec-', 'proxy-'];
 
 /**
  * Why a header name cannot carry identity (identity_headers, upstream_jwt.header), or
@@ -19,7 +21,8 @@ export function identityHeaderNameProblem(name: string, role: 'trait' | 'jwt'): 
   if (!LOWERCASE_TOKEN.test(name)) return 'must be a lower-case HTTP header name (letters, digits and "-"; no "_")';
   if (HOP_BY_HOP.has(name)) return 'is a hop-by-hop header: proxies drop or interpret it';
   if (name === 'authorization' && role === 'jwt') return undefined;
-  if (REQUEST_DEFINING.has(name)) return `is ${name === 'authorization' ? 'allowed as upstream_jwt.header only' : 'a header that defines the request itself'}`;
+  if (name === 'authorization') return 'is allowed as upstream_jwt.header only';
+  if (REQUEST_DEFINING.has(name) || REQUEST_DEFINING_PREFIXES.some((prefix) => name.startsWith(prefix))) return 'is a header that defines the request itself or where it came from';
   if (name.startsWith('x-envoy-')) return 'is in Envoy\'s own x-envoy-* namespace';
   if ((IDENTITY_HEADERS as readonly string[]).includes(name)) return 'is one of the x-kratos-* identity headers this service always sets';
   if (role === 'trait' && name.startsWith('x-kratos-')) return 'is in the x-kratos-* namespace this service keeps for its own headers';
@@ -27,7 +30,7 @@ export function identityHeaderNameProblem(name: string, role: 'trait' | 'jwt'): 
 }
 
 // The claims upstream_jwt always sets (RFC 7519 §4.1, plus sid, aal and amr): a trait cannot replace one.
-export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid', 'aal', 'amr']);
+const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid', 'aal', 'amr']);
 
 const CLAIM_NAME = /^[A-Za-z_][A-Za-z0-9_.:/-]{0,99}$/;
 

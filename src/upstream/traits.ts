@@ -5,7 +5,7 @@
  */
 
 /** Longest trait value passed on, in UTF-8 bytes: a header line or claim, not a document. */
-export const MAX_TRAIT_BYTES = 1024;
+const MAX_TRAIT_BYTES = 1024;
 
 /** Why a configured trait that is present was not passed on (the metric's `reason` label). */
 export type LeftOutReason = 'unsafe' | 'not_text';
@@ -16,7 +16,7 @@ export type TraitReading = { text: string } | { leftOut: LeftOutReason };
 /** Readings by dot path (`traits.name.first`); a path whose trait is absent is not a key. */
 export type TraitValues = ReadonlyMap<string, TraitReading>;
 
-export const NO_TRAITS: TraitValues = new Map();
+const NO_TRAITS: TraitValues = new Map();
 
 // C0 controls, DEL and the C1 controls: they split or smuggle header lines and log lines.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;

@@ -27,6 +27,7 @@ export type LeftOutObserver = (target: 'header' | 'claim', name: string, reason:
  * never passed: its header is withheld (and so removed), its claim left out of the token.
  */
 export class UpstreamIdentity {
+  /** Every header name this configuration may set: all withheld from an allow without a session. */
   private readonly allNames: readonly string[];
 
   constructor(
@@ -36,11 +37,6 @@ export class UpstreamIdentity {
     private readonly onLeftOut: LeftOutObserver = () => {},
   ) {
     this.allNames = [...Object.keys(traitHeaders), ...(jwt ? [jwt.header] : [])];
-  }
-
-  /** Every header name this configuration may set. */
-  get names(): readonly string[] {
-    return this.allNames;
   }
 
   async headersFor(session: KratosSession | null): Promise<UpstreamIdentityHeaders> {

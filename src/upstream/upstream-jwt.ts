@@ -50,6 +50,8 @@ export class UpstreamJwtIssuer {
     if (!signer) throw new Error('upstream_jwt has no signing key');
     this.signer = signer;
     this.cache = capacity > 0 ? new LRUCache<string, Issued>({ max: capacity }) : undefined;
+    // Loaded now, not on the first allow; a failure to load surfaces there, as a 500 denial.
+    loadJose().catch(() => undefined);
   }
 
   async tokenFor(session: KratosSession, traitClaims: Readonly<Record<string, string>>): Promise<string> {

@@ -34,7 +34,7 @@ test('check-config names each bad header name, claim name and key file, and prin
     'identity_headers.x-kratos-email: "x-kratos-email" is in the x-kratos-* namespace this service keeps for its own headers',
     'identity_headers.x-ok: must be a dot path into the identity\'s traits, e.g. traits.email or traits.name.first',
     'upstream_jwt.claims.sub: "sub" is a claim upstream_jwt always sets (iss sub aud exp nbf iat jti sid aal amr)',
-    'upstream_jwt.header: "cookie" is a header that defines the request itself',
+    'upstream_jwt.header: "cookie" is a header that defines the request itself or where it came from',
     `upstream_jwt.keys[1]: ${notAKey} is not an unencrypted PEM private key (PKCS#8, SEC1 or PKCS#1)`,
   ]);
   assert.doesNotMatch(result.stderr, /BEGIN|MIIB/);
