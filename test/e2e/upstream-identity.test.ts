@@ -9,12 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { httpConnectionManager, type JsonObject } from '../../stack/configs';
 import { freePorts } from '../../stack/ports';
 import { fetchJwksFrom, verifyJwt, writeSigningKey, type KeyType } from '../support/jwt';
-import { API, field, send } from './http';
-import { registerWithPassword } from './kratos';
+import { API, CookieJar, eventually, field, NAVIGATION, send } from './http';
+import { browserPasswordLogin, browserTotpStepUp, enrolTotp, registerWithPassword } from './kratos';
 import { processStacksOrSkip } from './plans';
 import { processStackPlan, type Variant } from './process-stack';
 import { withStack } from './run-stack';
 import { echoedHeaders } from './story';
+import { freshTotp } from './totp';
 
 const ISSUER = 'https://kratos-ext-authz.e2e';
 const AUDIENCE = 'echo';
@@ -77,7 +78,8 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
     await t.test(plan.description, () =>
       withStack(plan, async (stack) => {
         const email = `e2e-${randomUUID()}@example.com`;
-        const user = await registerWithPassword(stack.baseUrl, email, `E2e-${randomUUID()}`);
+        const password = `E2e-${randomUUID()}`;
+        const user = await registerWithPassword(stack.baseUrl, email, password);
         const forged = { 'x-user-email': 'mallory@example.com', 'x-kratos-jwt': 'forged.forged.forged', 'x-verified-aal': 'aal2' };
         const seen = echoedHeaders(await send(`${stack.baseUrl}/app/upstream-identity`, { headers: { ...API, 'x-session-token': user.token, ...forged } }));
         assert.equal(seen['x-user-email'], email, 'the trait header, the forged one overwritten');
@@ -99,6 +101,28 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         assert.equal(payload.exp - payload.iat, 60, 'upstream_jwt.ttl');
         const whoami = await send(`${stack.kratosPublicUrl ?? stack.baseUrl}/sessions/whoami`, { headers: { ...API, 'x-session-token': user.token } });
         assert.ok(payload.exp * 1000 <= Date.parse(String(field(whoami.json, 'expires_at'))), 'exp ≤ the real session\'s expires_at');
+
+        // A browser session stepped up with TOTP: the same session id, a new token saying aal2.
+        let lastCounter: number | undefined;
+        const nextCode = async () => {
+          const { code, counter } = await freshTotp(secret, lastCounter);
+          lastCounter = counter;
+          return code;
+        };
+        let secret = '';
+        await enrolTotp(stack.baseUrl, user.token, async (offered) => {
+          secret = offered;
+          return nextCode();
+        });
+        const jar = new CookieJar();
+        assert.equal(await browserPasswordLogin(stack.baseUrl, jar, email, password), 'aal1');
+        assert.equal(await browserTotpStepUp(stack.baseUrl, jar, nextCode), 'aal2');
+        const stepped = echoedHeaders(await eventually(() => send(`${stack.baseUrl}/app/stepped-up`, { headers: NAVIGATION, jar }), (sent) => sent.status === 200));
+        assert.equal(stepped['x-verified-aal'], 'aal2', 'Envoy verified the stepped-up token');
+        const steppedJwt = verifyJwt(String(stepped['x-kratos-jwt']), jwks.keys).payload;
+        assert.equal(steppedJwt.sid, stepped['x-kratos-session-id']);
+        assert.equal(steppedJwt.aal, 'aal2');
+        assert.deepEqual(steppedJwt.amr, ['password', 'totp']);
 
         // An anonymous route: forged trait header and JWT removed by ext_authz's headers_to_remove.
         const anonymous = echoedHeaders(await send(`${stack.baseUrl}/health`, { headers: { ...API, ...forged } }));
