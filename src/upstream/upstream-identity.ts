@@ -1,7 +1,11 @@
 import type { HeaderList } from '../answer/answer';
 import type { KratosSession } from '../kratos/types';
 import { headerReading, type LeftOutReason, type TraitReading } from './traits';
-import type { UpstreamJwtIssuer } from './upstream-jwt';
+
+/** Signs (or hands out the cached) token for a session as it is now: UpstreamJwtIssuer. */
+export interface TokenIssuer {
+  tokenFor(session: KratosSession, traitClaims: Readonly<Record<string, string>>): Promise<string>;
+}
 
 /** What identity_headers and upstream_jwt add to an allow beyond the x-kratos-* headers. */
 export interface UpstreamIdentityHeaders {
@@ -13,7 +17,7 @@ export interface UpstreamIdentityHeaders {
 export interface UpstreamJwtHeader {
   /** Lower case; `authorization` carries `Bearer <jwt>`. */
   header: string;
-  issuer: UpstreamJwtIssuer;
+  issuer: TokenIssuer;
   /** Claim name → trait path. */
   claims: Readonly<Record<string, string>>;
 }

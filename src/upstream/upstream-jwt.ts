@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { KratosSession } from '../kratos/types';
 import type { SigningKey } from './signing-key';
+import type { TokenIssuer } from './upstream-identity';
 
 export interface UpstreamJwtSettings {
   issuer: string;
@@ -36,7 +37,7 @@ interface Issued {
  * authenticated_at, expiry and trait claims), so a step-up, a re-login or changed traits get a
  * new one at once; a reload builds a new issuer, so a rotated signer starts with an empty cache.
  */
-export class UpstreamJwtIssuer {
+export class UpstreamJwtIssuer implements TokenIssuer {
   private readonly cache: LRUCache<string, Issued> | undefined;
   private readonly signer: SigningKey;
 

@@ -1,11 +1,17 @@
-/** The trait reader and the JWT cache's reissue margin, with an injected clock (no timers). */
+/** The trait reader, the JWT cache's reissue margin (an injected clock, no timers), and authorize failing closed. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { authorize, type AuthorizeDependencies } from '../../src/authorize';
+import { parseConfig } from '../../src/config/load';
 import type { KratosSession } from '../../src/kratos/types';
+import { compilePolicy } from '../../src/policy/policy';
+import { kratosCredentialExtractor } from '../../src/request/credentials';
 import { SigningKey } from '../../src/upstream/signing-key';
 import { headerReading, readTraits } from '../../src/upstream/traits';
+import { UpstreamIdentity, type TokenIssuer } from '../../src/upstream/upstream-identity';
 import { UpstreamJwtIssuer, type JwtResult } from '../../src/upstream/upstream-jwt';
 import { verifyJwt, writeSigningKey } from '../support/jwt';
+import { requestView } from './support/request';
 
 describe('readTraits', () => {
   const traits = JSON.parse('{"email":"a@example.com","name":{"first":"Ada"},"age":36,"ratio":1.5,"admin":true,"tags":["x"],"nothing":null,"__proto__":{"polluted":"yes"},"big":1e400}') as unknown;
@@ -85,5 +91,36 @@ describe('UpstreamJwtIssuer', () => {
     // Capacity 1: the first token was evicted.
     await jwt.tokenFor(session(live), { email: 'a' });
     assert.deepEqual(results, ['issued', 'issued', 'issued', 'cached', 'issued']);
+  });
+});
+
+describe('authorize with upstream identity', () => {
+  const config = parseConfig({}, {});
+  const live: KratosSession = { id: 's-1', identityId: 'i-1', aal: 'aal1', expiresAt: Date.now() + 60_000, methods: ['password'], traits: new Map([['traits.email', { text: 'a@example.com' }]]) };
+  const deps = (issuer: TokenIssuer): AuthorizeDependencies => ({
+    decision: {
+      policy: compilePolicy(config.policy),
+      extractCredential: kratosCredentialExtractor(config.kratos.session_cookie),
+      sessions: { whoami: async () => ({ kind: 'active', session: live }) },
+      identities: { availableAal: async () => ({ kind: 'known', aal: 'aal1' }) },
+      whoamiEnforcesHighestAvailable: false,
+      onKratosStricterThanPolicy: () => undefined,
+    },
+    loginUrl: { browserUrl: 'https://auth.example.com', allowedHosts: [] },
+    upstream: new UpstreamIdentity({ 'x-user-email': 'traits.email' }, { header: 'x-kratos-jwt', issuer, claims: {} }),
+    observe: () => undefined,
+  });
+  const reading = { ok: true as const, view: requestView({ headers: [['x-session-token', 'ory_st_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa']] }) };
+
+  test('an allow carries the trait header and the token the issuer made for that session', async () => {
+    const { answer } = await authorize('grpc', reading, Infinity, deps({ tokenFor: async (session) => `token-for-${session.id}` }));
+    assert.deepEqual(answer.kind === 'allow' && answer.identityHeaders.slice(3), [['x-user-email', 'a@example.com'], ['x-kratos-jwt', 'token-for-s-1']]);
+  });
+
+  test('a token that cannot be signed turns the allow into a 500 denial, never an allow without it', async () => {
+    const { decision, answer } = await authorize('grpc', reading, Infinity, deps({ tokenFor: async () => Promise.reject(new Error('signing failed')) }));
+    assert.equal(decision.kind, 'internal_error');
+    assert.equal(decision.credential, 'token', 'the credential and policy of the decision are kept');
+    assert.equal(answer.kind === 'deny' && answer.status, 500);
   });
 });
