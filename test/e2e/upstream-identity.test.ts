@@ -21,7 +21,7 @@ const ISSUER = 'https://kratos-ext-authz.e2e';
 const AUDIENCE = 'echo';
 
 /** jwt_authn after ext_authz, on /app only (the anonymous routes carry no JWT), keys from the ops port. */
-function envoyVerifiesTheJwt(config: JsonObject, opsPort: number): void {
+function envoyVerifiesTheJwt(config: JsonObject, opsPort: number, jwtHeader: JwtHeader): void {
   const filters = httpConnectionManager(config).http_filters as JsonObject[];
   const router = filters.findIndex((filter) => filter.name === 'envoy.filters.http.router');
   filters.splice(router, 0, {
@@ -32,7 +32,7 @@ function envoyVerifiesTheJwt(config: JsonObject, opsPort: number): void {
         kratos_ext_authz: {
           issuer: ISSUER,
           audiences: [AUDIENCE],
-          from_headers: [{ name: 'x-kratos-jwt' }],
+          from_headers: [jwtHeader === 'authorization' ? { name: 'authorization', value_prefix: 'Bearer ' } : { name: jwtHeader }],
           forward: true,
           remote_jwks: { http_uri: { uri: `http://127.0.0.1:${opsPort}/.well-known/jwks.json`, cluster: 'kratos_ext_authz_ops', timeout: '1s' }, cache_duration: '300s' },
           // Set by Envoy from the claims it verified: the upstream sees them only if it did.
@@ -55,32 +55,52 @@ function envoyVerifiesTheJwt(config: JsonObject, opsPort: number): void {
 }
 
 /** The ops port is fixed up front: Envoy's config names it, and is written before the service starts. */
-async function upstreamIdentity(keyType: KeyType): Promise<Variant> {
+async function upstreamIdentity({ keyType, jwtHeader }: Setup): Promise<Variant> {
   const [opsPort = 0] = await freePorts(1);
   return {
-    name: `identity_headers + upstream_jwt (${keyType}), Envoy jwt_authn verifying`,
+    name: `identity_headers + upstream_jwt (${keyType} in ${jwtHeader}), Envoy jwt_authn verifying`,
     serviceOverrides: {
       identity_headers: { 'x-user-email': 'traits.email' },
-      upstream_jwt: { issuer: ISSUER, audience: AUDIENCE, ttl: '1m', keys: [writeSigningKey(keyType)], claims: { email: 'traits.email' } },
+      upstream_jwt: { header: jwtHeader, issuer: ISSUER, audience: AUDIENCE, ttl: '1m', keys: [writeSigningKey(keyType)], claims: { email: 'traits.email' } },
     },
-    adjustEnvoy: (config) => envoyVerifiesTheJwt(config, opsPort),
+    adjustEnvoy: (config) => envoyVerifiesTheJwt(config, opsPort, jwtHeader),
     ports: { extAuthzHttp: opsPort },
   };
 }
 
-const KEY_TYPE_PER_ENVOY: readonly KeyType[] = ['ES256', 'EdDSA', 'RS256'];
+type JwtHeader = 'x-kratos-jwt' | 'authorization';
+interface Setup {
+  keyType: KeyType;
+  jwtHeader: JwtHeader;
+}
+
+// One per pinned Envoy, in order: both header forms and two key types reach a real verifier.
+const SETUPS: readonly Setup[] = [
+  { keyType: 'ES256', jwtHeader: 'x-kratos-jwt' },
+  { keyType: 'EdDSA', jwtHeader: 'authorization' },
+  { keyType: 'RS256', jwtHeader: 'x-kratos-jwt' },
+];
+
+/** The JWT as the upstream received it in `header`. */
+function jwtIn(headers: Record<string, unknown>, header: JwtHeader): string {
+  const value = String(headers[header]);
+  if (header === 'x-kratos-jwt') return value;
+  assert.match(value, /^Bearer /);
+  return value.slice('Bearer '.length);
+}
 
 test('upstream identity: trait header and JWT through the real Envoy and Kratos, verified by Envoy jwt_authn too', async (t) => {
   const chosen = await processStacksOrSkip(t, 'the variant writes a key file and its own Envoy and service config: local processes only');
   if (!chosen) return;
   for (const [index, envoy] of chosen.envoy.entries()) {
-    const plan = processStackPlan(envoy, chosen.kratos, await upstreamIdentity(KEY_TYPE_PER_ENVOY[index % KEY_TYPE_PER_ENVOY.length] ?? 'ES256'));
+    const setup = SETUPS[index % SETUPS.length] ?? { keyType: 'ES256', jwtHeader: 'x-kratos-jwt' };
+    const plan = processStackPlan(envoy, chosen.kratos, await upstreamIdentity(setup));
     await t.test(plan.description, () =>
       withStack(plan, async (stack) => {
         const email = `e2e-${randomUUID()}@example.com`;
         const password = `E2e-${randomUUID()}`;
         const user = await registerWithPassword(stack.baseUrl, email, password);
-        const forged = { 'x-user-email': 'mallory@example.com', 'x-kratos-jwt': 'forged.forged.forged', 'x-verified-aal': 'aal2' };
+        const forged = { 'x-user-email': 'mallory@example.com', [setup.jwtHeader]: setup.jwtHeader === 'authorization' ? 'Bearer forged.forged.forged' : 'forged.forged.forged', 'x-verified-aal': 'aal2' };
         const seen = echoedHeaders(await send(`${stack.baseUrl}/app/upstream-identity`, { headers: { ...API, 'x-session-token': user.token, ...forged } }));
         assert.equal(seen['x-user-email'], email, 'the trait header, the forged one overwritten');
         assert.equal(seen['x-kratos-identity-id'], user.identityId);
@@ -88,7 +108,7 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         assert.equal(seen['x-verified-sub'], user.identityId);
         assert.equal(seen['x-verified-aal'], 'aal1');
 
-        const token = String(seen['x-kratos-jwt']);
+        const token = jwtIn(seen, setup.jwtHeader);
         assert.ok(stack.extAuthzOpsUrl);
         const jwks = await fetchJwksFrom(stack.extAuthzOpsUrl);
         assert.equal(jwks.cacheControl, 'public, max-age=300');
@@ -119,7 +139,7 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         assert.equal(await browserTotpStepUp(stack.baseUrl, jar, nextCode), 'aal2');
         const stepped = echoedHeaders(await eventually(() => send(`${stack.baseUrl}/app/stepped-up`, { headers: NAVIGATION, jar }), (sent) => sent.status === 200));
         assert.equal(stepped['x-verified-aal'], 'aal2', 'Envoy verified the stepped-up token');
-        const steppedJwt = verifyJwt(String(stepped['x-kratos-jwt']), jwks.keys).payload;
+        const steppedJwt = verifyJwt(jwtIn(stepped, setup.jwtHeader), jwks.keys).payload;
         assert.equal(steppedJwt.sid, stepped['x-kratos-session-id']);
         assert.equal(steppedJwt.aal, 'aal2');
         assert.deepEqual(steppedJwt.amr, ['password', 'totp']);
@@ -127,7 +147,7 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         // An anonymous route: forged trait header and JWT removed by ext_authz's headers_to_remove.
         const anonymous = echoedHeaders(await send(`${stack.baseUrl}/health`, { headers: { ...API, ...forged } }));
         assert.equal(anonymous['x-user-email'], undefined);
-        assert.equal(anonymous['x-kratos-jwt'], undefined);
+        assert.equal(anonymous[setup.jwtHeader], undefined, 'with authorization as the JWT header, the client\'s own is removed too');
         return true;
       }),
     );
