@@ -5,10 +5,13 @@ import { factsOf, type Decision, type DecisionFacts } from './decision';
 import type { CallContext } from './kratos/types';
 import type { CheckRecord, FrontDoor } from './observability/check-observer';
 import type { RequestView } from './request/view';
+import type { UpstreamIdentity, UpstreamIdentityHeaders } from './upstream/upstream-identity';
 
 export interface AuthorizeDependencies {
   decision: DecisionDependencies;
   loginUrl: LoginUrlSettings;
+  /** identity_headers and upstream_jwt; undefined when neither is configured. */
+  upstream: UpstreamIdentity | undefined;
   observe: (record: CheckRecord) => void;
 }
 
@@ -28,9 +31,18 @@ export interface Authorized {
 export async function authorize(frontDoor: FrontDoor, reading: Reading, deadline: number, deps: AuthorizeDependencies, started = performance.now()): Promise<Authorized> {
   const view = reading.ok ? reading.view : undefined;
   const context: CallContext = { requestId: view?.requestId, deadline };
-  const decision = reading.ok ? await decideSafely(reading.view, context, deps.decision) : reading.refusal;
+  let decision = reading.ok ? await decideSafely(reading.view, context, deps.decision) : reading.refusal;
+  let upstream: UpstreamIdentityHeaders | undefined;
+  if (decision.kind === 'allow' && deps.upstream) {
+    try {
+      upstream = await deps.upstream.headersFor(decision.subject?.session ?? null);
+    } catch (error) {
+      // An allow whose identity cannot be signed is not an allow: the upstream would trust less.
+      decision = { ...internalError(error), credential: decision.credential, policy: decision.policy };
+    }
+  }
   const facts = factsOf(decision);
-  const answered = answer(decision, view, deps.loginUrl);
+  const answered = answer(decision, view, deps.loginUrl, upstream);
   deps.observe({ frontDoor, decision, facts, view, cache: context.cache, seconds: (performance.now() - started) / 1000 });
   return { decision, facts, answer: answered };
 }
@@ -45,6 +57,10 @@ async function decideSafely(view: RequestView, context: CallContext, deps: Decis
     return await decide(view, context, deps);
   } catch (error) {
     // A bug must never become an OK: it becomes a 500 denial and an error log line.
-    return { kind: 'internal_error', detail: error instanceof Error ? error.message : String(error), credential: 'none', policy: 'none' };
+    return internalError(error);
   }
+}
+
+function internalError(error: unknown): Decision {
+  return { kind: 'internal_error', detail: error instanceof Error ? error.message : String(error), credential: 'none', policy: 'none' };
 }

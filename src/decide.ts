@@ -133,7 +133,7 @@ async function judgeAal(
 }
 
 function subjectOf(session: KratosSession): Subject {
-  return { identityId: session.identityId, sessionId: session.id, aal: session.aal };
+  return { identityId: session.identityId, sessionId: session.id, aal: session.aal, session };
 }
 
 /** A CORS preflight carries no credentials by design (Fetch spec), so it cannot be authenticated. */

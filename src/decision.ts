@@ -1,11 +1,13 @@
 import type { CredentialKind } from './request/credentials';
-import type { Aal } from './kratos/types';
+import type { Aal, KratosSession } from './kratos/types';
 
 /** Who the request is, once Kratos has vouched for the session. */
 export interface Subject {
   identityId: string;
   sessionId: string;
   aal: Aal;
+  /** The session as whoami described it: what identity_headers and upstream_jwt are made from. */
+  session: KratosSession;
 }
 
 /** What was decided, never how it is answered (see answer/answer.ts for that). */

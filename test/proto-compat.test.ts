@@ -6,12 +6,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as protobuf from 'protobufjs';
 import { answer, type Answer } from '../src/answer/answer';
+import type { Subject } from '../src/decision';
 import { decodeCheckRequest, encodeCheckResponse, MAX_CHECK_REQUEST_ENTRIES } from '../src/envoy/codec';
 import { readCheckRequest } from '../src/envoy/check-request';
 import { toCheckResponse } from '../src/envoy/check-response';
 import type { CheckRequest } from '../src/envoy/messages';
 import { checkRequest } from './support/envoy-client';
 import { official, ours, projectRequest, type RequestLike } from './support/official-schema';
+
+function subjectOf(aal: 'aal1' | 'aal2'): Subject {
+  return { identityId: 'i', sessionId: 's', aal, session: { id: 's', identityId: 'i', aal, expiresAt: Date.now() + 60_000, methods: [], traits: new Map() } };
+}
 
 const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: Number, bytes: Buffer, defaults: false, oneofs: true };
 
@@ -116,7 +121,7 @@ describe('our CheckResponse decoded with the official schema', () => {
   }
 
   test('OK: status 0, overwrite headers with append {value:false}, headers_to_remove, metadata Struct', () => {
-    const allow = answer({ kind: 'allow', reason: 'ok', subject: { identityId: 'i', sessionId: 's', aal: 'aal2' }, credential: 'cookie', policy: 'default' }, undefined, settings);
+    const allow = answer({ kind: 'allow', reason: 'ok', subject: subjectOf('aal2'), credential: 'cookie', policy: 'default' }, undefined, settings);
     const decoded = roundTrip(toCheckResponse(allow, { identity_id: 'i', decision: 'allow', aal: undefined })) as {
       status: { code?: number };
       ok_response: { headers: Array<{ header: { key: string; value: string }; append?: { value?: boolean } }> };
@@ -151,7 +156,7 @@ describe('our CheckResponse decoded with the official schema', () => {
   });
 
   test('the metadata Struct is on the wire as google.protobuf.Value string_value (field 3)', () => {
-    const bytes = OurResponse.encode(OurResponse.fromObject(toCheckResponse({ kind: 'allow', identityHeaders: [] }, { k: 'v' }))).finish();
+    const bytes = OurResponse.encode(OurResponse.fromObject(toCheckResponse({ kind: 'allow', identityHeaders: [], withheld: [] }, { k: 'v' }))).finish();
     // ... 0x22 (field 4, dynamic_metadata) ... 0x1a 0x01 'v' (Value.string_value = "v")
     assert.ok(Buffer.from(bytes).includes(Buffer.from([0x1a, 0x01, 0x76])), Buffer.from(bytes).toString('hex'));
   });
@@ -247,7 +252,7 @@ describe('the hand-written hot-path codec', () => {
 
   const settings = { browserUrl: 'https://id.example.com', allowedHosts: [] };
   const answers: Array<[string, Answer]> = [
-    ['allow with identity', answer({ kind: 'allow', reason: 'ok', subject: { identityId: 'i', sessionId: 's', aal: 'aal1' }, credential: 'token', policy: 'default' }, undefined, settings)],
+    ['allow with identity', answer({ kind: 'allow', reason: 'ok', subject: subjectOf('aal1'), credential: 'token', policy: 'default' }, undefined, settings)],
     ['anonymous allow', answer({ kind: 'allow', reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings)],
     ['403 JSON', answer({ kind: 'aal_too_low', subject: null, credential: 'cookie', policy: 'default' }, undefined, settings)],
     ['503', answer({ kind: 'kratos_unavailable', detail: 'x', credential: 'token', policy: 'default' }, undefined, settings)],

@@ -1,6 +1,7 @@
 import type { Decision } from '../decision';
 import { isBrowserNavigation } from '../request/navigation';
 import type { RequestView } from '../request/view';
+import type { UpstreamIdentityHeaders } from '../upstream/upstream-identity';
 import { loginUrl, originalUrl, type LoginUrlSettings } from './login-url';
 
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
@@ -11,9 +12,14 @@ export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
  * client with this status, headers and body. How a proxy is told to clear forged identity
  * headers, or which status it can carry, is each front door's own business.
  */
-export type Answer = { kind: 'allow'; identityHeaders: HeaderList } | { kind: 'deny'; status: number; headers: HeaderList; body: string };
+export type Answer =
+  /** `withheld`: the identity headers this configuration knows and this allow does not set. */
+  | { kind: 'allow'; identityHeaders: HeaderList; withheld: readonly string[] }
+  | { kind: 'deny'; status: number; headers: HeaderList; body: string };
 
 export const IDENTITY_HEADERS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'] as const;
+
+const NO_UPSTREAM_IDENTITY: UpstreamIdentityHeaders = { headers: [], withheld: [] };
 
 const NO_STORE = ['cache-control', 'no-store'] as const;
 const JSON_TYPE = ['content-type', 'application/json'] as const;
@@ -21,20 +27,22 @@ const JSON_TYPE = ['content-type', 'application/json'] as const;
 /**
  * Turns a decision into redirect / 401 / 403 / 400 / 5xx. Browser navigations get redirects to
  * the Kratos login; everything else (tokens, XHR, APIs) gets JSON shaped like Kratos's errors.
- * `view` is absent only for requests too malformed to read.
+ * `view` is absent only for requests too malformed to read. `upstream`: the identity_headers
+ * and upstream_jwt headers made for the allow's session (or, without one, the names to withhold).
  */
-export function answer(decision: Decision, view: RequestView | undefined, settings: LoginUrlSettings): Answer {
+export function answer(decision: Decision, view: RequestView | undefined, settings: LoginUrlSettings, upstream = NO_UPSTREAM_IDENTITY): Answer {
   switch (decision.kind) {
     case 'allow':
+      if (!decision.subject) return { kind: 'allow', identityHeaders: [], withheld: [...IDENTITY_HEADERS, ...upstream.withheld] };
       return {
         kind: 'allow',
-        identityHeaders: decision.subject
-          ? [
-              ['x-kratos-identity-id', decision.subject.identityId],
-              ['x-kratos-session-id', decision.subject.sessionId],
-              ['x-kratos-aal', decision.subject.aal],
-            ]
-          : [],
+        identityHeaders: [
+          ['x-kratos-identity-id', decision.subject.identityId],
+          ['x-kratos-session-id', decision.subject.sessionId],
+          ['x-kratos-aal', decision.subject.aal],
+          ...upstream.headers,
+        ],
+        withheld: upstream.withheld,
       };
     case 'unauthenticated':
     case 'aal_too_low':

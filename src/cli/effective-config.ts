@@ -3,7 +3,7 @@ import type { Config } from '../config/schema';
 const REDACTED = '<redacted>';
 
 // The keys parsed from duration strings: shown as durations again so the output loads as a config.
-const DURATION_KEYS: ReadonlyArray<readonly [section: 'server' | 'kratos' | 'cache' | 'http_authz', key: string]> = [
+const DURATION_KEYS: ReadonlyArray<readonly [section: 'server' | 'kratos' | 'cache' | 'http_authz' | 'upstream_jwt', key: string]> = [
   ['server', 'shutdown_timeout'],
   ['server', 'drain_delay'],
   ['kratos', 'timeout'],
@@ -12,6 +12,7 @@ const DURATION_KEYS: ReadonlyArray<readonly [section: 'server' | 'kratos' | 'cac
   ['cache', 'negative_ttl'],
   ['cache', 'identity_ttl'],
   ['cache', 'stale_if_error'],
+  ['upstream_jwt', 'ttl'],
 ];
 
 /**

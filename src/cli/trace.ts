@@ -68,6 +68,8 @@ export async function traceRequest(config: Config, input: RequestInput, kratos: 
       onKratosStricterThanPolicy: () => {},
     },
     loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
+    // Traces are about the decision and the x-kratos-* headers: no trait headers, nothing signed.
+    upstream: undefined,
     observe: ({ decision, view }) => (record = { decision, view }),
   });
   const wire = await check(request, Infinity);

@@ -19,6 +19,8 @@ export function describeIssue(issue: z.core.$ZodIssue): string[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => `${keyPath([...issue.path, key])}: unknown key`);
   }
+  // A record key refused by its own schema (identity_headers, upstream_jwt.claims): say why.
+  if (issue.code === 'invalid_key') return issue.issues.map((inner) => `${keyPath(issue.path)}: ${inner.message}`);
   return [`${keyPath(issue.path) || '(root)'}: ${issue.message}`];
 }
 

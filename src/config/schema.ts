@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { parseCidr } from './cidr';
+import { SigningKey } from '../upstream/signing-key';
 import { parseDuration } from './duration';
+import { claimNameProblem, identityHeaderNameProblem } from './identity-names';
 
 // Every key has a default so the service starts with no file at all; `.strict()` everywhere so
 // a misspelt key stops start-up instead of being silently ignored.
@@ -98,6 +100,43 @@ const ruleSchema = z
     }
   });
 
+/** `traits.` and then the keys of nested objects; read from own properties only. */
+const traitPath = z
+  .string()
+  .refine((text) => /^traits(\.[A-Za-z0-9_$-]+)+$/.test(text), 'must be a dot path into the identity\'s traits, e.g. traits.email or traits.name.first');
+
+/** A PEM private key file, read and checked now: a reload with a bad one keeps the running keys. */
+const signingKeyFile = z.string().transform((file, ctx) => {
+  try {
+    return SigningKey.load(file);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    return z.NEVER;
+  }
+});
+
+/** A name refused with its reason, e.g. `"cookie" is a header that defines the request itself`. */
+const nameSchema = (problemOf: (name: string) => string | undefined) =>
+  z.string().superRefine((name, ctx) => {
+    const problem = problemOf(name);
+    if (problem) ctx.addIssue({ code: 'custom', message: `"${name}" ${problem}` });
+  });
+
+const AUDIENCE_PROBLEM = 'must be a non-empty string or list of strings (the aud claim)';
+
+const upstreamJwtSchema = z
+  .object({
+    header: z.string().default('x-kratos-jwt').pipe(nameSchema((name) => identityHeaderNameProblem(name, 'jwt'))),
+    issuer: z.string().min(1, 'must be set (the iss claim)'),
+    audience: z
+      .union([z.string(), z.array(z.string())], { error: AUDIENCE_PROBLEM })
+      .refine((audience) => (typeof audience === 'string' ? audience !== '' : audience.length > 0 && audience.every((item) => item !== '')), AUDIENCE_PROBLEM),
+    ttl: duration('5m').refine((ms) => ms >= 1000, 'must be at least 1s'),
+    keys: z.array(signingKeyFile).min(1, 'must list at least one PEM private key file (the first signs)'),
+    claims: z.record(nameSchema(claimNameProblem), traitPath).default({}),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -159,6 +198,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Header name → trait path: set from the session's identity traits on every allow with a session. */
+    identity_headers: z.record(nameSchema((name) => identityHeaderNameProblem(name, 'trait')), traitPath).default({}),
+    /** Absent: no JWT is signed, and /.well-known/jwks.json answers 404. */
+    upstream_jwt: upstreamJwtSchema.optional(),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -178,6 +221,7 @@ export const configSchema = z
       }
       seen.set(rule.name, index);
     });
+    checkIdentityNames(config, ctx);
     const requirements = [config.policy.cookie, config.policy.token, ...config.policy.rules.flatMap((r) => [r.cookie, r.token])];
     const usesHighestAvailable = requirements.some((requirement) => requirement !== undefined && aalOf(requirement) === 'highest_available');
     if (usesHighestAvailable && config.kratos.admin_url === '' && !config.kratos.whoami_enforces_highest_available) {
@@ -188,6 +232,26 @@ export const configSchema = z
       });
     }
   });
+
+/** What no single name or key shows: the JWT header reused as a trait header, a key listed twice. */
+function checkIdentityNames(config: { identity_headers: Record<string, string>; upstream_jwt?: z.output<typeof upstreamJwtSchema> | undefined }, ctx: z.RefinementCtx): void {
+  const jwt = config.upstream_jwt;
+  if (!jwt) return;
+  if (Object.hasOwn(config.identity_headers, jwt.header)) {
+    ctx.addIssue({ code: 'custom', path: ['identity_headers', jwt.header], message: `"${jwt.header}" is upstream_jwt.header` });
+  }
+  const kids = new Map<string, number>();
+  jwt.keys.forEach((key, index) => {
+    const first = kids.get(key.kid);
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['upstream_jwt', 'keys', index], message: `is the same key as upstream_jwt.keys[${first}]` });
+    kids.set(key.kid, index);
+  });
+}
+
+/** Every trait path identity_headers and upstream_jwt.claims read, each once. */
+export function traitPathsOf(config: Pick<Config, 'identity_headers' | 'upstream_jwt'>): string[] {
+  return [...new Set([...Object.values(config.identity_headers), ...Object.values(config.upstream_jwt?.claims ?? {})])];
+}
 
 export type Config = z.output<typeof configSchema>;
 export type Requirement = z.output<typeof requirementSchema>;

@@ -3,6 +3,7 @@ import type { Credential } from '../request/credentials';
 import { availableAalOf, type AdminIdentityCredentials } from './available-aal';
 import { callBudget } from './budget';
 import { JsonGet, type JsonGetResult } from './json-get';
+import { readTraits } from '../upstream/traits';
 import type { Aal, AvailableAalOutcome, AvailableAalSource, CallContext, KratosSession, SessionSource, WhoamiOutcome } from './types';
 
 /** Called once per Kratos HTTP exchange, for metrics. `status` is the HTTP status or a failure word. */
@@ -23,6 +24,8 @@ export class KratosClient implements SessionSource, AvailableAalSource {
   constructor(
     private readonly config: Config['kratos'],
     private readonly observe: KratosCallObserver = () => {},
+    /** The trait paths identity_headers and upstream_jwt.claims read, kept with each session. */
+    private readonly traitPaths: readonly string[] = [],
   ) {
     this.publicApi = new JsonGet(config.public_url);
     this.adminApi = config.admin_url ? new JsonGet(config.admin_url) : undefined;
@@ -36,7 +39,7 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
     switch (response.status) {
       case 200:
-        return sessionFrom(response.body);
+        return sessionFrom(response.body, this.traitPaths);
       case 401:
         // Treated as logged out, this would send the user to a login that bounces straight back.
         return errorFieldOf(response.body, 'reason') === AAL_UNDETERMINED_REASON
@@ -93,7 +96,7 @@ function errorFieldOf(body: unknown, field: 'id' | 'reason'): unknown {
 const AALS: ReadonlySet<unknown> = new Set<Aal>(['aal0', 'aal1', 'aal2']);
 
 /** A whoami 200 is only trusted when it is a well-formed, active, unexpired session (also read by `explain --session`). */
-export function sessionFrom(body: unknown): WhoamiOutcome {
+export function sessionFrom(body: unknown, traitPaths: readonly string[] = []): WhoamiOutcome {
   if (!isRecord(body) || !isRecord(body.identity)) return { kind: 'unavailable', detail: 'whoami answered 200 without a session' };
   const { id, active, expires_at: expiresAt, authenticated_at: authenticatedAt, authenticator_assurance_level: aal } = body;
   const identityId = body.identity.id;
@@ -102,11 +105,26 @@ export function sessionFrom(body: unknown): WhoamiOutcome {
     return { kind: 'unavailable', detail: 'whoami answered 200 with a malformed session' };
   }
   if (!active || expiry <= Date.now()) return { kind: 'unauthenticated' };
-  const session: KratosSession = { id, identityId, aal: aal as Aal, expiresAt: expiry };
+  const session: KratosSession = { id, identityId, aal: aal as Aal, expiresAt: expiry, methods: methodsOf(body.authentication_methods), traits: readTraits(body.identity.traits, traitPaths) };
   // Optional here, as only a max_age needs it: decide.ts fails closed when one applies without it.
   const authenticated = typeof authenticatedAt === 'string' ? Date.parse(authenticatedAt) : NaN;
   if (!Number.isNaN(authenticated)) session.authenticatedAt = authenticated;
   return { kind: 'active', session };
+}
+
+// Kratos's method names (password, totp, webauthn, code, oidc, lookup_secret, …) are short
+// words; a re-authentication appends its methods again, so each is listed once.
+const METHOD_NAME = /^[a-z0-9_]{1,32}$/;
+const MAX_METHODS = 16;
+
+function methodsOf(value: unknown): readonly string[] {
+  if (!Array.isArray(value)) return [];
+  const methods = new Set<string>();
+  for (const entry of value) {
+    const method: unknown = isRecord(entry) ? entry.method : undefined;
+    if (typeof method === 'string' && METHOD_NAME.test(method) && methods.size < MAX_METHODS) methods.add(method);
+  }
+  return [...methods];
 }
 
 /** Only an answer about the identity that was asked for, in a state Kratos defines, is trusted. */

@@ -1,4 +1,5 @@
 import type { Credential } from '../request/credentials';
+import type { TraitValues } from '../upstream/traits';
 
 export type Aal = 'aal0' | 'aal1' | 'aal2';
 
@@ -14,6 +15,10 @@ export interface KratosSession {
    * when whoami gave none that parses, and then no max_age can be met.
    */
   authenticatedAt?: number;
+  /** authentication_methods[].method, each once, in order: the JWT's `amr`. */
+  methods: readonly string[];
+  /** Only the traits identity_headers and upstream_jwt.claims name, never the whole object. */
+  traits: TraitValues;
 }
 
 /** How the session cache answered a whoami lookup. */

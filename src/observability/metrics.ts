@@ -48,6 +48,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly identityValuesLeftOut = new Counter({
+    name: 'kratos_ext_authz_identity_values_left_out_total',
+    help: 'Trait values not passed upstream (identity_headers, upstream_jwt.claims) because they are not header- or claim-safe, by target, name and reason.',
+    labelNames: ['target', 'name', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamJwts = new Counter({
+    name: 'kratos_ext_authz_upstream_jwts_total',
+    help: 'Upstream JWTs handed out, by result: issued (signed now) or cached.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -1,13 +1,19 @@
 import http from 'node:http';
 import type { Metrics } from '../observability/metrics';
+import { JWKS_MAX_AGE_SECONDS } from '../upstream/jwks';
 
 export interface HttpEndpoints {
   metrics: Metrics;
   /** undefined when ready to take traffic, otherwise the reason it is not. */
   notReadyBecause: () => string | undefined;
+  /** The JWK Set upstreams verify upstream_jwt tokens with; undefined when upstream_jwt is off. */
+  jwks: () => string | undefined;
 }
 
-/** /healthz (the process answers), /readyz (serving and Kratos reachable), /metrics (Prometheus). */
+/**
+ * /healthz (the process answers), /readyz (serving and Kratos reachable), /metrics (Prometheus),
+ * /.well-known/jwks.json (the upstream_jwt public keys; 404 without upstream_jwt).
+ */
 export function createHttpServer(endpoints: HttpEndpoints): http.Server {
   return http.createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -25,14 +31,19 @@ export function createHttpServer(endpoints: HttpEndpoints): http.Server {
           () => send(response, 500, 'text/plain', 'metrics unavailable\n'),
         );
         return;
+      case '/.well-known/jwks.json': {
+        const jwks = endpoints.jwks();
+        if (jwks === undefined) return send(response, 404, 'text/plain', 'not found: upstream_jwt is not configured\n');
+        return send(response, 200, 'application/jwk-set+json', jwks, `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
+      }
       default:
         return send(response, 404, 'text/plain', 'not found\n');
     }
   });
 }
 
-function send(response: http.ServerResponse, status: number, contentType: string, body: string): void {
-  response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+function send(response: http.ServerResponse, status: number, contentType: string, body: string, cacheControl = 'no-store'): void {
+  response.writeHead(status, { 'content-type': contentType, 'cache-control': cacheControl });
   response.end(body);
 }
 

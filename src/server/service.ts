@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { HealthImplementation } from 'grpc-health-check';
 import { IdentityCache } from '../cache/identity-cache';
 import { SessionCache, type CacheResult } from '../cache/session-cache';
-import type { Config } from '../config/schema';
+import { traitPathsOf, type Config } from '../config/schema';
 import type { AuthorizeDependencies } from '../authorize';
 import { createCheck, type CheckFunction } from '../envoy/check';
 import { KratosClient } from '../kratos/client';
@@ -17,6 +17,9 @@ import { trustedProxies } from '../http/trusted-proxies';
 import { bindGrpc, createGrpcServer, HEALTH_SERVICES } from './grpc-server';
 import { createHttpServer, listenHttp } from './http-server';
 import { KratosReadiness } from './kratos-readiness';
+import { jwksDocument } from '../upstream/jwks';
+import { UpstreamIdentity } from '../upstream/upstream-identity';
+import { UpstreamJwtIssuer } from '../upstream/upstream-jwt';
 
 export interface RunningService {
   grpcPort: number;
@@ -53,14 +56,21 @@ interface Generation extends HttpAuthzSettings {
   config: Config;
   check: CheckFunction;
   side: KratosSide;
+  /** /.well-known/jwks.json as served; undefined without upstream_jwt. */
+  jwks: string | undefined;
 }
 
+// Signed tokens are kept per session up to cache.max_entries, but never more than this: each
+// is about a kilobyte, ten times a cached session.
+const MAX_CACHED_JWTS = 10_000;
+
+/** The trait paths are read into each cached session: other paths need other sessions. */
 function kratosSideSettings(config: Config): string {
-  return JSON.stringify([config.kratos, config.cache]);
+  return JSON.stringify([config.kratos, config.cache, traitPathsOf(config)]);
 }
 
 function buildKratosSide(config: Config, logger: Logger, metrics: Metrics): KratosSide {
-  const kratos = new KratosClient(config.kratos, metrics.observeKratosCall);
+  const kratos = new KratosClient(config.kratos, metrics.observeKratosCall, traitPathsOf(config));
   const warnStale = oncePer(10_000, () => logger.warn({ stale_if_error_ms: config.cache.stale_if_error }, 'Kratos is failing: serving cached sessions past their TTL (cache.stale_if_error)'));
   const countSession = (result: CacheResult) => {
     metrics.cacheRequests.inc({ cache: 'session', result });
@@ -88,9 +98,21 @@ function buildGeneration(config: Config, side: KratosSide, logger: Logger, metri
       onKratosStricterThanPolicy: warnKratosTooStrict,
     },
     loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
+    upstream: buildUpstreamIdentity(config, metrics),
     observe: checkObserver(checkLogger, metrics),
   };
-  return { config, check: createCheck(authorize), authorize, isTrustedProxy: trustedProxies(config.http_authz.trusted_proxies), side };
+  const jwks = config.upstream_jwt && jwksDocument(config.upstream_jwt.keys);
+  return { config, check: createCheck(authorize), authorize, isTrustedProxy: trustedProxies(config.http_authz.trusted_proxies), side, jwks };
+}
+
+/** A new one each generation: a reload that rotates the signer starts with no cached token. */
+function buildUpstreamIdentity(config: Config, metrics: Metrics): UpstreamIdentity | undefined {
+  const jwt = config.upstream_jwt;
+  if (!jwt && Object.keys(config.identity_headers).length === 0) return undefined;
+  const issuer = jwt && new UpstreamJwtIssuer(jwt, Math.min(config.cache.max_entries, MAX_CACHED_JWTS), (result) => metrics.upstreamJwts.inc({ result }));
+  return new UpstreamIdentity(config.identity_headers, jwt && issuer && { header: jwt.header, issuer, claims: jwt.claims }, (target, name, reason) =>
+    metrics.identityValuesLeftOut.inc({ target, name, reason }),
+  );
 }
 
 export async function startService(initial: Config, logger: Logger): Promise<RunningService> {
@@ -146,6 +168,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
   const httpServer = createHttpServer({
     metrics,
     notReadyBecause: () => (draining ? 'shutting down' : readiness.problem()),
+    jwks: () => current.jwks,
   });
 
   const grpcPort = await bindGrpc(grpcServer, initial.server.grpc_address);

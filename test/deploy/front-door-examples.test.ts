@@ -11,6 +11,10 @@ import { schemaProblems, type ModelClass } from '../support/manifest-schema';
 import { parseAllDocuments } from 'yaml';
 import { arr, at, isObject, obj, readText, readYaml, str, type Json, type JsonObject } from '../support/project-files';
 
+// What each example copies upstream: the identity headers, then the trait header and the JWT
+// header of examples/config.yaml's commented identity_headers / upstream_jwt example.
+const UPSTREAM_HEADERS = [...IDENTITY_HEADERS, 'x-user-email', 'x-kratos-jwt'];
+
 const service = obj(readYaml('deploy/kubernetes/service.yaml'), 'Service');
 const namespace = str(at(readYaml('deploy/kubernetes/kustomization.yaml'), 'namespace'), 'kustomization namespace');
 const authzPort = Number(arr(at(service, 'spec.ports'), 'Service ports').map((port) => obj(port, 'port')).find((port) => port.name === 'http-authz')?.port);
@@ -29,7 +33,7 @@ test('ingress-nginx Ingress: valid, auth-url is the /auth-request door, the iden
   assert.deepEqual(schemaProblems(Ingress, ingress), []);
   const annotations = obj(at(ingress, 'metadata.annotations'), 'annotations');
   assert.equal(annotations['nginx.ingress.kubernetes.io/auth-url'], doorUrl('/auth-request'));
-  assert.deepEqual(str(annotations['nginx.ingress.kubernetes.io/auth-response-headers'], 'auth-response-headers').toLowerCase().split(','), [...IDENTITY_HEADERS]);
+  assert.deepEqual(str(annotations['nginx.ingress.kubernetes.io/auth-response-headers'], 'auth-response-headers').toLowerCase().split(','), UPSTREAM_HEADERS);
 });
 
 // The package is ECMAScript-only: loaded with import(), which CommonJS keeps as it is.
@@ -40,7 +44,7 @@ test('Traefik Middleware: valid, forwardAuth to the /forward-auth door with the 
   const forwardAuth = obj(at(middleware, 'spec.forwardAuth'), 'forwardAuth');
   assert.equal(forwardAuth.address, doorUrl('/forward-auth'));
   assert.equal(forwardAuth.trustForwardHeader, false);
-  assert.deepEqual(arr(forwardAuth.authResponseHeaders, 'authResponseHeaders').map((name) => str(name, 'header').toLowerCase()), [...IDENTITY_HEADERS]);
+  assert.deepEqual(arr(forwardAuth.authResponseHeaders, 'authResponseHeaders').map((name) => str(name, 'header').toLowerCase()), UPSTREAM_HEADERS);
 });
 
 test('the schema checks catch a misspelt field (so the two above can fail)', async () => {
@@ -86,7 +90,7 @@ test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, 
   assert.equal(provider.port, authzPort);
   assert.equal(provider.pathPrefix, ENVOY_PATH_PREFIX);
   assert.equal(provider.failOpen, false);
-  assert.deepEqual(provider.headersToUpstreamOnAllow, [...IDENTITY_HEADERS]);
+  assert.deepEqual(provider.headersToUpstreamOnAllow, UPSTREAM_HEADERS);
   const sent = arr(provider.includeRequestHeadersInCheck, 'includeRequestHeadersInCheck');
   for (const needed of ['cookie', 'x-session-token', 'accept', 'sec-fetch-mode', 'x-forwarded-proto']) assert.ok(sent.includes(needed), `sends ${needed}`);
 });
@@ -136,7 +140,7 @@ test('Envoy Gateway SecurityPolicy over HTTP: the /ext-authz door on the Service
   const http = obj(extAuth.http, 'http');
   assertBackend(http, HTTP_EXT_AUTH_FIELDS, authzPort);
   assert.equal(http.path, ENVOY_PATH_PREFIX);
-  assert.deepEqual(http.headersToBackend, [...IDENTITY_HEADERS]);
+  assert.deepEqual(http.headersToBackend, UPSTREAM_HEADERS);
 });
 
 test('Envoy Gateway: a ReferenceGrant lets the policies in the app namespace reach the Service', () => {

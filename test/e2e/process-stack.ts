@@ -41,6 +41,7 @@ export function processStackPlan(envoy: Binary, kratos: Binary, variant?: Varian
         browserUrl: local.baseUrl,
         kratosAdminUrl: local.kratosAdminUrl,
         kratosPublicUrl: local.kratosPublicUrl,
+        extAuthzOpsUrl: `http://127.0.0.1:${local.ports.extAuthzHttp}`,
         logs: local.children.logs,
         stopExtAuthz: async (graceMs) => {
           const exit = await local.children.stop(EXT_AUTHZ, graceMs);

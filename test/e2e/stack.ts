@@ -12,6 +12,8 @@ export interface Stack {
   kratosAdminUrl: string;
   /** Kratos's public API directly, not through Envoy (local processes only). */
   kratosPublicUrl?: string;
+  /** kratos-ext-authz's ops port (health, metrics, JWKS) directly (local processes only). */
+  extAuthzOpsUrl?: string;
   /** Log lines per container or process, for assertions and for diagnosing failures. */
   logs: ReadonlyMap<string, readonly string[]>;
   /** SIGTERM to kratos-ext-authz (SIGKILL after `graceMs`); resolves with its exit code. */

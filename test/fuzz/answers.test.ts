@@ -58,7 +58,7 @@ describe('no answer echoes a credential', () => {
     config: { policy: { rules: RULES } },
     sessionOf: (value) => {
       const token = /Q[A-Za-z0-9_-]+/.exec(value)?.[0];
-      return token && live(token) ? { id: `session-${token.length}`, identityId: `identity-${token.length}`, aal: 'aal1', expiresAt: Date.now() + 60_000 } : undefined;
+      return token && live(token) ? { id: `session-${token.length}`, identityId: `identity-${token.length}`, aal: 'aal1', expiresAt: Date.now() + 60_000, methods: ['password'], traits: new Map() } : undefined;
     },
   });
 

@@ -77,7 +77,7 @@ describe('memory stays bounded', () => {
     const upstream: SessionSource = {
       whoami: async () => {
         calls++;
-        return { kind: 'active', session: { id: `s${calls}`, identityId: 'i', aal: 'aal1', expiresAt: Date.now() + 3_600_000 } };
+        return { kind: 'active', session: { id: `s${calls}`, identityId: 'i', aal: 'aal1', expiresAt: Date.now() + 3_600_000, methods: [], traits: new Map() } };
       },
     };
     const cache = new SessionCache(upstream, settings);

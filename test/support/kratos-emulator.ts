@@ -225,6 +225,13 @@ export class KratosEmulator {
     this.touch(identity);
   }
 
+  /** Replaces the identity's traits, as an admin identity update or a settings flow would. */
+  setTraits(identityId: string, traits: Record<string, unknown>): void {
+    const identity = this.identity(identityId);
+    identity.traits = traits;
+    this.touch(identity);
+  }
+
   /** Replaces the identity's credentials, as an admin identity update would; recomputes available_aal (§5.3). */
   setCredentials(identityId: string, credentials: EmulatorCredentials): void {
     this.writeCredentials(this.identity(identityId), credentials);

@@ -6,7 +6,7 @@ import { requestView, type ViewOptions } from './support/request';
 
 const SETTINGS = { browserUrl: 'https://auth.example.com', allowedHosts: [] as string[] };
 const LOGIN = 'https://auth.example.com/self-service/login/browser';
-const SUBJECT = { identityId: 'id-1', sessionId: 'sess-1', aal: 'aal1' as const };
+const SUBJECT = { identityId: 'id-1', sessionId: 'sess-1', aal: 'aal1' as const, session: { id: 'sess-1', identityId: 'id-1', aal: 'aal1' as const, expiresAt: Date.now() + 60_000, methods: ['password'], traits: new Map() } };
 
 const NAVIGATION: ViewOptions['headers'] = [['sec-fetch-mode', 'navigate'], ['accept', 'text/html']];
 const XHR: ViewOptions['headers'] = [['sec-fetch-mode', 'cors'], ['accept', 'application/json']];
@@ -46,13 +46,14 @@ describe('answer: allow', () => {
         ['x-kratos-session-id', 'sess-1'],
         ['x-kratos-aal', 'aal2'],
       ],
+      withheld: [],
     });
   });
 
   test('anonymous (no subject): no identity headers', () => {
     for (const reason of ['anonymous', 'cors_preflight', 'ok'] as const) {
       const result = answer({ ...base, credential: 'none', kind: 'allow', reason, subject: null }, requestView(), SETTINGS);
-      assert.deepEqual(result, { kind: 'allow', identityHeaders: [] });
+      assert.deepEqual(result, { kind: 'allow', identityHeaders: [], withheld: [...IDENTITY_HEADERS] });
     }
     assert.deepEqual([...IDENTITY_HEADERS], ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal']);
   });

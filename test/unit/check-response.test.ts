@@ -7,7 +7,7 @@ import { requestView } from './support/request';
 
 const SETTINGS = { browserUrl: 'https://auth.example.com', allowedHosts: [] as string[] };
 const base = { credential: 'cookie', policy: 'default' } as const;
-const SUBJECT = { identityId: 'id-1', sessionId: 'sess-1', aal: 'aal2' as const };
+const SUBJECT = { identityId: 'id-1', sessionId: 'sess-1', aal: 'aal2' as const, session: { id: 'sess-1', identityId: 'id-1', aal: 'aal2' as const, expiresAt: Date.now() + 60_000, methods: ['password', 'totp'], traits: new Map() } };
 const NAVIGATION = [['sec-fetch-mode', 'navigate']] as const;
 
 // The google.rpc.Code of each decision, as Envoy's access logs and tracing show it.

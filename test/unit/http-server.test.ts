@@ -26,6 +26,7 @@ async function serverWith(sessions: SessionSource, run: (client: AuthzHttpClient
         onKratosStricterThanPolicy: () => undefined,
       },
       loginUrl: { browserUrl: 'https://auth.example.com', allowedHosts: [] },
+      upstream: undefined,
       observe: () => undefined,
     },
     isTrustedProxy: () => true,
@@ -49,7 +50,7 @@ async function serverWith(sessions: SessionSource, run: (client: AuthzHttpClient
 const TOKEN = { headers: { 'x-session-token': 'ory_st_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' } };
 
 test('an allow Node cannot write (an identity id that is no header value) becomes a denial (500; 403 for Envoy), not a hung call or a crash', async () => {
-  const sessions: SessionSource = { whoami: async () => ({ kind: 'active', session: { id: 's-1', identityId: 'snowman-\u2603', aal: 'aal2', expiresAt: Date.now() + 60_000 } }) };
+  const sessions: SessionSource = { whoami: async () => ({ kind: 'active', session: { id: 's-1', identityId: 'snowman-\u2603', aal: 'aal2', expiresAt: Date.now() + 60_000, methods: [], traits: new Map() } }) };
   await serverWith(sessions, async (client, logs) => {
     for (const [door, status] of [['forward_auth', 500], ['auth_request', 500], ['envoy_http', 403]] as const) {
       const answer = await client.check(door, TOKEN);

@@ -27,7 +27,7 @@ function scripted(script: Record<string, WhoamiOutcome[]>): SessionSource & { ca
 }
 
 function active(id: string, now: number): WhoamiOutcome {
-  return { kind: 'active', session: { id, identityId: 'i', aal: 'aal1', expiresAt: now + HOUR } };
+  return { kind: 'active', session: { id, identityId: 'i', aal: 'aal1', expiresAt: now + HOUR, methods: [], traits: new Map() } };
 }
 
 describe('SessionCache', () => {

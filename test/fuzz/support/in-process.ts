@@ -44,6 +44,7 @@ export function inProcessCheck(options: InProcessOptions): InProcessCheck {
       onKratosStricterThanPolicy: () => undefined,
     },
     loginUrl: { browserUrl: BROWSER_URL, allowedHosts: config.return_to.allowed_hosts },
+    upstream: undefined,
     observe: () => undefined,
   });
   return async (request) => {

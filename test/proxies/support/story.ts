@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startHarness, type Harness } from '../../support/harness';
 import { AuthzHttpClient, type HttpAnswer } from '../../support/http-client';
+import { fetchJwks, verifyJwt, writeSigningKey } from '../../support/jwt';
 import { startEchoUpstream, type EchoUpstream } from './echo-upstream';
 import { freePort, skipUnlessInstalled, type ProxyProcess } from './proxy-process';
 
@@ -33,6 +34,9 @@ const NAVIGATE: Array<[string, string]> = [['sec-fetch-mode', 'navigate'], ['acc
 const XHR: Array<[string, string]> = [['sec-fetch-mode', 'cors'], ['accept', 'application/json']];
 const HOST = 'app.example.com';
 const POLICY = { rules: [{ name: 'public', paths: ['/public/*'], anonymous: true }] };
+// The names examples/config.yaml's commented example sets, which every shipped proxy config copies.
+const IDENTITY = { identity_headers: { 'x-user-email': 'traits.email' } };
+const upstreamJwt = () => ({ upstream_jwt: { issuer: 'https://authz.test', audience: 'app', keys: [writeSigningKey('ES256')] } });
 
 interface Stack {
   harness: Harness;
@@ -55,7 +59,7 @@ export function proxyStory(proxy: ProxyUnderTest): void {
     let login: string;
 
     async function stack(trustedProxies: readonly string[], name: string): Promise<Stack> {
-      const harness = await startHarness({ config: { policy: POLICY, http_authz: { trusted_proxies: trustedProxies } } });
+      const harness = await startHarness({ config: { policy: POLICY, http_authz: { trusted_proxies: trustedProxies }, ...IDENTITY, ...upstreamJwt() } });
       assert.ok(harness.service.httpAuthzPort);
       const port = await freePort();
       const process = await proxy.start({ authz: harness.service.httpAuthzPort, app: app.port, proxy: port }, join(dir, name));
@@ -135,14 +139,27 @@ export function proxyStory(proxy: ProxyUnderTest): void {
       assertJsonDenial(await visit([...XHR, ['cookie', cookie]], { reachesApp: false }), 403, 'session_aal2_required');
     });
 
-    test('aal2 cookie → the app, with the identity headers (forged ones overwritten)', async () => {
+    test('aal2 cookie → the app, with the identity headers, the trait header and the JWT (forged ones overwritten)', async () => {
       const { session, cookie } = cookieOf(AAL2, TOTP);
-      const answer = await visit([...NAVIGATE, ['cookie', cookie], ['x-kratos-identity-id', 'forged'], ['x-kratos-aal', 'aal2-forged']], { reachesApp: true });
+      const forged: Array<[string, string]> = [['x-kratos-identity-id', 'forged'], ['x-kratos-aal', 'aal2-forged'], ['x-user-email', 'mallory@example.com'], ['x-kratos-jwt', 'forged']];
+      const answer = await visit([...NAVIGATE, ['cookie', cookie], ...forged], { reachesApp: true });
       assert.equal(answer.status, 200);
       const seen = app.last() ?? {};
       assert.equal(seen['x-kratos-identity-id'], session.identityId);
       assert.equal(seen['x-kratos-session-id'], session.id);
       assert.equal(seen['x-kratos-aal'], 'aal2');
+      assert.match(seen['x-user-email'] ?? '', /^user-[0-9a-f]{8}@example\.com$/);
+      const { payload } = verifyJwt(seen['x-kratos-jwt'] ?? '', (await fetchJwks(trusted.harness.service.httpPort)).keys);
+      assert.equal(payload.sid, session.id);
+      assert.equal(payload.aal, 'aal2');
+    });
+
+    test('a session whose trait is not header-safe → the app, without the trait header and without the forged one', async () => {
+      const harness = trusted.harness;
+      const session = harness.newSession(harness.emulator.addIdentity({ traits: { email: 'a\u0007@example.com' } }), { methods: AAL1 });
+      assert.equal((await visit([['x-session-token', session.token], ['x-user-email', 'mallory@example.com']], { reachesApp: true })).status, 200);
+      assert.equal(app.last()?.['x-kratos-session-id'], session.id);
+      assert.equal(app.last()?.['x-user-email'], undefined);
     });
 
     test('session token at aal1 → the app, x-kratos-aal: aal1', async () => {
@@ -154,11 +171,12 @@ export function proxyStory(proxy: ProxyUnderTest): void {
     });
 
     test('anonymous route → the app, and forged identity headers do not reach it', async () => {
-      const answer = await visit([...XHR, ['x-kratos-identity-id', 'forged'], ['x-kratos-session-id', 'forged'], ['x_kratos_aal', 'aal2']], { path: '/public/logo.svg', reachesApp: true });
+      const forged: Array<[string, string]> = [['x-kratos-identity-id', 'forged'], ['x-kratos-session-id', 'forged'], ['x_kratos_aal', 'aal2'], ['x-kratos-jwt', 'forged'], ['x-user-email', 'mallory@example.com']];
+      const answer = await visit([...XHR, ...forged], { path: '/public/logo.svg', reachesApp: true });
       assert.equal(answer.status, 200);
       const seen = app.last() ?? {};
       assert.deepEqual(
-        Object.keys(seen).filter((name) => /^x[-_]kratos/.test(name)),
+        Object.keys(seen).filter((name) => /^x[-_](kratos|user)/.test(name)),
         [],
       );
     });
