@@ -1,4 +1,5 @@
-import type { Decision, Subject } from './decision';
+import type { Decision, SessionDecision, Subject } from './decision';
+import type { RefreshedCookie } from './kratos/refreshed-cookie';
 import type { AvailableAalSource, CallContext, KratosSession, SessionSource, LookupOptions } from './kratos/types';
 import { demandFor, selectRule, type CredentialDemand, type Policy, type Requirement } from './policy/policy';
 import type { Credential } from './request/credentials';
@@ -34,7 +35,12 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
   if (deps.policy.corsPreflight && isCorsPreflight(view)) return { kind: 'allow', reason: 'cors_preflight', subject: null, ...base };
 
   if (rule.outcome.kind === 'anonymous') {
-    return { kind: 'allow', reason: 'anonymous', subject: credential?.wellFormed ? await anonymousSubject(credential, context, deps, base) : null, ...base };
+    const allowed: Decision = { kind: 'allow', reason: 'anonymous', subject: null, ...base };
+    if (!credential?.wellFormed) return allowed;
+    const outcome = await deps.sessions.whoami(credential, context);
+    if (outcome.kind !== 'active') return allowed;
+    // The renewed cookie is the browser's own live session's, whether or not it names the subject.
+    return carryingRefreshedCookie({ ...allowed, subject: await anonymousSubject(outcome.session, credential.kind, context, deps, base) }, outcome.refreshedCookie);
   }
 
   if (!credential?.wellFormed) return { kind: 'unauthenticated', ...base };
@@ -55,11 +61,18 @@ const ASK_AGAIN_BEFORE: ReadonlySet<Decision['kind']> = new Set(['aal_too_low', 
  * a session that would pass the default policy: an aal1 cookie of an identity with a second
  * factor must not make a page personalised. Anything unverifiable counts as no credential.
  */
-async function anonymousSubject(credential: Credential, context: CallContext, deps: DecisionDependencies, base: Pick<Decision, 'credential' | 'policy'>): Promise<Subject | null> {
-  const outcome = await deps.sessions.whoami(credential, context);
-  if (outcome.kind !== 'active') return null;
-  const judged = await judgeSession(outcome.session, demandFor(deps.policy.defaults, credential.kind), context, deps, base);
+async function anonymousSubject(session: KratosSession, kind: Credential['kind'], context: CallContext, deps: DecisionDependencies, base: Pick<Decision, 'credential' | 'policy'>): Promise<Subject | null> {
+  const judged = await judgeSession(session, demandFor(deps.policy.defaults, kind), context, deps, base);
   return judged.kind === 'allow' ? judged.subject : null;
+}
+
+/** Only a decision resting on the session whoami vouched for carries the cookie it renewed. */
+function carryingRefreshedCookie(decision: Decision, cookie: RefreshedCookie | undefined): Decision {
+  return cookie && restsOnSession(decision) ? { ...decision, refreshedCookie: cookie } : decision;
+}
+
+function restsOnSession(decision: Decision): decision is SessionDecision {
+  return decision.kind === 'allow' || decision.kind === 'refresh_required' || (decision.kind === 'aal_too_low' && decision.subject !== null);
 }
 
 async function judgeCredential(
@@ -81,7 +94,7 @@ async function judgeCredential(
       if (demand.aal === 'aal1') deps.onKratosStricterThanPolicy();
       return fromKratos({ kind: 'aal_too_low', subject: null, ...base });
     case 'active':
-      return { decision: await judgeSession(outcome.session, demand, context, deps, base), fromCache: outcome.cached === true };
+      return { decision: carryingRefreshedCookie(await judgeSession(outcome.session, demand, context, deps, base), outcome.refreshedCookie), fromCache: outcome.cached === true };
   }
 }
 
