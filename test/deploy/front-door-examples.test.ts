@@ -71,7 +71,7 @@ function stringList(value: Json): boolean {
   return Array.isArray(value) && value.every((item) => typeof item === 'string' && item.length > 0);
 }
 
-test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, fails closed, identity headers upstream', () => {
+test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, fails closed, identity headers upstream, the renewed cookie downstream', () => {
   const providers = arr(at(istio, 'spec.meshConfig.extensionProviders'), 'extensionProviders');
   assert.equal(providers.length, 1);
   const entry = obj(providers[0], 'extensionProviders[0]');
@@ -87,6 +87,8 @@ test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, 
   assert.equal(provider.pathPrefix, ENVOY_PATH_PREFIX);
   assert.equal(provider.failOpen, false);
   assert.deepEqual(provider.headersToUpstreamOnAllow, [...IDENTITY_HEADERS]);
+  // The renewed session cookie reaches the browser (Envoy's allowed_client_headers_on_success).
+  assert.deepEqual(provider.headersToDownstreamOnAllow, ['set-cookie']);
   const sent = arr(provider.includeRequestHeadersInCheck, 'includeRequestHeadersInCheck');
   for (const needed of ['cookie', 'x-session-token', 'accept', 'sec-fetch-mode', 'x-forwarded-proto']) assert.ok(sent.includes(needed), `sends ${needed}`);
 });
