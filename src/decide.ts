@@ -35,12 +35,9 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
   if (deps.policy.corsPreflight && isCorsPreflight(view)) return { kind: 'allow', reason: 'cors_preflight', subject: null, ...base };
 
   if (rule.outcome.kind === 'anonymous') {
-    const allowed: Decision = { kind: 'allow', reason: 'anonymous', subject: null, ...base };
-    if (!credential?.wellFormed) return allowed;
-    const outcome = await deps.sessions.whoami(credential, context);
-    if (outcome.kind !== 'active') return allowed;
-    // The renewed cookie is the browser's own live session's, whether or not it names the subject.
-    return carryingRefreshedCookie({ ...allowed, subject: await anonymousSubject(outcome.session, credential.kind, context, deps, base) }, outcome.refreshedCookie);
+    // No renewed cookie here: public pages are what shared caches store, and a cached Set-Cookie
+    // would hand this session to every later visitor. The next protected request renews it.
+    return { kind: 'allow', reason: 'anonymous', subject: credential?.wellFormed ? await anonymousSubject(credential, context, deps, base) : null, ...base };
   }
 
   if (!credential?.wellFormed) return { kind: 'unauthenticated', ...base };
@@ -61,8 +58,10 @@ const ASK_AGAIN_BEFORE: ReadonlySet<Decision['kind']> = new Set(['aal_too_low', 
  * a session that would pass the default policy: an aal1 cookie of an identity with a second
  * factor must not make a page personalised. Anything unverifiable counts as no credential.
  */
-async function anonymousSubject(session: KratosSession, kind: Credential['kind'], context: CallContext, deps: DecisionDependencies, base: Pick<Decision, 'credential' | 'policy'>): Promise<Subject | null> {
-  const judged = await judgeSession(session, demandFor(deps.policy.defaults, kind), context, deps, base);
+async function anonymousSubject(credential: Credential, context: CallContext, deps: DecisionDependencies, base: Pick<Decision, 'credential' | 'policy'>): Promise<Subject | null> {
+  const outcome = await deps.sessions.whoami(credential, context);
+  if (outcome.kind !== 'active') return null;
+  const judged = await judgeSession(outcome.session, demandFor(deps.policy.defaults, credential.kind), context, deps, base);
   return judged.kind === 'allow' ? judged.subject : null;
 }
 
