@@ -47,7 +47,9 @@ function grpcCodeOf(status: number): number {
  * `append` is set explicitly: Envoy <= 1.36 only reads this deprecated flag (false = overwrite
  * what the client sent), and newer Envoy would default to appending when neither is set. A
  * header for the client's response is appended (`true`): Envoy adds it as a line of its own
- * beside the upstream's, so a renewed session cookie never replaces the app's own Set-Cookie.
+ * beside the upstream's, so a renewed session cookie never replaces the app's own Set-Cookie
+ * (`false` does replace it). A denial's headers stay `false`: 1.36.4 and 1.40.0 keep several
+ * set-cookie lines of a denial apart with it, and drop them all with `true` (both seen).
  */
 function headerOption(key: string, value: string, append = false): HeaderValueOption {
   return { header: { key, value }, append: { value: append } };
