@@ -1,4 +1,5 @@
-import type { Decision, Subject } from './decision';
+import type { Decision, SessionDecision, Subject } from './decision';
+import type { RefreshedCookie } from './kratos/refreshed-cookie';
 import type { AvailableAalSource, CallContext, KratosSession, SessionSource, LookupOptions } from './kratos/types';
 import { demandFor, selectRule, type CredentialDemand, type Policy, type Requirement } from './policy/policy';
 import type { Credential } from './request/credentials';
@@ -34,6 +35,8 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
   if (deps.policy.corsPreflight && isCorsPreflight(view)) return { kind: 'allow', reason: 'cors_preflight', subject: null, ...base };
 
   if (rule.outcome.kind === 'anonymous') {
+    // No renewed cookie here: public pages are what shared caches store, and a cached Set-Cookie
+    // would hand this session to every later visitor. The next protected request renews it.
     return { kind: 'allow', reason: 'anonymous', subject: credential?.wellFormed ? await anonymousSubject(credential, context, deps, base) : null, ...base };
   }
 
@@ -62,6 +65,15 @@ async function anonymousSubject(credential: Credential, context: CallContext, de
   return judged.kind === 'allow' ? judged.subject : null;
 }
 
+/** Only a decision resting on the session whoami vouched for carries the cookie it renewed. */
+function carryingRefreshedCookie(decision: Decision, cookie: RefreshedCookie | undefined): Decision {
+  return cookie && restsOnSession(decision) ? { ...decision, refreshedCookie: cookie } : decision;
+}
+
+function restsOnSession(decision: Decision): decision is SessionDecision {
+  return decision.kind === 'allow' || decision.kind === 'refresh_required' || (decision.kind === 'aal_too_low' && decision.subject !== null);
+}
+
 async function judgeCredential(
   credential: Credential,
   demand: CredentialDemand,
@@ -81,7 +93,7 @@ async function judgeCredential(
       if (demand.aal === 'aal1') deps.onKratosStricterThanPolicy();
       return fromKratos({ kind: 'aal_too_low', subject: null, ...base });
     case 'active':
-      return { decision: await judgeSession(outcome.session, demand, context, deps, base), fromCache: outcome.cached === true };
+      return { decision: carryingRefreshedCookie(await judgeSession(outcome.session, demand, context, deps, base), outcome.refreshedCookie), fromCache: outcome.cached === true };
   }
 }
 

@@ -1,5 +1,6 @@
 import type { CredentialKind } from './request/credentials';
 import type { Aal, KratosSession } from './kratos/types';
+import type { RefreshedCookie } from './kratos/refreshed-cookie';
 
 /** Who the request is, once Kratos has vouched for the session. */
 export interface Subject {
@@ -17,15 +18,15 @@ export type Decision = {
   /** The rule that applied: its name, `rules[i]`, or `default`. */
   policy: string;
 } & (
-  | { kind: 'allow'; reason: 'ok' | 'anonymous' | 'cors_preflight'; subject: Subject | null }
+  | { kind: 'allow'; reason: 'ok' | 'anonymous' | 'cors_preflight'; subject: Subject | null; refreshedCookie?: RefreshedCookie }
   | { kind: 'unauthenticated' }
   /** `subject` is null when Kratos itself refused the session's AAL (the identity stays unknown). */
-  | { kind: 'aal_too_low'; subject: Subject | null }
+  | { kind: 'aal_too_low'; subject: Subject | null; refreshedCookie?: RefreshedCookie }
   /**
    * The session authenticated longer ago than the rule's max_age (both in milliseconds);
    * `stepUp`: its AAL is short too, so the re-authentication must reach aal2.
    */
-  | { kind: 'refresh_required'; subject: Subject; stepUp: boolean; age: number; maxAge: number }
+  | { kind: 'refresh_required'; subject: Subject; stepUp: boolean; age: number; maxAge: number; refreshedCookie?: RefreshedCookie }
   | { kind: 'rule_deny' }
   | { kind: 'kratos_unavailable'; detail: string }
   | { kind: 'bad_request'; detail: string }
@@ -35,6 +36,12 @@ export type Decision = {
   | { kind: 'untrusted_proxy'; detail: string }
   | { kind: 'internal_error'; detail: string }
 );
+
+/**
+ * The decisions that rest on a live session, and so may hand the client the session cookie
+ * whoami renewed (`refreshedCookie`): an allow, or a step-up / re-authentication of that session.
+ */
+export type SessionDecision = Extract<Decision, { kind: 'allow' | 'aal_too_low' | 'refresh_required' }>;
 
 /** The small fixed reason set used by metrics, logs and dynamic metadata. */
 export function reasonOf(decision: Decision): string {

@@ -269,6 +269,25 @@ describe('AAL enforcement (§5)', () => {
     assert.equal(again.headers.get('set-cookie'), null);
   });
 
+  test('PATCH /admin/sessions/{id}/extend: 200 with the session, expires_at a lifespan from now; the old cookie is renewed at every whoami, the new one is not', async () => {
+    const s = kratos.createSession(kratos.addIdentity(), { expiresAt: new Date(Date.now() + 3_600_000) });
+    assert.equal((await whoami({ Cookie: kratos.cookieHeaderFor(s) })).headers.get('set-cookie'), null, 'not extended: nothing to renew');
+    const extended = await call(`${kratos.adminUrl}/admin/sessions/${s.id}/extend`, { method: 'PATCH' });
+    assert.equal(extended.status, 200);
+    assert.equal(extended.json()['id'], s.id);
+    assert.ok(Date.parse(String(extended.json()['expires_at'])) > Date.now() + 23 * 3_600_000);
+    assert.equal((await call(`${kratos.adminUrl}/admin/sessions/00000000-0000-0000-0000-000000000000/extend`, { method: 'PATCH' })).status, 404);
+
+    const first = (await whoami({ Cookie: kratos.cookieHeaderFor(s) })).headers.get('set-cookie') ?? '';
+    const second = (await whoami({ Cookie: kratos.cookieHeaderFor(s) })).headers.get('set-cookie') ?? '';
+    assert.match(first, new RegExp(`^${kratos.cookieName}=[^;]+; Path=/`));
+    assert.match(second, new RegExp(`^${kratos.cookieName}=[^;]+; Path=/`));
+    assert.notEqual(first, second, 'a fresh nonce each time');
+    const fresh = first.slice(kratos.cookieName.length + 1, first.indexOf(';'));
+    assert.equal((await whoami({ Cookie: `${kratos.cookieName}=${fresh}` })).headers.get('set-cookie'), null);
+    assert.equal((await whoami({ 'X-Session-Token': s.token })).headers.get('set-cookie'), null, 'a token is never renewed');
+  });
+
   test('aal1 policy: an aal1 session of a TOTP identity passes; an aal0 session is refused', async () => {
     const identity = kratos.addIdentity({ credentials: TOTP });
     assert.equal((await whoami({ 'X-Session-Token': kratos.createSession(identity).token })).status, 200);

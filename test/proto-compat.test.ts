@@ -140,6 +140,20 @@ describe('our CheckResponse decoded with the official schema', () => {
     assert.deepEqual(removed.ok_response.headers_to_remove, ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'x_kratos_identity_id', 'x_kratos_session_id', 'x_kratos_aal']);
   });
 
+  test('OK with a renewed session cookie: response_headers_to_add (field 6), one set-cookie per line, appended', () => {
+    const lines = ['ory_kratos_session=new1; Path=/; Expires=Wed, 02 Dec 2026 11:40:58 GMT; HttpOnly', 'ory_kratos_session=new2; Path=/app'];
+    const allow = answer({ kind: 'allow', reason: 'ok', subject: subjectOf('aal1'), credential: 'cookie', policy: 'default', refreshedCookie: lines }, undefined, settings);
+    const bytes = encodeCheckResponse(toCheckResponse(allow, {}));
+    const decoded = OfficialResponse.toObject(OfficialResponse.decode(bytes), TO_OBJECT) as {
+      ok_response: { headers: unknown[]; response_headers_to_add: Array<{ header: { key: string; value: string }; append?: { value?: boolean } }> };
+    };
+    assert.equal(decoded.ok_response.headers.length, 3);
+    assert.deepEqual(
+      decoded.ok_response.response_headers_to_add.map((h) => [h.header.key, h.header.value, h.append?.value]),
+      lines.map((line) => ['set-cookie', line, true]),
+    );
+  });
+
   test('denial: non-zero status, HttpStatus enum, headers and body', () => {
     const deny = answer({ kind: 'kratos_unavailable', detail: 'x', credential: 'token', policy: 'default' }, undefined, settings);
     const decoded = roundTrip(toCheckResponse(deny, { decision: 'error' })) as {
@@ -156,7 +170,7 @@ describe('our CheckResponse decoded with the official schema', () => {
   });
 
   test('the metadata Struct is on the wire as google.protobuf.Value string_value (field 3)', () => {
-    const bytes = OurResponse.encode(OurResponse.fromObject(toCheckResponse({ kind: 'allow', identityHeaders: [], withheld: [] }, { k: 'v' }))).finish();
+    const bytes = OurResponse.encode(OurResponse.fromObject(toCheckResponse({ kind: 'allow', identityHeaders: [], withheld: [], clientHeaders: [] }, { k: 'v' }))).finish();
     // ... 0x22 (field 4, dynamic_metadata) ... 0x1a 0x01 'v' (Value.string_value = "v")
     assert.ok(Buffer.from(bytes).includes(Buffer.from([0x1a, 0x01, 0x76])), Buffer.from(bytes).toString('hex'));
   });
@@ -253,6 +267,10 @@ describe('the hand-written hot-path codec', () => {
   const settings = { browserUrl: 'https://id.example.com', allowedHosts: [] };
   const answers: Array<[string, Answer]> = [
     ['allow with identity', answer({ kind: 'allow', reason: 'ok', subject: subjectOf('aal1'), credential: 'token', policy: 'default' }, undefined, settings)],
+    [
+      'allow with a renewed session cookie',
+      answer({ kind: 'allow', reason: 'ok', subject: subjectOf('aal1'), credential: 'cookie', policy: 'default', refreshedCookie: ['ory_kratos_session=v; Path=/'] }, undefined, settings),
+    ],
     ['anonymous allow', answer({ kind: 'allow', reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings)],
     ['403 JSON', answer({ kind: 'aal_too_low', subject: null, credential: 'cookie', policy: 'default' }, undefined, settings)],
     ['503', answer({ kind: 'kratos_unavailable', detail: 'x', credential: 'token', policy: 'default' }, undefined, settings)],
@@ -268,7 +286,7 @@ describe('the hand-written hot-path codec', () => {
 
   // Found by test/fuzz/codec-response.test.ts.
   test('an empty name in headers_to_remove is still an element of the list', () => {
-    const bytes = encodeCheckResponse({ status: { code: 0 }, ok_response: { headers: [], headers_to_remove: ['', 'x'] }, dynamic_metadata: { fields: {} } });
+    const bytes = encodeCheckResponse({ status: { code: 0 }, ok_response: { headers: [], headers_to_remove: ['', 'x'], response_headers_to_add: [] }, dynamic_metadata: { fields: {} } });
     const decoded = OfficialResponse.toObject(OfficialResponse.decode(bytes)) as { ok_response: { headers_to_remove: string[] } };
     assert.deepEqual(decoded.ok_response.headers_to_remove, ['', 'x']);
   });

@@ -1,4 +1,4 @@
-import type { Decision } from '../decision';
+import type { Decision, SessionDecision } from '../decision';
 import { isBrowserNavigation } from '../request/navigation';
 import type { RequestView } from '../request/view';
 import type { UpstreamIdentityHeaders } from '../upstream/upstream-identity';
@@ -8,13 +8,15 @@ export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
 /**
  * How the checked request is answered, in plain HTTP terms every front door shares: let it
- * through with the identity headers for the upstream (none without a subject), or answer the
- * client with this status, headers and body. How a proxy is told to clear forged identity
- * headers, or which status it can carry, is each front door's own business.
+ * through with the identity headers for the upstream (none without a subject) and
+ * `clientHeaders` to add to the upstream's response (the renewed session cookie, one
+ * `set-cookie` per line, or none), or answer the client with this status, headers and body.
+ * How a proxy is told to clear forged identity headers, or which status it can carry, is each
+ * front door's own business.
  */
 export type Answer =
   /** `withheld`: the identity headers this configuration knows and this allow does not set. */
-  | { kind: 'allow'; identityHeaders: HeaderList; withheld: readonly string[] }
+  | { kind: 'allow'; identityHeaders: HeaderList; withheld: readonly string[]; clientHeaders: HeaderList }
   | { kind: 'deny'; status: number; headers: HeaderList; body: string };
 
 export const IDENTITY_HEADERS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'] as const;
@@ -33,7 +35,7 @@ const JSON_TYPE = ['content-type', 'application/json'] as const;
 export function answer(decision: Decision, view: RequestView | undefined, settings: LoginUrlSettings, upstream = NO_UPSTREAM_IDENTITY): Answer {
   switch (decision.kind) {
     case 'allow':
-      if (!decision.subject) return { kind: 'allow', identityHeaders: [], withheld: [...IDENTITY_HEADERS, ...upstream.withheld] };
+      if (!decision.subject) return { kind: 'allow', identityHeaders: [], withheld: [...IDENTITY_HEADERS, ...upstream.withheld], clientHeaders: [] };
       return {
         kind: 'allow',
         identityHeaders: [
@@ -43,16 +45,17 @@ export function answer(decision: Decision, view: RequestView | undefined, settin
           ...upstream.headers,
         ],
         withheld: upstream.withheld,
+        clientHeaders: refreshedCookieHeaders(decision),
       };
     case 'unauthenticated':
+      return loginDenial(decision, view, settings);
     case 'aal_too_low':
     case 'refresh_required': {
-      const refresh = decision.kind === 'refresh_required';
-      const stepUp = decision.kind === 'aal_too_low' || (refresh && decision.stepUp);
-      const login = loginUrl(settings, { stepUp, refresh, returnTo: view && originalUrl(view, settings.allowedHosts) });
-      if (view && decision.credential !== 'token' && isBrowserNavigation(view.headers)) return redirect(view.method, login);
-      if (refresh) return refreshRequired(login);
-      return stepUp ? aalTooLow(login) : unauthenticated(decision.credential, login);
+      // The step-up or re-authentication is of this very session: a renewed cookie goes along,
+      // or a user who abandons the login keeps one that expires before the session does.
+      const denial = loginDenial(decision, view, settings);
+      const cookie = refreshedCookieHeaders(decision);
+      return cookie.length > 0 && denial.kind === 'deny' ? { ...denial, headers: [...denial.headers, ...cookie] } : denial;
     }
     case 'rule_deny':
       return errorAnswer(403, 'forbidden', 'Forbidden', 'Access to this resource is denied by policy.');
@@ -67,6 +70,20 @@ export function answer(decision: Decision, view: RequestView | undefined, settin
     case 'internal_error':
       return errorAnswer(500, 'internal_error', 'Internal Server Error', 'The request could not be authorized.');
   }
+}
+
+function loginDenial(decision: Extract<Decision, { kind: 'unauthenticated' | 'aal_too_low' | 'refresh_required' }>, view: RequestView | undefined, settings: LoginUrlSettings): Answer {
+  const refresh = decision.kind === 'refresh_required';
+  const stepUp = decision.kind === 'aal_too_low' || (refresh && decision.stepUp);
+  const login = loginUrl(settings, { stepUp, refresh, returnTo: view && originalUrl(view, settings.allowedHosts) });
+  if (view && decision.credential !== 'token' && isBrowserNavigation(view.headers)) return redirect(view.method, login);
+  if (refresh) return refreshRequired(login);
+  return stepUp ? aalTooLow(login) : unauthenticated(decision.credential, login);
+}
+
+/** One `set-cookie` header per line whoami renewed the session cookie with, never joined. */
+function refreshedCookieHeaders(decision: SessionDecision): HeaderList {
+  return decision.refreshedCookie?.map((line) => ['set-cookie', line] as const) ?? [];
 }
 
 /** The `{"error":{id, code, status, message}}` denial every non-session error shares. */

@@ -12,6 +12,10 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'pr
 const REQUEST_DEFINING: ReadonlySet<string> = new Set(['host', 'cookie', 'authorization', 'x-session-token', 'expect', 'range', 'origin', 'forwarded', 'via', 'x-real-ip', 'x-request-id']);
 const REQUEST_DEFINING_PREFIXES = ['content-', 'x-forwarded-', 'x-original-', 'sec-', 'proxy-'];
 
+// An HTTP front door answers a 200 whose set-cookie lines the proxy hands to the browser (the
+// renewed session cookie): a trait there would set a cookie of the user's choosing.
+const CLIENT_BOUND: ReadonlySet<string> = new Set(['set-cookie', 'location', 'www-authenticate', 'cache-control', 'retry-after']);
+
 /**
  * Why a header name cannot carry identity (identity_headers, upstream_jwt.header), or
  * undefined when it can. `authorization` is allowed as the JWT's header only (as a Bearer).
@@ -23,6 +27,7 @@ export function identityHeaderNameProblem(name: string, role: 'trait' | 'jwt'): 
   if (name === 'authorization' && role === 'jwt') return undefined;
   if (name === 'authorization') return 'is allowed as upstream_jwt.header only';
   if (REQUEST_DEFINING.has(name) || REQUEST_DEFINING_PREFIXES.some((prefix) => name.startsWith(prefix))) return 'is a header that defines the request itself or where it came from';
+  if (CLIENT_BOUND.has(name)) return 'is a header of the answer to the client, which the HTTP front doors send beside the identity headers';
   if (name.startsWith('x-envoy-')) return 'is in Envoy\'s own x-envoy-* namespace';
   if ((IDENTITY_HEADERS as readonly string[]).includes(name)) return 'is one of the x-kratos-* identity headers this service always sets';
   if (role === 'trait' && name.startsWith('x-kratos-')) return 'is in the x-kratos-* namespace this service keeps for its own headers';

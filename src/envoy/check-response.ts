@@ -11,7 +11,11 @@ export function toCheckResponse(answer: Answer, metadata: Metadata): CheckRespon
   if (answer.kind === 'allow') {
     return {
       status: { code: 0 },
-      ok_response: { headers: answer.identityHeaders.map(([name, value]) => headerOption(name, value)), headers_to_remove: [...headersToRemove(answer)] },
+      ok_response: {
+        headers: answer.identityHeaders.map(([name, value]) => headerOption(name, value)),
+        headers_to_remove: [...headersToRemove(answer)],
+        response_headers_to_add: answer.clientHeaders.map(([name, value]) => headerOption(name, value, true)),
+      },
       dynamic_metadata,
     };
   }
@@ -41,10 +45,14 @@ function grpcCodeOf(status: number): number {
 
 /**
  * `append` is set explicitly: Envoy <= 1.36 only reads this deprecated flag (false = overwrite
- * what the client sent), and newer Envoy would default to appending when neither is set.
+ * what the client sent), and newer Envoy would default to appending when neither is set. A
+ * header for the client's response is appended (`true`): Envoy adds it as a line of its own
+ * beside the upstream's, so a renewed session cookie never replaces the app's own Set-Cookie
+ * (`false` does replace it). A denial's headers stay `false`: 1.36.4 and 1.40.0 keep several
+ * set-cookie lines of a denial apart with it, and drop them all with `true` (both seen).
  */
-function headerOption(key: string, value: string): HeaderValueOption {
-  return { header: { key, value }, append: { value: false } };
+function headerOption(key: string, value: string, append = false): HeaderValueOption {
+  return { header: { key, value }, append: { value: append } };
 }
 
 /** google.protobuf.Struct in its wire shape: proto-loader does not convert plain objects. */

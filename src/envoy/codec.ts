@@ -268,6 +268,7 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
     for (const option of ok.headers) okSize += lenFieldSize(headerOptionSize(option));
     // A repeated field: an empty element is still an element, and is written.
     for (const name of ok.headers_to_remove) okSize += lenFieldSize(Buffer.byteLength(name));
+    for (const option of ok.response_headers_to_add) okSize += lenFieldSize(headerOptionSize(option));
   }
   const entries = Object.entries(response.dynamic_metadata.fields);
   let metadataSize = 0;
@@ -285,6 +286,8 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
     writer.lenField(3, okSize);
     for (const option of ok.headers) writer.headerOption(2, option);
     for (const name of ok.headers_to_remove) writer.stringField(5, name, true);
+    // response_headers_to_add: for the client's response (the renewed session cookie).
+    for (const option of ok.response_headers_to_add) writer.headerOption(6, option);
   }
   // Struct { fields = 1: map entry { key = 1, value = 2: Value { string_value = 3 } } }
   writer.lenField(4, metadataSize);

@@ -68,8 +68,12 @@ export function viewOfDescribed(line: RequestLine, headers: HeaderBag): ViewResu
   return buildRequestView(line, headers, {});
 }
 
-/** allow → 200 with the identity headers for the proxy to copy upstream; a denial as it is. */
+/**
+ * allow → 200 with the identity headers for the proxy to copy upstream, and the client's headers
+ * (a renewed session cookie's `set-cookie` lines) for a proxy that can hand them to the client;
+ * a denial as it is.
+ */
 export function plainReply(answer: Answer): HttpReply {
-  if (answer.kind === 'allow') return { status: 200, headers: [...answer.identityHeaders, ['cache-control', 'no-store']], body: '' };
+  if (answer.kind === 'allow') return { status: 200, headers: [...answer.identityHeaders, ...answer.clientHeaders, ['cache-control', 'no-store']], body: '' };
   return { status: answer.status, headers: answer.headers, body: answer.body };
 }

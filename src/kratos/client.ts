@@ -4,6 +4,7 @@ import { availableAalOf, type AdminIdentityCredentials } from './available-aal';
 import { callBudget } from './budget';
 import { JsonGet, type JsonGetResult } from './json-get';
 import { readTraits } from '../upstream/traits';
+import { refreshedCookieOf } from './refreshed-cookie';
 import type { Aal, AvailableAalOutcome, AvailableAalSource, CallContext, KratosSession, SessionSource, WhoamiOutcome } from './types';
 
 /** Called once per Kratos HTTP exchange, for metrics. `status` is the HTTP status or a failure word. */
@@ -38,8 +39,13 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     const response = await this.call('whoami', this.publicApi, '/sessions/whoami', headers, context);
     if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
     switch (response.status) {
-      case 200:
-        return sessionFrom(response.body, this.traitPaths);
+      case 200: {
+        const outcome = sessionFrom(response.body, this.traitPaths);
+        if (outcome.kind !== 'active' || credential.kind !== 'cookie') return outcome;
+        // Kratos renews only a cookie it was sent: a token's answer never carries one on.
+        const refreshedCookie = refreshedCookieOf(response.setCookie, this.config.session_cookie);
+        return refreshedCookie ? { ...outcome, refreshedCookie } : outcome;
+      }
       case 401:
         // Treated as logged out, this would send the user to a login that bounces straight back.
         return errorFieldOf(response.body, 'reason') === AAL_UNDETERMINED_REASON

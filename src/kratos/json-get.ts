@@ -4,6 +4,8 @@ import { Pool } from 'undici';
 export interface JsonAnswer {
   status: number;
   body: unknown;
+  /** Its `Set-Cookie` lines, one entry per line as sent (whoami renews the session cookie with one). */
+  setCookie: readonly string[];
 }
 
 export type JsonGetResult = JsonAnswer | { failure: string };
@@ -40,7 +42,7 @@ export class JsonGet {
         signal: AbortSignal.timeout(budgetMs),
       });
       const text = await response.body.text();
-      return { status: response.statusCode, body: parseJson(text) };
+      return { status: response.statusCode, body: parseJson(text), setCookie: linesOf(response.headers['set-cookie']) };
     } catch (error) {
       return { failure: failureWord(error) };
     }
@@ -50,6 +52,12 @@ export class JsonGet {
   async close(): Promise<void> {
     if (!this.pool.closed && !this.pool.destroyed) await this.pool.close();
   }
+}
+
+// undici keeps repeated header lines apart: a string for one line, an array for several.
+function linesOf(header: string | string[] | undefined): readonly string[] {
+  if (header === undefined) return [];
+  return typeof header === 'string' ? [header] : header;
 }
 
 function parseJson(text: string): unknown {

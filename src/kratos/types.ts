@@ -1,5 +1,6 @@
 import type { Credential } from '../request/credentials';
 import type { TraitValues } from '../upstream/traits';
+import type { RefreshedCookie } from './refreshed-cookie';
 
 export type Aal = 'aal0' | 'aal1' | 'aal2';
 
@@ -38,8 +39,12 @@ export interface CallContext {
 }
 
 export type WhoamiOutcome =
-  /** `cached`: served from the session cache; `stale`: past its TTL, standing in while Kratos fails. */
-  | { kind: 'active'; session: KratosSession; cached?: boolean; stale?: boolean }
+  /**
+   * `cached`: served from the session cache; `stale`: past its TTL, standing in while Kratos
+   * fails. `refreshedCookie`: whoami renewed the session cookie it was sent; only ever on an
+   * answer from Kratos, as the cache keeps the session, never the cookie.
+   */
+  | { kind: 'active'; session: KratosSession; cached?: boolean; stale?: boolean; refreshedCookie?: RefreshedCookie }
   | { kind: 'unauthenticated' }
   /** 403 session_aal2_required: Kratos's own required_aal refused the session. */
   | { kind: 'aal_refused' }

@@ -42,6 +42,8 @@ export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckR
         identity_id: subject?.identityId,
         aal: subject?.aal,
         cache,
+        // That whoami renewed the session cookie, never the cookie itself (it is a credential).
+        cookie_renewed: 'refreshedCookie' in decision && decision.refreshedCookie !== undefined ? true : undefined,
         // What decided a refresh: how old the session was against the rule's max_age.
         ...(decision.kind === 'refresh_required' ? { age_s: Math.floor(decision.age / 1000), max_age_s: decision.maxAge / 1000, step_up: decision.stepUp } : undefined),
         duration_ms: Math.round(seconds * 1e6) / 1e3,

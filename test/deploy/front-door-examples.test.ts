@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { IDENTITY_HEADERS } from '../../src/answer/answer';
+import { parseConfig } from '../../src/config/load';
 import { ENVOY_PATH_PREFIX } from '../../src/http/envoy-http';
 import { schemaProblems, type ModelClass } from '../support/manifest-schema';
 import { parseAllDocuments } from 'yaml';
@@ -39,12 +40,13 @@ test('ingress-nginx Ingress: valid, auth-url is the /auth-request door, the iden
 // The package is ECMAScript-only: loaded with import(), which CommonJS keeps as it is.
 const traefikMiddleware = async (): Promise<ModelClass> => (await import('@kubernetes-models/traefik/traefik.io/v1alpha1/Middleware')).Middleware;
 
-test('Traefik Middleware: valid, forwardAuth to the /forward-auth door with the identity headers, its own X-Forwarded-*', async () => {
+test('Traefik Middleware: valid, forwardAuth to the /forward-auth door with the identity headers, its own X-Forwarded-*, the renewed session cookie to the client', async () => {
   assert.deepEqual(schemaProblems(await traefikMiddleware(), middleware), []);
   const forwardAuth = obj(at(middleware, 'spec.forwardAuth'), 'forwardAuth');
   assert.equal(forwardAuth.address, doorUrl('/forward-auth'));
   assert.equal(forwardAuth.trustForwardHeader, false);
   assert.deepEqual(arr(forwardAuth.authResponseHeaders, 'authResponseHeaders').map((name) => str(name, 'header').toLowerCase()), UPSTREAM_HEADERS);
+  assert.deepEqual(forwardAuth.addAuthCookiesToResponse, [parseConfig({}, {}).kratos.session_cookie]);
 });
 
 test('the schema checks catch a misspelt field (so the two above can fail)', async () => {
@@ -75,7 +77,7 @@ function stringList(value: Json): boolean {
   return Array.isArray(value) && value.every((item) => typeof item === 'string' && item.length > 0);
 }
 
-test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, fails closed, identity headers upstream', () => {
+test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, fails closed, identity headers upstream, the renewed cookie downstream', () => {
   const providers = arr(at(istio, 'spec.meshConfig.extensionProviders'), 'extensionProviders');
   assert.equal(providers.length, 1);
   const entry = obj(providers[0], 'extensionProviders[0]');
@@ -91,6 +93,8 @@ test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, 
   assert.equal(provider.pathPrefix, ENVOY_PATH_PREFIX);
   assert.equal(provider.failOpen, false);
   assert.deepEqual(provider.headersToUpstreamOnAllow, UPSTREAM_HEADERS);
+  // The renewed session cookie reaches the browser (Envoy's allowed_client_headers_on_success).
+  assert.deepEqual(provider.headersToDownstreamOnAllow, ['set-cookie']);
   const sent = arr(provider.includeRequestHeadersInCheck, 'includeRequestHeadersInCheck');
   for (const needed of ['cookie', 'x-session-token', 'accept', 'sec-fetch-mode', 'x-forwarded-proto']) assert.ok(sent.includes(needed), `sends ${needed}`);
 });

@@ -3,7 +3,8 @@
 // a session → the demo UI's login page → password → back at the app with identity headers;
 // TOTP enrolled in the UI's settings page; a new browser's next navigation is sent to the
 // step-up, where a fetch() from the page at aal1 gets the 403 JSON (not a redirect); the TOTP
-// code brings it back to the app at aal2. Screenshots are written on failure.
+// code brings it back to the app at aal2. After an admin extend, the next navigation leaves
+// Chromium with the renewed session cookie. Screenshots are written on failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -25,13 +26,17 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SHOTS = join(projectRoot, 'dist', 'e2e-screenshots');
 
-/** cache.identity_ttl of envoy/config.yaml, which the stack's service runs with. */
-function identityTtlMs(): number {
+/** A cache duration of envoy/config.yaml, which the stack's service runs with. */
+function cacheSettingMs(key: 'ttl' | 'identity_ttl'): number {
   const cache = readProjectYaml('envoy/config.yaml').cache;
-  const ttl = typeof cache === 'object' && cache !== null && !Array.isArray(cache) ? cache.identity_ttl : undefined;
+  const ttl = typeof cache === 'object' && cache !== null && !Array.isArray(cache) ? cache[key] : undefined;
   const ms = typeof ttl === 'string' ? parseDuration(ttl) : undefined;
-  assert.ok(ms !== undefined, 'envoy/config.yaml has cache.identity_ttl');
+  assert.ok(ms !== undefined, `envoy/config.yaml has cache.${key}`);
   return ms;
+}
+
+function identityTtlMs(): number {
+  return cacheSettingMs('identity_ttl');
 }
 
 async function adminTraits(adminUrl: string, identityId: string): Promise<unknown> {
@@ -241,6 +246,56 @@ test('browser: a WebAuthn security key (Chromium virtual authenticator) is a sec
         await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
         process.stderr.write(`WebAuthn browser test failed at ${step}: screenshot ${file} (${page.url()})\n`);
       }
+      throw error;
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+test('browser: after an admin extend, the next navigation leaves Chromium with the renewed session cookie', { timeout: 5 * 60_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) return skipOrFailInCi(t, `no ${CHROMIUM} (apt-get install -y chromium)`);
+  const chosen = await stacksOrSkip(t);
+  if (!chosen) return;
+  const plan = chosen.plans[chosen.plans.length - 1];
+  assert.ok(plan);
+  await withStack(plan, async (stack) => {
+    const base = stack.baseUrl;
+    const email = `renew-${randomUUID()}@example.com`;
+    const password = `Renew-${randomUUID()}`;
+    const registered = await registerWithPassword(base, email, password);
+    const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const sessionCookie = async () => (await context.cookies(base)).find((cookie) => cookie.name === 'ory_kratos_session');
+    try {
+      await page.goto(`${base}/app/renew`);
+      await passwordLogin(page, email, password);
+      assert.equal((await echoed(page))['x-kratos-identity-id'], registered.identityId);
+      const before = await sessionCookie();
+      assert.ok(before, 'Chromium holds the session cookie');
+      // Before the extend, so Kratos has nothing to renew on this whoami.
+      const sessionId = await page.evaluate(async () => ((await (await fetch('/sessions/whoami', { headers: { accept: 'application/json' } })).json()) as { id: string }).id);
+      const extended = await send(`${stack.kratosAdminUrl}/admin/sessions/${encodeURIComponent(sessionId)}/extend`, { method: 'PATCH', headers: API });
+      assert.ok(extended.status === 200 || extended.status === 204, `extend: HTTP ${extended.status}`);
+      // The service's cached answer for the old cookie carries no renewal: let it expire.
+      await new Promise((resolve) => setTimeout(resolve, cacheSettingMs('ttl') + 500));
+
+      await page.goto(`${base}/app/renew?after=extend`);
+      assert.equal((await echoed(page))['x-kratos-identity-id'], registered.identityId);
+      const after = await sessionCookie();
+      assert.ok(after && after.value !== before.value, 'Chromium took the renewed cookie');
+      assert.ok(after.expires > before.expires, `a later expiry: ${after.expires} > ${before.expires}`);
+      assert.equal(after.httpOnly, true);
+      await page.goto(`${base}/app/renew?again=1`);
+      assert.equal((await echoed(page))['x-kratos-identity-id'], registered.identityId);
+      assert.equal((await sessionCookie())?.value, after.value, 'nothing more to renew');
+      return true;
+    } catch (error) {
+      mkdirSync(SHOTS, { recursive: true });
+      const file = join(SHOTS, 'renewed-cookie.png');
+      await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
+      process.stderr.write(`renewed-cookie browser test failed: screenshot ${file} (${page.url()})\n`);
       throw error;
     } finally {
       await browser.close();

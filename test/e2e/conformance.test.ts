@@ -8,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { KratosEmulator, type CreatedSession, type EmulatorCredentials } from '../support/kratos-emulator';
-import { API, CookieJar, field, isRecord, send, type HeaderMap } from './http';
+import { API, CookieJar, field, isRecord, send, stringField, type HeaderMap, type Sent } from './http';
 import { apiPasswordLogin, browserPasswordLogin, enrolTotp, registerWithPassword } from './kratos';
 import { processStacksOrSkip } from './plans';
 import { processStackPlan } from './process-stack';
@@ -161,6 +161,35 @@ function emulatorFixture(emulator: KratosEmulator): Fixture {
   };
 }
 
+/** A Set-Cookie line's shape: its name and attributes, the values only of Path and SameSite. */
+function cookieShape(line: string): string {
+  const [pair = '', ...attributes] = line.split(';').map((part) => part.trim());
+  const shown = attributes.map((attribute) => (/^(Path|SameSite)=/i.test(attribute) ? attribute : (attribute.split('=')[0] ?? '')));
+  return [pair.slice(0, pair.indexOf('=')), ...shown].join('; ');
+}
+
+/**
+ * RefreshCookie: the fixture's cookie session extended by the admin API (after every whoami
+ * case, which it would otherwise change), then whoami with the old cookie and with the new one.
+ */
+async function extendView(fixture: Fixture): Promise<unknown> {
+  const cookieLines = (sent: Sent) => sent.headers.getSetCookie().filter((line) => line.startsWith(`${SESSION_COOKIE}=`));
+  const old = { ...API, cookie: `${SESSION_COOKIE}=${fixture.cookieA}` };
+  const before = await send(`${fixture.publicUrl}/sessions/whoami`, { headers: old });
+  const extended = await send(`${fixture.adminUrl}/admin/sessions/${encodeURIComponent(stringField(before.json, 'id'))}/extend`, { method: 'PATCH', headers: API });
+  const after = await send(`${fixture.publicUrl}/sessions/whoami`, { headers: old });
+  const renewed = cookieLines(after);
+  const line = renewed[0] ?? '';
+  const fresh = await send(`${fixture.publicUrl}/sessions/whoami`, { headers: { ...API, cookie: line.split(';')[0] ?? '' } });
+  return {
+    before: cookieLines(before).length,
+    extend: [extended.status, field(extended.json, 'id') === field(before.json, 'id')],
+    after: [after.status, renewed.length, renewed.map(cookieShape)],
+    again: cookieLines(await send(`${fixture.publicUrl}/sessions/whoami`, { headers: old })).length,
+    fresh: [fresh.status, cookieLines(fresh).length],
+  };
+}
+
 async function compare(t: TestContext, real: Fixture, emulated: Fixture, requiredAal: RequiredAal): Promise<string[]> {
   const differences: string[] = [];
   const realCases = whoamiCases(real, requiredAal);
@@ -188,11 +217,15 @@ async function compare(t: TestContext, real: Fixture, emulated: Fixture, require
   const missing = await adminIdentity(real, randomUUID(), '');
   const missingEmulated = await adminIdentity(emulated, randomUUID(), '');
   if (JSON.stringify(missing) !== JSON.stringify(missingEmulated)) differences.push(`admin identity unknown id: real ${JSON.stringify(missing)}, emulator ${JSON.stringify(missingEmulated)}`);
+  const extendReal = await extendView(real);
+  t.diagnostic(`real extend: ${JSON.stringify(extendReal)}`);
+  const extendEmulated = await extendView(emulated);
+  if (JSON.stringify(extendReal) !== JSON.stringify(extendEmulated)) differences.push(`admin extend and RefreshCookie: real ${JSON.stringify(extendReal)}, emulator ${JSON.stringify(extendEmulated)}`);
   // Not a vacuous comparison: the real answers span sessions found, not found and (with
   // highest_available) refused.
   assert.ok(statuses.has(200) && statuses.has(401), `real statuses ${[...statuses].join(', ')}`);
   if (requiredAal === 'highest_available') assert.ok(statuses.has(403), 'an aal1 session of B is refused under highest_available');
-  t.diagnostic(`${realCases.length + 7} requests compared`);
+  t.diagnostic(`${realCases.length + 12} requests compared`);
   return differences;
 }
 

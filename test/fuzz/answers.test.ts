@@ -20,7 +20,7 @@ const RULES = [
 
 /** Every string an answer carries to Envoy, the client or the access log. */
 function answerStrings(response: OfficialCheckResponse): string[] {
-  const options = [...(response.denied_response?.headers ?? []), ...(response.ok_response?.headers ?? [])];
+  const options = [...(response.denied_response?.headers ?? []), ...(response.ok_response?.headers ?? []), ...(response.ok_response?.response_headers_to_add ?? [])];
   return [
     response.status?.message ?? '',
     response.denied_response?.body ?? '',

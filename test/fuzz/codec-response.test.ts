@@ -27,7 +27,7 @@ const headers = fc.array(headerOption, { maxLength: 4 });
 
 /** An OK, a denial, or (as no answer of the service is) neither: http_response is a oneof. */
 const httpResponse = fc.oneof(
-  fc.record({ ok_response: fc.record({ headers, headers_to_remove: fc.array(text, { maxLength: 4 }) }) }),
+  fc.record({ ok_response: fc.record({ headers, headers_to_remove: fc.array(text, { maxLength: 4 }), response_headers_to_add: headers }) }),
   fc.record({ denied_response: fc.record({ status: fc.record({ code: int32 }), headers, body: text }) }),
   fc.constant({}),
 );
@@ -44,7 +44,7 @@ const response: fc.Arbitrary<CheckResponse> = fc
 
 interface Decoded {
   status?: { code?: number; message?: string };
-  ok_response?: { headers?: Decoded['headers']; headers_to_remove?: string[] };
+  ok_response?: { headers?: Decoded['headers']; headers_to_remove?: string[]; response_headers_to_add?: Decoded['headers'] };
   denied_response?: { status?: { code?: number }; headers?: Decoded['headers']; body?: string };
   headers?: Array<{ header?: { key?: string; value?: string }; append?: { value?: boolean } }>;
   dynamic_metadata?: { fields?: Record<string, { stringValue?: string }> };
@@ -56,7 +56,7 @@ function decodeOfficially(bytes: Uint8Array): unknown {
   const options = (list: Decoded['headers']) => (list ?? []).map((option) => [option.header?.key, option.header?.value, option.append?.value]);
   return {
     status: [decoded.status?.code, decoded.status?.message],
-    ok: decoded.ok_response && [options(decoded.ok_response.headers), decoded.ok_response.headers_to_remove],
+    ok: decoded.ok_response && [options(decoded.ok_response.headers), decoded.ok_response.headers_to_remove, options(decoded.ok_response.response_headers_to_add)],
     denied: decoded.denied_response && [decoded.denied_response.status?.code, options(decoded.denied_response.headers), decoded.denied_response.body],
     metadata: Object.entries(decoded.dynamic_metadata?.fields ?? {}).map(([key, value]) => [key, value.stringValue]),
   };
@@ -67,7 +67,7 @@ function expected(given: CheckResponse): unknown {
   const options = (list: readonly HeaderValueOption[]) => list.map((option) => [option.header.key, option.header.value, option.append.value]);
   return {
     status: [given.status.code, given.status.message ?? ''],
-    ok: given.ok_response && [options(given.ok_response.headers), given.ok_response.headers_to_remove],
+    ok: given.ok_response && [options(given.ok_response.headers), given.ok_response.headers_to_remove, options(given.ok_response.response_headers_to_add)],
     denied: given.denied_response && [given.denied_response.status.code, options(given.denied_response.headers), given.denied_response.body],
     metadata: Object.entries(given.dynamic_metadata.fields).map(([key, value]) => [key, value.stringValue]),
   };

@@ -27,6 +27,7 @@ proxyStory({
   name: 'caddy',
   authorizerUnreachable: 502,
   kratosDownStatus: 503,
+  passesRenewedCookie: { allowed: false, denied: true },
   passesDenialBodies: true,
   unavailable: () => (existsSync(caddyBinary()) ? undefined : `Caddy is not built at ${caddyBinary()} (scripts/install-proxies.sh caddy)`),
   start: async (ports, dir) => {

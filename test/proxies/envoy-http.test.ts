@@ -61,7 +61,8 @@ for (const version of pinnedVersions().envoy) {
     name: `envoy-${version}`,
     authorizerUnreachable: 503,
     kratosDownStatus: 403,
-    passesDenialBodies: true,
+    passesRenewedCookie: { allowed: true, denied: true },
+  passesDenialBodies: true,
     unavailable: () => missing,
     start: async (ports, dir) => {
       mkdirSync(dir, { recursive: true });

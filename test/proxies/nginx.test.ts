@@ -18,6 +18,7 @@ proxyStory({
   name: 'nginx',
   authorizerUnreachable: 500,
   kratosDownStatus: 503,
+  passesRenewedCookie: { allowed: true, denied: true },
   passesDenialBodies: false,
   unavailable: () => {
     const nginx = onPath('nginx');

@@ -21,6 +21,8 @@ export interface HttpAnswer {
   status: number;
   /** Lower-case names; a repeated header's lines joined with ", ". */
   headers: Record<string, string>;
+  /** The `set-cookie` lines, each as sent (joining them would break their Expires). */
+  setCookie: string[];
   body: string;
 }
 
@@ -62,7 +64,7 @@ export class AuthzHttpClient {
           let body = '';
           response.setEncoding('utf8');
           response.on('data', (chunk: string) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: joinedHeaders(response.rawHeaders), body }));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: joinedHeaders(response.rawHeaders), setCookie: response.headers['set-cookie'] ?? [], body }));
           response.on('error', reject);
         },
       );

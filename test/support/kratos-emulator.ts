@@ -6,7 +6,8 @@
 // sections of that sheet. Anything it cannot emulate is listed at the end of this comment.
 //
 // Not emulated: `tokenize_as` templates (every template name is unknown, as in a Kratos
-// without templates), `feature_flags.cacheable_sessions`, the admin session APIs,
+// without templates), `feature_flags.cacheable_sessions`, the admin session APIs other
+// than extend,
 // oidc/saml/passkey credentials, legacy AMR entries without `aal`, the `/admin`
 // redirect of `/admin/sessions/whoami`, and the CONNECT method on whoami (Node
 // hands CONNECT to a separate event, so it never reaches whoami here).
@@ -284,6 +285,16 @@ export class KratosEmulator {
     this.refreshAvailableAal(this.identity(session.identityId));
   }
 
+  /**
+   * `PATCH /admin/sessions/{id}/extend` (also served on the admin port): expires_at becomes now
+   * plus the lifespan, nothing else changes. Kratos v1.3.1 answers 200 with the session and,
+   * with earliest_possible_extend unset, extends at once (seen). The next whoami with a cookie
+   * issued before then answers with a renewed Set-Cookie (RefreshCookie, §2.1 step 7).
+   */
+  extendSession(sessionId: string): void {
+    this.session(sessionId).expiresAt = new Date(Date.now() + SESSION_LIFESPAN_MS);
+  }
+
   revokeSession(sessionId: string): void {
     this.session(sessionId).active = false;
   }
@@ -386,7 +397,22 @@ export class KratosEmulator {
       const id = safeDecode(match[1]);
       return { endpoint: 'identity', handle: (req, res, url) => this.adminIdentity(req, res, url, id) };
     }
+    const extend = /^\/admin\/sessions\/([^/]+)\/extend$/.exec(adminPath);
+    if (extend?.[1] !== undefined && method === 'PATCH') {
+      const id = safeDecode(extend[1]);
+      return { endpoint: 'other', handle: (req, res) => this.adminExtendSession(req, res, id) };
+    }
     return this.commonRoute(adminPath.slice('/admin'.length), true);
+  }
+
+  private adminExtendSession(req: http.IncomingMessage, res: http.ServerResponse, id: string): void {
+    if (this.adminToken !== undefined && bearerToken(req) !== this.adminToken) {
+      return this.sendError(req, res, { ...UNAUTHORIZED, reason: 'A valid admin API token is required.' }, true);
+    }
+    const session = this.sessions.get(id);
+    if (!session) return this.sendError(req, res, NOT_FOUND, true);
+    this.extendSession(id);
+    this.respond(req, res, 200, JSON_UTF8, this.sessionJson(session), true);
   }
 
   /** Health probes exist on both ports; anything else is a herodot 404. */

@@ -47,13 +47,22 @@ describe('answer: allow', () => {
         ['x-kratos-aal', 'aal2'],
       ],
       withheld: [],
+      clientHeaders: [],
     });
+  });
+
+  test('a renewed session cookie: one set-cookie client header per line, for the client, not the upstream', () => {
+    const refreshedCookie = ['ory_kratos_session=a; Path=/; Expires=Wed, 02 Dec 2026 11:40:58 GMT', 'ory_kratos_session=b; Path=/app'];
+    const result = answer({ ...base, kind: 'allow', reason: 'ok', subject: SUBJECT, refreshedCookie }, requestView(), SETTINGS);
+    assert.equal(result.kind, 'allow');
+    assert.deepEqual(result.kind === 'allow' && result.clientHeaders, refreshedCookie.map((line) => ['set-cookie', line]));
+    assert.ok(result.kind === 'allow' && result.identityHeaders.every(([name]) => name !== 'set-cookie'));
   });
 
   test('anonymous (no subject): no identity headers', () => {
     for (const reason of ['anonymous', 'cors_preflight', 'ok'] as const) {
       const result = answer({ ...base, credential: 'none', kind: 'allow', reason, subject: null }, requestView(), SETTINGS);
-      assert.deepEqual(result, { kind: 'allow', identityHeaders: [], withheld: [...IDENTITY_HEADERS] });
+      assert.deepEqual(result, { kind: 'allow', identityHeaders: [], withheld: [...IDENTITY_HEADERS], clientHeaders: [] });
     }
     assert.deepEqual([...IDENTITY_HEADERS], ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal']);
   });

@@ -46,3 +46,18 @@ test('an allow without a subject removes every spelling of the identity headers 
   assert.deepEqual(response.ok_response?.headers, []);
   assert.deepEqual(response.ok_response?.headers_to_remove, ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'x_kratos_identity_id', 'x_kratos_session_id', 'x_kratos_aal']);
 });
+
+test('a renewed session cookie: appended to the client response on an allow (beside the app\'s), not appended on a denial (Envoy would drop it)', () => {
+  const refreshedCookie = ['ory_kratos_session=a; Path=/', 'ory_kratos_session=b; Path=/app'];
+  const allowed = toCheckResponse(answer({ ...base, kind: 'allow', reason: 'ok', subject: SUBJECT, refreshedCookie }, requestView(), SETTINGS), {});
+  assert.deepEqual(
+    allowed.ok_response?.response_headers_to_add.map((option) => [option.header.key, option.header.value, option.append.value]),
+    refreshedCookie.map((line) => ['set-cookie', line, true]),
+  );
+  assert.ok(allowed.ok_response?.headers.every((option) => option.header.key !== 'set-cookie'), 'never on the upstream request');
+  const denied = toCheckResponse(answer({ ...base, kind: 'aal_too_low', subject: SUBJECT, refreshedCookie }, requestView({ headers: NAVIGATION }), SETTINGS), {});
+  assert.deepEqual(
+    denied.denied_response?.headers.filter((option) => option.header.key === 'set-cookie').map((option) => [option.header.value, option.append.value]),
+    refreshedCookie.map((line) => [line, false]),
+  );
+});

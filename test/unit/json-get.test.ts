@@ -24,9 +24,25 @@ describe('JsonGet', () => {
   test('keeps the base URL\'s path and sends the given headers', async () => {
     const api = new JsonGet(`${base}/kratos/`);
     reply = (res) => res.end('{"ok":true}');
-    assert.deepEqual(await api.get('/sessions/whoami', { 'x-session-token': 't' }, 1000), { status: 200, body: { ok: true } });
+    assert.deepEqual(await api.get('/sessions/whoami', { 'x-session-token': 't' }, 1000), { status: 200, body: { ok: true }, setCookie: [] });
     assert.equal(seen.at(-1)?.url, '/kratos/sessions/whoami');
     assert.equal(seen.at(-1)?.headers['x-session-token'], 't');
+    await api.close();
+  });
+
+  test('Set-Cookie lines come back one entry per line, never joined (an Expires holds a comma)', async () => {
+    const api = new JsonGet(base);
+    const lines = ['a=1; Path=/; Expires=Wed, 02 Dec 2026 11:40:58 GMT', 'b=2'];
+    reply = (res) => {
+      res.setHeader('set-cookie', lines);
+      res.end('{}');
+    };
+    assert.deepEqual(await api.get('/x', {}, 1000), { status: 200, body: {}, setCookie: lines });
+    reply = (res) => {
+      res.setHeader('set-cookie', 'only=1');
+      res.end('{}');
+    };
+    assert.deepEqual(await api.get('/x', {}, 1000), { status: 200, body: {}, setCookie: ['only=1'] });
     await api.close();
   });
 
@@ -36,7 +52,7 @@ describe('JsonGet', () => {
       res.statusCode = 502;
       res.end('<html>bad gateway</html>');
     };
-    assert.deepEqual(await api.get('/x', {}, 1000), { status: 502, body: undefined });
+    assert.deepEqual(await api.get('/x', {}, 1000), { status: 502, body: undefined, setCookie: [] });
     await api.close();
   });
 

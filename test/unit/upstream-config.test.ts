@@ -41,6 +41,8 @@ describe('identity_headers', () => {
     ['content-length', /defines the request itself/],
     ['content-type', /defines the request itself/],
     ['x-session-token', /defines the request itself/],
+    ['set-cookie', /answer to the client/],
+    ['location', /answer to the client/],
     ['x-forwarded-for', /where it came from/],
     ['x-real-ip', /where it came from/],
     ['x-original-url', /where it came from/],

@@ -25,6 +25,11 @@ export interface ProxyUnderTest {
   kratosDownStatus: number;
   /** The status the proxy answers when the authorizer cannot be reached at all. */
   authorizerUnreachable: number;
+  /**
+   * Whether the session cookie whoami renewed reaches the client, on an allowed request (beside
+   * the app's own Set-Cookie) and on a step-up denial of the same session.
+   */
+  passesRenewedCookie: { allowed: boolean; denied: boolean };
 }
 
 const TOTP = { totp: { totp_url: 'otpauth://totp/app:alice?secret=JBSWY3DPEHPK3PXP&issuer=app' } };
@@ -179,6 +184,47 @@ export function proxyStory(proxy: ProxyUnderTest): void {
         Object.keys(seen).filter((name) => /^x[-_](kratos|user)/.test(name)),
         [],
       );
+    });
+
+    /** An aal1 session Kratos will renew the cookie of: expiring in an hour, then admin-extended. */
+    const extendedCookieOf = (credentials?: typeof TOTP) => {
+      const harness = trusted.harness;
+      const session = harness.newSession(harness.emulator.addIdentity(credentials ? { credentials } : {}), { methods: AAL1, expiresAt: new Date(Date.now() + 3_600_000) });
+      harness.emulator.extendSession(session.id);
+      return harness.emulator.cookieHeaderFor(session);
+    };
+    const sessionCookiesOf = (answer: HttpAnswer) => answer.setCookie.filter((line) => line.startsWith(`${trusted.harness.emulator.cookieName}=`));
+
+    test(`a renewed session cookie ${proxy.passesRenewedCookie.allowed ? 'reaches' : 'does not reach'} the client beside the app's own; never the app`, async () => {
+      const appCookies = ['app_pref=dark; Path=/', 'app_lang=en; Path=/; HttpOnly'];
+      const answer = await visit([...NAVIGATE, ['cookie', extendedCookieOf()], ...appCookies.map((line): [string, string] => ['x-echo-set-cookie', line])], { reachesApp: true });
+      assert.equal(answer.status, 200);
+      for (const line of appCookies) assert.ok(answer.setCookie.includes(line), `the app's own ${line} reached the client: ${JSON.stringify(answer.setCookie)}`);
+      const renewed = sessionCookiesOf(answer);
+      assert.equal(renewed.length, proxy.passesRenewedCookie.allowed ? 1 : 0, JSON.stringify(answer.setCookie));
+      for (const line of renewed) {
+        assert.match(line, /; Path=\/; Expires=[^;]+; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
+        trusted.harness.remember(line.slice(line.indexOf('=') + 1, line.indexOf(';')));
+      }
+      const seen = app.last() ?? {};
+      assert.equal(seen['set-cookie'], undefined, 'no Set-Cookie on the upstream request');
+      assert.ok(!Object.values(seen).some((value) => renewed.some((line) => value.includes(line.slice(0, line.indexOf(';'))))), 'the renewed cookie never reaches the app');
+    });
+
+    test(`a step-up redirect of a renewed session ${proxy.passesRenewedCookie.denied ? 'carries' : 'does not carry'} the renewed cookie`, async () => {
+      const answer = await visit([...NAVIGATE, ['cookie', extendedCookieOf(TOTP)]], { reachesApp: false });
+      assert.equal(answer.status, 302);
+      assert.match(answer.headers.location ?? '', /aal=aal2/);
+      assert.equal(sessionCookiesOf(answer).length, proxy.passesRenewedCookie.denied ? 1 : 0, JSON.stringify(answer.setCookie));
+    });
+
+    test('a session token is never answered with a Set-Cookie', async () => {
+      const harness = trusted.harness;
+      const session = harness.newSession(harness.emulator.addIdentity(), { methods: AAL1, expiresAt: new Date(Date.now() + 3_600_000) });
+      harness.emulator.extendSession(session.id);
+      const answer = await visit([['x-session-token', session.token], ['accept', 'application/json']], { reachesApp: true });
+      assert.equal(answer.status, 200);
+      assert.deepEqual(answer.setCookie, []);
     });
 
     test('Kratos unavailable → JSON kratos_unavailable with Retry-After, the app not reached', async () => {
