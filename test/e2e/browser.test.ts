@@ -5,7 +5,7 @@
 // step-up, where a fetch() from the page at aal1 gets the 403 JSON (not a redirect); the TOTP
 // code brings it back to the app at aal2. After an admin extend, the next navigation leaves
 // Chromium with the renewed session cookie. Screenshots are written on failure.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { freePorts } from '../../stack/ports';
 import { stacksOrSkip, processStacksOrSkip, skipOrFailInCi } from './plans';
 import { processStackPlan } from './process-stack';
 import { withStack } from './run-stack';
+import type { StackPlan } from './stack';
 import { freshTotp } from './totp';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -43,6 +44,19 @@ async function adminTraits(adminUrl: string, identityId: string): Promise<unknow
   return field((await send(`${adminUrl}/admin/identities/${encodeURIComponent(identityId)}`, { headers: API })).json, 'traits');
 }
 
+/**
+ * The stack with the newest Envoy, or undefined when the test was skipped (no Chromium, no
+ * stack): one is enough for a browser, the e2e story covers every Envoy version.
+ */
+async function newestStackOrSkip(t: TestContext): Promise<StackPlan | undefined> {
+  if (!existsSync(CHROMIUM)) return skipOrFailInCi(t, `no ${CHROMIUM} (apt-get install -y chromium)`);
+  const chosen = await stacksOrSkip(t);
+  if (!chosen) return undefined;
+  const plan = chosen.plans[chosen.plans.length - 1];
+  assert.ok(plan);
+  return plan;
+}
+
 /** The echo upstream's JSON as the browser shows it. */
 async function echoed(page: Page): Promise<Record<string, unknown>> {
   const text = (await page.textContent('body')) ?? '';
@@ -62,12 +76,8 @@ async function passwordLogin(page: Page, email: string, password: string): Promi
 }
 
 test('browser: login UI, TOTP enrolment in settings, step-up on the next navigation, XHR gets 403 JSON', { timeout: 5 * 60_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) return skipOrFailInCi(t, `no ${CHROMIUM} (apt-get install -y chromium)`);
-  const chosen = await stacksOrSkip(t);
-  if (!chosen) return;
-  // One stack is enough here (the newest Envoy): the story covers both versions.
-  const plan = chosen.plans[chosen.plans.length - 1];
-  assert.ok(plan);
+  const plan = await newestStackOrSkip(t);
+  if (!plan) return;
   await withStack(plan, async (stack) => {
     const base = stack.baseUrl;
     const email = `browser-${randomUUID()}@example.com`;
@@ -254,11 +264,8 @@ test('browser: a WebAuthn security key (Chromium virtual authenticator) is a sec
 });
 
 test('browser: after an admin extend, the next navigation leaves Chromium with the renewed session cookie', { timeout: 5 * 60_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) return skipOrFailInCi(t, `no ${CHROMIUM} (apt-get install -y chromium)`);
-  const chosen = await stacksOrSkip(t);
-  if (!chosen) return;
-  const plan = chosen.plans[chosen.plans.length - 1];
-  assert.ok(plan);
+  const plan = await newestStackOrSkip(t);
+  if (!plan) return;
   await withStack(plan, async (stack) => {
     const base = stack.baseUrl;
     const email = `renew-${randomUUID()}@example.com`;

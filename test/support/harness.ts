@@ -40,6 +40,16 @@ export interface Harness {
 /** Every raw log line any harness produced in this process, for the suite-wide credential grep. */
 export const allRawLogLines: string[] = [];
 
+/** A harness for the length of `body`, closed whatever the body throws. */
+export async function withHarness(options: HarnessOptions, body: (h: Harness) => Promise<void>): Promise<void> {
+  const h = await startHarness(options);
+  try {
+    await body(h);
+  } finally {
+    await h.close();
+  }
+}
+
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const emulator = await KratosEmulator.start(options.emulator);
   const overrides = options.config ?? {};

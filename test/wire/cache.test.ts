@@ -3,21 +3,12 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { httpStatusOf, upstreamHeaders } from '../support/envoy-client';
-import { startHarness, type Harness, type HarnessOptions } from '../support/harness';
+import { withHarness, type Harness } from '../support/harness';
 
 const XHR = { 'sec-fetch-mode': 'cors' };
 const NAVIGATE = { 'sec-fetch-mode': 'navigate' };
 const TOTP = { totp: { totp_url: 'otpauth://totp/x?secret=JBSWY3DPEHPK3PXP' } };
 const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
-
-async function withHarness(options: HarnessOptions, body: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await startHarness(options);
-  try {
-    await body(h);
-  } finally {
-    await h.close();
-  }
-}
 
 async function metric(h: Harness, pattern: RegExp): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${h.service.httpPort}/metrics`)).text();

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { httpStatusOf, metadataOf, type OfficialCheckResponse, type OfficialHeaderOption } from '../support/envoy-client';
-import { startHarness, type Harness, type HarnessOptions } from '../support/harness';
+import { withHarness, type Harness } from '../support/harness';
 import { HTTP_DOORS } from '../support/http-client';
 import type { CreatedSession } from '../support/kratos-emulator';
 
@@ -15,15 +15,6 @@ const NAVIGATE = { 'sec-fetch-mode': 'navigate', accept: 'text/html' };
 const XHR = { 'sec-fetch-mode': 'cors', accept: 'application/json' };
 const TOTP = { totp: { totp_url: 'otpauth://totp/x?secret=JBSWY3DPEHPK3PXP' } };
 const COOKIE_NAME = 'ory_kratos_session';
-
-async function withHarness(options: HarnessOptions, body: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await startHarness(options);
-  try {
-    await body(h);
-  } finally {
-    await h.close();
-  }
-}
 
 function setCookies(options: readonly OfficialHeaderOption[] | undefined): string[] {
   return (options ?? []).filter((option) => option.header.key === 'set-cookie').map((option) => option.header.value);
