@@ -259,7 +259,7 @@ function newestEnvoy(installed: Binary[]): Binary {
 }
 
 const PEER_BLOCKED =
-  'Heimdall not measured: Heimdall (github.com/dadrus/heimdall) cannot be obtained on this machine: the Go module proxy answers "403 This module version is not available" for its version list, @latest, v0.17.10 and v0.16.0; the other ext_authz peers checked (github.com/open-policy-agent/opa-envoy-plugin, github.com/ory/oathkeeper) answer the same. The npm, PyPI, crates.io and Debian registries were not searched for a comparable ext_authz server.';
+  'Heimdall not measured: Heimdall (github.com/dadrus/heimdall) cannot be obtained on this machine: the Go module proxy answers "403 This module version is not available" for its version list, @latest, v0.17.10 and v0.16.0; the other ext_authz peers checked (github.com/open-policy-agent/opa-envoy-plugin, github.com/ory/oathkeeper; re-checked 2026-12-01 11:40 UTC, with Pomerium and Authelia) answer the same. The envoy-peer-kratos rows stand in: what users deploy without such a service. The npm, PyPI, crates.io and Debian registries were not searched for a comparable ext_authz server.';
 
 /**
  * For `--profile envoy-hit`: the saturating envoy-hit load, through Envoy, against `server`

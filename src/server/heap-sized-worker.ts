@@ -10,7 +10,9 @@
  * main thread, the config modules would stay in its heap for the life of the process (≈ 17 MiB
  * of RSS, measured), while a worker's heap is released when it ends.
  */
+import { setFlagsFromString } from 'node:v8';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { givesV8Flag, HEAP_GROWING_PERCENT } from './heap-limit';
 
 /** The signals the service acts on. A worker thread receives none, so the main thread forwards them. */
 const SERVICE_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -45,6 +47,8 @@ export async function serveInHeapSizedWorker(script: string, argv: string[]): Pr
     process.stderr.write(`kratos-ext-authz: ${sizing.configProblem}\n`);
     process.exit(2);
   }
+  // Read by V8 at each full collection (unlike the heap limit), so setting it now takes effect.
+  if (!givesV8Flag('--heap-growing-percent', process.execArgv, process.env.NODE_OPTIONS)) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   const worker = new Worker(script, { argv, resourceLimits: { maxOldGenerationSizeMb: sizing.heapLimitMiB } });
   for (const signal of SERVICE_SIGNALS) process.on(signal, () => worker.postMessage(signal));
   // An uncaught error or running out of heap ends the worker; its 'exit' (code 1) follows.
