@@ -166,7 +166,7 @@ export function renderMarkdown(report: Report): string {
   const lines = [
     `# kratos-ext-authz benchmark (${report.mode})`,
     '',
-    `${report.generatedAt} · code ${report.revision} · ${m.cpuModel}, ${m.cores} cores · ${m.pinned ? 'server pinned to core 0; h2load, driver and Kratos emulator on core 1' : 'not pinned (taskset missing or one core)'} · load average ${m.loadAverage.start} → ${m.loadAverage.end} · idle 1 ms timer, longest gap: ${m.timerGaps.map((j) => `core ${j.core} ${j.worstGapMs} ms`).join(', ')} · Node ${m.node} · ${m.h2load} · CheckRequest ${report.requestBodyBytes} bytes${report.serviceNodeFlags.length > 0 ? ` · service started with \`node ${report.serviceNodeFlags.join(' ')}\`` : ''}`,
+    `${report.generatedAt} · code ${report.revision} · ${m.cpuModel}, ${m.cores} cores · ${m.pinned ? 'server pinned to core 0; h2load, driver and Kratos emulator on core 1' : 'not pinned (taskset missing or one core)'} · load average ${m.loadAverage.start} → ${m.loadAverage.end} · idle 1 ms timer, longest gap: ${m.timerGaps.map((j) => `core ${j.core} ${j.worstGapMs} ms`).join(', ')} · Node ${m.node} · ${m.h2load} · CheckRequest ${report.requestBodyBytes} bytes${report.serviceNodeFlags.length > 0 ? ` · service started with \`node ${report.serviceNodeFlags.join(' ')}\` (\`memory\` as shipped)` : ' · service started as shipped (the bin, no Node flags: it sizes its own heap)'}`,
     '',
     '| scenario | client | checks/s | p50 ms | p90 ms | p99 ms | max ms | RSS MiB | server CPU µs/check | × floor |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',

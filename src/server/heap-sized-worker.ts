@@ -37,6 +37,16 @@ export function reportHeapSizing(sizing: HeapSizing): void {
  * The process exits with the serving worker's code; a configuration problem exits 2 first.
  */
 export async function serveInHeapSizedWorker(script: string, argv: string[]): Promise<void> {
+  // Until the serving worker exists there is nothing to drain or reload: a stop exits at once,
+  // a reload is noted (Node's default for SIGHUP would end the process).
+  let worker: Worker | undefined;
+  for (const signal of SERVICE_SIGNALS) {
+    process.on(signal, () => {
+      if (worker) worker.postMessage(signal);
+      else if (signal === 'SIGHUP') process.stderr.write('kratos-ext-authz: SIGHUP before serving: ignored\n');
+      else process.exit(1);
+    });
+  }
   const sizing = await new Promise<HeapSizing>((resolve, reject) => {
     const sizer = new Worker(script, { argv, workerData: SIZING });
     sizer.once('message', resolve);
@@ -49,20 +59,15 @@ export async function serveInHeapSizedWorker(script: string, argv: string[]): Pr
   }
   // Read by V8 at each full collection (unlike the heap limit), so setting it now takes effect.
   if (!givesV8Flag('--heap-growing-percent', process.execArgv, process.env.NODE_OPTIONS)) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  const worker = new Worker(script, { argv, resourceLimits: { maxOldGenerationSizeMb: sizing.heapLimitMiB } });
-  for (const signal of SERVICE_SIGNALS) process.on(signal, () => worker.postMessage(signal));
+  worker = new Worker(script, { argv, resourceLimits: { maxOldGenerationSizeMb: sizing.heapLimitMiB } });
   // An uncaught error or running out of heap ends the worker; its 'exit' (code 1) follows.
   worker.on('error', (error) => void process.stderr.write(`kratos-ext-authz: ${error.message}\n`));
   worker.on('exit', (code) => process.exit(code));
 }
 
-/** Calls `handler` for each service signal, whether this code runs in the serving worker or on the main thread. */
+/** Calls `handler` for each service signal the main thread forwards to the serving worker. */
 export function onServiceSignal(handler: (signal: ServiceSignal) => void): void {
-  if (isMainThread || parentPort === null) {
-    for (const signal of SERVICE_SIGNALS) process.on(signal, () => handler(signal));
-    return;
-  }
-  parentPort.on('message', (message: unknown) => {
+  parentPort?.on('message', (message: unknown) => {
     const signal = SERVICE_SIGNALS.find((candidate) => candidate === message);
     if (signal !== undefined) handler(signal);
   });

@@ -20,7 +20,7 @@ after(() => Promise.all([kratosA.stop(), kratosB.stop()]));
 function configText(which: 'a' | 'b', extra = ''): string {
   const kratos = which === 'a' ? kratosA : kratosB;
   return [
-    'server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", shutdown_timeout: 5s}',
+    'server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0", shutdown_timeout: 5s}',
     `kratos: {public_url: "${kratos.publicUrl}", admin_url: "${kratos.adminUrl}", browser_url: "https://login-${which}.example", timeout: 2s}`,
     `policy: {rules: [{name: rule-${which}, paths: ["/*"], cookie: aal1, token: aal1}]}`,
     extra,

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../src/config/load';
-import { BASE_HEAP_MIB, givesV8Flag, HEAP_BYTES_PER_CACHE_ENTRY, heapLimitMiB } from '../../src/server/heap-limit';
+import { BASE_HEAP_MIB, givesV8Flag, HEAP_BYTES_PER_CACHE_ENTRY, heapLimitMiB, MIN_HEAP_MIB } from '../../src/server/heap-limit';
 
 describe('heapLimitMiB', () => {
-  test('a disabled cache (max_entries 0) gets the base heap alone', () => {
-    assert.equal(heapLimitMiB(0), BASE_HEAP_MIB);
+  test('a disabled or small cache gets the minimum, 96 MiB', () => {
+    assert.equal(heapLimitMiB(0), MIN_HEAP_MIB);
+    assert.equal(heapLimitMiB(10_000), MIN_HEAP_MIB);
+    assert.equal(MIN_HEAP_MIB, 96);
+  });
+
+  test('the minimum gives way where the cache needs more: from about 62000 entries', () => {
+    assert.equal(heapLimitMiB(62_000), MIN_HEAP_MIB + 1);
+    assert.equal(heapLimitMiB(61_000), MIN_HEAP_MIB);
   });
 
   test('the default cache (100000 entries) gets 121 MiB: 56 and 680 bytes an entry, rounded up', () => {
@@ -14,10 +21,10 @@ describe('heapLimitMiB', () => {
     assert.equal(heapLimitMiB(100_000), 121);
   });
 
-  test('entries within one MiB add one; one entry more adds a second', () => {
-    const withinOneMiB = Math.floor((1024 * 1024) / HEAP_BYTES_PER_CACHE_ENTRY);
-    assert.equal(heapLimitMiB(withinOneMiB), BASE_HEAP_MIB + 1);
-    assert.equal(heapLimitMiB(withinOneMiB + 1), BASE_HEAP_MIB + 2);
+  test('past the minimum, a part of a MiB counts as a whole one', () => {
+    const oneMiBOfEntries = (1024 * 1024) / HEAP_BYTES_PER_CACHE_ENTRY;
+    assert.equal(heapLimitMiB(Math.floor(100 * oneMiBOfEntries)), BASE_HEAP_MIB + 100);
+    assert.equal(heapLimitMiB(Math.floor(100 * oneMiBOfEntries) + 1), BASE_HEAP_MIB + 101);
   });
 
   test('grows linearly with the cache: a million entries get about 700 MiB', () => {
