@@ -27,9 +27,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 # --- runtime ----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
-# V8 keeps heap headroom it never returns; a limit keeps RSS near the live set (the benchmark
-# measures the service with this flag: ~196 MiB RSS with 100000 cached sessions).
-ENV NODE_OPTIONS=--max-old-space-size=160
+# No NODE_OPTIONS: the service sizes its own V8 heap for cache.max_entries (README, "Memory"),
+# the same here as for the bare bin and in the Deployment.
 WORKDIR /app
 # Application files stay owned by root and are only readable by the runtime user, so the
 # process cannot modify its own code (also works with a read-only root filesystem).

@@ -6,8 +6,9 @@
  * (on the load core) to every variant alike and blur what ext_authz itself adds.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import type { JsonObject } from '../stack/configs';
 import { freePorts } from '../stack/ports';
 import { Children } from '../stack/processes';
@@ -50,12 +51,40 @@ function extAuthzFilter(): JsonObject {
   };
 }
 
+/** What Envoy's ext_authz asks: nothing (envoy-direct), a gRPC server on a port, or Kratos's whoami itself (the peer). */
+export type EnvoyAuthz = { kind: 'none' } | { kind: 'grpc'; port: number } | { kind: 'kratos-whoami'; kratosPort: number };
+
 export interface EnvoyPorts {
   listener: number;
   admin: number;
   upstream: number;
   /** The authorization server's gRPC port; undefined: no ext_authz filter at all (envoy-direct). */
   authz: number | undefined;
+}
+
+/** The committed peer config, run as users would copy it: see the file's header. */
+const PEER_CONFIG = join(__dirname, '..', '..', 'bench', 'envoy-peer-kratos.yaml');
+
+/** The loopback ports written in envoy-peer-kratos.yaml, each replaced by the port of this run. */
+const PEER_CANONICAL_PORTS = { listener: 10000, admin: 9901, upstream: 8080, rewrite: 10001, kratos: 4433 } as const;
+type PeerPorts = Record<keyof typeof PEER_CANONICAL_PORTS, number>;
+
+/** Every `port_value` and loopback URI of the committed file, moved to this run's ports. */
+export function peerKratosConfig(ports: PeerPorts): JsonObject {
+  const byCanonical = new Map<number, number>(Object.entries(PEER_CANONICAL_PORTS).map(([name, canonical]) => [canonical, ports[name as keyof PeerPorts]]));
+  const move = (port: number): number => {
+    const moved = byCanonical.get(port);
+    if (moved === undefined) throw new Error(`${PEER_CONFIG}: port ${port} is none of the canonical ports`);
+    return moved;
+  };
+  const walk = (value: unknown, key: string): unknown => {
+    if (Array.isArray(value)) return value.map((item) => walk(item, key));
+    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k)]));
+    if (key === 'port_value' && typeof value === 'number') return move(value);
+    if (key === 'uri' && typeof value === 'string') return value.replace(/:(\d+)$/, (_, port: string) => `:${move(Number(port))}`);
+    return value;
+  };
+  return walk(parse(readFileSync(PEER_CONFIG, 'utf8')), '') as JsonObject;
 }
 
 export function envoyBenchConfig(ports: EnvoyPorts): JsonObject {
@@ -105,11 +134,17 @@ function validate(envoy: Binary, configPath: string): void {
   if (result.status !== 0) throw new Error(`envoy ${envoy.version} --mode validate rejected ${configPath}:\n${result.stdout}${result.stderr}`);
 }
 
+async function configFor(upstream: number, authz: EnvoyAuthz): Promise<{ config: JsonObject; listener: number; admin: number }> {
+  const [listener, admin, rewrite] = (await freePorts(3)) as [number, number, number];
+  if (authz.kind === 'kratos-whoami') return { config: peerKratosConfig({ listener, admin, upstream, rewrite, kratos: authz.kratosPort }), listener, admin };
+  return { config: envoyBenchConfig({ listener, admin, upstream, authz: authz.kind === 'grpc' ? authz.port : undefined }), listener, admin };
+}
+
 /** Writes, validates and starts one Envoy (one worker thread, pinned to the load core). */
-export async function startEnvoy(envoy: Binary, workdir: string, name: string, upstreamPort: number, authzPort: number | undefined): Promise<RunningEnvoy> {
-  const [listener, admin] = (await freePorts(2)) as [number, number];
+export async function startEnvoy(envoy: Binary, workdir: string, name: string, upstreamPort: number, authz: EnvoyAuthz): Promise<RunningEnvoy> {
+  const { config, listener, admin } = await configFor(upstreamPort, authz);
   const configPath = join(workdir, `envoy-${name}.json`);
-  writeFileSync(configPath, JSON.stringify(envoyBenchConfig({ listener, admin, upstream: upstreamPort, authz: authzPort }), null, 2));
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
   validate(envoy, configPath);
   const children = new Children();
   const [command, args] = pinned(LOAD_CORE, envoy.path, ['-c', configPath, '--concurrency', '1', '--use-dynamic-base-id', '--log-level', 'warn']);

@@ -90,6 +90,10 @@ function stalls(run: EnvoyRun): string {
   return parts.length > 0 ? `; ${parts.join(', ')}` : '';
 }
 
+/** What the `envoy-peer-kratos` config (bench/envoy-peer-kratos.yaml) cannot do that the service does. */
+const PEER_KRATOS_LIMITS =
+  "`envoy-peer-kratos` (Envoy's HTTP ext_authz straight at Kratos's whoami, through a loopback listener of the same Envoy that rewrites the path to /sessions/whoami: http_service would append the request's path to it) cannot express: a different AAL for cookies and tokens (one global `session.whoami.required_aal`), per-path rules or anonymous paths, a cache (every request is a whoami: its CPU is Kratos's, and its database's), a login redirect for a browser (the client gets Kratos's 401/403 JSON), a 503 that tells Kratos down from a bad session, nor control over which credential counts (whoami takes X-Session-Token, then the cookie, then Authorization).";
+
 export function renderEnvoyMarkdown(report: EnvoyReport): string[] {
   const lines = ['', '## Through the real Envoy', ''];
   if ('skipped' in report) return [...lines, `Not run: ${report.skipped}.`, '', `Peer (Heimdall): ${report.peer}`];
@@ -100,7 +104,7 @@ export function renderEnvoyMarkdown(report: EnvoyReport): string[] {
     ...throughputTable(report),
   );
   for (const rate of rates) lines.push('', ...latencyTable(report, rate));
-  lines.push('', ...missOverheads(report), '', `- Peer (\`envoy-peer-hit\`, \`envoy-peer-miss\`, Heimdall): ${report.peer}`);
+  lines.push('', ...missOverheads(report), '', `- Peer (\`envoy-peer-hit\`, \`envoy-peer-miss\`, Heimdall): ${report.peer}`, `- ${PEER_KRATOS_LIMITS}`);
   for (const v of report.variants) for (const run of [v.saturating, ...v.rates.map((r) => r.run)]) lines.push(`- \`${v.name}\`: ${run.load}${stalls(run)}${run.problems.length > 0 ? ` — **${run.problems.join('; ')}**` : ''}`);
   return lines;
 }

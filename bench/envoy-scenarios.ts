@@ -1,17 +1,19 @@
 /**
  * Through the real Envoy: the same upstream and the same requests with ext_authz off
  * (envoy-direct), to the do-nothing floor, to the service with every check a cache hit, and
- * with the cache off against the emulator (1 ms) and against the real Kratos. Envoy, h2load,
- * the upstream and Kratos run on the load core; the authorization process on the server core.
+ * with the cache off against the emulator (1 ms) and against the real Kratos; and the peer users
+ * deploy without such a service, Envoy's HTTP ext_authz straight at a real Kratos's whoami
+ * (envoy-peer-kratos). Envoy, h2load, the upstream and the service's Kratos run on the load
+ * core; the authorization process (the service, the floor, or the peer's Kratos) on the server core.
  */
 import { installBinaries, pinnedVersions, type Binary } from '../stack/versions';
 import { writeServiceConfig, type KratosUrls } from './fixtures';
-import { startEnvoy, type RunningEnvoy } from './envoy-proxy';
+import { startEnvoy, type EnvoyAuthz, type RunningEnvoy } from './envoy-proxy';
 import { processesForRate, runFleet, type FleetResult, type TimedShape } from './envoy-load';
 import type { EnvoyReport, EnvoyRun, EnvoyVariant, VariantName } from './envoy-result';
 import type { SessionCredentials } from './kratos-process';
 import { counterDeltas, sampleKey, scrapeMetrics, type Samples } from './prometheus';
-import { cpuTimeMs, startFloorServer, startService, type ServerProcess } from './processes';
+import { cpuTimeMs, SERVER_CORE, startFloorServer, startService, type ServerProcess } from './processes';
 import { startRealKratos, type RealKratos } from './real-kratos';
 import { currentLoad } from './report';
 import type { BenchContext } from './scenarios';
@@ -21,11 +23,29 @@ import { CACHE, CHECKS } from './verify';
 import { whoamiLatency } from './whoami-latency';
 
 const WHOAMI_OK = sampleKey('kratos_ext_authz_kratos_requests_total', { endpoint: 'whoami', status: '200' });
-const ALLOWED = ['cookie', 'token'].map((credential) => sampleKey(CHECKS, { decision: 'allow', credential, reason: 'ok' }));
-const UNAVAILABLE = ['cookie', 'token'].map((credential) => sampleKey(CHECKS, { decision: 'error', credential, reason: 'kratos_unavailable' }));
+const ALLOWED = ['cookie', 'token'].map((credential) => sampleKey(CHECKS, { front_door: 'grpc', decision: 'allow', credential, reason: 'ok' }));
+const UNAVAILABLE = ['cookie', 'token'].map((credential) => sampleKey(CHECKS, { front_door: 'grpc', decision: 'error', credential, reason: 'kratos_unavailable' }));
 
 /** What each variant must show besides "every request reached the upstream, allowed". */
-type Expectation = 'nothing' | 'floor' | 'all hits' | 'whoami per check';
+type Expectation = 'nothing' | 'floor' | 'all hits' | 'whoami per check' | 'kratos identity header';
+
+/** What answers Envoy's ext_authz in a variant, and the process whose CPU it costs. */
+interface AuthzProcess {
+  pid: number;
+  envoy: EnvoyAuthz;
+  /** The floor or the service (their counters prove each run); undefined for the peer's Kratos. */
+  server: ServerProcess | undefined;
+  stop(): Promise<void>;
+}
+
+function grpcAuthz(server: ServerProcess): AuthzProcess {
+  return { pid: server.pid, envoy: { kind: 'grpc', port: server.grpcPort }, server, stop: () => server.stop() };
+}
+
+/** The peer's Kratos, which the phase starts first (for its sessions) and stops last. */
+function peerAuthz(kratos: RealKratos): AuthzProcess {
+  return { pid: kratos.pid, envoy: { kind: 'kratos-whoami', kratosPort: Number(new URL(kratos.publicUrl).port) }, server: undefined, stop: async () => undefined };
+}
 
 interface Variant {
   name: VariantName;
@@ -35,7 +55,7 @@ interface Variant {
   /** For the miss variants: the Kratos whose own whoami latency is probed during fixed-rate runs. */
   probe?: { publicUrl: string; headers: Array<Record<string, string>> };
   /** Starts the authorization server (none for envoy-direct). */
-  start: () => Promise<ServerProcess | undefined>;
+  start: () => Promise<AuthzProcess | undefined>;
 }
 
 interface Snapshot {
@@ -45,9 +65,10 @@ interface Snapshot {
   upstream: UpstreamCounts;
 }
 
-async function snapshot(server: ServerProcess | undefined, upstream: UpstreamProcess): Promise<Snapshot> {
+async function snapshot(authz: AuthzProcess | undefined, upstream: UpstreamProcess): Promise<Snapshot> {
+  const server = authz?.server;
   return {
-    cpuMs: server ? (cpuTimeMs(server.pid) ?? Number.NaN) : Number.NaN,
+    cpuMs: authz ? (cpuTimeMs(authz.pid) ?? Number.NaN) : Number.NaN,
     metrics: server?.httpPort === undefined ? undefined : await scrapeMetrics(server.httpPort),
     floorChecks: server && server.httpPort === undefined ? await server.floorChecks() : undefined,
     upstream: await upstream.counts(),
@@ -84,6 +105,13 @@ function verify(variant: Variant, before: Snapshot, after: Snapshot, fleet: Flee
   let allowed = 0;
   let kratosUnavailable = 0;
   if (variant.expectation === 'floor') checks = (after.floorChecks ?? 0) - (before.floorChecks ?? 0);
+  if (variant.expectation === 'kratos identity header') {
+    // No counters of its own: Envoy forwards Kratos's identity header only from a whoami 200,
+    // and asks Kratos once per request (no cache), so each answered request is one check.
+    checks = answered;
+    const withIdentity = after.upstream.withIdentity - before.upstream.withIdentity;
+    if (withIdentity < answered) problems.push(`only ${withIdentity} of ${answered} upstream requests carried Kratos's identity header`);
+  }
   if (before.metrics && after.metrics) {
     const deltas = counterDeltas(before.metrics, after.metrics, CHECKS);
     allowed = ALLOWED.reduce((sum, key) => sum + (deltas.get(key) ?? 0), 0);
@@ -123,7 +151,7 @@ interface Piece {
 /** A variant set up for the whole phase: its authorization server and its Envoy. */
 interface Running {
   variant: Variant;
-  server: ServerProcess | undefined;
+  authz: AuthzProcess | undefined;
   proxy: RunningEnvoy;
   saturating: Piece[];
   rates: Piece[][];
@@ -133,13 +161,13 @@ interface Running {
 const PROBE_PAUSE_MS = 20;
 
 async function measure(ctx: BenchContext, running: Running, upstream: UpstreamProcess, shape: TimedShape): Promise<Piece> {
-  const { variant, server, proxy } = running;
-  const before = await snapshot(server, upstream);
+  const { variant, authz, proxy } = running;
+  const before = await snapshot(authz, upstream);
   // Bounded: the probe's calls fit in the run (each call takes at least the pause).
   const probeCalls = Math.floor((shape.seconds * 1000) / (PROBE_PAUSE_MS + 2));
   const probe = variant.probe && shape.totalRate !== undefined ? whoamiLatency(variant.probe.publicUrl, variant.probe.headers, probeCalls, PROBE_PAUSE_MS) : undefined;
   const [fleet, whoamiUs] = await Promise.all([runFleet(proxy.baseUrl, variant.credentials, shape, ctx.workdir), probe]);
-  const after = await snapshot(server, upstream);
+  const after = await snapshot(authz, upstream);
   return { checksPerSecond: fleet.checksPerSecond, durationsUs: fleet.durationsUs, cpuMs: after.cpuMs - before.cpuMs, whoamiUs, ...verify(variant, before, after, fleet) };
 }
 
@@ -163,12 +191,12 @@ function combine(pieces: Piece[], hasServer: boolean, load: string): EnvoyRun {
 }
 
 async function setUp(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess, variant: Variant): Promise<Running> {
-  const server = await variant.start();
+  const authz = await variant.start();
   try {
-    const proxy = await startEnvoy(envoy, ctx.workdir, variant.name, upstream.port, server?.grpcPort);
-    return { variant, server, proxy, saturating: [], rates: ctx.settings.envoyRates.map(() => []) };
+    const proxy = await startEnvoy(envoy, ctx.workdir, variant.name, upstream.port, authz?.envoy ?? { kind: 'none' });
+    return { variant, authz, proxy, saturating: [], rates: ctx.settings.envoyRates.map(() => []) };
   } catch (error) {
-    await server?.stop();
+    await authz?.stop();
     throw error;
   }
 }
@@ -184,7 +212,7 @@ async function runRound(ctx: BenchContext, running: Running, upstream: UpstreamP
 
 function variantResult(ctx: BenchContext, running: Running): EnvoyVariant {
   const s = ctx.settings;
-  const hasServer = running.server !== undefined;
+  const hasServer = running.authz !== undefined;
   const rounds = `${s.envoyRounds} rounds`;
   return {
     name: running.variant.name,
@@ -217,7 +245,7 @@ async function runVariants(ctx: BenchContext, envoy: Binary, upstream: UpstreamP
   } finally {
     for (const each of running) {
       await each.proxy.stop();
-      await each.server?.stop();
+      await each.authz?.stop();
     }
   }
 }
@@ -231,7 +259,7 @@ function newestEnvoy(installed: Binary[]): Binary {
 }
 
 const PEER_BLOCKED =
-  'not measured: Heimdall (github.com/dadrus/heimdall) cannot be obtained on this machine: the Go module proxy answers "403 This module version is not available" for its version list, @latest, v0.17.10 and v0.16.0; the other ext_authz peers checked (github.com/open-policy-agent/opa-envoy-plugin, github.com/ory/oathkeeper) answer the same. The npm, PyPI, crates.io and Debian registries were not searched for a comparable ext_authz server.';
+  'Heimdall not measured: Heimdall (github.com/dadrus/heimdall) cannot be obtained on this machine: the Go module proxy answers "403 This module version is not available" for its version list, @latest, v0.17.10 and v0.16.0; the other ext_authz peers checked (github.com/open-policy-agent/opa-envoy-plugin, github.com/ory/oathkeeper; re-checked 2026-12-01 11:40 UTC, with Pomerium and Authelia) answer the same. The envoy-peer-kratos rows stand in: what users deploy without such a service. The npm, PyPI, crates.io and Debian registries were not searched for a comparable ext_authz server.';
 
 /**
  * For `--profile envoy-hit`: the saturating envoy-hit load, through Envoy, against `server`
@@ -244,10 +272,11 @@ export async function driveEnvoyHit(ctx: BenchContext, server: ServerProcess, se
   const credentials = await ctx.kratos.newSessions(Math.ceil(s.envoySaturatingProcesses / 2));
   const upstream = await UpstreamProcess.start();
   try {
-    const proxy = await startEnvoy(newestEnvoy(outcome.binaries.envoy), ctx.workdir, 'profile', upstream.port, server.grpcPort);
-    const variant: Variant = { name: 'envoy-hit', authz: 'profiled service', expectation: 'all hits', credentials, start: async () => server };
+    const authz = grpcAuthz(server);
+    const proxy = await startEnvoy(newestEnvoy(outcome.binaries.envoy), ctx.workdir, 'profile', upstream.port, authz.envoy);
+    const variant: Variant = { name: 'envoy-hit', authz: 'profiled service', expectation: 'all hits', credentials, start: async () => authz };
     try {
-      const running: Running = { variant, server, proxy, saturating: [], rates: [] };
+      const running: Running = { variant, authz, proxy, saturating: [], rates: [] };
       await runFleet(proxy.baseUrl, credentials, { processes: s.envoySaturatingProcesses, requestsPerProcess: s.envoyWarmupPerProcess }, ctx.workdir);
       const piece = await measure(ctx, running, upstream, { processes: s.envoySaturatingProcesses, seconds });
       if (piece.problems.length > 0) throw new Error(piece.problems.join('; '));
@@ -271,20 +300,26 @@ export async function envoyPhase(ctx: BenchContext): Promise<EnvoyReport> {
   const emulated = await ctx.kratos.newSessions(sessionsNeeded);
   const upstream = await UpstreamProcess.start();
   let real: RealKratos | undefined;
+  let peerKratos: RealKratos | undefined;
   try {
     real = await startRealKratos(outcome.binaries.kratos, ctx.workdir);
     const realSessions = await real.newSessions(sessionsNeeded);
+    // The peer's Kratos is its authorization process: on the server core, like the service.
+    peerKratos = await startRealKratos(outcome.binaries.kratos, ctx.workdir, 'kratos-peer', SERVER_CORE);
+    const peerSessions = await peerKratos.newSessions(sessionsNeeded);
+    const peer = peerKratos;
     const realKratos: KratosUrls = real;
     const headers = (sessions: readonly SessionCredentials[]): Array<Record<string, string>> => sessions.flatMap((session): Array<Record<string, string>> => [{ cookie: session.cookie }, { authorization: `Bearer ${session.token}` }]);
-    const service = (name: string, kratos: KratosUrls, cache: 'on' | 'off', policy?: Record<string, string>) => () => startService(writeServiceConfig(ctx.workdir, `envoy-${name}`, kratos, cache, policy), ctx.serviceNodeFlags);
+    const service = (name: string, kratos: KratosUrls, cache: 'on' | 'off', policy?: Record<string, string>) => async () => grpcAuthz(await startService(writeServiceConfig(ctx.workdir, `envoy-${name}`, kratos, cache, policy), ctx.serviceNodeFlags));
     const variants: Variant[] = [
       { name: 'envoy-direct', authz: 'none (no ext_authz filter)', expectation: 'nothing', credentials: emulated, start: async () => undefined },
-      { name: 'envoy-floor', authz: 'floor-server.ts (do-nothing grpc-js Check)', expectation: 'floor', credentials: emulated, start: startFloorServer },
+      { name: 'envoy-floor', authz: 'floor-server.ts (do-nothing grpc-js Check)', expectation: 'floor', credentials: emulated, start: async () => grpcAuthz(await startFloorServer()) },
       { name: 'envoy-hit', authz: 'kratos-ext-authz, cache on, every check a hit', expectation: 'all hits', credentials: emulated, start: service('hit', ctx.kratos, 'on') },
       { name: 'envoy-miss', authz: `kratos-ext-authz, cache off, emulator whoami ${s.missKratosMs} ms`, expectation: 'whoami per check', credentials: emulated, probe: { publicUrl: ctx.kratos.publicUrl, headers: headers(emulated) }, start: service('miss', ctx.kratos, 'off') },
       // Password-only identities (aal1 sessions): `aal1` for cookies too keeps it one whoami per
       // check, as the emulator's aal2 sessions under highest_available are.
       { name: 'envoy-miss-real', authz: `kratos-ext-authz, cache off, real Kratos ${real.version}`, expectation: 'whoami per check', credentials: realSessions, probe: { publicUrl: real.publicUrl, headers: headers(realSessions) }, start: service('miss-real', realKratos, 'off', { cookie: 'aal1', token: 'aal1' }) },
+      { name: 'envoy-peer-kratos', authz: `Envoy HTTP ext_authz straight at a real Kratos ${peer.version}'s whoami (bench/envoy-peer-kratos.yaml; that Kratos on the server core)`, expectation: 'kratos identity header', credentials: peerSessions, start: async () => peerAuthz(peer) },
     ];
     const results = await runVariants(ctx, envoy, upstream, variants);
     return {
@@ -297,6 +332,7 @@ export async function envoyPhase(ctx: BenchContext): Promise<EnvoyReport> {
     };
   } finally {
     await real?.stop();
+    await peerKratos?.stop();
     await upstream.stop();
   }
 }

@@ -77,6 +77,8 @@ export interface ServerProcess {
   readonly grpcPort: number;
   /** The service's /metrics port; undefined for the floor server. */
   readonly httpPort: number | undefined;
+  /** V8's heap_size_limit the service logged at start (its own sizing or an explicit flag); undefined for the floor. */
+  readonly heapSizeLimitBytes: number | undefined;
   /** Warning and error log lines written since the last call (at most a few). */
   takeWarnings(): string[];
   /** Asks the floor server for its answer count (SIGUSR2 → one JSON line). */
@@ -140,6 +142,7 @@ async function startNodeServer(script: string, args: string[], nodeFlags: string
     pid: child.pid as number,
     grpcPort: ready['grpc_port'] as number,
     httpPort: typeof ready['http_port'] === 'number' ? ready['http_port'] : undefined,
+    heapSizeLimitBytes: typeof ready['heap_size_limit_bytes'] === 'number' ? ready['heap_size_limit_bytes'] : undefined,
     takeWarnings: () => warnings.splice(0),
     floorChecks: async () => {
       const answer = nextLine((line) => typeof line['checks'] === 'number', 'checks line');

@@ -1,5 +1,5 @@
 /** `--profile [hit|miss]`: one scenario again, the service under node --cpu-prof, summarised by self time. */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeServiceConfig } from './fixtures';
 import { measureH2load, measureRaw, warmUpH2load, type Measured } from './measure';
@@ -54,7 +54,11 @@ export async function profileScenario(ctx: BenchContext, out: string, which: Pro
   } finally {
     await server.stop();
   }
-  const file = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));
+  // One profile per thread: the service's worker did the work, the main thread and the
+  // heap-sizing worker only started it, so the largest file is the service's.
+  const file = readdirSync(profileDir)
+    .filter((name) => name.endsWith('.cpuprofile'))
+    .sort((a, b) => statSync(join(profileDir, b)).size - statSync(join(profileDir, a)).size)[0];
   if (!file) throw new Error('no .cpuprofile written');
   const text = [
     `# CPU profile of the \`${which}\` path`,

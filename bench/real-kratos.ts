@@ -21,6 +21,8 @@ const PASSWORD = 'bench-Kratos-password-7431';
 
 export interface RealKratos {
   readonly version: string;
+  /** The `kratos serve` process, for its CPU time. */
+  readonly pid: number;
   readonly publicUrl: string;
   readonly adminUrl: string;
   /** `count` password-only identities, each with an API session (token) and a browser session (cookie). */
@@ -28,17 +30,18 @@ export interface RealKratos {
   stop(): Promise<void>;
 }
 
-export async function startRealKratos(kratos: Binary, workdir: string): Promise<RealKratos> {
+/** `name` keeps each instance's config and database apart; `core` is where it runs (the load core unless it is the authorization process measured). */
+export async function startRealKratos(kratos: Binary, workdir: string, name = 'kratos', core = LOAD_CORE): Promise<RealKratos> {
   const [publicPort, adminPort, unused] = (await freePorts(3)) as [number, number, number];
   // Only Kratos's own ports matter here; the others place the demo's browser URLs, never visited.
   const ports = { envoy: unused, envoyAdmin: unused, kratosPublic: publicPort, kratosAdmin: adminPort, extAuthzGrpc: unused, extAuthzHttp: unused, upstream: unused, ui: unused };
-  const configFile = join(workdir, 'kratos.yml');
+  const configFile = join(workdir, `${name}.yml`);
   writeFileSync(configFile, toYaml(kratosConfig(ports)));
   // Warnings only: Kratos logs every request at info, which would cost its core under load.
-  const env = { DSN: `sqlite://${join(workdir, 'kratos.sqlite')}?_fk=true&mode=rwc`, LOG_LEVEL: 'warning' };
+  const env = { DSN: `sqlite://${join(workdir, `${name}.sqlite`)}?_fk=true&mode=rwc`, LOG_LEVEL: 'warning' };
   const children = new Children();
   const run = (name: string, args: string[]): void => {
-    const [command, argv] = pinned(LOAD_CORE, kratos.path, args);
+    const [command, argv] = pinned(core, kratos.path, args);
     children.start({ name, command, args: argv, env });
   };
   run('kratos-migrate', ['migrate', 'sql', '-e', '--yes', '-c', configFile]);
@@ -53,8 +56,11 @@ export async function startRealKratos(kratos: Binary, workdir: string): Promise<
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n${(children.logs.get('kratos') ?? []).slice(-20).join('\n')}`);
   }
   let made = 0;
+  const pid = children.pid('kratos');
+  if (pid === undefined) throw new Error('kratos serve has no pid');
   return {
     version: kratos.version,
+    pid,
     publicUrl,
     adminUrl: `http://127.0.0.1:${adminPort}`,
     newSessions: async (count) => {

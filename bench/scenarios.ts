@@ -353,16 +353,38 @@ export async function burstPhase(ctx: BenchContext): Promise<ScenarioResult[]> {
 const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * The V8 flag of the comparison run: an old-space limit as high as V8's own default on this
+ * machine, where the service's sizing is out of the way (an explicit flag wins over it).
+ */
+export const UNBOUNDED_HEAP_FLAGS = ['--max-old-space-size=4096'];
+
+/**
  * RSS after `memorySessions` distinct sessions were cached: each checked once (a miss against an
- * instant Kratos), then the oldest re-checked to prove nothing was evicted.
+ * instant Kratos), then the oldest re-checked to prove nothing was evicted. `memory` starts the
+ * service as a user does (the bin, no Node flags, whatever --service-node-flags says: the heap
+ * is the service's own sizing); `memory-unbounded` the same with V8's default-sized heap, for
+ * the throughput and RSS the sizing is compared with.
  */
 export async function memoryPhase(ctx: BenchContext): Promise<ScenarioResult[]> {
+  const sized = await memoryRun(ctx, 'memory', []);
+  const unbounded = await memoryRun(ctx, 'memory-unbounded', UNBOUNDED_HEAP_FLAGS);
+  const cpu = (run: ScenarioResult) => run.facts['serverCpuUsPerCheck'];
+  const [sizedCpu, unboundedCpu] = [cpu(sized), cpu(unbounded)];
+  const cpuRatio = typeof sizedCpu === 'number' && typeof unboundedCpu === 'number' ? sizedCpu / unboundedCpu : Number.NaN;
+  Object.assign(sized.facts, { fillRatioToUnbounded: sized.checksPerSecond / unbounded.checksPerSecond, cpuRatioToUnbounded: cpuRatio });
+  sized.notes.push(
+    `against \`memory-unbounded\` (${UNBOUNDED_HEAP_FLAGS.join(' ')}): fill checks/s ${(sized.checksPerSecond / unbounded.checksPerSecond).toFixed(3)}×, server CPU per check ${cpuRatio.toFixed(3)}×, RSS ${mb(sized.rssBytes ?? Number.NaN)} vs ${mb(unbounded.rssBytes ?? Number.NaN)} MiB`,
+  );
+  return [sized, unbounded];
+}
+
+async function memoryRun(ctx: BenchContext, name: 'memory' | 'memory-unbounded', nodeFlags: string[]): Promise<ScenarioResult> {
   const s = ctx.settings;
   // The fill only has to get every session cached: a gentler load than the saturating runs.
   const plan = { connections: 1, streamsPerConnection: 8 };
   const bodies = await ctx.sessions.newBodies(s.memorySessions);
   const hotBody = await ctx.sessions.newBody();
-  const server = await startService(writeServiceConfig(ctx.workdir, 'memory', ctx.kratos, 'on'), ctx.serviceNodeFlags);
+  const server = await startService(writeServiceConfig(ctx.workdir, name, ctx.kratos, 'on'), nodeFlags);
   try {
     await ctx.kratos.setLatency(0);
     await warmUpRaw(ctx, server, hotBody);
@@ -375,12 +397,20 @@ export async function memoryPhase(ctx: BenchContext): Promise<ScenarioResult[]> 
     const oldest = Math.min(1_000, s.memorySessions);
     const recheck = await measureRaw({ server, kratos: ctx.kratos }, { ...plan, bodies, order: Uint32Array.from({ length: oldest }, (_, i) => i) }, tolerated);
     await settle(1_000);
-    const memory = rawResult('memory', server, fill, `${s.memorySessions} distinct sessions, each checked once (Kratos 0 ms)`);
+    const memory = rawResult(name, server, fill, `${s.memorySessions} distinct sessions, each checked once (Kratos 0 ms), ${nodeFlags.length === 0 ? 'started as shipped (the bin, no Node flags)' : `started with \`node ${nodeFlags.join(' ')}\``}`);
     const rss = memory.rssBytes ?? Number.NaN;
     const heap = await heapUsed(server);
-    Object.assign(memory.facts, { baselineRssBytes: baseline, baselineHeapUsedBytes: baselineHeap.used, heapUsedBytes: heap.used, heapTotalBytes: heap.total, externalBytes: heap.external, rssBytesPerSession: Math.round((rss - baseline) / s.memorySessions) });
+    Object.assign(memory.facts, {
+      baselineRssBytes: baseline,
+      baselineHeapUsedBytes: baselineHeap.used,
+      heapUsedBytes: heap.used,
+      heapTotalBytes: heap.total,
+      externalBytes: heap.external,
+      heapSizeLimitBytes: server.heapSizeLimitBytes ?? Number.NaN,
+      rssBytesPerSession: Math.round((rss - baseline) / s.memorySessions),
+    });
     memory.notes.push(`RSS ${mb(baseline)} MiB before the fill, ${mb(rss)} MiB after (${Math.round((rss - baseline) / s.memorySessions)} bytes per session)`);
-    memory.notes.push(`V8 heap used ${mb(baselineHeap.used)} → ${mb(heap.used)} MiB of ${mb(heap.total)} MiB allocated; external ${mb(heap.external)} MiB`);
+    memory.notes.push(`V8 heap used ${mb(baselineHeap.used)} → ${mb(heap.used)} MiB of ${mb(heap.total)} MiB allocated, limit ${mb(server.heapSizeLimitBytes ?? Number.NaN)} MiB (heap_size_limit as the service logged it); external ${mb(heap.external)} MiB`);
     memory.notes.push(`checks/s and latency are of the fill (${plan.connections} conn × ${plan.streamsPerConnection} streams): every check a miss against an instant Kratos`);
     const cached = fill.allowed;
     if (fill.kratosUnavailable > 0) memory.notes.push(`${cached} sessions cached: ${fill.kratosUnavailable} whoami calls timed out during the fill`);
@@ -388,7 +418,7 @@ export async function memoryPhase(ctx: BenchContext): Promise<ScenarioResult[]> 
     // Re-checking the oldest: an evicted one would be a miss; one that timed out in the fill may be too.
     if (recheck.cache.hit < oldest - fill.kratosUnavailable) memory.problems.push(`re-checking the ${oldest} oldest sessions gave ${recheck.cache.hit} hits and ${recheck.whoami} whoami calls (evicted?)`);
     memory.problems.push(...recheck.problems);
-    return [memory];
+    return memory;
   } finally {
     await server.stop();
   }

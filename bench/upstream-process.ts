@@ -8,8 +8,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { IpcChild, type IpcReply } from './ipc-child';
 
-/** Set by kratos-ext-authz on every allowed request (envoy/envoy.yaml strips client copies). */
-const IDENTITY_HEADER = 'x-kratos-identity-id';
+/**
+ * Set on every allowed request: by kratos-ext-authz (envoy/envoy.yaml strips client copies), or
+ * for envoy-peer-kratos Kratos's own whoami header, passed on by Envoy's allowed_upstream_headers.
+ */
+const IDENTITY_HEADERS = ['x-kratos-identity-id', 'x-kratos-authenticated-identity-id'];
 
 export interface UpstreamCounts {
   requests: number;
@@ -24,7 +27,7 @@ function childMain(): void {
   const body = Buffer.from('ok\n');
   const server = http.createServer({ keepAliveTimeout: 60_000 }, (request, response) => {
     counts.requests++;
-    if (request.headers[IDENTITY_HEADER] !== undefined) counts.withIdentity++;
+    if (IDENTITY_HEADERS.some((name) => request.headers[name] !== undefined)) counts.withIdentity++;
     response.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
     response.end(body);
   });

@@ -1,14 +1,18 @@
 #!/usr/bin/env node
-import { runSubcommand, SUBCOMMAND_SUMMARY } from './cli/commands';
-import { EXIT_CODES } from './cli/exit-codes';
-import { ConfigError, loadConfig } from './config/load';
-import { ConfigReloader, type ReloadTrigger } from './config/reload';
-import type { Config } from './config/schema';
-import { watchConfigFile } from './config/watch';
-import { createLogger } from './observability/logger';
-import { startService } from './server/service';
+/**
+ * The entry point. On the main thread it loads only what it needs to tell a command from
+ * serving: the service itself, and the configuration, run in worker threads (serve.ts), so the
+ * main thread's heap stays small for the life of the process (heap-sized-worker.ts says why).
+ */
+import { isMainThread } from 'node:worker_threads';
+import type { ServeArguments } from './serve';
+import { isHeapSizingWorker, reportHeapSizing, serveInHeapSizedWorker } from './server/heap-sized-worker';
 
-const USAGE = `usage: kratos-ext-authz [--config <file.yaml>] [--watch-config]
+function usage(): string {
+  // Loaded only to print the usage: the command modules are most of the program.
+  const { SUBCOMMAND_SUMMARY } = require('./cli/commands') as typeof import('./cli/commands');
+  const { EXIT_CODES } = require('./cli/exit-codes') as typeof import('./cli/exit-codes');
+  return `usage: kratos-ext-authz [--config <file.yaml>] [--watch-config]
        kratos-ext-authz <command> [options]     (kratos-ext-authz <command> --help for its options)
 
 Envoy ext_authz gRPC service enforcing Ory Kratos sessions: browsers (session cookie) must meet
@@ -23,14 +27,15 @@ commands:
 ${SUBCOMMAND_SUMMARY}
 
 ${EXIT_CODES}`;
+}
 
-function parseArguments(argv: string[]): { configPath: string | undefined; watch: boolean } {
+function parseArguments(argv: string[]): ServeArguments {
   let configPath = process.env.KRATOS_EXT_AUTHZ_CONFIG || undefined;
   let watch = false;
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index] as string;
     if (argument === '--help' || argument === '-h') {
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(`${usage()}\n`);
       process.exit(0);
     } else if (argument === '--config' || argument === '-c') {
       configPath = argv[++index];
@@ -48,59 +53,32 @@ function parseArguments(argv: string[]): { configPath: string | undefined; watch
 }
 
 function fail(message: string): never {
-  process.stderr.write(`kratos-ext-authz: ${message}\n${USAGE}\n`);
+  process.stderr.write(`kratos-ext-authz: ${message}\n${usage()}\n`);
   process.exit(2);
-}
-
-async function serve(argv: string[]): Promise<void> {
-  const { configPath, watch } = parseArguments(argv);
-  // Node's default for SIGHUP is to exit: until the service runs, a reload request is noted only.
-  let reload = (trigger: ReloadTrigger): void => void process.stderr.write(`kratos-ext-authz: ${trigger} before serving: ignored\n`);
-  process.on('SIGHUP', () => reload('SIGHUP'));
-  let config: Config;
-  try {
-    config = loadConfig(configPath);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`kratos-ext-authz: ${error.message}\n`);
-    process.exit(2);
-  }
-  const logger = createLogger(config.log);
-  const service = await startService(config, logger);
-  const reloader = new ConfigReloader(configPath, config, service.reconfigure, logger, service.metrics.registry);
-  reload = (trigger) => reloader.reload(trigger);
-  const watcher = watch && configPath !== undefined ? watchConfigFile(configPath, () => reload('watch')) : undefined;
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    watcher?.close();
-    logger.info({ signal }, 'draining');
-    service.shutdown().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: String(error) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const exitCode = await runSubcommand(argv);
-  if (exitCode === undefined) return serve(argv);
-  // Let stdout drain before exiting: a test report piped to a file must arrive whole.
-  process.exitCode = exitCode;
+  if (!isMainThread) {
+    const serving = require('./serve') as typeof import('./serve');
+    const options = parseArguments(argv);
+    return isHeapSizingWorker() ? reportHeapSizing(serving.sizeHeap(options.configPath)) : serving.serve(options);
+  }
+  // Serving takes only options: anything else first is a command's name (or a mistake the command line reports).
+  if (argv[0] !== undefined && !argv[0].startsWith('-')) {
+    const { runSubcommand } = require('./cli/commands') as typeof import('./cli/commands');
+    const exitCode = await runSubcommand(argv);
+    // Let stdout drain before exiting: a test report piped to a file must arrive whole.
+    if (exitCode !== undefined) return void (process.exitCode = exitCode);
+  }
+  parseArguments(argv);
+  return serveInHeapSizedWorker(__filename, argv);
 }
 
 main().catch((error: unknown) => {
+  // A worker's stderr reaches the process's asynchronously and may be cut by process.exit: the
+  // error ends the worker instead, and the main thread reports it (heap-sized-worker.ts).
+  if (!isMainThread) throw error;
   process.stderr.write(`kratos-ext-authz: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

@@ -16,14 +16,20 @@ const tag = (field: number, wireType: number) => (field << 3) | wireType;
 // ---- request ---------------------------------------------------------------------------------
 
 /**
- * Calls `read` for each field of the message ending at `end`; `read` returns false to skip it.
- * The reader's limit is narrowed to `end` meanwhile, as protobufjs does, so a field running past
- * its message throws instead of being read from the bytes that follow the message.
+ * Narrows the reader's limit to the message ending at `end`, as protobufjs does, so a field
+ * running past its message throws instead of being read from the bytes that follow it; returns
+ * the enclosing limit, for `reader.len = outer` once the message is read.
  */
-function eachField(reader: Reader, end: number, read: (field: number, wireType: number) => boolean): void {
+function enter(reader: Reader, end: number): number {
   const outer = reader.len;
   if (end > outer) throw new RangeError(`a message ending at ${end} runs past its enclosing one (${outer})`);
   reader.len = end;
+  return outer;
+}
+
+/** Calls `read` for each field of the message ending at `end`; `read` returns false to skip it. */
+function eachField(reader: Reader, end: number, read: (field: number, wireType: number) => boolean): void {
+  const outer = enter(reader, end);
   while (reader.pos < end) {
     const key = reader.uint32();
     if (!read(key >>> 3, key & 7)) reader.skipType(key & 7);
@@ -63,32 +69,39 @@ class EntryBudget {
   }
 }
 
+// The two readers below run once per header (15 or more a check): written as loops rather than
+// eachField callbacks, so a header costs no closure.
+
 /** A map<string, string> entry: key = 1, value = 2. */
 function readMapEntry(reader: Reader, into: Record<string, string>, budget: EntryBudget): void {
   budget.take();
+  const end = endOf(reader);
+  const outer = enter(reader, end);
   let key = '';
   let value = '';
-  eachField(reader, endOf(reader), (field, wireType) => {
-    if (wireType !== LEN) return false;
-    if (field === 1) key = readString(reader);
-    else if (field === 2) value = readString(reader);
-    else return false;
-    return true;
-  });
+  while (reader.pos < end) {
+    const fieldKey = reader.uint32();
+    if (fieldKey === tag(1, LEN)) key = readString(reader);
+    else if (fieldKey === tag(2, LEN)) value = readString(reader);
+    else reader.skipType(fieldKey & 7);
+  }
+  reader.len = outer;
   into[key] = value;
 }
 
 function readHeaderValue(reader: Reader, budget: EntryBudget): HeaderValue {
   budget.take();
+  const end = endOf(reader);
+  const outer = enter(reader, end);
   const header: HeaderValue = {};
-  eachField(reader, endOf(reader), (field, wireType) => {
-    if (wireType !== LEN) return false;
-    if (field === 1) header.key = readString(reader);
-    else if (field === 2) header.value = readString(reader);
-    else if (field === 3) header.raw_value = reader.bytes() as Buffer;
-    else return false;
-    return true;
-  });
+  while (reader.pos < end) {
+    const fieldKey = reader.uint32();
+    if (fieldKey === tag(1, LEN)) header.key = readString(reader);
+    else if (fieldKey === tag(2, LEN)) header.value = readString(reader);
+    else if (fieldKey === tag(3, LEN)) header.raw_value = reader.bytes() as Buffer;
+    else reader.skipType(fieldKey & 7);
+  }
+  reader.len = outer;
   return header;
 }
 

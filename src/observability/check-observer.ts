@@ -22,9 +22,15 @@ export interface CheckRecord {
  * errors at warn/error. Only fields listed here reach the log: never headers, never the query.
  */
 export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckRecord) => void {
+  // prom-client hashes a labels object on every inc and observe: each label combination's child
+  // is resolved once instead (a few dozen combinations exist: bounded).
+  const counters = new Map<string, ReturnType<Metrics['checks']['labels']>>();
+  const durations = new Map<FrontDoor, ReturnType<Metrics['checkDuration']['labels']>>();
   return ({ frontDoor, decision, facts: { verdict, reason, subject }, view, cache, seconds }) => {
-    metrics.checks.inc({ front_door: frontDoor, decision: verdict, credential: decision.credential, reason });
-    metrics.checkDuration.observe({ front_door: frontDoor }, seconds);
+    const { credential } = decision;
+    const key = `${frontDoor} ${verdict} ${credential} ${reason}`;
+    (counters.get(key) ?? remembered(counters, key, metrics.checks.labels({ front_door: frontDoor, decision: verdict, credential, reason }))).inc();
+    (durations.get(frontDoor) ?? remembered(durations, frontDoor, metrics.checkDuration.labels({ front_door: frontDoor }))).observe(seconds);
     const level = verdict === 'allow' ? 'debug' : decision.kind === 'internal_error' ? 'error' : verdict === 'error' ? 'warn' : 'info';
     if (!logger.isLevelEnabled(level)) return;
     logger[level](
@@ -52,6 +58,11 @@ export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckR
       'check',
     );
   };
+}
+
+function remembered<K, V>(children: Map<K, V>, key: K, child: V): V {
+  children.set(key, child);
+  return child;
 }
 
 function pathWithoutQuery(path: string): string {

@@ -17,7 +17,10 @@ export function createLogger(config: Config['log'], destination?: pino.Destinati
   };
   if (destination) return pino(options, destination);
   if (config.pretty && isInstalled('pino-pretty')) return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
-  const logger = pino(options);
+  // Synchronous writes: the service runs in a worker thread (server/heap-sized-worker.ts), where
+  // pino's asynchronous default is not flushed on exit and the drain's last lines were lost; and
+  // a stdout that does not keep up slows the service instead of growing a buffer without bound.
+  const logger = pino(options, pino.destination({ dest: 1, sync: true }));
   // pino-pretty is a development dependency: a production install keeps JSON lines.
   if (config.pretty) logger.warn('log.pretty is set but pino-pretty is not installed: logging JSON lines');
   return logger;

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { getHeapStatistics } from 'node:v8';
 import { HealthImplementation } from 'grpc-health-check';
 import { IdentityCache } from '../cache/identity-cache';
 import { SessionCache, type CacheResult } from '../cache/session-cache';
@@ -176,7 +177,8 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
   const httpAuthzPort = httpAuthzServer && (await listenHttp(httpAuthzServer, initial.server.http_authz_address));
   readiness.start();
   for (const name of HEALTH_SERVICES) health.setStatus(name, 'SERVING');
-  logger.info({ grpc_port: grpcPort, http_port: httpPort, http_authz_port: httpAuthzPort, kratos: initial.kratos.public_url }, 'serving');
+  // The heap limit V8 really applies (see heap-sized-worker.ts), so an operator can check it against the memory limit.
+  logger.info({ grpc_port: grpcPort, http_port: httpPort, http_authz_port: httpAuthzPort, kratos: initial.kratos.public_url, heap_size_limit_bytes: getHeapStatistics().heap_size_limit }, 'serving');
 
   return {
     grpcPort,

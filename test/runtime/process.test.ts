@@ -1,5 +1,7 @@
 /** The real executable: command line, configuration errors, and graceful shutdown on signals. */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { EnvoyClient, httpStatusOf } from '../support/envoy-client';
 import { BIN, runBin as run, serveBin as serve } from '../support/executable';
 import { healthStatus } from '../support/health-client';
+import { heapLimitMiB } from '../../src/server/heap-limit';
 import { KratosEmulator } from '../support/kratos-emulator';
 
 const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-'));
@@ -145,6 +148,64 @@ describe('drain delay', () => {
       assert.equal(await exited, 0);
     } finally {
       client.close();
+    }
+  });
+});
+
+/** heap_size_limit of a plain `node --max-old-space-size=<mib>`: what the service must equal when sized to <mib>. */
+function heapSizeLimitUnderFlag(mib: number): number {
+  return Number(execFileSync(process.execPath, [`--max-old-space-size=${mib}`, '-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], { encoding: 'utf8' }));
+}
+
+describe('the heap is sized for the cache, with no Node flags', () => {
+  const listen = 'server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0"}';
+
+  test('the bare bin runs with the limit derived from cache.max_entries, drains on SIGTERM and exits 0', async () => {
+    const sized = configFile('sized.yaml', `${listen}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}"}\ncache: {max_entries: 250000}\n`);
+    const { child, grpcPort, logs, waitForLog, exited } = await serve(process.execPath, [BIN, '--config', sized]);
+    const client = new EnvoyClient(grpcPort);
+    try {
+      const serving = logs.find((line) => line.msg === 'serving');
+      assert.equal(serving?.heap_size_limit_bytes, heapSizeLimitUnderFlag(heapLimitMiB(250_000)));
+      // V8's own default on this machine is far above it: the limit really was set.
+      assert.ok(heapSizeLimitUnderFlag(heapLimitMiB(250_000)) < Number(execFileSync(process.execPath, ['-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], { encoding: 'utf8' })));
+      const session = emulator.createSession(emulator.addIdentity());
+      // Under kratos.timeout (150 ms): the check is still waiting for Kratos when SIGTERM arrives.
+      emulator.setLatency('whoami', 100);
+      const pending = client.check({ headers: { 'x-session-token': session.token } });
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      child.kill('SIGTERM');
+      assert.equal(httpStatusOf(await pending), 200, 'the check in flight is answered');
+      await waitForLog((line) => line.msg === 'stopped');
+      assert.equal(await exited, 0);
+    } finally {
+      emulator.setLatency('whoami', 0);
+      client.close();
+    }
+  });
+
+  test('an explicit --max-old-space-size in NODE_OPTIONS wins over the derived limit', async () => {
+    const { child, logs, exited } = await serve(process.execPath, [BIN, '--config', config], { NODE_OPTIONS: '--max-old-space-size=300' });
+    try {
+      assert.equal(logs.find((line) => line.msg === 'serving')?.heap_size_limit_bytes, heapSizeLimitUnderFlag(300));
+    } finally {
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+    }
+  });
+
+  test('a start-up failure in the service (its gRPC port taken) exits 1 with the reason on stderr', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = taken.address();
+    assert.ok(address !== null && typeof address === 'object');
+    try {
+      const busy = configFile('busy.yaml', `server: {grpc_address: "127.0.0.1:${address.port}", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0"}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}"}\n`);
+      const result = await run(['--config', busy]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^kratos-ext-authz: .*(EADDRINUSE|address already in use|No address added)/m);
+    } finally {
+      taken.close();
     }
   });
 });

@@ -1,0 +1,62 @@
+/**
+ * The service's life in its worker thread (main.ts starts it): configuration, servers, reload
+ * on SIGHUP or file change, graceful drain on SIGTERM/SIGINT. Also the heap-sizing worker's one
+ * job, reading the configuration for its cache size.
+ */
+import { ConfigError, loadConfig } from './config/load';
+import { ConfigReloader } from './config/reload';
+import { watchConfigFile } from './config/watch';
+import { createLogger } from './observability/logger';
+import { heapLimitMiB } from './server/heap-limit';
+import { onServiceSignal, type HeapSizing, type ServiceSignal } from './server/heap-sized-worker';
+import { startService } from './server/service';
+
+export interface ServeArguments {
+  configPath: string | undefined;
+  watch: boolean;
+}
+
+/** The heap limit for this configuration, or the problem that stops start-up (reported by the main thread). */
+export function sizeHeap(configPath: string | undefined): HeapSizing {
+  try {
+    return { heapLimitMiB: heapLimitMiB(loadConfig(configPath).cache.max_entries) };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { configProblem: error.message };
+  }
+}
+
+export async function serve({ configPath, watch }: ServeArguments): Promise<void> {
+  // Until the service runs there is nothing to drain or reload: a stop exits at once, a reload is noted only.
+  let onSignal = (signal: ServiceSignal): void => {
+    if (signal !== 'SIGHUP') process.exit(1);
+    process.stderr.write('kratos-ext-authz: SIGHUP before serving: ignored\n');
+  };
+  onServiceSignal((signal) => onSignal(signal));
+  // The sizing worker validated this file a moment ago; should it have changed since, the
+  // ConfigError ends this worker and the main thread reports it.
+  const config = loadConfig(configPath);
+  const logger = createLogger(config.log);
+  const service = await startService(config, logger);
+  const reloader = new ConfigReloader(configPath, config, service.reconfigure, logger, service.metrics.registry);
+  const watcher = watch && configPath !== undefined ? watchConfigFile(configPath, () => reloader.reload('watch')) : undefined;
+
+  let stopping = false;
+  onSignal = (signal) => {
+    if (signal === 'SIGHUP') return reloader.reload('SIGHUP');
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    watcher?.close();
+    logger.info({ signal }, 'draining');
+    service.shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: String(error) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+}
