@@ -12,7 +12,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { givesV8Flag, HEAP_GROWING_PERCENT } from './heap-limit';
+import { givesV8Flag, HEAP_GROWING_PERCENT, YOUNG_GENERATION_MIB } from './heap-limit';
 
 /** The signals the service acts on. A worker thread receives none, so the main thread forwards them. */
 const SERVICE_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -59,7 +59,8 @@ export async function serveInHeapSizedWorker(script: string, argv: string[]): Pr
   }
   // Read by V8 at each full collection (unlike the heap limit), so setting it now takes effect.
   if (!givesV8Flag('--heap-growing-percent', process.execArgv, process.env.NODE_OPTIONS)) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  worker = new Worker(script, { argv, resourceLimits: { maxOldGenerationSizeMb: sizing.heapLimitMiB } });
+  const young = givesV8Flag('--max-semi-space-size', process.execArgv, process.env.NODE_OPTIONS) ? {} : { maxYoungGenerationSizeMb: YOUNG_GENERATION_MIB };
+  worker = new Worker(script, { argv, resourceLimits: { maxOldGenerationSizeMb: sizing.heapLimitMiB, ...young } });
   // An uncaught error or running out of heap ends the worker; its 'exit' (code 1) follows.
   worker.on('error', (error) => void process.stderr.write(`kratos-ext-authz: ${error.message}\n`));
   worker.on('exit', (code) => process.exit(code));

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { EnvoyClient, httpStatusOf } from '../support/envoy-client';
 import { BIN, runBin as run, serveBin as serve } from '../support/executable';
 import { healthStatus } from '../support/health-client';
-import { heapLimitMiB } from '../../src/server/heap-limit';
+import { heapLimitMiB, YOUNG_GENERATION_MIB } from '../../src/server/heap-limit';
 import { KratosEmulator } from '../support/kratos-emulator';
 
 const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-'));
@@ -152,9 +152,13 @@ describe('drain delay', () => {
   });
 });
 
-/** heap_size_limit of a plain `node --max-old-space-size=<mib>`: what the service must equal when sized to <mib>. */
-function heapSizeLimitUnderFlag(mib: number): number {
-  return Number(execFileSync(process.execPath, [`--max-old-space-size=${mib}`, '-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], { encoding: 'utf8' }));
+/**
+ * heap_size_limit of a plain `node --max-old-space-size=<mib> --max-semi-space-size=<semi>`:
+ * what the service must equal when sized to <mib> with its own young generation (three
+ * semi-spaces of YOUNG_GENERATION_MIB / 3), or with the one an operator's flag chose.
+ */
+function heapSizeLimitUnderFlag(mib: number, semiSpaceMib = YOUNG_GENERATION_MIB / 3): number {
+  return Number(execFileSync(process.execPath, [`--max-old-space-size=${mib}`, `--max-semi-space-size=${semiSpaceMib}`, '-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], { encoding: 'utf8' }));
 }
 
 describe('the heap is sized for the cache, with no Node flags', () => {
@@ -188,6 +192,16 @@ describe('the heap is sized for the cache, with no Node flags', () => {
     const { child, logs, exited } = await serve(process.execPath, [BIN, '--config', config], { NODE_OPTIONS: '--max-old-space-size=300' });
     try {
       assert.equal(logs.find((line) => line.msg === 'serving')?.heap_size_limit_bytes, heapSizeLimitUnderFlag(300));
+    } finally {
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+    }
+  });
+
+  test('an explicit --max-semi-space-size in NODE_OPTIONS wins over the service\'s young generation', async () => {
+    const { child, logs, exited } = await serve(process.execPath, [BIN, '--config', config], { NODE_OPTIONS: '--max-semi-space-size=4' });
+    try {
+      assert.equal(logs.find((line) => line.msg === 'serving')?.heap_size_limit_bytes, heapSizeLimitUnderFlag(heapLimitMiB(100_000), 4));
     } finally {
       child.kill('SIGINT');
       assert.equal(await exited, 0);
