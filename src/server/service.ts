@@ -110,10 +110,12 @@ function buildGeneration(config: Config, side: KratosSide, logger: Logger, metri
 function buildUpstreamIdentity(config: Config, metrics: Metrics): UpstreamIdentity | undefined {
   const jwt = config.upstream_jwt;
   if (!jwt && Object.keys(config.identity_headers).length === 0) return undefined;
-  const issuer = jwt && new UpstreamJwtIssuer(jwt, Math.min(config.cache.max_entries, MAX_CACHED_JWTS), (result) => metrics.upstreamJwts.inc({ result }));
-  return new UpstreamIdentity(config.identity_headers, jwt && issuer && { header: jwt.header, issuer, claims: jwt.claims }, (target, name, reason) =>
-    metrics.identityValuesLeftOut.inc({ target, name, reason }),
-  );
+  const signed = jwt && {
+    header: jwt.header,
+    issuer: new UpstreamJwtIssuer(jwt, Math.min(config.cache.max_entries, MAX_CACHED_JWTS), (result) => metrics.upstreamJwts.inc({ result })),
+    claims: jwt.claims,
+  };
+  return new UpstreamIdentity(config.identity_headers, signed, (target, name, reason) => metrics.identityValuesLeftOut.inc({ target, name, reason }));
 }
 
 export async function startService(initial: Config, logger: Logger): Promise<RunningService> {

@@ -22,6 +22,9 @@ export interface UpstreamJwtHeader {
   claims: Readonly<Record<string, string>>;
 }
 
+/** JSON carries any text a trait reading holds: a claim takes the reading as it is. */
+const asIs = (reading: TraitReading): TraitReading => reading;
+
 /** A trait left out of a header or a claim, by that header's or claim's name. */
 export type LeftOutObserver = (target: 'header' | 'claim', name: string, reason: LeftOutReason) => void;
 
@@ -62,7 +65,7 @@ export class UpstreamIdentity {
   private traitClaims(session: KratosSession): Record<string, string> {
     const claims: Record<string, string> = {};
     for (const [name, path] of Object.entries(this.jwt?.claims ?? {})) {
-      const text = this.textOf('claim', name, session.traits.get(path), (reading) => reading);
+      const text = this.textOf('claim', name, session.traits.get(path), asIs);
       if (text !== undefined) claims[name] = text;
     }
     return claims;

@@ -57,6 +57,8 @@ describe('the renewed session cookie over gRPC', () => {
       assert.equal(httpStatusOf(next), 200);
       assert.deepEqual(next.ok_response?.response_headers_to_add, []);
       assert.equal(h.logs.filter((line) => line.cookie_renewed === true).length, 1, 'the log says a cookie was renewed, once');
+      // ... and never what it was renewed to: the value is a session credential.
+      assert.ok(!JSON.stringify(h.logs).includes(fresh), 'no log line holds the renewed cookie');
     }));
 
   test('Kratos renews the old cookie at every whoami until the browser uses the new one; each check passes on what Kratos sent', () =>
