@@ -18,7 +18,7 @@ const DOTTED_QUAD = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0
 /**
  * The lower-cased host without port or trailing dot, or undefined when the authority is not
  * plain. An IPv6 address comes in WHATWG URL's canonical form (`[0:0::1]` is `[::1]`), or not at
- * all when URL refuses it (`[1.2.3.4]`).
+ * all when URL refuses it (`[1.2.3.4]`) or when it spells an IPv4 address (see embedsIpv4).
  */
 export function hostOfAuthority(authority: string): string | undefined {
   const host = PLAIN_AUTHORITY.exec(authority)?.[1];
@@ -27,9 +27,34 @@ export function hostOfAuthority(authority: string): string | undefined {
 }
 
 function canonicalIpv6(host: string): string | undefined {
+  let canonical: string;
   try {
-    return new URL(`http://${host}/`).hostname;
+    canonical = new URL(`http://${host}/`).hostname;
   } catch {
     return undefined;
   }
+  return embedsIpv4(canonical) ? undefined : canonical;
+}
+
+/**
+ * `[::ffff:10.0.0.1]` (IPv4-mapped, URL writes it `[::ffff:a00:1]`) and `[::10.0.0.1]`
+ * (IPv4-compatible) are 10.0.0.1 to Go's net.ParseIP and to dual-stack sockets, but no host
+ * rule for `10.0.0.1` would match them as names: refused, like `0x0a.0.0.1`.
+ */
+function embedsIpv4(canonical: string): boolean {
+  const groups = ipv6Groups(canonical.slice(1, -1));
+  const zeroUpTo = (end: number) => groups.slice(0, end).every((group) => group === 0);
+  const mapped = zeroUpTo(5) && groups[5] === 0xffff;
+  // `::` and `::1` are the unspecified and loopback addresses, not IPv4 ones.
+  const compatible = zeroUpTo(7) ? (groups[7] ?? 0) > 1 : zeroUpTo(6);
+  return mapped || compatible;
+}
+
+/** The eight 16-bit groups of an address in URL's canonical form (hex groups, at most one `::`). */
+function ipv6Groups(address: string): number[] {
+  const [head = '', tail] = address.split('::');
+  const parse = (part: string) => (part === '' ? [] : part.split(':').map((group) => parseInt(group, 16)));
+  const front = parse(head);
+  const back = tail === undefined ? [] : parse(tail);
+  return [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
 }
