@@ -38,6 +38,23 @@ function nginxConfig(ports: RoutedPorts): string {
   return `${text.slice(0, start)}${upstream}${block}${admin}${text.slice(end)}`;
 }
 
+/**
+ * The same, with the auth location as ingress-nginx's template writes it: X-Original-URL and the
+ * app's Host from the client's Host ($http_host), which it cannot change without snippets, plus
+ * the X-Original-Host: $host of examples/kubernetes/ingress-nginx-auth-headers.yaml.
+ */
+function ingressNginxConfig(ports: RoutedPorts): string {
+  let text = nginxConfig(ports);
+  for (const [from, to] of [
+    ['X-Original-URL $scheme://$host$kratos_host_port$request_uri;', 'X-Original-URL $scheme://$http_host$request_uri;'],
+    ['proxy_set_header Host $host$kratos_host_port;', 'proxy_set_header Host $http_host;'],
+  ] as const) {
+    assert.ok(text.includes(from), `the rendered config has "${from}"`);
+    text = text.replaceAll(from, to);
+  }
+  return text;
+}
+
 /** examples/caddy/Caddyfile's site twice: `:port` for every host, and ADMIN_HOST in front of the admin app. */
 function caddyConfig(ports: RoutedPorts): string {
   const text = renderExample('examples/caddy/Caddyfile', [
@@ -108,6 +125,7 @@ async function envoyGrpcConfig(ports: RoutedPorts): Promise<string> {
 }
 
 routedHostSuite({ name: 'nginx', http2: false, unavailable: nginxUnavailable, start: (ports, dir) => startNginx(nginxConfig(ports), ports.proxy, dir) });
+routedHostSuite({ name: 'nginx as ingress-nginx', http2: false, unavailable: nginxUnavailable, start: (ports, dir) => startNginx(ingressNginxConfig(ports), ports.proxy, dir) });
 routedHostSuite({ name: 'caddy', http2: false, unavailable: caddyUnavailable, start: (ports, dir) => startCaddy(caddyConfig(ports), ports.proxy, dir) });
 for (const version of pinnedVersions().envoy) {
   const unavailable = () => envoyUnavailable(version);

@@ -98,7 +98,6 @@ describe('compilePolicy / selectRule', () => {
       { authority: 'admin.example.com', expected: 'exact' },
       { authority: 'ADMIN.EXAMPLE.COM', expected: 'exact' },
       { authority: 'admin.example.com:443', expected: 'exact' },
-      { authority: 'admin.example.com.', expected: 'exact' },
       // The port is the client's to write: every spelling selects the host name's rule.
       { authority: 'admin.example.com:38443', expected: 'exact' },
       { authority: 'admin.example.com:1', expected: 'exact' },

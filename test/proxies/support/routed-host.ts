@@ -106,7 +106,7 @@ export function routedHostSuite(proxy: RoutedProxy): void {
     let token: string;
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), `kratos-ext-authz-routed-${proxy.name}-`));
+      dir = mkdtempSync(join(tmpdir(), `kratos-ext-authz-routed-${proxy.name.replace(/[^a-z0-9.]+/gi, "-")}-`));
       harness = await startHarness({ config: { policy: { rules: [{ name: 'admin', hosts: [ADMIN_HOST], token: 'aal1' }] } } });
       apps = { admin: await startEchoUpstream(), app: await startEchoUpstream() };
       assert.ok(harness.service.httpAuthzPort);
