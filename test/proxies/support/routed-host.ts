@@ -106,7 +106,7 @@ export function routedHostSuite(proxy: RoutedProxy): void {
     let token: string;
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), `kratos-ext-authz-routed-${proxy.name.replace(/[^a-z0-9.]+/gi, "-")}-`));
+      dir = mkdtempSync(join(tmpdir(), `kratos-ext-authz-routed-${proxy.name.replace(/[^a-z0-9.]+/gi, '-')}-`));
       harness = await startHarness({ config: { policy: { rules: [{ name: 'admin', hosts: [ADMIN_HOST], token: 'aal1' }] } } });
       apps = { admin: await startEchoUpstream(), app: await startEchoUpstream() };
       assert.ok(harness.service.httpAuthzPort);
@@ -134,7 +134,7 @@ export function routedHostSuite(proxy: RoutedProxy): void {
         const answer = await variant.send(base, token);
         const reached = (['admin', 'app'] as const).filter((app) => apps[app].count() > counts[app]);
         const decided = checkLines().slice(checked);
-        // What the proxy did with it, for the README's table of proxies and variants.
+        // What the proxy did with it: the README's counts of served and refused requests.
         t.diagnostic(`${answer.status}, ${reached.length === 0 ? 'refused' : `${reached.join(' and ')} app`}, rule ${decided.map((line) => String(line.policy)).join(', ') || 'none'}`);
         if (variant.reaches) assert.deepEqual(reached, [variant.reaches], `${answer.status}: ${answer.body.slice(0, 200)}`);
         if (reached.length === 0) {
