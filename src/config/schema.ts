@@ -63,6 +63,17 @@ const hostPattern = z
   .transform((text) => text.toLowerCase())
   .refine((text) => /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/.test(text), 'must be a host name, optionally starting with "*." (e.g. app.example.com, *.example.com)');
 
+/**
+ * A rule's host has no port: the port in Host/`:authority` is whatever the client wrote (nginx
+ * serves `admin.example.com`, `:38443` and `:1` from one server block), so a rule keyed on it
+ * would hand a weaker rule to anyone who spells the port differently. return_to.allowed_hosts
+ * keeps ports: there a port only narrows which return_to is sent.
+ */
+const ruleHostPattern = hostPattern.refine(
+  (text) => !text.includes(':'),
+  'must not have a port: the client chooses the port it writes in Host, so it cannot choose a rule; match the host name alone, or route ports to different rules with Envoy\'s per-route context_extensions.policy',
+);
+
 const pathPattern = z
   .string()
   .refine((text) => text.startsWith('/'), 'must start with "/"')
@@ -81,7 +92,7 @@ const ruleSchema = z
       .regex(/^[A-Za-z0-9_.-]+$/, 'may contain letters, digits, "_", "-" and "." only')
       .refine((name) => name !== 'default', '"default" is reserved for the policy made of policy.cookie and policy.token')
       .optional(),
-    hosts: z.array(hostPattern).min(1).optional(),
+    hosts: z.array(ruleHostPattern).min(1).optional(),
     paths: z.array(pathPattern).min(1).optional(),
     methods: z.array(method).min(1).optional(),
     /** Without it, a rule listing GET covers HEAD too (every common framework serves HEAD with the GET handler). */

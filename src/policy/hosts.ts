@@ -1,7 +1,8 @@
 /**
  * Host patterns as configured: `app.example.com` (exact) or `*.example.com` (any subdomain,
- * not the apex). A pattern with a port is compared with the host and the port, the port read as
- * a number as WHATWG URL reads it (`:08443` is 8443: a string compare of the authority missed it).
+ * not the apex). Only return_to.allowed_hosts may have a port (a rule's host never does: see
+ * config/schema.ts); such a pattern is compared with the host and the port, the port read as a
+ * number as WHATWG URL reads it (`:08443` is 8443: a string compare of the authority missed it).
  */
 export function hostMatches(pattern: string, host: string, authority: string): boolean {
   const subject = pattern.includes(':') ? withPort(host, authority) : host;

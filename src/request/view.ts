@@ -8,7 +8,7 @@ export interface RequestView {
   scheme: string;
   /** `:authority` as received: always a plain `host[:port]` (see authority.ts). */
   authority: string;
-  /** Lower-cased host name without port or trailing dot, for rule and allow-list matching. */
+  /** Lower-cased host name without port, for rule and allow-list matching. */
   host: string;
   /** `:path` as received: query string included, not decoded. */
   path: string;

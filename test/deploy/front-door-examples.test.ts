@@ -37,6 +37,18 @@ test('ingress-nginx Ingress: valid, auth-url is the /auth-request door, the iden
   assert.deepEqual(str(annotations['nginx.ingress.kubernetes.io/auth-response-headers'], 'auth-response-headers').toLowerCase().split(','), UPSTREAM_HEADERS);
 });
 
+// Issue 18, finding 2: ingress-nginx routes on the request line's host but writes X-Original-URL
+// from Host; the host it routed on reaches the authorizer only through this ConfigMap.
+test('ingress-nginx: auth-proxy-set-headers names a ConfigMap that sends X-Original-Host: $host', async () => {
+  const { ConfigMap } = await import('kubernetes-models/v1/ConfigMap');
+  const headers = obj(readYaml('examples/kubernetes/ingress-nginx-auth-headers.yaml'), 'ConfigMap');
+  assert.deepEqual(schemaProblems(ConfigMap, headers), []);
+  const annotations = obj(at(ingress, 'metadata.annotations'), 'annotations');
+  const named = `${str(at(headers, 'metadata.namespace'), 'namespace')}/${str(at(headers, 'metadata.name'), 'name')}`;
+  assert.equal(annotations['nginx.ingress.kubernetes.io/auth-proxy-set-headers'], named);
+  assert.deepEqual(at(headers, 'data'), { 'X-Original-Host': '$host' });
+});
+
 // The package is ECMAScript-only: loaded with import(), which CommonJS keeps as it is.
 const traefikMiddleware = async (): Promise<ModelClass> => (await import('@kubernetes-models/traefik/traefik.io/v1alpha1/Middleware')).Middleware;
 

@@ -132,8 +132,8 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
         for (const host of ['admin.example.com:abc', 'x@admin.example.com', 'admin.example.com..', 'admin.example.com:1:2']) {
           const answer = await http1Raw(base, 'GET', '/app/x', [['host', host], ...token]);
           // Envoy refuses some of these itself (400), the service the rest (400); envoy.yaml's
-          // strip_trailing_host_dot turns `admin.example.com..` into `admin.example.com.`, which is
-          // plain and gets the admin rule (403 for aal1). Never the default rule's 200.
+          // strip_trailing_host_dot turns `admin.example.com..` into `admin.example.com.`, which
+          // the service refuses too (a trailing dot is not plain). Never the default rule's 200.
           assert.ok([400, 403].includes(answer.status), `${host}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
           if (answer.status === 403) assert.equal(field(JSON.parse(answer.body) as unknown, 'error', 'id'), 'session_aal2_required', host);
         }

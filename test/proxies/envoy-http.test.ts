@@ -1,14 +1,15 @@
 /** Real Envoy (both versions the real-stack tooling caches) in http_service mode, running examples/envoy-http/envoy.yaml. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { join } from 'node:path';
 import { startHarness } from '../support/harness';
 import { AuthzHttpClient } from '../support/http-client';
 import { startEchoUpstream } from './support/echo-upstream';
-import { envoyBinaryPath, pinnedVersions } from '../../stack/versions';
-import { freePort, renderExample, skipUnlessInstalled, startProxy } from './support/proxy-process';
+import { pinnedVersions } from '../../stack/versions';
+import { envoyUnavailable, startEnvoy } from './support/launch';
+import { freePort, renderExample, skipUnlessInstalled } from './support/proxy-process';
 import { proxyStory } from './support/story';
 
 // The oldest and newest Envoy the project supports (the real-stack issue's pair).
@@ -24,8 +25,7 @@ function renderConfig(ports: { authz: number; app: number; proxy: number }, chan
 }
 
 for (const version of pinnedVersions().envoy) {
-  const binary = envoyBinaryPath(version);
-  const missing = existsSync(binary) ? undefined : `Envoy ${version} is not at ${binary} (the real-stack tooling installs it)`;
+  const missing = envoyUnavailable(version);
 
   // Envoy lets a request through when an HTTP authorizer fails under failure_mode_allow: the
   // door must never answer Kratos's outage in a way Envoy counts as the authorizer failing.
@@ -36,8 +36,7 @@ for (const version of pinnedVersions().envoy) {
     try {
       assert.ok(harness.service.httpAuthzPort);
       const ports = { authz: harness.service.httpAuthzPort, app: app.port, proxy: await freePort() };
-      writeFileSync(join(dir, 'envoy.yaml'), renderConfig(ports, [['failure_mode_allow: false', 'failure_mode_allow: true']]));
-      const envoy = await startProxy(binary, ['-c', join(dir, 'envoy.yaml'), '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'warn'], ports.proxy);
+      const envoy = await startEnvoy(version, renderConfig(ports, [['failure_mode_allow: false', 'failure_mode_allow: true']]), ports.proxy, dir);
       const client = new AuthzHttpClient(ports.proxy);
       try {
         const session = harness.newSession(harness.emulator.addIdentity());
@@ -64,11 +63,6 @@ for (const version of pinnedVersions().envoy) {
     passesRenewedCookie: { allowed: true, denied: true },
   passesDenialBodies: true,
     unavailable: () => missing,
-    start: async (ports, dir) => {
-      mkdirSync(dir, { recursive: true });
-      const config = join(dir, 'envoy.yaml');
-      writeFileSync(config, renderConfig(ports));
-      return startProxy(binary, ['-c', config, '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'warn'], ports.proxy);
-    },
+    start: (ports, dir) => startEnvoy(version, renderConfig(ports), ports.proxy, dir),
   });
 }

@@ -1,8 +1,6 @@
 /** Real nginx (Debian's, with auth_request) running the shipped examples/nginx/nginx.conf. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { onPath, renderExample, startProxy } from './support/proxy-process';
+import { nginxUnavailable, startNginx } from './support/launch';
+import { renderExample } from './support/proxy-process';
 import { proxyStory } from './support/story';
 
 /** The example with its three addresses pointed at this run's ports. */
@@ -20,16 +18,6 @@ proxyStory({
   kratosDownStatus: 503,
   passesRenewedCookie: { allowed: true, denied: true },
   passesDenialBodies: false,
-  unavailable: () => {
-    const nginx = onPath('nginx');
-    if (!nginx) return 'nginx is not installed (scripts/install-proxies.sh nginx)';
-    const built = spawnSync(nginx, ['-V'], { encoding: 'utf8' });
-    return `${built.stdout}${built.stderr}`.includes('--with-http_auth_request_module') ? undefined : 'this nginx has no auth_request module';
-  },
-  start: async (ports, dir) => {
-    mkdirSync(join(dir, 'logs'), { recursive: true });
-    const config = join(dir, 'nginx.conf');
-    writeFileSync(config, renderConfig(ports));
-    return startProxy('nginx', ['-p', dir, '-c', config, '-e', 'stderr', '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], ports.proxy);
-  },
+  unavailable: nginxUnavailable,
+  start: (ports, dir) => startNginx(renderConfig(ports), ports.proxy, dir),
 });

@@ -272,10 +272,21 @@ describe('normalisation of values', () => {
   });
 
   test('host patterns are lower-cased, methods upper-cased', () => {
-    const config = parseConfig({ policy: { rules: [{ hosts: ['*.Example.COM', 'App.Example.com:8443'], methods: ['get', 'Post'] }] }, return_to: { allowed_hosts: ['APP.example.com'] } }, {});
-    assert.deepEqual(config.policy.rules[0]?.hosts, ['*.example.com', 'app.example.com:8443']);
+    const config = parseConfig({ policy: { rules: [{ hosts: ['*.Example.COM', 'App.Example.com'], methods: ['get', 'Post'] }] }, return_to: { allowed_hosts: ['APP.example.com', 'App.Example.com:8443'] } }, {});
+    assert.deepEqual(config.policy.rules[0]?.hosts, ['*.example.com', 'app.example.com']);
     assert.deepEqual(config.policy.rules[0]?.methods, ['GET', 'POST']);
-    assert.deepEqual(config.return_to.allowed_hosts, ['app.example.com']);
+    // There a port only narrows which return_to is sent.
+    assert.deepEqual(config.return_to.allowed_hosts, ['app.example.com', 'app.example.com:8443']);
+  });
+
+  // Issue 18, finding 3: with `admin.example.com:38443` a rule, `Host: admin.example.com` (or
+  // `:1`) reached the same nginx server block under the weaker default rule.
+  test('a port in a rule host is refused, naming what to do instead', () => {
+    for (const host of ['admin.example.com:38443', '*.example.com:443']) {
+      const problems = parseProblems({ policy: { rules: [{ hosts: [host], token: 'aal2' }] } });
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(problems[0] ?? '', /^policy\.rules\[0\]\.hosts\[0\]: must not have a port: the client chooses the port .*context_extensions\.policy/);
+    }
   });
 
   test('http_authz_address "" turns the listener off; trusted_proxies take bare addresses and CIDRs', () => {

@@ -8,8 +8,6 @@ describe('buildRequestView', () => {
     { authority: 'app.example.com', host: 'app.example.com' },
     { authority: 'APP.Example.COM', host: 'app.example.com' },
     { authority: 'app.example.com:8443', host: 'app.example.com' },
-    { authority: 'app.example.com.', host: 'app.example.com' },
-    { authority: 'App.Example.com.:443', host: 'app.example.com' },
     { authority: 'localhost', host: 'localhost' },
     { authority: 'my_service:8080', host: 'my_service' },
     { authority: '127.0.0.1:8080', host: '127.0.0.1' },
@@ -18,7 +16,9 @@ describe('buildRequestView', () => {
     { authority: '[2001:DB8::1]:443', host: '[2001:db8::1]' },
     // Found by test/fuzz/readers.test.ts: the host is the one WHATWG URL reads.
     { authority: '[0:0::1]', host: '[::1]' },
-    { authority: '1.2.3.4.:80', host: '1.2.3.4' },
+    // Not IPv4 to any common parser: the unspecified address, and IPv6 that merely ends like one.
+    { authority: '[::]', host: '[::]' },
+    { authority: '[64:ff9b::a00:1]', host: '[64:ff9b::a00:1]' },
   ];
   for (const { authority, host } of hosts) {
     test(`host of ${JSON.stringify(authority)} is ${JSON.stringify(host)}, authority kept as received`, () => {
@@ -57,6 +57,18 @@ describe('buildRequestView', () => {
     'a.1',
     'app.0x1',
     '[1.2.3.4]',
+    // A trailing dot: nginx's $host and Envoy's strip_trailing_host_dot drop it, Caddy's host
+    // matcher keeps it and routed `admin.example.com.` to its catch-all site (issue 18).
+    'app.example.com.',
+    'App.Example.com.:443',
+    '1.2.3.4.:80',
+    // IPv4 addresses spelt as IPv6 (mapped and compatible): Go's net.ParseIP reads 10.0.0.1 in
+    // each, which a host rule for 10.0.0.1 would miss as a name (issue 18, finding 8).
+    '[::ffff:10.0.0.1]',
+    '[::FFFF:a00:1]:443',
+    '[0:0:0:0:0:ffff:0a00:0001]',
+    '[::10.0.0.1]',
+    '[::a00:1]',
   ];
   for (const authority of notPlain) {
     test(`authority ${JSON.stringify(authority)} is not a plain host[:port]: refused`, () => {

@@ -177,6 +177,21 @@ describe('limits, slow clients and malformed calls', () => {
     { name: 'auth-request without X-Original-Method', call: { method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-original-url', 'https://app.example.com/']] } },
     { name: 'auth-request with a relative X-Original-URL', call: { method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-original-method', 'GET'], ['x-original-url', '/admin']] } },
     { name: 'auth-request with neither X-Original-URL nor -URI', call: { method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-original-method', 'GET']] } },
+    // Issue 18, finding 2: nginx routed on the request line's host (X-Original-Host: $host) while
+    // an X-Original-URL built from $http_host names the client's Host.
+    {
+      name: 'auth-request whose X-Original-URL names another host than X-Original-Host',
+      call: { method: 'GET', path: '/auth-request', headers: [['host', 'a'], ['x-original-method', 'GET'], ['x-original-url', 'https://app.example.com/users'], ['x-original-host', 'admin.example.com']] },
+    },
+    {
+      name: 'auth-request whose X-Original-URI with Host names another host than X-Original-Host',
+      call: { method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-original-method', 'GET'], ['x-original-uri', '/users'], ['x-original-host', 'admin.example.com']] },
+    },
+    { name: 'auth-request with an X-Original-Host that is not a host', call: { method: 'GET', path: '/auth-request', headers: [['host', 'a'], ['x-original-method', 'GET'], ['x-original-url', 'https://app.example.com/'], ['x-original-host', 'app.example.com/x']] } },
+    {
+      name: 'auth-request with two X-Original-Host lines',
+      call: { method: 'GET', path: '/auth-request', headers: [['host', 'a'], ['x-original-method', 'GET'], ['x-original-url', 'https://app.example.com/'], ['x-original-host', 'app.example.com'], ['x-original-host', 'admin.example.com']] },
+    },
   ];
   for (const { name, call } of malformed) {
     test(`${name} → 400 bad_request`, async () => {
@@ -190,6 +205,12 @@ describe('limits, slow clients and malformed calls', () => {
     const answer = await send({ method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-forwarded-proto', 'https'], ['x-original-method', 'GET'], ['x-original-uri', '/orders?id=7'], ['sec-fetch-mode', 'navigate']] });
     assert.equal(answer.status, 401);
     assert.equal(answer.headers.location, `${h.emulator.publicUrl}/self-service/login/browser?return_to=${encodeURIComponent('https://app.example.com/orders?id=7')}`);
+  });
+
+  test('auth-request: an X-Original-Host naming the URL\'s host (in any case, the URL with a port) is no disagreement', async () => {
+    const answer = await send({ method: 'GET', path: '/auth-request', headers: [['host', 'a'], ['x-original-method', 'GET'], ['x-original-url', 'https://App.Example.com:8443/real'], ['x-original-host', 'app.example.com'], ['sec-fetch-mode', 'navigate']] });
+    assert.equal(answer.status, 401);
+    assert.match(answer.headers.location ?? '', /return_to=https%3A%2F%2FApp\.Example\.com%3A8443%2Freal$/);
   });
 
   test('auth-request: X-Original-URL wins over X-Original-URI', async () => {
