@@ -6,6 +6,7 @@ import { compilePolicy, type Policy, type Rule } from '../policy/policy';
 import { demandText } from './demand-text';
 import { traceSelection, type SelectionTrace } from '../policy/rule-trace';
 import { kratosCredentialExtractor } from '../request/credentials';
+import { upstreamCredentialsReader } from '../upstream/upstream-credentials';
 import type { HeaderBag } from '../request/headers';
 import { isBrowserNavigation, preferredMediaType } from '../request/navigation';
 import { normalisePath } from '../request/path';
@@ -70,6 +71,7 @@ export async function traceRequest(config: Config, input: RequestInput, kratos: 
     loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
     // Traces are about the decision and the x-kratos-* headers: no trait headers, nothing signed.
     upstream: undefined,
+    upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: ({ decision, view }) => (record = { decision, view }),
   });
   const wire = await check(request, Infinity);
