@@ -240,6 +240,15 @@ describe('parseConfig errors name the key', () => {
     assert.match(problems[0] ?? '', /^policy\.rules\[0\]\.name: "default" is reserved/);
   });
 
+  test('strip_credentials: on by default, a rule may override it, a deny rule may not mention it', () => {
+    assert.equal(parseConfig({}, {}).policy.strip_credentials, true);
+    const rules = parseConfig({ policy: { strip_credentials: false, rules: [{ paths: ['/ui/*'], anonymous: true, strip_credentials: true }] } }, {}).policy.rules;
+    assert.equal(rules[0]?.strip_credentials, true);
+    assert.deepEqual(parseProblems({ policy: { rules: [{ paths: ['/x'], deny: true, strip_credentials: false }] } }), [
+      'policy.rules[0].strip_credentials: does not apply to a deny rule (nothing reaches the upstream)',
+    ]);
+  });
+
   test('unnamed rules are never duplicates of each other', () => {
     assert.equal(parseConfig({ policy: { rules: [{ paths: ['/a'] }, { paths: ['/b'] }] } }, {}).policy.rules.length, 2);
   });
