@@ -142,7 +142,9 @@ function responseOf(wire: CheckResponse): ProxyResponse {
     const { status, headers, body } = wire.denied_response;
     return { status: status.code, grpcCode: wire.status.code, headers: headers.map(header), removedHeaders: [], body };
   }
-  return { status: 200, grpcCode: wire.status.code, headers: (wire.ok_response?.headers ?? []).map(header), removedHeaders: wire.ok_response?.headers_to_remove ?? [], body: '' };
+  // The stripped Cookie holds the app's other cookies: shown as a size, as the request's are.
+  const upstream = (wire.ok_response?.headers ?? []).map(header).map(([name, value]) => [name, name === 'cookie' ? shownValue(name, value) : value] as const);
+  return { status: 200, grpcCode: wire.status.code, headers: upstream, removedHeaders: wire.ok_response?.headers_to_remove ?? [], body: '' };
 }
 
 function outcomeOf(decision: Decision, response: ProxyResponse): Outcome {
