@@ -71,11 +71,12 @@ export function cookiesWithout(cookieLines: readonly string[], name: string, com
       keep(header);
       continue;
     }
+    const semicolons = { at: -1 };
     let start = 0;
     while (start <= header.length) {
       const comma = commaSeparatesLines ? header.indexOf(',', start) : -1;
       const end = comma === -1 ? header.length : comma;
-      const line = lineWithout(header, start, end, name);
+      const line = lineWithout(header, start, end, name, semicolons);
       if (line !== null) found = true;
       keep(line ?? header.slice(start, end));
       start = end + 1;
@@ -84,14 +85,18 @@ export function cookiesWithout(cookieLines: readonly string[], name: string, com
   return found ? rest : null;
 }
 
-/** header[start, end) without the pairs named `name`, trimmed; null when it holds none. */
-function lineWithout(header: string, start: number, end: number, name: string): string | null {
+/**
+ * header[start, end) without the pairs named `name`, trimmed; null when it holds none.
+ * `semicolons.at`: the first ";" at or after the last position asked about, shared by the lines
+ * of one header so that indexOf never scans the same stretch twice.
+ */
+function lineWithout(header: string, start: number, end: number, name: string, semicolons: { at: number }): string | null {
   let rest = '';
   let removed = false;
   // The kept run not yet copied: it starts at a piece, or at the ";" before one.
   let runStart = start;
   for (let piece = start; piece <= end; ) {
-    const semicolon = semicolonWithin(header, piece, end);
+    const semicolon = semicolonWithin(header, piece, end, semicolons);
     if (isPairNamed(header, piece, semicolon, name)) {
       // The run ends before the ";" that led to this pair (or at the line's start).
       rest += header.slice(rest === '' && header.charCodeAt(runStart) === SEMICOLON ? runStart + 1 : runStart, Math.max(runStart, piece - 1));
@@ -107,11 +112,13 @@ function lineWithout(header: string, start: number, end: number, name: string): 
 
 const SEMICOLON = 0x3b;
 
-/** The first ";" in header[from, end), else end. Not indexOf: it would scan past `end` again for every line of a ","-joined header. */
-function semicolonWithin(header: string, from: number, end: number): number {
-  let index = from;
-  while (index < end && header.charCodeAt(index) !== SEMICOLON) index++;
-  return index;
+/** The first ";" in header[from, end), else end. */
+function semicolonWithin(header: string, from: number, end: number, semicolons: { at: number }): number {
+  if (semicolons.at < from) {
+    const found = header.indexOf(';', from);
+    semicolons.at = found === -1 ? header.length : found;
+  }
+  return Math.min(semicolons.at, end);
 }
 
 /** Whether header[start, end) is a pair (or a lone name) whose trimmed name is `name`. */
