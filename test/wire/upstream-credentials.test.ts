@@ -48,7 +48,7 @@ function credentialPart(headers: Record<string, string>): Record<string, string>
   return Object.fromEntries(Object.entries(headers).filter(([name]) => (CREDENTIAL_HEADERS as readonly string[]).includes(name)));
 }
 
-function toldByGrpc(response: OfficialCheckResponse): Told {
+function toldByGrpcOf(response: OfficialCheckResponse): Told {
   assert.equal(httpStatusOf(response), 200);
   const options = response.ok_response?.headers ?? [];
   for (const option of options) assert.equal(option.append?.value, false, `${option.header.key} overwrites what the client sent`);
@@ -57,7 +57,7 @@ function toldByGrpc(response: OfficialCheckResponse): Told {
 }
 
 async function told(door: Door, spec: CheckSpec): Promise<Told> {
-  if (door === 'grpc') return toldByGrpc(await h.client.check(spec));
+  if (door === 'grpc') return toldByGrpcOf(await h.client.check(spec));
   assert.ok(h.http);
   const answer = await h.http.check(door, spec);
   assert.equal(answer.status, 200);
@@ -141,13 +141,13 @@ describe('repeated Cookie lines (HTTP/1) and crumbs (HTTP/2)', () => {
   test('header_map: one line per cookie line; the rest joined with "; "', async () => {
     const s = session();
     const response = await h.client.check({ encoding: 'raw', headers: [['cookie', 'a=1'], ['cookie', `${s.cookieHeader}; b=2`], ['cookie', 'c=x,y']] });
-    assert.deepEqual(toldByGrpc(response), { style: 'edit', set: { cookie: 'a=1; b=2; c=x,y' }, remove: [] });
+    assert.deepEqual(toldByGrpcOf(response), { style: 'edit', set: { cookie: 'a=1; b=2; c=x,y' }, remove: [] });
   });
 
   test('the joined headers map: "," is where Envoy joined two lines', async () => {
     const s = session();
     const response = await h.client.check({ encoding: 'map', headers: [['cookie', 'a=1'], ['cookie', `${s.cookieHeader}; b=2`]] });
-    assert.deepEqual(toldByGrpc(response), { style: 'edit', set: { cookie: 'a=1; b=2' }, remove: [] });
+    assert.deepEqual(toldByGrpcOf(response), { style: 'edit', set: { cookie: 'a=1; b=2' }, remove: [] });
   });
 
   test('an HTTP door reads each Cookie line as sent', async () => {
@@ -165,7 +165,7 @@ describe('nothing to strip, nothing said', () => {
 
   test('cookies without the session cookie are left as sent by gRPC (no rewrite of the lines)', async () => {
     const s = session();
-    const answer = toldByGrpc(await h.client.check({ encoding: 'raw', headers: [['x-session-token', s.token], ['cookie', 'a=1'], ['cookie', 'b=2']] }));
+    const answer = toldByGrpcOf(await h.client.check({ encoding: 'raw', headers: [['x-session-token', s.token], ['cookie', 'a=1'], ['cookie', 'b=2']] }));
     assert.deepEqual(answer, { style: 'edit', set: {}, remove: ['x-session-token'] });
   });
 
@@ -179,6 +179,20 @@ describe('nothing to strip, nothing said', () => {
       const answer = await h.http.check(door, { path: '/internal/x', headers: { cookie: `${s.cookieHeader}; a=1` } });
       assert.equal(answer.status, 403);
       assert.deepEqual(credentialPart(answer.headers), {}, door);
+    }
+  });
+});
+
+describe('a CORS preflight let through by policy.cors_preflight', () => {
+  test('follows the rule it falls under: stripped by default, kept where the rule passes credentials', async () => {
+    const own = await startHarness({ config: { policy: { cors_preflight: true, rules: [{ name: 'account-ui', paths: ['/account/*'], strip_credentials: false }] } } });
+    try {
+      const preflight = (path: string) => ({ method: 'OPTIONS', path, headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', cookie: 'ory_kratos_session=forged; a=1' } });
+      const stripped = toldByGrpcOf(await own.client.check(preflight('/orders')));
+      assert.deepEqual(stripped, { style: 'edit', set: { cookie: 'a=1' }, remove: [] });
+      assert.deepEqual(toldByGrpcOf(await own.client.check(preflight('/account/x'))), { style: 'edit', set: {}, remove: [] });
+    } finally {
+      await own.close();
     }
   });
 });
