@@ -4,7 +4,9 @@ import { decide, type DecisionDependencies } from './decide';
 import { factsOf, type Decision, type DecisionFacts } from './decision';
 import type { CallContext } from './kratos/types';
 import type { CheckRecord, FrontDoor } from './observability/check-observer';
+import type { HeaderBag } from './request/headers';
 import type { RequestView } from './request/view';
+import type { UpstreamCredentials } from './upstream/upstream-credentials';
 import type { UpstreamIdentity, UpstreamIdentityHeaders } from './upstream/upstream-identity';
 
 export interface AuthorizeDependencies {
@@ -12,6 +14,8 @@ export interface AuthorizeDependencies {
   loginUrl: LoginUrlSettings;
   /** identity_headers and upstream_jwt; undefined when neither is configured. */
   upstream: UpstreamIdentity | undefined;
+  /** What the upstream gets of the credential headers, stripped per the rule or as sent. */
+  upstreamCredentials: (headers: HeaderBag, strip: boolean) => UpstreamCredentials;
   observe: (record: CheckRecord) => void;
 }
 
@@ -42,7 +46,9 @@ export async function authorize(frontDoor: FrontDoor, reading: Reading, deadline
     }
   }
   const facts = factsOf(decision);
-  const answered = answer(decision, view, deps.loginUrl, upstream);
+  // Denials send nothing upstream: only an allow's credential headers are worked out.
+  const credentials = decision.kind === 'allow' && view ? deps.upstreamCredentials(view.headers, decision.stripCredentials) : undefined;
+  const answered = answer(decision, view, deps.loginUrl, upstream, credentials);
   deps.observe({ frontDoor, decision, facts, view, cache: context.cache, seconds: (performance.now() - started) / 1000 });
   return { decision, facts, answer: answered };
 }

@@ -32,23 +32,24 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
   const base = { credential: credentialKind, policy: rule.name } as const;
 
   if (rule.outcome.kind === 'deny') return { kind: 'rule_deny', ...base };
-  if (deps.policy.corsPreflight && isCorsPreflight(view)) return { kind: 'allow', reason: 'cors_preflight', subject: null, ...base };
+  const { stripCredentials } = rule;
+  if (deps.policy.corsPreflight && isCorsPreflight(view)) return { kind: 'allow', reason: 'cors_preflight', subject: null, stripCredentials, ...base };
 
   if (rule.outcome.kind === 'anonymous') {
     // No renewed cookie here: public pages are what shared caches store, and a cached Set-Cookie
     // would hand this session to every later visitor. The next protected request renews it.
-    return { kind: 'allow', reason: 'anonymous', subject: credential?.wellFormed ? await anonymousSubject(credential, context, deps, base) : null, ...base };
+    return { kind: 'allow', reason: 'anonymous', subject: credential?.wellFormed ? await anonymousSubject(credential, context, deps, base) : null, stripCredentials, ...base };
   }
 
   if (!credential?.wellFormed) return { kind: 'unauthenticated', ...base };
   const demand = demandFor(rule.outcome, credential.kind);
-  const first = await judgeCredential(credential, demand, context, deps, base, {});
+  const first = await judgeCredential(credential, demand, context, deps, base, stripCredentials, {});
   // A cached session may predate a step-up or a re-authentication on the same session: ask
   // Kratos before sending the user to the second factor or the login they may just have
   // completed. One whose identity turned out deactivated is asked about too, so Kratos's 401
   // drops it from the session cache.
   if (!first.fromCache || !ASK_AGAIN_BEFORE.has(first.decision.kind)) return first.decision;
-  return (await judgeCredential(credential, demand, context, deps, base, { fresh: true })).decision;
+  return (await judgeCredential(credential, demand, context, deps, base, stripCredentials, { fresh: true })).decision;
 }
 
 const ASK_AGAIN_BEFORE: ReadonlySet<Decision['kind']> = new Set(['aal_too_low', 'refresh_required', 'unauthenticated']);
@@ -61,7 +62,8 @@ const ASK_AGAIN_BEFORE: ReadonlySet<Decision['kind']> = new Set(['aal_too_low', 
 async function anonymousSubject(credential: Credential, context: CallContext, deps: DecisionDependencies, base: Pick<Decision, 'credential' | 'policy'>): Promise<Subject | null> {
   const outcome = await deps.sessions.whoami(credential, context);
   if (outcome.kind !== 'active') return null;
-  const judged = await judgeSession(outcome.session, demandFor(deps.policy.defaults, credential.kind), context, deps, base);
+  // Only the subject is used: the upstream's credentials are the anonymous rule's business.
+  const judged = await judgeSession(outcome.session, demandFor(deps.policy.defaults, credential.kind), context, deps, base, false);
   return judged.kind === 'allow' ? judged.subject : null;
 }
 
@@ -80,6 +82,7 @@ async function judgeCredential(
   context: CallContext,
   deps: DecisionDependencies,
   base: Pick<Decision, 'credential' | 'policy'>,
+  stripCredentials: boolean,
   options: LookupOptions,
 ): Promise<{ decision: Decision; fromCache: boolean }> {
   const outcome = await deps.sessions.whoami(credential, context, options);
@@ -93,7 +96,7 @@ async function judgeCredential(
       if (demand.aal === 'aal1') deps.onKratosStricterThanPolicy();
       return fromKratos({ kind: 'aal_too_low', subject: null, ...base });
     case 'active':
-      return { decision: carryingRefreshedCookie(await judgeSession(outcome.session, demand, context, deps, base), outcome.refreshedCookie), fromCache: outcome.cached === true };
+      return { decision: carryingRefreshedCookie(await judgeSession(outcome.session, demand, context, deps, base, stripCredentials), outcome.refreshedCookie), fromCache: outcome.cached === true };
   }
 }
 
@@ -107,8 +110,9 @@ async function judgeSession(
   context: CallContext,
   deps: DecisionDependencies,
   base: Pick<Decision, 'credential' | 'policy'>,
+  stripCredentials: boolean,
 ): Promise<Decision> {
-  const byAal = await judgeAal(session, demand.aal, context, deps, base);
+  const byAal = await judgeAal(session, demand.aal, context, deps, base, stripCredentials);
   if (demand.maxAge === undefined || (byAal.kind !== 'allow' && byAal.kind !== 'aal_too_low')) return byAal;
   // Fail closed: without a time of authentication no age can be shown to be young enough. Not
   // a login redirect, which would loop while Kratos keeps answering without it.
@@ -125,9 +129,10 @@ async function judgeAal(
   context: CallContext,
   deps: DecisionDependencies,
   base: Pick<Decision, 'credential' | 'policy'>,
+  stripCredentials: boolean,
 ): Promise<Decision> {
   const subject = subjectOf(session);
-  const allowed: Decision = { kind: 'allow', reason: 'ok', subject, ...base };
+  const allowed: Decision = { kind: 'allow', reason: 'ok', subject, stripCredentials, ...base };
   const tooLow: Decision = { kind: 'aal_too_low', subject, ...base };
   if (session.aal === 'aal2') return allowed;
   // An aal0 session (no completed method) satisfies nothing; from here on the session is aal1.

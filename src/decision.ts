@@ -18,7 +18,8 @@ export type Decision = {
   /** The rule that applied: its name, `rules[i]`, or `default`. */
   policy: string;
 } & (
-  | { kind: 'allow'; reason: 'ok' | 'anonymous' | 'cors_preflight'; subject: Subject | null; refreshedCookie?: RefreshedCookie }
+  /** `stripCredentials`: the rule takes the Kratos credential out of the upstream request. */
+  | { kind: 'allow'; reason: 'ok' | 'anonymous' | 'cors_preflight'; subject: Subject | null; stripCredentials: boolean; refreshedCookie?: RefreshedCookie }
   | { kind: 'unauthenticated' }
   /** `subject` is null when Kratos itself refused the session's AAL (the identity stays unknown). */
   | { kind: 'aal_too_low'; subject: Subject | null; refreshedCookie?: RefreshedCookie }

@@ -121,7 +121,7 @@ describe('our CheckResponse decoded with the official schema', () => {
   }
 
   test('OK: status 0, overwrite headers with append {value:false}, headers_to_remove, metadata Struct', () => {
-    const allow = answer({ kind: 'allow', reason: 'ok', subject: subjectOf('aal2'), credential: 'cookie', policy: 'default' }, undefined, settings);
+    const allow = answer({ kind: 'allow', stripCredentials: true, reason: 'ok', subject: subjectOf('aal2'), credential: 'cookie', policy: 'default' }, undefined, settings);
     const decoded = roundTrip(toCheckResponse(allow, { identity_id: 'i', decision: 'allow', aal: undefined })) as {
       status: { code?: number };
       ok_response: { headers: Array<{ header: { key: string; value: string }; append?: { value?: boolean } }> };
@@ -135,14 +135,14 @@ describe('our CheckResponse decoded with the official schema', () => {
     for (const option of decoded.ok_response.headers) assert.deepEqual(option.append, { value: false });
     assert.deepEqual(decoded.dynamic_metadata.fields, { identity_id: { kind: 'stringValue', stringValue: 'i' }, decision: { kind: 'stringValue', stringValue: 'allow' } });
 
-    const anonymous = answer({ kind: 'allow', reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings);
+    const anonymous = answer({ kind: 'allow', stripCredentials: true, reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings);
     const removed = roundTrip(toCheckResponse(anonymous, {})) as { ok_response: { headers_to_remove: string[] } };
     assert.deepEqual(removed.ok_response.headers_to_remove, ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'x_kratos_identity_id', 'x_kratos_session_id', 'x_kratos_aal']);
   });
 
   test('OK with a renewed session cookie: response_headers_to_add (field 6), one set-cookie per line, appended', () => {
     const lines = ['ory_kratos_session=new1; Path=/; Expires=Wed, 02 Dec 2026 11:40:58 GMT; HttpOnly', 'ory_kratos_session=new2; Path=/app'];
-    const allow = answer({ kind: 'allow', reason: 'ok', subject: subjectOf('aal1'), credential: 'cookie', policy: 'default', refreshedCookie: lines }, undefined, settings);
+    const allow = answer({ kind: 'allow', stripCredentials: true, reason: 'ok', subject: subjectOf('aal1'), credential: 'cookie', policy: 'default', refreshedCookie: lines }, undefined, settings);
     const bytes = encodeCheckResponse(toCheckResponse(allow, {}));
     const decoded = OfficialResponse.toObject(OfficialResponse.decode(bytes), TO_OBJECT) as {
       ok_response: { headers: unknown[]; response_headers_to_add: Array<{ header: { key: string; value: string }; append?: { value?: boolean } }> };
@@ -170,7 +170,7 @@ describe('our CheckResponse decoded with the official schema', () => {
   });
 
   test('the metadata Struct is on the wire as google.protobuf.Value string_value (field 3)', () => {
-    const bytes = OurResponse.encode(OurResponse.fromObject(toCheckResponse({ kind: 'allow', identityHeaders: [], withheld: [], clientHeaders: [] }, { k: 'v' }))).finish();
+    const bytes = OurResponse.encode(OurResponse.fromObject(toCheckResponse({ kind: 'allow', identityHeaders: [], withheld: [], upstreamCredentials: [], clientHeaders: [] }, { k: 'v' }))).finish();
     // ... 0x22 (field 4, dynamic_metadata) ... 0x1a 0x01 'v' (Value.string_value = "v")
     assert.ok(Buffer.from(bytes).includes(Buffer.from([0x1a, 0x01, 0x76])), Buffer.from(bytes).toString('hex'));
   });
@@ -266,12 +266,12 @@ describe('the hand-written hot-path codec', () => {
 
   const settings = { browserUrl: 'https://id.example.com', allowedHosts: [] };
   const answers: Array<[string, Answer]> = [
-    ['allow with identity', answer({ kind: 'allow', reason: 'ok', subject: subjectOf('aal1'), credential: 'token', policy: 'default' }, undefined, settings)],
+    ['allow with identity', answer({ kind: 'allow', stripCredentials: true, reason: 'ok', subject: subjectOf('aal1'), credential: 'token', policy: 'default' }, undefined, settings)],
     [
       'allow with a renewed session cookie',
-      answer({ kind: 'allow', reason: 'ok', subject: subjectOf('aal1'), credential: 'cookie', policy: 'default', refreshedCookie: ['ory_kratos_session=v; Path=/'] }, undefined, settings),
+      answer({ kind: 'allow', stripCredentials: true, reason: 'ok', subject: subjectOf('aal1'), credential: 'cookie', policy: 'default', refreshedCookie: ['ory_kratos_session=v; Path=/'] }, undefined, settings),
     ],
-    ['anonymous allow', answer({ kind: 'allow', reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings)],
+    ['anonymous allow', answer({ kind: 'allow', stripCredentials: true, reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings)],
     ['403 JSON', answer({ kind: 'aal_too_low', subject: null, credential: 'cookie', policy: 'default' }, undefined, settings)],
     ['503', answer({ kind: 'kratos_unavailable', detail: 'x', credential: 'token', policy: 'default' }, undefined, settings)],
   ];

@@ -1,6 +1,7 @@
 import type { Decision, SessionDecision } from '../decision';
 import { isBrowserNavigation } from '../request/navigation';
 import type { RequestView } from '../request/view';
+import type { UpstreamCredentials } from '../upstream/upstream-credentials';
 import type { UpstreamIdentityHeaders } from '../upstream/upstream-identity';
 import { loginUrl, originalUrl, type LoginUrlSettings } from './login-url';
 
@@ -8,20 +9,22 @@ export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
 /**
  * How the checked request is answered, in plain HTTP terms every front door shares: let it
- * through with the identity headers for the upstream (none without a subject) and
- * `clientHeaders` to add to the upstream's response (the renewed session cookie, one
- * `set-cookie` per line, or none), or answer the client with this status, headers and body.
+ * through with the identity headers for the upstream (none without a subject), what the
+ * upstream gets of the client's credential headers, and `clientHeaders` to add to the
+ * upstream's response (the renewed session cookie, one `set-cookie` per line, or none), or
+ * answer the client with this status, headers and body.
  * How a proxy is told to clear forged identity headers, or which status it can carry, is each
  * front door's own business.
  */
 export type Answer =
   /** `withheld`: the identity headers this configuration knows and this allow does not set. */
-  | { kind: 'allow'; identityHeaders: HeaderList; withheld: readonly string[]; clientHeaders: HeaderList }
+  | { kind: 'allow'; identityHeaders: HeaderList; withheld: readonly string[]; upstreamCredentials: UpstreamCredentials; clientHeaders: HeaderList }
   | { kind: 'deny'; status: number; headers: HeaderList; body: string };
 
 export const IDENTITY_HEADERS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'] as const;
 
 const NO_UPSTREAM_IDENTITY: UpstreamIdentityHeaders = { headers: [], withheld: [] };
+const NO_CREDENTIALS: UpstreamCredentials = [];
 
 const NO_STORE = ['cache-control', 'no-store'] as const;
 const JSON_TYPE = ['content-type', 'application/json'] as const;
@@ -31,11 +34,15 @@ const JSON_TYPE = ['content-type', 'application/json'] as const;
  * the Kratos login; everything else (tokens, XHR, APIs) gets JSON shaped like Kratos's errors.
  * `view` is absent only for requests too malformed to read. `upstream`: the identity_headers
  * and upstream_jwt headers made for the allow's session (or, without one, the names to withhold).
+ * `credentials`: what the upstream gets of the credential headers (upstream-credentials.ts).
  */
-export function answer(decision: Decision, view: RequestView | undefined, settings: LoginUrlSettings, upstream = NO_UPSTREAM_IDENTITY): Answer {
+export function answer(decision: Decision, view: RequestView | undefined, settings: LoginUrlSettings, upstream = NO_UPSTREAM_IDENTITY, credentials = NO_CREDENTIALS): Answer {
   switch (decision.kind) {
-    case 'allow':
-      if (!decision.subject) return { kind: 'allow', identityHeaders: [], withheld: [...IDENTITY_HEADERS, ...upstream.withheld], clientHeaders: [] };
+    case 'allow': {
+      if (!decision.subject) {
+        const withheld = [...IDENTITY_HEADERS, ...upstream.withheld];
+        return { kind: 'allow', identityHeaders: [], withheld, upstreamCredentials: notIdentity(credentials, upstream), clientHeaders: [] };
+      }
       return {
         kind: 'allow',
         identityHeaders: [
@@ -45,8 +52,10 @@ export function answer(decision: Decision, view: RequestView | undefined, settin
           ...upstream.headers,
         ],
         withheld: upstream.withheld,
+        upstreamCredentials: notIdentity(credentials, upstream),
         clientHeaders: refreshedCookieHeaders(decision),
       };
+    }
     case 'unauthenticated':
       return loginDenial(decision, view, settings);
     case 'aal_too_low':
@@ -79,6 +88,16 @@ function loginDenial(decision: Extract<Decision, { kind: 'unauthenticated' | 'aa
   if (view && decision.credential !== 'token' && isBrowserNavigation(view.headers)) return redirect(view.method, login);
   if (refresh) return refreshRequired(login);
   return stepUp ? aalTooLow(login) : unauthenticated(decision.credential, login);
+}
+
+/**
+ * upstream_jwt.header may be `authorization`: it is then the identity's to set or withhold on
+ * every allow, and the client's Authorization is no credential of the upstream's.
+ */
+function notIdentity(credentials: UpstreamCredentials, upstream: UpstreamIdentityHeaders): UpstreamCredentials {
+  if (credentials.length === 0) return credentials;
+  const owned = (name: string) => upstream.withheld.includes(name) || upstream.headers.some(([header]) => header === name);
+  return credentials.some(({ name }) => owned(name)) ? credentials.filter(({ name }) => !owned(name)) : credentials;
 }
 
 /** One `set-cookie` header per line whoami renewed the session cookie with, never joined. */

@@ -6,6 +6,7 @@ import { compilePolicy, type Policy, type Rule } from '../policy/policy';
 import { demandText } from './demand-text';
 import { traceSelection, type SelectionTrace } from '../policy/rule-trace';
 import { kratosCredentialExtractor } from '../request/credentials';
+import { upstreamCredentialsReader } from '../upstream/upstream-credentials';
 import type { HeaderBag } from '../request/headers';
 import { isBrowserNavigation, preferredMediaType } from '../request/navigation';
 import { normalisePath } from '../request/path';
@@ -70,6 +71,7 @@ export async function traceRequest(config: Config, input: RequestInput, kratos: 
     loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
     // Traces are about the decision and the x-kratos-* headers: no trait headers, nothing signed.
     upstream: undefined,
+    upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: ({ decision, view }) => (record = { decision, view }),
   });
   const wire = await check(request, Infinity);
@@ -140,7 +142,9 @@ function responseOf(wire: CheckResponse): ProxyResponse {
     const { status, headers, body } = wire.denied_response;
     return { status: status.code, grpcCode: wire.status.code, headers: headers.map(header), removedHeaders: [], body };
   }
-  return { status: 200, grpcCode: wire.status.code, headers: (wire.ok_response?.headers ?? []).map(header), removedHeaders: wire.ok_response?.headers_to_remove ?? [], body: '' };
+  // The stripped Cookie holds the app's other cookies: shown as a size, as the request's are.
+  const upstream = (wire.ok_response?.headers ?? []).map(header).map(([name, value]) => [name, name === 'cookie' ? shownValue(name, value) : value] as const);
+  return { status: 200, grpcCode: wire.status.code, headers: upstream, removedHeaders: wire.ok_response?.headers_to_remove ?? [], body: '' };
 }
 
 function outcomeOf(decision: Decision, response: ProxyResponse): Outcome {

@@ -101,10 +101,15 @@ const ruleSchema = z
     token: credentialRequirementSchema.optional(),
     anonymous: z.boolean().optional(),
     deny: z.boolean().optional(),
+    /** Overrides policy.strip_credentials on this rule's allows. */
+    strip_credentials: z.boolean().optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {
     if (rule.anonymous && rule.deny) ctx.addIssue({ code: 'custom', message: 'a rule cannot be both anonymous and deny' });
+    if (rule.deny && rule.strip_credentials !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['strip_credentials'], message: 'does not apply to a deny rule (nothing reaches the upstream)' });
+    }
     if (rule.exact_methods !== undefined && !rule.methods) ctx.addIssue({ code: 'custom', path: ['exact_methods'], message: 'only applies to a rule with methods' });
     if ((rule.anonymous || rule.deny) && (rule.cookie || rule.token)) {
       ctx.addIssue({ code: 'custom', message: 'cookie/token requirements do not apply to an anonymous or deny rule' });
@@ -183,6 +188,8 @@ export const configSchema = z
         token: credentialRequirementSchema.default('aal1'),
         cors_preflight: z.boolean().default(false),
         case_sensitive_paths: z.boolean().default(false),
+        /** Allows take the Kratos credential out of the upstream request (see README, Credentials upstream). */
+        strip_credentials: z.boolean().default(true),
         rules: z.array(ruleSchema).default([]),
       })
       .strict()

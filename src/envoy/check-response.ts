@@ -1,4 +1,5 @@
 import type { Answer } from '../answer/answer';
+import { credentialsToRemove, credentialsToSet } from '../upstream/upstream-credentials';
 import { headersToRemove } from './headers-to-remove';
 import type { CheckResponse, HeaderValueOption, StructValue } from './messages';
 
@@ -12,8 +13,9 @@ export function toCheckResponse(answer: Answer, metadata: Metadata): CheckRespon
     return {
       status: { code: 0 },
       ok_response: {
-        headers: answer.identityHeaders.map(([name, value]) => headerOption(name, value)),
-        headers_to_remove: [...headersToRemove(answer)],
+        // append false overwrites every line the client sent (a stripped Cookie's rest is one line).
+        headers: [...answer.identityHeaders, ...credentialsToSet(answer.upstreamCredentials)].map(([name, value]) => headerOption(name, value)),
+        headers_to_remove: [...headersToRemove(answer), ...credentialsToRemove(answer.upstreamCredentials)],
         response_headers_to_add: answer.clientHeaders.map(([name, value]) => headerOption(name, value, true)),
       },
       dynamic_metadata,

@@ -1,7 +1,7 @@
 import type { Answer } from '../answer/answer';
 import { hostOfAuthority } from '../request/authority';
 import type { RequestLine, ViewResult } from '../request/view';
-import { describingHeaders, plainReply, viewOfDescribed, type HttpFrontDoor, type HttpReply } from './front-door';
+import { describingHeaders, replyStatingCredentials, viewOfDescribed, type HttpFrontDoor, type HttpReply } from './front-door';
 
 // scheme "://" authority, then the request-target (possibly empty).
 const ABSOLUTE_URL = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
@@ -29,7 +29,8 @@ export const authRequest: HttpFrontDoor = {
     return viewOfDescribed({ method, ...target.line }, headers);
   },
   reply: (answer: Answer): HttpReply => {
-    const reply = plainReply(answer);
+    // nginx sets each credential header from the 200 (empty: not sent), so the 200 states them all.
+    const reply = replyStatingCredentials(answer);
     return isRedirect(reply) ? { ...reply, status: 401 } : reply;
   },
 };

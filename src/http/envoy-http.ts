@@ -1,5 +1,6 @@
 import type { Answer } from '../answer/answer';
 import { headersToRemove } from '../envoy/headers-to-remove';
+import { credentialsToRemove, credentialsToSet } from '../upstream/upstream-credentials';
 import type { ViewResult } from '../request/view';
 import { describingHeaders, plainReply, viewOfDescribed, type HttpFrontDoor, type HttpReply } from './front-door';
 
@@ -11,6 +12,9 @@ export const ENVOY_PATH_PREFIX = '/ext-authz';
  * `allowed_headers` lets through (add cookie, x-session-token, accept, sec-fetch-mode and
  * x-forwarded-proto). On a 200 Envoy copies the `allowed_upstream_headers` upstream and strips
  * the headers named in `x-envoy-auth-headers-to-remove`: the same removal the gRPC door asks for.
+ * A header the 200 does not name is left as the client sent it, so a stripped Cookie's rest is
+ * answered as `cookie` (in `allowed_upstream_headers`, which overwrites) and only an emptied
+ * one, X-Session-Token or the Bearer is named for removal.
  *
  * Envoy counts every 5xx from an HTTP authorizer as the authorizer failing, not as a denial: it
  * drops the body, answers status_on_error, and under failure_mode_allow: true lets the request
@@ -30,6 +34,7 @@ export const envoyHttp: HttpFrontDoor = {
   reply: (answer: Answer): HttpReply => {
     const reply = plainReply(answer);
     if (answer.kind !== 'allow') return reply.status >= 500 ? { ...reply, status: 403 } : reply;
-    return { ...reply, headers: [...reply.headers, ['x-envoy-auth-headers-to-remove', headersToRemove(answer).join(',')]] };
+    const removed = [...headersToRemove(answer), ...credentialsToRemove(answer.upstreamCredentials)];
+    return { ...reply, headers: [...reply.headers, ...credentialsToSet(answer.upstreamCredentials), ['x-envoy-auth-headers-to-remove', removed.join(',')]] };
   },
 };

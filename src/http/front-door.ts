@@ -1,4 +1,5 @@
 import type { Answer, HeaderList } from '../answer/answer';
+import { credentialsAsStated } from '../upstream/upstream-credentials';
 import type { FrontDoor } from '../observability/check-observer';
 import { HeaderLines, type HeaderBag } from '../request/headers';
 import { buildRequestView, type RequestLine, type ViewResult } from '../request/view';
@@ -76,4 +77,14 @@ export function viewOfDescribed(line: RequestLine, headers: HeaderBag): ViewResu
 export function plainReply(answer: Answer): HttpReply {
   if (answer.kind === 'allow') return { status: 200, headers: [...answer.identityHeaders, ...answer.clientHeaders, ['cache-control', 'no-store']], body: '' };
   return { status: answer.status, headers: answer.headers, body: answer.body };
+}
+
+/**
+ * plainReply, and on an allow every credential header the upstream is to get with what it is to
+ * get (credentialsAsStated): for proxies that copy a listed header from the 200 and delete it
+ * when the 200 has none (Caddy, Traefik, nginx), so a stripped credential is simply left out.
+ */
+export function replyStatingCredentials(answer: Answer): HttpReply {
+  const reply = plainReply(answer);
+  return answer.kind === 'allow' ? { ...reply, headers: [...reply.headers, ...credentialsAsStated(answer.upstreamCredentials)] } : reply;
 }

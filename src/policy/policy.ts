@@ -32,6 +32,8 @@ export interface Rule {
   /** The configured name, `rules[i]` for unnamed rules, `default` for the fallback. */
   name: string;
   outcome: RuleOutcome;
+  /** Whether its allows take the Kratos credential out of the upstream request. */
+  stripCredentials: boolean;
   /** `path` is one reading of the request path; `folded` compares it case-insensitively. */
   matches(view: RequestView, path: string, folded: boolean): boolean;
 }
@@ -57,8 +59,8 @@ export const POLICY_EXTENSION_KEY = 'policy';
 
 export function compilePolicy(config: Config['policy']): Policy {
   const defaults = demandsOf({ cookie: config.cookie, token: config.token });
-  const rules = config.rules.map((rule, index) => compileRule(rule, index, defaults));
-  const fallback: Rule = { name: FALLBACK_RULE_NAME, outcome: { kind: 'require', ...defaults }, matches: () => true };
+  const rules = config.rules.map((rule, index) => compileRule(rule, index, defaults, config.strip_credentials));
+  const fallback: Rule = { name: FALLBACK_RULE_NAME, outcome: { kind: 'require', ...defaults }, stripCredentials: config.strip_credentials, matches: () => true };
   const named = rules.filter((_, index) => config.rules[index]?.name !== undefined);
   const byName = new Map([fallback, ...named].map((rule) => [rule.name, rule]));
   return { defaults, rules, byName, fallback, corsPreflight: config.cors_preflight, caseSensitivePaths: config.case_sensitive_paths };
@@ -93,7 +95,7 @@ function writtenFor(demands: Demands, kind: Kind): CredentialRequirementConfig {
   return maxAge === undefined ? aal : { aal, max_age: maxAge };
 }
 
-function compileRule(rule: RuleConfig, index: number, defaults: Demands): Rule {
+function compileRule(rule: RuleConfig, index: number, defaults: Demands, stripCredentials: boolean): Rule {
   const outcome: RuleOutcome = rule.deny
     ? { kind: 'deny' }
     : rule.anonymous
@@ -105,6 +107,7 @@ function compileRule(rule: RuleConfig, index: number, defaults: Demands): Rule {
   return {
     name: rule.name ?? `rules[${index}]`,
     outcome,
+    stripCredentials: rule.strip_credentials ?? stripCredentials,
     matches: (view, path, folded) => {
       const patterns = folded ? foldedPaths : paths;
       const subject = folded ? path.toLowerCase() : path;

@@ -47,3 +47,88 @@ const GO_COOKIE_VALUE = /^[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e]*$/;
 function unquote(value: string): string {
   return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
 }
+
+/**
+ * The `cookie` header lines without any pair named `name`, for the upstream: null when no line
+ * holds one (leave the lines as sent), else the rest as one value, "" when nothing is left.
+ * A line is a header line, and with `commaSeparatesLines` also each ","-separated part of one
+ * (Envoy's joined `headers` map: findCookies reads the same lines). A line holding no such pair
+ * is kept byte for byte; in one that does, the pairs are the ";"-separated pieces, and a pair is
+ * the session cookie when its name, ASCII white space trimmed, is `name` (with or without "=",
+ * whatever its value: Kratos or the app may read any of them). The kept pieces stay byte for
+ * byte with the ";" before them; the line loses its leading ";" and the white space around it.
+ * Lines are joined with "; ", as HTTP/2 joins cookie crumbs. Linear in the lines' length: no
+ * piece list is built, so a line of millions of ";" costs one pass.
+ */
+export function cookiesWithout(cookieLines: readonly string[], name: string, commaSeparatesLines: boolean): string | null {
+  let found = false;
+  let rest = '';
+  const keep = (text: string) => {
+    if (text !== '') rest = rest === '' ? text : `${rest}; ${text}`;
+  };
+  for (const header of cookieLines) {
+    if (!header.includes(name)) {
+      keep(header);
+      continue;
+    }
+    const semicolons = { at: -1 };
+    let start = 0;
+    while (start <= header.length) {
+      const comma = commaSeparatesLines ? header.indexOf(',', start) : -1;
+      const end = comma === -1 ? header.length : comma;
+      const line = lineWithout(header, start, end, name, semicolons);
+      if (line !== null) found = true;
+      keep(line ?? header.slice(start, end));
+      start = end + 1;
+    }
+  }
+  return found ? rest : null;
+}
+
+/**
+ * header[start, end) without the pairs named `name`, trimmed; null when it holds none.
+ * `semicolons.at`: the first ";" at or after the last position asked about, shared by the lines
+ * of one header so that indexOf never scans the same stretch twice.
+ */
+function lineWithout(header: string, start: number, end: number, name: string, semicolons: { at: number }): string | null {
+  let rest = '';
+  let removed = false;
+  // The kept run not yet copied: it starts at a piece, or at the ";" before one.
+  let runStart = start;
+  for (let piece = start; piece <= end; ) {
+    const semicolon = semicolonWithin(header, piece, end, semicolons);
+    if (isPairNamed(header, piece, semicolon, name)) {
+      // The run ends before the ";" that led to this pair (or at the line's start).
+      rest += header.slice(rest === '' && header.charCodeAt(runStart) === SEMICOLON ? runStart + 1 : runStart, Math.max(runStart, piece - 1));
+      runStart = semicolon;
+      removed = true;
+    }
+    piece = semicolon + 1;
+  }
+  if (!removed) return null;
+  if (runStart < end) rest += header.slice(rest === '' && header.charCodeAt(runStart) === SEMICOLON ? runStart + 1 : runStart, end);
+  return trimAscii(rest);
+}
+
+const SEMICOLON = 0x3b;
+
+/** The first ";" in header[from, end), else end. */
+function semicolonWithin(header: string, from: number, end: number, semicolons: { at: number }): number {
+  if (semicolons.at < from) {
+    const found = header.indexOf(';', from);
+    semicolons.at = found === -1 ? header.length : found;
+  }
+  return Math.min(semicolons.at, end);
+}
+
+/** Whether header[start, end) is a pair (or a lone name) whose trimmed name is `name`. */
+function isPairNamed(header: string, start: number, end: number, name: string): boolean {
+  let from = start;
+  while (from < end && isAsciiSpace(header.charCodeAt(from))) from++;
+  if (!header.startsWith(name, from)) return false;
+  let after = from + name.length;
+  while (after < end && isAsciiSpace(header.charCodeAt(after))) after++;
+  return after === end || header.charCodeAt(after) === EQUALS;
+}
+
+const EQUALS = 0x3d;

@@ -13,6 +13,7 @@ import { Metrics } from '../observability/metrics';
 import { oncePer } from '../observability/once-per';
 import { compilePolicy } from '../policy/policy';
 import { kratosCredentialExtractor } from '../request/credentials';
+import { upstreamCredentialsReader } from '../upstream/upstream-credentials';
 import { createHttpAuthzServer, type HttpAuthzSettings } from '../http/server';
 import { trustedProxies } from '../http/trusted-proxies';
 import { bindGrpc, createGrpcServer, HEALTH_SERVICES } from './grpc-server';
@@ -100,6 +101,7 @@ function buildGeneration(config: Config, side: KratosSide, logger: Logger, metri
     },
     loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
     upstream: buildUpstreamIdentity(config, metrics),
+    upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: checkObserver(checkLogger, metrics),
   };
   const jwks = config.upstream_jwt && jwksDocument(config.upstream_jwt.keys);

@@ -15,6 +15,11 @@ import { arr, at, isObject, obj, readText, readYaml, str, type Json, type JsonOb
 // What each example copies upstream: the identity headers, then the trait header and the JWT
 // header of examples/config.yaml's commented identity_headers / upstream_jwt example.
 const UPSTREAM_HEADERS = [...IDENTITY_HEADERS, 'x-user-email', 'x-kratos-jwt'];
+// Then the credential headers (policy.strip_credentials): proxies that delete a copied header
+// the 200 lacks copy all three, as the authorizer's 200 states each one the app keeps; Envoy
+// leaves unnamed headers alone, so only the Cookie's rest is copied (the rest is removed by name).
+const STATED_CREDENTIALS = ['cookie', 'x-session-token', 'authorization'];
+const ENVOY_CREDENTIALS = ['cookie'];
 
 const service = obj(readYaml('deploy/kubernetes/service.yaml'), 'Service');
 const namespace = str(at(readYaml('deploy/kubernetes/kustomization.yaml'), 'namespace'), 'kustomization namespace');
@@ -34,7 +39,7 @@ test('ingress-nginx Ingress: valid, auth-url is the /auth-request door, the iden
   assert.deepEqual(schemaProblems(Ingress, ingress), []);
   const annotations = obj(at(ingress, 'metadata.annotations'), 'annotations');
   assert.equal(annotations['nginx.ingress.kubernetes.io/auth-url'], doorUrl('/auth-request'));
-  assert.deepEqual(str(annotations['nginx.ingress.kubernetes.io/auth-response-headers'], 'auth-response-headers').toLowerCase().split(','), UPSTREAM_HEADERS);
+  assert.deepEqual(str(annotations['nginx.ingress.kubernetes.io/auth-response-headers'], 'auth-response-headers').toLowerCase().split(','), [...UPSTREAM_HEADERS, ...STATED_CREDENTIALS]);
 });
 
 // Issue 18, finding 2: ingress-nginx routes on the request line's host but writes X-Original-URL
@@ -57,7 +62,7 @@ test('Traefik Middleware: valid, forwardAuth to the /forward-auth door with the 
   const forwardAuth = obj(at(middleware, 'spec.forwardAuth'), 'forwardAuth');
   assert.equal(forwardAuth.address, doorUrl('/forward-auth'));
   assert.equal(forwardAuth.trustForwardHeader, false);
-  assert.deepEqual(arr(forwardAuth.authResponseHeaders, 'authResponseHeaders').map((name) => str(name, 'header').toLowerCase()), UPSTREAM_HEADERS);
+  assert.deepEqual(arr(forwardAuth.authResponseHeaders, 'authResponseHeaders').map((name) => str(name, 'header').toLowerCase()), [...UPSTREAM_HEADERS, ...STATED_CREDENTIALS]);
   assert.deepEqual(forwardAuth.addAuthCookiesToResponse, [parseConfig({}, {}).kratos.session_cookie]);
 });
 
@@ -104,7 +109,7 @@ test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, 
   assert.equal(provider.port, authzPort);
   assert.equal(provider.pathPrefix, ENVOY_PATH_PREFIX);
   assert.equal(provider.failOpen, false);
-  assert.deepEqual(provider.headersToUpstreamOnAllow, UPSTREAM_HEADERS);
+  assert.deepEqual(provider.headersToUpstreamOnAllow, [...UPSTREAM_HEADERS, ...ENVOY_CREDENTIALS]);
   // The renewed session cookie reaches the browser (Envoy's allowed_client_headers_on_success).
   assert.deepEqual(provider.headersToDownstreamOnAllow, ['set-cookie']);
   const sent = arr(provider.includeRequestHeadersInCheck, 'includeRequestHeadersInCheck');
@@ -156,7 +161,7 @@ test('Envoy Gateway SecurityPolicy over HTTP: the /ext-authz door on the Service
   const http = obj(extAuth.http, 'http');
   assertBackend(http, HTTP_EXT_AUTH_FIELDS, authzPort);
   assert.equal(http.path, ENVOY_PATH_PREFIX);
-  assert.deepEqual(http.headersToBackend, UPSTREAM_HEADERS);
+  assert.deepEqual(http.headersToBackend, [...UPSTREAM_HEADERS, ...ENVOY_CREDENTIALS]);
 });
 
 test('Envoy Gateway: a ReferenceGrant lets the policies in the app namespace reach the Service', () => {

@@ -107,6 +107,13 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         // Envoy's jwt_authn verified the token against the JWKS it fetched from the ops port.
         assert.equal(seen['x-verified-sub'], user.identityId);
         assert.equal(seen['x-verified-aal'], 'aal1');
+        // policy.strip_credentials (on by default): the token itself never reaches the upstream.
+        assert.equal(seen['x-session-token'], undefined, 'X-Session-Token stripped');
+        if (setup.jwtHeader === 'x-kratos-jwt') {
+          const bearer = echoedHeaders(await send(`${stack.baseUrl}/app/bearer`, { headers: { ...API, authorization: `Bearer ${user.token}` } }));
+          assert.equal(bearer['x-kratos-identity-id'], user.identityId);
+          assert.equal(bearer.authorization, undefined, 'the Kratos Bearer stripped');
+        }
 
         const token = jwtIn(seen, setup.jwtHeader);
         assert.ok(stack.extAuthzOpsUrl);
@@ -143,6 +150,15 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         assert.equal(steppedJwt.sid, stepped['x-kratos-session-id']);
         assert.equal(steppedJwt.aal, 'aal2');
         assert.deepEqual(steppedJwt.amr, ['password', 'totp']);
+
+        // The browser's session cookie never reaches the upstream; its other cookies (Kratos's
+        // CSRF cookie, the app's own) do, byte for byte and in order, through the real Envoy.
+        const jarCookies = jar.header();
+        assert.match(jarCookies, /ory_kratos_session=/);
+        const withOwn = echoedHeaders(await send(`${stack.baseUrl}/app/cookies`, { headers: { ...NAVIGATION, cookie: `theme=dark; ${jarCookies};  lang="en"` } }));
+        assert.equal(withOwn['x-kratos-session-id'], stepped['x-kratos-session-id']);
+        const others = jarCookies.split('; ').filter((pair) => !pair.startsWith('ory_kratos_session='));
+        assert.equal(withOwn.cookie, ['theme=dark', ...others].join('; ') + ';  lang="en"', 'the session cookie stripped, the others as sent');
 
         // An anonymous route: forged trait header and JWT removed by ext_authz's headers_to_remove.
         const anonymous = echoedHeaders(await send(`${stack.baseUrl}/health`, { headers: { ...API, ...forged } }));

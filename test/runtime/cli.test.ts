@@ -169,6 +169,18 @@ describe('explain', () => {
       assert.match(result.stdout, new RegExp(`set x-kratos-identity-id: ${identity}`));
       assert.ok(!result.stdout.includes(created.token));
     });
+
+    test('shows what the upstream gets of the credentials without printing a cookie', async () => {
+      const identity = emulator.addIdentity();
+      const created = emulator.createSession(identity);
+      const config = file('strip.yaml', `kratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}", timeout: 2s}\n`);
+      const cookie = `app=app-secret-value; ${emulator.cookieHeaderFor(created)}`;
+      const result = await run(['explain', '--config', config, '--url', 'https://app.example.com/app', '-H', `x-session-token: ${created.token}`, '-H', `cookie: ${cookie}`, '--kratos']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /set cookie: <20 bytes>/);
+      assert.match(result.stdout, /remove .*x-session-token/);
+      assert.ok(!result.stdout.includes('app-secret-value') && !result.stdout.includes(created.cookie) && !result.stdout.includes(created.token));
+    });
   });
 });
 

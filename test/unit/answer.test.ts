@@ -38,7 +38,7 @@ const base = { credential: 'cookie', policy: 'default' } as const;
 
 describe('answer: allow', () => {
   test('with a subject: the three identity headers for the upstream', () => {
-    const result = answer({ ...base, kind: 'allow', reason: 'ok', subject: { ...SUBJECT, aal: 'aal2' } }, requestView(), SETTINGS);
+    const result = answer({ ...base, kind: 'allow', stripCredentials: true, reason: 'ok', subject: { ...SUBJECT, aal: 'aal2' } }, requestView(), SETTINGS);
     assert.deepEqual(result, {
       kind: 'allow',
       identityHeaders: [
@@ -47,13 +47,14 @@ describe('answer: allow', () => {
         ['x-kratos-aal', 'aal2'],
       ],
       withheld: [],
+      upstreamCredentials: [],
       clientHeaders: [],
     });
   });
 
   test('a renewed session cookie: one set-cookie client header per line, for the client, not the upstream', () => {
     const refreshedCookie = ['ory_kratos_session=a; Path=/; Expires=Wed, 02 Dec 2026 11:40:58 GMT', 'ory_kratos_session=b; Path=/app'];
-    const result = answer({ ...base, kind: 'allow', reason: 'ok', subject: SUBJECT, refreshedCookie }, requestView(), SETTINGS);
+    const result = answer({ ...base, kind: 'allow', stripCredentials: true, reason: 'ok', subject: SUBJECT, refreshedCookie }, requestView(), SETTINGS);
     assert.equal(result.kind, 'allow');
     assert.deepEqual(result.kind === 'allow' && result.clientHeaders, refreshedCookie.map((line) => ['set-cookie', line]));
     assert.ok(result.kind === 'allow' && result.identityHeaders.every(([name]) => name !== 'set-cookie'));
@@ -61,8 +62,8 @@ describe('answer: allow', () => {
 
   test('anonymous (no subject): no identity headers', () => {
     for (const reason of ['anonymous', 'cors_preflight', 'ok'] as const) {
-      const result = answer({ ...base, credential: 'none', kind: 'allow', reason, subject: null }, requestView(), SETTINGS);
-      assert.deepEqual(result, { kind: 'allow', identityHeaders: [], withheld: [...IDENTITY_HEADERS], clientHeaders: [] });
+      const result = answer({ ...base, credential: 'none', kind: 'allow', stripCredentials: true, reason, subject: null }, requestView(), SETTINGS);
+      assert.deepEqual(result, { kind: 'allow', identityHeaders: [], withheld: [...IDENTITY_HEADERS], upstreamCredentials: [], clientHeaders: [] });
     }
     assert.deepEqual([...IDENTITY_HEADERS], ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal']);
   });

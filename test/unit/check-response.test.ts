@@ -12,7 +12,7 @@ const NAVIGATION = [['sec-fetch-mode', 'navigate']] as const;
 
 // The google.rpc.Code of each decision, as Envoy's access logs and tracing show it.
 const cases: ReadonlyArray<{ decision: Decision; navigation?: boolean; grpcCode: number }> = [
-  { decision: { ...base, kind: 'allow', reason: 'ok', subject: SUBJECT }, grpcCode: 0 },
+  { decision: { ...base, kind: 'allow', stripCredentials: true, reason: 'ok', subject: SUBJECT }, grpcCode: 0 },
   { decision: { ...base, kind: 'unauthenticated' }, navigation: true, grpcCode: 16 },
   { decision: { ...base, kind: 'unauthenticated' }, grpcCode: 16 },
   { decision: { ...base, kind: 'aal_too_low', subject: SUBJECT }, navigation: true, grpcCode: 16 },
@@ -32,7 +32,7 @@ for (const { decision, navigation, grpcCode } of cases) {
 }
 
 test('an allow with a subject overwrites the identity headers and removes only their "_" spellings', () => {
-  const response = toCheckResponse(answer({ ...base, kind: 'allow', reason: 'ok', subject: SUBJECT }, requestView(), SETTINGS), {});
+  const response = toCheckResponse(answer({ ...base, kind: 'allow', stripCredentials: true, reason: 'ok', subject: SUBJECT }, requestView(), SETTINGS), {});
   assert.deepEqual(response.ok_response?.headers.map((option) => [option.header.key, option.append.value]), [
     ['x-kratos-identity-id', false],
     ['x-kratos-session-id', false],
@@ -42,14 +42,14 @@ test('an allow with a subject overwrites the identity headers and removes only t
 });
 
 test('an allow without a subject removes every spelling of the identity headers a client may have forged', () => {
-  const response = toCheckResponse(answer({ ...base, credential: 'none', kind: 'allow', reason: 'anonymous', subject: null }, requestView(), SETTINGS), {});
+  const response = toCheckResponse(answer({ ...base, credential: 'none', kind: 'allow', stripCredentials: true, reason: 'anonymous', subject: null }, requestView(), SETTINGS), {});
   assert.deepEqual(response.ok_response?.headers, []);
   assert.deepEqual(response.ok_response?.headers_to_remove, ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'x_kratos_identity_id', 'x_kratos_session_id', 'x_kratos_aal']);
 });
 
 test('a renewed session cookie: appended to the client response on an allow (beside the app\'s), not appended on a denial (Envoy would drop it)', () => {
   const refreshedCookie = ['ory_kratos_session=a; Path=/', 'ory_kratos_session=b; Path=/app'];
-  const allowed = toCheckResponse(answer({ ...base, kind: 'allow', reason: 'ok', subject: SUBJECT, refreshedCookie }, requestView(), SETTINGS), {});
+  const allowed = toCheckResponse(answer({ ...base, kind: 'allow', stripCredentials: true, reason: 'ok', subject: SUBJECT, refreshedCookie }, requestView(), SETTINGS), {});
   assert.deepEqual(
     allowed.ok_response?.response_headers_to_add.map((option) => [option.header.key, option.header.value, option.append.value]),
     refreshedCookie.map((line) => ['set-cookie', line, true]),

@@ -46,7 +46,7 @@ const DEFAULTS: Config = {
     code_mfa_enabled: false,
     whoami_enforces_highest_available: false,
   },
-  policy: { cookie: 'highest_available', token: 'aal1', cors_preflight: false, case_sensitive_paths: false, rules: [] },
+  policy: { cookie: 'highest_available', token: 'aal1', cors_preflight: false, case_sensitive_paths: false, strip_credentials: true, rules: [] },
   http_authz: { trusted_proxies: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'], request_timeout: 10_000 },
   return_to: { allowed_hosts: [] },
   cache: { ttl: 10_000, negative_ttl: 1_000, identity_ttl: 60_000, max_entries: 100_000, stale_if_error: 0 },
@@ -238,6 +238,15 @@ describe('parseConfig errors name the key', () => {
     const problems = parseProblems({ policy: { rules: [{ name: 'default', paths: ['/x'] }] } });
     assert.equal(problems.length, 1);
     assert.match(problems[0] ?? '', /^policy\.rules\[0\]\.name: "default" is reserved/);
+  });
+
+  test('strip_credentials: on by default, a rule may override it, a deny rule may not mention it', () => {
+    assert.equal(parseConfig({}, {}).policy.strip_credentials, true);
+    const rules = parseConfig({ policy: { strip_credentials: false, rules: [{ paths: ['/ui/*'], anonymous: true, strip_credentials: true }] } }, {}).policy.rules;
+    assert.equal(rules[0]?.strip_credentials, true);
+    assert.deepEqual(parseProblems({ policy: { rules: [{ paths: ['/x'], deny: true, strip_credentials: false }] } }), [
+      'policy.rules[0].strip_credentials: does not apply to a deny rule (nothing reaches the upstream)',
+    ]);
   });
 
   test('unnamed rules are never duplicates of each other', () => {

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findCookies } from '../../src/request/cookies';
+import { cookiesWithout, findCookies } from '../../src/request/cookies';
 
 const NAME = 'ory_kratos_session';
 
@@ -66,5 +66,50 @@ describe('findCookies', () => {
   test('names are compared whole even when they contain regex-special characters', () => {
     assert.deepEqual(findCookies(['a.b=wrong; a+b=wrong; a.b+c=right'], 'a.b+c', true), ['right']);
     assert.deepEqual(findCookies(['aXb=wrong'], 'a.b', true), []);
+  });
+});
+
+describe('cookiesWithout: what the upstream gets of the Cookie header when credentials are stripped', () => {
+  // `expected`: the one Cookie value the upstream gets; null: the lines are left as sent.
+  const cases: ReadonlyArray<{ name: string; lines: string[]; expected: string | null; joined?: true }> = [
+    { name: 'only the session cookie: nothing is left', lines: ['ory_kratos_session=abc'], expected: '' },
+    { name: 'in the middle: the others byte for byte, with the ";" before each', lines: ['a=1; ory_kratos_session=abc; b=2'], expected: 'a=1; b=2' },
+    { name: 'first: the line loses the separator and white space before the next', lines: ['ory_kratos_session=abc;  a=1;b=2'], expected: 'a=1;b=2' },
+    { name: 'last', lines: ['a=1 ;b="x y"; ory_kratos_session=abc'], expected: 'a=1 ;b="x y"' },
+    { name: 'unusual spacing of the kept pairs stays', lines: ['a = 1 ;\tory_kratos_session=abc;b=2 ;  c=3'], expected: 'a = 1 ;b=2 ;  c=3' },
+    { name: 'several session cookies, each removed', lines: ['ory_kratos_session=old; a=1; ory_kratos_session=new; ory_kratos_session=x'], expected: 'a=1' },
+    { name: 'adjacent session cookies', lines: ['a=1; ory_kratos_session=x; ory_kratos_session=y; b=2'], expected: 'a=1; b=2' },
+    { name: 'a quoted value', lines: ['ory_kratos_session="abc"; a="q"'], expected: 'a="q"' },
+    { name: 'an empty value', lines: ['a=1; ory_kratos_session=; b=2'], expected: 'a=1; b=2' },
+    { name: 'a value Kratos would refuse is removed as well', lines: ['ory_kratos_session=caf\u00e9; a=1'], expected: 'a=1' },
+    { name: 'a lone name without "="', lines: ['a=1; ory_kratos_session ; b=2'], expected: 'a=1; b=2' },
+    { name: 'white space around the name, as Go trims it', lines: ['a=1;\t ory_kratos_session  =abc'], expected: 'a=1' },
+    { name: 'empty pairs are kept', lines: ['a=1;; ory_kratos_session=abc; ;b=2'], expected: 'a=1;; ;b=2' },
+    { name: 'names that only contain the session cookie name are kept', lines: ['my_ory_kratos_session=1; ory_kratos_session_x=2; ory_kratos_sessionx=3'], expected: null },
+    { name: 'a value that contains the name is kept', lines: ['a=ory_kratos_session=abc'], expected: null },
+    { name: 'another case is another cookie', lines: ['ORY_KRATOS_SESSION=abc'], expected: null },
+    { name: 'no session cookie: the lines stay as sent', lines: ['a=1; b=2', 'c=3'], expected: null },
+    { name: 'no cookie lines', lines: [], expected: null },
+    { name: 'several lines (header_map, HTTP/2 crumbs): joined with "; ", lines without it verbatim', lines: ['a=1;b=2', 'ory_kratos_session=abc', 'c=3; ory_kratos_session=x'], expected: 'a=1;b=2; c=3' },
+    { name: 'header_map: "," inside a raw line separates nothing', lines: ['a=x,y; ory_kratos_session=abc'], expected: 'a=x,y' },
+    { name: 'header_map: a "," pair is not a pair of its own', lines: ['a=x,ory_kratos_session=abc'], expected: null },
+    { name: 'joined map: "," separates lines; each line rewritten alone', lines: ['a=1; ory_kratos_session=abc,b=2;c=3'], expected: 'a=1; b=2;c=3', joined: true },
+    { name: 'joined map: the session cookie as a line of its own', lines: ['a=1,ory_kratos_session=abc,b=2'], expected: 'a=1; b=2', joined: true },
+    { name: 'joined map: only session cookies', lines: ['ory_kratos_session=abc,ory_kratos_session=x'], expected: '', joined: true },
+    { name: 'joined map: no session cookie, left as sent', lines: ['a=1,b=2'], expected: null, joined: true },
+  ];
+  for (const { name, lines, expected, joined } of cases) {
+    test(name, () => {
+      assert.equal(cookiesWithout(lines, NAME, joined === true), expected);
+    });
+  }
+
+  test('a line of millions of ";" and "," is rewritten in linear time', () => {
+    const junk = ';'.repeat(2_000_000);
+    const commas = 'a,'.repeat(1_000_000);
+    const started = performance.now();
+    assert.equal(cookiesWithout([`ory_kratos_session=x${junk}a=1`], NAME, false), `${junk.slice(1)}a=1`);
+    assert.equal(cookiesWithout([`${commas};ory_kratos_session=x`], NAME, true)?.length, 'a; '.repeat(1_000_000).length - 2);
+    assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
   });
 });

@@ -8,6 +8,7 @@ import { createHttpAuthzServer, type HttpAuthzSettings } from '../../src/http/se
 import { createLogger } from '../../src/observability/logger';
 import { compilePolicy } from '../../src/policy/policy';
 import { kratosCredentialExtractor } from '../../src/request/credentials';
+import { upstreamCredentialsReader } from '../../src/upstream/upstream-credentials';
 import { listenHttp } from '../../src/server/http-server';
 import { AuthzHttpClient } from '../support/http-client';
 
@@ -27,6 +28,7 @@ async function serverWith(sessions: SessionSource, run: (client: AuthzHttpClient
       },
       loginUrl: { browserUrl: 'https://auth.example.com', allowedHosts: [] },
       upstream: undefined,
+      upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
       observe: () => undefined,
     },
     isTrustedProxy: () => true,

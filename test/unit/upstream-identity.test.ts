@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/config/load';
 import type { KratosSession } from '../../src/kratos/types';
 import { compilePolicy } from '../../src/policy/policy';
 import { kratosCredentialExtractor } from '../../src/request/credentials';
+import { upstreamCredentialsReader } from '../../src/upstream/upstream-credentials';
 import { SigningKey } from '../../src/upstream/signing-key';
 import { headerReading, readTraits } from '../../src/upstream/traits';
 import { UpstreamIdentity, type TokenIssuer } from '../../src/upstream/upstream-identity';
@@ -108,6 +109,7 @@ describe('authorize with upstream identity', () => {
     },
     loginUrl: { browserUrl: 'https://auth.example.com', allowedHosts: [] },
     upstream: new UpstreamIdentity({ 'x-user-email': 'traits.email' }, { header: 'x-kratos-jwt', issuer, claims: {} }),
+    upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: () => undefined,
   });
   const reading = { ok: true as const, view: requestView({ headers: [['x-session-token', 'ory_st_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa']] }) };

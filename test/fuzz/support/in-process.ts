@@ -10,6 +10,7 @@ import type { CheckRequest } from '../../../src/envoy/messages';
 import type { KratosSession } from '../../../src/kratos/types';
 import { compilePolicy } from '../../../src/policy/policy';
 import { kratosCredentialExtractor } from '../../../src/request/credentials';
+import { upstreamCredentialsReader } from '../../../src/upstream/upstream-credentials';
 import type { OfficialCheckResponse } from '../../support/envoy-client';
 import { official } from '../../support/official-schema';
 
@@ -45,6 +46,7 @@ export function inProcessCheck(options: InProcessOptions): InProcessCheck {
     },
     loginUrl: { browserUrl: BROWSER_URL, allowedHosts: config.return_to.allowed_hosts },
     upstream: undefined,
+    upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: () => undefined,
   });
   return async (request) => {

@@ -38,7 +38,8 @@ const AAL2 = [...AAL1, { method: 'totp', aal: 'aal2' as const }];
 const NAVIGATE: Array<[string, string]> = [['sec-fetch-mode', 'navigate'], ['accept', 'text/html']];
 const XHR: Array<[string, string]> = [['sec-fetch-mode', 'cors'], ['accept', 'application/json']];
 const HOST = 'app.example.com';
-const POLICY = { rules: [{ name: 'public', paths: ['/public/*'], anonymous: true }] };
+// Credentials are stripped by default (policy.strip_credentials); /account/* passes them.
+const POLICY = { rules: [{ name: 'public', paths: ['/public/*'], anonymous: true }, { name: 'account-ui', paths: ['/account/*'], strip_credentials: false }] };
 // The names examples/config.yaml's commented example sets, which every shipped proxy config copies.
 const IDENTITY = { identity_headers: { 'x-user-email': 'traits.email' } };
 const upstreamJwt = () => ({ upstream_jwt: { issuer: 'https://authz.test', audience: 'app', keys: [writeSigningKey('ES256')] } });
@@ -184,6 +185,49 @@ export function proxyStory(proxy: ProxyUnderTest): void {
         Object.keys(seen).filter((name) => /^x[-_](kratos|user)/.test(name)),
         [],
       );
+    });
+
+    /** The credential headers as the app received them (the oracle: what the real proxy sent). */
+    const credentialsSeen = () => {
+      const seen = app.last() ?? {};
+      return Object.fromEntries(['cookie', 'x-session-token', 'authorization'].filter((name) => name in seen).map((name) => [name, seen[name]]));
+    };
+    const aal1Session = () => trusted.harness.newSession(trusted.harness.emulator.addIdentity(), { methods: AAL1 });
+
+    test('the session cookie does not reach the app; its other cookies do, byte for byte and in order', async () => {
+      const { cookie } = cookieOf(AAL1);
+      assert.equal((await visit([...XHR, ['cookie', `theme=dark; ${cookie};  csrf_token_x="q=1"; lang=en`]], { reachesApp: true })).status, 200);
+      assert.deepEqual(credentialsSeen(), { cookie: 'theme=dark;  csrf_token_x="q=1"; lang=en' });
+    });
+
+    test('the session cookie alone: the app gets no Cookie at all', async () => {
+      const { cookie } = cookieOf(AAL1);
+      assert.equal((await visit([...XHR, ['cookie', cookie]], { reachesApp: true })).status, 200);
+      assert.deepEqual(credentialsSeen(), {});
+    });
+
+    test('X-Session-Token does not reach the app; an Authorization Kratos did not read does', async () => {
+      const session = aal1Session();
+      assert.equal((await visit([...XHR, ['x-session-token', session.token], ['authorization', 'Bearer app-own-token']], { reachesApp: true })).status, 200);
+      assert.deepEqual(credentialsSeen(), { authorization: 'Bearer app-own-token' });
+    });
+
+    test('Authorization: Bearer <the Kratos token> does not reach the app; the app\'s cookies do', async () => {
+      const session = aal1Session();
+      assert.equal((await visit([...XHR, ['authorization', `Bearer ${session.token}`], ['cookie', 'theme=dark']], { reachesApp: true })).status, 200);
+      assert.deepEqual(credentialsSeen(), { cookie: 'theme=dark' });
+    });
+
+    test('an anonymous route strips the credential too', async () => {
+      const { cookie } = cookieOf(AAL1);
+      assert.equal((await visit([...XHR, ['cookie', `${cookie}; theme=dark`]], { path: '/public/page', reachesApp: true })).status, 200);
+      assert.deepEqual(credentialsSeen(), { cookie: 'theme=dark' });
+    });
+
+    test('a rule with strip_credentials: false passes the credentials as sent', async () => {
+      const { cookie } = cookieOf(AAL1);
+      assert.equal((await visit([...XHR, ['cookie', `theme=dark; ${cookie}`], ['authorization', 'Bearer app-own-token']], { path: '/account/settings', reachesApp: true })).status, 200);
+      assert.deepEqual(credentialsSeen(), { cookie: `theme=dark; ${cookie}`, authorization: 'Bearer app-own-token' });
     });
 
     /** An aal1 session Kratos will renew the cookie of: expiring in an hour, then admin-extended. */
