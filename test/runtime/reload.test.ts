@@ -148,7 +148,7 @@ describe('a reload never applies a file caught half-written or empty', () => {
     }
   });
 
-  test('a file truncated to 0 bytes, or an empty file renamed over it, keeps the running config (watch and SIGHUP), logged', async () => {
+  test('a file truncated to 0 bytes, or an empty file renamed over it, keeps the running config (watch and SIGHUP), logged; so does one with credentials in a Kratos URL, never logged', async () => {
     const path = join(dir, 'truncated.yaml');
     writeFileSync(path, withAdminDenied('a'));
     const token = kratosA.createSession(kratosA.addIdentity()).token;
@@ -172,14 +172,21 @@ describe('a reload never applies a file caught half-written or empty', () => {
       renameSync(join(dir, 'truncated.tmp'), path);
       await serving.waitForLog((line) => String(line.problem).includes('is empty') && line.trigger === 'watch');
       assert.equal(await admin(), 403);
+
+      // Credentials in a Kratos URL: refused by the same validation, and no log line repeats them.
+      writeFileSync(join(dir, 'truncated.tmp'), withAdminDenied('b').replace(/http:\/\/127\.0\.0\.1:/, 'http://ops:hunter2@127.0.0.1:'));
+      renameSync(join(dir, 'truncated.tmp'), path);
+      await serving.waitForLog((line) => String(line.problem).startsWith('kratos.public_url: must not contain credentials'));
+      assert.doesNotMatch(JSON.stringify(serving.logs), /hunter2/);
       assert.equal(metadataOf(await client.check({ headers: { 'x-session-token': token } })).policy, 'rule-a');
       assert.deepEqual(problems(), [
         `${path} was written in place, so it may have been read half-written: not applied. Replace it whole (write another file, then rename it over this one, as Kubernetes does), or send SIGHUP once it is complete`,
         `${path}: is empty (no settings, only whitespace or comments): a reload never replaces the running configuration with the defaults; write {} for every default`,
         `${path}: is empty (no settings, only whitespace or comments): a reload never replaces the running configuration with the defaults; write {} for every default`,
+        'kratos.public_url: must not contain credentials (user:password@): browsers would get them in login redirects and logs would show them; Kratos calls never send them (the admin API takes kratos.admin_token)',
       ]);
       assert.equal(await counter(serving, 'applied'), 0);
-      assert.equal(await counter(serving, 'rejected'), 3);
+      assert.equal(await counter(serving, 'rejected'), 4);
     } finally {
       client.close();
       await stop(serving);
