@@ -99,9 +99,19 @@ function withAdminDenied(which: 'a' | 'b'): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The service watching `name`, which starts as withAdminDenied('a'); `admin()` checks /admin/users with a session of Kratos A. */
+async function watchingAdminDenied(name: string) {
+  const path = join(dir, name);
+  writeFileSync(path, withAdminDenied('a'));
+  const token = kratosA.createSession(kratosA.addIdentity()).token;
+  const serving = await serveBin(process.execPath, [BIN, '--config', path, '--watch-config']);
+  const client = new EnvoyClient(serving.grpcPort);
+  const admin = async () => httpStatusOf(await client.check({ path: '/admin/users', headers: { 'x-session-token': token } }));
+  return { path, token, serving, client, admin };
+}
+
 describe('a reload never applies a file caught half-written or empty', () => {
   test('--watch-config: an in-place rewrite paused before its `deny: true` line is not applied, during the pause or after; SIGHUP then applies it', async () => {
-    const path = join(dir, 'in-place.yaml');
     const complete = [
       'server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "", shutdown_timeout: 5s}',
       `kratos: {public_url: "${kratosA.publicUrl}", admin_url: "${kratosA.adminUrl}", browser_url: "https://login-b.example", timeout: 2s}`,
@@ -113,11 +123,7 @@ describe('a reload never applies a file caught half-written or empty', () => {
       '      deny: true',
       '',
     ].join('\n');
-    writeFileSync(path, withAdminDenied('a'));
-    const token = kratosA.createSession(kratosA.addIdentity()).token;
-    const serving = await serveBin(process.execPath, [BIN, '--config', path, '--watch-config']);
-    const client = new EnvoyClient(serving.grpcPort);
-    const admin = async () => httpStatusOf(await client.check({ path: '/admin/users', headers: { 'x-session-token': token } }));
+    const { path, token, serving, client, admin } = await watchingAdminDenied('in-place.yaml');
     try {
       assert.equal(await admin(), 403);
       // The way `cat > file`, nano or a script rewrite a file: truncate, write, pause, write the rest.
@@ -149,12 +155,7 @@ describe('a reload never applies a file caught half-written or empty', () => {
   });
 
   test('a file truncated to 0 bytes, or an empty file renamed over it, keeps the running config (watch and SIGHUP), logged; so does one with credentials in a Kratos URL, never logged', async () => {
-    const path = join(dir, 'truncated.yaml');
-    writeFileSync(path, withAdminDenied('a'));
-    const token = kratosA.createSession(kratosA.addIdentity()).token;
-    const serving = await serveBin(process.execPath, [BIN, '--config', path, '--watch-config']);
-    const client = new EnvoyClient(serving.grpcPort);
-    const admin = async () => httpStatusOf(await client.check({ path: '/admin/users', headers: { 'x-session-token': token } }));
+    const { path, token, serving, client, admin } = await watchingAdminDenied('truncated.yaml');
     const problems = () => serving.logs.filter((line) => String(line.msg).startsWith('configuration reload rejected')).map((line) => String(line.problem));
     try {
       assert.equal(await admin(), 403);
