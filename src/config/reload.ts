@@ -78,9 +78,9 @@ export class ConfigReloader {
    * --watch-config saw the file written in place: reported like an invalid file (an alert on
    * rejected reloads sees that the file is not what runs) and left for a replacement or SIGHUP.
    */
-  refuseWrittenInPlace(): void {
+  refuseWrittenInPlace(path: string): void {
     this.reject('watch', [
-      `${this.path ?? 'the file'} was written in place, so it may have been read half-written: not applied. Replace it whole (write another file, then rename it over this one, as Kubernetes does), or send SIGHUP once it is complete`,
+      `${path} was written in place, so it may have been read half-written: not applied. Replace it whole (write another file, then rename it over this one, as Kubernetes does), or send SIGHUP once it is complete`,
     ]);
   }
 
