@@ -20,8 +20,9 @@ the identity's highest available AAL, API clients (session token) aal1. The conf
 be named by KRATOS_EXT_AUTHZ_CONFIG; without one, every key takes its default.
 
 With no command it serves. SIGHUP re-reads the config file; --watch-config also does when the
-file changes (Kubernetes ConfigMap updates included). A config that fails validation is
-rejected as a whole and the running one stays.
+file is replaced whole (renamed over, or a Kubernetes ConfigMap update), but not when it is
+written in place (it may be half-written: send SIGHUP once it is complete). A config that fails
+validation, or a file with no settings, is rejected as a whole and the running one stays.
 
 commands:
 ${SUBCOMMAND_SUMMARY}

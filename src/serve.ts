@@ -39,7 +39,11 @@ export async function serve({ configPath, watch }: ServeArguments): Promise<void
   const logger = createLogger(config.log);
   const service = await startService(config, logger);
   const reloader = new ConfigReloader(configPath, config, service.reconfigure, logger, service.metrics.registry);
-  const watcher = watch && configPath !== undefined ? watchConfigFile(configPath, () => reloader.reload('watch')) : undefined;
+  // A replacement is applied at once; a write in place never is, since no event says it is done.
+  const watcher =
+    watch && configPath !== undefined
+      ? watchConfigFile(configPath, (change) => (change === 'replaced' ? reloader.reload('watch') : reloader.refuseWrittenInPlace(configPath)))
+      : undefined;
 
   let stopping = false;
   onSignal = (signal) => {

@@ -18,7 +18,7 @@ const DURATION_KEYS: ReadonlyArray<readonly [section: 'server' | 'kratos' | 'cac
 /**
  * The configuration as the service runs it, every default filled in, written back in the file's
  * own vocabulary (durations as `150ms`, `10s`, `1m`) so it loads again to the same thing.
- * Secrets are redacted: kratos.admin_token, and any user:password in a Kratos URL.
+ * kratos.admin_token is redacted; the Kratos URLs hold no credentials (validation refuses them).
  */
 export function effectiveConfig(config: Config): Record<string, Record<string, unknown>> {
   const shown: Record<string, Record<string, unknown>> = JSON.parse(JSON.stringify(config));
@@ -29,9 +29,6 @@ export function effectiveConfig(config: Config): Record<string, Record<string, u
   showMaxAges(shown.policy);
   const kratos = shown.kratos ?? {};
   if (kratos.admin_token) kratos.admin_token = REDACTED;
-  for (const key of ['public_url', 'admin_url', 'browser_url']) {
-    if (typeof kratos[key] === 'string') kratos[key] = withoutUserinfo(kratos[key]);
-  }
   return shown;
 }
 
@@ -58,8 +55,4 @@ export function formatDuration(ms: number): string {
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
-}
-
-function withoutUserinfo(url: string): string {
-  return url.replace(/^(https?:\/\/)[^/@]*@/, `$1${REDACTED}@`);
 }

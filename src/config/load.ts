@@ -57,6 +57,21 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   return parseConfig(readYamlFile(path), env);
 }
 
+/**
+ * loadConfig for a reload, which refuses a file with no settings (empty, only whitespace or
+ * comments): at start-up that means every default, but on a running service it is a file
+ * caught truncated or not yet written, and the defaults would drop every deny rule and trusted
+ * proxy. `{}` still says "every default" on purpose.
+ */
+export function loadReloadedConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  if (path === undefined) return parseConfig(undefined, env);
+  const document = readYamlFile(path);
+  if (document === null || document === undefined) {
+    throw new ConfigError([`${path}: is empty (no settings, only whitespace or comments): a reload never replaces the running configuration with the defaults; write {} for every default`]);
+  }
+  return parseConfig(document, env);
+}
+
 /** A YAML file as plain data; a ConfigError with one line per problem when it cannot be read or parsed. */
 export function readYamlFile(path: string): unknown {
   let text: string;

@@ -1,6 +1,6 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
-import { ConfigError, loadConfig } from './load';
+import { ConfigError, loadReloadedConfig } from './load';
 import type { Config } from './schema';
 
 /** Settings bound once at start-up: a reload reports them and leaves them as they are. */
@@ -21,7 +21,8 @@ export type ReloadTrigger = 'SIGHUP' | 'watch';
 /**
  * Re-reads the configuration file and, when it is valid as a whole, hands it to the running
  * service in one step; when not, the running configuration stays and every problem is logged.
- * Validation is loadConfig itself, so a reload accepts exactly what start-up accepts.
+ * Validation is loadConfig's, so a reload accepts exactly what start-up accepts, except a file
+ * with no settings at all (see loadReloadedConfig).
  */
 export class ConfigReloader {
   private readonly reloads: Counter<'result'>;
@@ -47,7 +48,7 @@ export class ConfigReloader {
   reload(trigger: ReloadTrigger): void {
     let loaded: Config;
     try {
-      loaded = loadConfig(this.path);
+      loaded = loadReloadedConfig(this.path);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       this.reject(trigger, error.problems);
@@ -71,6 +72,16 @@ export class ConfigReloader {
     this.running = next;
     this.reloads.inc({ result: 'applied' });
     this.logger.info({ trigger, changed, needs_restart: needsRestart }, changed.length > 0 ? 'configuration reloaded' : 'configuration reloaded: nothing changed');
+  }
+
+  /**
+   * --watch-config saw the file written in place: reported like an invalid file (an alert on
+   * rejected reloads sees that the file is not what runs) and left for a replacement or SIGHUP.
+   */
+  refuseWrittenInPlace(path: string): void {
+    this.reject('watch', [
+      `${path} was written in place, so it may have been read half-written: not applied. Replace it whole (write another file, then rename it over this one, as Kubernetes does), or send SIGHUP once it is complete`,
+    ]);
   }
 
   private reject(trigger: ReloadTrigger, problems: readonly string[]): void {

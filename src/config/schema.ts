@@ -1,42 +1,67 @@
 import { z } from 'zod';
 import { parseCidr } from './cidr';
 import { SigningKey } from '../upstream/signing-key';
-import { parseDuration } from './duration';
+import { durationProblem, parseDuration } from './duration';
 import { claimNameProblem, identityHeaderNameProblem } from './identity-names';
 
 // Every key has a default so the service starts with no file at all; `.strict()` everywhere so
 // a misspelt key stops start-up instead of being silently ignored.
 
 /**
- * A duration string, as milliseconds. Checked by a refinement before the transform, so inside a
- * union (the credential requirement, the policy tests' session) the problem is still reported
- * at its own key.
+ * A duration string, as whole milliseconds no longer than any timer runs. Checked by a refinement
+ * before the transform, so inside a union (the credential requirement, the policy tests' session)
+ * the problem is still reported at its own key. The one check: check-config, start-up and reload
+ * all refuse what the service could not run with.
  */
 export const durationSchema = z
   .string()
-  .refine((text) => parseDuration(text) !== undefined, { error: (issue) => `"${String(issue.input)}" is not a duration (use e.g. 150ms, 2s, 1m)` })
+  .superRefine((text, ctx) => {
+    const problem = durationProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
   .transform((text) => parseDuration(text) ?? 0);
 
 const duration = (fallback: string) => z.string().default(fallback).pipe(durationSchema);
+
+/**
+ * Kratos answers whoami in milliseconds at best (a database read); below this floor every call
+ * times out, and every check is a 503 (as 0.5ms was).
+ */
+const MIN_KRATOS_TIMEOUT_MS = 10;
+
+/**
+ * Far beyond any deployment (100000 sessions take about 190 MiB); larger values preallocate
+ * cache arrays and a heap limit the process cannot have (50 million took 8 GB before serving).
+ */
+const MAX_CACHE_ENTRIES = 10_000_000;
 
 const address = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .refine((text) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text), 'must be host:port, e.g. 0.0.0.0:9191');
+    .refine((text) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text) && Number(text.slice(text.lastIndexOf(':') + 1)) <= 65_535, 'must be host:port (port 0 to 65535), e.g. 0.0.0.0:9191');
 
 /** Loopback and the private ranges: where a proxy in front of this service normally runs. */
 export const DEFAULT_TRUSTED_PROXIES = ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
 
 const cidr = z.string().refine((text) => parseCidr(text) !== undefined, 'must be an IPv4 or IPv6 address or CIDR, e.g. 10.0.0.0/8 or fc00::/7');
 
-const httpUrl = z
-  .string()
-  .refine((text) => /^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(text), 'must be an absolute http(s) URL without query or fragment')
-  .transform((text) => text.replace(/\/+$/, ''));
+/**
+ * An absolute http(s) URL without query or fragment, its trailing `/` dropped; `""` too where
+ * `blank` says "not set". Credentials are refused rather than redacted: the browser URL
+ * (public_url when browser_url is unset) goes into every login redirect, every URL into logs and
+ * check-config, and no Kratos call sends them (the pools connect to the origin; the admin API
+ * takes kratos.admin_token). Any `@` before the path counts, so no `user:p@ss@host` splits it.
+ */
+const httpUrlOr = (blank: 'blank allowed' | 'required') =>
+  z
+    .string()
+    .refine((text) => (blank === 'blank allowed' && text === '') || /^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(text), 'must be an absolute http(s) URL without query or fragment')
+    .refine((text) => !/^https?:\/\/[^/?#]*@/.test(text), 'must not contain credentials (user:password@): browsers would get them in login redirects and logs would show them; Kratos calls never send them (the admin API takes kratos.admin_token)')
+    .transform((text) => text.replace(/\/+$/, ''));
 
 /** `""` means "not set" for optional URLs and secrets, so a YAML file can blank a default. */
-const optionalHttpUrl = (fallback: string) => z.union([z.literal(''), httpUrl]).default(fallback);
+const optionalHttpUrl = (fallback: string) => z.string().default(fallback).pipe(httpUrlOr('blank allowed'));
 
 export const requirementSchema = z.enum(['aal1', 'aal2', 'highest_available']);
 
@@ -168,7 +193,7 @@ export const configSchema = z
       .prefault({}),
     kratos: z
       .object({
-        public_url: httpUrl.default('http://127.0.0.1:4433'),
+        public_url: z.string().default('http://127.0.0.1:4433').pipe(httpUrlOr('required')),
         admin_url: optionalHttpUrl('http://127.0.0.1:4434'),
         browser_url: optionalHttpUrl(''),
         admin_token: z.string().default(''),
@@ -176,7 +201,7 @@ export const configSchema = z
           .string()
           .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid cookie name')
           .default('ory_kratos_session'),
-        timeout: duration('150ms').refine((ms) => ms > 0, 'must be greater than 0'),
+        timeout: duration('150ms').refine((ms) => ms >= MIN_KRATOS_TIMEOUT_MS, `must be at least ${MIN_KRATOS_TIMEOUT_MS}ms: no Kratos answers sooner, and every check would be a 503`),
         code_mfa_enabled: z.boolean().default(false),
         whoami_enforces_highest_available: z.boolean().default(false),
       })
@@ -211,7 +236,7 @@ export const configSchema = z
         ttl: duration('10s'),
         negative_ttl: duration('1s'),
         identity_ttl: duration('60s'),
-        max_entries: z.number().int().min(0).default(100_000),
+        max_entries: z.number().int().min(0).max(MAX_CACHE_ENTRIES, `must be at most ${MAX_CACHE_ENTRIES}: the heap is sized for a full cache (about 6.4 GiB at this size)`).default(100_000),
         stale_if_error: duration('0s'),
       })
       .strict()

@@ -54,14 +54,32 @@ describe('check-config', () => {
     assert.deepEqual(parseConfig(printed, {}), parseConfig({ kratos: { timeout: '2s' }, policy: { rules: [{ name: 'api', paths: ['/api/*'], token: 'aal2' }] } }, {}));
   });
 
-  test('secrets are redacted: admin_token and user:password in a Kratos URL; --json', async () => {
-    const config = file('secret.yaml', 'kratos: {admin_token: "${ADMIN_TOKEN}", admin_url: "https://ops:hunter2-password@kratos-admin.internal"}\n');
+  test('kratos.admin_token is redacted; --json', async () => {
+    const config = file('secret.yaml', 'kratos: {admin_token: "${ADMIN_TOKEN}"}\n');
     const result = await run(['check-config', '--config', config, '--json'], { ADMIN_TOKEN: 'ory_pat_secret_value_123' });
     assert.equal(result.code, 0, result.stderr);
     const printed = JSON.parse(result.stdout) as { kratos: Record<string, unknown> };
     assert.equal(printed.kratos.admin_token, '<redacted>');
-    assert.equal(printed.kratos.admin_url, 'https://<redacted>@kratos-admin.internal');
-    assert.doesNotMatch(result.stdout, /ory_pat_secret_value_123|hunter2/);
+    assert.doesNotMatch(result.stdout, /ory_pat_secret_value_123/);
+  });
+
+  test('credentials in a Kratos URL stop check-config, start-up, explain and test (exit 2), and no output holds them', async () => {
+    // An "@" in the password: redaction up to the first "@" used to print "ss@kratos.internal".
+    // Loopback port 0: a build that accepts the file serves instead of exiting, on no fixed port.
+    const listen = 'server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: ""}\n';
+    const config = file('userinfo.yaml', `${listen}kratos: {public_url: "http://ops:hunter2@ss@kratos.internal"}\n`);
+    const tests = file('userinfo-tests.yaml', `config: ${config}\ntests: [{name: t, request: {url: "https://a.example/"}, expect: 401}]\n`);
+    const runs = await Promise.all([
+      run(['check-config', '--config', config]),
+      run(['--config', config]),
+      run(['explain', '--config', config, '--url', 'https://a.example/', '-H', 'sec-fetch-mode: navigate']),
+      run(['test', tests]),
+    ]);
+    for (const result of runs) {
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.match(result.stderr, /kratos\.public_url: must not contain credentials \(user:password@\)/);
+      assert.doesNotMatch(result.stdout + result.stderr, /hunter2|ss@kratos/);
+    }
   });
 
   test('an invalid config exits 2 with exactly the messages start-up prints', async () => {

@@ -1,6 +1,6 @@
 /** Live reload of the running executable: SIGHUP, --watch-config, rejected configs, and reloads under load. */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -92,8 +92,111 @@ describe('SIGHUP', () => {
   });
 });
 
+/** configText with a first rule that denies /admin/*. */
+function withAdminDenied(which: 'a' | 'b'): string {
+  return configText(which).replace('policy: {rules: [', 'policy: {rules: [{name: admin, paths: ["/admin/*"], deny: true}, ') + '\n';
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The service watching `name`, which starts as withAdminDenied('a'); `admin()` checks /admin/users with a session of Kratos A. */
+async function watchingAdminDenied(name: string) {
+  const path = join(dir, name);
+  writeFileSync(path, withAdminDenied('a'));
+  const token = kratosA.createSession(kratosA.addIdentity()).token;
+  const serving = await serveBin(process.execPath, [BIN, '--config', path, '--watch-config']);
+  const client = new EnvoyClient(serving.grpcPort);
+  const admin = async () => httpStatusOf(await client.check({ path: '/admin/users', headers: { 'x-session-token': token } }));
+  return { path, token, serving, client, admin };
+}
+
+describe('a reload never applies a file caught half-written or empty', () => {
+  test('--watch-config: an in-place rewrite paused before its `deny: true` line is not applied, during the pause or after; SIGHUP then applies it', async () => {
+    const complete = [
+      'server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "", shutdown_timeout: 5s}',
+      `kratos: {public_url: "${kratosA.publicUrl}", admin_url: "${kratosA.adminUrl}", browser_url: "https://login-b.example", timeout: 2s}`,
+      'policy:',
+      '  rules:',
+      '    - {name: rule-b, paths: ["/public/*"], anonymous: true}',
+      '    - name: admin',
+      '      paths: ["/admin/*"]',
+      '      deny: true',
+      '',
+    ].join('\n');
+    const { path, token, serving, client, admin } = await watchingAdminDenied('in-place.yaml');
+    try {
+      assert.equal(await admin(), 403);
+      // The way `cat > file`, nano or a script rewrite a file: truncate, write, pause, write the rest.
+      const fd = openSync(path, 'w');
+      try {
+        writeSync(fd, complete.slice(0, complete.indexOf('      deny: true')));
+        // Well past the watcher's quiet time: the half-written file (an admin rule that only needs aal1) is what a look reads.
+        await sleep(1_000);
+        assert.equal(await admin(), 403, 'denied during the pause');
+        await serving.waitForLog((line) => String(line.problem).includes('was written in place'));
+        writeSync(fd, '      deny: true\n');
+      } finally {
+        closeSync(fd);
+      }
+      await sleep(1_000);
+      assert.equal(await admin(), 403, 'denied after the write');
+      assert.equal(metadataOf(await client.check({ headers: { 'x-session-token': token } })).policy, 'rule-a', 'the running configuration is the one from before');
+      assert.equal(serving.logs.filter((line) => String(line.msg).startsWith('configuration reloaded')).length, 0);
+      assert.ok((await counter(serving, 'rejected')) >= 1);
+
+      serving.child.kill('SIGHUP');
+      await serving.waitForLog((line) => line.msg === 'configuration reloaded');
+      assert.equal(await admin(), 403);
+      assert.equal(httpStatusOf(await client.check({ path: '/public/x' })), 200, 'the complete file, applied by SIGHUP');
+    } finally {
+      client.close();
+      await stop(serving);
+    }
+  });
+
+  test('a file truncated to 0 bytes, or an empty file renamed over it, keeps the running config (watch and SIGHUP), logged; so does one with credentials in a Kratos URL, never logged', async () => {
+    const { path, token, serving, client, admin } = await watchingAdminDenied('truncated.yaml');
+    const problems = () => serving.logs.filter((line) => String(line.msg).startsWith('configuration reload rejected')).map((line) => String(line.problem));
+    try {
+      assert.equal(await admin(), 403);
+      truncateSync(path, 0);
+      await sleep(1_000);
+      assert.equal(await admin(), 403, 'the deny rule still runs');
+      await serving.waitForLog((line) => String(line.problem).includes('was written in place'));
+
+      serving.child.kill('SIGHUP');
+      await serving.waitForLog((line) => String(line.problem).includes('is empty'));
+      assert.equal(await admin(), 403);
+
+      // Comments only, renamed into place: a replacement, complete as written, but with no settings.
+      writeFileSync(join(dir, 'truncated.tmp'), '# nothing here yet\n\n');
+      renameSync(join(dir, 'truncated.tmp'), path);
+      await serving.waitForLog((line) => String(line.problem).includes('is empty') && line.trigger === 'watch');
+      assert.equal(await admin(), 403);
+
+      // Credentials in a Kratos URL: refused by the same validation, and no log line repeats them.
+      writeFileSync(join(dir, 'truncated.tmp'), withAdminDenied('b').replace(/http:\/\/127\.0\.0\.1:/, 'http://ops:hunter2@127.0.0.1:'));
+      renameSync(join(dir, 'truncated.tmp'), path);
+      await serving.waitForLog((line) => String(line.problem).startsWith('kratos.public_url: must not contain credentials'));
+      assert.doesNotMatch(JSON.stringify(serving.logs), /hunter2/);
+      assert.equal(metadataOf(await client.check({ headers: { 'x-session-token': token } })).policy, 'rule-a');
+      assert.deepEqual(problems(), [
+        `${path} was written in place, so it may have been read half-written: not applied. Replace it whole (write another file, then rename it over this one, as Kubernetes does), or send SIGHUP once it is complete`,
+        `${path}: is empty (no settings, only whitespace or comments): a reload never replaces the running configuration with the defaults; write {} for every default`,
+        `${path}: is empty (no settings, only whitespace or comments): a reload never replaces the running configuration with the defaults; write {} for every default`,
+        'kratos.public_url: must not contain credentials (user:password@): browsers would get them in login redirects and logs would show them; Kratos calls never send them (the admin API takes kratos.admin_token)',
+      ]);
+      assert.equal(await counter(serving, 'applied'), 0);
+      assert.equal(await counter(serving, 'rejected'), 4);
+    } finally {
+      client.close();
+      await stop(serving);
+    }
+  });
+});
+
 describe('--watch-config', () => {
-  test('a Kubernetes ConfigMap update (a new ..data symlink renamed over the old one) is noticed', async () => {
+  test('a Kubernetes ConfigMap update (a new ..data symlink renamed over the old one) is noticed', async (t) => {
     // The kubelet's layout: config.yaml -> ..data/config.yaml, ..data -> ..<timestamp>/.
     const mount = join(dir, 'configmap');
     mkdirSync(join(mount, '..2026_12_01_a'), { recursive: true });
@@ -107,11 +210,16 @@ describe('--watch-config', () => {
       mkdirSync(join(mount, '..2026_12_01_b'));
       writeFileSync(join(mount, '..2026_12_01_b', 'config.yaml'), configText('b'));
       symlinkSync('..2026_12_01_b', join(mount, '..data_tmp'));
+      const swapped = Date.now();
       renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
       rmSync(join(mount, '..2026_12_01_a'), { recursive: true });
+      // How long a check keeps seeing the old config after the swap: the watcher's quiet time plus a load.
+      while (metadataOf(await client.check(navigate)).policy !== 'rule-b') await sleep(5);
+      const latency = Date.now() - swapped;
+      t.diagnostic(`symlink swap to the first check under the new config: ${latency} ms`);
+      assert.ok(latency < 1_000, `${latency} ms`);
       const reloaded = await serving.waitForLog((line) => line.msg === 'configuration reloaded');
       assert.equal(reloaded.trigger, 'watch');
-      assert.equal(metadataOf(await client.check(navigate)).policy, 'rule-b');
 
       // A second swap: the watch followed the symlink to the new generation's directory.
       mkdirSync(join(mount, '..2026_12_01_c'));

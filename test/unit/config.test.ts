@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { parseDuration } from '../../src/config/duration';
-import { ConfigError, loadConfig, parseConfig } from '../../src/config/load';
+import { ConfigError, loadConfig, loadReloadedConfig, parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 
 // dist/test/unit → repository root
@@ -74,6 +74,10 @@ describe('parseDuration', () => {
     { text: 'ms', expected: undefined },
     { text: '', expected: undefined },
     { text: 'Infinitys', expected: undefined },
+    // Exact: scaled before the decimal point is placed (1.005 * 1000 is 1004.9999999999999).
+    { text: '1.005s', expected: 1005 },
+    { text: '0.7m', expected: 42_000 },
+    { text: '1.5ms', expected: 1.5 },
   ];
   for (const { text, expected } of cases) {
     test(`${JSON.stringify(text)} → ${String(expected)}`, () => {
@@ -216,10 +220,74 @@ describe('parseConfig errors name the key', () => {
     });
   }
 
-  test('kratos.timeout must be greater than 0; other durations may be 0', () => {
-    assert.deepEqual(parseProblems({ kratos: { timeout: '0s' } }), ['kratos.timeout: must be greater than 0']);
-    assert.deepEqual(parseProblems({ kratos: { timeout: '0' } }), ['kratos.timeout: must be greater than 0']);
+  test('kratos.timeout must be at least 10ms (below, every check was a 503); other durations may be 0', () => {
+    for (const timeout of ['0s', '0', '1ms', '9ms']) {
+      assert.deepEqual(parseProblems({ kratos: { timeout } }), ['kratos.timeout: must be at least 10ms: no Kratos answers sooner, and every check would be a 503']);
+    }
+    assert.equal(parseConfig({ kratos: { timeout: '10ms' } }, {}).kratos.timeout, 10);
     assert.equal(parseConfig({ cache: { ttl: '0s', negative_ttl: '0' } }, {}).cache.ttl, 0);
+  });
+
+  // Each of these passed check-config and stopped start-up: lru-cache and Node's HTTP server take whole milliseconds.
+  const fractional: ReadonlyArray<readonly [section: string, key: string, value: string]> = [
+    ['cache', 'ttl', '1.5ms'],
+    ['cache', 'negative_ttl', '0.5ms'],
+    ['cache', 'identity_ttl', '2.25ms'],
+    ['cache', 'stale_if_error', '1.0001s'],
+    ['http_authz', 'request_timeout', '100.5ms'],
+    ['server', 'shutdown_timeout', '0.0001s'],
+    ['kratos', 'timeout', '150.5ms'],
+  ];
+  for (const [section, key, value] of fractional) {
+    test(`a duration that is not a whole number of milliseconds is refused: ${section}.${key}: ${value}`, () => {
+      assert.deepEqual(parseProblems({ [section]: { [key]: value } }), [`${section}.${key}: "${value}" is not a whole number of milliseconds`]);
+    });
+  }
+
+  test('a fraction that makes whole milliseconds is fine: 1.5s, 1.005s, 0.25m', () => {
+    const config = parseConfig({ cache: { ttl: '1.5s', negative_ttl: '1.005s', stale_if_error: '0.25m' } }, {});
+    assert.deepEqual([config.cache.ttl, config.cache.negative_ttl, config.cache.stale_if_error], [1500, 1005, 15_000]);
+  });
+
+  test('no duration is longer than Node.js runs a timer (a longer one fires after 1 ms): 2147483647ms at most', () => {
+    const tooLong = 'is too long: at most 2147483647ms (about 596h), the longest timer Node.js runs';
+    assert.deepEqual(parseProblems({ server: { shutdown_timeout: '597h' } }), [`server.shutdown_timeout: "597h" ${tooLong}`]);
+    assert.deepEqual(parseProblems({ kratos: { timeout: '1000h' } }), [`kratos.timeout: "1000h" ${tooLong}`]);
+    assert.deepEqual(parseProblems({ policy: { cookie: { aal: 'aal1', max_age: '2147483648ms' } } }), [`policy.cookie.max_age: "2147483648ms" ${tooLong}`]);
+    assert.deepEqual(parseProblems({ cache: { ttl: '99999999999999999999999h' } }), [`cache.ttl: "99999999999999999999999h" ${tooLong}`]);
+    assert.equal(parseConfig({ server: { drain_delay: '2147483647ms' } }, {}).server.drain_delay, 2_147_483_647);
+  });
+
+  test('cache.max_entries is at most 10000000 (50 million took 8 GB before serving)', () => {
+    assert.deepEqual(parseProblems({ cache: { max_entries: 10_000_001 } }), ['cache.max_entries: must be at most 10000000: the heap is sized for a full cache (about 6.4 GiB at this size)']);
+    assert.equal(parseConfig({ cache: { max_entries: 10_000_000 } }, {}).cache.max_entries, 10_000_000);
+  });
+
+  test('a listen port above 65535 is refused (it passed check-config and stopped start-up)', () => {
+    assert.deepEqual(parseProblems({ server: { grpc_address: '127.0.0.1:99999' } }), ['server.grpc_address: must be host:port (port 0 to 65535), e.g. 0.0.0.0:9191']);
+    assert.equal(parseConfig({ server: { http_address: '[::1]:65535' } }, {}).server.http_address, '[::1]:65535');
+  });
+
+  describe('credentials in a Kratos URL are refused, whichever URL and however spelt', () => {
+    const refused = 'must not contain credentials (user:password@): browsers would get them in login redirects and logs would show them; Kratos calls never send them (the admin API takes kratos.admin_token)';
+    const cases: ReadonlyArray<readonly [key: string, url: string]> = [
+      // public_url serves as the browser URL: it went into every login Location.
+      ['public_url', 'http://user:secret@kratos.example'],
+      ['browser_url', 'https://user:secret@login.example'],
+      ['admin_url', 'https://ops:p@ss@kratos-admin.internal'],
+      ['public_url', 'http://token@kratos.example/base'],
+      ['browser_url', 'https://user:secret@login.example:8443/kratos'],
+    ];
+    for (const [key, url] of cases) {
+      test(`kratos.${key}: ${url}`, () => {
+        const problems = parseProblems({ kratos: { [key]: url } });
+        assert.deepEqual(problems, [`kratos.${key}: ${refused}`]);
+        assert.doesNotMatch(problems.join('\n'), /secret|p@ss|token@/);
+      });
+    }
+    test('an "@" after the host (in the path) is no credential', () => {
+      assert.equal(parseConfig({ kratos: { browser_url: 'https://login.example/@kratos' } }, {}).kratos.browser_url, 'https://login.example/@kratos');
+    });
   });
 
   test('durations are converted to milliseconds', () => {
@@ -420,9 +488,15 @@ describe('loadConfig', () => {
     assert.ok(problemsOf(() => loadConfig(dup, {}))[0]?.startsWith(`${dup}: `));
   });
 
-  test('an empty file gives the defaults', () => {
-    assert.deepEqual(loadConfig(file('empty.yaml', ''), {}), DEFAULTS);
-    assert.deepEqual(loadConfig(file('comments.yaml', '# nothing here\n'), {}), DEFAULTS);
+  test('an empty file gives the defaults at start-up; a reload refuses it, but takes {}', () => {
+    const refused = (file: string) => [`${file}: is empty (no settings, only whitespace or comments): a reload never replaces the running configuration with the defaults; write {} for every default`];
+    for (const [name, text] of [['empty.yaml', ''], ['comments.yaml', '# nothing here\n'], ['blank.yaml', '\n  \n'], ['marker.yaml', '---\n']] as const) {
+      const empty = file(name, text);
+      assert.deepEqual(loadConfig(empty, {}), DEFAULTS);
+      assert.deepEqual(problemsOf(() => loadReloadedConfig(empty, {})), refused(empty));
+    }
+    assert.deepEqual(loadReloadedConfig(file('braces.yaml', '{}\n'), {}), DEFAULTS);
+    assert.deepEqual(loadReloadedConfig(undefined, {}), DEFAULTS);
   });
 
   test('a valid file is parsed, with substitution from the given env', () => {
