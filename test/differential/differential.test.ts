@@ -75,6 +75,9 @@ describe(`differential: every proxy × every app, seed ${SEED}, ${BUDGET} varian
         const statuses = new Map<number, number>();
         for (const { status } of outcomes) statuses.set(status, (statuses.get(status) ?? 0) + 1);
         t.diagnostic(`${outcomes.length} variants (${replayed.length} from the corpus), ${outcomes.filter((o) => o.served > 0).length} reached the app, ${failing.length} found something; answers ${[...statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(' ')}`);
+        const signatures = new Map<string, number>();
+        for (const { signature } of failing.flatMap((outcome) => outcome.violations)) signatures.set(signature, (signatures.get(signature) ?? 0) + 1);
+        for (const [signature, count] of signatures) t.diagnostic(`  ${count}× ${signature}`);
         for (const outcome of failing) found.push({ note: `${proxy.name} → ${framework}: ${outcome.violations.map((v) => `${v.kind}: ${v.detail}`).join('; ')}`, variant: outcome.variant });
         assert.deepEqual(
           failing.map((outcome) => ({ violations: outcome.violations, status: outcome.status, variant: outcome.variant })).slice(0, 8),

@@ -27,6 +27,8 @@ export interface SentSession {
 export interface Violation {
   /** A stable category, so that notes and the README can count them. */
   kind: 'served-unchecked' | 'weaker-rule' | 'identity-forged';
+  /** The violation without its variant's particulars, to count distinct findings. */
+  signature: string;
   detail: string;
 }
 
@@ -37,12 +39,12 @@ export function judge(checks: readonly CheckLine[], served: readonly Served[], s
     const where = `${request.framework} served route ${request.route} (host ${JSON.stringify(request.host)}, ${request.method})`;
     if (allowed.length === 0) {
       const seen = checks.map((check) => `${check.decision} by ${check.policy}`).join(', ') || 'no check at all';
-      violations.push({ kind: 'served-unchecked', detail: `${where}; the authorizer: ${seen}` });
+      violations.push({ kind: 'served-unchecked', signature: `served-unchecked: ${request.route}`, detail: `${where}; the authorizer: ${seen}` });
       continue;
     }
     for (const check of allowed) {
       if (!(strictness(check.policy) >= strictness(request.route))) {
-        violations.push({ kind: 'weaker-rule', detail: `${where}; the authorizer applied ${check.policy} to host ${String(check.host)} path ${check.path}` });
+        violations.push({ kind: 'weaker-rule', signature: `weaker-rule: served ${request.route}, applied ${check.policy}`, detail: `${where}; the authorizer applied ${check.policy} to host ${String(check.host)} path ${check.path}` });
       }
       violations.push(...forgedIdentity(request, expectedIdentity(check, session), jwks));
     }
@@ -64,7 +66,7 @@ function forgedIdentity(request: Served, expected: Expected, jwks: readonly Jwk[
     if (value === '') continue;
     const genuine = key === 'jwt' ? expected['session-id'] !== undefined && jwtOf(value, jwks) === expected['session-id'] : value === expected[key];
     if (!genuine) {
-      violations.push({ kind: 'identity-forged', detail: `${request.framework} read ${key} = ${JSON.stringify(value.slice(0, 120))} on route ${request.route}; the authorizer set ${JSON.stringify(expected[key] ?? (key === 'jwt' && expected['session-id'] ? 'a JWT' : null))}` });
+      violations.push({ kind: 'identity-forged', signature: `identity-forged: ${request.framework} ${key}`, detail: `${request.framework} read ${key} = ${JSON.stringify(value.slice(0, 120))} on route ${request.route}; the authorizer set ${JSON.stringify(expected[key] ?? (key === 'jwt' && expected['session-id'] ? 'a JWT' : null))}` });
     }
   }
   return violations;

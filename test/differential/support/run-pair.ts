@@ -60,7 +60,8 @@ export async function runPair(harness: Harness, jwks: readonly Jwk[], upstream: 
       .map((line) => JSON.parse(line) as CheckLine),
     (check) => markerIn(check.path ?? ''),
   );
-  const served = groupBy(upstream.drain(), (request: Served) => request.marker);
+  const drained = upstream.drain();
+  const served = groupBy(drained, (request: Served) => request.marker);
   const outcomes: Outcome[] = [];
   for (const [marker, { variant, status, session }] of sent) {
     const mine = served.get(marker) ?? [];
@@ -69,7 +70,7 @@ export async function runPair(harness: Harness, jwks: readonly Jwk[], upstream: 
   }
   // A request the app served that no variant's marker names: whatever it was, nobody checked it.
   for (const [marker, requests] of served) {
-    for (const request of requests) outcomes.push({ variant: variants[0] as Variant, status: 0, served: 1, violations: [{ kind: 'served-unchecked', detail: `${request.framework} served ${request.route} for an unmarked request (marker ${JSON.stringify(marker)})` }] });
+    for (const request of requests) outcomes.push({ variant: variants[0] as Variant, status: 0, served: 1, violations: [{ kind: 'served-unchecked', signature: 'served-unchecked: unmarked', detail: `${request.framework} served ${request.route} for an unmarked request (marker ${JSON.stringify(marker)})` }] });
   }
   return outcomes;
 }

@@ -56,6 +56,9 @@ export function startUpstream(framework: Framework): Promise<Upstream> {
 async function startExpress(): Promise<Upstream> {
   let served: Served[] = [];
   const app = express();
+  // As an Express app behind a reverse proxy is told to run: the proxy's X-Forwarded-* are believed
+  // (req.hostname reads X-Forwarded-Host), so a forwarded host the proxy passes on picks the vhost.
+  app.set('trust proxy', 'loopback');
   // As the method-override middleware does by default: a POST may say which method it means.
   app.use((request, _response, next) => {
     const override = request.get('x-http-method-override');
@@ -69,7 +72,7 @@ async function startExpress(): Promise<Upstream> {
       const value = request.get(name);
       if (value !== undefined) identity[key] = value;
     }
-    const record: Served = { framework: 'express', marker: request.get(MARKER_HEADER) ?? markerIn(request.originalUrl), route: byHost ?? route, host: request.get('host') ?? '', method: request.method, identity };
+    const record: Served = { framework: 'express', marker: request.get(MARKER_HEADER) ?? markerIn(request.originalUrl), route: byHost ?? route, host: request.hostname ?? '', method: request.method, identity };
     served.push(record);
     response.json(record);
   };

@@ -113,12 +113,11 @@ const FRONT_DOOR_FORGERIES: ReadonlyArray<[string, string]> = [
   ['x-original-method', 'GET'],
   ['x-envoy-original-path', '/public/x'],
   ['x-rewrite-url', '/admin/x'],
-  ['x-http-method-override', 'DELETE'],
-  ['X-HTTP-Method-Override', 'DELETE'],
-  ['x_http_method_override', 'DELETE'],
-  ['x-method-override', 'DELETE'],
   ['forwarded', 'host=admin.example.com;proto=http'],
 ];
+
+/** A POST that says it means DELETE, as method-override middlewares read it (Express's, Rack's, gorilla's). */
+const METHOD_OVERRIDES = ['X-HTTP-Method-Override', 'x-http-method-override', 'X_HTTP_METHOD_OVERRIDE', 'x-method-override'] as const;
 
 const oversized: fc.Arbitrary<Array<[string, string]>> = fc.oneof(
   { weight: 8, arbitrary: fc.constant<Array<[string, string]>>([]) },
@@ -150,19 +149,20 @@ export function variantArbitrary(http2: boolean): fc.Arbitrary<Variant> {
       // Each hostile dimension is often absent, so that the others are tried on their own too.
       identity: fc.oneof(fc.constant<Array<[string, string]>>([]), fc.array(forgedIdentity, { minLength: 1, maxLength: 3 })),
       forgeries: fc.oneof(fc.constant<Array<[string, string]>>([]), fc.subarray([...FRONT_DOOR_FORGERIES], { minLength: 1, maxLength: 2 })),
+      override: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...METHOD_OVERRIDES) }),
       padding: oversized,
       credential: fc.constantFrom<Credential>('none', 'aal1-token', 'aal1-token', 'aal1-bearer', 'aal1-cookie', 'aal1-cookie', 'aal2-token', 'aal2-cookie'),
     })
-    .map(({ http2: overHttp2, method, line, path, hosts, identity, forgeries, padding, credential }): Variant => {
+    .map(({ http2: overHttp2, method, line, path, hosts, identity, forgeries, override, padding, credential }): Variant => {
       // HTTP/2 has no request-line forms: its :path is origin-form.
       const sent: RequestLine = overHttp2 ? { form: 'origin' } : line;
       return {
         protocol: overHttp2 ? 'http2' : 'http1',
-        method: sent.form === 'authority' ? 'CONNECT' : sent.form === 'asterisk' ? 'OPTIONS' : method,
+        method: sent.form === 'authority' ? 'CONNECT' : sent.form === 'asterisk' ? 'OPTIONS' : override ? 'POST' : method,
         line: sent,
         path,
         hosts,
-        headers: [...identity, ...forgeries, ...padding],
+        headers: [...identity, ...forgeries, ...(override ? [[override, 'DELETE'] as [string, string]] : []), ...padding],
         credential,
       };
     });
