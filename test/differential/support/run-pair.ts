@@ -12,7 +12,8 @@ import type { Upstream, Served } from './upstreams';
 import type { Credential, Variant } from './variants';
 
 export interface Outcome {
-  variant: Variant;
+  /** Undefined for a request the app served that no variant sent (as far as its marker tells). */
+  variant: Variant | undefined;
   status: Status;
   served: number;
   violations: Violation[];
@@ -49,6 +50,7 @@ export async function runPair(harness: Harness, jwks: readonly Jwk[], upstream: 
     const { session, headers } = credentialFor(harness, variant.credential, marker);
     sent.set(marker, { variant, session, status: await send(proxyPort, variant, marker, headers) });
   }
+  const markerOfIdentity = new Map([...sent].flatMap(([marker, { session }]) => (session ? [[session.identityId, marker] as const] : [])));
   // The last answers may have left before their log line was written.
   await new Promise((resolve) => setTimeout(resolve, 200));
   const checks = groupBy(
@@ -58,10 +60,10 @@ export async function runPair(harness: Harness, jwks: readonly Jwk[], upstream: 
       .slice(logsBefore - 1)
       .filter((line) => line.includes('"msg":"check"'))
       .map((line) => JSON.parse(line) as CheckLine),
-    (check) => markerIn(check.path ?? ''),
+    // A request without a path (CONNECT host:port) is told by its session's identity instead.
+    (check) => markerIn(check.path ?? '') || (check.identity_id !== undefined ? (markerOfIdentity.get(check.identity_id) ?? '') : ''),
   );
-  const drained = upstream.drain();
-  const served = groupBy(drained, (request: Served) => request.marker);
+  const served = groupBy(upstream.drain(), (request: Served) => request.marker);
   const outcomes: Outcome[] = [];
   for (const [marker, { variant, status, session }] of sent) {
     const mine = served.get(marker) ?? [];
@@ -70,7 +72,7 @@ export async function runPair(harness: Harness, jwks: readonly Jwk[], upstream: 
   }
   // A request the app served that no variant's marker names: whatever it was, nobody checked it.
   for (const [marker, requests] of served) {
-    for (const request of requests) outcomes.push({ variant: variants[0] as Variant, status: 0, served: 1, violations: [{ kind: 'served-unchecked', signature: 'served-unchecked: unmarked', detail: `${request.framework} served ${request.route} for an unmarked request (marker ${JSON.stringify(marker)})` }] });
+    for (const request of requests) outcomes.push({ variant: undefined, status: 0, served: 1, violations: [{ kind: 'served-unchecked', signature: 'served-unchecked: unmarked', detail: `${request.framework} served ${request.route} for an unmarked request (marker ${JSON.stringify(marker)})` }] });
   }
   return outcomes;
 }
