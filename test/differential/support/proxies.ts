@@ -138,9 +138,28 @@ const traefik: DifferentialProxy = {
     writeFileSync(dynamic, stringifyYaml(traefikDynamic(readYaml(TRAEFIK_DYNAMIC), ports)));
     const config = join(dir, 'traefik.yaml');
     writeFileSync(config, stringifyYaml(traefikStatic(readYaml(TRAEFIK_STATIC), ports.proxy, dynamic)));
-    return startProxy(traefikBinary(), [`--configFile=${config}`], ports.proxy);
+    const running = await startProxy(traefikBinary(), [`--configFile=${config}`], ports.proxy);
+    await untilRouted(ports.proxy, running);
+    return running;
   },
 };
+
+/**
+ * Traefik listens before its file provider has loaded the routers, and answers 404 until then:
+ * ready once a request is routed (the authorizer's 401, with no session).
+ */
+async function untilRouted(port: number, running: ProxyProcess): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const answer = await fetch(`http://127.0.0.1:${port}/`, { headers: { accept: 'application/json' } }).catch(() => undefined);
+    if (answer !== undefined && answer.status !== 404) return;
+    if (Date.now() > deadline) {
+      await running.stop();
+      throw new Error(`Traefik routed nothing within 15 s:\n${running.output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 function readYaml(path: string): JsonObject {
   const parsed = parseYaml(readFileSync(join(projectRoot, path), 'utf8')) as Json;
