@@ -22,7 +22,7 @@ function securePortHost(): string {
 }
 
 /** The rules, in the order the apps route (first match wins, as the policy's own matching). */
-export const POLICY = {
+const POLICY = {
   cookie: 'aal1',
   token: 'aal1',
   rules: [
@@ -34,8 +34,6 @@ export const POLICY = {
     { name: 'public', paths: ['/public/*'], anonymous: true },
   ],
 } as const;
-
-export type RuleName = (typeof POLICY.rules)[number]['name'] | 'default';
 
 /**
  * How much a rule asks, to compare the rule applied with the rule of the route served: a rule

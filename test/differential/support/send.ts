@@ -16,7 +16,7 @@ const TIMEOUT_MS = 2_000;
 export type Status = number;
 
 /** The variant's path with its marker as the last segment (before any query). */
-export function markedPath(path: string, marker: string): string {
+function markedPath(path: string, marker: string): string {
   const query = path.search(/[?#]/);
   const [head, tail] = query === -1 ? [path, ''] : [path.slice(0, query), path.slice(query)];
   return `${head}${head.endsWith('/') ? '' : '/'}${marker}${tail}`;

@@ -39,6 +39,21 @@ export interface Upstream {
 
 const SOURCES = join(projectRoot, 'test', 'differential');
 
+/** What an app reported since it was last asked. */
+class Reports {
+  private pending: Served[] = [];
+
+  add(record: Served): void {
+    this.pending.push(record);
+  }
+
+  drain(): Served[] {
+    const drained = this.pending;
+    this.pending = [];
+    return drained;
+  }
+}
+
 /** Why an app of `framework` cannot run here, or undefined. */
 export function upstreamUnavailable(framework: Framework): string | undefined {
   if (framework === 'wsgi') return onPath('python3') ? undefined : 'python3 is not installed (the WSGI app)';
@@ -54,7 +69,7 @@ export function startUpstream(framework: Framework): Promise<Upstream> {
 
 /** The route an Express app would serve: virtual hosts by req.hostname, then its router. */
 async function startExpress(): Promise<Upstream> {
-  let served: Served[] = [];
+  const served = new Reports();
   const app = express();
   // As an Express app behind a reverse proxy is told to run: the proxy's X-Forwarded-* are believed
   // (req.hostname reads X-Forwarded-Host), so a forwarded host the proxy passes on picks the vhost.
@@ -73,7 +88,7 @@ async function startExpress(): Promise<Upstream> {
       if (value !== undefined) identity[key] = value;
     }
     const record: Served = { framework: 'express', marker: request.get(MARKER_HEADER) ?? markerIn(request.originalUrl), route: byHost ?? route, host: request.hostname ?? '', method: request.method, identity };
-    served.push(record);
+    served.add(record);
     response.json(record);
   };
   app.all('/admin{/*rest}', serve('admin'));
@@ -86,7 +101,7 @@ async function startExpress(): Promise<Upstream> {
   return {
     framework: 'express',
     port: (server.address() as AddressInfo).port,
-    drain: () => [served, (served = [])][0] as Served[],
+    drain: () => served.drain(),
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -100,17 +115,17 @@ async function startChild(framework: Framework, command: string, args: readonly 
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let errors = '';
   child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
-  let served: Served[] = [];
+  const served = new Reports();
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the ${framework} app exited with ${String(code)}: ${errors}`)));
     lines.once('line', (line) => resolve(Number(line)));
   });
-  lines.on('line', (line) => served.push(JSON.parse(line) as Served));
+  lines.on('line', (line) => served.add(JSON.parse(line) as Served));
   return {
     framework,
     port,
-    drain: () => [served, (served = [])][0] as Served[],
+    drain: () => served.drain(),
     stop: () => stopChild(child),
   };
 }

@@ -138,7 +138,7 @@ const hostLines: fc.Arbitrary<string[]> = fc.oneof(
   { weight: 1, arbitrary: fc.constant<string[]>([]) },
 );
 
-export function variantArbitrary(http2: boolean): fc.Arbitrary<Variant> {
+function variantArbitrary(http2: boolean): fc.Arbitrary<Variant> {
   return fc
     .record({
       http2: http2 ? fc.boolean() : fc.constant(false),
