@@ -21,6 +21,7 @@ import { readCorpus, recordFindings, recording, type CorpusEntry } from './suppo
 import { serviceConfig } from './support/policy';
 import { PROXIES } from './support/proxies';
 import { runPair, type Outcome } from './support/run-pair';
+import { summary } from './support/summary';
 import { startUpstream, upstreamUnavailable, type Framework, type Upstream } from './support/upstreams';
 import { sampleVariants } from './support/variants';
 
@@ -71,13 +72,8 @@ describe(`differential: every proxy × every app, seed ${SEED}, ${BUDGET} varian
         } finally {
           await running.stop();
         }
+        for (const line of summary(outcomes, replayed.length)) t.diagnostic(line);
         const failing = outcomes.filter((outcome) => outcome.violations.length > 0);
-        const statuses = new Map<number, number>();
-        for (const { status } of outcomes) statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        t.diagnostic(`${outcomes.length} variants (${replayed.length} from the corpus), ${outcomes.filter((o) => o.served > 0).length} reached the app, ${failing.length} found something; answers ${[...statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(' ')}`);
-        const signatures = new Map<string, number>();
-        for (const { signature } of failing.flatMap((outcome) => outcome.violations)) signatures.set(signature, (signatures.get(signature) ?? 0) + 1);
-        for (const [signature, count] of signatures) t.diagnostic(`  ${count}× ${signature}`);
         for (const { violations, variant } of failing) if (variant) found.push({ note: `${proxy.name} → ${framework}: ${violations.map((v) => `${v.kind}: ${v.detail}`).join('; ')}`, variant });
         assert.deepEqual(
           failing.map((outcome) => ({ violations: outcome.violations, status: outcome.status, variant: outcome.variant })).slice(0, 8),
