@@ -1,12 +1,12 @@
 // Runs every compiled *.test.js under dist/test except the Docker end-to-end suite, the
-// real-proxy suites and the fault tests (their own commands: `npm run test:e2e`,
-// `npm run test:proxies`, `npm run test:chaos`). Node 20's --test has no globbing.
+// real-proxy suites, the differential suite and the fault tests (their own commands: `npm run test:e2e`,
+// `npm run test:proxies`, `npm run test:differential`, `npm run test:chaos`). Node 20's --test has no globbing.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = 'dist/test';
-const skipDirs = new Set(['e2e', 'proxies', 'chaos']);
+const skipDirs = new Set(['e2e', 'proxies', 'chaos', 'differential']);
 
 function collect(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -1,0 +1,3 @@
+module kratos-ext-authz/differential-upstream
+
+go 1.22
