@@ -1,29 +1,51 @@
 import { IDENTITY_HEADERS, type Answer } from '../answer/answer';
 
 /**
- * Client-sent spellings with "_" that some upstreams (nginx with underscores_in_headers, CGI
- * and WSGI stacks that map both to HTTP_X_KRATOS_…) read as the identity headers. Envoy's
- * headers_with_underscores_action can reject them; removing them is the cheap second guard.
+ * The most "-" an identity header name may have (config/identity-names.ts): each one doubles
+ * the spellings below, which every allow on the Envoy doors names.
  */
-function lookalikeOf(name: string): string {
-  return name.replaceAll('-', '_');
+export const MAX_NAME_SEPARATORS = 5;
+
+const spellingsByName = new Map<string, readonly string[]>();
+
+/**
+ * Every spelling of `name` with each "-" read as "-" or "_", the name itself first. Rack, WSGI,
+ * PHP and CGI fold both to "_" (`x-kratos-identity_id` is HTTP_X_KRATOS_IDENTITY_ID there), so
+ * a client copy of any of them reads as the identity header an allow sets. Lower case covers
+ * every case: Envoy carries header names lower-cased (HTTP/1 codec, HTTP/2 and HTTP/3 rules).
+ * Memoised: the names come from the configuration, a handful, and this runs on every allow.
+ */
+export function spellingsOf(name: string): readonly string[] {
+  let spellings = spellingsByName.get(name);
+  if (spellings === undefined) {
+    spellings = name.split('-').reduce<string[]>((heads, part, index) => (index === 0 ? [part] : heads.flatMap((head) => [`${head}-${part}`, `${head}_${part}`])), []);
+    spellingsByName.set(name, spellings);
+  }
+  return spellings;
 }
 
-const IDENTITY_HEADER_LOOKALIKES = IDENTITY_HEADERS.map(lookalikeOf);
-const NO_IDENTITY = [...IDENTITY_HEADERS, ...IDENTITY_HEADER_LOOKALIKES];
+/** The spellings that are not the name itself: the ones an allow that sets the name must still remove. */
+function lookalikesOf(name: string): readonly string[] {
+  return spellingsOf(name).slice(1);
+}
+
+const IDENTITY_HEADER_LOOKALIKES = IDENTITY_HEADERS.flatMap(lookalikesOf);
+const NO_IDENTITY = IDENTITY_HEADERS.flatMap(spellingsOf);
 
 /**
  * What Envoy must strip from the upstream request on an allow (gRPC `headers_to_remove`, or the
  * `x-envoy-auth-headers-to-remove` answer header of http_service). Envoy only overwrites the
- * headers an answer sets, so every identity header it does not set (all of them without a
- * subject; a trait header whose trait is missing or unfit) would reach the upstream as the
- * client forged it unless named here. The other proxies clear them in their own config.
+ * headers an answer sets, so every spelling of an identity header it does not set (all of them
+ * without a subject; a trait header whose trait is missing or unfit), and every other spelling
+ * of one it sets, would reach the upstream as the client forged it unless named here. The list
+ * does not depend on what the authorizer was shown of the request: Envoy's http_service,
+ * Istio's includeRequestHeadersInCheck and Envoy Gateway's headersToExtAuth let only a few
+ * client headers through to it. The other proxies clear them in their own config.
  */
 export function headersToRemove(answer: Extract<Answer, { kind: 'allow' }>): readonly string[] {
   // The answers of a configuration without identity_headers or upstream_jwt: no list is built.
   if (answer.withheld.length === 0 && answer.identityHeaders.length === IDENTITY_HEADERS.length) return IDENTITY_HEADER_LOOKALIKES;
   if (answer.withheld.length === IDENTITY_HEADERS.length && answer.identityHeaders.length === 0) return NO_IDENTITY;
-  const names = [...answer.identityHeaders.map(([name]) => name), ...answer.withheld];
-  // A name without "-" (authorization) is its own lookalike: it is set or withheld already.
-  return [...answer.withheld, ...names.map(lookalikeOf).filter((lookalike) => !names.includes(lookalike))];
+  // A name without "-" (authorization) has no lookalike: it is set or withheld already.
+  return [...answer.withheld.flatMap(spellingsOf), ...answer.identityHeaders.flatMap(([name]) => lookalikesOf(name))];
 }
