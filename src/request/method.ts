@@ -6,7 +6,7 @@ import type { HeaderBag } from './headers';
  * X-Method-Override and X-HTTP-Method (OData, Google APIs). Most honour them on POST only, but
  * each can be configured otherwise, so they are read whatever the method.
  */
-const OVERRIDE_HEADERS = ['x-http-method-override', 'x-method-override', 'x-http-method'] as const;
+export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-method-override', 'x-http-method'] as const;
 
 // `_method` in the query (Laravel, Spring's HiddenHttpMethodFilter, Symfony): possibly escaped.
 const MAY_HAVE_METHOD_PARAMETER = /[?&](?:_|%5f)method=/i;
@@ -28,7 +28,7 @@ export function methodReadings(method: string, path: string, headers: HeaderBag)
     const reading = value.trim().toUpperCase();
     if (reading !== '') readings.add(reading);
   };
-  for (const name of OVERRIDE_HEADERS) for (const line of headers.all(name)) line.split(',').forEach(add);
+  for (const name of METHOD_OVERRIDE_HEADERS) for (const line of headers.all(name)) line.split(',').forEach(add);
   if (MAY_HAVE_METHOD_PARAMETER.test(path)) {
     const query = path.slice(path.indexOf('?') + 1).replace(/#.*$/s, '');
     new URLSearchParams(query).getAll('_method').forEach(add);
