@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot } from '../../stack/versions';
 import { renderExample, startProxy } from './support/proxy-process';
-import { proxyStory } from './support/story';
+import { spellingStory } from './support/spelling-story';
+import { proxyStory, type ProxyUnderTest } from './support/story';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -23,7 +24,7 @@ function renderConfig(ports: { authz: number; app: number; proxy: number }): str
   ]);
 }
 
-proxyStory({
+const caddy: ProxyUnderTest = {
   name: 'caddy',
   authorizerUnreachable: 502,
   kratosDownStatus: 503,
@@ -38,4 +39,7 @@ proxyStory({
     const env = { ...process.env, XDG_CONFIG_HOME: join(dir, 'config'), XDG_DATA_HOME: join(dir, 'data') };
     return startProxy(caddyBinary(), ['run', '--config', config, '--adapter', 'caddyfile'], ports.proxy, env);
   },
-});
+};
+
+proxyStory(caddy);
+spellingStory({ ...caddy, underscores: 'passed on, deleted by the request_header lines', refusesUnderscores: false });

@@ -9,6 +9,7 @@ import { AuthzHttpClient } from '../support/http-client';
 import { startEchoUpstream } from './support/echo-upstream';
 import { envoyBinaryPath, pinnedVersions } from '../../stack/versions';
 import { freePort, renderExample, skipUnlessInstalled, startProxy } from './support/proxy-process';
+import { spellingStory } from './support/spelling-story';
 import { proxyStory } from './support/story';
 
 // The oldest and newest Envoy the project supports (the real-stack issue's pair).
@@ -57,18 +58,31 @@ for (const version of pinnedVersions().envoy) {
     }
   });
 
+  const startEnvoy = (changes: ReadonlyArray<readonly [string, string]>) => async (ports: { authz: number; app: number; proxy: number }, dir: string) => {
+    mkdirSync(dir, { recursive: true });
+    const config = join(dir, 'envoy.yaml');
+    writeFileSync(config, renderConfig(ports, changes));
+    return startProxy(binary, ['-c', config, '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'warn'], ports.proxy);
+  };
+
   proxyStory({
     name: `envoy-${version}`,
     authorizerUnreachable: 503,
     kratosDownStatus: 403,
     passesRenewedCookie: { allowed: true, denied: true },
-  passesDenialBodies: true,
+    passesDenialBodies: true,
     unavailable: () => missing,
-    start: async (ports, dir) => {
-      mkdirSync(dir, { recursive: true });
-      const config = join(dir, 'envoy.yaml');
-      writeFileSync(config, renderConfig(ports));
-      return startProxy(binary, ['-c', config, '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'warn'], ports.proxy);
-    },
+    start: startEnvoy([]),
+  });
+
+  spellingStory({ name: `envoy-${version} http_service`, unavailable: () => missing, start: startEnvoy([]), underscores: 'dropped (DROP_HEADER, as shipped)', refusesUnderscores: false });
+  // Istio and Envoy Gateway leave (or let operators leave) Envoy's default, ALLOW: then only the
+  // answer's x-envoy-auth-headers-to-remove keeps the spellings from the app.
+  spellingStory({
+    name: `envoy-${version} http_service`,
+    unavailable: () => missing,
+    start: startEnvoy([['headers_with_underscores_action: DROP_HEADER', 'headers_with_underscores_action: ALLOW']]),
+    underscores: 'passed on (ALLOW, Envoy\'s default), removed by x-envoy-auth-headers-to-remove',
+    refusesUnderscores: false,
   });
 }

@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { onPath, renderExample, startProxy } from './support/proxy-process';
-import { proxyStory } from './support/story';
+import { spellingStory } from './support/spelling-story';
+import { proxyStory, type ProxyUnderTest } from './support/story';
 
 /** The example with its three addresses pointed at this run's ports. */
 function renderConfig(ports: { authz: number; app: number; proxy: number }): string {
@@ -14,7 +15,7 @@ function renderConfig(ports: { authz: number; app: number; proxy: number }): str
   ]);
 }
 
-proxyStory({
+const nginx: ProxyUnderTest = {
   name: 'nginx',
   authorizerUnreachable: 500,
   kratosDownStatus: 503,
@@ -32,4 +33,7 @@ proxyStory({
     writeFileSync(config, renderConfig(ports));
     return startProxy('nginx', ['-p', dir, '-c', config, '-e', 'stderr', '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], ports.proxy);
   },
-});
+};
+
+proxyStory(nginx);
+spellingStory({ ...nginx, underscores: 'dropped (underscores_in_headers off)', refusesUnderscores: false });
