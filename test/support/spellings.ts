@@ -1,13 +1,23 @@
 /**
- * Every "-"/"_" spelling of a lower-case header name, counted out by bit mask: the tests' own
- * enumeration, apart from src/envoy/headers-to-remove.ts, of the names CGI-style upstreams fold
- * into one (HTTP_X_KRATOS_AAL for x-kratos-aal, x_kratos-aal, x-kratos_aal and x_kratos_aal).
+ * Every spelling of a lower-case header name with each "-" read as "-", "_" or ".", counted out
+ * in base 3: the tests' own enumeration, apart from src/envoy/headers-to-remove.ts, of the names
+ * CGI-style upstreams fold into one (HTTP_X_KRATOS_AAL for x-kratos-aal, x_kratos-aal,
+ * x-kratos_aal, x.kratos.aal, … : Rack, WSGI and CGI fold "-", PHP "." too).
  */
 export function allSpellings(name: string): string[] {
   const parts = name.split('-');
+  const separators = ['-', '_', '.'];
   const spellings: string[] = [];
-  for (let mask = 0; mask < 2 ** (parts.length - 1); mask += 1) {
-    spellings.push(parts.reduce((spelled, part, index) => (index === 0 ? part : `${spelled}${(mask >> (index - 1)) & 1 ? '_' : '-'}${part}`), ''));
+  for (let count = 0; count < separators.length ** (parts.length - 1); count += 1) {
+    let digits = count;
+    spellings.push(
+      parts.reduce((spelled, part, index) => {
+        if (index === 0) return part;
+        const separator = separators[digits % separators.length] as string;
+        digits = Math.floor(digits / separators.length);
+        return `${spelled}${separator}${part}`;
+      }, ''),
+    );
   }
   return spellings;
 }

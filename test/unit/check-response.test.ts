@@ -32,7 +32,7 @@ for (const { decision, navigation, grpcCode } of cases) {
   });
 }
 
-test('an allow with a subject overwrites the identity headers and removes every other "-"/"_" spelling of them', () => {
+test('an allow with a subject overwrites the identity headers and removes every other "-"/"_"/"." spelling of them', () => {
   const response = toCheckResponse(answer({ ...base, kind: 'allow', reason: 'ok', subject: SUBJECT }, requestView(), SETTINGS), {});
   assert.deepEqual(response.ok_response?.headers.map((option) => [option.header.key, option.append.value]), [
     ['x-kratos-identity-id', false],
@@ -40,7 +40,7 @@ test('an allow with a subject overwrites the identity headers and removes every 
     ['x-kratos-aal', false],
   ]);
   assert.deepEqual([...(response.ok_response?.headers_to_remove ?? [])].sort(), IDENTITY_HEADERS.flatMap(otherSpellings).sort());
-  for (const mixed of ['x-kratos-identity_id', 'x_kratos-session-id', 'x-kratos_aal']) assert.ok(response.ok_response?.headers_to_remove.includes(mixed), mixed);
+  for (const mixed of ['x-kratos-identity_id', 'x_kratos-session-id', 'x-kratos_aal', 'x.kratos.aal', 'x-kratos.identity_id']) assert.ok(response.ok_response?.headers_to_remove.includes(mixed), mixed);
 });
 
 test('an allow without a subject removes every spelling of the identity headers a client may have forged', () => {

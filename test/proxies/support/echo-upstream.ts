@@ -8,8 +8,9 @@ export interface EchoUpstream {
   last(): Record<string, string> | undefined;
   /**
    * The last request's headers as CGI, WSGI (PEP 3333), Rack and PHP read them: each name
-   * upper-cased with "-" folded to "_" under HTTP_, lines that fold to one name joined with ","
-   * (so x-kratos-aal, X-Kratos_Aal and x_kratos_aal are all HTTP_X_KRATOS_AAL).
+   * upper-cased with "-" folded to "_" under HTTP_ (and "." too, as PHP registers $_SERVER),
+   * lines that fold to one name joined with "," (so x-kratos-aal, X-Kratos_Aal, x_kratos_aal
+   * and x.kratos.aal are all HTTP_X_KRATOS_AAL).
    */
   lastAsCgi(): Record<string, string> | undefined;
   /** How many requests reached the app. */
@@ -29,7 +30,7 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       const name = (request.rawHeaders[index] as string).toLowerCase();
       const value = request.rawHeaders[index + 1] as string;
       headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
-      const folded = `HTTP_${name.toUpperCase().replaceAll('-', '_')}`;
+      const folded = `HTTP_${name.toUpperCase().replace(/[-.]/g, '_')}`;
       cgi[folded] = folded in cgi ? `${cgi[folded]},${value}` : value;
     }
     last = headers;

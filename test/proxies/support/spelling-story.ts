@@ -1,6 +1,6 @@
 /**
- * Finding 5 of issue 18, through a real proxy with its shipped config: no "-"/"_" spelling (in
- * any case) of an identity header that a client sends reaches the app unless the authorizer set
+ * Finding 5 of issue 18, through a real proxy with its shipped config: no "-"/"_"/"." spelling
+ * (in any case) of an identity header that a client sends reaches the app unless the authorizer set
  * it, read the way CGI, WSGI, Rack and PHP read header names (see echo-upstream.ts).
  */
 import assert from 'node:assert/strict';
@@ -38,8 +38,8 @@ const HOST = 'app.example.com';
 const IDENTITY_NAMES = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'x-user-email', 'x-kratos-jwt'];
 const CGI_NAMES = IDENTITY_NAMES.map((name) => `HTTP_${name.toUpperCase().replaceAll('-', '_')}`);
 const FORGED = 'forged';
-/** Every spelling of every name, and two of them again upper-cased (names are case-insensitive). */
-const FORGERIES: Array<[string, string]> = [...IDENTITY_NAMES.flatMap(allSpellings), 'X-KRATOS_IDENTITY-ID', 'X_User-EMAIL'].map((name) => [name, FORGED]);
+/** Every spelling of every name, and three of them again upper-cased (names are case-insensitive). */
+const FORGERIES: Array<[string, string]> = [...IDENTITY_NAMES.flatMap(allSpellings), 'X-KRATOS_IDENTITY-ID', 'X_User-EMAIL', 'X.Kratos.AAL'].map((name) => [name, FORGED]);
 
 export function spellingStory(proxy: SpellingProxy): void {
   const missing = proxy.unavailable();
