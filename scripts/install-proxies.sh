@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 # The same cache as scripts/stack-install.mjs (stack/versions.ts cacheRoot).
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kratos-ext-authz"
 targets="${*:-nginx caddy traefik}"
-# The Traefik release source (git archive of tag v3.7.9) and its sha256.
+# The Traefik release source (git archive of tag v3.7.9; $TRAEFIK_ARCHIVE elsewhere) and its sha256.
 TRAEFIK_VERSION=v3.7.9
-TRAEFIK_ARCHIVE="$(pwd)/../shared/vendor/traefik-$TRAEFIK_VERSION.src.tar.gz"
+TRAEFIK_ARCHIVE="${TRAEFIK_ARCHIVE:-$(pwd)/../shared/vendor/traefik-$TRAEFIK_VERSION.src.tar.gz}"
 TRAEFIK_SHA256=1986243e82eb995df73d9293921b1e3447a2080ad64e23b830a20ba96474f12c
 
 for target in $targets; do
@@ -48,7 +48,7 @@ for target in $targets; do
         trap 'rm -rf "$src"' EXIT
         tar -xzf "$TRAEFIK_ARCHIVE" -C "$src"
         # The archive holds one top-level directory, the tree of the tag.
-        (cd "$src"/*/ && go build -trimpath -ldflags "-s -w" -o "$out/traefik.partial" ./cmd/traefik)
+        (cd "$src"/*/ && go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" -o "$out/traefik.partial" ./cmd/traefik)
         mv "$out/traefik.partial" "$out/traefik"
         echo "{\"version\":\"$TRAEFIK_VERSION\",\"sha256\":\"$TRAEFIK_SHA256\",\"seconds\":$(( $(date +%s) - started ))}" > "$out/installed.json"
       fi
