@@ -13,7 +13,7 @@ export function toCheckResponse(answer: Answer, metadata: Metadata): CheckRespon
       status: { code: 0 },
       ok_response: {
         headers: answer.identityHeaders.map(([name, value]) => headerOption(name, value)),
-        headers_to_remove: [...headersToRemove(answer)],
+        headers_to_remove: headersToRemove(answer),
         response_headers_to_add: answer.clientHeaders.map(([name, value]) => headerOption(name, value, true)),
       },
       dynamic_metadata,

@@ -35,8 +35,13 @@ function lookalikesOf(name: string): readonly string[] {
   return spellingsOf(name).slice(1);
 }
 
-const IDENTITY_HEADER_LOOKALIKES = IDENTITY_HEADERS.flatMap(lookalikesOf);
-const NO_IDENTITY = IDENTITY_HEADERS.flatMap(spellingsOf);
+const IDENTITY_HEADER_LOOKALIKES = Object.freeze(IDENTITY_HEADERS.flatMap(lookalikesOf));
+const NO_IDENTITY = Object.freeze(IDENTITY_HEADERS.flatMap(spellingsOf));
+
+// The lists of the other answers, by the names they set and withhold: a configuration has a
+// few such shapes (which traits a session lacks). Bounded all the same, as reloads change names.
+const MAX_SHAPES = 256;
+const listsByShape = new Map<string, readonly string[]>();
 
 /**
  * What Envoy must strip from the upstream request on an allow (gRPC `headers_to_remove`, or the
@@ -47,11 +52,20 @@ const NO_IDENTITY = IDENTITY_HEADERS.flatMap(spellingsOf);
  * does not depend on what the authorizer was shown of the request: Envoy's http_service,
  * Istio's includeRequestHeadersInCheck and Envoy Gateway's headersToExtAuth let only a few
  * client headers through to it. The other proxies clear them in their own config.
+ *
+ * The same frozen array for the same shape of answer, so the gRPC codec encodes each list once.
  */
 export function headersToRemove(answer: Extract<Answer, { kind: 'allow' }>): readonly string[] {
   // The answers of a configuration without identity_headers or upstream_jwt: no list is built.
   if (answer.withheld.length === 0 && answer.identityHeaders.length === IDENTITY_HEADERS.length) return IDENTITY_HEADER_LOOKALIKES;
   if (answer.withheld.length === IDENTITY_HEADERS.length && answer.identityHeaders.length === 0) return NO_IDENTITY;
-  // A name without "-" (authorization) has no lookalike: it is set or withheld already.
-  return [...answer.withheld.flatMap(spellingsOf), ...answer.identityHeaders.flatMap(([name]) => lookalikesOf(name))];
+  const shape = `${answer.withheld.join(',')}|${answer.identityHeaders.map(([name]) => name).join(',')}`;
+  let names = listsByShape.get(shape);
+  if (names === undefined) {
+    // A name without "-" (authorization) has no lookalike: it is set or withheld already.
+    names = Object.freeze([...answer.withheld.flatMap(spellingsOf), ...answer.identityHeaders.flatMap(([name]) => lookalikesOf(name))]);
+    if (listsByShape.size >= MAX_SHAPES) listsByShape.clear();
+    listsByShape.set(shape, names);
+  }
+  return names;
 }
