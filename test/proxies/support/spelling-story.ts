@@ -1,7 +1,8 @@
 /**
- * Finding 5 of issue 18, through a real proxy with its shipped config: no "-"/"_"/"." spelling
- * (in any case) of an identity header that a client sends reaches the app unless the authorizer set
- * it, read the way CGI, WSGI, Rack and PHP read header names (see echo-upstream.ts).
+ * Findings 5 and 8 of issue 18, through a real proxy with its shipped config: no "-"/"_"/"."
+ * spelling (in any case) of an identity header that a client sends reaches the app unless the
+ * authorizer set it, read the way CGI, WSGI, Rack and PHP read header names (see
+ * echo-upstream.ts); and a method override reaches the authorizer, so it cannot dodge a rule.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -48,7 +49,7 @@ export function spellingStory(proxy: SpellingProxy): void {
     return;
   }
 
-  describe(`${proxy.name}: no spelling of an identity header reaches a CGI-style app unless the authorizer set it (names with "_": ${proxy.underscores})`, () => {
+  describe(`${proxy.name}: what CGI-style apps and method-override middleware read (names with "_": ${proxy.underscores})`, () => {
     let harness: Harness;
     let app: EchoUpstream;
     let running: ProxyProcess;
@@ -60,7 +61,12 @@ export function spellingStory(proxy: SpellingProxy): void {
       app = await startEchoUpstream();
       harness = await startHarness({
         config: {
-          policy: { rules: [{ name: 'public', paths: ['/public/*'], anonymous: true }] },
+          policy: {
+            rules: [
+              { name: 'public', paths: ['/public/*'], anonymous: true },
+              { name: 'records-kept', paths: ['/records/*'], methods: ['DELETE'], deny: true },
+            ],
+          },
           http_authz: { trusted_proxies: ['127.0.0.0/8'] },
           identity_headers: { 'x-user-email': 'traits.email' },
           upstream_jwt: { issuer: 'https://authz.test', audience: 'app', keys: [writeSigningKey('ES256')] },
@@ -96,12 +102,12 @@ export function spellingStory(proxy: SpellingProxy): void {
       return Object.fromEntries(CGI_NAMES.filter((name) => name in cgi).map((name) => [name, cgi[name] as string]));
     }
 
-    test('an anonymous route: none of them', async () => {
+    test('identity headers on an anonymous route: none of the forged spellings', async () => {
       const seen = await identitySeen('/public/page', []);
       if (seen) assert.deepEqual(seen, {});
     });
 
-    test('a session: exactly the values the authorizer set, no forged one beside them', async () => {
+    test('identity headers with a session: exactly the values the authorizer set, no forged one beside them', async () => {
       const session = harness.newSession(harness.emulator.addIdentity());
       const seen = await identitySeen('/page', [['x-session-token', session.token]]);
       if (!seen) return;
@@ -111,6 +117,17 @@ export function spellingStory(proxy: SpellingProxy): void {
       assert.match(seen.HTTP_X_USER_EMAIL ?? '', /^user-[0-9a-f]{8}@example\.com$/);
       const { payload } = verifyJwt(seen.HTTP_X_KRATOS_JWT ?? '', (await fetchJwks(harness.service.httpPort)).keys);
       assert.equal(payload.sid, session.id);
+    });
+
+    test('X-HTTP-Method-Override: DELETE on a POST does not reach the app past a DELETE deny rule; PATCH does', async () => {
+      const session = harness.newSession(harness.emulator.addIdentity());
+      const send = (override: string) => client.send({ method: 'POST', path: '/records/1', headers: [['host', HOST], ['accept', 'application/json'], ['x-session-token', session.token], ['x-http-method-override', override]] });
+      const before = app.count();
+      const dodged = await send('DELETE');
+      assert.notEqual(dodged.status, 200);
+      assert.equal(app.count(), before, 'the app was not reached');
+      assert.equal((await send('PATCH')).status, 200);
+      assert.equal(app.count(), before + 1, 'an override under the same rule reaches the app');
     });
   });
 }
