@@ -54,12 +54,12 @@ function selectionLines(trace: Trace): [string, ...string[]] {
   if (selection.kind === 'named') return [`${applied}`, `named by context_extensions.policy=${selection.name}: no matching`];
   const chosen = new Set(selection.readings.map((reading) => reading.rule));
   const verdict = chosen.size > 1 ? `none: the readings select different rules (${[...chosen].join(', ')}), so the request is refused` : applied;
-  return [verdict, ...selection.readings.map(readingLine)];
+  return [verdict, ...selection.readings.map((reading) => readingLine(reading, trace.request.method))];
 }
 
-function readingLine(reading: ReadingTrace): string {
+function readingLine(reading: ReadingTrace, sentMethod: string): string {
   const skipped = reading.skipped.map(({ rule, failed }) => `${rule} (${failed.join(', ')} did not match)`);
-  const subject = `${reading.path}${reading.folded ? ' case-folded' : ''}`;
+  const subject = `${reading.path}${reading.folded ? ' case-folded' : ''}${reading.method === sentMethod ? '' : ` as ${reading.method} (a method override)`}`;
   return `${subject} -> ${reading.rule}${skipped.length > 0 ? `; skipped ${skipped.join(', ')}` : ''}`;
 }
 
