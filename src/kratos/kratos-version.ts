@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema';
-import { readingOf, unknownVersion, type CodeMfaRule, type KratosVersionReading } from './code-mfa-rule';
+import { describeReading, readingOf, STRICTER_CODE_MFA_RULE, unknownVersion, type CodeMfaRule, type KratosVersionReading } from './code-mfa-rule';
 import { JsonGet } from './json-get';
 
 type VersionSettings = Pick<Config['kratos'], 'admin_url' | 'admin_token' | 'version'>;
@@ -25,6 +25,18 @@ export async function readKratosVersion(settings: VersionSettings, adminApi: Jso
   const reported = 'version' in asked ? readingOf(asked.version, 'admin_api') : unknownVersion(asked.failure);
   if (reported.known) return reported;
   return settings.version === '' ? unknownVersion(`${reported.why}, and kratos.version is not set`) : readingOf(settings.version, 'config');
+}
+
+/** What start-up will do, told without asking Kratos (check-config, explain without --kratos). */
+export function plannedReadingText(settings: VersionSettings, codeMfaEnabled: boolean): string {
+  if (settings.admin_url === '') {
+    const reading = settings.version === '' ? unknownVersion('kratos.admin_url is not set, and kratos.version is not set') : readingOf(settings.version, 'config');
+    return describeReading(reading, codeMfaEnabled);
+  }
+  const configured = settings.version === '' ? undefined : readingOf(settings.version, 'config');
+  const meanwhile = configured ? `kratos.version ${settings.version}, rule ${configured.rule},` : `the stricter rule ${STRICTER_CODE_MFA_RULE}`;
+  const applied = codeMfaEnabled ? '' : ' (not applied: kratos.code_mfa_enabled is false)';
+  return `the rule follows the Kratos version read from {kratos.admin_url}/admin/version at start; ${meanwhile} while it does not answer${applied}`;
 }
 
 async function askAdminApi(adminApi: JsonGet, adminToken: string, timeoutMs: number): Promise<{ version: string } | { failure: string }> {
