@@ -7,7 +7,7 @@ import type { Trace } from './trace';
 const LABEL_WIDTH = 13;
 
 /** The explanation for people: one labelled block a step, in the order the check takes them. */
-export function renderTrace(trace: Trace, sessionSource: string): string {
+export function renderTrace(trace: Trace, sessionSource: string, codeMfa: string): string {
   const lines: string[] = [];
   const block = (label: string, first: string, ...more: string[]) => {
     lines.push(`${label.padEnd(LABEL_WIDTH)}${first}`);
@@ -23,7 +23,7 @@ export function renderTrace(trace: Trace, sessionSource: string): string {
     block('credential', chosen ? chosen.shown : 'none', ...ignored.map((fact) => `ignored: ${fact.shown} (Kratos's precedence: x-session-token, then the cookie, then Authorization: Bearer)`));
     block('answered as', `${trace.style.browser ? 'browser navigation (redirects)' : 'API (JSON)'}, because ${trace.style.because}`);
     block('requirement', trace.requirement);
-    block('session', ...listed(sessionLines(trace.kratos, sessionSource)));
+    block('session', ...listed(sessionLines(trace.kratos, sessionSource)), `code MFA: ${codeMfa}`);
   }
   const { decision } = trace;
   block('decision', `${decision.kind}${'reason' in decision ? ` (${decision.reason})` : ''}, rule ${decision.policy}, credential ${decision.credential}${'detail' in decision ? `: ${decision.detail}` : ''}`);
