@@ -72,7 +72,9 @@ export async function oversizedMessages(port: number, count: number, mib: number
 
 function session(port: number, settings: { initialWindowSize?: number } = {}): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const s = connect(`http://127.0.0.1:${port}`, { settings });
+    // Node refuses new streams once a session has 10 MB queued to send (maxSessionMemory): a
+    // client writing 10 MiB messages needs more.
+    const s = connect(`http://127.0.0.1:${port}`, { settings, maxSessionMemory: 64 });
     s.once('connect', () => resolve(s)).once('error', reject);
   });
 }
@@ -118,4 +120,96 @@ export async function connectionBurst(port: number, count: number): Promise<numb
   };
   const results = await Promise.allSettled(Array.from({ length: count }, one));
   return results.filter((r) => r.status === 'fulfilled' && r.value).length;
+}
+
+/** A length-delimited protobuf field (field numbers below 16). */
+function lengthDelimited(field: number, body: Buffer): Buffer {
+  const length: number[] = [];
+  for (let rest = body.length; ; rest >>>= 7) {
+    if (rest < 0x80) {
+      length.push(rest);
+      break;
+    }
+    length.push((rest & 0x7f) | 0x80);
+  }
+  return Buffer.concat([Buffer.from([(field << 3) | 2, ...length]), body]);
+}
+
+/**
+ * A gRPC message frame holding a CheckRequest for GET https://app.example.com/ with one extra
+ * header line, encoded by hand: an 8 MiB value costs a copy, not a protobuf library's walk.
+ */
+export function checkFrameWithHeader(name: string, value: string): Buffer {
+  const entry = Buffer.concat([lengthDelimited(1, Buffer.from(name)), lengthDelimited(2, Buffer.from(value, 'latin1'))]);
+  const http = Buffer.concat([
+    lengthDelimited(2, Buffer.from('GET')),
+    lengthDelimited(4, Buffer.from('/')),
+    lengthDelimited(5, Buffer.from('app.example.com')),
+    lengthDelimited(6, Buffer.from('https')),
+    lengthDelimited(3, entry),
+  ]);
+  const message = lengthDelimited(1, lengthDelimited(4, lengthDelimited(2, http)));
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+
+/** `count` HTTP/2 connections to the service. */
+export function connections(port: number, count: number): Promise<ClientHttp2Session[]> {
+  return Promise.all(Array.from({ length: count }, () => session(port).then((s) => s.on('error', () => undefined))));
+}
+
+/** One Check with `frame` as its message; resolves its grpc-status, or 'reset' when the stream ended without one. */
+function sendFrame(s: ClientHttp2Session, frame: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const stream = s.request({ [constants.HTTP2_HEADER_METHOD]: 'POST', [constants.HTTP2_HEADER_PATH]: CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    let status = 'reset';
+    stream.on('response', () => undefined).on('data', () => undefined);
+    stream.on('trailers', (trailers) => (status = String(trailers['grpc-status'])));
+    stream.on('error', () => undefined);
+    stream.on('close', () => resolve(status));
+    stream.end(frame);
+  });
+}
+
+/** Sends `frame` again and again on each connection, one call at a time each, until `until`; counts the grpc-statuses. */
+export async function flood(sessions: readonly ClientHttp2Session[], frame: Buffer, until: number): Promise<Record<string, number>> {
+  const statuses: Record<string, number> = {};
+  await Promise.all(
+    sessions.map(async (s) => {
+      while (Date.now() < until && !s.destroyed) {
+        const status = await sendFrame(s, frame);
+        statuses[status] = (statuses[status] ?? 0) + 1;
+      }
+    }),
+  );
+  return statuses;
+}
+
+export interface Probed {
+  /** Checks answered within their deadline. */
+  answered: number;
+  /** Checks that failed, most often DEADLINE_EXCEEDED. */
+  failed: number;
+  slowestMs: number;
+}
+
+/** A legitimate check every `everyMs` until `until`, each with `deadlineMs`, as Envoy would send it. */
+export async function probe(port: number, until: number, deadlineMs: number, everyMs = 20): Promise<Probed> {
+  const client = new EnvoyClient(port);
+  const probed: Probed = { answered: 0, failed: 0, slowestMs: 0 };
+  try {
+    while (Date.now() < until) {
+      const started = performance.now();
+      await client.check({ path: '/probe' }, deadlineMs).then(
+        () => probed.answered++,
+        () => probed.failed++,
+      );
+      probed.slowestMs = Math.max(probed.slowestMs, Math.round(performance.now() - started));
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  } finally {
+    client.close();
+  }
+  return probed;
 }
