@@ -4,7 +4,7 @@ import type { CheckFunction } from '../envoy/check';
 import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from '../envoy/messages';
 import { AUTHORIZATION_SERVICE_NAME, loadAuthorizationServiceForServer, MAX_CHECK_REQUEST_BYTES } from '../envoy/proto';
 import type { Logger } from '../observability/logger';
-import { ReceiveSlots, receiveSlotsInterceptor, type Refusal, type ReceiveTiming } from './receive-slots';
+import { ReceiveSlots, receiveSlotsInterceptor } from './receive-slots';
 
 // Sent when even building a denial failed: still a successful RPC, still not OK, so Envoy
 // denies instead of applying failure_mode_allow.
@@ -27,19 +27,21 @@ export const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE_NAME] as const;
 export const MAX_RECEIVE_MESSAGE_BYTES = MAX_CHECK_REQUEST_BYTES + 2 * 1024 * 1024;
 
 /**
- * Large messages (still arriving RECEIVE_TIMING.graceMs after their call started reading)
- * received at once. Each may hold MAX_RECEIVE_MESSAGE_BYTES and its joined copy (20 MiB): two
- * take at most 40 MiB beside the ≈ 190 MiB of a full session cache, within the shipped 256Mi
- * limit. Envoy's messages are small and arrive whole: they never need one. See ReceiveSlots.
+ * Calls receiving their message at once. Each may hold MAX_RECEIVE_MESSAGE_BYTES and its joined
+ * copy (20 MiB): four take at most 80 MiB, beside a service near 100 MiB, within the shipped
+ * 256Mi limit. Envoy's messages are small and arrive whole, so a slot is free again within
+ * microseconds; see ReceiveSlots.
  */
-export const RECEIVE_SLOTS = 2;
+export const RECEIVE_SLOTS = 3;
 
-export const RECEIVE_TIMING: ReceiveTiming = { graceMs: 5, slotMs: 1000 };
+/** How long a call that has its slot may take to send its message. */
+export const RECEIVE_SLOT_MS = 250;
 
 /**
  * Streams one connection may have open. A stream waiting for a receive slot holds at most the
- * 64 KiB HTTP/2 window its peer may send ahead: 16 MiB a connection. Envoy opens another
- * connection when one is full.
+ * 64 KiB HTTP/2 window its peer may send ahead: 16 MiB a connection. Envoy does not open another
+ * connection when one is full (envoyproxy/envoy#13933): past 256 checks in flight on one worker,
+ * it queues them.
  */
 export const MAX_CONCURRENT_STREAMS = 256;
 
@@ -54,7 +56,7 @@ export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
 export function createGrpcServer(check: CheckFunction, health: HealthImplementation, logger: Logger): grpc.Server {
   const service = loadAuthorizationServiceForServer();
   const substitutes = new Map([[`/${AUTHORIZATION_SERVICE_NAME}/Check`, unreadCheckRequest]]);
-  const receiving = receiveSlotsInterceptor(new ReceiveSlots(RECEIVE_SLOTS), RECEIVE_TIMING, substitutes);
+  const receiving = receiveSlotsInterceptor(new ReceiveSlots(RECEIVE_SLOTS), RECEIVE_SLOT_MS, substitutes);
   const server = new grpc.Server({ ...GRPC_SERVER_OPTIONS, interceptors: [receiving] });
   server.addService(service, {
     Check(call: grpc.ServerUnaryCall<CheckRequest | UnreadableCheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
@@ -71,11 +73,9 @@ export function createGrpcServer(check: CheckFunction, health: HealthImplementat
   return server;
 }
 
-/** A Check whose message was not read is still answered, with a denial. */
-function unreadCheckRequest(refusal: Refusal): UnreadableCheckRequest {
-  return refusal === 'no_slot'
-    ? { unreadable: 'too_large', detail: 'the CheckRequest is larger than what arrives at once, while every receive slot is busy' }
-    : { unreadable: 'undecodable', detail: `the CheckRequest did not arrive within ${RECEIVE_TIMING.slotMs} ms` };
+/** A Check whose message stalled in its slot is still answered, with a denial. */
+function unreadCheckRequest(): UnreadableCheckRequest {
+  return { unreadable: 'undecodable', detail: `the CheckRequest did not arrive within ${RECEIVE_SLOT_MS} ms` };
 }
 
 /** Envoy sends its filter timeout as grpc-timeout; Infinity when the caller set none. */

@@ -2,8 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 
 type Listener = Parameters<grpc.ServerInterceptingCallInterface['start']>[0];
 
-/** Why a call's message was not read: no receive slot was free for it, or it stalled in one. */
-export type Refusal = 'no_slot' | 'stalled';
+/** Why a call's message was not read: it stalled in its slot. */
+export type Refusal = 'stalled';
 
 /**
  * What a method's handler is given in place of a message that was not read, so that it answers
@@ -12,52 +12,106 @@ export type Refusal = 'no_slot' | 'stalled';
  */
 export type Substitutes = ReadonlyMap<string, (refusal: Refusal) => unknown>;
 
-export interface ReceiveTiming {
-  /** How long a message may take to arrive before it counts as large and needs a slot. */
-  graceMs: number;
-  /** How long a message may take to arrive once it holds a slot. */
-  slotMs: number;
-}
+/** A slot's release: how long it was held decides whether its connection counts as quick. */
+export type Release = () => void;
 
 /**
- * Bounds the memory messages in flight can take, whatever the number of connections and
- * streams. grpc-js reads nothing of a call until it starts reading (HTTP/2 flow control holds
- * the sender to the 64 KiB stream window), then buffers the message whole, up to
- * max_receive_message_length, and copies it once more to join its pieces.
+ * How many calls may receive their message at once, across every connection. grpc-js reads
+ * nothing of a call before it starts reading (HTTP/2 flow control holds the sender to the 64 KiB
+ * stream window), then buffers its message whole, up to max_receive_message_length, and copies
+ * it once more to join the pieces: so the memory messages in flight can take is bounded by the
+ * slots, not by how many connections and streams a peer opens.
  *
- * Envoy's messages are small and written whole: one is read within microseconds of the call
- * starting to read, from what already arrived, and takes nothing here. A message still arriving
- * after `graceMs` is large, and holds one of `slots` until it is read; with none free, or when
- * it stalls for `slotMs` in one, it is not read and the handler answers with the method's
- * substitute. So a peer sending junk can make large messages wait or fail, never small ones.
+ * A call waits for a slot in turn with the other connections' calls (round robin by connection):
+ * one peer's queue of large messages holds another connection's calls behind one message a
+ * connection, not all of them. One slot more is kept for quick connections, whose last message
+ * was read within QUICK_MS of its slot: Envoy's messages are small and written whole, so its
+ * connections stay quick and find that slot free while large messages fill the others.
  */
 export class ReceiveSlots {
   private free: number;
+  private quickFree = 1;
+  /** Per connection, its calls waiting for a slot; Map order is the round robin's turn. */
+  private readonly waiting = new Map<string, Set<(release: Release) => void>>();
+  /** Connections whose last message was read quickly; oldest first, so the set stays bounded. */
+  private readonly quick = new Set<string>();
 
   constructor(readonly slots: number) {
     this.free = slots;
   }
 
-  tryTake(): boolean {
-    if (this.free === 0) return false;
-    this.free--;
-    return true;
+  /** Calls `admit` once a slot is taken for it; the returned function withdraws a call still waiting. */
+  take(connection: string, admit: (release: Release) => void): () => void {
+    if (this.free > 0) {
+      this.free--;
+      admit(this.releaser(connection, 'any'));
+      return () => undefined;
+    }
+    if (this.quickFree > 0 && this.quick.has(connection)) {
+      this.quickFree--;
+      admit(this.releaser(connection, 'quick'));
+      return () => undefined;
+    }
+    const queue = this.waiting.get(connection) ?? new Set<(release: Release) => void>();
+    queue.add(admit);
+    this.waiting.set(connection, queue);
+    return () => {
+      queue.delete(admit);
+      if (queue.size === 0 && this.waiting.get(connection) === queue) this.waiting.delete(connection);
+    };
   }
 
-  release(): void {
-    this.free++;
+  private releaser(connection: string, kind: 'any' | 'quick'): Release {
+    const taken = performance.now();
+    return () => {
+      this.remember(connection, performance.now() - taken < QUICK_MS);
+      this.handOn(kind);
+    };
+  }
+
+  private remember(connection: string, wasQuick: boolean): void {
+    this.quick.delete(connection);
+    if (!wasQuick) return;
+    this.quick.add(connection);
+    if (this.quick.size > MAX_QUICK_CONNECTIONS) this.quick.delete(this.quick.values().next().value ?? '');
+  }
+
+  /** Gives the slot to the next waiting call that may have it, or frees it. */
+  private handOn(kind: 'any' | 'quick'): void {
+    for (const [connection, queue] of this.waiting) {
+      if (kind === 'quick' && !this.quick.has(connection)) continue;
+      const [admit] = queue;
+      // Its turn is used: the connection goes to the back of the round robin.
+      this.waiting.delete(connection);
+      if (admit) queue.delete(admit);
+      if (queue.size > 0) this.waiting.set(connection, queue);
+      // On the loop's next turn, not now: handing slots on from call to call in one go would
+      // read a whole queue of messages without letting any other input (Kratos's answers) in.
+      if (admit) setImmediate(() => admit(this.releaser(connection, kind)));
+      return;
+    }
+    if (kind === 'quick') this.quickFree++;
+    else this.free++;
   }
 }
 
-export function receiveSlotsInterceptor(slots: ReceiveSlots, timing: ReceiveTiming, substitutes: Substitutes): grpc.ServerInterceptor {
-  return (method, call) => new SlottedCall(call, slots, timing, substitutes.get(method.path));
+/** A message read this soon after its slot was taken was already there: a small one. */
+const QUICK_MS = 5;
+const MAX_QUICK_CONNECTIONS = 4096;
+
+/**
+ * Makes each call's first read (its request message) wait for a slot and hold it until the
+ * message is read, the call ends, or `slotMs` passes: a peer that starts a message and stalls
+ * would otherwise keep its slot for ever. Then the handler is given the method's substitute.
+ */
+export function receiveSlotsInterceptor(slots: ReceiveSlots, slotMs: number, substitutes: Substitutes): grpc.ServerInterceptor {
+  return (method, call) => new SlottedCall(call, slots, slotMs, substitutes.get(method.path));
 }
 
 type Phase =
   | { name: 'before' }
-  /** Reading, not yet known to be large. */
-  | { name: 'arriving'; timer: NodeJS.Timeout }
-  | { name: 'in_slot'; timer: NodeJS.Timeout }
+  | { name: 'waiting'; withdraw: () => void }
+  | { name: 'in_slot'; timer: NodeJS.Timeout; release: Release }
   /** The handler got the substitute: what the stream still delivers is dropped. */
   | { name: 'substituted' }
   | { name: 'read' };
@@ -69,7 +123,7 @@ class SlottedCall extends grpc.ServerInterceptingCall {
   constructor(
     private readonly call: grpc.ServerInterceptingCallInterface,
     private readonly slots: ReceiveSlots,
-    private readonly timing: ReceiveTiming,
+    private readonly slotMs: number,
     private readonly substitute: ((refusal: Refusal) => unknown) | undefined,
   ) {
     super(call);
@@ -99,10 +153,16 @@ class SlottedCall extends grpc.ServerInterceptingCall {
   /** The first read is the request message; a later one (the half-close) reads nothing. */
   override startRead(): void {
     switch (this.phase.name) {
-      case 'before':
-        this.phase = { name: 'arriving', timer: setTimeout(() => this.needsSlot(), this.timing.graceMs) };
-        this.call.startRead();
+      case 'before': {
+        const withdraw = this.slots.take(connectionOf(this.call), (release) => {
+          // Ended while its turn came round: the slot goes on.
+          if (this.phase.name === 'read') return release();
+          this.phase = { name: 'in_slot', timer: setTimeout(() => this.refuse('stalled'), this.slotMs), release };
+          this.call.startRead();
+        });
+        if (this.phase.name === 'before') this.phase = { name: 'waiting', withdraw };
         return;
+      }
       case 'substituted':
         // The substitute stands for the whole request: its half-close follows.
         process.nextTick(() => this.listener?.onReceiveHalfClose());
@@ -112,24 +172,28 @@ class SlottedCall extends grpc.ServerInterceptingCall {
     }
   }
 
-  private needsSlot(): void {
-    if (this.slots.tryTake()) this.phase = { name: 'in_slot', timer: setTimeout(() => this.refuse('stalled'), this.timing.slotMs) };
-    else this.refuse('no_slot');
-  }
-
   private refuse(refusal: Refusal): void {
     this.finishReading();
     if (this.substitute && this.listener) {
       this.phase = { name: 'substituted' };
       this.listener.onReceiveMessage(this.substitute(refusal));
     } else {
-      this.call.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: refusal === 'no_slot' ? 'the server is receiving as many large messages as it can' : 'the request message stalled' });
+      this.call.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'the request message stalled' });
     }
   }
 
   private finishReading(): void {
-    if (this.phase.name === 'arriving' || this.phase.name === 'in_slot') clearTimeout(this.phase.timer);
-    if (this.phase.name === 'in_slot') this.slots.release();
+    if (this.phase.name === 'in_slot') {
+      clearTimeout(this.phase.timer);
+      this.phase.release();
+    } else if (this.phase.name === 'waiting') {
+      this.phase.withdraw();
+    }
     if (this.phase.name !== 'substituted') this.phase = { name: 'read' };
   }
+}
+
+function connectionOf(call: grpc.ServerInterceptingCallInterface): string {
+  const { remoteAddress, remotePort } = call.getConnectionInfo();
+  return `${remoteAddress ?? ''}:${remotePort ?? ''}`;
 }

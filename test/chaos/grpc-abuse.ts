@@ -2,7 +2,8 @@
 // the service could do. Each returns what it saw so the test can say what was tried.
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
 import { readFileSync } from 'node:fs';
-import { EnvoyClient } from '../support/envoy-client';
+import { EnvoyClient, httpStatusOf, type OfficialCheckResponse } from '../support/envoy-client';
+import { official } from '../support/official-schema';
 
 const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 /** A gRPC message frame holding an empty CheckRequest: valid on the wire, cheap to send. */
@@ -137,9 +138,10 @@ function lengthDelimited(field: number, body: Buffer): Buffer {
 
 /**
  * A gRPC message frame holding a CheckRequest for GET https://app.example.com/ with one extra
- * header line, encoded by hand: an 8 MiB value costs a copy, not a protobuf library's walk.
+ * header line (and a request body if given), encoded by hand: an 8 MiB value costs a copy, not a
+ * protobuf library's walk.
  */
-export function checkFrameWithHeader(name: string, value: string): Buffer {
+export function checkFrameWithHeader(name: string, value: string, body = ''): Buffer {
   const entry = Buffer.concat([lengthDelimited(1, Buffer.from(name)), lengthDelimited(2, Buffer.from(value, 'latin1'))]);
   const http = Buffer.concat([
     lengthDelimited(2, Buffer.from('GET')),
@@ -147,6 +149,8 @@ export function checkFrameWithHeader(name: string, value: string): Buffer {
     lengthDelimited(5, Buffer.from('app.example.com')),
     lengthDelimited(6, Buffer.from('https')),
     lengthDelimited(3, entry),
+    // with_request_body's body (field 11), which the service skips unread.
+    ...(body ? [lengthDelimited(11, Buffer.from(body, 'latin1'))] : []),
   ]);
   const message = lengthDelimited(1, lengthDelimited(4, lengthDelimited(2, http)));
   const prefix = Buffer.alloc(5);
@@ -159,16 +163,35 @@ export function connections(port: number, count: number): Promise<ClientHttp2Ses
   return Promise.all(Array.from({ length: count }, () => session(port).then((s) => s.on('error', () => undefined))));
 }
 
-/** One Check with `frame` as its message; resolves its grpc-status, or 'reset' when the stream ended without one. */
-function sendFrame(s: ClientHttp2Session, frame: Buffer): Promise<string> {
+export interface RawAnswer {
+  /** The grpc-status, or 'reset' when the stream ended without one. */
+  grpcStatus: string;
+  /** The HTTP status Envoy would answer with, when a CheckResponse came back. */
+  httpStatus?: number;
+}
+
+const CheckResponse = official.lookupType('envoy.service.auth.v3.CheckResponse');
+
+/** One Check with `frame` as its message, or only its first `stallAfter` bytes and then nothing more. */
+export function sendFrame(s: ClientHttp2Session, frame: Buffer, stallAfter?: number): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const stream = s.request({ [constants.HTTP2_HEADER_METHOD]: 'POST', [constants.HTTP2_HEADER_PATH]: CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
-    let status = 'reset';
-    stream.on('response', () => undefined).on('data', () => undefined);
-    stream.on('trailers', (trailers) => (status = String(trailers['grpc-status'])));
+    const answer: RawAnswer = { grpcStatus: 'reset' };
+    const chunks: Buffer[] = [];
+    stream.on('response', () => undefined).on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('trailers', (trailers) => {
+      answer.grpcStatus = String(trailers['grpc-status']);
+      const message = Buffer.concat(chunks).subarray(5);
+      if (message.length > 0) {
+        answer.httpStatus = httpStatusOf(CheckResponse.toObject(CheckResponse.decode(message), { defaults: true }) as OfficialCheckResponse);
+      }
+      // A stalled sender's stream stays half open until it gives up; this one gives up on its answer.
+      if (stallAfter !== undefined) stream.close();
+    });
     stream.on('error', () => undefined);
-    stream.on('close', () => resolve(status));
-    stream.end(frame);
+    stream.on('close', () => resolve(answer));
+    if (stallAfter === undefined) stream.end(frame);
+    else stream.write(frame.subarray(0, stallAfter));
   });
 }
 
@@ -178,8 +201,8 @@ export async function flood(sessions: readonly ClientHttp2Session[], frame: Buff
   await Promise.all(
     sessions.map(async (s) => {
       while (Date.now() < until && !s.destroyed) {
-        const status = await sendFrame(s, frame);
-        statuses[status] = (statuses[status] ?? 0) + 1;
+        const { grpcStatus } = await sendFrame(s, frame);
+        statuses[grpcStatus] = (statuses[grpcStatus] ?? 0) + 1;
       }
     }),
   );

@@ -11,7 +11,7 @@ import { SessionCache } from '../../src/cache/session-cache';
 import { parseConfig } from '../../src/config/load';
 import type { SessionSource } from '../../src/kratos/types';
 import type { Credential } from '../../src/request/credentials';
-import { checkFrameWithHeader, connections, flood, probe, RssSampler, rssMiB } from '../chaos/grpc-abuse';
+import { checkFrameWithHeader, connections, flood, probe, RssSampler, rssMiB, sendFrame } from '../chaos/grpc-abuse';
 import { httpStatusOf } from '../support/envoy-client';
 import { BIN, serveBin } from '../support/executable';
 import { startHarness } from '../support/harness';
@@ -131,10 +131,8 @@ describe('gRPC junk under the receive limit, sent straight to the gRPC port', ()
       // The issue's: a session cookie and 7.9 M ";" (over 1 MiB of headers: refused unread).
       { connections: 4, frame: checkFrameWithHeader('cookie', 'ory_kratos_session=x'.padEnd(7.9 * MiB, ';')) },
       // Just under 1 MiB of headers, so the credential readers do see it.
-      { connections: 2, frame: checkFrameWithHeader('authorization', 'Bearer'.padEnd(MiB - 256, ' ')) },
-      { connections: 2, frame: checkFrameWithHeader('cookie', 'ory_kratos_session=x'.padEnd(MiB - 256, ';')) },
-      // The largest message grpc-js takes (10 MiB), junk from end to end.
-      { connections: 2, frame: checkFrameWithHeader('x-junk', 'j'.repeat(10 * MiB - 256)) },
+      { connections: 1, frame: checkFrameWithHeader('authorization', 'Bearer'.padEnd(MiB - 256, ' ')) },
+      { connections: 1, frame: checkFrameWithHeader('cookie', 'ory_kratos_session=x'.padEnd(MiB - 256, ';')) },
     ];
     const pid = serving.child.pid;
     assert.ok(pid !== undefined);
@@ -157,6 +155,35 @@ describe('gRPC junk under the receive limit, sent straight to the gRPC port', ()
       serving.child.kill('SIGTERM');
       await serving.exited;
       await kratos.stop();
+    }
+  });
+});
+
+describe('receive slots: large messages wait their turn, a quick connection does not wait behind them', () => {
+  test('three stalled senders hold every slot: a quick connection is still decided at once; they are cut with a 400 after 250 ms', { timeout: 30_000 }, async () => {
+    const h = await startHarness();
+    const sessions = await connections(h.service.grpcPort, 4);
+    try {
+      const MiB = 1024 * 1024;
+      const small = { path: '/', headers: { accept: 'application/json' } };
+      // The client's connection reads a small message quickly: it becomes a quick connection.
+      assert.equal(httpStatusOf(await h.client.check(small)), 401);
+      // Small headers and a 5 MiB request body: a large message whose head the check can read.
+      const large = checkFrameWithHeader('accept', 'application/json', 'b'.repeat(5 * MiB));
+      const stalled = sessions.slice(0, 3).map((s) => sendFrame(s, large, 2 * MiB));
+      await sleep(100);
+      const started = performance.now();
+      assert.equal(httpStatusOf(await h.client.check(small, 200)), 401);
+      assert.ok(performance.now() - started < 150, 'the quick connection did not wait for the stalled ones');
+      const fourth = sessions[3];
+      assert.ok(fourth);
+      // A new connection waits for a slot, which the stalled senders give up when they are cut.
+      const waited = sendFrame(fourth, large);
+      assert.deepEqual(await Promise.all(stalled), Array(3).fill({ grpcStatus: '0', httpStatus: 400 }), 'stalled in a slot: a denial, not an RPC error');
+      assert.deepEqual(await waited, { grpcStatus: '0', httpStatus: 401 }, 'then decided');
+    } finally {
+      for (const s of sessions) s.destroy();
+      await h.close();
     }
   });
 });
