@@ -24,17 +24,18 @@ export type Release = () => void;
  *
  * A call waits for a slot in turn with the other connections' calls (round robin by connection):
  * one peer's queue of large messages holds another connection's calls behind one message a
- * connection, not all of them. One slot more is kept for quick connections, whose last message
- * was read within QUICK_MS of its slot: Envoy's messages are small and written whole, so its
- * connections stay quick and find that slot free while large messages fill the others.
+ * connection, not all of them. One slot more is kept for quick connections, those whose last
+ * message was read within QUICK_MS of its slot, or that have sent none yet: Envoy's messages are
+ * small and written whole, so its connections stay quick and find that slot free while large
+ * messages fill the others, and a connection that sends a large one loses its place there.
  */
 export class ReceiveSlots {
   private free: number;
   private quickFree = 1;
   /** Per connection, its calls waiting for a slot; Map order is the round robin's turn. */
   private readonly waiting = new Map<string, Set<(release: Release) => void>>();
-  /** Connections whose last message was read quickly; oldest first, so the set stays bounded. */
-  private readonly quick = new Set<string>();
+  /** Connections whose last message was not read quickly; oldest first, so the set stays bounded. */
+  private readonly slow = new Set<string>();
 
   constructor(readonly slots: number) {
     this.free = slots;
@@ -47,7 +48,7 @@ export class ReceiveSlots {
       admit(this.releaser(connection, 'any'));
       return () => undefined;
     }
-    if (this.quickFree > 0 && this.quick.has(connection)) {
+    if (this.quickFree > 0 && !this.slow.has(connection)) {
       this.quickFree--;
       admit(this.releaser(connection, 'quick'));
       return () => undefined;
@@ -70,16 +71,16 @@ export class ReceiveSlots {
   }
 
   private remember(connection: string, wasQuick: boolean): void {
-    this.quick.delete(connection);
-    if (!wasQuick) return;
-    this.quick.add(connection);
-    if (this.quick.size > MAX_QUICK_CONNECTIONS) this.quick.delete(this.quick.values().next().value ?? '');
+    this.slow.delete(connection);
+    if (wasQuick) return;
+    this.slow.add(connection);
+    if (this.slow.size > MAX_SLOW_CONNECTIONS) this.slow.delete(this.slow.values().next().value ?? '');
   }
 
   /** Gives the slot to the next waiting call that may have it, or frees it. */
   private handOn(kind: 'any' | 'quick'): void {
     for (const [connection, queue] of this.waiting) {
-      if (kind === 'quick' && !this.quick.has(connection)) continue;
+      if (kind === 'quick' && this.slow.has(connection)) continue;
       const [admit] = queue;
       // Its turn is used: the connection goes to the back of the round robin.
       this.waiting.delete(connection);
@@ -97,7 +98,8 @@ export class ReceiveSlots {
 
 /** A message read this soon after its slot was taken was already there: a small one. */
 const QUICK_MS = 5;
-const MAX_QUICK_CONNECTIONS = 4096;
+/** Forgetting the oldest makes a connection quick again: it loses that place at its next large message. */
+const MAX_SLOW_CONNECTIONS = 4096;
 
 /**
  * Makes each call's first read (its request message) wait for a slot and hold it until the
