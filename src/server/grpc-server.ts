@@ -27,10 +27,10 @@ export const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE_NAME] as const;
 export const MAX_RECEIVE_MESSAGE_BYTES = MAX_CHECK_REQUEST_BYTES + 2 * 1024 * 1024;
 
 /**
- * Calls receiving their message at once. Each may hold MAX_RECEIVE_MESSAGE_BYTES and its joined
- * copy (20 MiB): four take at most 80 MiB, beside a service near 100 MiB, within the shipped
- * 256Mi limit. Envoy's messages are small and arrive whole, so a slot is free again within
- * microseconds; see ReceiveSlots.
+ * Calls receiving their message at once, besides the one slot kept for quick connections. Each
+ * may hold MAX_RECEIVE_MESSAGE_BYTES and its joined copy (20 MiB): the four take at most 80 MiB,
+ * beside a service near 100 MiB, within the shipped 256Mi limit. Envoy's messages are small and
+ * arrive whole, so a slot is free again within microseconds; see ReceiveSlots.
  */
 export const RECEIVE_SLOTS = 3;
 

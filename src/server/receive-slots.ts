@@ -2,15 +2,12 @@ import * as grpc from '@grpc/grpc-js';
 
 type Listener = Parameters<grpc.ServerInterceptingCallInterface['start']>[0];
 
-/** Why a call's message was not read: it stalled in its slot. */
-export type Refusal = 'stalled';
-
 /**
- * What a method's handler is given in place of a message that was not read, so that it answers
- * (a Check must be a denial, never an RPC error); a method without one ends with
+ * Per method path, what its handler is given in place of a message that stalled in its slot, so
+ * that it answers (a Check must be a denial, never an RPC error); a method without one ends with
  * RESOURCE_EXHAUSTED.
  */
-export type Substitutes = ReadonlyMap<string, (refusal: Refusal) => unknown>;
+export type Substitutes = ReadonlyMap<string, () => unknown>;
 
 /** A slot's release: how long it was held decides whether its connection counts as quick. */
 export type Release = () => void;
@@ -37,7 +34,7 @@ export class ReceiveSlots {
   /** Connections whose last message was not read quickly; oldest first, so the set stays bounded. */
   private readonly slow = new Set<string>();
 
-  constructor(readonly slots: number) {
+  constructor(slots: number) {
     this.free = slots;
   }
 
@@ -126,7 +123,7 @@ class SlottedCall extends grpc.ServerInterceptingCall {
     private readonly call: grpc.ServerInterceptingCallInterface,
     private readonly slots: ReceiveSlots,
     private readonly slotMs: number,
-    private readonly substitute: ((refusal: Refusal) => unknown) | undefined,
+    private readonly substitute: (() => unknown) | undefined,
   ) {
     super(call);
   }
@@ -159,7 +156,7 @@ class SlottedCall extends grpc.ServerInterceptingCall {
         const withdraw = this.slots.take(connectionOf(this.call), (release) => {
           // Ended while its turn came round: the slot goes on.
           if (this.phase.name === 'read') return release();
-          this.phase = { name: 'in_slot', timer: setTimeout(() => this.refuse('stalled'), this.slotMs), release };
+          this.phase = { name: 'in_slot', timer: setTimeout(() => this.stalled(), this.slotMs), release };
           this.call.startRead();
         });
         if (this.phase.name === 'before') this.phase = { name: 'waiting', withdraw };
@@ -174,11 +171,11 @@ class SlottedCall extends grpc.ServerInterceptingCall {
     }
   }
 
-  private refuse(refusal: Refusal): void {
+  private stalled(): void {
     this.finishReading();
     if (this.substitute && this.listener) {
       this.phase = { name: 'substituted' };
-      this.listener.onReceiveMessage(this.substitute(refusal));
+      this.listener.onReceiveMessage(this.substitute());
     } else {
       this.call.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'the request message stalled' });
     }
