@@ -68,7 +68,7 @@ if ! has_image "$node_image"; then
 fi
 
 # --- the build stages' image: the lockfile's packages, so `npm ci` needs no registry ---------------
-lock_hash=$(cat package.json package-lock.json | sha256sum | cut -c1-16)
+lock_hash=$(sha256sum <package-lock.json | cut -c1-16)
 build_image="kratos-ext-authz-build:$lock_hash"
 if ! has_image "$build_image"; then
   log "building $build_image"
