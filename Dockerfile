@@ -5,8 +5,9 @@
 #     -v "$PWD/examples/config.yaml:/etc/kratos-ext-authz/config.yaml:ro" kratos-ext-authz
 #
 # Works with the classic builder and BuildKit (the e2e tests build it through testcontainers).
-# For production, pin the base image by digest as well: node:20.20.2-bookworm-slim@sha256:...
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Node 24 LTS (Node 20 reached end of life on 2026-04-30). For production, pin the base image
+# by digest as well: node:24.22.3-bookworm-slim@sha256:...
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 # The image the build stages run `npm ci` in; the runtime stage is always NODE_IMAGE. Where no
 # registry is reachable, scripts/container-images.sh sets it to NODE_IMAGE plus an offline npm cache.
 ARG BUILD_IMAGE=${NODE_IMAGE}

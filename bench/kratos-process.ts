@@ -3,7 +3,7 @@
  * over IPC. In the driver's own process it stalled: collecting the garbage of 100000 request
  * bodies paused it for longer than the service's Kratos timeout, and checks failed.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import { KratosEmulator } from '../test/support/kratos-emulator';
 import { IpcChild } from './ipc-child';
 
@@ -33,7 +33,7 @@ class EmulatorHost {
   private created = 0;
   private identity: string | undefined;
   private whoami = 0;
-  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 5 });
+  private readonly loop: ELDHistogram = monitorEventLoopDelay({ resolution: 5 });
 
   constructor(private readonly emulator: KratosEmulator) {
     this.loop.enable();

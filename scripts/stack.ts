@@ -4,7 +4,9 @@
  * stack:install`, configs generated from envoy/). Prints the app URL and the Kratos admin URL,
  * then one line per request from Envoy's access log; Ctrl-C stops every child and exits 0.
  *
- *   npm run stack -- [--port 8080] [--kratos-admin-port 4434] [--envoy <version>]
+ *   npm run stack -- [--port 8080] [--kratos-admin-port 4434] [--envoy <version>] [--kratos <version>]
+ *
+ * The newest pinned Envoy and Kratos unless --envoy / --kratos name another (stack/versions.json).
  */
 import { startLocalStack, ENVOY, type LocalStack } from '../stack/local-stack';
 import { installBinaries, pinnedVersions } from '../stack/versions';
@@ -14,11 +16,14 @@ interface Options {
   port: number | undefined;
   kratosAdminPort: number | undefined;
   envoyVersion: string;
+  kratosVersion: string;
 }
 
 function parseOptions(argv: string[]): Options {
-  const versions = pinnedVersions().envoy;
-  const options: Options = { port: undefined, kratosAdminPort: undefined, envoyVersion: versions[versions.length - 1] ?? '' };
+  const pinned = pinnedVersions();
+  const versions = pinned.envoy;
+  const usage = `usage: npm run stack -- [--port N] [--kratos-admin-port N] [--envoy ${versions.join('|')}] [--kratos ${pinned.kratos.join('|')}]`;
+  const options: Options = { port: undefined, kratosAdminPort: undefined, envoyVersion: versions.at(-1) ?? '', kratosVersion: pinned.kratos.at(-1) ?? '' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -34,7 +39,11 @@ function parseOptions(argv: string[]): Options {
       if (!value || !versions.includes(value)) fail(`--envoy takes one of ${versions.join(', ')}`);
       options.envoyVersion = value;
       i++;
-    } else fail(`unknown argument ${String(flag)}; usage: npm run stack -- [--port N] [--kratos-admin-port N] [--envoy ${versions.join('|')}]`);
+    } else if (flag === '--kratos') {
+      if (!value || !pinned.kratos.includes(value)) fail(`--kratos takes one of ${pinned.kratos.join(', ')}`);
+      options.kratosVersion = value;
+      i++;
+    } else fail(`unknown argument ${String(flag)}; ${usage}`);
   }
   return options;
 }
@@ -89,9 +98,11 @@ async function main(): Promise<void> {
   }
   const envoy = outcome.binaries.envoy.find((b) => b.version === options.envoyVersion);
   if (!envoy) fail(`envoy ${options.envoyVersion} is not installed`);
+  const kratos = outcome.binaries.kratosVersions.find((b) => b.version === options.kratosVersion);
+  if (!kratos) fail(`kratos ${options.kratosVersion} is not installed`);
   const stack: LocalStack = await startLocalStack({
     envoy,
-    kratos: outcome.binaries.kratos,
+    kratos,
     ports: { envoy: await appPort(options.port), ...(options.kratosAdminPort ? { kratosAdmin: options.kratosAdminPort } : {}) },
     onLine: (name, line) => {
       const access = name === ENVOY ? accessLine(line) : undefined;
@@ -106,7 +117,7 @@ async function main(): Promise<void> {
 
   process.stdout.write(
     [
-      `envoy ${envoy.version}, kratos ${outcome.binaries.kratos.version}, kratos-ext-authz (dist/src/main.js)`,
+      `envoy ${envoy.version}, kratos ${kratos.version}, kratos-ext-authz (dist/src/main.js)`,
       `app:          ${stack.baseUrl}/  (anonymous: /, /health, /ui/*; everything else needs a Kratos session)`,
       `kratos API:   ${stack.baseUrl}/self-service/...  (same origin as the app)`,
       `kratos admin: ${stack.kratosAdminUrl}/admin/identities`,

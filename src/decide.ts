@@ -25,6 +25,9 @@ export async function decide(view: RequestView, context: CallContext, deps: Deci
   if (selection.kind === 'ambiguous_path') {
     return { kind: 'bad_request', detail: 'the path reads differently decoded and as sent, and the two readings fall under different rules', credential: credentialKind, policy: 'none' };
   }
+  if (selection.kind === 'ambiguous_method') {
+    return { kind: 'bad_request', detail: 'a method override header or _method names a method that falls under a different rule', credential: credentialKind, policy: 'none' };
+  }
   if (selection.kind === 'unknown_policy') {
     return { kind: 'internal_error', detail: `context_extensions names unknown policy "${selection.name}"`, credential: credentialKind, policy: selection.name };
   }

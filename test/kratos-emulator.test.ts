@@ -356,6 +356,18 @@ describe('AAL enforcement (§5)', () => {
     assert.equal((await whoami({ 'X-Session-Token': s.token })).status, 200);
   });
 
+  test('kratosVersion v1.3.1: with code MFA every identity is aal2-available; /admin/version names the release', async () => {
+    const old = await KratosEmulator.start({ kratosVersion: 'v1.3.1', codeMfaEnabled: true, requiredAal: 'highest_available' });
+    try {
+      const s = old.createSession(old.addIdentity({ credentials: { password: { identifiers: ['n@example.com'] } } }));
+      assert.equal((await fetch(`${old.publicUrl}/sessions/whoami`, { headers: { 'X-Session-Token': s.token } })).status, 403);
+      assert.deepEqual(await (await fetch(`${old.adminUrl}/admin/version`)).json(), { version: 'v1.3.1' });
+    } finally {
+      await old.stop();
+    }
+    assert.deepEqual(await (await fetch(`${kratos.adminUrl}/admin/version`)).json(), { version: 'v26.2.0' });
+  });
+
   test('code credential with only empty addresses does not count even with codeMfaEnabled', async () => {
     kratos.setRequiredAal('highest_available');
     kratos.setCodeMfaEnabled(true);

@@ -13,6 +13,7 @@ import { toCheckResponse } from '../src/envoy/check-response';
 import type { CheckRequest } from '../src/envoy/messages';
 import { checkRequest } from './support/envoy-client';
 import { official, ours, projectRequest, type RequestLike } from './support/official-schema';
+import { allSpellings } from './support/spellings';
 
 function subjectOf(aal: 'aal1' | 'aal2'): Subject {
   return { identityId: 'i', sessionId: 's', aal, session: { id: 's', identityId: 'i', aal, expiresAt: Date.now() + 60_000, methods: [], traits: new Map() } };
@@ -137,7 +138,7 @@ describe('our CheckResponse decoded with the official schema', () => {
 
     const anonymous = answer({ kind: 'allow', stripCredentials: true, reason: 'anonymous', subject: null, credential: 'none', policy: 'p' }, undefined, settings);
     const removed = roundTrip(toCheckResponse(anonymous, {})) as { ok_response: { headers_to_remove: string[] } };
-    assert.deepEqual(removed.ok_response.headers_to_remove, ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'x_kratos_identity_id', 'x_kratos_session_id', 'x_kratos_aal']);
+    assert.deepEqual([...removed.ok_response.headers_to_remove].sort(), ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'].flatMap(allSpellings).sort());
   });
 
   test('OK with a renewed session cookie: response_headers_to_add (field 6), one set-cookie per line, appended', () => {

@@ -7,7 +7,7 @@ import type { Trace } from './trace';
 const LABEL_WIDTH = 13;
 
 /** The explanation for people: one labelled block a step, in the order the check takes them. */
-export function renderTrace(trace: Trace, sessionSource: string): string {
+export function renderTrace(trace: Trace, sessionSource: string, codeMfa: string): string {
   const lines: string[] = [];
   const block = (label: string, first: string, ...more: string[]) => {
     lines.push(`${label.padEnd(LABEL_WIDTH)}${first}`);
@@ -23,7 +23,7 @@ export function renderTrace(trace: Trace, sessionSource: string): string {
     block('credential', chosen ? chosen.shown : 'none', ...ignored.map((fact) => `ignored: ${fact.shown} (Kratos's precedence: x-session-token, then the cookie, then Authorization: Bearer)`));
     block('answered as', `${trace.style.browser ? 'browser navigation (redirects)' : 'API (JSON)'}, because ${trace.style.because}`);
     block('requirement', trace.requirement);
-    block('session', ...listed(sessionLines(trace.kratos, sessionSource)));
+    block('session', ...listed(sessionLines(trace.kratos, sessionSource)), `code MFA: ${codeMfa}`);
   }
   const { decision } = trace;
   block('decision', `${decision.kind}${'reason' in decision ? ` (${decision.reason})` : ''}, rule ${decision.policy}, credential ${decision.credential}${'detail' in decision ? `: ${decision.detail}` : ''}`);
@@ -54,12 +54,12 @@ function selectionLines(trace: Trace): [string, ...string[]] {
   if (selection.kind === 'named') return [`${applied}`, `named by context_extensions.policy=${selection.name}: no matching`];
   const chosen = new Set(selection.readings.map((reading) => reading.rule));
   const verdict = chosen.size > 1 ? `none: the readings select different rules (${[...chosen].join(', ')}), so the request is refused` : applied;
-  return [verdict, ...selection.readings.map(readingLine)];
+  return [verdict, ...selection.readings.map((reading) => readingLine(reading, trace.request.method))];
 }
 
-function readingLine(reading: ReadingTrace): string {
+function readingLine(reading: ReadingTrace, sentMethod: string): string {
   const skipped = reading.skipped.map(({ rule, failed }) => `${rule} (${failed.join(', ')} did not match)`);
-  const subject = `${reading.path}${reading.folded ? ' case-folded' : ''}`;
+  const subject = `${reading.path}${reading.folded ? ' case-folded' : ''}${reading.method === sentMethod ? '' : ` as ${reading.method} (a method override)`}`;
   return `${subject} -> ${reading.rule}${skipped.length > 0 ? `; skipped ${skipped.join(', ')}` : ''}`;
 }
 

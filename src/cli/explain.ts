@@ -3,6 +3,9 @@ import type { Config } from '../config/schema';
 import type { Subcommand } from './commands';
 import { CONFIG_OPTION, configFromCommandLine, parseCommandLine, UsageError } from './command-line';
 import { EXIT } from './exit-codes';
+import { describeReading, type CodeMfaRule } from '../kratos/code-mfa-rule';
+import { JsonGet } from '../kratos/json-get';
+import { plannedReadingText, readKratosVersion, VERSION_TIMING } from '../kratos/kratos-version';
 import { renderTrace } from './explain-text';
 import { parseHeaderLine, type RequestInput } from './request-input';
 import { kratosFromFacts, liveKratos, type RecordingKratos } from './session-facts';
@@ -62,13 +65,26 @@ Without --session or --kratos, Kratos knows no session (whoami answers 401).`,
       joinedHeaders: values['joined-headers'],
     };
     const config = configFromCommandLine(values.config);
-    const kratos = values.kratos ? liveKratos(config.kratos) : kratosFromFacts({ kratos: 'up', whoami: values.session === undefined ? undefined : readSession(values.session), availableAal, whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available });
+    const live = values.kratos ? await liveCodeMfa(config) : undefined;
+    const codeMfa = live ? live.text : plannedReadingText(config.kratos, config.kratos.code_mfa_enabled);
+    const kratos = live ? liveKratos(config.kratos, live.rule) : kratosFromFacts({ kratos: 'up', whoami: values.session === undefined ? undefined : readSession(values.session), availableAal, whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available });
     const trace = await traceWith(config, input, kratos);
     if ('problem' in trace) throw new UsageError(trace.problem);
-    process.stdout.write(values.json ? `${JSON.stringify(trace, null, 2)}\n` : renderTrace(trace, sessionSource(values.session, values.kratos, config)));
+    process.stdout.write(values.json ? `${JSON.stringify({ ...trace, codeMfa }, null, 2)}\n` : renderTrace(trace, sessionSource(values.session, values.kratos, config), codeMfa));
     return EXIT.ok;
   },
 };
+
+/** The Kratos version and its code-MFA rule, read as start-up reads them. */
+async function liveCodeMfa(config: Config): Promise<{ rule: CodeMfaRule; text: string }> {
+  const adminApi = config.kratos.admin_url ? new JsonGet(config.kratos.admin_url) : undefined;
+  try {
+    const reading = await readKratosVersion(config.kratos, adminApi, VERSION_TIMING.timeoutMs);
+    return { rule: reading.rule, text: describeReading(reading, config.kratos.code_mfa_enabled) };
+  } finally {
+    await adminApi?.close();
+  }
+}
 
 async function traceWith(config: Config, input: RequestInput, kratos: RecordingKratos): ReturnType<typeof traceRequest> {
   try {

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema';
 import { KratosClient, sessionFrom } from '../kratos/client';
+import type { CodeMfaRule } from '../kratos/code-mfa-rule';
 import type { AvailableAalOutcome, AvailableAalSource, SessionSource, WhoamiOutcome } from '../kratos/types';
 
 /**
@@ -45,8 +46,8 @@ export function kratosFromFacts(facts: KratosFacts): RecordingKratos {
 }
 
 /** The configured Kratos, asked for real (explain --kratos); the credential is sent only there. */
-export function liveKratos(config: Config['kratos']): RecordingKratos {
-  const client = new KratosClient(config);
+export function liveKratos(config: Config['kratos'], codeMfaRule: CodeMfaRule): RecordingKratos {
+  const client = new KratosClient(config, undefined, undefined, () => codeMfaRule);
   return recording(client, client, () => client.close());
 }
 

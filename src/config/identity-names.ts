@@ -1,4 +1,5 @@
 import { IDENTITY_HEADERS } from '../answer/answer';
+import { MAX_NAME_SEPARATORS } from '../envoy/headers-to-remove';
 
 // RFC 9110 §5.6.2 token, lower case (Envoy and HTTP/2 carry names lower case). No "_": nginx
 // drops such headers by default, and the "_" spellings are the ones cleared as lookalikes.
@@ -23,6 +24,7 @@ const CLIENT_BOUND: ReadonlySet<string> = new Set(['set-cookie', 'location', 'ww
 export function identityHeaderNameProblem(name: string, role: 'trait' | 'jwt'): string | undefined {
   if (name.startsWith(':')) return 'is a pseudo-header: only regular request headers can be set';
   if (!LOWERCASE_TOKEN.test(name)) return 'must be a lower-case HTTP header name (letters, digits and "-"; no "_")';
+  if (name.split('-').length - 1 > MAX_NAME_SEPARATORS) return `has more than ${MAX_NAME_SEPARATORS} "-": the Envoy doors strip each of its 3^n "-"/"_"/"." spellings on every allow`;
   if (HOP_BY_HOP.has(name)) return 'is a hop-by-hop header: proxies drop or interpret it';
   if (name === 'authorization' && role === 'jwt') return undefined;
   if (name === 'authorization') return 'is allowed as upstream_jwt.header only';

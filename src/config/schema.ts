@@ -178,6 +178,16 @@ const upstreamJwtSchema = z
   })
   .strict();
 
+/**
+ * kratos.version: the Kratos release the service talks to, for its code-MFA rule
+ * (src/kratos/code-mfa-rule.ts). Used when {admin_url}/admin/version does not answer; "" = ask
+ * the admin API only (and apply the stricter rule until it answers).
+ */
+const kratosVersionSetting = z
+  .string()
+  .regex(/^$|^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'must be a Kratos release version such as v26.2.0, or "" to ask the admin API')
+  .default('');
+
 export const configSchema = z
   .object({
     server: z
@@ -203,6 +213,7 @@ export const configSchema = z
           .default('ory_kratos_session'),
         timeout: duration('150ms').refine((ms) => ms >= MIN_KRATOS_TIMEOUT_MS, `must be at least ${MIN_KRATOS_TIMEOUT_MS}ms: no Kratos answers sooner, and every check would be a 503`),
         code_mfa_enabled: z.boolean().default(false),
+        version: kratosVersionSetting,
         whoami_enforces_highest_available: z.boolean().default(false),
       })
       .strict()

@@ -246,6 +246,12 @@ class ExactWriter {
     return this.varint(tag(field, LEN)).varint(size);
   }
 
+  bytes(encoded: Buffer): this {
+    encoded.copy(this.buffer, this.position);
+    this.position += encoded.length;
+    return this;
+  }
+
   stringField(field: number, value: string | undefined, always = false): this {
     if (!value && !always) return this;
     const text = value ?? '';
@@ -260,6 +266,26 @@ class ExactWriter {
     this.lenField(2, BOOL_VALUE_SIZE).varint(tag(1, VARINT)).varint(option.append.value ? 1 : 0);
     return this;
   }
+}
+
+// headers_to_remove names every spelling of the identity headers (headers-to-remove.ts): some
+// sixty names on every allow, which hands out the same few frozen lists. Their encoded fields
+// are kept, by list, so an allow copies them instead of writing each name again.
+const encodedRemovals = new WeakMap<readonly string[], Buffer>();
+
+/** headers_to_remove's fields (5), encoded. A repeated field: an empty element is still an element, and is written. */
+function removalFields(names: readonly string[]): Buffer {
+  let encoded = encodedRemovals.get(names);
+  if (encoded === undefined) {
+    let size = 0;
+    for (const name of names) size += lenFieldSize(Buffer.byteLength(name));
+    const writer = new ExactWriter(Buffer.allocUnsafe(size));
+    for (const name of names) writer.stringField(5, name, true);
+    encoded = writer.buffer;
+    // Only a frozen list cannot change after its bytes are kept.
+    if (Object.isFrozen(names)) encodedRemovals.set(names, encoded);
+  }
+  return encoded;
 }
 
 /**
@@ -279,8 +305,7 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
   let okSize = 0;
   if (ok) {
     for (const option of ok.headers) okSize += lenFieldSize(headerOptionSize(option));
-    // A repeated field: an empty element is still an element, and is written.
-    for (const name of ok.headers_to_remove) okSize += lenFieldSize(Buffer.byteLength(name));
+    okSize += removalFields(ok.headers_to_remove).length;
     for (const option of ok.response_headers_to_add) okSize += lenFieldSize(headerOptionSize(option));
   }
   const entries = Object.entries(response.dynamic_metadata.fields);
@@ -298,7 +323,7 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
   if (ok) {
     writer.lenField(3, okSize);
     for (const option of ok.headers) writer.headerOption(2, option);
-    for (const name of ok.headers_to_remove) writer.stringField(5, name, true);
+    writer.bytes(removalFields(ok.headers_to_remove));
     // response_headers_to_add: for the client's response (the renewed session cookie).
     for (const option of ok.response_headers_to_add) writer.headerOption(6, option);
   }

@@ -1,29 +1,72 @@
 import { IDENTITY_HEADERS, type Answer } from '../answer/answer';
 
 /**
- * Client-sent spellings with "_" that some upstreams (nginx with underscores_in_headers, CGI
- * and WSGI stacks that map both to HTTP_X_KRATOS_…) read as the identity headers. Envoy's
- * headers_with_underscores_action can reject them; removing them is the cheap second guard.
+ * The most "-" an identity header name may have (config/identity-names.ts): each one triples
+ * the spellings below, which every allow on the Envoy doors names.
  */
-function lookalikeOf(name: string): string {
-  return name.replaceAll('-', '_');
+export const MAX_NAME_SEPARATORS = 4;
+
+/**
+ * What upstreams read as "-": Rack, WSGI, PHP and CGI fold "-" to "_" (`x-kratos-identity_id`
+ * is HTTP_X_KRATOS_IDENTITY_ID there), and PHP also folds "." into "_" when it registers
+ * $_SERVER (`x.kratos.aal`, through its built-in server or a FastCGI gateway that keeps it).
+ */
+const SEPARATORS = ['-', '_', '.'] as const;
+
+const spellingsByName = new Map<string, readonly string[]>();
+
+/**
+ * Every spelling of `name` with each "-" read as any of SEPARATORS, the name itself first: a
+ * client copy of any of them reads as the identity header an allow sets. Lower case covers
+ * every case: Envoy carries header names lower-cased (HTTP/1 codec, HTTP/2 and HTTP/3 rules).
+ * Memoised: the names come from the configuration, a handful, and this runs on every allow.
+ */
+export function spellingsOf(name: string): readonly string[] {
+  let spellings = spellingsByName.get(name);
+  if (spellings === undefined) {
+    spellings = name.split('-').reduce<string[]>((heads, part, index) => (index === 0 ? [part] : heads.flatMap((head) => SEPARATORS.map((separator) => `${head}${separator}${part}`))), []);
+    spellingsByName.set(name, spellings);
+  }
+  return spellings;
 }
 
-const IDENTITY_HEADER_LOOKALIKES = IDENTITY_HEADERS.map(lookalikeOf);
-const NO_IDENTITY = [...IDENTITY_HEADERS, ...IDENTITY_HEADER_LOOKALIKES];
+/** The spellings that are not the name itself: the ones an allow that sets the name must still remove. */
+function lookalikesOf(name: string): readonly string[] {
+  return spellingsOf(name).slice(1);
+}
+
+const IDENTITY_HEADER_LOOKALIKES = Object.freeze(IDENTITY_HEADERS.flatMap(lookalikesOf));
+const NO_IDENTITY = Object.freeze(IDENTITY_HEADERS.flatMap(spellingsOf));
+
+// The lists of the other answers, by the names they set and withhold: a configuration has a
+// few such shapes (which traits a session lacks). Bounded all the same, as reloads change names.
+const MAX_SHAPES = 256;
+const listsByShape = new Map<string, readonly string[]>();
 
 /**
  * What Envoy must strip from the upstream request on an allow (gRPC `headers_to_remove`, or the
  * `x-envoy-auth-headers-to-remove` answer header of http_service). Envoy only overwrites the
- * headers an answer sets, so every identity header it does not set (all of them without a
- * subject; a trait header whose trait is missing or unfit) would reach the upstream as the
- * client forged it unless named here. The other proxies clear them in their own config.
+ * headers an answer sets, so every spelling of an identity header it does not set (all of them
+ * without a subject; a trait header whose trait is missing or unfit), and every other spelling
+ * of one it sets, would reach the upstream as the client forged it unless named here. The list
+ * does not depend on what the authorizer was shown of the request: Envoy's http_service,
+ * Istio's includeRequestHeadersInCheck and Envoy Gateway's headersToExtAuth let only a few
+ * client headers through to it. The other proxies clear them in their own config.
+ *
+ * The same frozen array for the same shape of answer, so the gRPC codec encodes each list once.
  */
 export function headersToRemove(answer: Extract<Answer, { kind: 'allow' }>): readonly string[] {
   // The answers of a configuration without identity_headers or upstream_jwt: no list is built.
   if (answer.withheld.length === 0 && answer.identityHeaders.length === IDENTITY_HEADERS.length) return IDENTITY_HEADER_LOOKALIKES;
   if (answer.withheld.length === IDENTITY_HEADERS.length && answer.identityHeaders.length === 0) return NO_IDENTITY;
-  const names = [...answer.identityHeaders.map(([name]) => name), ...answer.withheld];
-  // A name without "-" (authorization) is its own lookalike: it is set or withheld already.
-  return [...answer.withheld, ...names.map(lookalikeOf).filter((lookalike) => !names.includes(lookalike))];
+  // "," and " " are not header-name characters (RFC 9110 tchar), so no two shapes share a key.
+  const shape = `${answer.withheld.join(',')} ${answer.identityHeaders.map(([name]) => name).join(',')}`;
+  let names = listsByShape.get(shape);
+  if (names === undefined) {
+    // A name without "-" (authorization) has no lookalike: it is set or withheld already.
+    names = Object.freeze([...answer.withheld.flatMap(spellingsOf), ...answer.identityHeaders.flatMap(([name]) => lookalikesOf(name))]);
+    if (listsByShape.size >= MAX_SHAPES) listsByShape.clear();
+    listsByShape.set(shape, names);
+  }
+  return names;
 }

@@ -47,7 +47,7 @@ export type StructValue = { stringValue: string };
 export interface CheckResponse {
   status: { code: number; message?: string };
   /** `response_headers_to_add` (OkHttpResponse field 6): added to the client's response. */
-  ok_response?: { headers: HeaderValueOption[]; headers_to_remove: string[]; response_headers_to_add: HeaderValueOption[] };
+  ok_response?: { headers: HeaderValueOption[]; headers_to_remove: readonly string[]; response_headers_to_add: HeaderValueOption[] };
   denied_response?: { status: { code: number }; headers: HeaderValueOption[]; body: string };
   dynamic_metadata: { fields: Record<string, StructValue> };
 }

@@ -1,3 +1,5 @@
+import type { CodeMfa } from './code-mfa-rule';
+
 /**
  * The identity's highest available AAL, computed from `GET /admin/identities/{id}` the way Kratos
  * computes its internal `available_aal` (identity.SetAvailableAAL), without asking for secrets:
@@ -7,11 +9,13 @@ export interface AdminIdentityCredentials {
   [type: string]: { config?: unknown } | undefined;
 }
 
-export function availableAalOf(credentials: AdminIdentityCredentials | undefined, codeMfaEnabled: boolean): 'aal1' | 'aal2' {
+export function availableAalOf(credentials: AdminIdentityCredentials | undefined, codeMfa: CodeMfa): 'aal1' | 'aal2' {
+  // Kratos up to v1.3.x counts code MFA as a second factor of every identity (code-mfa-rule.ts).
+  if (codeMfa === 'every_identity') return 'aal2';
   if (!credentials) return 'aal1';
   if (credentials.totp || credentials.lookup_secret) return 'aal2';
   if (hasSecondFactorWebauthnKey(credentials.webauthn?.config)) return 'aal2';
-  if (codeMfaEnabled && hasCodeAddress(credentials.code?.config)) return 'aal2';
+  if (codeMfa === 'code_address' && hasCodeAddress(credentials.code?.config)) return 'aal2';
   return 'aal1';
 }
 

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema';
 import type { Credential } from '../request/credentials';
 import { availableAalOf, type AdminIdentityCredentials } from './available-aal';
 import { callBudget } from './budget';
+import { STRICTER_CODE_MFA_RULE, type CodeMfa, type CodeMfaRule } from './code-mfa-rule';
 import { JsonGet, type JsonGetResult } from './json-get';
 import { readTraits } from '../upstream/traits';
 import { refreshedCookieOf } from './refreshed-cookie';
@@ -27,6 +28,8 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     private readonly observe: KratosCallObserver = () => {},
     /** The trait paths identity_headers and upstream_jwt.claims read, kept with each session. */
     private readonly traitPaths: readonly string[] = [],
+    /** The code-MFA rule of the Kratos version talked to (kratos-version.ts), read per lookup. */
+    private readonly codeMfaRule: () => CodeMfaRule = () => STRICTER_CODE_MFA_RULE,
   ) {
     this.publicApi = new JsonGet(config.public_url);
     this.adminApi = config.admin_url ? new JsonGet(config.admin_url) : undefined;
@@ -66,7 +69,7 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     const response = await this.call('identity', this.adminApi, path, { ...this.adminHeaders }, context);
     if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
     if (response.status !== 200) return { kind: 'unavailable', detail: `admin identity answered ${response.status}` };
-    return availableAalFrom(response.body, identityId, this.config.code_mfa_enabled);
+    return availableAalFrom(response.body, identityId, this.config.code_mfa_enabled ? this.codeMfaRule() : 'off');
   }
 
   /** For a side a reload replaced: lets its last calls finish, then releases the keep-alive sockets. */
@@ -162,10 +165,10 @@ function methodsOf(value: unknown): readonly string[] {
 const NO_METHODS: readonly string[] = Object.freeze([]);
 
 /** Only an answer about the identity that was asked for, in a state Kratos defines, is trusted. */
-function availableAalFrom(body: unknown, identityId: string, codeMfaEnabled: boolean): AvailableAalOutcome {
+function availableAalFrom(body: unknown, identityId: string, codeMfa: CodeMfa): AvailableAalOutcome {
   if (!isRecord(body) || body.id !== identityId) return { kind: 'unavailable', detail: 'admin identity answer is not an identity' };
   if (body.state === 'inactive') return { kind: 'identity_inactive' };
   if (body.state !== 'active') return { kind: 'unavailable', detail: 'admin identity answer has no identity state' };
   const credentials = isRecord(body.credentials) ? (body.credentials as AdminIdentityCredentials) : {};
-  return { kind: 'known', aal: availableAalOf(credentials, codeMfaEnabled) };
+  return { kind: 'known', aal: availableAalOf(credentials, codeMfa) };
 }

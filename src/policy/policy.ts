@@ -34,8 +34,8 @@ export interface Rule {
   outcome: RuleOutcome;
   /** Whether its allows take the Kratos credential out of the upstream request. */
   stripCredentials: boolean;
-  /** `path` is one reading of the request path; `folded` compares it case-insensitively. */
-  matches(view: RequestView, path: string, folded: boolean): boolean;
+  /** `path` and `method` are one reading each of the request's; `folded` compares the path case-insensitively. */
+  matches(view: RequestView, path: string, method: string, folded: boolean): boolean;
 }
 
 export interface Policy {
@@ -49,7 +49,7 @@ export interface Policy {
   caseSensitivePaths: boolean;
 }
 
-export type Selection = { kind: 'rule'; rule: Rule } | { kind: 'unknown_policy'; name: string } | { kind: 'ambiguous_path' };
+export type Selection = { kind: 'rule'; rule: Rule } | { kind: 'unknown_policy'; name: string } | { kind: 'ambiguous_path' } | { kind: 'ambiguous_method' };
 
 /** The policy made of policy.cookie / policy.token alone; a route may name it too. */
 export const FALLBACK_RULE_NAME = 'default';
@@ -108,13 +108,13 @@ function compileRule(rule: RuleConfig, index: number, defaults: Demands, stripCr
     name: rule.name ?? `rules[${index}]`,
     outcome,
     stripCredentials: rule.strip_credentials ?? stripCredentials,
-    matches: (view, path, folded) => {
+    matches: (view, path, method, folded) => {
       const patterns = folded ? foldedPaths : paths;
       const subject = folded ? path.toLowerCase() : path;
       return (
         (!hosts || hosts.some((pattern) => hostMatches(pattern, view.host, view.authority))) &&
         (!patterns || patterns.some((pattern) => pathMatches(pattern, subject))) &&
-        (!methods || methods.includes(view.method))
+        (!methods || methods.includes(method))
       );
     },
   };
@@ -140,8 +140,9 @@ function withoutTrailingSlash(path: string): string {
  * A route's named policy wins over matching; otherwise the first matching rule, else the
  * defaults. Every reading of the path (path.ts), and unless policy.case_sensitive_paths each
  * one compared case-insensitively too (Express, ASP.NET and IIS route `/ADMIN` to `/admin`),
- * must select the same rule: when they do not, neither is trusted, as the upstream might route
- * on any of them.
+ * with every reading of the method (method.ts), must select the same rule: when they do not,
+ * neither is trusted, as the upstream might route or act on any of them. The method as sent
+ * comes first, so a disagreement found later is the override's.
  */
 export function selectRule(policy: Policy, view: RequestView): Selection {
   const named = view.contextExtensions[POLICY_EXTENSION_KEY];
@@ -150,11 +151,13 @@ export function selectRule(policy: Policy, view: RequestView): Selection {
     return rule ? { kind: 'rule', rule } : { kind: 'unknown_policy', name: named };
   }
   let selected: Rule | undefined;
-  for (const path of view.pathReadings) {
-    for (const folded of policy.caseSensitivePaths ? AS_WRITTEN : AS_WRITTEN_AND_FOLDED) {
-      const rule = firstMatch(policy, view, path, folded);
-      if (selected !== undefined && rule !== selected) return { kind: 'ambiguous_path' };
-      selected = rule;
+  for (const method of view.methodReadings) {
+    for (const path of view.pathReadings) {
+      for (const folded of policy.caseSensitivePaths ? AS_WRITTEN : AS_WRITTEN_AND_FOLDED) {
+        const rule = firstMatch(policy, view, path, method, folded);
+        if (selected !== undefined && rule !== selected) return { kind: method === view.method ? 'ambiguous_path' : 'ambiguous_method' };
+        selected = rule;
+      }
     }
   }
   return { kind: 'rule', rule: selected ?? policy.fallback };
@@ -163,6 +166,6 @@ export function selectRule(policy: Policy, view: RequestView): Selection {
 const AS_WRITTEN = [false] as const;
 const AS_WRITTEN_AND_FOLDED = [false, true] as const;
 
-function firstMatch(policy: Policy, view: RequestView, path: string, folded: boolean): Rule {
-  return policy.rules.find((rule) => rule.matches(view, path, folded)) ?? policy.fallback;
+function firstMatch(policy: Policy, view: RequestView, path: string, method: string, folded: boolean): Rule {
+  return policy.rules.find((rule) => rule.matches(view, path, method, folded)) ?? policy.fallback;
 }

@@ -4,9 +4,10 @@ import { compilePolicy, POLICY_EXTENSION_KEY, type Policy, type Rule } from './p
 
 export type Condition = 'hosts' | 'paths' | 'methods';
 
-/** One reading of the path, compared as written or case-folded, and the rule it selects. */
+/** One reading of the path, compared as written or case-folded, with one of the method, and the rule it selects. */
 export interface ReadingTrace {
   path: string;
+  method: string;
   folded: boolean;
   /** The first matching rule's name, or `default`. */
   rule: string;
@@ -26,17 +27,19 @@ export function traceSelection(config: Config['policy'], policy: Policy, view: R
   if (named !== undefined) return { kind: 'named', name: named };
   const conditions = config.rules.map((rule) => conditionRules(config, rule));
   const readings: ReadingTrace[] = [];
-  // The same order as selectRule: every reading, as written and (unless case-sensitive) folded.
-  for (const path of view.pathReadings) {
-    for (const folded of policy.caseSensitivePaths ? [false] : [false, true]) {
-      const skipped: Array<{ rule: string; failed: Condition[] }> = [];
-      const selected = policy.rules.find((rule, index) => {
-        if (rule.matches(view, path, folded)) return true;
-        const parts = conditions[index] ?? [];
-        skipped.push({ rule: rule.name, failed: parts.filter((part) => !part.rule.matches(view, path, folded)).map((part) => part.condition) });
-        return false;
-      });
-      readings.push({ path, folded, rule: (selected ?? policy.fallback).name, skipped });
+  // The same order as selectRule: every method and path reading, as written and (unless case-sensitive) folded.
+  for (const method of view.methodReadings) {
+    for (const path of view.pathReadings) {
+      for (const folded of policy.caseSensitivePaths ? [false] : [false, true]) {
+        const skipped: Array<{ rule: string; failed: Condition[] }> = [];
+        const selected = policy.rules.find((rule, index) => {
+          if (rule.matches(view, path, method, folded)) return true;
+          const parts = conditions[index] ?? [];
+          skipped.push({ rule: rule.name, failed: parts.filter((part) => !part.rule.matches(view, path, method, folded)).map((part) => part.condition) });
+          return false;
+        });
+        readings.push({ path, method, folded, rule: (selected ?? policy.fallback).name, skipped });
+      }
     }
   }
   return { kind: 'matched', readings };

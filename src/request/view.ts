@@ -1,10 +1,13 @@
 import { hostOfAuthority } from './authority';
 import type { HeaderBag } from './headers';
+import { methodReadings } from './method';
 import { pathReadings } from './path';
 
 /** What the decision core knows about a request, independent of how it arrived. */
 export interface RequestView {
   method: string;
+  /** The method and every method an override header or `_method` names (see method.ts); usually just one. */
+  methodReadings: readonly string[];
   scheme: string;
   /** `:authority` as received: always a plain `host[:port]` (see authority.ts). */
   authority: string;
@@ -37,9 +40,12 @@ export function buildRequestView(line: RequestLine, headers: HeaderBag, contextE
   if (line.method !== line.method.toUpperCase()) return { ok: false, detail: 'the method is not upper-case' };
   const host = hostOfAuthority(line.authority);
   if (host === undefined) return { ok: false, detail: 'the authority is not a plain host[:port]' };
+  const methods = methodReadings(line.method, line.path, headers);
+  if (methods === undefined) return { ok: false, detail: 'the method override headers name too many methods' };
   // Spelled out: a leading object spread is a slow path in V8 and this runs on every check.
   const view: RequestView = {
     method: line.method,
+    methodReadings: methods,
     scheme: line.scheme,
     authority: line.authority,
     path: line.path,

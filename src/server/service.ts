@@ -7,6 +7,8 @@ import { traitPathsOf, type Config } from '../config/schema';
 import type { AuthorizeDependencies } from '../authorize';
 import { createCheck, type CheckFunction } from '../envoy/check';
 import { KratosClient } from '../kratos/client';
+import { describeReading } from '../kratos/code-mfa-rule';
+import { KratosVersionWatch } from '../kratos/kratos-version';
 import { checkObserver } from '../observability/check-observer';
 import type { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
@@ -71,8 +73,8 @@ function kratosSideSettings(config: Config): string {
   return JSON.stringify([config.kratos, config.cache, traitPathsOf(config)]);
 }
 
-function buildKratosSide(config: Config, logger: Logger, metrics: Metrics): KratosSide {
-  const kratos = new KratosClient(config.kratos, metrics.observeKratosCall, traitPathsOf(config));
+function buildKratosSide(config: Config, logger: Logger, metrics: Metrics, versions: () => KratosVersionWatch): KratosSide {
+  const kratos = new KratosClient(config.kratos, metrics.observeKratosCall, traitPathsOf(config), () => versions().rule());
   const warnStale = oncePer(10_000, () => logger.warn({ stale_if_error_ms: config.cache.stale_if_error }, 'Kratos is failing: serving cached sessions past their TTL (cache.stale_if_error)'));
   const countSession = (result: CacheResult) => {
     metrics.cacheRequests.inc({ cache: 'session', result });
@@ -127,7 +129,10 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       'Kratos refused a session with session_aal2_required although this policy only needs aal1: set session.whoami.required_aal: aal1 in Kratos, or tokens of identities with a second factor are denied',
     ),
   );
-  let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics), logger, metrics, warnKratosTooStrict);
+  // Follows kratos.admin_url, admin_token and version: a reload that changes anything else keeps what it has read.
+  let versions = watchKratosVersion(initial, logger);
+  await versions.start();
+  let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics, () => versions), logger, metrics, warnKratosTooStrict);
   /** Sides a reload replaced while checks still ran on them. */
   const retiredWithChecks = new Set<KratosSide>();
   /** Runs `use` under the generation current now, keeping its Kratos side open until it is done. */
@@ -192,7 +197,12 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
     reconfigure: (config) => {
       const previous = current;
       const keepSide = previous.side.settings === kratosSideSettings(config);
-      const side = keepSide ? previous.side : buildKratosSide(config, logger, metrics);
+      if (versionSettings(config) !== versionSettings(previous.config)) {
+        void versions.stop();
+        versions = watchKratosVersion(config, logger);
+        void versions.start();
+      }
+      const side = keepSide ? previous.side : buildKratosSide(config, logger, metrics, () => versions);
       const next = buildGeneration(config, side, logger, metrics, warnKratosTooStrict);
       // The one assignment that publishes the new configuration.
       current = next;
@@ -211,6 +221,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       draining = true;
       for (const name of HEALTH_SERVICES) health.setStatus(name, 'NOT_SERVING');
       readiness.stop();
+      await versions.stop();
       const { server } = current.config;
       // Keep answering while Envoy's health checks (or Kubernetes endpoints) notice NOT_SERVING.
       if (server.drain_delay > 0) await new Promise((resolve) => setTimeout(resolve, server.drain_delay));
@@ -234,6 +245,21 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       logger.info('stopped');
     },
   };
+}
+
+function versionSettings(config: Config): string {
+  return JSON.stringify([config.kratos.admin_url, config.kratos.admin_token, config.kratos.version]);
+}
+
+/** Says which code-MFA rule applies, at start and whenever the Kratos version read changes. */
+function watchKratosVersion(config: Config, logger: Logger): KratosVersionWatch {
+  const codeMfaEnabled = config.kratos.code_mfa_enabled;
+  return new KratosVersionWatch(config.kratos, (reading) => {
+    const fields = { kratos_version: reading.known ? reading.version : 'unknown', code_mfa_rule: reading.rule, code_mfa_enabled: codeMfaEnabled };
+    // Unknown only matters where the rule is applied; the stricter rule then makes more identities step up.
+    if (!reading.known && codeMfaEnabled) logger.warn(fields, describeReading(reading, codeMfaEnabled));
+    else logger.info(fields, describeReading(reading, codeMfaEnabled));
+  });
 }
 
 /**

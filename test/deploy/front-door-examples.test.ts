@@ -8,8 +8,10 @@ import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { IDENTITY_HEADERS } from '../../src/answer/answer';
 import { parseConfig } from '../../src/config/load';
 import { ENVOY_PATH_PREFIX } from '../../src/http/envoy-http';
+import { METHOD_OVERRIDE_HEADERS } from '../../src/request/method';
 import { schemaProblems, type ModelClass } from '../support/manifest-schema';
 import { parseAllDocuments } from 'yaml';
+import { allSpellings } from '../support/spellings';
 import { arr, at, isObject, obj, readText, readYaml, str, type Json, type JsonObject } from '../support/project-files';
 
 // What each example copies upstream: the identity headers, then the trait header and the JWT
@@ -57,13 +59,29 @@ test('ingress-nginx: auth-proxy-set-headers names a ConfigMap that sends X-Origi
 // The package is ECMAScript-only: loaded with import(), which CommonJS keeps as it is.
 const traefikMiddleware = async (): Promise<ModelClass> => (await import('@kubernetes-models/traefik/traefik.io/v1alpha1/Middleware')).Middleware;
 
-test('Traefik Middleware: valid, forwardAuth to the /forward-auth door with the identity headers, its own X-Forwarded-*, the renewed session cookie to the client', async () => {
+/** authResponseHeadersRegex as JavaScript reads it: Go's leading (?i) becomes the i flag. */
+function upstreamHeaderPattern(forwardAuth: JsonObject): RegExp {
+  const source = str(forwardAuth.authResponseHeadersRegex, 'authResponseHeadersRegex');
+  assert.ok(source.startsWith('(?i)'), 'matches any case');
+  return new RegExp(source.slice('(?i)'.length), 'i');
+}
+
+test('Traefik Middleware: valid, forwardAuth to the /forward-auth door with every spelling of the identity headers, its own X-Forwarded-*, the renewed session cookie to the client', async () => {
   assert.deepEqual(schemaProblems(await traefikMiddleware(), middleware), []);
   const forwardAuth = obj(at(middleware, 'spec.forwardAuth'), 'forwardAuth');
   assert.equal(forwardAuth.address, doorUrl('/forward-auth'));
   assert.equal(forwardAuth.trustForwardHeader, false);
-  assert.deepEqual(arr(forwardAuth.authResponseHeaders, 'authResponseHeaders').map((name) => str(name, 'header').toLowerCase()), [...UPSTREAM_HEADERS, ...STATED_CREDENTIALS]);
+  assert.deepEqual(arr(forwardAuth.authResponseHeaders, 'authResponseHeaders').map((name) => str(name, 'header').toLowerCase()), STATED_CREDENTIALS);
+  const pattern = upstreamHeaderPattern(forwardAuth);
+  for (const name of UPSTREAM_HEADERS.flatMap(allSpellings)) assert.ok(pattern.test(name) && pattern.test(name.toUpperCase()), `${name} is replaced by the answer's`);
+  for (const name of ['x-kratos-identity-idx', 'xx-kratos-aal', 'x-user-emails', 'x-kratos-other', 'cookie']) assert.ok(!pattern.test(name), `${name} is left alone`);
   assert.deepEqual(forwardAuth.addAuthCookiesToResponse, [parseConfig({}, {}).kratos.session_cookie]);
+});
+
+test('examples/traefik/dynamic.yaml runs the same forwardAuth middleware as the Kubernetes one, at a local address', () => {
+  const local = obj(at(readYaml('examples/traefik/dynamic.yaml'), 'http.middlewares.kratos-ext-authz.forwardAuth'), 'forwardAuth');
+  const kubernetes = obj(at(middleware, 'spec.forwardAuth'), 'forwardAuth');
+  assert.deepEqual({ ...local, address: kubernetes.address }, kubernetes);
 });
 
 test('the schema checks catch a misspelt field (so the two above can fail)', async () => {
@@ -113,7 +131,7 @@ test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, 
   // The renewed session cookie reaches the browser (Envoy's allowed_client_headers_on_success).
   assert.deepEqual(provider.headersToDownstreamOnAllow, ['set-cookie']);
   const sent = arr(provider.includeRequestHeadersInCheck, 'includeRequestHeadersInCheck');
-  for (const needed of ['cookie', 'x-session-token', 'accept', 'sec-fetch-mode', 'x-forwarded-proto']) assert.ok(sent.includes(needed), `sends ${needed}`);
+  for (const needed of ['cookie', 'x-session-token', 'accept', 'sec-fetch-mode', 'x-forwarded-proto', ...METHOD_OVERRIDE_HEADERS]) assert.ok(sent.includes(needed), `sends ${needed}`);
 });
 
 // Envoy Gateway's SecurityPolicy extAuth (api/v1alpha1, v1.2+), JSON names; no schema of it is on
@@ -144,7 +162,7 @@ function assertExtAuth(policy: JsonObject): JsonObject {
   for (const key of Object.keys(extAuth)) assert.ok(EXT_AUTH_FIELDS.has(key), `extAuth.${key} is not a field of Envoy Gateway's ExtAuth`);
   assert.equal(extAuth.failOpen, false);
   const sent = arr(extAuth.headersToExtAuth, 'headersToExtAuth');
-  for (const needed of DECISION_HEADERS) assert.ok(sent.includes(needed), `sends ${needed}`);
+  for (const needed of [...DECISION_HEADERS, ...METHOD_OVERRIDE_HEADERS]) assert.ok(sent.includes(needed), `sends ${needed}`);
   assert.deepEqual(arr(at(policy, 'spec.targetRefs'), 'targetRefs').map((ref) => obj(ref, 'targetRef').kind), ['HTTPRoute']);
   return extAuth;
 }

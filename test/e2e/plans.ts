@@ -1,7 +1,9 @@
 // Which stacks the e2e suite runs: containers when a container runtime is reachable, otherwise
 // the local binaries (installed by scripts/stack-install.mjs when go and pip are present), one
-// stack per pinned Envoy version. In CI (CI=true) the suite must never skip.
-import { installBinaries, pinnedVersions } from '../../stack/versions';
+// stack per pinned Envoy version, with the newest pinned Kratos. STACK_KRATOS names another
+// Kratos and STACK_ENVOY limits the Envoys (.ci/run runs the suite once per Kratos that way).
+// In CI (CI=true) the suite must never skip.
+import { installBinaries, pinnedVersions, selectedVersions } from '../../stack/versions';
 import { composeImage, startContainerStack } from './container-stack';
 import { processStackPlan } from './process-stack';
 import { detectContainerRuntime } from './runtime';
@@ -21,7 +23,7 @@ export async function chooseStacks(): Promise<Plans> {
   const outcome = installBinaries();
   if (outcome.installed) {
     const { envoy, kratos } = outcome.binaries;
-    const pinned = pinnedVersions().envoy;
+    const pinned = selectedVersions(pinnedVersions().envoy, 'STACK_ENVOY');
     const ordered = pinned.map((v) => envoy.find((b) => b.version === v)).filter((b): b is Binary => b !== undefined);
     return { kind: 'process', plans: ordered.map((b) => processStackPlan(b, kratos)), envoy: ordered, kratos };
   }

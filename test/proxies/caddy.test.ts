@@ -1,7 +1,8 @@
 /** Real Caddy, built from its pinned Go module (scripts/install-proxies.sh caddy), running examples/caddy/Caddyfile. */
 import { caddyUnavailable, startCaddy } from './support/launch';
 import { renderExample } from './support/proxy-process';
-import { proxyStory } from './support/story';
+import { spellingStory } from './support/spelling-story';
+import { proxyStory, type ProxyUnderTest } from './support/story';
 
 function renderConfig(ports: { authz: number; app: number; proxy: number }): string {
   return renderExample('examples/caddy/Caddyfile', [
@@ -11,7 +12,7 @@ function renderConfig(ports: { authz: number; app: number; proxy: number }): str
   ]);
 }
 
-proxyStory({
+const caddy: ProxyUnderTest = {
   name: 'caddy',
   authorizerUnreachable: 502,
   kratosDownStatus: 503,
@@ -19,4 +20,7 @@ proxyStory({
   passesDenialBodies: true,
   unavailable: caddyUnavailable,
   start: (ports, dir) => startCaddy(renderConfig(ports), ports.proxy, dir),
-});
+};
+
+proxyStory(caddy);
+spellingStory({ ...caddy, underscores: 'passed on, deleted by the request_header lines', refusesUnderscores: false });

@@ -10,6 +10,7 @@ import { startEchoUpstream } from './support/echo-upstream';
 import { pinnedVersions } from '../../stack/versions';
 import { envoyUnavailable, startEnvoy } from './support/launch';
 import { freePort, renderExample, skipUnlessInstalled } from './support/proxy-process';
+import { spellingStory } from './support/spelling-story';
 import { proxyStory } from './support/story';
 
 // The oldest and newest Envoy the project supports (the real-stack issue's pair).
@@ -61,8 +62,25 @@ for (const version of pinnedVersions().envoy) {
     authorizerUnreachable: 503,
     kratosDownStatus: 403,
     passesRenewedCookie: { allowed: true, denied: true },
-  passesDenialBodies: true,
+    passesDenialBodies: true,
     unavailable: () => missing,
     start: (ports, dir) => startEnvoy(version, renderConfig(ports), ports.proxy, dir),
+  });
+
+  spellingStory({
+    name: `envoy-${version} http_service`,
+    unavailable: () => missing,
+    start: (ports, dir) => startEnvoy(version, renderConfig(ports), ports.proxy, dir),
+    underscores: 'dropped (DROP_HEADER, as shipped)',
+    refusesUnderscores: false,
+  });
+  // Istio and Envoy Gateway leave (or let operators leave) Envoy's default, ALLOW: then only the
+  // answer's x-envoy-auth-headers-to-remove keeps the spellings from the app.
+  spellingStory({
+    name: `envoy-${version} http_service`,
+    unavailable: () => missing,
+    start: (ports, dir) => startEnvoy(version, renderConfig(ports, [['headers_with_underscores_action: DROP_HEADER', 'headers_with_underscores_action: ALLOW']]), ports.proxy, dir),
+    underscores: 'passed on (ALLOW, Envoy\'s default), removed by x-envoy-auth-headers-to-remove',
+    refusesUnderscores: false,
   });
 }

@@ -1,7 +1,8 @@
 /** Real nginx (Debian's, with auth_request) running the shipped examples/nginx/nginx.conf. */
 import { nginxUnavailable, startNginx } from './support/launch';
 import { renderExample } from './support/proxy-process';
-import { proxyStory } from './support/story';
+import { spellingStory } from './support/spelling-story';
+import { proxyStory, type ProxyUnderTest } from './support/story';
 
 /** The example with its three addresses pointed at this run's ports. */
 function renderConfig(ports: { authz: number; app: number; proxy: number }): string {
@@ -12,7 +13,7 @@ function renderConfig(ports: { authz: number; app: number; proxy: number }): str
   ]);
 }
 
-proxyStory({
+const nginx: ProxyUnderTest = {
   name: 'nginx',
   authorizerUnreachable: 500,
   kratosDownStatus: 503,
@@ -20,4 +21,7 @@ proxyStory({
   passesDenialBodies: false,
   unavailable: nginxUnavailable,
   start: (ports, dir) => startNginx(renderConfig(ports), ports.proxy, dir),
-});
+};
+
+proxyStory(nginx);
+spellingStory({ ...nginx, underscores: 'dropped (underscores_in_headers off)', refusesUnderscores: false });

@@ -94,6 +94,16 @@ describe('check-config', () => {
     assert.equal(checked.stdout, '');
   });
 
+  test('its last line says which code-MFA rule applies (on stderr with --json)', async () => {
+    const config = file('code-mfa.yaml', 'kratos: {code_mfa_enabled: true, admin_url: "", version: v1.3.1, whoami_enforces_highest_available: true}\n');
+    const result = await run(['check-config', '--config', config]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /\n# code MFA: Kratos v1\.3\.1 \(from kratos\.version\); code MFA rule every_identity: every identity is aal2-available \(Kratos up to v1\.3\.x\)\n$/);
+    const json = await run(['check-config', '--json']);
+    assert.match(json.stderr, /^check-config: code MFA: the rule follows the Kratos version read from \{kratos\.admin_url\}\/admin\/version at start; the stricter rule every_identity while it does not answer \(not applied/);
+    JSON.parse(json.stdout);
+  });
+
   test('the config may come from KRATOS_EXT_AUTHZ_CONFIG', async () => {
     const result = await run(['check-config'], { KRATOS_EXT_AUTHZ_CONFIG: file('env.yaml', 'log: {level: warn}\n') });
     assert.equal(result.code, 0);
@@ -198,6 +208,20 @@ describe('explain', () => {
       assert.match(result.stdout, /set cookie: <20 bytes>/);
       assert.match(result.stdout, /remove .*x-session-token/);
       assert.ok(!result.stdout.includes('app-secret-value') && !result.stdout.includes(created.cookie) && !result.stdout.includes(created.token));
+    });
+
+    test('reads the Kratos version and applies its code-MFA rule', async () => {
+      const old = await KratosEmulator.start({ kratosVersion: 'v1.3.1', codeMfaEnabled: true });
+      try {
+        const created = old.createSession(old.addIdentity({ credentials: { password: { identifiers: ['u-2'] } } }));
+        const config = file('live-v1.yaml', `kratos: {public_url: "${old.publicUrl}", admin_url: "${old.adminUrl}", timeout: 2s, code_mfa_enabled: true}\n`);
+        const result = await run(['explain', '--config', config, '--url', 'https://app.example.com/app', '-H', `cookie: ${old.cookieHeaderFor(created)}`, '-H', 'sec-fetch-mode: cors', '--kratos']);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, /^ +code MFA: Kratos v1\.3\.1 \(from the admin API\); code MFA rule every_identity/m);
+        assert.match(result.stdout, /available AAL aal2/);
+      } finally {
+        await old.stop();
+      }
     });
   });
 });

@@ -31,14 +31,22 @@ export interface EmulatorCredentials {
   webauthn?: { credentials: Array<{ id: string; is_passwordless: boolean; display_name?: string }>; identifiers?: string[] };
   code?: { addresses: Array<{ channel: 'email' | 'sms'; address: string }> };
 }
+/**
+ * The Kratos release emulated where releases differ: /version, and code MFA, which up to v1.3.1
+ * makes every identity aal2-available and from v25.4.0 only those with a code address. `master`
+ * is a source build without a version (it reports "master") of the current code.
+ */
+export type EmulatedKratosVersion = 'v1.3.1' | 'v26.2.0' | 'master';
 export interface EmulatorOptions {
   requiredAal?: RequiredAal;
   cookieName?: string;
   codeMfaEnabled?: boolean;
+  /** Default v26.2.0. */
+  kratosVersion?: EmulatedKratosVersion;
   adminToken?: string;
 }
 export interface FaultSpec { mode: 'status500' | 'hang' | 'garbage' | 'reset'; count?: number }
-export type Endpoint = 'whoami' | 'identity' | 'health';
+export type Endpoint = 'whoami' | 'identity' | 'health' | 'version';
 export interface RecordedRequest { endpoint: Endpoint | 'other'; method: string; url: string; headers: Record<string, string | string[] | undefined> }
 export interface CreatedSession { id: string; token: string; cookie: string; identityId: string }
 export type StartOptions = EmulatorOptions & { publicPort?: number; adminPort?: number };
@@ -125,6 +133,7 @@ export class KratosEmulator {
 
   private requiredAal: RequiredAal;
   private codeMfaEnabled: boolean;
+  private readonly kratosVersion: EmulatedKratosVersion;
   private aalComputationFails = false;
   private readonly adminToken: string | undefined;
   private readonly identities = new Map<string, StoredIdentity>();
@@ -149,6 +158,7 @@ export class KratosEmulator {
     this.cookieName = options.cookieName ?? DEFAULT_COOKIE_NAME;
     this.requiredAal = options.requiredAal ?? 'aal1';
     this.codeMfaEnabled = options.codeMfaEnabled ?? false;
+    this.kratosVersion = options.kratosVersion ?? 'v26.2.0';
     this.adminToken = options.adminToken;
     this.attach(publicServer, (path) => this.publicRoute(path));
     this.attach(adminServer, (path, method) => this.adminRoute(path, method));
@@ -420,6 +430,9 @@ export class KratosEmulator {
     if (path === '/health/alive' || path === '/health/ready') {
       return { endpoint: 'health', handle: (req, res) => this.respond(req, res, 200, JSON_UTF8, { status: 'ok' }, admin) };
     }
+    if (path === '/version') {
+      return { endpoint: 'version', handle: (req, res) => this.respond(req, res, 200, JSON_UTF8, { version: this.kratosVersion }, admin) };
+    }
     return { endpoint: 'other', handle: (req, res) => this.sendError(req, res, NOT_FOUND, admin) };
   }
 
@@ -607,7 +620,7 @@ export class KratosEmulator {
     const totp = c.totp && isParseableTotpUrl(c.totp.totp_url) ? 1 : 0;
     const webauthn = (c.webauthn?.credentials ?? []).filter((k) => !k.is_passwordless).length;
     const lookup = (c.lookup_secret?.recovery_codes.length ?? 0) > 0 ? 1 : 0; // used codes still count
-    const code = this.codeMfaEnabled && (c.code?.addresses ?? []).some((a) => a.address !== '') ? 1 : 0;
+    const code = this.codeMfaEnabled && (this.kratosVersion === 'v1.3.1' || (c.code?.addresses ?? []).some((a) => a.address !== '')) ? 1 : 0;
     return totp + webauthn + lookup + code;
   }
 

@@ -44,6 +44,7 @@ const DEFAULTS: Config = {
     session_cookie: 'ory_kratos_session',
     timeout: 150,
     code_mfa_enabled: false,
+    version: '',
     whoami_enforces_highest_available: false,
   },
   policy: { cookie: 'highest_available', token: 'aal1', cors_preflight: false, case_sensitive_paths: false, strip_credentials: true, rules: [] },

@@ -11,12 +11,15 @@ function policyOf(policy: unknown): Policy {
 
 function selectedName(selection: Selection): string {
   if (selection.kind === 'ambiguous_path') return AMBIGUOUS;
+  if (selection.kind === 'ambiguous_method') return AMBIGUOUS_METHOD;
   assert.equal(selection.kind, 'rule');
   return selection.kind === 'rule' ? selection.rule.name : '';
 }
 
 /** The two readings of the path select different rules: the request is refused. */
 const AMBIGUOUS = '(ambiguous path)';
+/** A method override names a method under another rule than the method sent: refused too. */
+const AMBIGUOUS_METHOD = '(ambiguous method)';
 
 function select(policy: Policy, options: ViewOptions): string {
   return selectedName(selectRule(policy, requestView(options)));
@@ -341,5 +344,33 @@ describe('compilePolicy / selectRule', () => {
     test('"default" selects the fallback made of policy.cookie / policy.token', () => {
       assert.equal(select(policy, { path: '/public/x', contextExtensions: { policy: 'default' } }), 'default');
     });
+  });
+});
+
+describe('method overrides are further readings of the method', () => {
+  const policy = policyOf({ rules: [{ name: 'kept', paths: ['/records/*'], methods: ['DELETE'], deny: true }, { name: 'reads', methods: ['GET'], anonymous: true }] });
+
+  test('an override naming a method under another rule is refused, whatever its case or place', () => {
+    for (const headers of [[['x-http-method-override', 'DELETE']], [['x-method-override', 'delete ']], [['x-http-method', 'PUT, DELETE']], [['x-http-method-override', 'PUT'], ['x-http-method-override', 'DELETE']]] as const) {
+      assert.equal(select(policy, { method: 'POST', path: '/records/1', headers }), AMBIGUOUS_METHOD, JSON.stringify(headers));
+    }
+    assert.equal(select(policy, { method: 'POST', path: '/records/1?_method=DELETE' }), AMBIGUOUS_METHOD);
+    assert.equal(select(policy, { method: 'POST', path: '/records/1?%5Fmethod=delete#x' }), AMBIGUOUS_METHOD);
+  });
+
+  test('a GET overridden to a write leaves the anonymous GET rule (implicit HEAD included)', () => {
+    assert.equal(select(policy, { method: 'GET', path: '/x', headers: [['x-http-method-override', 'POST']] }), AMBIGUOUS_METHOD);
+    assert.equal(select(policy, { method: 'GET', path: '/x', headers: [['x-http-method-override', 'head']] }), 'reads');
+  });
+
+  test('an override under the same rule, an empty one, or a lookalike parameter changes nothing', () => {
+    assert.equal(select(policy, { method: 'POST', path: '/records/1', headers: [['x-http-method-override', 'PATCH']] }), 'default');
+    assert.equal(select(policy, { method: 'POST', path: '/records/1', headers: [['x-http-method-override', ' , ']] }), 'default');
+    assert.equal(select(policy, { method: 'POST', path: '/records/1?x_method=DELETE&method=DELETE' }), 'default');
+  });
+
+  test('a path ambiguity is reported as the path\'s even with an override', () => {
+    const paths = policyOf({ rules: [{ name: 'public', paths: ['/public/*'], anonymous: true }] });
+    assert.equal(select(paths, { method: 'POST', path: '/public/../x', headers: [['x-http-method-override', 'DELETE']] }), AMBIGUOUS);
   });
 });

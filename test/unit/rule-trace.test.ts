@@ -57,6 +57,7 @@ describe('traceSelection', () => {
     if (trace.kind !== 'matched') return;
     assert.deepEqual(trace.readings[0], {
       path: '/users',
+      method: 'POST',
       folded: false,
       rule: 'default',
       skipped: [

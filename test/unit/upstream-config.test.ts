@@ -31,6 +31,7 @@ describe('identity_headers', () => {
     ['X-User-Email', /lower-case HTTP header name/],
     ['x_user_email', /no "_"/],
     ['x user', /lower-case HTTP header name/],
+    ['x-a-b-c-d-e', /more than 4 "-"/],
     [':authority', /pseudo-header/],
     ['x-kratos-identity-id', /x-kratos-\* identity headers/],
     ['x-kratos-email', /x-kratos-\* namespace/],

@@ -110,3 +110,16 @@ describe('buildRequestView', () => {
     assert.deepEqual(built.view.contextExtensions, { policy: 'admin' });
   });
 });
+
+describe('methodReadings', () => {
+  test('the method first, then each distinct override upper-cased', () => {
+    assert.deepEqual(requestView({ method: 'POST', path: '/x?_method=put', headers: [['x-http-method-override', 'delete, PATCH'], ['x-http-method', 'DELETE']] }).methodReadings, ['POST', 'DELETE', 'PATCH', 'PUT']);
+    assert.deepEqual(requestView({ method: 'GET', path: '/x' }).methodReadings, ['GET']);
+  });
+
+  test('more than 16 distinct methods make the request unreadable (400), bounding the matching work', () => {
+    const many = Array.from({ length: 16 }, (_, index) => `M${index}`).join(',');
+    const built = buildRequestView({ method: 'POST', scheme: 'https', authority: 'a.example', path: '/' }, headerBag([['x-http-method-override', many]]), {});
+    assert.equal(built.ok, false);
+  });
+});
