@@ -197,3 +197,22 @@ test(`under the ${MEMORY_LIMIT} limit: a cache filled to ${MAX_ENTRIES} sessions
     await removeContainer(container);
   }
 });
+
+test(`a cache too large for the ${MEMORY_LIMIT} limit: the heap is capped to fit, with a warning, instead of an OOM kill later`, async (t) => {
+  if (skippedFor(t)) return;
+  let container: Container | undefined;
+  try {
+    container = await runAsDeployed(configDirectory(`${kratosConfig()}cache: {max_entries: 1000000}\n`));
+    let stderr = '';
+    container.child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const heapMiB = Number(container.logs.find((line) => line.msg === 'serving')?.heap_size_limit_bytes) / 1024 / 1024;
+    t.diagnostic(`heap_size_limit ${Math.round(heapMiB)} MiB for cache.max_entries 1000000`);
+    // RSS beyond the heap measured 45–65 MiB (README, Memory).
+    assert.ok(heapMiB < 256 - 45, `heap_size_limit ${Math.round(heapMiB)} MiB leaves the rest of the process room under 256 MiB`);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.match(stderr, /cache\.max_entries needs a \d+ MiB heap, more than the memory limit \(256 MiB\)/);
+  } finally {
+    await removeContainer(container);
+  }
+});
+
