@@ -7,6 +7,8 @@
 #                                          is the one the Dockerfile's ARG NODE_IMAGE names
 #   kratos-ext-authz-build:<lockfile hash> that node image + the lockfile's packages in npm's cache,
 #                                          for the Dockerfile's BUILD_IMAGE (npm runs offline)
+#   envoyproxy/envoy:v<v>, oryd/kratos:v<v> the stack's binaries in that base, at the tags
+#                                          envoy/docker-compose.yml names
 #   kratos-ext-authz:dev                   docker build of the Dockerfile, with --network none
 # An image the daemon already has is kept. Downloads (Debian's mirror, npm's registry) are made on
 # the host and kept under ~/.cache/kratos-ext-authz/images, named by what pins them; every build
@@ -68,6 +70,28 @@ if ! has_image "$node_image"; then
   docker build --network none -q -t "$node_image" --build-arg "BASE=debian:$DEBIAN_SUITE-slim" \
     -f scripts/container-images/node.Dockerfile "$work/node" >/dev/null
 fi
+
+# --- Envoy and Kratos, at the tags envoy/docker-compose.yml names (the compose demo, the e2e
+# suite's containers): the stack's own binaries (scripts/stack-install.mjs) in the Debian base.
+compose_image() { sed -n "/^  $1:/,/^  [a-z]/s/^    image: //p" envoy/docker-compose.yml | head -1; }
+stack_binaries=""
+stack_binary() { # <envoy|kratos> <version without a leading v>
+  node -e '
+    const [binaries, kind, version] = [JSON.parse(process.argv[1]), process.argv[2], process.argv[3]];
+    const path = kind === "envoy" ? binaries.envoy[version] : binaries.kratos.find((k) => k.version === `v${version}`)?.path;
+    if (!path) { console.error(`container-images: ${kind} ${version} is not in stack/versions.json`); process.exit(1); }
+    console.log(path);' "$stack_binaries" "$1" "$2"
+}
+for kind in envoy kratos; do
+  image=$(compose_image "$kind")
+  has_image "$image" && continue
+  log "building $image"
+  [ -n "$stack_binaries" ] || stack_binaries=$(node scripts/stack-install.mjs --json | tail -1)
+  mkdir -p "$work/$kind"
+  cp "$(stack_binary "$kind" "${image##*:v}")" "$work/$kind/$kind"
+  docker build --network none -q -t "$image" --build-arg "BASE=debian:$DEBIAN_SUITE-slim" \
+    -f "scripts/container-images/$kind.Dockerfile" "$work/$kind" >/dev/null
+done
 
 # --- the build stages' image: the lockfile's packages, so `npm ci` needs no registry ---------------
 lock_hash=$(sha256sum <package-lock.json | cut -c1-16)
