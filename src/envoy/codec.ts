@@ -61,22 +61,55 @@ function endOf(reader: Reader): number {
  */
 export const MAX_CHECK_REQUEST_ENTRIES = 10_000;
 
-class EntryBudget {
-  private left = MAX_CHECK_REQUEST_ENTRIES;
+/**
+ * Go's net/http (and so Kratos) refuses a request whose head is over 1 MiB (DefaultMaxHeaderBytes),
+ * so no larger one can carry a credential Kratos would accept. The head counted here: the method,
+ * scheme, host and path, and every `headers` / `header_map` entry (context_extensions too, which
+ * Envoy's configuration sets), each entry as encoded and before it is decoded. Past this nothing
+ * more is read and the request is refused as too large, so what a check does with its headers
+ * (cookies, tokens, Accept) is bounded by 1 MiB, not by the message.
+ */
+export const MAX_REQUEST_HEAD_BYTES = 1024 * 1024;
 
-  take(): void {
-    if (--this.left < 0) throw new RangeError(`more than ${MAX_CHECK_REQUEST_ENTRIES} header and context_extensions entries`);
+/** Thrown when the request's head is over MAX_REQUEST_HEAD_BYTES: refused as too large, not as malformed. */
+export class RequestHeadTooLarge extends RangeError {
+  constructor() {
+    super(`the request headers are over ${MAX_REQUEST_HEAD_BYTES} bytes`);
+  }
+}
+
+class RequestBudget {
+  private entriesLeft = MAX_CHECK_REQUEST_ENTRIES;
+  private headBytesLeft = MAX_REQUEST_HEAD_BYTES;
+
+  takeEntry(): void {
+    if (--this.entriesLeft < 0) throw new RangeError(`more than ${MAX_CHECK_REQUEST_ENTRIES} header and context_extensions entries`);
+  }
+
+  /** Counts bytes whose length was already checked against their message (a lying length is malformed, not large). */
+  takeHeadBytes(count: number): void {
+    this.headBytesLeft -= count;
+    if (this.headBytesLeft < 0) throw new RequestHeadTooLarge();
   }
 }
 
 // The two readers below run once per header (15 or more a check): written as loops rather than
 // eachField callbacks, so a header costs no closure.
 
+/** A string of the request's head (method, scheme, host, path), counted once its length is checked. */
+function readHeadString(reader: Reader, budget: RequestBudget): string {
+  const start = reader.pos;
+  const text = readString(reader);
+  budget.takeHeadBytes(reader.pos - start);
+  return text;
+}
+
 /** A map<string, string> entry: key = 1, value = 2. */
-function readMapEntry(reader: Reader, into: Record<string, string>, budget: EntryBudget): void {
-  budget.take();
+function readMapEntry(reader: Reader, into: Record<string, string>, budget: RequestBudget): void {
+  budget.takeEntry();
   const end = endOf(reader);
   const outer = enter(reader, end);
+  budget.takeHeadBytes(end - reader.pos);
   let key = '';
   let value = '';
   while (reader.pos < end) {
@@ -89,10 +122,11 @@ function readMapEntry(reader: Reader, into: Record<string, string>, budget: Entr
   into[key] = value;
 }
 
-function readHeaderValue(reader: Reader, budget: EntryBudget): HeaderValue {
-  budget.take();
+function readHeaderValue(reader: Reader, budget: RequestBudget): HeaderValue {
+  budget.takeEntry();
   const end = endOf(reader);
   const outer = enter(reader, end);
+  budget.takeHeadBytes(end - reader.pos);
   const header: HeaderValue = {};
   while (reader.pos < end) {
     const fieldKey = reader.uint32();
@@ -105,25 +139,25 @@ function readHeaderValue(reader: Reader, budget: EntryBudget): HeaderValue {
   return header;
 }
 
-function readHttp(reader: Reader, budget: EntryBudget): HttpRequestAttributes {
+function readHttp(reader: Reader, budget: RequestBudget): HttpRequestAttributes {
   const http: HttpRequestAttributes = {};
   eachField(reader, endOf(reader), (field, wireType) => {
     if (wireType !== LEN) return false;
     switch (field) {
       case 2:
-        http.method = readString(reader);
+        http.method = readHeadString(reader, budget);
         return true;
       case 3:
         readMapEntry(reader, (http.headers ??= Object.create(null) as Record<string, string>), budget);
         return true;
       case 4:
-        http.path = readString(reader);
+        http.path = readHeadString(reader, budget);
         return true;
       case 5:
-        http.host = readString(reader);
+        http.host = readHeadString(reader, budget);
         return true;
       case 6:
-        http.scheme = readString(reader);
+        http.scheme = readHeadString(reader, budget);
         return true;
       case 13: {
         const headers: HeaderValue[] = [];
@@ -145,7 +179,7 @@ function readHttp(reader: Reader, budget: EntryBudget): HttpRequestAttributes {
 /** CheckRequest bytes → the fields a check reads (attributes.request.http, context_extensions). */
 export function decodeCheckRequest(bytes: Uint8Array): CheckRequest {
   const reader = Reader.create(bytes);
-  const budget = new EntryBudget();
+  const budget = new RequestBudget();
   const request: CheckRequest = {};
   eachField(reader, reader.len, (field, wireType) => {
     if (field !== 1 || wireType !== LEN) return false;

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeCheckRequest, encodeCheckResponse } from './codec';
+import { decodeCheckRequest, encodeCheckResponse, RequestHeadTooLarge } from './codec';
 import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from './messages';
 
 /** The folder holding this package's own .proto files, found from the compiled file's location. */
@@ -55,6 +55,7 @@ function readCheckRequestBytes(bytes: Buffer): CheckRequest | UnreadableCheckReq
   try {
     return decodeCheckRequest(bytes);
   } catch (error) {
+    if (error instanceof RequestHeadTooLarge) return { unreadable: 'too_large', detail: error.message };
     return { unreadable: 'undecodable', detail: `the CheckRequest cannot be read: ${error instanceof Error ? error.message : 'unreadable'}` };
   }
 }

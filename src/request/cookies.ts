@@ -1,40 +1,79 @@
 /**
  * Every non-empty value of one cookie across the `cookie` header lines, in order, read as Go's
- * net/http readCookies (and so Kratos) reads them. Pairs are separated by ";" (RFC 6265, and how
- * HTTP/2 crumbs are rejoined); with `commaSeparatesLines` also by ",", which is how Envoy's
- * `headers` map joins repeated HTTP/1 Cookie lines. Inside one raw line a "," separates nothing
- * (Go keeps it in the value). Like Go, only ASCII white space around a pair and around the name
- * is trimmed (a value keeps what follows "="), surrounding double quotes are dropped, and a value
- * with a byte Go refuses is skipped, as Kratos never sees it.
+ * net/http readCookies (and so Kratos) reads them, up to `limit` values. Pairs are separated by
+ * ";" (RFC 6265, and how HTTP/2 crumbs are rejoined); with `commaSeparatesLines` also by ",",
+ * which is how Envoy's `headers` map joins repeated HTTP/1 Cookie lines. Inside one raw line a
+ * "," separates nothing (Go keeps it in the value). Like Go, only ASCII white space around a pair
+ * and around the name is trimmed (a value keeps what follows "="), surrounding double quotes are
+ * dropped, and a value with a byte Go refuses is skipped, as Kratos never sees it.
+ *
+ * The line is scanned for the name, never split: a line of millions of ";" would otherwise become
+ * millions of strings (seconds of event loop and hundreds of MiB of heap for one 8 MiB header).
+ * Only pairs that start with the name are looked at, and the scan stops at `limit` values.
  */
-export function findCookies(cookieLines: readonly string[], name: string, commaSeparatesLines: boolean): string[] {
+export function findCookies(cookieLines: readonly string[], name: string, commaSeparatesLines: boolean, limit = Infinity): string[] {
   const values: string[] = [];
+  const isSeparator = commaSeparatesLines ? isPairOrLineSeparator : isPairSeparator;
   for (const line of cookieLines) {
-    // Cheap pre-check: most requests carry many cookies and only one is ours.
-    if (!line.includes(name)) continue;
-    for (const part of line.split(commaSeparatesLines ? /[;,]/ : ';')) {
-      const pair = trimAscii(part);
-      const equals = pair.indexOf('=');
-      if (equals === -1 || trimAscii(pair.slice(0, equals)) !== name) continue;
-      const value = unquote(pair.slice(equals + 1));
+    for (let at = line.indexOf(name); at !== -1 && values.length < limit; ) {
+      const valueStart = pairValueStart(line, at, name, isSeparator);
+      if (valueStart === -1) {
+        at = line.indexOf(name, at + 1);
+        continue;
+      }
+      let valueEnd = valueStart;
+      while (valueEnd < line.length && !isSeparator(line.charCodeAt(valueEnd))) valueEnd++;
+      const value = unquote(trimAsciiEnd(line.slice(valueStart, valueEnd)));
       // An empty value can never be decoded by Kratos, which then tries the next one.
       if (value && GO_COOKIE_VALUE.test(value)) values.push(value);
+      at = line.indexOf(name, valueEnd);
     }
   }
   return values;
 }
 
 /**
- * textproto.TrimString: space, tab, CR and LF; not the other white space String.trim() knows.
- * A loop, not /\s+$/: a regular expression anchored at the end retries every start in a run of
- * white space, quadratic on a header that is mostly spaces.
+ * Where the value starts when the `name` found at `at` is a whole pair name (only ASCII white
+ * space between it and the previous separator or the line's start, and between it and "="),
+ * else -1. Each run of white space is walked by the one occurrence next to it: linear overall.
  */
+function pairValueStart(line: string, at: number, name: string, isSeparator: (code: number) => boolean): number {
+  let before = at - 1;
+  while (before >= 0 && isAsciiSpace(line.charCodeAt(before))) before--;
+  if (before >= 0 && !isSeparator(line.charCodeAt(before))) return -1;
+  let after = at + name.length;
+  while (after < line.length && isAsciiSpace(line.charCodeAt(after))) after++;
+  return line.charCodeAt(after) === EQUALS ? after + 1 : -1;
+}
+
+const EQUALS = 0x3d;
+const SEMICOLON = 0x3b;
+const COMMA = 0x2c;
+
+function isPairSeparator(code: number): boolean {
+  return code === SEMICOLON;
+}
+
+function isPairOrLineSeparator(code: number): boolean {
+  return code === SEMICOLON || code === COMMA;
+}
+
+/**
+ * textproto.TrimString's end: space, tab, CR and LF; not the other white space String.trim()
+ * knows. A loop, not /\s+$/: a regular expression anchored at the end retries every start in a
+ * run of white space, quadratic on a header that is mostly spaces.
+ */
+function trimAsciiEnd(text: string): string {
+  let end = text.length;
+  while (end > 0 && isAsciiSpace(text.charCodeAt(end - 1))) end--;
+  return text.slice(0, end);
+}
+
+/** textproto.TrimString: both ends, with trimAsciiEnd's white space. */
 function trimAscii(text: string): string {
   let start = 0;
-  let end = text.length;
-  while (start < end && isAsciiSpace(text.charCodeAt(start))) start++;
-  while (end > start && isAsciiSpace(text.charCodeAt(end - 1))) end--;
-  return text.slice(start, end);
+  while (start < text.length && isAsciiSpace(text.charCodeAt(start))) start++;
+  return trimAsciiEnd(text.slice(start));
 }
 
 function isAsciiSpace(code: number): boolean {
@@ -110,8 +149,6 @@ function lineWithout(header: string, start: number, end: number, name: string, s
   return trimAscii(rest);
 }
 
-const SEMICOLON = 0x3b;
-
 /** The first ";" in header[from, end), else end. */
 function semicolonWithin(header: string, from: number, end: number, semicolons: { at: number }): number {
   if (semicolons.at < from) {
@@ -130,5 +167,3 @@ function isPairNamed(header: string, start: number, end: number, name: string): 
   while (after < end && isAsciiSpace(header.charCodeAt(after))) after++;
   return after === end || header.charCodeAt(after) === EQUALS;
 }
-
-const EQUALS = 0x3d;

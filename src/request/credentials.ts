@@ -51,7 +51,8 @@ function firstJoinedValue(joined: string): string {
 /** The Kratos session cookie(s); empty values count as absent, as Kratos cannot decode them. */
 export function sessionCookie(cookieName: string): Extractor {
   return (headers) => {
-    const values = findCookies(headers.all('cookie'), cookieName, headers.joinsRepeatedLines);
+    // One past the most a browser holds is enough to tell the request is not a browser's.
+    const values = findCookies(headers.all('cookie'), cookieName, headers.joinsRepeatedLines, MAX_SESSION_COOKIES + 1);
     if (values.length === 0) return undefined;
     return {
       kind: 'cookie',
@@ -62,18 +63,22 @@ export function sessionCookie(cookieName: string): Extractor {
   };
 }
 
+const BEARER = 'bearer';
+
 /**
  * `Authorization: Bearer <token>` exactly as Kratos reads it: split on single spaces, exactly two
  * parts, scheme compared case-insensitively. "Bearer  x" and "Bearer a b" carry no token. Only
- * the first line counts, as for X-Session-Token.
+ * the first line counts, as for X-Session-Token. Found by position, not split: a header of
+ * millions of spaces would be millions of strings.
  */
 export const bearerToken: Extractor = (headers) => {
   const first = headers.first('authorization');
   if (first === undefined) return undefined;
   const header = headers.joinsRepeatedLines ? firstJoinedValue(first) : first;
-  const parts = header.split(' ');
-  if (parts.length !== 2 || parts[0]?.toLowerCase() !== 'bearer' || !parts[1]) return undefined;
-  return { kind: 'token', source: 'authorization', value: parts[1], wellFormed: isCredentialText(parts[1]) };
+  const space = header.indexOf(' ');
+  if (space !== BEARER.length || header.slice(0, space).toLowerCase() !== BEARER || header.includes(' ', space + 1)) return undefined;
+  const token = header.slice(space + 1);
+  return token ? { kind: 'token', source: 'authorization', value: token, wellFormed: isCredentialText(token) } : undefined;
 };
 
 /** Tries the extractors in order and keeps the first hit, like Kratos's own extractToken. */

@@ -4,6 +4,7 @@ import type { CheckFunction } from '../envoy/check';
 import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from '../envoy/messages';
 import { AUTHORIZATION_SERVICE_NAME, loadAuthorizationServiceForServer, MAX_CHECK_REQUEST_BYTES } from '../envoy/proto';
 import type { Logger } from '../observability/logger';
+import { ReceiveSlots, receiveSlotsInterceptor } from './receive-slots';
 
 // Sent when even building a denial failed: still a successful RPC, still not OK, so Envoy
 // denies instead of applying failure_mode_allow.
@@ -16,21 +17,48 @@ const LAST_RESORT: CheckResponse = {
 export const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE_NAME] as const;
 
 /**
- * Envoy keeps one long-lived HTTP/2 connection per worker: keep it healthy, not recycled.
- * grpc-js refuses a message over its receive limit with RESOURCE_EXHAUSTED before any handler
- * runs, and Envoy counts that as an error (let through under failure_mode_allow): the limit sits
- * far above what the handler denies itself (MAX_CHECK_REQUEST_BYTES), so oversized requests get
- * a 413 denial. Only a request body over 56 MiB (with_request_body) could still reach it.
+ * The largest message grpc-js buffers for a call: what Envoy sends for request headers at their
+ * 8 MiB ceiling (max_request_headers_kb), with room for its framing. Such a request reaches the
+ * handler and gets a denial (413 past 1 MiB of headers) rather than the RESOURCE_EXHAUSTED
+ * grpc-js answers larger messages with before any handler runs, which Envoy counts as an error
+ * (let through under failure_mode_allow). Only a request body sent with with_request_body can go
+ * past it: this service reads none, leave it off.
  */
+export const MAX_RECEIVE_MESSAGE_BYTES = MAX_CHECK_REQUEST_BYTES + 2 * 1024 * 1024;
+
+/**
+ * Calls receiving their message at once, besides the one slot kept for quick connections. Each
+ * may hold MAX_RECEIVE_MESSAGE_BYTES and its joined copy (20 MiB): the four take at most 80 MiB,
+ * beside a service near 100 MiB, within the shipped 256Mi limit. Envoy's messages are small and
+ * arrive whole, so a slot is free again within microseconds; see ReceiveSlots.
+ */
+export const RECEIVE_SLOTS = 3;
+
+/** How long a call that has its slot may take to send its message. */
+export const RECEIVE_SLOT_MS = 250;
+
+/**
+ * Streams one connection may have open. A stream waiting for a receive slot holds at most the
+ * 64 KiB HTTP/2 window its peer may send ahead: 16 MiB a connection. Envoy does not open another
+ * connection when one is full (envoyproxy/envoy#13933): past 256 checks in flight on one worker,
+ * it queues them.
+ */
+export const MAX_CONCURRENT_STREAMS = 256;
+
+/** Envoy keeps one long-lived HTTP/2 connection per worker: keep it healthy, not recycled. */
 export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
-  'grpc.max_receive_message_length': 8 * MAX_CHECK_REQUEST_BYTES,
+  'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
+  'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
 };
 
 export function createGrpcServer(check: CheckFunction, health: HealthImplementation, logger: Logger): grpc.Server {
-  const server = new grpc.Server(GRPC_SERVER_OPTIONS);
-  server.addService(loadAuthorizationServiceForServer(), {
+  const service = loadAuthorizationServiceForServer();
+  const substitutes = new Map([[`/${AUTHORIZATION_SERVICE_NAME}/Check`, unreadCheckRequest]]);
+  const receiving = receiveSlotsInterceptor(new ReceiveSlots(RECEIVE_SLOTS), RECEIVE_SLOT_MS, substitutes);
+  const server = new grpc.Server({ ...GRPC_SERVER_OPTIONS, interceptors: [receiving] });
+  server.addService(service, {
     Check(call: grpc.ServerUnaryCall<CheckRequest | UnreadableCheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
       check(call.request, deadlineOf(call)).then(
         (response) => callback(null, response),
@@ -43,6 +71,11 @@ export function createGrpcServer(check: CheckFunction, health: HealthImplementat
   });
   health.addToServer(server);
   return server;
+}
+
+/** A Check whose message stalled in its slot is still answered, with a denial. */
+function unreadCheckRequest(): UnreadableCheckRequest {
+  return { unreadable: 'undecodable', detail: `the CheckRequest did not arrive within ${RECEIVE_SLOT_MS} ms` };
 }
 
 /** Envoy sends its filter timeout as grpc-timeout; Infinity when the caller set none. */

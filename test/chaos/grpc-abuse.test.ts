@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { EXT_AUTHZ, startLocalStack } from '../../stack/local-stack';
 import { processStacksOrSkip } from '../e2e/plans';
 import { logTails } from '../e2e/stack';
-import { connectionBurst, concurrentStreams, neverReads, oversizedMessages, RssSampler, rssMiB } from './grpc-abuse';
+import { checkFrameWithHeader, connectionBurst, concurrentStreams, connections, flood, neverReads, oversizedMessages, RssSampler, rssMiB } from './grpc-abuse';
 import { countByKind, formatCounts, Load, roundRobin } from './load';
 import { VERIFIABLE, credentialMix } from './sessions';
 
@@ -15,9 +15,12 @@ const STREAMS = 2_000;
 const OVERSIZED = 4;
 const CONNECTIONS = 300;
 const NEVER_READ_STREAMS = 1_000;
-// What a container limit for the service could be: a baseline near 100 MiB plus the messages
-// grpc-js must hold whole (4 x 9 MiB and one refused 65 MiB message, each copied while decoded).
-const RSS_BOUND_MIB = 768;
+// The shipped Deployment's memory limit (deploy/kubernetes/deployment.yaml): at most two large
+// messages are received at once (src/server/receive-slots.ts), whatever the peer opens.
+const RSS_BOUND_MIB = 256;
+// Junk of the largest size grpc-js takes, on this many connections x streams each, for 5 s.
+const JUNK_CONNECTIONS = 8;
+const JUNK_STREAMS = 4;
 
 test('gRPC-port abuse: RSS bounded, the real Envoy keeps getting answers', { timeout: 240_000 }, async (t) => {
   const chosen = await processStacksOrSkip(t, 'the service is a local process whose memory the test reads');
@@ -38,18 +41,23 @@ test('gRPC-port abuse: RSS bounded, the real Envoy keeps getting answers', { tim
     let tried: string[];
     try {
       const streams = await concurrentStreams(port, STREAMS);
-      const oversized = await oversizedMessages(port, OVERSIZED, 9, 65);
+      const oversized = await oversizedMessages(port, OVERSIZED, 9, 11);
+      const junkSessions = await connections(port, JUNK_CONNECTIONS);
+      const junk = await flood(junkSessions.flatMap((s) => Array<typeof s>(JUNK_STREAMS).fill(s)), checkFrameWithHeader('x-junk', 'j'.repeat(10 * 1024 * 1024 - 256)), Date.now() + 5_000);
+      for (const s of junkSessions) s.destroy();
       const [held, burst] = await Promise.all([neverReads(port, NEVER_READ_STREAMS, 3_000), connectionBurst(port, CONNECTIONS)]);
       tried = [
         `${streams}/${STREAMS} concurrent streams answered`,
         `${OVERSIZED} x 9 MiB answered ${oversized.denied.join(',')}`,
-        `65 MiB refused with gRPC code ${oversized.refused.join(',')}`,
+        `11 MiB refused with gRPC code ${oversized.refused.join(',')}`,
+        `${JUNK_CONNECTIONS} connections x ${JUNK_STREAMS} streams of 10 MiB junk for 5 s: grpc-statuses ${JSON.stringify(junk)}`,
         `${held} streams held by a client that never reads`,
         `${burst}/${CONNECTIONS} new connections answered`,
       ];
       assert.equal(streams, STREAMS);
       assert.deepEqual(oversized.denied, Array<number>(OVERSIZED).fill(413));
       assert.deepEqual(oversized.refused, [8], 'over grpc-js max_receive_message_length: RESOURCE_EXHAUSTED');
+      assert.ok(Object.keys(junk).every((status) => status === '0' || status === 'reset'), 'junk is denied, never an RPC error');
       assert.equal(burst, CONNECTIONS);
     } finally {
       load.stop();

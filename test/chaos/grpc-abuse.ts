@@ -2,7 +2,8 @@
 // the service could do. Each returns what it saw so the test can say what was tried.
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
 import { readFileSync } from 'node:fs';
-import { EnvoyClient } from '../support/envoy-client';
+import { EnvoyClient, httpStatusOf, type OfficialCheckResponse } from '../support/envoy-client';
+import { official } from '../support/official-schema';
 
 const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 /** A gRPC message frame holding an empty CheckRequest: valid on the wire, cheap to send. */
@@ -72,7 +73,9 @@ export async function oversizedMessages(port: number, count: number, mib: number
 
 function session(port: number, settings: { initialWindowSize?: number } = {}): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const s = connect(`http://127.0.0.1:${port}`, { settings });
+    // Node refuses new streams once a session has 10 MB queued to send (maxSessionMemory): a
+    // client writing 10 MiB messages needs more.
+    const s = connect(`http://127.0.0.1:${port}`, { settings, maxSessionMemory: 64 });
     s.once('connect', () => resolve(s)).once('error', reject);
   });
 }
@@ -118,4 +121,118 @@ export async function connectionBurst(port: number, count: number): Promise<numb
   };
   const results = await Promise.allSettled(Array.from({ length: count }, one));
   return results.filter((r) => r.status === 'fulfilled' && r.value).length;
+}
+
+/** A length-delimited protobuf field (field numbers below 16). */
+function lengthDelimited(field: number, body: Buffer): Buffer {
+  const length: number[] = [];
+  for (let rest = body.length; ; rest >>>= 7) {
+    if (rest < 0x80) {
+      length.push(rest);
+      break;
+    }
+    length.push((rest & 0x7f) | 0x80);
+  }
+  return Buffer.concat([Buffer.from([(field << 3) | 2, ...length]), body]);
+}
+
+/**
+ * A gRPC message frame holding a CheckRequest for GET https://app.example.com/ with one extra
+ * header line (and a request body if given), encoded by hand: an 8 MiB value costs a copy, not a
+ * protobuf library's walk.
+ */
+export function checkFrameWithHeader(name: string, value: string, body = ''): Buffer {
+  const entry = Buffer.concat([lengthDelimited(1, Buffer.from(name)), lengthDelimited(2, Buffer.from(value, 'latin1'))]);
+  const http = Buffer.concat([
+    lengthDelimited(2, Buffer.from('GET')),
+    lengthDelimited(4, Buffer.from('/')),
+    lengthDelimited(5, Buffer.from('app.example.com')),
+    lengthDelimited(6, Buffer.from('https')),
+    lengthDelimited(3, entry),
+    // with_request_body's body (field 11), which the service skips unread.
+    ...(body ? [lengthDelimited(11, Buffer.from(body, 'latin1'))] : []),
+  ]);
+  const message = lengthDelimited(1, lengthDelimited(4, lengthDelimited(2, http)));
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+
+/** `count` HTTP/2 connections to the service. */
+export function connections(port: number, count: number): Promise<ClientHttp2Session[]> {
+  return Promise.all(Array.from({ length: count }, () => session(port).then((s) => s.on('error', () => undefined))));
+}
+
+export interface RawAnswer {
+  /** The grpc-status, or 'reset' when the stream ended without one. */
+  grpcStatus: string;
+  /** The HTTP status Envoy would answer with, when a CheckResponse came back. */
+  httpStatus?: number;
+}
+
+const CheckResponse = official.lookupType('envoy.service.auth.v3.CheckResponse');
+
+/** One Check with `frame` as its message, or only its first `stallAfter` bytes and then nothing more. */
+export function sendFrame(s: ClientHttp2Session, frame: Buffer, stallAfter?: number): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const stream = s.request({ [constants.HTTP2_HEADER_METHOD]: 'POST', [constants.HTTP2_HEADER_PATH]: CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    const answer: RawAnswer = { grpcStatus: 'reset' };
+    const chunks: Buffer[] = [];
+    stream.on('response', () => undefined).on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('trailers', (trailers) => {
+      answer.grpcStatus = String(trailers['grpc-status']);
+      const message = Buffer.concat(chunks).subarray(5);
+      if (message.length > 0) {
+        answer.httpStatus = httpStatusOf(CheckResponse.toObject(CheckResponse.decode(message), { defaults: true }) as OfficialCheckResponse);
+      }
+      // A stalled sender's stream stays half open until it gives up; this one gives up on its answer.
+      if (stallAfter !== undefined) stream.close();
+    });
+    stream.on('error', () => undefined);
+    stream.on('close', () => resolve(answer));
+    if (stallAfter === undefined) stream.end(frame);
+    else stream.write(frame.subarray(0, stallAfter));
+  });
+}
+
+/** Sends `frame` again and again on each connection, one call at a time each, until `until`; counts the grpc-statuses. */
+export async function flood(sessions: readonly ClientHttp2Session[], frame: Buffer, until: number): Promise<Record<string, number>> {
+  const statuses: Record<string, number> = {};
+  await Promise.all(
+    sessions.map(async (s) => {
+      while (Date.now() < until && !s.destroyed) {
+        const { grpcStatus } = await sendFrame(s, frame);
+        statuses[grpcStatus] = (statuses[grpcStatus] ?? 0) + 1;
+      }
+    }),
+  );
+  return statuses;
+}
+
+export interface Probed {
+  /** Checks answered within their deadline. */
+  answered: number;
+  /** Checks that failed, most often DEADLINE_EXCEEDED. */
+  failed: number;
+  slowestMs: number;
+}
+
+/** A legitimate check every `everyMs` until `until`, each with `deadlineMs`, as Envoy would send it. */
+export async function probe(port: number, until: number, deadlineMs: number, everyMs = 20): Promise<Probed> {
+  const client = new EnvoyClient(port);
+  const probed: Probed = { answered: 0, failed: 0, slowestMs: 0 };
+  try {
+    while (Date.now() < until) {
+      const started = performance.now();
+      await client.check({ path: '/probe' }, deadlineMs).then(
+        () => probed.answered++,
+        () => probed.failed++,
+      );
+      probed.slowestMs = Math.max(probed.slowestMs, Math.round(performance.now() - started));
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  } finally {
+    client.close();
+  }
+  return probed;
 }

@@ -21,6 +21,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
 import { IstioOperator } from '@kubernetes-models/istio/install.istio.io/v1alpha1/IstioOperator';
 import { parseConfig } from '../../src/config/load';
@@ -40,6 +41,7 @@ const MODELS: Record<string, ModelClass> = {
   'v1/Service': Service,
   'apps/v1/Deployment': Deployment,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'security.istio.io/v1/AuthorizationPolicy': AuthorizationPolicy,
   'install.istio.io/v1alpha1/IstioOperator': IstioOperator,
 };
@@ -106,6 +108,7 @@ const k8sService = find('Service', 'kratos-ext-authz').doc;
 const kustomization = find('Kustomization').doc;
 const meshConfig = find('IstioOperator').doc;
 const authorizationPolicy = find('AuthorizationPolicy').doc;
+const networkPolicy = find('NetworkPolicy', 'kratos-ext-authz').doc;
 
 const configText = str(obj(configMap.data, 'ConfigMap data')['config.yaml'], 'ConfigMap data config.yaml');
 const serviceConfig: Config = parseConfig(parseAllDocuments(configText)[0]?.toJS() as unknown, {});
@@ -165,6 +168,7 @@ test('deploy/ holds the expected manifests', () => {
     'deploy/kubernetes/deployment.yaml',
     'deploy/kubernetes/kustomization.yaml',
     'deploy/kubernetes/namespace.yaml',
+    'deploy/kubernetes/networkpolicy.yaml',
     'deploy/kubernetes/pdb.yaml',
     'deploy/kubernetes/service.yaml',
     'deploy/kubernetes/serviceaccount.yaml',
@@ -233,6 +237,16 @@ const brokenManifests: { name: string; doc: () => JsonObject; expect: RegExp }[]
         delete operation.notPaths;
       }),
     expect: /operation\/notPath: unknown field/,
+  },
+  {
+    name: 'a NetworkPolicy with a misspelt peer selector',
+    doc: () =>
+      mutated(networkPolicy, (p) => {
+        const peer = obj(arr(obj(arr(at(p, 'spec.ingress'), 'ingress')[0], 'ingress[0]').from, 'from')[0], 'from[0]');
+        peer.namespaceSelecter = peer.namespaceSelector ?? null;
+        delete peer.namespaceSelector;
+      }),
+    expect: /from\/0\/namespaceSelecter: unknown field/,
   },
   {
     name: 'an unknown kind',
@@ -392,4 +406,34 @@ test('AuthorizationPolicy: CUSTOM action with the registered provider; Kratos pa
   );
   const excluded = operations.flatMap((o) => (Array.isArray(o.notPaths) ? o.notPaths : []));
   for (const path of ['/self-service/*', '/sessions/*']) assert.ok(excluded.includes(path), `${path} is excluded`);
+});
+
+// Issue 18: only the proxy may reach the gRPC and HTTP-authz ports.
+test('NetworkPolicy: selects the Deployment pods; the gRPC and HTTP-authz ports only from the proxy, the ops port from Prometheus', () => {
+  const podLabels = obj(at(deployment, 'spec.template.metadata.labels'), 'pod labels');
+  const selector = obj(at(networkPolicy, 'spec.podSelector.matchLabels'), 'podSelector');
+  assert.ok(Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => podLabels[k] === v), 'selects the authorizer pods');
+  assert.deepEqual(at(networkPolicy, 'spec.policyTypes'), ['Ingress']);
+  const rules = arr(at(networkPolicy, 'spec.ingress'), 'ingress').map((r) => obj(r, 'ingress rule'));
+  const portsOf = (rule: JsonObject) => arr(rule.ports, 'ports').map((p) => obj(p, 'port').port);
+  const containerPortNames = arr(container.ports, 'container ports').map((p) => obj(p, 'port').name);
+  for (const rule of rules) {
+    // A rule without `from` (or with an empty one) admits every peer, and one without ports every port.
+    const peers = arr(rule.from, 'from').map((peer) => obj(peer, 'peer'));
+    assert.ok(peers.length > 0, 'every rule names its peers');
+    for (const peer of peers) {
+      assert.ok(!('ipBlock' in peer), 'peers are chosen by label, not address');
+      assert.ok(Object.keys(obj(at(peer, 'namespaceSelector.matchLabels'), 'namespaceSelector')).length > 0, 'each peer names its namespace');
+    }
+    for (const port of portsOf(rule)) assert.ok(typeof port === 'number' || containerPortNames.includes(port), `port ${String(port)} is a container port`);
+  }
+  const admitting = (port: string) => rules.filter((rule) => portsOf(rule).includes(port));
+  for (const port of ['grpc', 'http-authz']) {
+    assert.equal(admitting(port).length, 1, `one rule admits ${port}`);
+    for (const peer of arr(admitting(port)[0]?.from, 'from')) assert.ok(Object.keys(obj(at(obj(peer, 'peer'), 'podSelector.matchLabels'), 'podSelector')).length > 0, `${port}: only the proxy's pods, not whole namespaces`);
+  }
+  const metrics = admitting('http-metrics');
+  assert.equal(metrics.length, 1);
+  assert.ok(!portsOf(metrics[0] as JsonObject).some((port) => port === 'grpc' || port === 'http-authz'), 'Prometheus does not reach the decision ports');
+  assert.deepEqual(containerPortNames.filter((name) => admitting(String(name)).length === 0), [], 'every container port is admitted from somewhere');
 });

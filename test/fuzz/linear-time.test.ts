@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as fc from 'fast-check';
-import { decodeCheckRequest } from '../../src/envoy/codec';
+import { decodeCheckRequest, MAX_REQUEST_HEAD_BYTES, RequestHeadTooLarge } from '../../src/envoy/codec';
 import { readCheckRequest } from '../../src/envoy/check-request';
 import { preferredMediaType } from '../../src/request/navigation';
 import { pathReadings } from '../../src/request/path';
 import { hostOfAuthority } from '../../src/request/authority';
 import { kratosCredentialExtractor } from '../../src/request/credentials';
+import { checkFrameWithHeader } from '../chaos/grpc-abuse';
 import { holds } from './support/property';
 import { checkRequestOf, SESSION_COOKIE } from './support/request-arbitrary';
 
@@ -62,4 +63,16 @@ test(`every reader reads ${SIZE / 1024} KiB of one repeated unit in linear time`
     60,
     { shrink: false },
   );
+});
+
+// Issue 18: Kratos reads at most 1 MiB of request headers; a larger head is refused before any
+// of it is decoded, so no reader ever sees an 8 MiB header.
+test('a CheckRequest whose headers are over 1 MiB is refused before they are decoded', () => {
+  const message = (valueBytes: number) => checkFrameWithHeader('cookie', 'ory_kratos_session=x'.padEnd(valueBytes, ';')).subarray(5);
+  const started = performance.now();
+  assert.throws(() => decodeCheckRequest(message(8 * 1024 * 1024)), RequestHeadTooLarge);
+  assert.throws(() => decodeCheckRequest(message(MAX_REQUEST_HEAD_BYTES)), RequestHeadTooLarge);
+  assert.ok(performance.now() - started < BUDGET_MS, `${Math.round(performance.now() - started)} ms`);
+  const cookie = decodeCheckRequest(message(MAX_REQUEST_HEAD_BYTES - 64)).attributes?.request?.http?.headers?.cookie;
+  assert.equal(cookie?.length, MAX_REQUEST_HEAD_BYTES - 64);
 });

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cookiesWithout, findCookies } from '../../src/request/cookies';
+import { describeWork, EIGHT_MIB, workOf } from './support/bounded-work';
 
 const NAME = 'ory_kratos_session';
 
@@ -56,6 +57,34 @@ describe('findCookies', () => {
     assert.deepEqual(findCookies([`a${spaces}b=1; ory_kratos_session=x${spaces}y`], NAME, true), [`x${spaces}y`]);
     // Linear is a few milliseconds; the quadratic trim this guards against took minutes.
     assert.ok(performance.now() - started < 1000, `${performance.now() - started} ms`);
+  });
+
+  // Finding 1 of issue 18: "ory_kratos_session=x" and 7.9 M ";" took 3 s and 150 MiB of heap when
+  // the line was split, and four at once ended the service.
+  for (const commaSeparatesLines of [true, false]) {
+    test(`an 8 MiB line of ";" is scanned, not split into millions of pieces (${commaSeparatesLines ? 'joined' : 'raw'} lines)`, () => {
+      const line = 'ory_kratos_session=x'.padEnd(EIGHT_MIB, ';');
+      let found: string[] = [];
+      const work = workOf(() => (found = findCookies([line], NAME, commaSeparatesLines)));
+      assert.deepEqual(found, ['x']);
+      assert.ok(work.allocatedMiB < 24 && work.ms < 1000, describeWork(work));
+    });
+  }
+
+  test('an 8 MiB line of session cookies is read only up to the limit asked for', () => {
+    const line = 'ory_kratos_session=x;'.repeat(EIGHT_MIB / 21);
+    let found: string[] = [];
+    const work = workOf(() => (found = findCookies([line], NAME, true, 9)));
+    assert.deepEqual(found, Array<string>(9).fill('x'));
+    assert.ok(work.allocatedMiB < 24 && work.ms < 1000, describeWork(work));
+  });
+
+  test('white space before a name and before its "=" is walked once, not once per occurrence', () => {
+    const line = `${' '.repeat(EIGHT_MIB / 2)}ory_kratos_session${' '.repeat(EIGHT_MIB / 2)}=v`;
+    let found: string[] = [];
+    const work = workOf(() => (found = findCookies([line], NAME, true)));
+    assert.deepEqual(found, ['v']);
+    assert.ok(work.ms < 1000, describeWork(work));
   });
 
   test('a configured custom cookie name is honoured, the default one ignored', () => {

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bearerToken, firstOf, kratosCredentialExtractor, sessionCookie, sessionTokenHeader, type Credential } from '../../src/request/credentials';
 import { JoinedHeaders } from '../../src/request/headers';
+import { describeWork, EIGHT_MIB, workOf } from './support/bounded-work';
 import { headerBag } from './support/request';
 
 type Lines = ReadonlyArray<readonly [string, string]>;
@@ -120,6 +121,17 @@ describe('bearerToken (Kratos bearerTokenFromRequest: split on single spaces, ex
         assert.equal(found.kind, 'token');
         assert.equal(found.source, 'authorization');
       }
+    });
+  }
+
+  // Finding 1 of issue 18: "Bearer" and 7.9 M spaces was split into millions of empty strings.
+  for (const header of ['Bearer'.padEnd(EIGHT_MIB, ' '), 'Bearer x'.padEnd(EIGHT_MIB, ' '), 'Bearer '.padEnd(EIGHT_MIB, 'x')]) {
+    test(`an 8 MiB Authorization header (${JSON.stringify(header.slice(0, 9))}…) is read without splitting it`, () => {
+      let found: Credential | undefined;
+      const work = workOf(() => (found = bearerToken(headerBag([['authorization', header]]))));
+      // No token from the spaces; the 8 MiB token is found, and is too long to be a Kratos one.
+      assert.equal(found?.wellFormed, header.endsWith('x') ? false : undefined);
+      assert.ok(work.allocatedMiB < 24 && work.ms < 1000, describeWork(work));
     });
   }
 

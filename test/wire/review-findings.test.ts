@@ -114,10 +114,19 @@ describe('4. authorities that are not a plain host are refused before rules run'
 });
 
 describe('6. oversized and undecodable CheckRequests are denials, never gRPC errors', () => {
-  test('a 4.1 MiB CheckRequest (over grpc-js\'s default limit) is decided', async () => {
-    const response = await h.client.check({ path: '/admin/x', headers: { ...token(), 'x-padding': 'a'.repeat(4.1 * 1024 * 1024) } });
+  test('a CheckRequest with headers just under 1 MiB is decided', async () => {
+    const response = await h.client.check({ path: '/admin/x', headers: { ...token(), 'x-padding': 'a'.repeat(1024 * 1024 - 1024) } });
     assert.equal(httpStatusOf(response), 403);
     assert.equal(metadataOf(response).policy, 'admin');
+  });
+
+  // Issue 18: Kratos (Go net/http) refuses request headers over 1 MiB, so none can be a valid
+  // credential request; past grpc-js's default 4 MiB limit it is still a denial, not an RPC error.
+  test('a 4.1 MiB CheckRequest (over 1 MiB of headers) is answered 413 with a successful RPC', async () => {
+    const response = await h.client.check({ path: '/admin/x', headers: { ...token(), 'x-padding': 'a'.repeat(4.1 * 1024 * 1024) } });
+    assert.equal(response.status?.code, 8);
+    assert.equal(httpStatusOf(response), 413);
+    assert.equal(metadataOf(response).reason, 'request_too_large');
   });
 
   test('a 9 MiB CheckRequest is answered 413 with a successful RPC', async () => {
