@@ -1,13 +1,13 @@
 /**
  * The product image as the Deployment runs it (deploy/kubernetes/deployment.yaml), reproduced with
  * `docker run` flags: uid 1000, read-only root filesystem with a /tmp emptyDir, all capabilities
- * dropped, no privilege escalation, 256 MiB memory limit and one CPU, the config mounted
- * read-only. Host networking, so the container reaches the Kratos emulator on loopback and nothing
+ * dropped, no privilege escalation, 256 MiB memory limit and one CPU, the config directory
+ * mounted read-only in the kubelet's ConfigMap layout, --watch-config. Host networking, so the container reaches the Kratos emulator on loopback and nothing
  * else. Needs a Docker daemon and the image from scripts/container-images.sh (npm run
  * test:containers builds it); under CI=true a missing one fails instead of skipping.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
@@ -36,13 +36,33 @@ function skippedFor(t: TestContext): boolean {
   return unavailable !== undefined;
 }
 
-/** A config directory the container's uid 1000 can read: config.yaml with `yaml`, listening on free loopback ports. */
+/** config.yaml with `yaml`, listening on free loopback ports. */
+function configText(yaml: string, serverSettings: string): string {
+  return `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0"${serverSettings && `, ${serverSettings}`}}\n${yaml}`;
+}
+
+let generations = 0;
+/**
+ * Makes `dir` hold config.yaml as the kubelet lays out a ConfigMap volume (config.yaml ->
+ * ..data/config.yaml, ..data -> ..<generation>/), or swaps in a new generation the way the
+ * kubelet does an update: a new directory, a new symlink renamed over ..data, the old one removed.
+ */
+function writeConfigMap(dir: string, text: string): void {
+  const generation = `..generation_${++generations}`;
+  mkdirSync(join(dir, generation), { mode: 0o755 });
+  writeFileSync(join(dir, generation, 'config.yaml'), text, { mode: 0o644 });
+  const previous = existsSync(join(dir, '..data')) ? readlinkSync(join(dir, '..data')) : undefined;
+  symlinkSync(generation, join(dir, '..data_tmp'));
+  renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+  if (previous === undefined) symlinkSync('..data/config.yaml', join(dir, 'config.yaml'));
+  else rmSync(join(dir, previous), { recursive: true });
+}
+
+/** A ConfigMap-like directory the container's uid 1000 can read, holding config.yaml with `yaml`. */
 function configDirectory(yaml: string, serverSettings = ''): string {
   const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-container-'));
-  const server = `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0"${serverSettings && `, ${serverSettings}`}}`;
-  writeFileSync(join(dir, 'config.yaml'), `${server}\n${yaml}`);
   chmodSync(dir, 0o755);
-  chmodSync(join(dir, 'config.yaml'), 0o644);
+  writeConfigMap(dir, configText(yaml, serverSettings));
   return dir;
 }
 
@@ -111,6 +131,25 @@ test('as deployed: read-only root, gRPC health and /readyz answer, a check is de
     assert.equal(await dockerExitCode('exec', name, 'sh', '-c', 'echo x > /tmp/written'), 0, '/tmp (the emptyDir) is');
     assert.equal(await docker('exec', name, 'id', '-u'), '1000');
     assert.match(await docker('exec', name, 'cat', '/proc/1/cmdline'), /^node\0dist\/src\/main\.js/);
+  } finally {
+    await removeContainer(container);
+  }
+});
+
+test('--watch-config in the read-only ConfigMap mount: two kubelet-style ..data swaps are both applied', async (t) => {
+  if (skippedFor(t)) return;
+  let container: Container | undefined;
+  try {
+    const dir = configDirectory(kratosConfig());
+    container = await runAsDeployed(dir);
+    const watchReloads = () => container?.logs.filter((line) => line.msg === 'configuration reloaded' && line.trigger === 'watch') ?? [];
+    for (const [index, ttl] of ['30s', '45s'].entries()) {
+      const swapped = performance.now();
+      writeConfigMap(dir, configText(`${kratosConfig()}cache: {ttl: ${ttl}}\n`, ''));
+      await container.waitForLog(() => watchReloads().length > index, 10_000);
+      t.diagnostic(`swap to cache.ttl ${ttl} applied after ${Math.round(performance.now() - swapped)} ms`);
+      assert.deepEqual(watchReloads()[index]?.changed, ['cache']);
+    }
   } finally {
     await removeContainer(container);
   }
