@@ -13,6 +13,8 @@
 # An image the daemon already has is kept. Downloads (Debian's mirror, npm's registry) are made on
 # the host and kept under ~/.cache/kratos-ext-authz/images, named by what pins them; every build
 # runs with --network none, so no container reaches anything outside this machine.
+# Only for where no registry is reachable: a tag the daemon lacks gets a stand-in, where docker
+# build would otherwise pull the official image (README, "Images built here").
 # Usage: scripts/container-images.sh   (needs a running Docker daemon; debootstrap as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
