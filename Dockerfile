@@ -8,9 +8,12 @@
 # Node 24 LTS (Node 20 reached end of life on 2026-04-30). For production, pin the base image
 # by digest as well: node:24.22.3-bookworm-slim@sha256:...
 ARG NODE_IMAGE=node:24.22.3-bookworm-slim
+# The image the build stages run `npm ci` in; the runtime stage is always NODE_IMAGE. Where no
+# registry is reachable, scripts/container-images.sh sets it to NODE_IMAGE plus an offline npm cache.
+ARG BUILD_IMAGE=${NODE_IMAGE}
 
 # --- build: compile TypeScript (needs the dev dependencies) -------------------------------
-FROM ${NODE_IMAGE} AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -20,7 +23,7 @@ COPY src ./src
 RUN ./node_modules/.bin/tsc -p tsconfig.json
 
 # --- deps: production dependencies only -----------------------------------------------------
-FROM ${NODE_IMAGE} AS deps
+FROM ${BUILD_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

@@ -3,15 +3,16 @@
 // module and fails), so neither `node --test dir/` nor a glob works on every supported Node.
 //
 //   node scripts/run-tests.mjs [--test flags]             every test under dist/test except the
-//        end-to-end, real-proxy, differential and fault suites (their own commands:
-//        `npm run test:e2e`, `npm run test:proxies`, `npm run test:differential`, `npm run test:chaos`)
+//        end-to-end, real-proxy, differential, fault and container suites (their own commands:
+//        `npm run test:e2e`, `npm run test:proxies`, `npm run test:differential`, `npm run test:chaos`,
+//        `npm run test:containers`)
 //   node scripts/run-tests.mjs [--test flags] <dir>...    every test under each <dir>
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = 'dist/test';
-const skipDirs = new Set(['e2e', 'proxies', 'chaos', 'differential']);
+const skipDirs = new Set(['e2e', 'proxies', 'chaos', 'differential', 'containers']);
 const args = process.argv.slice(2);
 const dirs = args.filter((arg) => !arg.startsWith('-') && existsSync(arg) && statSync(arg).isDirectory());
 const flags = args.filter((arg) => !dirs.includes(arg));

@@ -72,9 +72,14 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     return availableAalFrom(response.body, identityId, this.config.code_mfa_enabled ? this.codeMfaRule() : 'off');
   }
 
-  /** Idle keep-alive sockets would hold the process open after shutdown. */
+  /** For a side a reload replaced: lets its last calls finish, then releases the keep-alive sockets. */
   async close(): Promise<void> {
     await Promise.all([this.publicApi.close(), this.adminApi?.close()]);
+  }
+
+  /** For a stop: calls still waiting for Kratos fail at once (their checks were already cut or answered). */
+  async destroy(): Promise<void> {
+    await Promise.all([this.publicApi.destroy(), this.adminApi?.destroy()]);
   }
 
   private async call(endpoint: 'whoami' | 'identity', api: JsonGet, path: string, headers: Record<string, string>, context: CallContext): Promise<JsonGetResult> {

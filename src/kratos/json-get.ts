@@ -52,6 +52,11 @@ export class JsonGet {
   async close(): Promise<void> {
     if (!this.pool.closed && !this.pool.destroyed) await this.pool.close();
   }
+
+  /** Cuts requests still waiting for an answer too (close waits for them, up to kratos.timeout). */
+  async destroy(): Promise<void> {
+    if (!this.pool.destroyed) await this.pool.destroy();
+  }
 }
 
 // undici keeps repeated header lines apart: a string for one line, an array for several.

@@ -12,7 +12,8 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { givesV8Flag, HEAP_GROWING_PERCENT, YOUNG_GENERATION_MIB } from './heap-limit';
+import { totalmem } from 'node:os';
+import { givesV8Flag, HEAP_GROWING_PERCENT, heapLimitUnder, memoryLimitBytes, YOUNG_GENERATION_MIB } from './heap-limit';
 
 /** The signals the service acts on. A worker thread receives none, so the main thread forwards them. */
 const SERVICE_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -60,7 +61,14 @@ export async function serveInHeapSizedWorker(script: string, argv: string[]): Pr
   // Read by V8 at each full collection (unlike the heap limit), so setting it now takes effect.
   if (!givesV8Flag('--heap-growing-percent', process.execArgv, process.env.NODE_OPTIONS)) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   const young = givesV8Flag('--max-semi-space-size', process.execArgv, process.env.NODE_OPTIONS) ? {} : { maxYoungGenerationSizeMb: YOUNG_GENERATION_MIB };
-  worker = new Worker(script, { argv, resourceLimits: { maxOldGenerationSizeMb: sizing.heapLimitMiB, ...young } });
+  const memoryLimit = memoryLimitBytes(process.constrainedMemory(), totalmem());
+  const heapLimit = heapLimitUnder(sizing.heapLimitMiB, memoryLimit);
+  if (memoryLimit !== undefined && heapLimit < sizing.heapLimitMiB) {
+    process.stderr.write(
+      `kratos-ext-authz: cache.max_entries needs a ${sizing.heapLimitMiB} MiB heap, more than the memory limit (${Math.floor(memoryLimit / 1024 / 1024)} MiB) leaves room for: the heap is capped at ${heapLimit} MiB; a full cache will end the process. Lower cache.max_entries or raise the limit.\n`,
+    );
+  }
+  worker = new Worker(script, { argv, resourceLimits: { maxOldGenerationSizeMb: heapLimit, ...young } });
   // An uncaught error or running out of heap ends the worker; its 'exit' (code 1) follows.
   worker.on('error', (error) => void process.stderr.write(`kratos-ext-authz: ${error.message}\n`));
   worker.on('exit', (code) => process.exit(code));

@@ -239,7 +239,9 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       await Promise.all([grpcStopped, httpAuthzServer && closeHttpAuthz(httpAuthzServer, server.shutdown_timeout)]);
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      await Promise.all([current.side, ...retiredWithChecks].map((side) => side.kratos.close()));
+      // Both doors are closed: a Kratos call still running belongs to a check that was cut, and
+      // waiting for it (up to kratos.timeout) would outlast server.shutdown_timeout.
+      await Promise.all([current.side, ...retiredWithChecks].map((side) => side.kratos.destroy()));
       logger.info('stopped');
     },
   };

@@ -20,6 +20,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import type { Stack } from './stack';
 import { pollUntilOk } from '../../stack/local-stack';
+import { disableRyukWithoutItsImage, dockerfileBuildArgs } from '../containers/offline-images';
 
 export function findProjectRoot(): string {
   for (let dir = __dirname; ; dir = join(dir, '..')) {
@@ -76,6 +77,8 @@ export async function startContainerStack(client: ContainerRuntimeClient): Promi
   };
 
   try {
+    // Before anything testcontainers starts: each of them starts the reaper first.
+    await disableRyukWithoutItsImage(client);
     const network: StartedNetwork = await new Network().start();
     cleanups.push(() => network.stop());
 
@@ -137,7 +140,9 @@ export async function startContainerStack(client: ContainerRuntimeClient): Promi
         .withWaitStrategy(Wait.forLogMessage(/demo ui listening/))
         .withStartupTimeout(STARTUP_TIMEOUT_MS)
         .start(),
-      GenericContainer.fromDockerfile(root).build(),
+      GenericContainer.fromDockerfile(root)
+        .withBuildArgs(await dockerfileBuildArgs(client, root))
+        .build(),
     ]);
     cleanups.push(() => kratos.stop(), () => upstream.stop(), () => ui.stop());
 
