@@ -1,7 +1,7 @@
 /**
  * The product image as the Deployment runs it (deploy/kubernetes/deployment.yaml), reproduced with
  * `docker run` flags: uid 1000, read-only root filesystem with a /tmp emptyDir, all capabilities
- * dropped, no privilege escalation, 256 MiB memory limit and one CPU, the config directory
+ * dropped, no privilege escalation, a 256 MiB memory limit (tighter than its 384Mi) and one CPU, the config directory
  * mounted read-only in the kubelet's ConfigMap layout, --watch-config. Host networking, so the container reaches the Kratos emulator on loopback and nothing
  * else. Needs a Docker daemon and the image from scripts/container-images.sh (npm run
  * test:containers builds it); under CI=true a missing one fails instead of skipping.
