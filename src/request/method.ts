@@ -24,14 +24,28 @@ const MAX_READINGS = 16;
  */
 export function methodReadings(method: string, path: string, headers: HeaderBag): readonly string[] | undefined {
   const readings = new Set([method]);
-  const add = (value: string) => {
-    const reading = value.trim().toUpperCase();
-    if (reading !== '') readings.add(reading);
-  };
-  for (const name of METHOD_OVERRIDE_HEADERS) for (const line of headers.all(name)) line.split(',').forEach(add);
+  for (const name of METHOD_OVERRIDE_HEADERS) {
+    for (const line of headers.all(name)) if (!addElements(readings, line)) return undefined;
+  }
   if (MAY_HAVE_METHOD_PARAMETER.test(path)) {
     const query = path.slice(path.indexOf('?') + 1).replace(/#.*$/s, '');
-    new URLSearchParams(query).getAll('_method').forEach(add);
+    for (const value of new URLSearchParams(query).getAll('_method')) if (!addElements(readings, value)) return undefined;
   }
-  return readings.size > MAX_READINGS ? undefined : [...readings];
+  return [...readings];
+}
+
+/**
+ * Adds each ","-separated element of `line`, trimmed and upper-cased; false once there are more
+ * than MAX_READINGS. Scanned, not split: a header of a million commas is a million empty pieces.
+ */
+function addElements(readings: Set<string>, line: string): boolean {
+  for (let start = 0; start <= line.length; ) {
+    const comma = line.indexOf(',', start);
+    const end = comma === -1 ? line.length : comma;
+    const reading = line.slice(start, end).trim().toUpperCase();
+    if (reading !== '') readings.add(reading);
+    if (readings.size > MAX_READINGS) return false;
+    start = end + 1;
+  }
+  return true;
 }
