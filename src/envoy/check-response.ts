@@ -1,6 +1,6 @@
 import type { Answer } from '../answer/answer';
-import { credentialsToRemove, credentialsToSet } from '../upstream/upstream-credentials';
-import { headersToRemove } from './headers-to-remove';
+import { credentialsToSet } from '../upstream/upstream-credentials';
+import { upstreamRemovals } from './headers-to-remove';
 import type { CheckResponse, HeaderValueOption, StructValue } from './messages';
 
 /** Flat string facts for Envoy's dynamic metadata (namespace envoy.filters.http.ext_authz). */
@@ -15,7 +15,7 @@ export function toCheckResponse(answer: Answer, metadata: Metadata): CheckRespon
       ok_response: {
         // append false overwrites every line the client sent (a stripped Cookie's rest is one line).
         headers: [...answer.identityHeaders, ...credentialsToSet(answer.upstreamCredentials)].map(([name, value]) => headerOption(name, value)),
-        headers_to_remove: withCredentialsRemoved(headersToRemove(answer), credentialsToRemove(answer.upstreamCredentials)),
+        headers_to_remove: upstreamRemovals(answer),
         response_headers_to_add: answer.clientHeaders.map(([name, value]) => headerOption(name, value, true)),
       },
       dynamic_metadata,
@@ -26,14 +26,6 @@ export function toCheckResponse(answer: Answer, metadata: Metadata): CheckRespon
     denied_response: { status: { code: answer.status }, headers: answer.headers.map(([name, value]) => headerOption(name, value)), body: answer.body },
     dynamic_metadata,
   };
-}
-
-/**
- * headersToRemove's list is shared and frozen per answer shape, and the codec keeps its encoded
- * bytes: it is passed on as it is unless a credential header is to go as well.
- */
-function withCredentialsRemoved(identityRemovals: readonly string[], credentialRemovals: readonly string[]): readonly string[] {
-  return credentialRemovals.length === 0 ? identityRemovals : [...identityRemovals, ...credentialRemovals];
 }
 
 // google.rpc.Code values Envoy sees in CheckResponse.status (its value does not change the

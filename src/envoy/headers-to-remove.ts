@@ -1,4 +1,5 @@
 import { IDENTITY_HEADERS, type Answer } from '../answer/answer';
+import { credentialsToRemove } from '../upstream/upstream-credentials';
 
 /**
  * The most "-" an identity header name may have (config/identity-names.ts): each one triples
@@ -69,4 +70,15 @@ export function headersToRemove(answer: Extract<Answer, { kind: 'allow' }>): rea
     listsByShape.set(shape, names);
   }
   return names;
+}
+
+/**
+ * Everything Envoy is to strip from the upstream request on an allow, for both Envoy doors: the
+ * identity spellings above, then the credential headers strip_credentials takes away whole.
+ * headersToRemove's frozen list passes on as it is when no credential goes (the codec keeps its
+ * encoded bytes).
+ */
+export function upstreamRemovals(answer: Extract<Answer, { kind: 'allow' }>): readonly string[] {
+  const credentials = credentialsToRemove(answer.upstreamCredentials);
+  return credentials.length === 0 ? headersToRemove(answer) : [...headersToRemove(answer), ...credentials];
 }

@@ -1,6 +1,6 @@
 import type { Answer } from '../answer/answer';
-import { headersToRemove } from '../envoy/headers-to-remove';
-import { credentialsToRemove, credentialsToSet } from '../upstream/upstream-credentials';
+import { upstreamRemovals } from '../envoy/headers-to-remove';
+import { credentialsToSet } from '../upstream/upstream-credentials';
 import type { ViewResult } from '../request/view';
 import { describingHeaders, plainReply, viewOfDescribed, type HttpFrontDoor, type HttpReply } from './front-door';
 
@@ -34,7 +34,6 @@ export const envoyHttp: HttpFrontDoor = {
   reply: (answer: Answer): HttpReply => {
     const reply = plainReply(answer);
     if (answer.kind !== 'allow') return reply.status >= 500 ? { ...reply, status: 403 } : reply;
-    const removed = [...headersToRemove(answer), ...credentialsToRemove(answer.upstreamCredentials)];
-    return { ...reply, headers: [...reply.headers, ...credentialsToSet(answer.upstreamCredentials), ['x-envoy-auth-headers-to-remove', removed.join(',')]] };
+    return { ...reply, headers: [...reply.headers, ...credentialsToSet(answer.upstreamCredentials), ['x-envoy-auth-headers-to-remove', upstreamRemovals(answer).join(',')]] };
   },
 };
