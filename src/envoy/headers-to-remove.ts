@@ -1,4 +1,5 @@
 import { IDENTITY_HEADERS, type Answer } from '../answer/answer';
+import { spellingsOf } from '../request/header-spellings';
 import { credentialsToRemove } from '../upstream/upstream-credentials';
 
 /**
@@ -6,30 +7,6 @@ import { credentialsToRemove } from '../upstream/upstream-credentials';
  * the spellings below, which every allow on the Envoy doors names.
  */
 export const MAX_NAME_SEPARATORS = 4;
-
-/**
- * What upstreams read as "-": Rack, WSGI, PHP and CGI fold "-" to "_" (`x-kratos-identity_id`
- * is HTTP_X_KRATOS_IDENTITY_ID there), and PHP also folds "." into "_" when it registers
- * $_SERVER (`x.kratos.aal`, through its built-in server or a FastCGI gateway that keeps it).
- */
-const SEPARATORS = ['-', '_', '.'] as const;
-
-const spellingsByName = new Map<string, readonly string[]>();
-
-/**
- * Every spelling of `name` with each "-" read as any of SEPARATORS, the name itself first: a
- * client copy of any of them reads as the identity header an allow sets. Lower case covers
- * every case: Envoy carries header names lower-cased (HTTP/1 codec, HTTP/2 and HTTP/3 rules).
- * Memoised: the names come from the configuration, a handful, and this runs on every allow.
- */
-export function spellingsOf(name: string): readonly string[] {
-  let spellings = spellingsByName.get(name);
-  if (spellings === undefined) {
-    spellings = name.split('-').reduce<string[]>((heads, part, index) => (index === 0 ? [part] : heads.flatMap((head) => SEPARATORS.map((separator) => `${head}${separator}${part}`))), []);
-    spellingsByName.set(name, spellings);
-  }
-  return spellings;
-}
 
 /** The spellings that are not the name itself: the ones an allow that sets the name must still remove. */
 function lookalikesOf(name: string): readonly string[] {

@@ -1,3 +1,4 @@
+import { spellingsOf } from './header-spellings';
 import type { HeaderBag } from './headers';
 
 /**
@@ -8,8 +9,21 @@ import type { HeaderBag } from './headers';
  */
 export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-method-override', 'x-http-method'] as const;
 
-// `_method` in the query (Laravel, Spring's HiddenHttpMethodFilter, Symfony): possibly escaped.
-const MAY_HAVE_METHOD_PARAMETER = /[?&](?:_|%5f)method=/i;
+/**
+ * Every "-"/"_"/"." spelling of them: Rack, WSGI, PHP and CGI fold the three together
+ * (`X.HTTP.Method.Override` is HTTP_X_HTTP_METHOD_OVERRIDE there), and Envoy passes "." names on
+ * whatever headers_with_underscores_action says.
+ */
+const OVERRIDE_HEADER_SPELLINGS = METHOD_OVERRIDE_HEADERS.flatMap(spellingsOf);
+
+/**
+ * `_method` in the query (Laravel, Spring's HiddenHttpMethodFilter, Symfony, Express's
+ * method-override): its name may be percent-escaped (`_%6Dethod`), and PHP folds a leading
+ * ".", " " or "[" into "_" (`.method`, `+method`). A query with neither "method" nor an escape
+ * cannot name it, and is not parsed.
+ */
+const MAY_NAME_METHOD = /method|%/i;
+const METHOD_PARAMETER = /^[\s._[]+method$/i;
 
 // More distinct methods than any request means: refused rather than matched one by one.
 const MAX_READINGS = 16;
@@ -24,14 +38,25 @@ const MAX_READINGS = 16;
  */
 export function methodReadings(method: string, path: string, headers: HeaderBag): readonly string[] | undefined {
   const readings = new Set([method]);
-  for (const name of METHOD_OVERRIDE_HEADERS) {
+  for (const name of OVERRIDE_HEADER_SPELLINGS) {
     for (const line of headers.all(name)) if (!addElements(readings, line)) return undefined;
   }
-  if (MAY_HAVE_METHOD_PARAMETER.test(path)) {
-    const query = path.slice(path.indexOf('?') + 1).replace(/#.*$/s, '');
-    for (const value of new URLSearchParams(query).getAll('_method')) if (!addElements(readings, value)) return undefined;
+  // A proxy passes a fragment on as sent: Node's URL parsers drop it, PHP reads what follows it
+  // as more parameters (and a value running into it as its own). Both readings count.
+  const question = path.indexOf('?');
+  const query = question === -1 ? '' : path.slice(question + 1);
+  const hash = query.indexOf('#');
+  for (const part of hash === -1 ? [query] : [query.slice(0, hash), query]) {
+    if (!addMethodParameters(readings, part)) return undefined;
   }
   return [...readings];
+}
+
+/** Adds the values of every parameter named as `_method` reads; false past MAX_READINGS. */
+function addMethodParameters(readings: Set<string>, query: string): boolean {
+  if (!MAY_NAME_METHOD.test(query)) return true;
+  for (const [name, value] of new URLSearchParams(query)) if (METHOD_PARAMETER.test(name) && !addElements(readings, value)) return false;
+  return true;
 }
 
 /**

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IDENTITY_HEADERS, type Answer } from '../../src/answer/answer';
-import { headersToRemove, spellingsOf } from '../../src/envoy/headers-to-remove';
+import { headersToRemove } from '../../src/envoy/headers-to-remove';
+import { spellingsOf } from '../../src/request/header-spellings';
 import { allSpellings, otherSpellings } from '../support/spellings';
 
 type Allow = Extract<Answer, { kind: 'allow' }>;
