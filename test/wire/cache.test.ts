@@ -149,7 +149,12 @@ describe('session cache', () => {
       const responses = await Promise.all(Array.from({ length: 200 }, () => h.client.check(spec)));
       assert.deepEqual(new Set(responses.map(httpStatusOf)), new Set([200]));
       assert.equal(h.emulator.count('whoami'), 1);
-      assert.equal(await metric(h, /^kratos_ext_authz_cache_requests_total\{cache="session",result="coalesced"\}/), 199);
+      // On a loaded machine the last few checks can arrive after the one lookup resolved: those are
+      // hits, not coalesced; what matters is that none of the 199 asked Kratos again.
+      const coalesced = await metric(h, /^kratos_ext_authz_cache_requests_total\{cache="session",result="coalesced"\}/);
+      const hits = await metric(h, /^kratos_ext_authz_cache_requests_total\{cache="session",result="hit"\}/);
+      assert.equal(coalesced + hits, 199);
+      assert.ok(coalesced >= 100, `most checks waited on the one lookup (${coalesced} coalesced)`);
     }));
 
   test('each check\'s log line says where its answer came from: miss, hit, coalesced, stale, none without a lookup', () =>
