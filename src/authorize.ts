@@ -1,7 +1,7 @@
 import { answer, type Answer } from './answer/answer';
 import type { LoginUrlSettings } from './answer/login-url';
-import { decide, type DecisionDependencies } from './decide';
-import { factsOf, type Decision, type DecisionFacts } from './decision';
+import { decide, type DecisionDependencies } from './decision/decide';
+import { factsOf, type Decision, type DecisionFacts } from './decision/decision';
 import type { CallContext } from './kratos/types';
 import type { CheckRecord, FrontDoor } from './observability/check-observer';
 import type { HeaderBag } from './request/headers';

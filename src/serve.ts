@@ -4,8 +4,8 @@
  * job, reading the configuration for its cache size.
  */
 import { ConfigError, loadConfig } from './config/load';
-import { ConfigReloader } from './config/reload';
-import { watchConfigFile } from './config/watch';
+import { ConfigReloader } from './server/reload';
+import { watchConfigFile } from './server/watch';
 import { createLogger } from './observability/logger';
 import { heapLimitMiB } from './server/heap-limit';
 import { onServiceSignal, type HeapSizing, type ServiceSignal } from './server/heap-sized-worker';

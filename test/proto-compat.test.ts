@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as protobuf from 'protobufjs';
 import { answer, type Answer } from '../src/answer/answer';
-import type { Subject } from '../src/decision';
+import type { Subject } from '../src/decision/decision';
 import { decodeCheckRequest, encodeCheckResponse, MAX_CHECK_REQUEST_ENTRIES } from '../src/envoy/codec';
 import { readCheckRequest } from '../src/envoy/check-request';
 import { toCheckResponse } from '../src/envoy/check-response';

@@ -1,11 +1,11 @@
-import type { Decision, SessionDecision } from '../decision';
+import type { Decision, SessionDecision } from '../decision/decision';
+import type { HeaderList } from '../request/headers';
+import { IDENTITY_HEADERS } from '../request/identity-headers';
 import { isBrowserNavigation } from '../request/navigation';
 import type { RequestView } from '../request/view';
 import type { UpstreamCredentials } from '../upstream/upstream-credentials';
 import type { UpstreamIdentityHeaders } from '../upstream/upstream-identity';
 import { loginUrl, originalUrl, type LoginUrlSettings } from './login-url';
-
-export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
 /**
  * How the checked request is answered, in plain HTTP terms every front door shares: let it
@@ -20,8 +20,6 @@ export type Answer =
   /** `withheld`: the identity headers this configuration knows and this allow does not set. */
   | { kind: 'allow'; identityHeaders: HeaderList; withheld: readonly string[]; upstreamCredentials: UpstreamCredentials; clientHeaders: HeaderList }
   | { kind: 'deny'; status: number; headers: HeaderList; body: string };
-
-export const IDENTITY_HEADERS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'] as const;
 
 const NO_UPSTREAM_IDENTITY: UpstreamIdentityHeaders = { headers: [], withheld: [] };
 const NO_CREDENTIALS: UpstreamCredentials = [];

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { Subcommand } from './commands';
+import type { Subcommand } from './subcommand';
 import { CONFIG_OPTION, configFromCommandLine, parseCommandLine } from './command-line';
 import { effectiveConfig } from './effective-config';
 import { EXIT } from './exit-codes';

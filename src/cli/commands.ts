@@ -4,14 +4,7 @@ import { UsageError } from './command-line';
 import { EXIT, EXIT_CODES } from './exit-codes';
 import { explain } from './explain';
 import { policyTest } from './policy-test';
-
-export interface Subcommand {
-  name: string;
-  summary: string;
-  usage: string;
-  /** Resolves the exit code; throws UsageError or ConfigError for exit 2. */
-  run(argv: string[]): Promise<number>;
-}
+import type { Subcommand } from './subcommand';
 
 const SUBCOMMANDS: readonly Subcommand[] = [checkConfig, explain, policyTest];
 

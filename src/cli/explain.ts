@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema';
-import type { Subcommand } from './commands';
+import type { Subcommand } from './subcommand';
 import { CONFIG_OPTION, configFromCommandLine, parseCommandLine, UsageError } from './command-line';
 import { EXIT } from './exit-codes';
 import { describeReading, type CodeMfaRule } from '../kratos/code-mfa-rule';

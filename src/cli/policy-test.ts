@@ -1,7 +1,7 @@
 import { ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
 import { compilePolicy, type Policy } from '../policy/policy';
-import type { Subcommand } from './commands';
+import type { Subcommand } from './subcommand';
 import { CONFIG_OPTION, configFromCommandLine, parseCommandLine, UsageError } from './command-line';
 import { EXIT } from './exit-codes';
 import { loadPolicyTests, type PolicyTestCase, type PolicyTests } from './policy-tests-file';

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema';
-import type { Decision } from '../decision';
+import type { Decision } from '../decision/decision';
 import { createCheck } from '../envoy/check';
 import type { CheckResponse } from '../envoy/messages';
 import { compilePolicy, type Policy, type Rule } from '../policy/policy';

@@ -1,5 +1,5 @@
-import { IDENTITY_HEADERS } from '../answer/answer';
-import { MAX_NAME_SEPARATORS } from '../envoy/headers-to-remove';
+import { MAX_NAME_SEPARATORS } from '../request/header-spellings';
+import { IDENTITY_HEADERS } from '../request/identity-headers';
 
 // RFC 9110 §5.6.2 token, lower case (Envoy and HTTP/2 carry names lower case). No "_": nginx
 // drops such headers by default, and the "_" spellings are the ones cleared as lookalikes.

@@ -1,6 +1,6 @@
 import type { Answer } from '../answer/answer';
 import { credentialsToSet } from '../upstream/upstream-credentials';
-import { upstreamRemovals } from './headers-to-remove';
+import { upstreamRemovals } from '../answer/headers-to-remove';
 import type { CheckResponse, HeaderValueOption, StructValue } from './messages';
 
 /** Flat string facts for Envoy's dynamic metadata (namespace envoy.filters.http.ext_authz). */

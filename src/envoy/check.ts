@@ -1,5 +1,5 @@
 import { authorize, refusal, type AuthorizeDependencies, type Reading } from '../authorize';
-import type { Decision, DecisionFacts } from '../decision';
+import type { Decision, DecisionFacts } from '../decision/decision';
 import { readCheckRequest } from './check-request';
 import { toCheckResponse, type Metadata } from './check-response';
 import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from './messages';

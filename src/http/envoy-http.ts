@@ -1,5 +1,5 @@
 import type { Answer } from '../answer/answer';
-import { upstreamRemovals } from '../envoy/headers-to-remove';
+import { upstreamRemovals } from '../answer/headers-to-remove';
 import { credentialsToSet } from '../upstream/upstream-credentials';
 import type { ViewResult } from '../request/view';
 import { describingHeaders, plainReply, viewOfDescribed, type HttpFrontDoor, type HttpReply } from './front-door';

@@ -1,4 +1,5 @@
-import type { Answer, HeaderList } from '../answer/answer';
+import type { Answer } from '../answer/answer';
+import type { HeaderList } from '../request/headers';
 import { credentialsAsStated } from '../upstream/upstream-credentials';
 import type { FrontDoor } from '../observability/check-observer';
 import { HeaderLines, type HeaderBag } from '../request/headers';

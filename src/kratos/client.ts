@@ -4,7 +4,7 @@ import { availableAalOf, type AdminIdentityCredentials } from './available-aal';
 import { callBudget } from './budget';
 import { STRICTER_CODE_MFA_RULE, type CodeMfa, type CodeMfaRule } from './code-mfa-rule';
 import { JsonGet, type JsonGetResult } from './json-get';
-import { readTraits } from '../upstream/traits';
+import { readTraits } from './traits';
 import { refreshedCookieOf } from './refreshed-cookie';
 import type { Aal, AvailableAalOutcome, AvailableAalSource, CallContext, KratosSession, SessionSource, WhoamiOutcome } from './types';
 

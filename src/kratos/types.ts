@@ -1,5 +1,5 @@
 import type { Credential } from '../request/credentials';
-import type { TraitValues } from '../upstream/traits';
+import type { TraitValues } from './traits';
 import type { RefreshedCookie } from './refreshed-cookie';
 
 export type Aal = 'aal0' | 'aal1' | 'aal2';

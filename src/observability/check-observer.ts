@@ -1,4 +1,4 @@
-import type { Decision, DecisionFacts } from '../decision';
+import type { Decision, DecisionFacts } from '../decision/decision';
 import type { CacheResult } from '../kratos/types';
 import type { RequestView } from '../request/view';
 import type { Logger } from './logger';

@@ -5,6 +5,12 @@
  */
 const SEPARATORS = ['-', '_', '.'] as const;
 
+/**
+ * The most "-" a header name this service sets may have (config/identity-names.ts): each one
+ * triples the spellings of spellingsOf, which every allow on the Envoy doors names for removal.
+ */
+export const MAX_NAME_SEPARATORS = 4;
+
 const spellingsByName = new Map<string, readonly string[]>();
 
 /**

@@ -1,3 +1,6 @@
+/** Header lines to send, in order: one [name, value] per line. */
+export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
+
 /**
  * The request's headers, whichever way Envoy encoded them: the `headers` map (one value per
  * name, repeated headers already joined with ",") or `header_map` (one entry per header line,

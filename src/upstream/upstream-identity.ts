@@ -1,6 +1,6 @@
-import type { HeaderList } from '../answer/answer';
+import type { HeaderList } from '../request/headers';
 import type { KratosSession } from '../kratos/types';
-import { headerReading, type LeftOutReason, type TraitReading } from './traits';
+import { headerReading, type LeftOutReason, type TraitReading } from '../kratos/traits';
 
 /** Signs (or hands out the cached) token for a session as it is now: UpstreamJwtIssuer. */
 export interface TokenIssuer {

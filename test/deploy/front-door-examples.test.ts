@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
-import { IDENTITY_HEADERS } from '../../src/answer/answer';
+import { IDENTITY_HEADERS } from '../../src/request/identity-headers';
 import { parseConfig } from '../../src/config/load';
 import { ENVOY_PATH_PREFIX } from '../../src/http/envoy-http';
 import { METHOD_OVERRIDE_HEADERS } from '../../src/request/method';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { validateHeaderValue } from 'node:http';
 import { test } from 'node:test';
 import * as fc from 'fast-check';
-import { headerReading, readTraits } from '../../src/upstream/traits';
+import { headerReading, readTraits } from '../../src/kratos/traits';
 import { holds } from './support/property';
 
 const interesting = fc.constantFrom('a', 'Z', '0', ' ', '\t', '\r', '\n', '\u0000', '\u007f', '\u0085', 'é', 'Ł', '😀', '@', '"', ',', ';', '\\');

@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { answer, IDENTITY_HEADERS, type Answer } from '../../src/answer/answer';
-import type { Decision } from '../../src/decision';
+import { answer, type Answer } from '../../src/answer/answer';
+import { IDENTITY_HEADERS } from '../../src/request/identity-headers';
+import type { Decision } from '../../src/decision/decision';
 import { requestView, type ViewOptions } from './support/request';
 
 const SETTINGS = { browserUrl: 'https://auth.example.com', allowedHosts: [] as string[] };

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { answer, IDENTITY_HEADERS } from '../../src/answer/answer';
-import type { Decision } from '../../src/decision';
+import { answer } from '../../src/answer/answer';
+import { IDENTITY_HEADERS } from '../../src/request/identity-headers';
+import type { Decision } from '../../src/decision/decision';
 import { toCheckResponse } from '../../src/envoy/check-response';
 import { allSpellings, otherSpellings } from '../support/spellings';
 import { requestView } from './support/request';

@@ -3,8 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load';
-import { decide, type DecisionDependencies } from '../../src/decide';
-import type { Decision } from '../../src/decision';
+import { decide, type DecisionDependencies } from '../../src/decision/decide';
+import type { Decision } from '../../src/decision/decision';
 import type { AvailableAalOutcome, AvailableAalSource, CallContext, KratosSession, LookupOptions, SessionSource, WhoamiOutcome } from '../../src/kratos/types';
 import type { RefreshedCookie } from '../../src/kratos/refreshed-cookie';
 import { compilePolicy } from '../../src/policy/policy';

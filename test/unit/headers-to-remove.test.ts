@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { IDENTITY_HEADERS, type Answer } from '../../src/answer/answer';
-import { headersToRemove } from '../../src/envoy/headers-to-remove';
+import type { Answer } from '../../src/answer/answer';
+import { IDENTITY_HEADERS } from '../../src/request/identity-headers';
+import { headersToRemove } from '../../src/answer/headers-to-remove';
 import { spellingsOf } from '../../src/request/header-spellings';
 import { allSpellings, otherSpellings } from '../support/spellings';
 

@@ -8,7 +8,7 @@ import { compilePolicy } from '../../src/policy/policy';
 import { kratosCredentialExtractor } from '../../src/request/credentials';
 import { upstreamCredentialsReader } from '../../src/upstream/upstream-credentials';
 import { SigningKey } from '../../src/upstream/signing-key';
-import { headerReading, readTraits } from '../../src/upstream/traits';
+import { headerReading, readTraits } from '../../src/kratos/traits';
 import { UpstreamIdentity, type TokenIssuer } from '../../src/upstream/upstream-identity';
 import { UpstreamJwtIssuer, type JwtResult } from '../../src/upstream/upstream-jwt';
 import { verifyJwt, writeSigningKey } from '../support/jwt';

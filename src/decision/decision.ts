@@ -1,6 +1,6 @@
-import type { CredentialKind } from './request/credentials';
-import type { Aal, KratosSession } from './kratos/types';
-import type { RefreshedCookie } from './kratos/refreshed-cookie';
+import type { CredentialKind } from '../request/credentials';
+import type { Aal, KratosSession } from '../kratos/types';
+import type { RefreshedCookie } from '../kratos/refreshed-cookie';
 
 /** Who the request is, once Kratos has vouched for the session. */
 export interface Subject {

@@ -1,12 +1,7 @@
-import { IDENTITY_HEADERS, type Answer } from '../answer/answer';
+import { IDENTITY_HEADERS } from '../request/identity-headers';
+import type { Answer } from './answer';
 import { spellingsOf } from '../request/header-spellings';
 import { credentialsToRemove } from '../upstream/upstream-credentials';
-
-/**
- * The most "-" an identity header name may have (config/identity-names.ts): each one triples
- * the spellings below, which every allow on the Envoy doors names.
- */
-export const MAX_NAME_SEPARATORS = 4;
 
 /** The spellings that are not the name itself: the ones an allow that sets the name must still remove. */
 function lookalikesOf(name: string): readonly string[] {

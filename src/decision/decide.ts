@@ -1,10 +1,10 @@
 import type { Decision, SessionDecision, Subject } from './decision';
-import type { RefreshedCookie } from './kratos/refreshed-cookie';
-import type { AvailableAalSource, CallContext, KratosSession, SessionSource, LookupOptions } from './kratos/types';
-import { demandFor, selectRule, type CredentialDemand, type Policy, type Requirement } from './policy/policy';
-import type { Credential } from './request/credentials';
-import type { HeaderBag } from './request/headers';
-import type { RequestView } from './request/view';
+import type { RefreshedCookie } from '../kratos/refreshed-cookie';
+import type { AvailableAalSource, CallContext, KratosSession, SessionSource, LookupOptions } from '../kratos/types';
+import { demandFor, selectRule, type CredentialDemand, type Policy, type Requirement } from '../policy/policy';
+import type { Credential } from '../request/credentials';
+import type { HeaderBag } from '../request/headers';
+import type { RequestView } from '../request/view';
 
 export interface DecisionDependencies {
   policy: Policy;

@@ -1,7 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
-import { ConfigError, loadReloadedConfig } from './load';
-import type { Config } from './schema';
+import { ConfigError, loadReloadedConfig } from '../config/load';
+import type { Config } from '../config/schema';
 
 /** Settings bound once at start-up: a reload reports them and leaves them as they are. */
 const RESTART_ONLY: ReadonlyArray<{ key: string; read: (config: Config) => unknown; keep: (next: Config, running: Config) => Config }> = [
