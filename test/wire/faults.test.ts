@@ -47,14 +47,15 @@ describe('whoami faults → 503', () => {
   });
 
   test('a Check deadline shorter than kratos.timeout: the Kratos call is cut to fit and a 503 arrives in time', async () => {
-    const slowKratos = await startHarness({ config: { kratos: { timeout: '2s' } } });
+    const slowKratos = await startHarness({ config: { kratos: { timeout: '5s' } } });
     try {
       const patient = slowKratos.newSession(slowKratos.emulator.addIdentity());
       slowKratos.emulator.fail('whoami', { mode: 'hang', count: 1 });
       const started = Date.now();
-      const response = await slowKratos.client.check({ headers: { 'x-session-token': patient.token } }, 400);
+      // 1 s: the answer margin (a tenth of it) must outlast the event-loop lag of a loaded CI machine.
+      const response = await slowKratos.client.check({ headers: { 'x-session-token': patient.token } }, 1_000);
       assert.equal(httpStatusOf(response), 503, 'a denial, not DEADLINE_EXCEEDED');
-      assert.ok(Date.now() - started < 1_000, 'the 2 s Kratos timeout was cut to the 400 ms deadline');
+      assert.ok(Date.now() - started < 2_500, 'the 5 s Kratos timeout was cut to the 1 s deadline');
       assert.match(String(slowKratos.logs.find((line) => line.reason === 'kratos_unavailable')?.detail), /^whoami timeout after \d+ms$/);
     } finally {
       await slowKratos.close();
