@@ -3,12 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deniedHeader, deniedJson, httpStatusOf, metadataOf, upstreamHeaders, type OfficialCheckResponse } from '../support/envoy-client';
 import { startHarness, type Harness } from '../support/harness';
+import { AAL1, AAL2, NAVIGATE, TOTP, XHR } from '../support/fixtures';
 
-const NAVIGATE = { 'sec-fetch-mode': 'navigate', accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
-const XHR = { 'sec-fetch-mode': 'cors', accept: 'application/json' };
-const TOTP = { totp: { totp_url: 'otpauth://totp/app:alice?secret=JBSWY3DPEHPK3PXP&issuer=app' } };
-const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
-const AAL2 = [...AAL1, { method: 'totp', aal: 'aal2' as const }];
 
 let h: Harness;
 let login: string;

@@ -4,9 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { deniedHeader, httpStatusOf, metadataOf } from '../support/envoy-client';
 import { startHarness, type Harness } from '../support/harness';
 import type { CreatedSession } from '../support/kratos-emulator';
+import { NAVIGATE, TOTP } from '../support/fixtures';
 
-const TOTP = { totp: { totp_url: 'otpauth://totp/x?secret=JBSWY3DPEHPK3PXP' } };
-const NAVIGATE = { 'sec-fetch-mode': 'navigate', accept: 'text/html' };
 
 let h: Harness;
 let session: CreatedSession;

@@ -10,12 +10,8 @@ import { httpStatusOf, type CheckSpec, type OfficialCheckResponse } from '../sup
 import { startHarness, type Harness } from '../support/harness';
 import { HTTP_DOORS, type HttpAnswer, type HttpDoor } from '../support/http-client';
 import { allSpellings, otherSpellings } from '../support/spellings';
+import { AAL1, AAL2, NAVIGATE, TOTP, XHR } from '../support/fixtures';
 
-const NAVIGATE = { 'sec-fetch-mode': 'navigate', accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
-const XHR = { 'sec-fetch-mode': 'cors', accept: 'application/json' };
-const TOTP = { totp: { totp_url: 'otpauth://totp/app:alice?secret=JBSWY3DPEHPK3PXP&issuer=app' } };
-const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
-const AAL2 = [...AAL1, { method: 'totp', aal: 'aal2' as const }];
 const IDENTITY_HEADERS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'];
 const CREDENTIAL_HEADERS = ['cookie', 'x-session-token', 'authorization'];
 

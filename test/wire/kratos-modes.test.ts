@@ -3,11 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { deniedHeader, httpStatusOf, metadataOf, upstreamHeaders } from '../support/envoy-client';
 import { startHarness } from '../support/harness';
+import { AAL1, NAVIGATE, TOTP, XHR } from '../support/fixtures';
 
-const NAVIGATE = { 'sec-fetch-mode': 'navigate' };
-const XHR = { 'sec-fetch-mode': 'cors' };
-const TOTP = { totp: { totp_url: 'otpauth://totp/x?secret=JBSWY3DPEHPK3PXP' } };
-const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
 
 describe('Kratos running required_aal: highest_available', () => {
   test('a token refused by Kratos → 403 and one error log per minute telling to set aal1', async () => {

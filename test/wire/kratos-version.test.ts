@@ -8,9 +8,8 @@ import { describe, test } from 'node:test';
 import { httpStatusOf } from '../support/envoy-client';
 import { withHarness } from '../support/harness';
 import type { EmulatedKratosVersion, EmulatorCredentials } from '../support/kratos-emulator';
+import { AAL1, XHR } from '../support/fixtures';
 
-const XHR = { 'sec-fetch-mode': 'cors' };
-const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
 const IDENTITIES: ReadonlyArray<[string, EmulatorCredentials]> = [
   ['with a code address', { password: { identifiers: ['a@example.com'] }, code: { addresses: [{ channel: 'email', address: 'a@example.com' }] } }],
   ['without a code address', { password: { identifiers: ['u-1'] } }],

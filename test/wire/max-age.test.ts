@@ -3,11 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deniedHeader, deniedJson, httpStatusOf, metadataOf, upstreamHeaders, type OfficialCheckResponse } from '../support/envoy-client';
 import { startHarness, type Harness } from '../support/harness';
+import { AAL1, NAVIGATE, TOTP, XHR } from '../support/fixtures';
 
-const NAVIGATE = { 'sec-fetch-mode': 'navigate', accept: 'text/html' };
-const XHR = { 'sec-fetch-mode': 'cors', accept: 'application/json' };
-const TOTP = { totp: { totp_url: 'otpauth://totp/app:alice?secret=JBSWY3DPEHPK3PXP&issuer=app' } };
-const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
 const MINUTE = 60_000;
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * MINUTE);
 

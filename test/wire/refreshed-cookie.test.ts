@@ -10,10 +10,8 @@ import { httpStatusOf, metadataOf, type OfficialCheckResponse, type OfficialHead
 import { withHarness, type Harness } from '../support/harness';
 import { HTTP_DOORS } from '../support/http-client';
 import type { CreatedSession } from '../support/kratos-emulator';
+import { NAVIGATE, TOTP, XHR } from '../support/fixtures';
 
-const NAVIGATE = { 'sec-fetch-mode': 'navigate', accept: 'text/html' };
-const XHR = { 'sec-fetch-mode': 'cors', accept: 'application/json' };
-const TOTP = { totp: { totp_url: 'otpauth://totp/x?secret=JBSWY3DPEHPK3PXP' } };
 const COOKIE_NAME = 'ory_kratos_session';
 
 function setCookies(options: readonly OfficialHeaderOption[] | undefined): string[] {

@@ -5,9 +5,8 @@ import { deniedJson, httpStatusOf, metadataOf, upstreamHeaders } from '../suppor
 import { startHarness, type Harness } from '../support/harness';
 import type { CreatedSession } from '../support/kratos-emulator';
 import { allSpellings } from '../support/spellings';
+import { AAL1, XHR } from '../support/fixtures';
 
-const XHR = { 'sec-fetch-mode': 'cors', accept: 'application/json' };
-const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
 // The identity headers, in every "-"/"_" spelling, removed from anonymous requests.
 const NO_IDENTITY_HEADERS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'].flatMap(allSpellings).sort();
 

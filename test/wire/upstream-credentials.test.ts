@@ -10,11 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import { httpStatusOf, type CheckSpec, type OfficialCheckResponse } from '../support/envoy-client';
 import { startHarness, type Harness } from '../support/harness';
 import { HTTP_DOORS, type HttpDoor } from '../support/http-client';
+import { AAL1 } from '../support/fixtures';
 
 type Door = 'grpc' | HttpDoor;
 const DOORS: readonly Door[] = ['grpc', ...HTTP_DOORS];
 const CREDENTIAL_HEADERS = ['cookie', 'x-session-token', 'authorization'] as const;
-const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
 
 let h: Harness;
 before(async () => {

@@ -11,9 +11,8 @@ import { startHarness, type Harness } from '../support/harness';
 import { HTTP_DOORS } from '../support/http-client';
 import { otherSpellings } from '../support/spellings';
 import { fetchJwks, KEY_TYPES, tamperedClaim, verifyJwt, writeSigningKey, type Jwk } from '../support/jwt';
+import { AAL1, TOTP } from '../support/fixtures';
 
-const TOTP = { totp: { totp_url: 'otpauth://totp/app:alice?secret=JBSWY3DPEHPK3PXP&issuer=app' } };
-const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
 const TRAIT_HEADERS = { 'x-user-email': 'traits.email', 'x-user-name': 'traits.name.first', 'x-user-age': 'traits.age' };
 const CONFIGURED = ['x-user-email', 'x-user-name', 'x-user-age', 'x-kratos-jwt'];
 const lookalikes = (names: readonly string[]) => names.flatMap(otherSpellings);

@@ -10,6 +10,7 @@ import { markerIn } from './policy';
 import { send, type Status } from './send';
 import type { Upstream, Served } from './upstreams';
 import type { Credential, Variant } from './variants';
+import { AAL1, AAL2, TOTP } from '../../support/fixtures';
 
 export interface Outcome {
   /** Undefined for a request the app served that no variant sent (as far as its marker tells). */
@@ -19,9 +20,6 @@ export interface Outcome {
   violations: Violation[];
 }
 
-const TOTP = { totp: { totp_url: 'otpauth://totp/app:diff?secret=JBSWY3DPEHPK3PXP&issuer=app' } };
-const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
-const AAL2 = [...AAL1, { method: 'totp', aal: 'aal2' as const }];
 
 interface Sent {
   variant: Variant;

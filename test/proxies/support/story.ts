@@ -12,6 +12,10 @@ import { AuthzHttpClient, type HttpAnswer } from '../../support/http-client';
 import { fetchJwks, verifyJwt, writeSigningKey } from '../../support/jwt';
 import { startEchoUpstream, type EchoUpstream } from './echo-upstream';
 import { freePort, skipUnlessInstalled, type ProxyProcess } from './proxy-process';
+import { AAL1, AAL2, NAVIGATE as NAVIGATE_HEADERS, TOTP, XHR as XHR_HEADERS } from '../../support/fixtures';
+
+const NAVIGATE = Object.entries(NAVIGATE_HEADERS);
+const XHR = Object.entries(XHR_HEADERS);
 
 export interface ProxyUnderTest {
   name: string;
@@ -32,11 +36,6 @@ export interface ProxyUnderTest {
   passesRenewedCookie: { allowed: boolean; denied: boolean };
 }
 
-const TOTP = { totp: { totp_url: 'otpauth://totp/app:alice?secret=JBSWY3DPEHPK3PXP&issuer=app' } };
-const AAL1 = [{ method: 'password', aal: 'aal1' as const }];
-const AAL2 = [...AAL1, { method: 'totp', aal: 'aal2' as const }];
-const NAVIGATE: Array<[string, string]> = [['sec-fetch-mode', 'navigate'], ['accept', 'text/html']];
-const XHR: Array<[string, string]> = [['sec-fetch-mode', 'cors'], ['accept', 'application/json']];
 const HOST = 'app.example.com';
 // Credentials are stripped by default (policy.strip_credentials); /account/* passes them.
 const POLICY = { rules: [{ name: 'public', paths: ['/public/*'], anonymous: true }, { name: 'account-ui', paths: ['/account/*'], strip_credentials: false }] };
