@@ -93,10 +93,11 @@ describe('the renewed session cookie over gRPC', () => {
     }));
 
   test('a coalesced whoami shares its renewed cookie only among checks with the same cookie', () =>
-    withHarness({ config: { cache: { ttl: '10s' } } }, async (h) => {
+    withHarness({ config: { cache: { ttl: '10s' }, kratos: { timeout: '2s' } } }, async (h) => {
       const mine = extendedSession(h);
       const theirs = extendedSession(h);
-      h.emulator.setLatency('whoami', 100);
+      // Long enough for all eight to arrive while the two lookups are out, on a loaded machine too.
+      h.emulator.setLatency('whoami', 500);
       const specFor = (session: CreatedSession) => ({ headers: { ...XHR, cookie: cookieOf(h, session) } });
       const answers = await Promise.all([...Array.from({ length: 4 }, () => h.client.check(specFor(mine))), ...Array.from({ length: 4 }, () => h.client.check(specFor(theirs)))]);
       assert.equal(h.emulator.count('whoami'), 2, 'one whoami per cookie');
