@@ -6,7 +6,7 @@ const MILLISECONDS_PER_UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_00
  * or AbortSignal.timeout fires after 1 ms instead, with only a warning), and no setting needs
  * more than these 24.8 days.
  */
-export const MAX_DURATION_MS = 2 ** 31 - 1;
+const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /**
  * Parses "150ms", "2s", "1.5m", "1h" or "0" into milliseconds; undefined when malformed. Exact

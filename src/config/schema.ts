@@ -63,7 +63,7 @@ const httpUrlOr = (blank: 'blank allowed' | 'required') =>
 /** `""` means "not set" for optional URLs and secrets, so a YAML file can blank a default. */
 const optionalHttpUrl = (fallback: string) => z.string().default(fallback).pipe(httpUrlOr('blank allowed'));
 
-export const requirementSchema = z.enum(['aal1', 'aal2', 'highest_available']);
+const requirementSchema = z.enum(['aal1', 'aal2', 'highest_available']);
 
 /**
  * What one credential kind must meet: the short form is an AAL alone (the form every existing

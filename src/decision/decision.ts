@@ -45,12 +45,12 @@ export type Decision = {
 export type SessionDecision = Extract<Decision, { kind: 'allow' | 'aal_too_low' | 'refresh_required' }>;
 
 /** The small fixed reason set used by metrics, logs and dynamic metadata. */
-export function reasonOf(decision: Decision): string {
+function reasonOf(decision: Decision): string {
   return decision.kind === 'allow' ? decision.reason : decision.kind;
 }
 
 /** allow, deny (the client's fault or the policy's) or error (ours or Kratos's). */
-export function verdictOf(decision: Decision): 'allow' | 'deny' | 'error' {
+function verdictOf(decision: Decision): 'allow' | 'deny' | 'error' {
   switch (decision.kind) {
     case 'allow':
       return 'allow';

@@ -52,7 +52,7 @@ export interface Policy {
 export type Selection = { kind: 'rule'; rule: Rule } | { kind: 'unknown_policy'; name: string } | { kind: 'ambiguous_path' } | { kind: 'ambiguous_method' };
 
 /** The policy made of policy.cookie / policy.token alone; a route may name it too. */
-export const FALLBACK_RULE_NAME = 'default';
+const FALLBACK_RULE_NAME = 'default';
 
 /** Envoy's per-route context_extensions key that names a rule. */
 export const POLICY_EXTENSION_KEY = 'policy';
