@@ -19,7 +19,7 @@ import { upstreamCredentialsReader } from '../upstream/upstream-credentials';
 import { createHttpAuthzServer, type HttpAuthzSettings } from '../http/server';
 import { trustedProxies } from '../http/trusted-proxies';
 import { bindGrpc, createGrpcServer, HEALTH_SERVICES } from './grpc-server';
-import { createHttpServer, listenHttp } from './http-server';
+import { createOpsServer, listenHttp } from './ops-server';
 import { KratosReadiness } from './kratos-readiness';
 import { jwksDocument } from '../upstream/jwks';
 import { UpstreamIdentity } from '../upstream/upstream-identity';
@@ -175,7 +175,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
           onClientError: (status) => metrics.httpClientErrors.inc({ status: String(status) }),
         });
   let draining = false;
-  const httpServer = createHttpServer({
+  const httpServer = createOpsServer({
     metrics,
     notReadyBecause: () => (draining ? 'shutting down' : readiness.problem()),
     jwks: () => current.jwks,

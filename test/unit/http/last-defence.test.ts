@@ -9,7 +9,7 @@ import { createLogger } from '../../../src/observability/logger';
 import { compilePolicy } from '../../../src/policy/policy';
 import { kratosCredentialExtractor } from '../../../src/request/credentials';
 import { upstreamCredentialsReader } from '../../../src/upstream/upstream-credentials';
-import { listenHttp } from '../../../src/server/http-server';
+import { listenHttp } from '../../../src/server/ops-server';
 import { AuthzHttpClient } from '../../support/http-client';
 
 async function serverWith(sessions: SessionSource, run: (client: AuthzHttpClient, logs: string[]) => Promise<void>): Promise<void> {

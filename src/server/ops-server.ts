@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { Metrics } from '../observability/metrics';
 import { JWKS_MAX_AGE_SECONDS } from '../upstream/jwks';
 
-export interface HttpEndpoints {
+export interface OpsEndpoints {
   metrics: Metrics;
   /** undefined when ready to take traffic, otherwise the reason it is not. */
   notReadyBecause: () => string | undefined;
@@ -14,7 +14,7 @@ export interface HttpEndpoints {
  * /healthz (the process answers), /readyz (serving and Kratos reachable), /metrics (Prometheus),
  * /.well-known/jwks.json (the upstream_jwt public keys; 404 without upstream_jwt).
  */
-export function createHttpServer(endpoints: HttpEndpoints): http.Server {
+export function createOpsServer(endpoints: OpsEndpoints): http.Server {
   return http.createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'text/plain', 'method not allowed\n');
