@@ -36,6 +36,12 @@ fi
 start=$(date +%s)
 bash scripts/container-images.sh
 echo "ci-containers: images took $(( $(date +%s) - start ))s"
+# --- compose demo (issue 20): `docker compose` built from its pinned Go module, for the demo's
+# test (test/containers/compose-demo.test.ts, run by test:containers below).
+start=$(date +%s)
+sh scripts/install-compose.sh
+echo "ci-containers: docker compose took $(( $(date +%s) - start ))s"
+# --- end compose demo
 start=$(date +%s)
 CI="${CI:-true}" npm run test:containers
 echo "ci-containers: test:containers took $(( $(date +%s) - start ))s"

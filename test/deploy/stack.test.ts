@@ -97,7 +97,12 @@ test('compose: every Envoy cluster host is a compose service, ext-authz is built
   const build = obj(service('ext-authz').build, 'ext-authz build');
   const context = resolve(projectRoot, 'envoy', str(build.context, 'build.context'));
   assert.equal(context, projectRoot);
-  assert.ok(existsSync(join(context, str(build.dockerfile ?? 'Dockerfile', 'dockerfile'))));
+  const dockerfile = str(build.dockerfile ?? 'Dockerfile', 'dockerfile');
+  assert.ok(existsSync(join(context, dockerfile)));
+  // Passed on from the environment (the offline build image): each must be an ARG of the Dockerfile.
+  for (const arg of arr(build.args ?? [], 'build.args')) {
+    assert.match(readText(dockerfile), new RegExp(`^ARG ${str(arg, 'build arg')}=`, 'm'));
+  }
 });
 
 test('compose: Kratos is migrated (SQLite) before it serves', () => {
