@@ -10,6 +10,7 @@ import { createLogger } from './observability/logger';
 import { heapLimitMiB } from './server/heap-limit';
 import { onServiceSignal, type HeapSizing, type ServiceSignal } from './server/heap-sized-worker';
 import { startService } from './server/service';
+import { loadSigningKeys } from './upstream/signing-key';
 
 export interface ServeArguments {
   configPath: string | undefined;
@@ -19,7 +20,10 @@ export interface ServeArguments {
 /** The heap limit for this configuration, or the problem that stops start-up (reported by the main thread). */
 export function sizeHeap(configPath: string | undefined): HeapSizing {
   try {
-    return { heapLimitMiB: heapLimitMiB(loadConfig(configPath).cache.max_entries) };
+    const config = loadConfig(configPath);
+    // The key files are read where a signer is built, but a bad one stops start-up here, reported as a config problem.
+    loadSigningKeys(config.upstream_jwt?.keys ?? []);
+    return { heapLimitMiB: heapLimitMiB(config.cache.max_entries) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return { configProblem: error.message };

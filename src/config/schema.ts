@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { parseCidr } from './cidr';
-import { SigningKey } from '../upstream/signing-key';
 import { durationProblem, parseDuration } from './duration';
 import { claimNameProblem, identityHeaderNameProblem } from './identity-names';
 
@@ -146,16 +145,6 @@ const traitPath = z
   .string()
   .refine((text) => /^traits(\.[A-Za-z0-9_$-]+)+$/.test(text), 'must be a dot path into the identity\'s traits, e.g. traits.email or traits.name.first');
 
-/** A PEM private key file, read and checked now: a reload with a bad one keeps the running keys. */
-const signingKeyFile = z.string().transform((file, ctx) => {
-  try {
-    return SigningKey.load(file);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
-    return z.NEVER;
-  }
-});
-
 /** A name refused with its reason, e.g. `"cookie" is a header that defines the request itself`. */
 const nameSchema = (problemOf: (name: string) => string | undefined) =>
   z.string().superRefine((name, ctx) => {
@@ -173,7 +162,8 @@ const upstreamJwtSchema = z
       .union([z.string(), z.array(z.string())], { error: AUDIENCE_PROBLEM })
       .refine((audience) => (typeof audience === 'string' ? audience !== '' : audience.length > 0 && audience.every((item) => item !== '')), AUDIENCE_PROBLEM),
     ttl: duration('5m').refine((ms) => ms >= 1000, 'must be at least 1s'),
-    keys: z.array(signingKeyFile).min(1, 'must list at least one PEM private key file (the first signs)'),
+    /** PEM private key files: read and checked by upstream/signing-key.ts, not here (see loadSigningKeys). */
+    keys: z.array(z.string().min(1, 'must be a file name')).min(1, 'must list at least one PEM private key file (the first signs)'),
     claims: z.record(nameSchema(claimNameProblem), traitPath).default({}),
   })
   .strict();
@@ -287,19 +277,12 @@ export const configSchema = z
     }
   });
 
-/** What no single name or key shows: the JWT header reused as a trait header, a key listed twice. */
+/** What no single name shows: the JWT header reused as a trait header. */
 function checkIdentityNames(config: { identity_headers: Record<string, string>; upstream_jwt?: z.output<typeof upstreamJwtSchema> | undefined }, ctx: z.RefinementCtx): void {
   const jwt = config.upstream_jwt;
-  if (!jwt) return;
-  if (Object.hasOwn(config.identity_headers, jwt.header)) {
+  if (jwt && Object.hasOwn(config.identity_headers, jwt.header)) {
     ctx.addIssue({ code: 'custom', path: ['identity_headers', jwt.header], message: `"${jwt.header}" is upstream_jwt.header` });
   }
-  const kids = new Map<string, number>();
-  jwt.keys.forEach((key, index) => {
-    const first = kids.get(key.kid);
-    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['upstream_jwt', 'keys', index], message: `is the same key as upstream_jwt.keys[${first}]` });
-    kids.set(key.kid, index);
-  });
 }
 
 /** Every trait path identity_headers and upstream_jwt.claims read, each once. */

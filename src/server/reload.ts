@@ -61,7 +61,8 @@ export class ConfigReloader {
       // Builds everything before publishing it: a throw here leaves the running configuration in place.
       this.apply(next);
     } catch (error) {
-      this.reject(trigger, [`could not be applied: ${error instanceof Error ? error.message : String(error)}`]);
+      // A ConfigError here is a file the configuration names (upstream_jwt.keys) that cannot be used.
+      this.reject(trigger, error instanceof ConfigError ? error.problems : [`could not be applied: ${error instanceof Error ? error.message : String(error)}`]);
       return;
     }
     for (const setting of waiting) {

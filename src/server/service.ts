@@ -22,6 +22,7 @@ import { bindGrpc, createGrpcServer, HEALTH_SERVICES } from './grpc-server';
 import { createOpsServer, listenHttp } from './ops-server';
 import { KratosReadiness } from './kratos-readiness';
 import { jwksDocument } from '../upstream/jwks';
+import { loadSigningKeys, type SigningKey } from '../upstream/signing-key';
 import { UpstreamIdentity } from '../upstream/upstream-identity';
 import { UpstreamJwtIssuer } from '../upstream/upstream-jwt';
 
@@ -92,6 +93,8 @@ function buildKratosSide(config: Config, logger: Logger, metrics: Metrics, versi
 function buildGeneration(config: Config, side: KratosSide, logger: Logger, metrics: Metrics, warnKratosTooStrict: () => void): Generation {
   // Its own child logger, so log.level changes for later checks only.
   const checkLogger = logger.child({}, { level: config.log.level });
+  // Read again on every build: a key file replaced in place is picked up by the next reload.
+  const signingKeys = loadSigningKeys(config.upstream_jwt?.keys ?? []);
   const authorize: AuthorizeDependencies = {
     decision: {
       policy: compilePolicy(config.policy),
@@ -102,21 +105,21 @@ function buildGeneration(config: Config, side: KratosSide, logger: Logger, metri
       onKratosStricterThanPolicy: warnKratosTooStrict,
     },
     loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
-    upstream: buildUpstreamIdentity(config, metrics),
+    upstream: buildUpstreamIdentity(config, signingKeys, metrics),
     upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: checkObserver(checkLogger, metrics),
   };
-  const jwks = config.upstream_jwt && jwksDocument(config.upstream_jwt.keys);
+  const jwks = config.upstream_jwt && jwksDocument(signingKeys);
   return { config, check: createCheck(authorize), authorize, isTrustedProxy: trustedProxies(config.http_authz.trusted_proxies), side, jwks };
 }
 
 /** A new one each generation: a reload that rotates the signer starts with no cached token. */
-function buildUpstreamIdentity(config: Config, metrics: Metrics): UpstreamIdentity | undefined {
+function buildUpstreamIdentity(config: Config, keys: readonly SigningKey[], metrics: Metrics): UpstreamIdentity | undefined {
   const jwt = config.upstream_jwt;
   if (!jwt && Object.keys(config.identity_headers).length === 0) return undefined;
   const signed = jwt && {
     header: jwt.header,
-    issuer: new UpstreamJwtIssuer(jwt, Math.min(config.cache.max_entries, MAX_CACHED_JWTS), (result) => metrics.upstreamJwts.inc({ result })),
+    issuer: new UpstreamJwtIssuer({ ...jwt, keys }, Math.min(config.cache.max_entries, MAX_CACHED_JWTS), (result) => metrics.upstreamJwts.inc({ result })),
     claims: jwt.claims,
   };
   return new UpstreamIdentity(config.identity_headers, signed, (target, name, reason) => metrics.identityValuesLeftOut.inc({ target, name, reason }));

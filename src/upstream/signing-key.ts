@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/load';
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 
@@ -21,12 +22,10 @@ const MIN_RSA_BITS = 2048;
 
 /**
  * One upstream_jwt.keys file, read and checked: its private key, the algorithm its type fixes,
- * and its public JWK with `kid` = the RFC 7638 thumbprint. Written back as its file name, so
- * `check-config` prints a config that loads again.
+ * and its public JWK with `kid` = the RFC 7638 thumbprint.
  */
 export class SigningKey {
   private constructor(
-    readonly file: string,
     readonly alg: SigningAlg,
     readonly privateKey: KeyObject,
     readonly publicJwk: PublicJwk,
@@ -34,10 +33,6 @@ export class SigningKey {
 
   get kid(): string {
     return this.publicJwk.kid;
-  }
-
-  toJSON(): string {
-    return this.file;
   }
 
   /** Throws an Error whose message says what is wrong with the file, never what is in it. */
@@ -56,8 +51,33 @@ export class SigningKey {
     }
     const alg = algorithmOf(privateKey, file);
     const members = publicMembers(createPublicKey(privateKey).export({ format: 'jwk' }));
-    return new SigningKey(file, alg, privateKey, { ...members, kid: thumbprintOf(members), alg, use: 'sig' });
+    return new SigningKey(alg, privateKey, { ...members, kid: thumbprintOf(members), alg, use: 'sig' });
   }
+}
+
+/**
+ * upstream_jwt.keys, read and checked in order, the first to sign. The configuration holds only
+ * the file names: keys are read here, by whatever builds a signer from them (start-up, each
+ * reload, check-config), so a reload with a bad key keeps the running keys. Every bad file and
+ * every key listed twice is one problem line naming its place in the list.
+ */
+export function loadSigningKeys(files: readonly string[]): SigningKey[] {
+  const problems: string[] = [];
+  const firstByKid = new Map<string, number>();
+  const keys = files.flatMap((file, index) => {
+    try {
+      const key = SigningKey.load(file);
+      const first = firstByKid.get(key.kid);
+      if (first !== undefined) problems.push(`upstream_jwt.keys[${index}]: is the same key as upstream_jwt.keys[${first}]`);
+      firstByKid.set(key.kid, first ?? index);
+      return [key];
+    } catch (error) {
+      problems.push(`upstream_jwt.keys[${index}]: ${error instanceof Error ? error.message : String(error)}`);
+      return [];
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return keys;
 }
 
 function algorithmOf(key: KeyObject, file: string): SigningAlg {

@@ -4,11 +4,20 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { ConfigError, parseConfig } from '../../../src/config/load';
 import { traitPathsOf } from '../../../src/config/schema';
+import { loadSigningKeys } from '../../../src/upstream/signing-key';
 import { writeKeyFile, writeSigningKey } from '../../support/jwt';
 
 function problemsOf(document: unknown): string[] {
+  return problemsOfRunning(() => parseConfig(document, {}));
+}
+
+function keyProblemsOf(files: string[]): string[] {
+  return problemsOfRunning(() => loadSigningKeys(files));
+}
+
+function problemsOfRunning(load: () => unknown): string[] {
   try {
-    parseConfig(document, {});
+    load();
   } catch (error) {
     if (error instanceof ConfigError) return error.problems;
     throw error;
@@ -77,14 +86,18 @@ describe('identity_headers', () => {
 });
 
 describe('upstream_jwt', () => {
-  test('defaults: header x-kratos-jwt, ttl 5m, no trait claims; keys loaded with their algorithm and kid', () => {
+  test('defaults: header x-kratos-jwt, ttl 5m, no trait claims; keys kept as file names (check-config output loads again)', () => {
     const config = parseConfig(jwt(), {});
     assert.equal(config.upstream_jwt?.header, 'x-kratos-jwt');
     assert.equal(config.upstream_jwt?.ttl, 300_000);
     assert.deepEqual(config.upstream_jwt?.claims, {});
-    assert.equal(config.upstream_jwt?.keys[0]?.alg, 'ES256');
-    assert.match(config.upstream_jwt?.keys[0]?.kid ?? '', /^[A-Za-z0-9_-]{43}$/);
-    assert.equal(JSON.stringify(config.upstream_jwt?.keys), JSON.stringify([KEY]), 'written back as file names (check-config output loads again)');
+    assert.deepEqual(config.upstream_jwt?.keys, [KEY]);
+  });
+
+  test('keys are loaded with their algorithm and kid (RFC 7638 thumbprint)', () => {
+    const [key] = loadSigningKeys([KEY]);
+    assert.equal(key?.alg, 'ES256');
+    assert.match(key?.kid ?? '', /^[A-Za-z0-9_-]{43}$/);
   });
 
   test('authorization is allowed as its header', () => {
@@ -123,7 +136,7 @@ describe('upstream_jwt', () => {
   ];
   for (const [what, file, problem] of badKeys) {
     test(`refuses ${what} as a key, naming upstream_jwt.keys[i]`, () => {
-      const problems = problemsOf(jwt({ keys: [KEY, file()] }));
+      const problems = keyProblemsOf([KEY, file()]);
       assert.equal(problems.length, 1, problems.join('\n'));
       assert.ok(problems[0]?.startsWith('upstream_jwt.keys[1]: '), problems[0]);
       assert.match(problems[0]?.slice('upstream_jwt.keys[1]: '.length) ?? '', problem);
@@ -131,7 +144,7 @@ describe('upstream_jwt', () => {
   }
 
   test('refuses the same key listed twice', () => {
-    assert.deepEqual(problemsOf(jwt({ keys: [KEY, KEY] })), ['upstream_jwt.keys[1]: is the same key as upstream_jwt.keys[0]']);
+    assert.deepEqual(keyProblemsOf([KEY, KEY, KEY]), ['upstream_jwt.keys[1]: is the same key as upstream_jwt.keys[0]', 'upstream_jwt.keys[2]: is the same key as upstream_jwt.keys[0]']);
   });
 
   for (const header of ['cookie', 'host', 'x-kratos-aal', 'Authorization', 'upgrade', ':path']) {
