@@ -1,12 +1,15 @@
 import { answer, type Answer } from './answer/answer';
+import type { Config } from './config/schema';
 import type { LoginUrlSettings } from './answer/login-url';
 import { decide, type DecisionDependencies } from './decision/decide';
 import { factsOf, type Decision, type DecisionFacts } from './decision/decision';
 import type { CallContext } from './kratos/types';
 import type { CheckRecord, FrontDoor } from './observability/check-observer';
+import { compilePolicy, type Policy } from './policy/policy';
+import { kratosCredentialExtractor } from './request/credentials';
 import type { HeaderBag } from './request/headers';
 import type { RequestView } from './request/view';
-import type { UpstreamCredentials } from './upstream/upstream-credentials';
+import { upstreamCredentialsReader, type UpstreamCredentials } from './upstream/upstream-credentials';
 import type { UpstreamIdentity, UpstreamIdentityHeaders } from './upstream/upstream-identity';
 
 export interface AuthorizeDependencies {
@@ -17,6 +20,31 @@ export interface AuthorizeDependencies {
   /** What the upstream gets of the credential headers, stripped per the rule or as sent. */
   upstreamCredentials: (headers: HeaderBag, strip: boolean) => UpstreamCredentials;
   observe: (record: CheckRecord) => void;
+}
+
+/** What a check needs that the configuration alone does not give: Kratos's answers, what is signed, who watches. */
+export interface AuthorizeSources extends Pick<DecisionDependencies, 'sessions' | 'identities' | 'onKratosStricterThanPolicy'>, Pick<AuthorizeDependencies, 'upstream' | 'observe'> {
+  /** The compiled config.policy, when the caller has it already. */
+  policy?: Policy;
+}
+
+/** The one wiring of configuration and sources into a check, shared by the service and the CLI. */
+export function authorizeDependencies(config: Config, sources: AuthorizeSources): AuthorizeDependencies {
+  const { session_cookie: cookieName, whoami_enforces_highest_available, browser_url, public_url } = config.kratos;
+  return {
+    decision: {
+      policy: sources.policy ?? compilePolicy(config.policy),
+      extractCredential: kratosCredentialExtractor(cookieName),
+      sessions: sources.sessions,
+      identities: sources.identities,
+      whoamiEnforcesHighestAvailable: whoami_enforces_highest_available,
+      onKratosStricterThanPolicy: sources.onKratosStricterThanPolicy,
+    },
+    loginUrl: { browserUrl: browser_url || public_url, allowedHosts: config.return_to.allowed_hosts },
+    upstream: sources.upstream,
+    upstreamCredentials: upstreamCredentialsReader(cookieName),
+    observe: sources.observe,
+  };
 }
 
 /** What a front door read from its request: a view to decide, or a refusal that needs no decision. */

@@ -1,16 +1,17 @@
 import type { Config } from '../config/schema';
 import type { Decision } from '../decision/decision';
-import { createCheck } from '../envoy/check';
-import type { CheckResponse } from '../envoy/messages';
+import type { Answer } from '../answer/answer';
+import { upstreamRemovals } from '../answer/headers-to-remove';
+import { authorize, authorizeDependencies } from '../authorize';
+import { readingOf } from '../envoy/check';
+import { grpcCodeOf } from '../envoy/check-response';
 import { compilePolicy, type Policy, type Rule } from '../policy/policy';
 import { demandText } from './demand-text';
 import { traceSelection, type SelectionTrace } from '../policy/rule-trace';
-import { kratosCredentialExtractor } from '../request/credentials';
-import { upstreamCredentialsReader } from '../upstream/upstream-credentials';
+import { credentialsToSet } from '../upstream/upstream-credentials';
 import type { HeaderBag } from '../request/headers';
 import { isBrowserNavigation, preferredMediaType } from '../request/navigation';
 import { normalisePath } from '../request/path';
-import type { RequestView } from '../request/view';
 import { chooseCredential, type CredentialChoice } from './credential-facts';
 import { checkRequestFor, type RequestInput } from './request-input';
 import type { KratosLookup, RecordingKratos } from './session-facts';
@@ -51,34 +52,27 @@ export interface Trace {
 const SHOWN_HEADERS = new Set(['accept', 'sec-fetch-mode', 'sec-fetch-dest', 'sec-fetch-site', 'origin', 'access-control-request-method', 'x-request-id', 'content-type', 'user-agent']);
 
 /**
- * Runs one request through the service's own check (createCheck: read the CheckRequest,
- * decide, answer) with Kratos replaced by `kratos`, and explains each step. Nothing here
- * decides anything itself.
+ * Runs one request through the service's own check (the gRPC door's reading of the CheckRequest
+ * Envoy would send, then authorize: decide, answer) with Kratos replaced by `kratos`, and
+ * explains each step. Nothing here decides anything itself.
  */
 export async function traceRequest(config: Config, input: RequestInput, kratos: RecordingKratos, policy: Policy = compilePolicy(config.policy)): Promise<Trace | { problem: string }> {
   const request = checkRequestFor(input);
   if ('problem' in request) return request;
-  let record: { decision: Decision; view: RequestView | undefined } | undefined;
-  const check = createCheck({
-    decision: {
-      policy,
-      extractCredential: kratosCredentialExtractor(config.kratos.session_cookie),
-      sessions: kratos.sessions,
-      identities: kratos.identities,
-      whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available,
-      onKratosStricterThanPolicy: () => {},
-    },
-    loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
+  const reading = readingOf(request);
+  const deps = authorizeDependencies(config, {
+    policy,
+    sessions: kratos.sessions,
+    identities: kratos.identities,
+    onKratosStricterThanPolicy: () => {},
     // Traces are about the decision and the x-kratos-* headers: no trait headers, nothing signed.
     upstream: undefined,
-    upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
-    observe: ({ decision, view }) => (record = { decision, view }),
+    observe: () => {},
   });
-  const wire = await check(request, Infinity);
-  if (!record) throw new Error('the check answered without observing its decision');
-  const { decision, view } = record;
+  const { decision, answer } = await authorize('grpc', reading, Infinity, deps);
+  const view = reading.ok ? reading.view : undefined;
+  const response = responseOf(answer);
   const headers = view?.headers;
-  const response = responseOf(wire);
   const credential = headers ? chooseCredential(headers, config.kratos.session_cookie) : { chosen: null, ignored: [] };
   const rule = [...policy.rules, policy.fallback].find((candidate) => candidate.name === decision.policy);
   return {
@@ -136,15 +130,12 @@ function requirementOf(rule: Rule | undefined, decision: Decision): string {
   return `a credential (cookie: ${demandText(outcome, 'cookie')}, token: ${demandText(outcome, 'token')}); none was sent`;
 }
 
-function responseOf(wire: CheckResponse): ProxyResponse {
-  const header = (option: { header: { key: string; value: string } }) => [option.header.key, option.header.value] as const;
-  if (wire.denied_response) {
-    const { status, headers, body } = wire.denied_response;
-    return { status: status.code, grpcCode: wire.status.code, headers: headers.map(header), removedHeaders: [], body };
-  }
+/** What Envoy does with the answer: the status and gRPC code it logs, the upstream request's headers. */
+function responseOf(answer: Answer): ProxyResponse {
+  if (answer.kind === 'deny') return { status: answer.status, grpcCode: grpcCodeOf(answer.status), headers: answer.headers, removedHeaders: [], body: answer.body };
   // The stripped Cookie holds the app's other cookies: shown as a size, as the request's are.
-  const upstream = (wire.ok_response?.headers ?? []).map(header).map(([name, value]) => [name, name === 'cookie' ? shownValue(name, value) : value] as const);
-  return { status: 200, grpcCode: wire.status.code, headers: upstream, removedHeaders: wire.ok_response?.headers_to_remove ?? [], body: '' };
+  const upstream = [...answer.identityHeaders, ...credentialsToSet(answer.upstreamCredentials)].map(([name, value]) => [name, name === 'cookie' ? shownValue(name, value) : value] as const);
+  return { status: 200, grpcCode: 0, headers: upstream, removedHeaders: upstreamRemovals(answer), body: '' };
 }
 
 function outcomeOf(decision: Decision, response: ProxyResponse): Outcome {

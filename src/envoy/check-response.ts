@@ -41,7 +41,7 @@ const GRPC_CODE_OF_STATUS: Readonly<Record<number, number>> = {
   500: 13, // internal
 };
 
-function grpcCodeOf(status: number): number {
+export function grpcCodeOf(status: number): number {
   return GRPC_CODE_OF_STATUS[status] ?? 13;
 }
 

@@ -15,7 +15,8 @@ export function createCheck(deps: AuthorizeDependencies): CheckFunction {
   };
 }
 
-function readingOf(request: CheckRequest | UnreadableCheckRequest): Reading {
+/** What the gRPC door reads of a CheckRequest; the CLI reads its own requests the same way. */
+export function readingOf(request: CheckRequest | UnreadableCheckRequest): Reading {
   if ('unreadable' in request) return refusal(request.unreadable === 'too_large' ? 'request_too_large' : 'bad_request', request.detail);
   const read = readCheckRequest(request);
   return read.ok ? read : refusal('bad_request', read.detail);

@@ -4,7 +4,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { IdentityCache } from '../cache/identity-cache';
 import { SessionCache, type CacheResult } from '../cache/session-cache';
 import { traitPathsOf, type Config } from '../config/schema';
-import type { AuthorizeDependencies } from '../authorize';
+import { authorizeDependencies } from '../authorize';
 import { createCheck, type CheckFunction } from '../envoy/check';
 import { KratosClient } from '../kratos/client';
 import { describeReading } from '../kratos/code-mfa-rule';
@@ -13,9 +13,6 @@ import { checkObserver } from '../observability/check-observer';
 import type { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { oncePer } from '../observability/once-per';
-import { compilePolicy } from '../policy/policy';
-import { kratosCredentialExtractor } from '../request/credentials';
-import { upstreamCredentialsReader } from '../upstream/upstream-credentials';
 import { createHttpAuthzServer, type HttpAuthzSettings } from '../http/server';
 import { trustedProxies } from '../http/trusted-proxies';
 import { bindGrpc, createGrpcServer, HEALTH_SERVICES } from './grpc-server';
@@ -95,20 +92,13 @@ function buildGeneration(config: Config, side: KratosSide, logger: Logger, metri
   const checkLogger = logger.child({}, { level: config.log.level });
   // Read again on every build: a key file replaced in place is picked up by the next reload.
   const signingKeys = loadSigningKeys(config.upstream_jwt?.keys ?? []);
-  const authorize: AuthorizeDependencies = {
-    decision: {
-      policy: compilePolicy(config.policy),
-      extractCredential: kratosCredentialExtractor(config.kratos.session_cookie),
-      sessions: side.sessions,
-      identities: side.identities,
-      whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available,
-      onKratosStricterThanPolicy: warnKratosTooStrict,
-    },
-    loginUrl: { browserUrl: config.kratos.browser_url || config.kratos.public_url, allowedHosts: config.return_to.allowed_hosts },
+  const authorize = authorizeDependencies(config, {
+    sessions: side.sessions,
+    identities: side.identities,
+    onKratosStricterThanPolicy: warnKratosTooStrict,
     upstream: buildUpstreamIdentity(config, signingKeys, metrics),
-    upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: checkObserver(checkLogger, metrics),
-  };
+  });
   const jwks = config.upstream_jwt && jwksDocument(signingKeys);
   return { config, check: createCheck(authorize), authorize, isTrustedProxy: trustedProxies(config.http_authz.trusted_proxies), side, jwks };
 }
@@ -138,12 +128,12 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
   let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics, () => versions), logger, metrics, warnKratosTooStrict);
   /** Sides a reload replaced while checks still ran on them. */
   const retiredWithChecks = new Set<KratosSide>();
-  /** Runs `use` under the generation current now, keeping its Kratos side open until it is done. */
   /** A check is done with its side: a side a reload replaced closes its pools after its last one. */
   const leave = (side: KratosSide): void => {
     side.running--;
     if (side.running === 0 && retiredWithChecks.delete(side)) void side.kratos.close();
   };
+  /** Runs `use` under the generation current now, keeping its Kratos side open until it is done. */
   const underCurrent = async <T>(use: (generation: Generation) => Promise<T>): Promise<T> => {
     const generation = current;
     generation.side.running++;
