@@ -1,46 +1,40 @@
 /**
- * The V8 old-space limit the service runs with, derived from its cache size.
- *
- * Left alone, V8 sizes old space from the machine's memory (about 4 GiB on this 24 GiB host)
- * and grows the heap lazily towards it, so a process whose live set is 70 MiB kept about
- * 380 MiB of RSS after 100000 distinct sessions. A limit close to what the caches can hold
- * keeps RSS near the live set; scavenges (the per-check garbage) do not depend on it.
+ * The V8 heap limits the service runs with, derived from its cache size. Left alone, V8 sizes
+ * old space from the machine's memory and grows towards it lazily, so RSS ends far above the
+ * live set; a limit close to what the caches can hold keeps RSS near it, and scavenges (the
+ * per-check garbage) do not depend on it. The measurements behind each figure below are in the
+ * README, "Memory: the process sizes its own heap".
  */
 
-/** Everything but the caches: modules, gRPC and HTTP/2 state, metrics (≈ 31–38 MiB live, measured), with room to collect. */
+/** Everything but the caches: modules, gRPC and HTTP/2 state, metrics, with room to collect. */
 export const BASE_HEAP_MIB = 56;
 
 /**
- * Heap allowed per `cache.max_entries`: a cached session measured ≈ 440 bytes live (the heap
- * grew 31 → 75 MiB over 100000), and the 401 and identity caches hold small entries; half as
- * much again, so a full cache still leaves the collector ≈ 30 MiB to work in.
+ * Heap allowed per `cache.max_entries`: a cached session's live size, plus the 401 and identity
+ * caches' small entries, and half as much again, so a full cache still leaves the collector
+ * room to work in.
  */
 export const HEAP_BYTES_PER_CACHE_ENTRY = 680;
 
 /**
  * V8 grows the old generation by at most 1.3× its live size between full collections when its
- * limit is under 256 MiB (4× from 2 GiB up), so a limit sized for the cache made the cached
- * check path collect about 3 times as often: 90 µs of CPU per hit instead of 62, measured in
- * one run. With the growth factor of a large heap, the limit itself is what bounds the heap:
- * 58 µs, and RSS still bounded. Applied unless the operator set the flag.
+ * limit is under 256 MiB (4× from 2 GiB up), so a limit sized for the cache would make the
+ * cached check path collect several times as often. With the growth factor of a large heap,
+ * the limit itself bounds the heap. Applied unless the operator set the flag.
  */
 export const HEAP_GROWING_PERCENT = 300;
 
 /**
  * The young generation, which every check's garbage passes through and which RSS keeps once
- * touched: 24 MiB (three 8 MiB semi-spaces, as `--max-semi-space-size=8`) instead of V8's 48
- * here. Measured in one run each on the same machine: RSS after 100000 sessions 189.7 MiB
- * against 208.9, and cached checks no slower (hit/floor 0.82 against 0.72, the smaller
- * semi-spaces staying warmer in the CPU caches). Applied unless the operator sets the flag.
+ * touched: three 8 MiB semi-spaces (as `--max-semi-space-size=8`), half of V8's default, for
+ * less RSS and no slower cached checks (the smaller semi-spaces stay warmer in the CPU caches).
+ * Applied unless the operator sets the flag.
  */
 export const YOUNG_GENERATION_MIB = 24;
 
 const MIB = 1024 * 1024;
 
-/**
- * Never less: with the cache off (the bench's miss path, every check a Kratos call through
- * undici) a 56–64 MiB limit cost 20–30 % more CPU per check than an unbounded heap.
- */
+/** Never less: with a small or disabled cache (every check a Kratos call) a tighter heap costs CPU per check. */
 export const MIN_HEAP_MIB = 96;
 
 export function heapLimitMiB(maxEntries: number): number {
@@ -49,8 +43,8 @@ export function heapLimitMiB(maxEntries: number): number {
 
 /**
  * What the process holds outside V8's old space, besides the young generation: code, Node's and
- * gRPC's native state, sockets' buffers. RSS minus heap measured 45–65 MiB with 100000 cached
- * sessions (README, Memory); the upper end, so a capped heap still fits.
+ * gRPC's native state, sockets' buffers; the upper end of what was measured, so a capped heap
+ * still fits.
  */
 export const NON_HEAP_MIB = 64;
 

@@ -7,8 +7,8 @@
  * (command line or NODE_OPTIONS) still wins: Node applies it to workers over `resourceLimits`.
  *
  * The limit depends on the configuration, which a short-lived first worker reads: loaded on the
- * main thread, the config modules would stay in its heap for the life of the process (≈ 17 MiB
- * of RSS, measured), while a worker's heap is released when it ends.
+ * main thread, the config modules would stay in its heap for the life of the process, while a
+ * worker's heap is released when it ends.
  */
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
