@@ -3,7 +3,7 @@ import type { Config } from './config/schema';
 import type { LoginUrlSettings } from './answer/login-url';
 import { decide, type DecisionDependencies } from './decision/decide';
 import { factsOf, type Decision, type DecisionFacts } from './decision/decision';
-import type { CallContext } from './kratos/types';
+import type { LookupContext } from './kratos/sources';
 import type { CheckRecord, FrontDoor } from './observability/check-observer';
 import { compilePolicy, type Policy } from './policy/policy';
 import { kratosCredentialExtractor } from './request/credentials';
@@ -62,7 +62,7 @@ export interface Authorized {
  */
 export async function authorize(frontDoor: FrontDoor, reading: Reading, deadline: number, deps: AuthorizeDependencies, started = performance.now()): Promise<Authorized> {
   const view = reading.ok ? reading.view : undefined;
-  const context: CallContext = { requestId: view?.requestId, deadline };
+  const context: LookupContext = { requestId: view?.requestId, deadline };
   let decision = reading.ok ? await decideSafely(reading.view, context, deps.decision) : reading.refusal;
   let upstream: UpstreamIdentityHeaders | undefined;
   if (decision.kind === 'allow' && deps.upstream) {
@@ -86,7 +86,7 @@ export function refusal(kind: 'bad_request' | 'request_too_large' | 'untrusted_p
   return { ok: false, refusal: { kind, detail, credential: 'none', policy: 'none' } };
 }
 
-async function decideSafely(view: RequestView, context: CallContext, deps: DecisionDependencies): Promise<Decision> {
+async function decideSafely(view: RequestView, context: LookupContext, deps: DecisionDependencies): Promise<Decision> {
   try {
     return await decide(view, context, deps);
   } catch (error) {

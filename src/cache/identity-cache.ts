@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { callBudget } from '../kratos/budget';
-import type { AvailableAalOutcome, AvailableAalSource, CallContext, LookupOptions } from '../kratos/types';
+import type { AvailableAalAnswer, AvailableAalSource, LookupContext, LookupOptions } from '../kratos/sources';
 import type { CacheResult } from './session-cache';
 import { SingleFlight, within } from './single-flight';
 
@@ -12,7 +12,7 @@ import { SingleFlight, within } from './single-flight';
  */
 export class IdentityCache implements AvailableAalSource {
   private readonly entries: LRUCache<string, 'aal1' | 'aal2'> | undefined;
-  private readonly flights = new SingleFlight<AvailableAalOutcome>();
+  private readonly flights = new SingleFlight<AvailableAalAnswer>();
 
   constructor(
     private readonly upstream: AvailableAalSource,
@@ -23,7 +23,7 @@ export class IdentityCache implements AvailableAalSource {
     this.entries = ttlMs > 0 && maxEntries > 0 ? new LRUCache<string, 'aal1' | 'aal2'>({ max: maxEntries, ttl: ttlMs }) : undefined;
   }
 
-  async availableAal(identityId: string, context: CallContext, options: LookupOptions = {}): Promise<AvailableAalOutcome> {
+  async availableAal(identityId: string, context: LookupContext, options: LookupOptions = {}): Promise<AvailableAalAnswer> {
     const cached = options.fresh ? undefined : this.entries?.get(identityId);
     if (cached) {
       this.count('hit');

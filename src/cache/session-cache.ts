@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema';
-import type { CacheResult, KratosSession, CallContext, SessionSource, LookupOptions, WhoamiOutcome } from '../kratos/types';
+import type { KratosSession } from '../kratos/types';
+import type { CacheResult, LookupContext, SessionSource, LookupOptions, SessionAnswer } from '../kratos/sources';
 import type { Credential } from '../request/credentials';
 import { callBudget } from '../kratos/budget';
 import { credentialKey } from './credential-key';
@@ -37,7 +38,7 @@ export class SessionCache implements SessionSource {
   private readonly positives: LRUCache<string, Positive> | undefined;
   /** Values are the time until which the 401 is served. */
   private readonly negatives: LRUCache<string, number> | undefined;
-  private readonly flights = new SingleFlight<WhoamiOutcome>();
+  private readonly flights = new SingleFlight<SessionAnswer>();
 
   constructor(
     private readonly upstream: SessionSource,
@@ -50,7 +51,7 @@ export class SessionCache implements SessionSource {
     this.negatives = maxEntries > 0 && negativeTtl > 0 ? new LRUCache<string, number>({ max: negativeCapacity(maxEntries), ttl: negativeTtl, ttlAutopurge: false }) : undefined;
   }
 
-  async whoami(credential: Credential, context: CallContext, options: LookupOptions = {}): Promise<WhoamiOutcome> {
+  async whoami(credential: Credential, context: LookupContext, options: LookupOptions = {}): Promise<SessionAnswer> {
     const key = credentialKey(credential);
     const now = this.now();
     const positive = this.positives?.get(key);
@@ -84,7 +85,7 @@ export class SessionCache implements SessionSource {
   }
 
   /** Counted for the metrics, and told to the check for its log line. */
-  private record(context: CallContext, result: CacheResult): void {
+  private record(context: LookupContext, result: CacheResult): void {
     this.count(result);
     context.cache = result;
   }
@@ -94,7 +95,7 @@ export class SessionCache implements SessionSource {
     return (this.positives?.size ?? 0) + (this.negatives?.size ?? 0);
   }
 
-  private store(key: string, outcome: WhoamiOutcome): void {
+  private store(key: string, outcome: SessionAnswer): void {
     const now = this.now();
     // One entry per key: whatever Kratos answered last supersedes what was kept before.
     if (outcome.kind === 'active') {

@@ -1,7 +1,8 @@
 import type { Config } from '../config/schema';
 import { KratosClient, sessionFrom } from '../kratos/client';
 import type { CodeMfaRule } from '../kratos/code-mfa-rule';
-import type { AvailableAalOutcome, AvailableAalSource, SessionSource, WhoamiOutcome } from '../kratos/types';
+import type { AvailableAalOutcome, WhoamiOutcome } from '../kratos/types';
+import type { AvailableAalSource, SessionSource } from '../kratos/sources';
 
 /**
  * What Kratos would answer, given as data instead of asked for: the whoami body (Kratos's

@@ -1,6 +1,7 @@
 import type { Decision, SessionDecision, Subject } from './decision';
 import type { RefreshedCookie } from '../kratos/refreshed-cookie';
-import type { AvailableAalSource, CallContext, KratosSession, SessionSource, LookupOptions } from '../kratos/types';
+import type { KratosSession } from '../kratos/types';
+import type { AvailableAalSource, LookupContext, SessionSource, LookupOptions } from '../kratos/sources';
 import { demandFor, selectRule, type CredentialDemand, type Policy, type Requirement } from '../policy/policy';
 import type { Credential } from '../request/credentials';
 import type { HeaderBag } from '../request/headers';
@@ -18,7 +19,7 @@ export interface DecisionDependencies {
 }
 
 /** Request attributes in, decision out. Transport-agnostic and free of answering concerns. */
-export async function decide(view: RequestView, context: CallContext, deps: DecisionDependencies): Promise<Decision> {
+export async function decide(view: RequestView, context: LookupContext, deps: DecisionDependencies): Promise<Decision> {
   const selection = selectRule(deps.policy, view);
   const credential = deps.extractCredential(view.headers);
   const credentialKind = credential?.kind ?? 'none';
@@ -62,7 +63,7 @@ const ASK_AGAIN_BEFORE: ReadonlySet<Decision['kind']> = new Set(['aal_too_low', 
  * a session that would pass the default policy: an aal1 cookie of an identity with a second
  * factor must not make a page personalised. Anything unverifiable counts as no credential.
  */
-async function anonymousSubject(credential: Credential, context: CallContext, deps: DecisionDependencies, base: Pick<Decision, 'credential' | 'policy'>): Promise<Subject | null> {
+async function anonymousSubject(credential: Credential, context: LookupContext, deps: DecisionDependencies, base: Pick<Decision, 'credential' | 'policy'>): Promise<Subject | null> {
   const outcome = await deps.sessions.whoami(credential, context);
   if (outcome.kind !== 'active') return null;
   // Only the subject is used: the upstream's credentials are the anonymous rule's business.
@@ -82,7 +83,7 @@ function restsOnSession(decision: Decision): decision is SessionDecision {
 async function judgeCredential(
   credential: Credential,
   demand: CredentialDemand,
-  context: CallContext,
+  context: LookupContext,
   deps: DecisionDependencies,
   base: Pick<Decision, 'credential' | 'policy'>,
   stripCredentials: boolean,
@@ -110,7 +111,7 @@ async function judgeCredential(
 async function judgeSession(
   session: KratosSession,
   demand: CredentialDemand,
-  context: CallContext,
+  context: LookupContext,
   deps: DecisionDependencies,
   base: Pick<Decision, 'credential' | 'policy'>,
   stripCredentials: boolean,
@@ -129,7 +130,7 @@ async function judgeSession(
 async function judgeAal(
   session: KratosSession,
   requirement: Requirement,
-  context: CallContext,
+  context: LookupContext,
   deps: DecisionDependencies,
   base: Pick<Decision, 'credential' | 'policy'>,
   stripCredentials: boolean,

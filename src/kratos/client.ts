@@ -6,7 +6,8 @@ import { STRICTER_CODE_MFA_RULE, type CodeMfa, type CodeMfaRule } from './code-m
 import { JsonGet, type JsonGetResult } from './json-get';
 import { readTraits } from './traits';
 import { refreshedCookieOf } from './refreshed-cookie';
-import type { Aal, AvailableAalOutcome, AvailableAalSource, CallContext, KratosSession, SessionSource, WhoamiOutcome } from './types';
+import type { Aal, AvailableAalOutcome, CallContext, KratosSession, WhoamiOutcome } from './types';
+import type { AvailableAalSource, SessionSource } from './sources';
 
 /** Called once per Kratos HTTP exchange, for metrics. `status` is the HTTP status or a failure word. */
 export type KratosCallObserver = (endpoint: 'whoami' | 'identity', status: string, seconds: number) => void;

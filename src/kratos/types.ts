@@ -1,4 +1,3 @@
-import type { Credential } from '../request/credentials';
 import type { TraitValues } from './traits';
 import type { RefreshedCookie } from './refreshed-cookie';
 
@@ -22,49 +21,25 @@ export interface KratosSession {
   traits: TraitValues;
 }
 
-/** How the session cache answered a whoami lookup. */
-export type CacheResult = 'hit' | 'miss' | 'stale' | 'coalesced';
-
-/** Per-check context for outbound calls; one object per check, never shared between checks. */
+/** What a call to Kratos needs to know of the check it serves; one object per check, never shared. */
 export interface CallContext {
   requestId: string | undefined;
   /** Epoch milliseconds by which the answer must be on its way to Envoy; Infinity without one. */
   deadline: number;
-  /**
-   * Written by the session cache: how the check's last whoami lookup was answered, for the
-   * per-check log line. On the context rather than the outcome, which a coalesced call shares
-   * with other checks, so no outcome is copied to carry it.
-   */
-  cache?: CacheResult;
 }
 
+/** What whoami answered. */
 export type WhoamiOutcome =
-  /**
-   * `cached`: served from the session cache; `stale`: past its TTL, standing in while Kratos
-   * fails. `refreshedCookie`: whoami renewed the session cookie it was sent; only ever on an
-   * answer from Kratos, as the cache keeps the session, never the cookie.
-   */
-  | { kind: 'active'; session: KratosSession; cached?: boolean; stale?: boolean; refreshedCookie?: RefreshedCookie }
+  /** `refreshedCookie`: whoami renewed the session cookie it was sent. */
+  | { kind: 'active'; session: KratosSession; refreshedCookie?: RefreshedCookie }
   | { kind: 'unauthenticated' }
   /** 403 session_aal2_required: Kratos's own required_aal refused the session. */
   | { kind: 'aal_refused' }
   | { kind: 'unavailable'; detail: string };
 
+/** What the admin identity API says of the identity's highest available AAL. */
 export type AvailableAalOutcome =
-  | { kind: 'known'; aal: 'aal1' | 'aal2'; cached?: boolean }
+  | { kind: 'known'; aal: 'aal1' | 'aal2' }
   /** The admin answer says `state: inactive`: Kratos has ended every session of the identity. */
   | { kind: 'identity_inactive' }
   | { kind: 'unavailable'; detail: string };
-
-/** `fresh` skips cached answers: a cached AAL is never the only reason for a denial. */
-export interface LookupOptions {
-  fresh?: boolean;
-}
-
-export interface SessionSource {
-  whoami(credential: Credential, context: CallContext, options?: LookupOptions): Promise<WhoamiOutcome>;
-}
-
-export interface AvailableAalSource {
-  availableAal(identityId: string, context: CallContext, options?: LookupOptions): Promise<AvailableAalOutcome>;
-}

@@ -1,5 +1,5 @@
 import type { Decision, DecisionFacts } from '../decision/decision';
-import type { CacheResult } from '../kratos/types';
+import type { CacheResult } from '../kratos/sources';
 import type { RequestView } from '../request/view';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';

@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, test } from 'node:test';
 import { SessionCache } from '../../src/cache/session-cache';
 import { parseConfig } from '../../src/config/load';
-import type { SessionSource } from '../../src/kratos/types';
+import type { SessionSource } from '../../src/kratos/sources';
 import type { Credential } from '../../src/request/credentials';
 import { checkFrameWithHeader, connections, flood, probe, RssSampler, rssMiB, sendFrame } from '../chaos/grpc-abuse';
 import { httpStatusOf } from '../support/envoy-client';

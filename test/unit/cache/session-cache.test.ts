@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { negativeCapacity, SessionCache } from '../../../src/cache/session-cache';
 import { parseConfig } from '../../../src/config/load';
-import type { SessionSource, WhoamiOutcome } from '../../../src/kratos/types';
+import type { SessionSource, SessionAnswer } from '../../../src/kratos/sources';
 import type { Credential } from '../../../src/request/credentials';
 
 const CONTEXT = { requestId: undefined, deadline: Infinity };
@@ -13,10 +13,10 @@ function token(value: string): Credential {
 }
 
 /** Answers each whoami with the next scripted outcome for that credential value. */
-function scripted(script: Record<string, WhoamiOutcome[]>): SessionSource & { calls: number } {
+function scripted(script: Record<string, SessionAnswer[]>): SessionSource & { calls: number } {
   const source = {
     calls: 0,
-    whoami: async (credential: Credential): Promise<WhoamiOutcome> => {
+    whoami: async (credential: Credential): Promise<SessionAnswer> => {
       source.calls++;
       const next = script[credential.value]?.shift();
       if (!next) throw new Error(`no scripted answer left for ${credential.value}`);
@@ -26,7 +26,7 @@ function scripted(script: Record<string, WhoamiOutcome[]>): SessionSource & { ca
   return source;
 }
 
-function active(id: string, now: number): WhoamiOutcome {
+function active(id: string, now: number): SessionAnswer {
   return { kind: 'active', session: { id, identityId: 'i', aal: 'aal1', expiresAt: now + HOUR, methods: [], traits: new Map() } };
 }
 

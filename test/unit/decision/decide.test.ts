@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../../../src/config/load';
 import { decide, type DecisionDependencies } from '../../../src/decision/decide';
 import type { Decision } from '../../../src/decision/decision';
-import type { AvailableAalOutcome, AvailableAalSource, CallContext, KratosSession, LookupOptions, SessionSource, WhoamiOutcome } from '../../../src/kratos/types';
+import type { KratosSession } from '../../../src/kratos/types';
+import type { AvailableAalAnswer, AvailableAalSource, LookupContext, LookupOptions, SessionSource, SessionAnswer } from '../../../src/kratos/sources';
 import type { RefreshedCookie } from '../../../src/kratos/refreshed-cookie';
 import { compilePolicy } from '../../../src/policy/policy';
 import { kratosCredentialExtractor } from '../../../src/request/credentials';
@@ -52,8 +53,8 @@ interface Case {
   name: string;
   policy?: unknown;
   request?: ViewOptions;
-  whoami?: Script<WhoamiOutcome>;
-  available?: Script<AvailableAalOutcome>;
+  whoami?: Script<SessionAnswer>;
+  available?: Script<AvailableAalAnswer>;
   whoamiEnforcesHighestAvailable?: boolean;
   /** The fields of the Decision that matter for the case (subject compared by its ids). */
   expected: Partial<Record<keyof Flat, unknown>>;
@@ -97,7 +98,7 @@ async function run(entry: Case): Promise<{ decision: Decision; calls: Calls }> {
       calls.stricter += 1;
     },
   };
-  const context: CallContext = { requestId: undefined, deadline: Infinity };
+  const context: LookupContext = { requestId: undefined, deadline: Infinity };
   return { decision: await decide(requestView(entry.request), context, deps), calls };
 }
 
@@ -105,7 +106,7 @@ const COOKIE: ViewOptions = { headers: [['cookie', 'ory_kratos_session=abc']] };
 const TOKEN: ViewOptions = { headers: [['x-session-token', 'token-1']] };
 const RENEWED: RefreshedCookie = ['ory_kratos_session=renewed; Path=/; HttpOnly'];
 
-const active = (aal: KratosSession['aal'], extra: Partial<Extract<WhoamiOutcome, { kind: 'active' }>> = {}, authenticatedAgo?: number): WhoamiOutcome => ({
+const active = (aal: KratosSession['aal'], extra: Partial<Extract<SessionAnswer, { kind: 'active' }>> = {}, authenticatedAgo?: number): SessionAnswer => ({
   kind: 'active',
   session: session(aal, authenticatedAgo),
   ...extra,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/config/load';
-import type { SessionSource } from '../../../src/kratos/types';
+import type { SessionSource } from '../../../src/kratos/sources';
 import { createHttpAuthzServer, type HttpAuthzSettings } from '../../../src/http/server';
 import { createLogger } from '../../../src/observability/logger';
 import { compilePolicy } from '../../../src/policy/policy';
