@@ -139,6 +139,8 @@ async function burstWhoami(ctx: BenchContext, running: Running): Promise<{ whoam
 
 async function setUp(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess, spec: PeerVariantSpec, cores: readonly number[]): Promise<Running> {
   const authz = await spec.start(cores);
+  // Names the process whose stall-probe log (stalls-<pid>.log) belongs to this variant.
+  if (authz) process.stderr.write(`bench: peer, cores ${cores.join(',')}: ${spec.name} is pid ${authz.pid}\n`);
   try {
     const proxy = await startEnvoy(envoy, ctx.workdir, `peer-${spec.name}`, upstream.port, authz?.envoy ?? { kind: 'none' }, cores.length);
     return { spec, authz, proxy, saturating: [], rates: ctx.settings.peerRates.map(() => []) };
