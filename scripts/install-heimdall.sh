@@ -9,6 +9,7 @@
 # Usage: scripts/install-heimdall.sh
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/source-archive.sh
 # The same cache as scripts/stack-install.mjs (stack/versions.ts cacheRoot).
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kratos-ext-authz"
 VERSION=v0.17.18
@@ -17,16 +18,12 @@ SHA256=8d77460d6c2958823ab7b04de29feee5421f3651f677ecd6cd13deff895451bb
 out="$CACHE/heimdall-$VERSION-$(printf %.16s "$SHA256")"
 
 build() {
-  [ -f "$ARCHIVE" ] || { echo "install-heimdall: source archive missing: $ARCHIVE" >&2; exit 1; }
-  echo "$SHA256  $ARCHIVE" | sha256sum -c --status || { echo "install-heimdall: source archive altered (sha256 is not $SHA256): $ARCHIVE" >&2; exit 1; }
   mkdir -p "$out"
   started=$(date +%s)
-  src=$(mktemp -d "$CACHE/heimdall-src.XXXXXX")
-  trap 'rm -rf "$src"' EXIT
-  tar -xzf "$ARCHIVE" -C "$src"
+  unpack_source_archive heimdall "$ARCHIVE" "$SHA256" "$CACHE"
   echo "install-heimdall: building Heimdall $VERSION (about 10-16 min on 2 cores the first time)…" >&2
   # The flags of Heimdall's own Justfile build; stdout stays for the path alone.
-  (cd "$src"/*/ && CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -buildvcs=false \
     -ldflags "-buildid= -w -s -X github.com/dadrus/heimdall/version.Version=$VERSION" -o "$out/heimdall.partial" .) >&2
   mv "$out/heimdall.partial" "$out/heimdall"
   echo "{\"version\":\"$VERSION\",\"sha256\":\"$SHA256\",\"seconds\":$(( $(date +%s) - started )),\"go\":\"$(go env GOVERSION)\"}" > "$out/installed.json"
