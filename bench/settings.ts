@@ -102,5 +102,4 @@ export const SMOKE: BenchSettings = {
   peerRateSeconds: 1,
   peerWarmupRequests: 100,
   peerBurstChecks: 50,
-  peerCoreSets: [[SERVER_CORE]],
 };
