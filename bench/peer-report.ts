@@ -68,6 +68,7 @@ function coreTable(phase: MeasuredPeerPhase, run: PeerCoreRun): string[] {
     ...rates.flatMap((rate) => QUANTILES.map(([quantile, label]) => row(run, `added ${label} at ${rate} req/s, ms (Envoy alone: its own)`, 2, addedAt(rate, quantile)))),
     ...rates.map((rate) => row(run, `authorization CPU per check at ${rate} req/s, µs`, 0, authzOnly((variant) => rateRun(variant, rate)?.authzCpuUsPerCheck))),
     row(run, `${phase.burstChecks} simultaneous checks on a new cookie: whoami calls`, 0, authzOnly((variant) => variant.burstWhoami)),
+    row(run, `… of which answered 200 within Envoy's 200 ms timeout`, 0, authzOnly((variant) => variant.burstAnswered)),
     '',
   ];
 }

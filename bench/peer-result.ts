@@ -24,6 +24,8 @@ export interface PeerVariant {
   rssMiB: number | undefined;
   /** whoami calls made for `burstChecks` simultaneous checks on one new cookie. */
   burstWhoami: number | undefined;
+  /** Of those checks, the requests answered 200 (the rest met Envoy's 200 ms ext_authz timeout). */
+  burstAnswered: number | undefined;
   problems: string[];
 }
 
