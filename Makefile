@@ -1,5 +1,5 @@
 # Developer entry points. `npm ci` first on a fresh clone (the targets build as needed).
-.PHONY: build test test-e2e test-chaos soak demo run bench bench-smoke clean stack stack-install
+.PHONY: build test test-e2e test-chaos soak demo run bench bench-smoke heimdall-install clean stack stack-install
 
 build:
 	npm run build
@@ -34,13 +34,19 @@ demo: build
 run: build
 	node dist/src/main.js $(if $(CONFIG),--config $(CONFIG))
 
-# Needs h2load (Debian: apt-get install nghttp2-client). The last phase runs through the real Envoy
-# and Kratos, which it installs as `make stack-install` does (cached after the first time).
+# Needs h2load (Debian: apt-get install nghttp2-client) and Go. The last phases run through the real
+# Envoy and Kratos, which it installs as `make stack-install` does, and against Heimdall, which it
+# builds as `make heimdall-install` does (both cached after the first time).
 bench: build
 	node dist/bench/run.js
 
 bench-smoke: build
 	node dist/bench/run.js --smoke
+
+# The bench's peer, Heimdall v0.17.18, built from ../shared/vendor's source archive (cached; the
+# bench's peer phase runs this itself, tens of minutes the first time).
+heimdall-install:
+	scripts/install-heimdall.sh
 
 clean:
 	rm -rf dist

@@ -36,8 +36,12 @@ function staticCluster(name: string, port: number, extra: JsonObject = {}): Json
   };
 }
 
-/** The same ext_authz settings as envoy/envoy.yaml, except the timeout the issue asks for. */
-function extAuthzFilter(): JsonObject {
+/**
+ * The same ext_authz settings as envoy/envoy.yaml, except the timeout the issue asks for; with
+ * `encodeRawHeaders` false for a server that reads only CheckRequest's `headers` map (Heimdall:
+ * with raw headers Envoy fills `header_map` instead, and Heimdall finds no cookie at all).
+ */
+function extAuthzFilter(encodeRawHeaders: boolean): JsonObject {
   return {
     name: 'envoy.filters.http.ext_authz',
     typed_config: {
@@ -46,20 +50,48 @@ function extAuthzFilter(): JsonObject {
       transport_api_version: 'V3',
       failure_mode_allow: false,
       status_on_error: { code: 'ServiceUnavailable' },
-      encode_raw_headers: true,
+      encode_raw_headers: encodeRawHeaders,
     },
   };
 }
 
-/** What Envoy's ext_authz asks: nothing (envoy-direct), a gRPC server on a port, or Kratos's whoami itself (the peer). */
-export type EnvoyAuthz = { kind: 'none' } | { kind: 'grpc'; port: number } | { kind: 'kratos-whoami'; kratosPort: number };
+/**
+ * The service's HTTP door as examples/envoy-http/envoy.yaml calls it (http_service, path_prefix
+ * /ext-authz), less that file's path normalisation, which the gRPC variants do not have either.
+ */
+function httpServiceFilter(): JsonObject {
+  return {
+    name: 'envoy.filters.http.ext_authz',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
+      transport_api_version: 'V3',
+      failure_mode_allow: false,
+      status_on_error: { code: 'ServiceUnavailable' },
+      allowed_headers: { patterns: ['cookie', 'x-session-token', 'accept', 'sec-fetch-mode', 'x-forwarded-proto', 'x-request-id'].map((exact) => ({ exact })) },
+      http_service: {
+        server_uri: { uri: 'http://127.0.0.1', cluster: 'ext_authz', timeout: EXT_AUTHZ_TIMEOUT },
+        path_prefix: '/ext-authz',
+        authorization_response: {
+          allowed_upstream_headers: { patterns: ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'cookie'].map((exact) => ({ exact })) },
+          allowed_client_headers_on_success: { patterns: [{ exact: 'set-cookie' }] },
+        },
+      },
+    },
+  };
+}
+
+/**
+ * What Envoy's ext_authz asks: nothing (envoy-direct), a gRPC server on a port, an HTTP
+ * authorizer (http_service) on a port, or Kratos's whoami itself (the peer).
+ */
+export type EnvoyAuthz = { kind: 'none' } | { kind: 'grpc'; port: number; encodeRawHeaders?: false } | { kind: 'http'; port: number } | { kind: 'kratos-whoami'; kratosPort: number };
 
 export interface EnvoyPorts {
   listener: number;
   admin: number;
   upstream: number;
-  /** The authorization server's gRPC port; undefined: no ext_authz filter at all (envoy-direct). */
-  authz: number | undefined;
+  /** The authorization server and how Envoy calls it; undefined: no ext_authz filter at all (envoy-direct). */
+  authz: { port: number; transport: 'grpc' | 'http'; encodeRawHeaders: boolean } | undefined;
 }
 
 /** The committed peer config, run as users would copy it: see the file's header. */
@@ -90,7 +122,8 @@ export function peerKratosConfig(ports: PeerPorts): JsonObject {
 export function envoyBenchConfig(ports: EnvoyPorts): JsonObject {
   const router = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
   const clusters = [staticCluster('upstream', ports.upstream)];
-  if (ports.authz !== undefined) clusters.push(staticCluster('ext_authz', ports.authz, { typed_extension_protocol_options: HTTP2_UPSTREAM }));
+  const authz = ports.authz;
+  if (authz !== undefined) clusters.push(staticCluster('ext_authz', authz.port, authz.transport === 'grpc' ? { typed_extension_protocol_options: HTTP2_UPSTREAM } : {}));
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: ports.admin } } },
     static_resources: {
@@ -108,7 +141,7 @@ export function envoyBenchConfig(ports: EnvoyPorts): JsonObject {
                     stat_prefix: 'ingress_http',
                     codec_type: 'AUTO',
                     route_config: { name: 'local_route', virtual_hosts: [{ name: 'app', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream' } }] }] },
-                    http_filters: ports.authz === undefined ? [router] : [extAuthzFilter(), router],
+                    http_filters: authz === undefined ? [router] : [authz.transport === 'grpc' ? extAuthzFilter(authz.encodeRawHeaders) : httpServiceFilter(), router],
                   },
                 },
               ],
@@ -137,17 +170,20 @@ function validate(envoy: Binary, configPath: string): void {
 async function configFor(upstream: number, authz: EnvoyAuthz): Promise<{ config: JsonObject; listener: number; admin: number }> {
   const [listener, admin, rewrite] = (await freePorts(3)) as [number, number, number];
   if (authz.kind === 'kratos-whoami') return { config: peerKratosConfig({ listener, admin, upstream, rewrite, kratos: authz.kratosPort }), listener, admin };
-  return { config: envoyBenchConfig({ listener, admin, upstream, authz: authz.kind === 'grpc' ? authz.port : undefined }), listener, admin };
+  return { config: envoyBenchConfig({ listener, admin, upstream, authz: authz.kind === 'none' ? undefined : { port: authz.port, transport: authz.kind, encodeRawHeaders: authz.kind === 'grpc' && authz.encodeRawHeaders !== false } }), listener, admin };
 }
 
-/** Writes, validates and starts one Envoy (one worker thread, pinned to the load core). */
-export async function startEnvoy(envoy: Binary, workdir: string, name: string, upstreamPort: number, authz: EnvoyAuthz): Promise<RunningEnvoy> {
+/**
+ * Writes, validates and starts one Envoy pinned to the load core, with one worker thread unless
+ * asked for more (each worker opens its own connection to the authorization server).
+ */
+export async function startEnvoy(envoy: Binary, workdir: string, name: string, upstreamPort: number, authz: EnvoyAuthz, workers = 1): Promise<RunningEnvoy> {
   const { config, listener, admin } = await configFor(upstreamPort, authz);
   const configPath = join(workdir, `envoy-${name}.json`);
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   validate(envoy, configPath);
   const children = new Children();
-  const [command, args] = pinned(LOAD_CORE, envoy.path, ['-c', configPath, '--concurrency', '1', '--use-dynamic-base-id', '--log-level', 'warn']);
+  const [command, args] = pinned(LOAD_CORE, envoy.path, ['-c', configPath, '--concurrency', String(workers), '--use-dynamic-base-id', '--log-level', 'warn']);
   children.start({ name: 'envoy', command, args });
   try {
     await waitUntilOk(`http://127.0.0.1:${admin}/ready`, children, 'envoy', 20_000);

@@ -36,7 +36,6 @@ function throughputTable(phase: MeasuredEnvoyPhase): string[] {
     const cpu = v.saturating.authzCpuSecondsPer1000;
     lines.push(`| \`${v.name}\` | ${v.authz} | ${besideFloor(v.saturating.checksPerSecond, floor?.saturating.checksPerSecond, 0, isFloor || v.name === 'envoy-direct')} | ${besideFloor(cpu, floor?.saturating.authzCpuSecondsPer1000, 3, isFloor)} |`);
   }
-  lines.push('| `envoy-peer-hit`, `envoy-peer-miss` | Heimdall | blocked (see below) | blocked |');
   return lines;
 }
 
@@ -59,7 +58,6 @@ function latencyTable(phase: MeasuredEnvoyPhase, rate: number): string[] {
         : QUANTILES.map(([q]) => besideFloor(added(run, direct, q), added(floor, direct, q), 2, isFloor));
     lines.push(`| \`${v.name}\` | ${cells.join(' | ')} | ${besideFloor(run.authzCpuSecondsPer1000, floor?.authzCpuSecondsPer1000, 3, isFloor)} |`);
   }
-  lines.push(`| \`envoy-peer-hit\`, \`envoy-peer-miss\` | ${QUANTILES.map(() => 'blocked').join(' | ')} | blocked |`);
   return lines;
 }
 
@@ -96,7 +94,7 @@ const PEER_KRATOS_LIMITS =
 
 export function renderEnvoyMarkdown(report: EnvoyReport): string[] {
   const lines = ['', '## Through the real Envoy', ''];
-  if ('skipped' in report) return [...lines, `Not run: ${report.skipped}.`, '', `Peer (Heimdall): ${report.peer}`];
+  if ('skipped' in report) return [...lines, `Not run: ${report.skipped}.`];
   const rates = report.variants[0]?.rates.map((r) => r.rate) ?? [];
   lines.push(
     `Envoy ${report.envoy} (\`--concurrency 1\`, ext_authz gRPC, timeout 200 ms, \`failure_mode_allow: false\`), real Kratos ${report.kratos} (SQLite, \`--dev\`) · authorization process pinned to core 0; Envoy, h2load, the upstream, the Kratos emulator and the real Kratos on core 1 · load average ${report.loadAverage.start} → ${report.loadAverage.end} · half the requests browser navigations (the Kratos cookie among four cookies), half API calls (\`Authorization: Bearer\` token) · the variants take turns in ${report.rounds} rounds: req/s is the median round, latency percentiles cover every round's requests · "added" is the variant's percentile minus envoy-direct's at the same rate`,
@@ -104,7 +102,7 @@ export function renderEnvoyMarkdown(report: EnvoyReport): string[] {
     ...throughputTable(report),
   );
   for (const rate of rates) lines.push('', ...latencyTable(report, rate));
-  lines.push('', ...missOverheads(report), '', `- Peer (\`envoy-peer-hit\`, \`envoy-peer-miss\`, Heimdall): ${report.peer}`, `- ${PEER_KRATOS_LIMITS}`);
+  lines.push('', ...missOverheads(report), '', '- Heimdall: the peer phase, "Against Heimdall through the same Envoy".', `- ${PEER_KRATOS_LIMITS}`);
   for (const v of report.variants) for (const run of [v.saturating, ...v.rates.map((r) => r.run)]) lines.push(`- \`${v.name}\`: ${run.load}${stalls(run)}${run.problems.length > 0 ? ` — **${run.problems.join('; ')}**` : ''}`);
   return lines;
 }

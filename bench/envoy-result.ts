@@ -37,8 +37,6 @@ export interface MeasuredEnvoyPhase {
   loadAverage: { start: number; end: number };
   rounds: number;
   variants: EnvoyVariant[];
-  /** Why the peer rows (envoy-peer-hit, envoy-peer-miss) are empty. */
-  peer: string;
 }
 
-export type EnvoyReport = MeasuredEnvoyPhase | { skipped: string; peer: string };
+export type EnvoyReport = MeasuredEnvoyPhase | { skipped: string };

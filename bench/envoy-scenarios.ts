@@ -258,9 +258,6 @@ function newestEnvoy(installed: Binary[]): Binary {
   return binary;
 }
 
-const PEER_BLOCKED =
-  'Heimdall not measured: Heimdall (github.com/dadrus/heimdall) cannot be obtained on this machine: the Go module proxy answers "403 This module version is not available" for its version list, @latest, v0.17.10 and v0.16.0; the other ext_authz peers checked (github.com/open-policy-agent/opa-envoy-plugin, github.com/ory/oathkeeper; re-checked 2026-12-01 11:40 UTC, with Pomerium and Authelia) answer the same. The envoy-peer-kratos rows stand in: what users deploy without such a service. The npm, PyPI, crates.io and Debian registries were not searched for a comparable ext_authz server.';
-
 /**
  * For `--profile envoy-hit`: the saturating envoy-hit load, through Envoy, against `server`
  * (started by the caller, e.g. under --cpu-prof) for `seconds`; returns the checks it counted.
@@ -292,7 +289,7 @@ export async function driveEnvoyHit(ctx: BenchContext, server: ServerProcess, se
 export async function envoyPhase(ctx: BenchContext): Promise<EnvoyReport> {
   const s = ctx.settings;
   const outcome = installBinaries();
-  if (!outcome.installed) return { skipped: `the real binaries are not installed and cannot be: missing ${outcome.missing.join(', ')}`, peer: PEER_BLOCKED };
+  if (!outcome.installed) return { skipped: `the real binaries are not installed and cannot be: missing ${outcome.missing.join(', ')}` };
   const envoy = newestEnvoy(outcome.binaries.envoy);
   const loadAtStart = currentLoad();
   const sessionsNeeded = Math.ceil(Math.max(s.envoySaturatingProcesses, ...s.envoyRates.map(processesForRate)) / 2);
@@ -328,7 +325,6 @@ export async function envoyPhase(ctx: BenchContext): Promise<EnvoyReport> {
       loadAverage: { start: loadAtStart, end: currentLoad() },
       rounds: s.envoyRounds,
       variants: results,
-      peer: PEER_BLOCKED,
     };
   } finally {
     await real?.stop();

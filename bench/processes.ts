@@ -26,9 +26,12 @@ export function canPin(): boolean {
   return pinning;
 }
 
-/** The command line that runs `command` on `core` (taskset execs it, so the pid stays the same). */
-export function pinned(core: number, command: string, args: readonly string[]): [string, string[]] {
-  return canPin() ? ['taskset', ['-c', String(core), command, ...args]] : [command, [...args]];
+/** Both cores: the peer phase's 2-core configuration (the authorization process shares the load core). */
+export const BOTH_CORES = [SERVER_CORE, LOAD_CORE] as const;
+
+/** The command line that runs `command` on `cores` (taskset execs it, so the pid stays the same). */
+export function pinned(cores: number | readonly number[], command: string, args: readonly string[]): [string, string[]] {
+  return canPin() ? ['taskset', ['-c', [cores].flat().join(','), command, ...args]] : [command, [...args]];
 }
 
 /** Moves the driver, and every thread and child it starts later, onto the load core. */
@@ -77,6 +80,8 @@ export interface ServerProcess {
   readonly grpcPort: number;
   /** The service's /metrics port; undefined for the floor server. */
   readonly httpPort: number | undefined;
+  /** The service's HTTP authorization door (Envoy http_service at /ext-authz); undefined for the floor. */
+  readonly httpAuthzPort: number | undefined;
   /** V8's heap_size_limit the service logged at start (its own sizing or an explicit flag); undefined for the floor. */
   readonly heapSizeLimitBytes: number | undefined;
   /** Warning and error log lines written since the last call (at most a few). */
@@ -94,8 +99,8 @@ const MAX_WARNINGS = 5;
  * Starts a Node server pinned to the server core and waits for its first JSON stdout line with
  * a grpc_port (the service logs it with msg "serving", the floor prints it bare).
  */
-async function startNodeServer(script: string, args: string[], nodeFlags: string[]): Promise<ServerProcess> {
-  const [command, argv] = pinned(SERVER_CORE, process.execPath, [...nodeFlags, script, ...args]);
+async function startNodeServer(script: string, args: string[], nodeFlags: string[], cores: number | readonly number[] = SERVER_CORE): Promise<ServerProcess> {
+  const [command, argv] = pinned(cores, process.execPath, [...nodeFlags, script, ...args]);
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
@@ -142,6 +147,7 @@ async function startNodeServer(script: string, args: string[], nodeFlags: string
     pid: child.pid as number,
     grpcPort: ready['grpc_port'] as number,
     httpPort: typeof ready['http_port'] === 'number' ? ready['http_port'] : undefined,
+    httpAuthzPort: typeof ready['http_authz_port'] === 'number' ? ready['http_authz_port'] : undefined,
     heapSizeLimitBytes: typeof ready['heap_size_limit_bytes'] === 'number' ? ready['heap_size_limit_bytes'] : undefined,
     takeWarnings: () => warnings.splice(0),
     floorChecks: async () => {
@@ -154,7 +160,7 @@ async function startNodeServer(script: string, args: string[], nodeFlags: string
 }
 
 /** SIGTERM (the service drains and exits; --cpu-prof writes its profile), SIGKILL after 15 s. */
-function stopChild(child: ChildProcess): Promise<void> {
+export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -170,6 +176,6 @@ export function startFloorServer(): Promise<ServerProcess> {
   return startNodeServer(join(DIST, 'bench', 'floor-server.js'), ['0'], []);
 }
 
-export function startService(configPath: string, nodeFlags: string[] = []): Promise<ServerProcess> {
-  return startNodeServer(join(DIST, 'src', 'main.js'), ['--config', configPath], nodeFlags);
+export function startService(configPath: string, nodeFlags: string[] = [], cores: number | readonly number[] = SERVER_CORE): Promise<ServerProcess> {
+  return startNodeServer(join(DIST, 'src', 'main.js'), ['--config', configPath], nodeFlags, cores);
 }

@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { renderEnvoyMarkdown } from './envoy-report';
 import type { EnvoyReport } from './envoy-result';
+import { renderPeerMarkdown } from './peer-report';
+import type { PeerReport } from './peer-result';
 import type { Jitter } from './jitter';
 import type { ScenarioResult } from './result';
 import type { BenchSettings } from './settings';
@@ -38,6 +40,8 @@ export interface Report {
   scenarios: ScenarioResult[];
   /** The envoy-* scenarios, when that phase ran. */
   envoy?: EnvoyReport;
+  /** This service against Heimdall through the same Envoy, when that phase ran. */
+  peer?: PeerReport;
   targets: TargetResult[];
   problems: string[];
 }
@@ -179,6 +183,7 @@ export function renderMarkdown(report: Report): string {
     ...report.targets.map((t) => `| ${t.target} | ${t.goal} | ${t.measured} | ${verdict(t.met, report.mode === 'smoke')} |`),
   ];
   if (report.envoy) lines.push(...renderEnvoyMarkdown(report.envoy));
+  if (report.peer) lines.push('', ...renderPeerMarkdown(report.peer));
   if (report.problems.length > 0) lines.push('', '**Harness problems (these numbers are not valid):**', ...report.problems.map((p) => `- ${p}`));
   return `${lines.join('\n')}\n`;
 }

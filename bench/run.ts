@@ -6,7 +6,8 @@
  *                                      exits non-zero only if the harness itself broke
  *   node dist/bench/run.js --profile [hit|miss|envoy-hit]
  *                                      that scenario under node --cpu-prof → profile-<scenario>.md
- *   --only rounds,mixed,burst,memory,envoy   a subset of the phases (envoy: through the real Envoy)
+ *   --only rounds,mixed,burst,memory,envoy,peer   a subset of the phases (envoy: through the real
+ *                                      Envoy; peer: against Heimdall through the same Envoy)
  *   --out <dir>                        where results go (smoke default: a temporary folder)
  *   --service-node-flags "<flags>"     node flags for the service processes, e.g. "--max-semi-space-size=16"
  *                                      (not for `memory`, which always runs the service as shipped)
@@ -16,6 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { envoyProblems } from './envoy-report';
 import { envoyPhase } from './envoy-scenarios';
+import { peerProblems } from './peer-report';
+import { peerPhase } from './peer-scenarios';
 import { H2LOAD_INSTALL_HINT, h2loadVersion } from './h2load';
 import { measureJitter } from './jitter';
 import { canPin, pinSelfToLoadCore } from './processes';
@@ -27,9 +30,9 @@ import { FULL, SMOKE } from './settings';
 import { KratosProcess } from './kratos-process';
 
 const PHASES = { rounds: roundsPhase, mixed: mixedPhase, burst: burstPhase, memory: memoryPhase } as const;
-/** The direct gRPC phases, then `envoy`, which reports in a section of its own. */
-type Phase = keyof typeof PHASES | 'envoy';
-const PHASE_NAMES: readonly Phase[] = [...(Object.keys(PHASES) as Array<keyof typeof PHASES>), 'envoy'];
+/** The direct gRPC phases, then `envoy` and `peer`, which report in sections of their own. */
+type Phase = keyof typeof PHASES | 'envoy' | 'peer';
+const PHASE_NAMES: readonly Phase[] = [...(Object.keys(PHASES) as Array<keyof typeof PHASES>), 'envoy', 'peer'];
 
 /** None: the bin, the image and the Deployment all start the service without Node flags (it sizes its own heap). */
 const SHIPPED_NODE_FLAGS: string[] = [];
@@ -71,7 +74,7 @@ const REPO = join(__dirname, '..', '..');
 async function runPhases(ctx: BenchContext, only: Phase[]): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   for (const name of only) {
-    if (name === 'envoy') continue;
+    if (name === 'envoy' || name === 'peer') continue;
     process.stderr.write(`bench: ${name}…\n`);
     results.push(...(await PHASES[name](ctx)));
   }
@@ -108,7 +111,9 @@ async function main(): Promise<number> {
     const requestBodyBytes = (await ctx.sessions.newBody()).length - 5;
     const scenarios = await runPhases(ctx, options.only);
     const envoy = options.only.includes('envoy') ? await envoyPhase(ctx) : undefined;
-    const problems = [...scenarios.flatMap((scenario) => scenario.problems.map((problem) => `${scenario.name}: ${problem}`)), ...envoyProblems(envoy)];
+    if (options.only.includes('peer')) process.stderr.write('bench: peer (against Heimdall)…\n');
+    const peer = options.only.includes('peer') ? await peerPhase(ctx) : undefined;
+    const problems = [...scenarios.flatMap((scenario) => scenario.problems.map((problem) => `${scenario.name}: ${problem}`)), ...envoyProblems(envoy), ...peerProblems(peer)];
     const report: Report = {
       generatedAt: new Date().toISOString(),
       revision: revision(REPO),
@@ -119,6 +124,7 @@ async function main(): Promise<number> {
       settings,
       scenarios,
       envoy,
+      peer,
       targets: judgeTargets(scenarios, settings),
       problems,
     };

@@ -1,4 +1,5 @@
 /** How big each scenario is, for a real run and for the smoke run that only keeps the harness honest. */
+import { BOTH_CORES, SERVER_CORE } from './processes';
 
 export interface BenchSettings {
   smoke: boolean;
@@ -31,6 +32,16 @@ export interface BenchSettings {
   envoyRates: number[];
   envoyRateSeconds: number;
   envoyWarmupPerProcess: number;
+  /** The peer phase (peer-scenarios.ts): alternating rounds of saturating and fixed-rate runs. */
+  peerRounds: number;
+  peerSaturatingSeconds: number;
+  peerRates: number[];
+  peerRateSeconds: number;
+  peerWarmupRequests: number;
+  /** Simultaneous checks on one new cookie while Kratos takes burstKratosMs. */
+  peerBurstChecks: number;
+  /** The core sets each authorization process is given in turn (GOMAXPROCS / Envoy workers = their size). */
+  peerCoreSets: number[][];
 }
 
 export const FULL: BenchSettings = {
@@ -56,6 +67,13 @@ export const FULL: BenchSettings = {
   envoyRates: [500, 2_000],
   envoyRateSeconds: 5,
   envoyWarmupPerProcess: 100,
+  peerRounds: 3,
+  peerSaturatingSeconds: 5,
+  peerRates: [500, 2_000],
+  peerRateSeconds: 10,
+  peerWarmupRequests: 2_000,
+  peerBurstChecks: 500,
+  peerCoreSets: [[SERVER_CORE], [...BOTH_CORES]],
 };
 
 export const SMOKE: BenchSettings = {
@@ -78,4 +96,10 @@ export const SMOKE: BenchSettings = {
   envoyRates: [100, 200],
   envoyRateSeconds: 1,
   envoyWarmupPerProcess: 10,
+  peerRounds: 1,
+  peerSaturatingSeconds: 1,
+  peerRates: [100, 200],
+  peerRateSeconds: 1,
+  peerWarmupRequests: 100,
+  peerBurstChecks: 50,
 };

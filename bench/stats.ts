@@ -5,6 +5,7 @@ export interface LatencySummary {
   p50Ms: number;
   p90Ms: number;
   p99Ms: number;
+  p999Ms: number;
   maxMs: number;
 }
 
@@ -22,6 +23,7 @@ export function summarizeMicros(durationsUs: ArrayLike<number>): LatencySummary 
     p50Ms: percentile(sorted, 0.5) / 1000,
     p90Ms: percentile(sorted, 0.9) / 1000,
     p99Ms: percentile(sorted, 0.99) / 1000,
+    p999Ms: percentile(sorted, 0.999) / 1000,
     maxMs: (sorted.length > 0 ? (sorted[sorted.length - 1] as number) : Number.NaN) / 1000,
   };
 }

@@ -7,6 +7,7 @@
 # Usage: scripts/install-proxies.sh [nginx] [caddy] [traefik]   (all when no argument is given)
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/source-archive.sh
 # The same cache as scripts/stack-install.mjs (stack/versions.ts cacheRoot).
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kratos-ext-authz"
 targets="${*:-nginx caddy traefik}"
@@ -40,15 +41,10 @@ for target in $targets; do
     traefik)
       out="$CACHE/traefik-$TRAEFIK_VERSION"
       if [ ! -x "$out/traefik" ]; then
-        [ -f "$TRAEFIK_ARCHIVE" ] || { echo "Traefik source archive missing: $TRAEFIK_ARCHIVE" >&2; exit 1; }
-        echo "$TRAEFIK_SHA256  $TRAEFIK_ARCHIVE" | sha256sum -c --status || { echo "Traefik source archive altered (sha256 is not $TRAEFIK_SHA256): $TRAEFIK_ARCHIVE" >&2; exit 1; }
         mkdir -p "$out"
         started=$(date +%s)
-        src=$(mktemp -d "$CACHE/traefik-src.XXXXXX")
-        trap 'rm -rf "$src"' EXIT
-        tar -xzf "$TRAEFIK_ARCHIVE" -C "$src"
-        # The archive holds one top-level directory, the tree of the tag.
-        (cd "$src"/*/ && go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" -o "$out/traefik.partial" ./cmd/traefik)
+        unpack_source_archive traefik "$TRAEFIK_ARCHIVE" "$TRAEFIK_SHA256" "$CACHE"
+        (cd "$src" && go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" -o "$out/traefik.partial" ./cmd/traefik)
         mv "$out/traefik.partial" "$out/traefik"
         echo "{\"version\":\"$TRAEFIK_VERSION\",\"sha256\":\"$TRAEFIK_SHA256\",\"seconds\":$(( $(date +%s) - started ))}" > "$out/installed.json"
       fi
