@@ -9,8 +9,10 @@ import { logTails, type Stack, type StackPlan } from './stack';
 export async function withStack(plan: StackPlan, body: (stack: Stack) => Promise<boolean>): Promise<void> {
   process.stderr.write(`e2e stack: ${plan.description}\n`);
   let stack: Stack;
+  const starting = performance.now();
   try {
     stack = await plan.start();
+    process.stderr.write(`e2e stack up in ${((performance.now() - starting) / 1000).toFixed(1)} s: ${plan.description}\n`);
   } catch (error) {
     const logs = (error as { stackLogs?: Map<string, string[]> }).stackLogs;
     if (logs) process.stderr.write(`${logTails(logs)}\n`);

@@ -13,7 +13,7 @@ import { DelayProxy, latency, NO_FAULT } from './delay-proxy';
 import { COURIER_BODY, MailSink } from './mail-sink';
 import { http1Raw, http2Get } from './raw-http';
 import { withStack } from './run-stack';
-import type { Stack, StackFactory, Variant } from './stack';
+import type { Stack, StackFactory, StackPlan, Variant } from './stack';
 import { assertJsonError, echoedHeaders, SESSION_COOKIE } from './story';
 import { EXT_AUTHZ_TIMEOUT_1S, JOINED_HEADERS } from './variants';
 
@@ -30,6 +30,14 @@ async function newUser(base: string): Promise<User> {
   const email = `e2e-${randomUUID()}@example.com`;
   const password = `E2e-${randomUUID()}`;
   return { email, password, session: await registerWithPassword(base, email, password) };
+}
+
+/** A new user, logged in with the password in a browser's cookie jar (aal1). */
+async function userInBrowser(base: string): Promise<{ user: User; jar: CookieJar }> {
+  const user = await newUser(base);
+  const jar = new CookieJar();
+  assert.equal(await browserPasswordLogin(base, jar, user.email, user.password), 'aal1');
+  return { user, jar };
 }
 
 /** Runs each scenario as an independent subtest; false when any failed. */
@@ -49,9 +57,7 @@ async function scenarios(t: TestContext, entries: [string, () => Promise<void>][
 }
 
 async function cookieLines(stack: Stack): Promise<void> {
-  const user = await newUser(stack.baseUrl);
-  const jar = new CookieJar();
-  assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password), 'aal1');
+  const { user, jar } = await userInBrowser(stack.baseUrl);
   const session = jar.get(SESSION_COOKIE);
   assert.ok(session);
   // HTTP/1.1: the session cookie on the second of two Cookie lines.
@@ -221,9 +227,7 @@ const RECENT_LOGIN: Variant = {
 };
 
 async function recentLogin(stack: Stack): Promise<void> {
-  const user = await newUser(stack.baseUrl);
-  const jar = new CookieJar();
-  assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password), 'aal1');
+  const { user, jar } = await userInBrowser(stack.baseUrl);
   const app = `${stack.baseUrl}/app/recent`;
   assert.equal((await send(app, { headers: NAVIGATION, jar })).status, 200);
   await new Promise((resolve) => setTimeout(resolve, 2_500));
@@ -237,28 +241,29 @@ async function recentLogin(stack: Stack): Promise<void> {
   assert.equal(after.status, 200, after.text);
 }
 
+/** The scenarios `entries` lists for a stack, on one started from `plan`, as one subtest of `t`. */
+async function onStack(t: TestContext, plan: StackPlan, entries: (stack: Stack) => [string, () => Promise<void>][]): Promise<void> {
+  await t.test(plan.description, (st) => withStack(plan, (stack) => scenarios(st, entries(stack))));
+}
+
 /** Every scenario and variant on `factory`'s stacks with `envoy`. */
 async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string): Promise<void> {
   const plan = factory.plan(envoy);
-  await t.test(plan.description, (st) => withStack(plan, (stack) => scenarios(st, defaultScenarios(stack))));
+  await onStack(t, plan, defaultScenarios);
 
   const joined = factory.plan(envoy, { name: JOINED_HEADERS.name, adjustEnvoy: JOINED_HEADERS.adjust });
-  await t.test(joined.description, (st) =>
-    withStack(joined, (stack) =>
-      scenarios(st, [
-        ['cookie lines and HTTP/2 cookies: the same answers as with raw headers', () => cookieLines(stack)],
-        [
-          'a session token and a forged identity header: the same answers as with raw headers',
-          async () => {
-            const user = await newUser(stack.baseUrl);
-            const headers = echoedHeaders(await send(`${stack.baseUrl}/app/p`, { headers: { ...API, 'x-session-token': user.session.token, 'x-kratos-identity-id': 'forged' } }));
-            assert.equal(headers['x-kratos-identity-id'], user.session.identityId);
-            assertJsonError(await send(`${stack.baseUrl}/app/p`, { headers: API }), 401, 'session_inactive');
-          },
-        ],
-      ]),
-    ),
-  );
+  await onStack(t, joined, (stack) => [
+    ['cookie lines and HTTP/2 cookies: the same answers as with raw headers', () => cookieLines(stack)],
+    [
+      'a session token and a forged identity header: the same answers as with raw headers',
+      async () => {
+        const user = await newUser(stack.baseUrl);
+        const headers = echoedHeaders(await send(`${stack.baseUrl}/app/p`, { headers: { ...API, 'x-session-token': user.session.token, 'x-kratos-identity-id': 'forged' } }));
+        assert.equal(headers['x-kratos-identity-id'], user.session.identityId);
+        assertJsonError(await send(`${stack.baseUrl}/app/p`, { headers: API }), 401, 'session_inactive');
+      },
+    ],
+  ]);
 
   // Kratos's public API behind a delaying proxy (2.5s); kratos.timeout (4s) longer than Envoy's
   // ext_authz timeout (1s): only the gRPC deadline Envoy sends can make the service answer in time.
@@ -272,33 +277,29 @@ async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string)
     adjustEnvoy: EXT_AUTHZ_TIMEOUT_1S.adjust,
   });
   try {
-    await t.test(slow.description, (st) =>
-      withStack(slow, (stack) =>
-        scenarios(st, [
-          [
-            "the service's own 503 arrives before Envoy's timeout (it honours Envoy's grpc-timeout)",
-            async () => {
-              const user = await newUser(stack.baseUrl);
-              proxy.fault = latency(2_500);
-              try {
-                const started = Date.now();
-                const sent = await send(`${stack.baseUrl}/app/slow`, { headers: { ...API, 'x-session-token': user.session.token } });
-                const elapsed = Date.now() - started;
-                // Envoy's own timeout answer would be status_on_error with no body.
-                assertJsonError(sent, 503, 'kratos_unavailable');
-                assert.equal(sent.headers.get('retry-after'), '1');
-                process.stderr.write(`slowed Kratos (${stack.description}): the service's 503 after ${elapsed}ms\n`);
-                assert.ok(elapsed < 1_000, `answered after ${elapsed}ms, before Envoy's 1s timeout`);
-              } finally {
-                proxy.fault = NO_FAULT;
-              }
-              const ok = await eventually(() => send(`${stack.baseUrl}/app/fast`, { headers: { ...API, 'x-session-token': user.session.token } }), (r) => r.status === 200);
-              assert.equal(echoedHeaders(ok)['x-kratos-identity-id'], user.session.identityId);
-            },
-          ],
-        ]),
-      ),
-    );
+    await onStack(t, slow, (stack) => [
+      [
+        "the service's own 503 arrives before Envoy's timeout (it honours Envoy's grpc-timeout)",
+        async () => {
+          const user = await newUser(stack.baseUrl);
+          proxy.fault = latency(2_500);
+          try {
+            const started = Date.now();
+            const sent = await send(`${stack.baseUrl}/app/slow`, { headers: { ...API, 'x-session-token': user.session.token } });
+            const elapsed = Date.now() - started;
+            // Envoy's own timeout answer would be status_on_error with no body.
+            assertJsonError(sent, 503, 'kratos_unavailable');
+            assert.equal(sent.headers.get('retry-after'), '1');
+            process.stderr.write(`slowed Kratos (${stack.description}): the service's 503 after ${elapsed}ms\n`);
+            assert.ok(elapsed < 1_000, `answered after ${elapsed}ms, before Envoy's 1s timeout`);
+          } finally {
+            proxy.fault = NO_FAULT;
+          }
+          const ok = await eventually(() => send(`${stack.baseUrl}/app/fast`, { headers: { ...API, 'x-session-token': user.session.token } }), (r) => r.status === 200);
+          assert.equal(echoedHeaders(ok)['x-kratos-identity-id'], user.session.identityId);
+        },
+      ],
+    ]);
   } finally {
     await proxy.stop();
   }
@@ -318,70 +319,56 @@ async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string)
     serviceOverrides: { kratos: { code_mfa_enabled: true } },
   });
   try {
-    await t.test(codeMfa.description, (st) =>
-      withStack(codeMfa, (stack) =>
-        scenarios(st, [
-          [
-            'an identity with only a password and an email address must step up with an emailed code',
-            async () => {
-              const user = await newUser(stack.baseUrl);
-              const jar = new CookieJar();
-              assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password), 'aal1');
-              const app = `${stack.baseUrl}/app/code`;
-              const navigation = await send(app, { headers: NAVIGATION, jar });
-              assert.equal(navigation.status, 302, navigation.text);
-              assert.equal(navigation.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?aal=aal2&return_to=${encodeURIComponent(app)}`);
-              const seen = sink.mails.length;
-              const aal = await browserCodeStepUp(stack.baseUrl, jar, user.email, async () => {
-                const mail = await eventually(async () => sink.mails.slice(seen).find((m) => m.recipient === user.email), (m) => m !== undefined, 20_000);
-                assert.ok(mail, 'Kratos mailed a login code');
-                assert.equal(mail.templateType, 'login_code_valid');
-                const code = mail.templateData.login_code;
-                assert.equal(typeof code, 'string');
-                return String(code);
-              });
-              assert.equal(aal, 'aal2');
-              const after = await eventually(() => send(app, { headers: NAVIGATION, jar }), (r) => r.status === 200);
-              assert.equal(echoedHeaders(after)['x-kratos-aal'], 'aal2');
-              // Tokens still need aal1 only.
-              assert.equal(echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }))['x-kratos-aal'], 'aal1');
-            },
-          ],
-        ]),
-      ),
-    );
+    await onStack(t, codeMfa, (stack) => [
+      [
+        'an identity with only a password and an email address must step up with an emailed code',
+        async () => {
+          const { user, jar } = await userInBrowser(stack.baseUrl);
+          const app = `${stack.baseUrl}/app/code`;
+          const navigation = await send(app, { headers: NAVIGATION, jar });
+          assert.equal(navigation.status, 302, navigation.text);
+          assert.equal(navigation.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?aal=aal2&return_to=${encodeURIComponent(app)}`);
+          const seen = sink.mails.length;
+          const aal = await browserCodeStepUp(stack.baseUrl, jar, user.email, async () => {
+            const mail = await eventually(async () => sink.mails.slice(seen).find((m) => m.recipient === user.email), (m) => m !== undefined, 20_000);
+            assert.ok(mail, 'Kratos mailed a login code');
+            assert.equal(mail.templateType, 'login_code_valid');
+            const code = mail.templateData.login_code;
+            assert.equal(typeof code, 'string');
+            return String(code);
+          });
+          assert.equal(aal, 'aal2');
+          const after = await eventually(() => send(app, { headers: NAVIGATION, jar }), (r) => r.status === 200);
+          assert.equal(echoedHeaders(after)['x-kratos-aal'], 'aal2');
+          // Tokens still need aal1 only.
+          assert.equal(echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }))['x-kratos-aal'], 'aal1');
+        },
+      ],
+    ]);
   } finally {
     await sink.stop();
   }
 
   const recent = factory.plan(envoy, RECENT_LOGIN);
-  await t.test(recent.description, (st) =>
-    withStack(recent, (stack) => scenarios(st, [['a max_age of 2s: refresh redirect and 403 once it passes, through again right after a refresh=true login', () => recentLogin(stack)]])),
-  );
+  await onStack(t, recent, (stack) => [['a max_age of 2s: refresh redirect and 403 once it passes, through again right after a refresh=true login', () => recentLogin(stack)]]);
 
   const short = factory.plan(envoy, SHORT_LIFESPAN);
-  await t.test(short.description, (st) =>
-    withStack(short, (stack) =>
-      scenarios(st, [
-        [
-          'an expired session: 401 for the token, a login redirect for the browser',
-          async () => {
-            const user = await newUser(stack.baseUrl);
-            const jar = new CookieJar();
-            await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password);
-            const app = `${stack.baseUrl}/app/expiring`;
-            echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }));
-            assert.equal((await send(app, { headers: NAVIGATION, jar })).status, 200);
-            // Past the lifespan and the service's cache.ttl (2s).
-            const token = await eventually(() => send(app, { headers: { ...API, 'x-session-token': user.session.token } }), (s) => s.status === 401, 20_000, 500);
-            assertJsonError(token, 401, 'session_inactive');
-            const browser = await eventually(() => send(app, { headers: NAVIGATION, jar }), (s) => s.status === 302, 10_000, 500);
-            assert.equal(browser.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?return_to=${encodeURIComponent(app)}`);
-          },
-        ],
-      ]),
-    ),
-  );
+  await onStack(t, short, (stack) => [
+    [
+      'an expired session: 401 for the token, a login redirect for the browser',
+      async () => {
+        const { user, jar } = await userInBrowser(stack.baseUrl);
+        const app = `${stack.baseUrl}/app/expiring`;
+        echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }));
+        assert.equal((await send(app, { headers: NAVIGATION, jar })).status, 200);
+        // Past the lifespan and the service's cache.ttl (2s).
+        const token = await eventually(() => send(app, { headers: { ...API, 'x-session-token': user.session.token } }), (s) => s.status === 401, 20_000, 500);
+        assertJsonError(token, 401, 'session_inactive');
+        const browser = await eventually(() => send(app, { headers: NAVIGATION, jar }), (s) => s.status === 302, 10_000, 500);
+        assert.equal(browser.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?return_to=${encodeURIComponent(app)}`);
+      },
+    ],
+  ]);
 }
 
 test('e2e scenarios against the real binaries, on every selected stack', { timeout: 30 * 60_000 }, async (t) => {
