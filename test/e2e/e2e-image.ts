@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { GenericContainer, ImageName, type ContainerRuntimeClient } from 'testcontainers';
-import { dockerfileBuildArgs } from '../containers/offline-images';
+import { disableRyukWithoutItsImage, dockerfileBuildArgs } from '../containers/offline-images';
 
 const REPOSITORY = 'kratos-ext-authz';
 const TAG_PREFIX = 'e2e-';
@@ -71,6 +71,8 @@ export async function e2eImage(client: ContainerRuntimeClient, root: string): Pr
   return underLock(join(tmpdir(), `kratos-ext-authz-${tag.replace(/[:/]/g, '-')}.lock`), async () => {
     if (await present()) return tag;
     const started = Date.now();
+    // build() starts the reaper first, unless turned off.
+    await disableRyukWithoutItsImage(client);
     await GenericContainer.fromDockerfile(root)
       .withBuildkit()
       .withBuildArgs(await dockerfileBuildArgs(client, root))
