@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { GenericContainer, Wait, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
+import { GenericContainer, ImageName, Wait, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import { parse as parseYaml } from 'yaml';
 import { toYaml, type JsonObject, type StackPorts } from '../../stack/configs';
 import { EXT_AUTHZ, KRATOS, ENVOY, UI, UPSTREAM, pollUntilOk } from '../../stack/local-stack';
@@ -285,8 +285,18 @@ async function startContainerStack(client: ContainerRuntimeClient, description: 
     };
   } catch (error) {
     await stop().catch(() => undefined);
-    throw Object.assign(error instanceof Error ? error : new Error(String(error)), { stackLogs: logs.lines });
+    const reason = error instanceof Error ? error : new Error(String(error));
+    const absent = await absentImages(client);
+    if (absent.length > 0) reason.message += ` (images absent from the daemon: ${absent.join(', ')}; where no registry is reachable, bash scripts/container-images.sh builds them)`;
+    throw Object.assign(reason, { stackLogs: logs.lines });
   }
+}
+
+/** The compose file's images the daemon does not have (testcontainers pulls them, if a registry answers). */
+async function absentImages(client: ContainerRuntimeClient): Promise<string[]> {
+  const images = ['envoy', 'kratos', 'upstream'].map(composeImage);
+  const present = await Promise.all(images.map((image) => client.image.exists(ImageName.fromString(image))));
+  return images.filter((_, index) => !present[index]);
 }
 
 /** Containers and volumes of stack `id` still on the daemon (it creates no network: the pod is on the default bridge). */
