@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The container stage of .ci/run (issue 20): Debian's Docker engine, the images built on this
 # machine (scripts/container-images.sh: no registry is reachable), then the product image checks
-# (npm run test:containers) and the e2e story on containers. A dockerd this stage starts is stopped again when it ends, however it
+# (npm run test:containers) and the whole e2e suite on containers. A dockerd this stage starts is stopped again when it ends, however it
 # ends, so later stages see the machine as they found it; a daemon already running is used as is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,12 +45,13 @@ echo "ci-containers: docker compose took $(( $(date +%s) - start ))s"
 start=$(date +%s)
 CI="${CI:-true}" npm run test:containers
 echo "ci-containers: test:containers took $(( $(date +%s) - start ))s"
-# The e2e tests that run on either stack, on containers (testcontainers, the images above): the
-# story and the renewed cookie over HTTP. The browser tests need Envoy on the port of
-# envoy/config.yaml's kratos.browser_url (the login redirects go there), which the container stack
-# maps to a random one; the other suites stop Kratos or vary its configuration and run on the
-# process stack only (README, Tests). `npm run test:e2e` later runs everything on processes.
+# The whole e2e suite on containers (E2E_STACK=container: every scenario, the browser tests
+# included, on the compose file's images and the product image built once for this source tree;
+# README, Tests). `npm run test:e2e` later runs it on processes. One test file at a time: each
+# starts its own stacks, and two side by side only fight over the 2 cores.
 start=$(date +%s)
-E2E_STACK=container CI="${CI:-true}" node --test --test-concurrency=1 --test-name-pattern='^e2e:' \
-  dist/test/e2e/stack.test.js dist/test/e2e/refreshed-cookie.test.js
+E2E_STACK=container CI="${CI:-true}" node scripts/run-tests.mjs --test-concurrency=1 dist/test/e2e
 echo "ci-containers: e2e on containers took $(( $(date +%s) - start ))s"
+# Every container stack removes what it started and checks it did; this says so for the stage.
+left=$(docker ps -aq --filter label=kratos-ext-authz.e2e-stack; docker volume ls -q --filter label=kratos-ext-authz.e2e-stack)
+[ -z "$left" ] || { echo "ci-containers: the e2e stacks left containers or volumes behind: $left" >&2; exit 1; }

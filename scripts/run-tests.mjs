@@ -20,7 +20,8 @@ const flags = args.filter((arg) => !dirs.includes(arg));
 function collect(dir, skip) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return skip.has(entry.name) ? [] : collect(path, skip);
+    // Only the top-level folders are separate suites: test/unit/e2e is a unit test folder.
+    if (entry.isDirectory()) return skip.has(entry.name) ? [] : collect(path, new Set());
     return entry.name.endsWith('.test.js') ? [path] : [];
   });
 }

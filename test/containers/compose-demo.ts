@@ -2,7 +2,7 @@
  * The compose demo (envoy/docker-compose.yml) started as its users start it, `docker compose up
  * --build`, under a project name of its own and with an override file, so runs never clash with
  * each other, with a demo already on 127.0.0.1:8080 or with the tests using kratos-ext-authz:dev.
- * It is handed to the e2e story as a Stack (test/e2e/stack.ts).
+ * It is handed to the e2e story as a StoryStack (test/e2e/stack.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pollUntilOk } from '../../stack/local-stack';
 import { browserUrl, findProjectRoot } from '../e2e/container-stack';
-import type { Stack } from '../e2e/stack';
+import type { StoryStack } from '../e2e/stack';
 import { docker, dockerExitCode } from './docker';
 import { offlineBuildImage } from './offline-images';
 
@@ -58,7 +58,7 @@ export async function projectResources(project: string): Promise<{ containers: s
   return { containers, networks, volumes, images };
 }
 
-export interface ComposeDemo extends Stack {
+export interface ComposeDemo extends StoryStack {
   project: string;
   /** From `docker compose up --build` to every service running, ext-authz healthy and Envoy routing both ways. */
   readyInMs: number;

@@ -10,8 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { KratosEmulator, type CreatedSession, type EmulatorCredentials } from '../support/kratos-emulator';
 import { API, CookieJar, field, isRecord, send, stringField, type HeaderMap, type Sent } from './http';
 import { apiPasswordLogin, browserPasswordLogin, enrolTotp, registerWithPassword } from './kratos';
-import { processStacksOrSkip } from './plans';
-import { processStackPlan } from './process-stack';
+import { stackFactories } from './plans';
 import { withStack } from './run-stack';
 import { SESSION_COOKIE } from './story';
 import { freshTotp } from './totp';
@@ -230,24 +229,24 @@ async function compare(t: TestContext, real: Fixture, emulated: Fixture, require
 }
 
 test('conformance: the Kratos emulator answers whoami and admin identity like the real Kratos', { timeout: 10 * 60_000 }, async (t) => {
-  const chosen = await processStacksOrSkip(t, 'compares against the local Kratos process');
-  if (!chosen) return;
-  const envoy = chosen.envoy[chosen.envoy.length - 1];
-  assert.ok(envoy);
-  for (const requiredAal of ['aal1', 'highest_available'] as const) {
-    const plan = processStackPlan(envoy, chosen.kratos, { name: `session.whoami.required_aal ${requiredAal}`, kratosEnv: { SESSION_WHOAMI_REQUIRED_AAL: requiredAal } });
-    await t.test(plan.description, (st) =>
-      withStack(plan, async (stack) => {
-        const real = await realFixture(stack.baseUrl, stack.kratosPublicUrl ?? stack.baseUrl, stack.kratosAdminUrl);
-        const emulator = await KratosEmulator.start({ requiredAal, cookieName: SESSION_COOKIE });
-        try {
-          const differences = await compare(st, real, emulatorFixture(emulator), requiredAal);
-          assert.deepEqual(differences, [], `the emulator differs from Kratos ${chosen.kratos.version}:\n${differences.join('\n')}`);
-          return true;
-        } finally {
-          await emulator.stop();
-        }
-      }),
-    );
+  for (const factory of await stackFactories(t)) {
+    const envoy = factory.envoyVersions.at(-1);
+    assert.ok(envoy);
+    for (const requiredAal of ['aal1', 'highest_available'] as const) {
+      const plan = factory.plan(envoy, { name: `session.whoami.required_aal ${requiredAal}`, kratosEnv: { SESSION_WHOAMI_REQUIRED_AAL: requiredAal } });
+      await t.test(plan.description, (st) =>
+        withStack(plan, async (stack) => {
+          const real = await realFixture(stack.baseUrl, stack.kratosPublicUrl, stack.kratosAdminUrl);
+          const emulator = await KratosEmulator.start({ requiredAal, cookieName: SESSION_COOKIE });
+          try {
+            const differences = await compare(st, real, emulatorFixture(emulator), requiredAal);
+            assert.deepEqual(differences, [], `the emulator differs from Kratos ${factory.kratosVersion}:\n${differences.join('\n')}`);
+            return true;
+          } finally {
+            await emulator.stop();
+          }
+        }),
+      );
+    }
   }
 });

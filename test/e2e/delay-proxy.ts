@@ -1,4 +1,4 @@
-// A TCP proxy on 127.0.0.1 in front of Kratos that injects network faults, as the service and
+// A TCP proxy in front of Kratos (on 127.0.0.1, or where containers reach this machine) that injects network faults, as the service and
 // Envoy see them, without touching Kratos: latency with jitter on what the client sends, a slow
 // drip of what Kratos answers, resets (RST) of every connection, and a black hole that accepts
 // connections and swallows every byte. The fault can be switched at any time; bytes already
@@ -95,7 +95,8 @@ export class DelayProxy {
     if (fault.kind === 'reset') for (const socket of this.sockets) socket.resetAndDestroy();
   }
 
-  static async start(listenPort: number, targetPort: number): Promise<DelayProxy> {
+  /** Listens on `listenHost`:`listenPort`, forwards to Kratos on 127.0.0.1:`targetPort`. */
+  static async start(listenPort: number, targetPort: number, listenHost = '127.0.0.1'): Promise<DelayProxy> {
     let proxy: DelayProxy | undefined;
     const faultNow = (): Fault => proxy?.current ?? NO_FAULT;
     const server = createServer((client) => {
@@ -119,7 +120,7 @@ export class DelayProxy {
     proxy = new DelayProxy(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(listenPort, '127.0.0.1', resolve);
+      server.listen(listenPort, listenHost, resolve);
     });
     return proxy;
   }

@@ -19,7 +19,8 @@ export class MailSink {
   readonly mails: Mail[] = [];
   private constructor(private readonly server: Server, readonly url: string) {}
 
-  static async start(): Promise<MailSink> {
+  /** Listens on a free port of `host`: 127.0.0.1, or where containers reach this machine. */
+  static async start(host: string): Promise<MailSink> {
     let sink: MailSink | undefined;
     const server = createServer((request, response) => {
       const chunks: Buffer[] = [];
@@ -40,10 +41,10 @@ export class MailSink {
         }
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
-    sink = new MailSink(server, `http://127.0.0.1:${address.port}/mail`);
+    sink = new MailSink(server, `http://${host}:${address.port}/mail`);
     return sink;
   }
 

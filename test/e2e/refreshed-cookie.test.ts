@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { API, CookieJar, field, NAVIGATION, send, stringField, type Sent } from './http';
 import { apiPasswordLogin, browserPasswordLogin, enrolTotp, registerWithPassword } from './kratos';
-import { stacksOrSkip } from './plans';
-import { withStack } from './run-stack';
+import { onEveryStack } from './run-stack';
 import type { Stack } from './stack';
 import { echoedHeaders, SESSION_COOKIE } from './story';
 import { freshTotp } from './totp';
@@ -112,9 +111,5 @@ async function steps(t: TestContext, stack: Stack): Promise<boolean> {
 }
 
 test('e2e: the session cookie Kratos renews after an admin extend reaches the browser through Envoy', { timeout: 10 * 60_000 }, async (t) => {
-  const chosen = await stacksOrSkip(t);
-  if (!chosen) return;
-  for (const plan of chosen.plans) {
-    await t.test(plan.description, (st) => withStack(plan, (stack) => steps(st, stack)));
-  }
+  await onEveryStack(t, steps);
 });

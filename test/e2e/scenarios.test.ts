@@ -1,5 +1,5 @@
-// End-to-end scenarios beyond the story, against the local real binaries (they stop and restart
-// Kratos and run configuration variants, which the container stack does not offer): CORS
+// End-to-end scenarios beyond the story, on every stack E2E_STACK selects (they stop and restart
+// Kratos and run configuration variants, which both kinds of stack offer): CORS
 // preflights, path tricks, cookie header lines over HTTP/1.1 and HTTP/2, Kratos down and back,
 // a short session lifespan, ext_authz with joined headers. Each Envoy version runs them all.
 import { test, type TestContext } from 'node:test';
@@ -7,14 +7,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { API, CookieJar, eventually, field, NAVIGATION, send, XHR } from './http';
 import { apiPasswordLogin, browserCodeStepUp, browserPasswordLogin, browserRecoveryCodeStepUp, credentialTypes, enrolRecoveryCodes, registerWithPassword, type ApiSession } from './kratos';
-import { processStacksOrSkip } from './plans';
-import { processStackPlan, type Variant } from './process-stack';
+import { stackFactories } from './plans';
 import { freePorts } from '../../stack/ports';
 import { DelayProxy, latency, NO_FAULT } from './delay-proxy';
 import { COURIER_BODY, MailSink } from './mail-sink';
 import { http1Raw, http2Get } from './raw-http';
 import { withStack } from './run-stack';
-import type { Stack } from './stack';
+import type { Stack, StackFactory, StackPlan, Variant } from './stack';
 import { assertJsonError, echoedHeaders, SESSION_COOKIE } from './story';
 import { EXT_AUTHZ_TIMEOUT_1S, JOINED_HEADERS } from './variants';
 
@@ -31,6 +30,14 @@ async function newUser(base: string): Promise<User> {
   const email = `e2e-${randomUUID()}@example.com`;
   const password = `E2e-${randomUUID()}`;
   return { email, password, session: await registerWithPassword(base, email, password) };
+}
+
+/** A new user, logged in with the password in a browser's cookie jar (aal1). */
+async function userInBrowser(base: string): Promise<{ user: User; jar: CookieJar }> {
+  const user = await newUser(base);
+  const jar = new CookieJar();
+  assert.equal(await browserPasswordLogin(base, jar, user.email, user.password), 'aal1');
+  return { user, jar };
 }
 
 /** Runs each scenario as an independent subtest; false when any failed. */
@@ -50,9 +57,7 @@ async function scenarios(t: TestContext, entries: [string, () => Promise<void>][
 }
 
 async function cookieLines(stack: Stack): Promise<void> {
-  const user = await newUser(stack.baseUrl);
-  const jar = new CookieJar();
-  assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password), 'aal1');
+  const { user, jar } = await userInBrowser(stack.baseUrl);
   const session = jar.get(SESSION_COOKIE);
   assert.ok(session);
   // HTTP/1.1: the session cookie on the second of two Cookie lines.
@@ -187,7 +192,6 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
     [
       'Kratos stopped: 503 with retry-after through Envoy; OK again after the restart',
       async () => {
-        assert.ok(stack.stopKratos && stack.startKratos);
         const user = await newUser(base);
         const headers = { ...API, 'x-session-token': user.session.token };
         await stack.stopKratos();
@@ -223,9 +227,7 @@ const RECENT_LOGIN: Variant = {
 };
 
 async function recentLogin(stack: Stack): Promise<void> {
-  const user = await newUser(stack.baseUrl);
-  const jar = new CookieJar();
-  assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password), 'aal1');
+  const { user, jar } = await userInBrowser(stack.baseUrl);
   const app = `${stack.baseUrl}/app/recent`;
   assert.equal((await send(app, { headers: NAVIGATION, jar })).status, 200);
   await new Promise((resolve) => setTimeout(resolve, 2_500));
@@ -239,152 +241,140 @@ async function recentLogin(stack: Stack): Promise<void> {
   assert.equal(after.status, 200, after.text);
 }
 
-test('e2e scenarios against the real binaries', { timeout: 20 * 60_000 }, async (t) => {
-  const chosen = await processStacksOrSkip(t, 'these scenarios stop Kratos and vary the configuration: they run on the local process stack only');
-  if (!chosen) return;
-  for (const envoy of chosen.envoy) {
-    const plan = processStackPlan(envoy, chosen.kratos);
-    await t.test(plan.description, (st) => withStack(plan, (stack) => scenarios(st, defaultScenarios(stack))));
+/** The scenarios `entries` lists for a stack, on one started from `plan`, as one subtest of `t`. */
+async function onStack(t: TestContext, plan: StackPlan, entries: (stack: Stack) => [string, () => Promise<void>][]): Promise<void> {
+  await t.test(plan.description, (st) => withStack(plan, (stack) => scenarios(st, entries(stack))));
+}
 
-    const joined = processStackPlan(envoy, chosen.kratos, { name: JOINED_HEADERS.name, adjustEnvoy: JOINED_HEADERS.adjust });
-    await t.test(joined.description, (st) =>
-      withStack(joined, (stack) =>
-        scenarios(st, [
-          ['cookie lines and HTTP/2 cookies: the same answers as with raw headers', () => cookieLines(stack)],
-          [
-            'a session token and a forged identity header: the same answers as with raw headers',
-            async () => {
-              const user = await newUser(stack.baseUrl);
-              const headers = echoedHeaders(await send(`${stack.baseUrl}/app/p`, { headers: { ...API, 'x-session-token': user.session.token, 'x-kratos-identity-id': 'forged' } }));
-              assert.equal(headers['x-kratos-identity-id'], user.session.identityId);
-              assertJsonError(await send(`${stack.baseUrl}/app/p`, { headers: API }), 401, 'session_inactive');
-            },
-          ],
-        ]),
-      ),
-    );
+/** Every scenario and variant on `factory`'s stacks with `envoy`. */
+async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string): Promise<void> {
+  const plan = factory.plan(envoy);
+  await onStack(t, plan, defaultScenarios);
 
-    // Kratos's public API behind a delaying proxy (2.5s); kratos.timeout (4s) longer than Envoy's
-    // ext_authz timeout (1s): only the gRPC deadline Envoy sends can make the service answer in time.
-    const [kratosPort = 0, proxyPort = 0] = await freePorts(2);
-    const proxy = await DelayProxy.start(proxyPort, kratosPort);
-    const slow = processStackPlan(envoy, chosen.kratos, {
-      name: 'Kratos slowed by 2.5s, kratos.timeout 4s, Envoy ext_authz timeout 1s',
-      ports: { kratosPublic: kratosPort },
-      kratosPublicPortForClients: proxyPort,
-      serviceOverrides: { kratos: { timeout: '4s' } },
-      adjustEnvoy: EXT_AUTHZ_TIMEOUT_1S.adjust,
-    });
-    try {
-      await t.test(slow.description, (st) =>
-        withStack(slow, (stack) =>
-          scenarios(st, [
-            [
-              "the service's own 503 arrives before Envoy's timeout (it honours Envoy's grpc-timeout)",
-              async () => {
-                const user = await newUser(stack.baseUrl);
-                proxy.fault = latency(2_500);
-                try {
-                  const started = Date.now();
-                  const sent = await send(`${stack.baseUrl}/app/slow`, { headers: { ...API, 'x-session-token': user.session.token } });
-                  const elapsed = Date.now() - started;
-                  // Envoy's own timeout answer would be status_on_error with no body.
-                  assertJsonError(sent, 503, 'kratos_unavailable');
-                  assert.equal(sent.headers.get('retry-after'), '1');
-                  process.stderr.write(`slowed Kratos (${stack.description}): the service's 503 after ${elapsed}ms\n`);
-                  assert.ok(elapsed < 1_000, `answered after ${elapsed}ms, before Envoy's 1s timeout`);
-                } finally {
-                  proxy.fault = NO_FAULT;
-                }
-                const ok = await eventually(() => send(`${stack.baseUrl}/app/fast`, { headers: { ...API, 'x-session-token': user.session.token } }), (r) => r.status === 200);
-                assert.equal(echoedHeaders(ok)['x-kratos-identity-id'], user.session.identityId);
-              },
-            ],
-          ]),
-        ),
-      );
-    } finally {
-      await proxy.stop();
-    }
-
-    // Code MFA: Kratos mails a one-time code (HTTP courier to a sink this test reads); the
-    // service counts an identity's code address as a second factor (kratos.code_mfa_enabled).
-    const sink = await MailSink.start();
-    const codeMfa = processStackPlan(envoy, chosen.kratos, {
-      name: 'code MFA (selfservice.methods.code.mfa_enabled, HTTP courier)',
-      kratosEnv: {
-        SELFSERVICE_METHODS_CODE_MFA_ENABLED: 'true',
-        COURIER_DELIVERY_STRATEGY: 'http',
-        COURIER_HTTP_REQUEST_CONFIG_URL: sink.url,
-        COURIER_HTTP_REQUEST_CONFIG_BODY: COURIER_BODY,
+  const joined = factory.plan(envoy, { name: JOINED_HEADERS.name, adjustEnvoy: JOINED_HEADERS.adjust });
+  await onStack(t, joined, (stack) => [
+    ['cookie lines and HTTP/2 cookies: the same answers as with raw headers', () => cookieLines(stack)],
+    [
+      'a session token and a forged identity header: the same answers as with raw headers',
+      async () => {
+        const user = await newUser(stack.baseUrl);
+        const headers = echoedHeaders(await send(`${stack.baseUrl}/app/p`, { headers: { ...API, 'x-session-token': user.session.token, 'x-kratos-identity-id': 'forged' } }));
+        assert.equal(headers['x-kratos-identity-id'], user.session.identityId);
+        assertJsonError(await send(`${stack.baseUrl}/app/p`, { headers: API }), 401, 'session_inactive');
       },
-      kratosServeFlags: ['--watch-courier'],
-      serviceOverrides: { kratos: { code_mfa_enabled: true } },
-    });
-    try {
-      await t.test(codeMfa.description, (st) =>
-        withStack(codeMfa, (stack) =>
-          scenarios(st, [
-            [
-              'an identity with only a password and an email address must step up with an emailed code',
-              async () => {
-                const user = await newUser(stack.baseUrl);
-                const jar = new CookieJar();
-                assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password), 'aal1');
-                const app = `${stack.baseUrl}/app/code`;
-                const navigation = await send(app, { headers: NAVIGATION, jar });
-                assert.equal(navigation.status, 302, navigation.text);
-                assert.equal(navigation.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?aal=aal2&return_to=${encodeURIComponent(app)}`);
-                const seen = sink.mails.length;
-                const aal = await browserCodeStepUp(stack.baseUrl, jar, user.email, async () => {
-                  const mail = await eventually(async () => sink.mails.slice(seen).find((m) => m.recipient === user.email), (m) => m !== undefined, 20_000);
-                  assert.ok(mail, 'Kratos mailed a login code');
-                  assert.equal(mail.templateType, 'login_code_valid');
-                  const code = mail.templateData.login_code;
-                  assert.equal(typeof code, 'string');
-                  return String(code);
-                });
-                assert.equal(aal, 'aal2');
-                const after = await eventually(() => send(app, { headers: NAVIGATION, jar }), (r) => r.status === 200);
-                assert.equal(echoedHeaders(after)['x-kratos-aal'], 'aal2');
-                // Tokens still need aal1 only.
-                assert.equal(echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }))['x-kratos-aal'], 'aal1');
-              },
-            ],
-          ]),
-        ),
-      );
-    } finally {
-      await sink.stop();
+    ],
+  ]);
+
+  // Kratos's public API behind a delaying proxy (2.5s); kratos.timeout (4s) longer than Envoy's
+  // ext_authz timeout (1s): only the gRPC deadline Envoy sends can make the service answer in time.
+  const [kratosPort = 0, proxyPort = 0] = await freePorts(2);
+  const proxy = await DelayProxy.start(proxyPort, kratosPort, factory.hostAddress);
+  const slow = factory.plan(envoy, {
+    name: 'Kratos slowed by 2.5s, kratos.timeout 4s, Envoy ext_authz timeout 1s',
+    ports: { kratosPublic: kratosPort },
+    kratosPublicPortForClients: proxyPort,
+    serviceOverrides: { kratos: { timeout: '4s' } },
+    adjustEnvoy: EXT_AUTHZ_TIMEOUT_1S.adjust,
+  });
+  try {
+    await onStack(t, slow, (stack) => [
+      [
+        "the service's own 503 arrives before Envoy's timeout (it honours Envoy's grpc-timeout)",
+        async () => {
+          const user = await newUser(stack.baseUrl);
+          proxy.fault = latency(2_500);
+          try {
+            const started = Date.now();
+            const sent = await send(`${stack.baseUrl}/app/slow`, { headers: { ...API, 'x-session-token': user.session.token } });
+            const elapsed = Date.now() - started;
+            // Envoy's own timeout answer would be status_on_error with no body.
+            assertJsonError(sent, 503, 'kratos_unavailable');
+            assert.equal(sent.headers.get('retry-after'), '1');
+            process.stderr.write(`slowed Kratos (${stack.description}): the service's 503 after ${elapsed}ms\n`);
+            assert.ok(elapsed < 1_000, `answered after ${elapsed}ms, before Envoy's 1s timeout`);
+          } finally {
+            proxy.fault = NO_FAULT;
+          }
+          const ok = await eventually(() => send(`${stack.baseUrl}/app/fast`, { headers: { ...API, 'x-session-token': user.session.token } }), (r) => r.status === 200);
+          assert.equal(echoedHeaders(ok)['x-kratos-identity-id'], user.session.identityId);
+        },
+      ],
+    ]);
+  } finally {
+    await proxy.stop();
+  }
+
+  // Code MFA: Kratos mails a one-time code (HTTP courier to a sink this test reads); the
+  // service counts an identity's code address as a second factor (kratos.code_mfa_enabled).
+  const sink = await MailSink.start(factory.hostAddress);
+  const codeMfa = factory.plan(envoy, {
+    name: 'code MFA (selfservice.methods.code.mfa_enabled, HTTP courier)',
+    kratosEnv: {
+      SELFSERVICE_METHODS_CODE_MFA_ENABLED: 'true',
+      COURIER_DELIVERY_STRATEGY: 'http',
+      COURIER_HTTP_REQUEST_CONFIG_URL: sink.url,
+      COURIER_HTTP_REQUEST_CONFIG_BODY: COURIER_BODY,
+    },
+    kratosServeFlags: ['--watch-courier'],
+    serviceOverrides: { kratos: { code_mfa_enabled: true } },
+  });
+  try {
+    await onStack(t, codeMfa, (stack) => [
+      [
+        'an identity with only a password and an email address must step up with an emailed code',
+        async () => {
+          const { user, jar } = await userInBrowser(stack.baseUrl);
+          const app = `${stack.baseUrl}/app/code`;
+          const navigation = await send(app, { headers: NAVIGATION, jar });
+          assert.equal(navigation.status, 302, navigation.text);
+          assert.equal(navigation.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?aal=aal2&return_to=${encodeURIComponent(app)}`);
+          const seen = sink.mails.length;
+          const aal = await browserCodeStepUp(stack.baseUrl, jar, user.email, async () => {
+            const mail = await eventually(async () => sink.mails.slice(seen).find((m) => m.recipient === user.email), (m) => m !== undefined, 20_000);
+            assert.ok(mail, 'Kratos mailed a login code');
+            assert.equal(mail.templateType, 'login_code_valid');
+            const code = mail.templateData.login_code;
+            assert.equal(typeof code, 'string');
+            return String(code);
+          });
+          assert.equal(aal, 'aal2');
+          const after = await eventually(() => send(app, { headers: NAVIGATION, jar }), (r) => r.status === 200);
+          assert.equal(echoedHeaders(after)['x-kratos-aal'], 'aal2');
+          // Tokens still need aal1 only.
+          assert.equal(echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }))['x-kratos-aal'], 'aal1');
+        },
+      ],
+    ]);
+  } finally {
+    await sink.stop();
+  }
+
+  const recent = factory.plan(envoy, RECENT_LOGIN);
+  await onStack(t, recent, (stack) => [['a max_age of 2s: refresh redirect and 403 once it passes, through again right after a refresh=true login', () => recentLogin(stack)]]);
+
+  const short = factory.plan(envoy, SHORT_LIFESPAN);
+  await onStack(t, short, (stack) => [
+    [
+      'an expired session: 401 for the token, a login redirect for the browser',
+      async () => {
+        const { user, jar } = await userInBrowser(stack.baseUrl);
+        const app = `${stack.baseUrl}/app/expiring`;
+        echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }));
+        assert.equal((await send(app, { headers: NAVIGATION, jar })).status, 200);
+        // Past the lifespan and the service's cache.ttl (2s).
+        const token = await eventually(() => send(app, { headers: { ...API, 'x-session-token': user.session.token } }), (s) => s.status === 401, 20_000, 500);
+        assertJsonError(token, 401, 'session_inactive');
+        const browser = await eventually(() => send(app, { headers: NAVIGATION, jar }), (s) => s.status === 302, 10_000, 500);
+        assert.equal(browser.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?return_to=${encodeURIComponent(app)}`);
+      },
+    ],
+  ]);
+}
+
+test('e2e scenarios against the real binaries, on every selected stack', { timeout: 30 * 60_000 }, async (t) => {
+  for (const factory of await stackFactories(t)) {
+    for (const envoy of factory.envoyVersions) {
+      await scenariosOn(t, factory, envoy);
     }
-
-    const recent = processStackPlan(envoy, chosen.kratos, RECENT_LOGIN);
-    await t.test(recent.description, (st) =>
-      withStack(recent, (stack) => scenarios(st, [['a max_age of 2s: refresh redirect and 403 once it passes, through again right after a refresh=true login', () => recentLogin(stack)]])),
-    );
-
-    const short = processStackPlan(envoy, chosen.kratos, SHORT_LIFESPAN);
-    await t.test(short.description, (st) =>
-      withStack(short, (stack) =>
-        scenarios(st, [
-          [
-            'an expired session: 401 for the token, a login redirect for the browser',
-            async () => {
-              const user = await newUser(stack.baseUrl);
-              const jar = new CookieJar();
-              await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password);
-              const app = `${stack.baseUrl}/app/expiring`;
-              echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }));
-              assert.equal((await send(app, { headers: NAVIGATION, jar })).status, 200);
-              // Past the lifespan and the service's cache.ttl (2s).
-              const token = await eventually(() => send(app, { headers: { ...API, 'x-session-token': user.session.token } }), (s) => s.status === 401, 20_000, 500);
-              assertJsonError(token, 401, 'session_inactive');
-              const browser = await eventually(() => send(app, { headers: NAVIGATION, jar }), (s) => s.status === 302, 10_000, 500);
-              assert.equal(browser.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?return_to=${encodeURIComponent(app)}`);
-            },
-          ],
-        ]),
-      ),
-    );
   }
 });

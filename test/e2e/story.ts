@@ -15,7 +15,7 @@ import {
   registerWithPassword,
   type ApiSession,
 } from './kratos';
-import type { Stack } from './stack';
+import type { StoryStack } from './stack';
 import { freshTotp } from './totp';
 
 export const SESSION_COOKIE = 'ory_kratos_session';
@@ -35,7 +35,7 @@ export function assertJsonError(sent: Sent, status: number, id?: string): void {
 }
 
 /** Runs the story against `stack`; true when every step passed. */
-export async function runStory(t: TestContext, stack: Stack): Promise<boolean> {
+export async function runStory(t: TestContext, stack: StoryStack): Promise<boolean> {
   let failed = false;
   // The flow is one story: a step runs only when every earlier step passed.
   const step = (name: string, body: () => Promise<void>): Promise<void> =>

@@ -11,9 +11,9 @@ import { freePorts } from '../../stack/ports';
 import { fetchJwksFrom, verifyJwt, writeSigningKey, type KeyType } from '../support/jwt';
 import { API, CookieJar, eventually, field, NAVIGATION, send } from './http';
 import { browserPasswordLogin, browserTotpStepUp, enrolTotp, registerWithPassword } from './kratos';
-import { processStacksOrSkip } from './plans';
-import { processStackPlan, type Variant } from './process-stack';
+import { stackFactories } from './plans';
 import { withStack } from './run-stack';
+import type { StackPlan, Variant } from './stack';
 import { echoedHeaders } from './story';
 import { freshTotp } from './totp';
 
@@ -74,7 +74,8 @@ interface Setup {
   jwtHeader: JwtHeader;
 }
 
-// One per pinned Envoy, in order: both header forms and two key types reach a real verifier.
+// One per stack, in order (process stacks per pinned Envoy, then the container stack): both
+// header forms and the key types reach a real verifier.
 const SETUPS: readonly Setup[] = [
   { keyType: 'ES256', jwtHeader: 'x-kratos-jwt' },
   { keyType: 'EdDSA', jwtHeader: 'authorization' },
@@ -90,11 +91,14 @@ function jwtIn(headers: Record<string, unknown>, header: JwtHeader): string {
 }
 
 test('upstream identity: trait header and JWT through the real Envoy and Kratos, verified by Envoy jwt_authn too', async (t) => {
-  const chosen = await processStacksOrSkip(t, 'the variant writes a key file and its own Envoy and service config: local processes only');
-  if (!chosen) return;
-  for (const [index, envoy] of chosen.envoy.entries()) {
-    const setup = SETUPS[index % SETUPS.length] ?? { keyType: 'ES256', jwtHeader: 'x-kratos-jwt' };
-    const plan = processStackPlan(envoy, chosen.kratos, await upstreamIdentity(setup));
+  const runs: { plan: StackPlan; setup: Setup }[] = [];
+  for (const factory of await stackFactories(t)) {
+    for (const envoy of factory.envoyVersions) {
+      const setup = SETUPS[runs.length % SETUPS.length] ?? { keyType: 'ES256', jwtHeader: 'x-kratos-jwt' };
+      runs.push({ plan: factory.plan(envoy, await upstreamIdentity(setup)), setup });
+    }
+  }
+  for (const { plan, setup } of runs) {
     await t.test(plan.description, () =>
       withStack(plan, async (stack) => {
         const email = `e2e-${randomUUID()}@example.com`;
@@ -116,7 +120,6 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         }
 
         const token = jwtIn(seen, setup.jwtHeader);
-        assert.ok(stack.extAuthzOpsUrl);
         const jwks = await fetchJwksFrom(stack.extAuthzOpsUrl);
         assert.equal(jwks.cacheControl, 'public, max-age=300');
         const { header, payload } = verifyJwt(token, jwks.keys);
@@ -126,7 +129,7 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         assert.equal(payload.email, email);
         assert.deepEqual(payload.amr, ['password']);
         assert.equal(payload.exp - payload.iat, 60, 'upstream_jwt.ttl');
-        const whoami = await send(`${stack.kratosPublicUrl ?? stack.baseUrl}/sessions/whoami`, { headers: { ...API, 'x-session-token': user.token } });
+        const whoami = await send(`${stack.kratosPublicUrl}/sessions/whoami`, { headers: { ...API, 'x-session-token': user.token } });
         assert.ok(payload.exp * 1000 <= Date.parse(String(field(whoami.json, 'expires_at'))), 'exp ≤ the real session\'s expires_at');
 
         // A browser session stepped up with TOTP: the same session id, a new token saying aal2.
