@@ -1,3 +1,4 @@
+import { NO_TRACING } from '../observability/tracing';
 import type { Config } from '../config/schema';
 import type { Decision } from '../decision/decision';
 import { createCheck } from '../envoy/check';
@@ -73,6 +74,7 @@ export async function traceRequest(config: Config, input: RequestInput, kratos: 
     upstream: undefined,
     upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: ({ decision, view }) => (record = { decision, view }),
+    tracing: NO_TRACING,
   });
   const wire = await check(request, Infinity);
   if (!record) throw new Error('the check answered without observing its decision');

@@ -13,6 +13,8 @@ import { checkObserver } from '../observability/check-observer';
 import type { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { oncePer } from '../observability/once-per';
+import { startTracing } from '../observability/start-tracing';
+import type { Tracing } from '../observability/tracing';
 import { compilePolicy } from '../policy/policy';
 import { kratosCredentialExtractor } from '../request/credentials';
 import { upstreamCredentialsReader } from '../upstream/upstream-credentials';
@@ -89,7 +91,7 @@ function buildKratosSide(config: Config, logger: Logger, metrics: Metrics, versi
   };
 }
 
-function buildGeneration(config: Config, side: KratosSide, logger: Logger, metrics: Metrics, warnKratosTooStrict: () => void): Generation {
+function buildGeneration(config: Config, side: KratosSide, logger: Logger, metrics: Metrics, warnKratosTooStrict: () => void, tracing: Tracing): Generation {
   // Its own child logger, so log.level changes for later checks only.
   const checkLogger = logger.child({}, { level: config.log.level });
   const authorize: AuthorizeDependencies = {
@@ -105,6 +107,7 @@ function buildGeneration(config: Config, side: KratosSide, logger: Logger, metri
     upstream: buildUpstreamIdentity(config, metrics),
     upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: checkObserver(checkLogger, metrics),
+    tracing,
   };
   const jwks = config.upstream_jwt && jwksDocument(config.upstream_jwt.keys);
   return { config, check: createCheck(authorize), authorize, isTrustedProxy: trustedProxies(config.http_authz.trusted_proxies), side, jwks };
@@ -124,6 +127,8 @@ function buildUpstreamIdentity(config: Config, metrics: Metrics): UpstreamIdenti
 
 export async function startService(initial: Config, logger: Logger): Promise<RunningService> {
   const metrics = new Metrics();
+  // Bound at start-up, as the listeners are: a reload that changes tracing.* asks for a restart.
+  const tracing = startTracing(initial.tracing, logger);
   const warnKratosTooStrict = oncePer(60_000, () =>
     logger.error(
       'Kratos refused a session with session_aal2_required although this policy only needs aal1: set session.whoami.required_aal: aal1 in Kratos, or tokens of identities with a second factor are denied',
@@ -132,7 +137,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
   // Follows kratos.admin_url, admin_token and version: a reload that changes anything else keeps what it has read.
   let versions = watchKratosVersion(initial, logger);
   await versions.start();
-  let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics, () => versions), logger, metrics, warnKratosTooStrict);
+  let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics, () => versions), logger, metrics, warnKratosTooStrict, tracing);
   /** Sides a reload replaced while checks still ran on them. */
   const retiredWithChecks = new Set<KratosSide>();
   /** Runs `use` under the generation current now, keeping its Kratos side open until it is done. */
@@ -151,11 +156,11 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
     }
   };
   // The gRPC hot path, written out rather than through underCurrent: no closure per check.
-  const check: CheckFunction = async (request, deadline) => {
+  const check: CheckFunction = async (request, deadline, traceHeaders) => {
     const generation = current;
     generation.side.running++;
     try {
-      return await generation.check(request, deadline);
+      return await generation.check(request, deadline, traceHeaders);
     } finally {
       leave(generation.side);
     }
@@ -203,7 +208,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
         void versions.start();
       }
       const side = keepSide ? previous.side : buildKratosSide(config, logger, metrics, () => versions);
-      const next = buildGeneration(config, side, logger, metrics, warnKratosTooStrict);
+      const next = buildGeneration(config, side, logger, metrics, warnKratosTooStrict, tracing);
       // The one assignment that publishes the new configuration.
       current = next;
       logger.level = config.log.level;
@@ -242,6 +247,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       // Both doors are closed: a Kratos call still running belongs to a check that was cut, and
       // waiting for it (up to kratos.timeout) would outlast server.shutdown_timeout.
       await Promise.all([current.side, ...retiredWithChecks].map((side) => side.kratos.destroy()));
+      await tracing.shutdown();
       logger.info('stopped');
     },
   };

@@ -1,0 +1,14 @@
+import type { Config } from '../config/schema';
+import type { Logger } from './logger';
+import { createOtelTracing } from './otel-tracing';
+import { NO_TRACING, type Tracing } from './tracing';
+
+/** tracing.enabled picks OpenTelemetry, unless OTEL_SDK_DISABLED=true (the standard off switch). */
+export function startTracing(settings: Config['tracing'], logger: Logger, env: NodeJS.ProcessEnv = process.env): Tracing {
+  if (!settings.enabled) return NO_TRACING;
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') {
+    logger.warn('tracing.enabled is true but OTEL_SDK_DISABLED=true: not tracing');
+    return NO_TRACING;
+  }
+  return createOtelTracing(settings, logger, env);
+}
