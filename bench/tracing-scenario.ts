@@ -1,9 +1,10 @@
 /**
- * What tracing costs a cached check: the `hit` load (h2load, one cookie, cache on) against two
- * services alike but for `tracing`, off and on, in alternating rounds. On: every check sampled
- * (a root trace, sampling_ratio 1: the most it can cost), spans exported over OTLP/HTTP to a
- * sink in the driver that answers 200 and keeps nothing. Reported per variant: checks/s and the
- * server's CPU time per check, whose difference is the cost of a traced check.
+ * What tracing costs a cached check: the `hit` load (h2load, one cookie, cache on) against three
+ * services alike but for `tracing`, in alternating rounds: off; on with no check sampled
+ * (sampling_ratio 0: the price of having it on at a low rate); on with every check sampled (a
+ * root trace, sampling_ratio 1: the most it can cost), spans exported over OTLP/HTTP to a sink in
+ * the driver that answers 200 and keeps nothing. Reported per variant: checks/s and the server's
+ * CPU time per check, and that time's difference to off.
  *
  *   node dist/bench/tracing-scenario.js [--smoke]     this phase alone (prints its results as JSON)
  *
@@ -23,7 +24,14 @@ import { createContext, type BenchContext } from './scenarios';
 import { FULL, SMOKE } from './settings';
 import { concatDurations, median, summarizeMicros } from './stats';
 
-type Variant = 'tracing-off' | 'tracing-on';
+const VARIANTS = ['tracing-off', 'tracing-unsampled', 'tracing-on'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+const NOTES: Readonly<Record<Variant, string>> = {
+  'tracing-off': 'tracing.enabled: false (the default)',
+  'tracing-unsampled': 'tracing on, no check sampled (sampling_ratio 0): the context work without a span exported',
+  'tracing-on': 'every check sampled (root traces, sampling_ratio 1), exported over OTLP/HTTP protobuf to a sink',
+};
 
 /** An OTLP/HTTP endpoint that accepts every export and drops it: the exporter's full work, no collector's. */
 async function startSink(): Promise<{ url: string; exports: () => number; close: () => Promise<void> }> {
@@ -57,19 +65,20 @@ export async function tracingPhase(ctx: BenchContext): Promise<ScenarioResult[]>
   writeFileSync(dataFile, await ctx.sessions.newBody());
   const servers: Record<Variant, ServerProcess> = {
     'tracing-off': await startService(configWithTracing(ctx, 'tracing-off', { enabled: false }), ctx.serviceNodeFlags),
+    'tracing-unsampled': await startService(configWithTracing(ctx, 'tracing-unsampled', { enabled: true, endpoint: sink.url, sampling_ratio: 0 }), ctx.serviceNodeFlags),
     'tracing-on': await startService(configWithTracing(ctx, 'tracing-on', { enabled: true, endpoint: sink.url, sampling_ratio: 1 }), ctx.serviceNodeFlags),
   };
-  const runs: Record<Variant, Measured[]> = { 'tracing-off': [], 'tracing-on': [] };
+  const runs: Record<Variant, Measured[]> = { 'tracing-off': [], 'tracing-unsampled': [], 'tracing-on': [] };
   try {
     for (let round = 0; round < s.rounds; round++) {
-      for (const variant of ['tracing-off', 'tracing-on'] as const) {
+      for (const variant of VARIANTS) {
         const server = servers[variant];
         await warmUpH2load(server, dataFile, ctx.workdir, s.warmupRequests, s.connections, s.streamsPerConnection);
         runs[variant].push(await measureH2load({ server, kratos: ctx.kratos }, dataFile, ctx.workdir, { clients: s.connections, streams: s.streamsPerConnection, durationSeconds: s.roundSeconds }));
       }
     }
     const offCpu = cpuUsPerCheck(runs['tracing-off']);
-    return (['tracing-off', 'tracing-on'] as const).map((variant) => {
+    return VARIANTS.map((variant) => {
       const measured = runs[variant];
       const cpu = cpuUsPerCheck(measured);
       const problems = measured.flatMap((run) => run.problems);
@@ -84,7 +93,7 @@ export async function tracingPhase(ctx: BenchContext): Promise<ScenarioResult[]>
         rssBytes: rssBytes(servers[variant].pid),
         ratioToFloor: undefined,
         facts: { serverCpuUsPerCheck: cpu, extraCpuUsPerCheck: Math.round((cpu - offCpu) * 10) / 10, ...(variant === 'tracing-on' ? { otlpExports: sink.exports() } : {}) },
-        notes: variant === 'tracing-on' ? ['every check sampled (root traces, sampling_ratio 1), exported over OTLP/HTTP protobuf to a sink'] : [],
+        notes: [NOTES[variant]],
         problems,
       };
     });

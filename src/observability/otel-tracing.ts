@@ -43,12 +43,12 @@ const ROUTES: Readonly<Record<KratosEndpoint, string>> = { whoami: '/sessions/wh
 
 const GRPC_CHECK: Attributes = { 'rpc.system': 'grpc', 'rpc.service': 'envoy.service.auth.v3.Authorization', 'rpc.method': 'Check' };
 
-/** Span names per front door: gRPC's is its RPC, as the semantic conventions name it. */
+/** Span names per front door (gRPC's is its RPC, as the semantic conventions name it), and the attributes known at the start. */
 const CHECK_SPANS: Readonly<Record<FrontDoor, { name: string; attributes: Attributes }>> = {
-  grpc: { name: 'envoy.service.auth.v3.Authorization/Check', attributes: GRPC_CHECK },
-  envoy_http: { name: 'check envoy_http', attributes: {} },
-  forward_auth: { name: 'check forward_auth', attributes: {} },
-  auth_request: { name: 'check auth_request', attributes: {} },
+  grpc: { name: 'envoy.service.auth.v3.Authorization/Check', attributes: { ...GRPC_CHECK, [ATTR.frontDoor]: 'grpc' } },
+  envoy_http: { name: 'check envoy_http', attributes: { [ATTR.frontDoor]: 'envoy_http' } },
+  forward_auth: { name: 'check forward_auth', attributes: { [ATTR.frontDoor]: 'forward_auth' } },
+  auth_request: { name: 'check auth_request', attributes: { [ATTR.frontDoor]: 'auth_request' } },
 };
 
 const w3c = new W3CTraceContextPropagator();
@@ -120,7 +120,7 @@ class OtelCheckTrace implements CheckTrace {
     const caller = readTraceContext(headers);
     const parent = caller ? trace.setSpanContext(ROOT_CONTEXT, caller) : ROOT_CONTEXT;
     const { name, attributes } = CHECK_SPANS[frontDoor];
-    this.span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes: { ...attributes, [ATTR.frontDoor]: frontDoor } }, parent);
+    this.span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
     this.context = trace.setSpan(ROOT_CONTEXT, this.span);
     // Only a span that is exported is worth naming in a log line: another id leads nowhere.
     const { traceId, spanId } = this.span.spanContext();
@@ -164,6 +164,8 @@ class OtelCheckTrace implements CheckTrace {
 
   end({ decision, facts, cache }: CheckRecord): void {
     const span = this.span;
+    // Unsampled: nothing would be kept, so nothing is worked out.
+    if (!span.isRecording()) return span.end();
     span.setAttributes({
       [ATTR.rule]: decision.policy,
       [ATTR.decision]: facts.verdict,
