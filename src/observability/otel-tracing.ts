@@ -15,7 +15,8 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import type { Config } from '../config/schema';
 import type { CallSpan, KratosEndpoint } from '../kratos/types';
-import { readTraceContext, type TraceHeaders } from '../request/trace-context';
+import { readTraceContext } from '../request/caller-trace-context';
+import type { TraceHeaders } from '../request/trace-context';
 import type { Signing } from '../upstream/upstream-identity';
 import type { CheckRecord, FrontDoor, TraceIds } from './check-observer';
 import type { Logger } from './logger';

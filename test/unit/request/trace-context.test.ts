@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TraceFlags } from '@opentelemetry/api';
-import { NO_TRACE_HEADERS, readTraceContext, traceHeadersOf } from '../../../src/request/trace-context';
+import { readTraceContext } from '../../../src/request/caller-trace-context';
+import { NO_TRACE_HEADERS, traceHeadersOf } from '../../../src/request/trace-context';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN = '00f067aa0ba902b7';
