@@ -7,7 +7,6 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ATTR_SERVICE_NAME,
@@ -84,7 +83,7 @@ export function createOtelTracing(settings: Config['tracing'], logger: Logger, e
 }
 
 /** A caller's sampled decision is followed; a trace that starts here is kept at `ratio`. */
-export function ratioSampler(ratio: number): Sampler {
+function ratioSampler(ratio: number): Sampler {
   return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
 }
 
@@ -136,7 +135,8 @@ class OtelCheckTrace implements CheckTrace {
         kind: SpanKind.CLIENT,
         attributes: {
           [ATTR_HTTP_REQUEST_METHOD]: 'GET',
-          [ATTR_HTTP_ROUTE]: route,
+          // The template, not the path: the semantic conventions' url.template (http.route is a server's).
+          'url.template': route,
           [ATTR_URL_FULL]: `${base.origin}${base.pathname.replace(/\/+$/, '')}${path}`,
           [ATTR_SERVER_ADDRESS]: base.hostname,
           [ATTR_SERVER_PORT]: Number(base.port) || (base.protocol === 'https:' ? 443 : 80),
