@@ -8,6 +8,8 @@ import type { CheckRecord, FrontDoor } from './observability/check-observer';
 import { compilePolicy, type Policy } from './policy/policy';
 import { kratosCredentialExtractor } from './request/credentials';
 import type { HeaderBag } from './request/headers';
+import { NO_TRACE_HEADERS, type TraceHeaders } from './request/trace-context';
+import type { Tracing } from './observability/tracing';
 import type { RequestView } from './request/view';
 import { upstreamCredentialsReader, type UpstreamCredentials } from './upstream/upstream-credentials';
 import type { UpstreamIdentity, UpstreamIdentityHeaders } from './upstream/upstream-identity';
@@ -20,10 +22,12 @@ export interface AuthorizeDependencies {
   /** What the upstream gets of the credential headers, stripped per the rule or as sent. */
   upstreamCredentials: (headers: HeaderBag, strip: boolean) => UpstreamCredentials;
   observe: (record: CheckRecord) => void;
+  /** Chosen at start-up: NO_TRACING unless tracing.enabled. */
+  tracing: Tracing;
 }
 
 /** What a check needs that the configuration alone does not give: Kratos's answers, what is signed, who watches. */
-export interface AuthorizeSources extends Pick<DecisionDependencies, 'sessions' | 'identities' | 'onKratosStricterThanPolicy'>, Pick<AuthorizeDependencies, 'upstream' | 'observe'> {
+export interface AuthorizeSources extends Pick<DecisionDependencies, 'sessions' | 'identities' | 'onKratosStricterThanPolicy'>, Pick<AuthorizeDependencies, 'upstream' | 'observe' | 'tracing'> {
   /** The compiled config.policy, when the caller has it already. */
   policy?: Policy;
 }
@@ -44,6 +48,7 @@ export function authorizeDependencies(config: Config, sources: AuthorizeSources)
     upstream: sources.upstream,
     upstreamCredentials: upstreamCredentialsReader(cookieName),
     observe: sources.observe,
+    tracing: sources.tracing,
   };
 }
 
@@ -60,14 +65,15 @@ export interface Authorized {
  * decide → answer, observed once: the part every front door shares. The door reads its own
  * request into a Reading before, and encodes the Answer in its own dialect after.
  */
-export async function authorize(frontDoor: FrontDoor, reading: Reading, deadline: number, deps: AuthorizeDependencies, started = performance.now()): Promise<Authorized> {
+export async function authorize(frontDoor: FrontDoor, reading: Reading, deadline: number, deps: AuthorizeDependencies, traceHeaders: TraceHeaders = NO_TRACE_HEADERS, started = performance.now()): Promise<Authorized> {
   const view = reading.ok ? reading.view : undefined;
-  const context: LookupContext = { requestId: view?.requestId, deadline };
+  const trace = deps.tracing.startCheck(frontDoor, traceHeaders);
+  const context: LookupContext = { requestId: view?.requestId, deadline, trace };
   let decision = reading.ok ? await decideSafely(reading.view, context, deps.decision) : reading.refusal;
   let upstream: UpstreamIdentityHeaders | undefined;
   if (decision.kind === 'allow' && deps.upstream) {
     try {
-      upstream = await deps.upstream.headersFor(decision.subject?.session ?? null);
+      upstream = await deps.upstream.headersFor(decision.subject?.session ?? null, trace.signing);
     } catch (error) {
       // An allow whose identity cannot be signed is not an allow: the upstream would trust less.
       decision = { ...internalError(error), credential: decision.credential, policy: decision.policy };
@@ -77,7 +83,9 @@ export async function authorize(frontDoor: FrontDoor, reading: Reading, deadline
   // Denials send nothing upstream: only an allow's credential headers are worked out.
   const credentials = decision.kind === 'allow' && view ? deps.upstreamCredentials(view.headers, decision.stripCredentials) : undefined;
   const answered = answer(decision, view, deps.loginUrl, upstream, credentials);
-  deps.observe({ frontDoor, decision, facts, view, cache: context.cache, seconds: (performance.now() - started) / 1000 });
+  const record: CheckRecord = { frontDoor, decision, facts, view, cache: context.cache, seconds: (performance.now() - started) / 1000, trace: trace.ids };
+  deps.observe(record);
+  trace.end(record);
   return { decision, facts, answer: answered };
 }
 

@@ -1,3 +1,4 @@
+import { NO_TRACING } from '../observability/tracing';
 import type { Config } from '../config/schema';
 import type { Decision } from '../decision/decision';
 import type { Answer } from '../answer/answer';
@@ -68,6 +69,7 @@ export async function traceRequest(config: Config, input: RequestInput, kratos: 
     // Traces are about the decision and the x-kratos-* headers: no trait headers, nothing signed.
     upstream: undefined,
     observe: () => {},
+    tracing: NO_TRACING,
   });
   const { decision, answer } = await authorize('grpc', reading, Infinity, deps);
   const view = reading.ok ? reading.view : undefined;

@@ -253,6 +253,25 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * OpenTelemetry spans over OTLP/HTTP (protobuf). Off: no span, no context read. On: each
+     * setting left blank here is read from its standard OTEL_* variable; one set here wins.
+     */
+    tracing: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** The OTLP/HTTP base URL (`/v1/traces` is appended), as OTEL_EXPORTER_OTLP_ENDPOINT. */
+        endpoint: optionalHttpUrl(''),
+        /** service.name, as OTEL_SERVICE_NAME; both blank: `kratos-ext-authz`. */
+        service_name: z.string().max(200).default(''),
+        /**
+         * Share of traces started here (no sampled parent to follow) that are kept; a caller's
+         * decision is always followed. Unset: OTEL_TRACES_SAMPLER(_ARG), else parent-based always-on.
+         */
+        sampling_ratio: z.number().min(0).max(1).optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {

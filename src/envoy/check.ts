@@ -1,16 +1,18 @@
 import { authorize, refusal, type AuthorizeDependencies, type Reading } from '../authorize';
 import type { Decision, DecisionFacts } from '../decision/decision';
+import type { TraceHeaders } from '../request/trace-context';
 import { readCheckRequest } from './check-request';
 import { toCheckResponse, type Metadata } from './check-response';
 import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from './messages';
 
-export type CheckFunction = (request: CheckRequest | UnreadableCheckRequest, deadline: number) => Promise<CheckResponse>;
+/** `traceHeaders` reads the call's metadata, where Envoy puts its ext_authz span (not in the CheckRequest). */
+export type CheckFunction = (request: CheckRequest | UnreadableCheckRequest, deadline: number, traceHeaders?: TraceHeaders) => Promise<CheckResponse>;
 
 /** CheckRequest in, CheckResponse out: read → decide → answer → encode, observed once. */
 export function createCheck(deps: AuthorizeDependencies): CheckFunction {
-  return async (request, deadline) => {
+  return async (request, deadline, traceHeaders) => {
     const started = performance.now();
-    const { decision, facts, answer } = await authorize('grpc', readingOf(request), deadline, deps, started);
+    const { decision, facts, answer } = await authorize('grpc', readingOf(request), deadline, deps, traceHeaders, started);
     return toCheckResponse(answer, metadataOf(decision, facts));
   };
 }

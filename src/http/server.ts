@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { errorAnswer, type Answer } from '../answer/answer';
 import { authorize, refusal, type AuthorizeDependencies, type Reading } from '../authorize';
 import type { Logger } from '../observability/logger';
+import { traceHeadersOf } from '../request/trace-context';
 import { authRequest } from './auth-request';
 import { ENVOY_PATH_PREFIX, envoyHttp } from './envoy-http';
 import { forwardAuth } from './forward-auth';
@@ -85,7 +86,7 @@ async function handle(door: HttpFrontDoor, request: http.IncomingMessage, option
   const body = await bodyWithin(request, MAX_BODY_BYTES);
   if (body === 'gone') return undefined;
   const { answer } = await options.underCurrentConfig(({ authorize: deps, isTrustedProxy }) =>
-    authorize(door.name, readingOf(door, request, body === 'too_large', isTrustedProxy), Date.now() + options.requestTimeout, deps, started),
+    authorize(door.name, readingOf(door, request, body === 'too_large', isTrustedProxy), Date.now() + options.requestTimeout, deps, traceHeadersOf(() => request.headers), started),
   );
   const reply = door.reply(answer);
   // The rest of an oversized body is not read: the connection cannot carry another call.

@@ -6,11 +6,11 @@ import { STRICTER_CODE_MFA_RULE, type CodeMfa, type CodeMfaRule } from './code-m
 import { JsonGet, type JsonGetResult } from './json-get';
 import { readTraits } from './traits';
 import { refreshedCookieOf } from './refreshed-cookie';
-import type { Aal, AvailableAalOutcome, CallContext, KratosSession, WhoamiOutcome } from './types';
+import { NO_CALL_TRACE, type Aal, type AvailableAalOutcome, type CallContext, type KratosEndpoint, type KratosSession, type WhoamiOutcome } from './types';
 import type { AvailableAalSource, SessionSource } from './sources';
 
 /** Called once per Kratos HTTP exchange, for metrics. `status` is the HTTP status or a failure word. */
-export type KratosCallObserver = (endpoint: 'whoami' | 'identity', status: string, seconds: number) => void;
+export type KratosCallObserver = (endpoint: KratosEndpoint, status: string, seconds: number) => void;
 
 // whoami's 401 reason when DoesSessionSatisfy itself failed (e.g. a database error while loading
 // the identity's credentials), not when the session is missing or dead (session/handler.go).
@@ -83,13 +83,15 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     await Promise.all([this.publicApi.destroy(), this.adminApi?.destroy()]);
   }
 
-  private async call(endpoint: 'whoami' | 'identity', api: JsonGet, path: string, headers: Record<string, string>, context: CallContext): Promise<JsonGetResult> {
+  private async call(endpoint: KratosEndpoint, api: JsonGet, path: string, headers: Record<string, string>, context: CallContext): Promise<JsonGetResult> {
     const budget = callBudget(this.config.timeout, context);
     if (budget <= 0) return { failure: 'no time left before the check deadline' };
     const started = performance.now();
     headers.accept = 'application/json';
     if (context.requestId && isHeaderSafe(context.requestId)) headers['x-request-id'] = context.requestId;
+    const span = (context.trace ?? NO_CALL_TRACE).startCall(endpoint, api.base, path, headers);
     const result = await api.get(path, headers, budget);
+    span.end(result);
     const elapsed = performance.now() - started;
     this.observe(endpoint, 'failure' in result ? result.failure : String(result.status), elapsed / 1000);
     return 'failure' in result ? { failure: `${endpoint} ${result.failure} after ${Math.round(elapsed)}ms` } : result;

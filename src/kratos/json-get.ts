@@ -23,11 +23,13 @@ const MAX_CONNECTIONS = 512;
 export class JsonGet {
   private readonly pool: Pool;
   private readonly basePath: string;
+  /** The API's base URL, parsed once (a call's span names the server it went to). */
+  readonly base: URL;
 
   constructor(baseUrl: string) {
-    const url = new URL(baseUrl);
-    this.pool = new Pool(url.origin, { connections: MAX_CONNECTIONS, maxResponseSize: MAX_BODY_BYTES });
-    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.base = new URL(baseUrl);
+    this.pool = new Pool(this.base.origin, { connections: MAX_CONNECTIONS, maxResponseSize: MAX_BODY_BYTES });
+    this.basePath = this.base.pathname.replace(/\/+$/, '');
   }
 
   /** Never throws: a transport failure is a short, credential-free word in `failure`. */

@@ -26,7 +26,29 @@ export interface CallContext {
   requestId: string | undefined;
   /** Epoch milliseconds by which the answer must be on its way to Envoy; Infinity without one. */
   deadline: number;
+  /** Spans for the check's Kratos calls; absent (tools, tests) or NO_CALL_TRACE: untraced. */
+  trace?: CallTrace;
 }
+
+export type KratosEndpoint = 'whoami' | 'identity';
+
+/** One Kratos call's client span, ended with the HTTP status or the failure word. */
+export interface CallSpan {
+  end(outcome: { status: number } | { failure: string }): void;
+}
+
+export interface CallTrace {
+  /**
+   * Starts the client span of a GET of `path` under the API at `base`, and writes its trace
+   * context into `headers`, so Kratos's own server span is its child.
+   */
+  startCall(endpoint: KratosEndpoint, base: URL, path: string, headers: Record<string, string>): CallSpan;
+}
+
+const NO_CALL_SPAN: CallSpan = Object.freeze({ end: () => {} });
+
+/** Tracing off: no span, no header; one shared object, so a check allocates nothing for it. */
+export const NO_CALL_TRACE: CallTrace = Object.freeze({ startCall: () => NO_CALL_SPAN });
 
 /** What whoami answered. */
 export type WhoamiOutcome =

@@ -15,6 +15,14 @@ export interface CheckRecord {
   /** How the last whoami lookup of the check was answered; absent when none was made. */
   cache: CacheResult | undefined;
   seconds: number;
+  /** The check's span when it is exported (tracing on, sampled): the log line names it. */
+  trace: TraceIds | undefined;
+}
+
+/** The ids a check's log line carries, so the line and its trace find each other. */
+export interface TraceIds {
+  trace_id: string;
+  span_id: string;
 }
 
 /**
@@ -26,7 +34,7 @@ export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckR
   // is resolved once instead (a few dozen combinations exist: bounded).
   const counters = new Map<string, ReturnType<Metrics['checks']['labels']>>();
   const durations = new Map<FrontDoor, ReturnType<Metrics['checkDuration']['labels']>>();
-  return ({ frontDoor, decision, facts: { verdict, reason, subject }, view, cache, seconds }) => {
+  return ({ frontDoor, decision, facts: { verdict, reason, subject }, view, cache, seconds, trace }) => {
     const { credential } = decision;
     const key = `${frontDoor} ${verdict} ${credential} ${reason}`;
     (counters.get(key) ?? remembered(counters, key, metrics.checks.labels({ front_door: frontDoor, decision: verdict, credential, reason }))).inc();
@@ -54,6 +62,7 @@ export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckR
         ...(decision.kind === 'refresh_required' ? { age_s: Math.floor(decision.age / 1000), max_age_s: decision.maxAge / 1000, step_up: decision.stepUp } : undefined),
         duration_ms: Math.round(seconds * 1e6) / 1e3,
         detail: 'detail' in decision ? decision.detail : undefined,
+        ...trace,
       },
       'check',
     );

@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { KratosEndpoint } from '../kratos/types';
 
 /** Every metric this service exports, on its own registry (no global state between instances). */
 export class Metrics {
@@ -66,7 +67,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  observeKratosCall = (endpoint: 'whoami' | 'identity', status: string, seconds: number): void => {
+  observeKratosCall = (endpoint: KratosEndpoint, status: string, seconds: number): void => {
     this.kratosRequests.inc({ endpoint, status });
     this.kratosDuration.observe({ endpoint }, seconds);
   };

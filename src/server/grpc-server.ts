@@ -60,7 +60,7 @@ export function createGrpcServer(check: CheckFunction, health: HealthImplementat
   const server = new grpc.Server({ ...GRPC_SERVER_OPTIONS, interceptors: [receiving] });
   server.addService(service, {
     Check(call: grpc.ServerUnaryCall<CheckRequest | UnreadableCheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
-      check(call.request, deadlineOf(call)).then(
+      check(call.request, deadlineOf(call), (name) => firstText(call.metadata.get(name))).then(
         (response) => callback(null, response),
         (error: unknown) => {
           logger.error({ err: error instanceof Error ? error.message : String(error) }, 'check failed unexpectedly');
@@ -76,6 +76,12 @@ export function createGrpcServer(check: CheckFunction, health: HealthImplementat
 /** A Check whose message stalled in its slot is still answered, with a denial. */
 function unreadCheckRequest(): UnreadableCheckRequest {
   return { unreadable: 'undecodable', detail: `the CheckRequest did not arrive within ${RECEIVE_SLOT_MS} ms` };
+}
+
+/** A text metadata value (binary `-bin` ones are Buffers, and no trace header is one). */
+function firstText(values: grpc.MetadataValue[]): string | undefined {
+  const [first] = values;
+  return typeof first === 'string' ? first : undefined;
 }
 
 /** Envoy sends its filter timeout as grpc-timeout; Infinity when the caller set none. */

@@ -14,6 +14,7 @@ const RESTART_ONLY: ReadonlyArray<{ key: string; read: (config: Config) => unkno
     keep: (next, running) => ({ ...next, http_authz: { ...next.http_authz, request_timeout: running.http_authz.request_timeout } }),
   },
   { key: 'log.pretty', read: (c) => c.log.pretty, keep: (next, running) => ({ ...next, log: { ...next.log, pretty: running.log.pretty } }) },
+  { key: 'tracing', read: (c) => JSON.stringify(c.tracing), keep: (next, running) => ({ ...next, tracing: running.tracing }) },
 ];
 
 export type ReloadTrigger = 'SIGHUP' | 'watch';

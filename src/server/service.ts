@@ -13,6 +13,8 @@ import { checkObserver } from '../observability/check-observer';
 import type { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { oncePer } from '../observability/once-per';
+import { startTracing } from '../observability/start-tracing';
+import type { Tracing } from '../observability/tracing';
 import { createHttpAuthzServer, type HttpAuthzSettings } from '../http/server';
 import { trustedProxies } from '../http/trusted-proxies';
 import { bindGrpc, createGrpcServer, HEALTH_SERVICES } from './grpc-server';
@@ -87,7 +89,7 @@ function buildKratosSide(config: Config, logger: Logger, metrics: Metrics, versi
   };
 }
 
-function buildGeneration(config: Config, side: KratosSide, logger: Logger, metrics: Metrics, warnKratosTooStrict: () => void): Generation {
+function buildGeneration(config: Config, side: KratosSide, logger: Logger, metrics: Metrics, warnKratosTooStrict: () => void, tracing: Tracing): Generation {
   // Its own child logger, so log.level changes for later checks only.
   const checkLogger = logger.child({}, { level: config.log.level });
   // Read again on every build: a key file replaced in place is picked up by the next reload.
@@ -98,6 +100,7 @@ function buildGeneration(config: Config, side: KratosSide, logger: Logger, metri
     onKratosStricterThanPolicy: warnKratosTooStrict,
     upstream: buildUpstreamIdentity(config, signingKeys, metrics),
     observe: checkObserver(checkLogger, metrics),
+    tracing,
   });
   const jwks = config.upstream_jwt && jwksDocument(signingKeys);
   return { config, check: createCheck(authorize), authorize, isTrustedProxy: trustedProxies(config.http_authz.trusted_proxies), side, jwks };
@@ -117,6 +120,8 @@ function buildUpstreamIdentity(config: Config, keys: readonly SigningKey[], metr
 
 export async function startService(initial: Config, logger: Logger): Promise<RunningService> {
   const metrics = new Metrics();
+  // Bound at start-up, as the listeners are: a reload that changes tracing.* asks for a restart.
+  const tracing = startTracing(initial.tracing, logger);
   const warnKratosTooStrict = oncePer(60_000, () =>
     logger.error(
       'Kratos refused a session with session_aal2_required although this policy only needs aal1: set session.whoami.required_aal: aal1 in Kratos, or tokens of identities with a second factor are denied',
@@ -125,7 +130,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
   // Follows kratos.admin_url, admin_token and version: a reload that changes anything else keeps what it has read.
   let versions = watchKratosVersion(initial, logger);
   await versions.start();
-  let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics, () => versions), logger, metrics, warnKratosTooStrict);
+  let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics, () => versions), logger, metrics, warnKratosTooStrict, tracing);
   /** Sides a reload replaced while checks still ran on them. */
   const retiredWithChecks = new Set<KratosSide>();
   /** A check is done with its side: a side a reload replaced closes its pools after its last one. */
@@ -144,11 +149,11 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
     }
   };
   // The gRPC hot path, written out rather than through underCurrent: no closure per check.
-  const check: CheckFunction = async (request, deadline) => {
+  const check: CheckFunction = async (request, deadline, traceHeaders) => {
     const generation = current;
     generation.side.running++;
     try {
-      return await generation.check(request, deadline);
+      return await generation.check(request, deadline, traceHeaders);
     } finally {
       leave(generation.side);
     }
@@ -196,7 +201,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
         void versions.start();
       }
       const side = keepSide ? previous.side : buildKratosSide(config, logger, metrics, () => versions);
-      const next = buildGeneration(config, side, logger, metrics, warnKratosTooStrict);
+      const next = buildGeneration(config, side, logger, metrics, warnKratosTooStrict, tracing);
       // The one assignment that publishes the new configuration.
       current = next;
       logger.level = config.log.level;
@@ -235,6 +240,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       // Both doors are closed: a Kratos call still running belongs to a check that was cut, and
       // waiting for it (up to kratos.timeout) would outlast server.shutdown_timeout.
       await Promise.all([current.side, ...retiredWithChecks].map((side) => side.kratos.destroy()));
+      await tracing.shutdown();
       logger.info('stopped');
     },
   };

@@ -2,9 +2,14 @@ import type { HeaderList } from '../request/headers';
 import type { KratosSession } from '../kratos/types';
 import { headerReading, type LeftOutReason, type TraitReading } from '../kratos/traits';
 
+/** Runs a signing (not a cached token handed out) inside the check's span for it, when traced. */
+export type Signing = (sign: () => Promise<string>) => Promise<string>;
+
+export const UNTRACED_SIGNING: Signing = (sign) => sign();
+
 /** Signs (or hands out the cached) token for a session as it is now: UpstreamJwtIssuer. */
 export interface TokenIssuer {
-  tokenFor(session: KratosSession, traitClaims: Readonly<Record<string, string>>): Promise<string>;
+  tokenFor(session: KratosSession, traitClaims: Readonly<Record<string, string>>, signing?: Signing): Promise<string>;
 }
 
 /** What identity_headers and upstream_jwt add to an allow beyond the x-kratos-* headers. */
@@ -46,7 +51,7 @@ export class UpstreamIdentity {
     this.allNames = [...Object.keys(traitHeaders), ...(jwt ? [jwt.header] : [])];
   }
 
-  async headersFor(session: KratosSession | null): Promise<UpstreamIdentityHeaders> {
+  async headersFor(session: KratosSession | null, signing: Signing = UNTRACED_SIGNING): Promise<UpstreamIdentityHeaders> {
     if (!session) return { headers: [], withheld: this.allNames };
     const headers: Array<readonly [string, string]> = [];
     const withheld: string[] = [];
@@ -56,7 +61,7 @@ export class UpstreamIdentity {
       else headers.push([name, text]);
     }
     if (this.jwt) {
-      const token = await this.jwt.issuer.tokenFor(session, this.traitClaims(session));
+      const token = await this.jwt.issuer.tokenFor(session, this.traitClaims(session), signing);
       headers.push([this.jwt.header, this.jwt.header === 'authorization' ? `Bearer ${token}` : token]);
     }
     return { headers, withheld };

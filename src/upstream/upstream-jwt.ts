@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { KratosSession } from '../kratos/types';
 import type { SigningKey } from './signing-key';
-import type { TokenIssuer } from './upstream-identity';
+import { UNTRACED_SIGNING, type Signing, type TokenIssuer } from './upstream-identity';
 
 export interface UpstreamJwtSettings {
   issuer: string;
@@ -55,7 +55,7 @@ export class UpstreamJwtIssuer implements TokenIssuer {
     loadJose().catch(() => undefined);
   }
 
-  async tokenFor(session: KratosSession, traitClaims: Readonly<Record<string, string>>): Promise<string> {
+  async tokenFor(session: KratosSession, traitClaims: Readonly<Record<string, string>>, signing: Signing = UNTRACED_SIGNING): Promise<string> {
     const key = digestOf(session, traitClaims);
     const now = this.now();
     const cached = this.cache?.get(key);
@@ -66,17 +66,19 @@ export class UpstreamJwtIssuer implements TokenIssuer {
     // Never longer than the session: exp rounds down, so the token ends no later than Kratos's.
     const issuedAt = Math.floor(now / 1000);
     const expires = Math.floor(Math.min(now + this.settings.ttl, session.expiresAt) / 1000);
-    const { SignJWT } = await loadJose();
-    const token = await new SignJWT({ ...traitClaims, sid: session.id, aal: session.aal, amr: [...session.methods] })
-      .setProtectedHeader({ alg: this.signer.alg, kid: this.signer.kid, typ: 'JWT' })
-      .setIssuer(this.settings.issuer)
-      .setAudience(this.settings.audience)
-      .setSubject(session.identityId)
-      .setIssuedAt(issuedAt)
-      .setNotBefore(issuedAt)
-      .setExpirationTime(expires)
-      .setJti(randomUUID())
-      .sign(this.signer.privateKey);
+    const token = await signing(async () => {
+      const { SignJWT } = await loadJose();
+      return new SignJWT({ ...traitClaims, sid: session.id, aal: session.aal, amr: [...session.methods] })
+        .setProtectedHeader({ alg: this.signer.alg, kid: this.signer.kid, typ: 'JWT' })
+        .setIssuer(this.settings.issuer)
+        .setAudience(this.settings.audience)
+        .setSubject(session.identityId)
+        .setIssuedAt(issuedAt)
+        .setNotBefore(issuedAt)
+        .setExpirationTime(expires)
+        .setJti(randomUUID())
+        .sign(this.signer.privateKey);
+    });
     this.count('issued');
     const lifetime = expires * 1000 - now;
     const reuseUntil = expires * 1000 - Math.min(REISSUE_MARGIN_MS, lifetime / 2);

@@ -33,7 +33,7 @@ export interface OfficialCheckResponse {
 export const OFFICIAL_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: Number, defaults: true, oneofs: true, includeDirs: OFFICIAL_INCLUDE_DIRS };
 
 type CheckClient = grpc.Client & {
-  Check(request: object, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: OfficialCheckResponse) => void): grpc.ClientUnaryCall;
+  Check(request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: OfficialCheckResponse) => void): grpc.ClientUnaryCall;
 };
 
 function loadDefinition(): protoLoader.PackageDefinition {
@@ -104,15 +104,20 @@ export class EnvoyClient {
     this.client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   }
 
-  /** Sends a CheckRequest (a spec, or a raw object for malformed cases); resolves the response or rejects with the gRPC error. */
-  send(request: object, deadlineMs = 5_000): Promise<OfficialCheckResponse> {
+  /**
+   * Sends a CheckRequest (a spec, or a raw object for malformed cases); resolves the response or
+   * rejects with the gRPC error. `metadata`: the call's headers, as Envoy's trace context.
+   */
+  send(request: object, deadlineMs = 5_000, metadata: Readonly<Record<string, string>> = {}): Promise<OfficialCheckResponse> {
+    const callMetadata = new grpc.Metadata();
+    for (const [name, value] of Object.entries(metadata)) callMetadata.set(name, value);
     return new Promise((resolve, reject) => {
-      this.client.Check(request, { deadline: Date.now() + deadlineMs }, (error, response) => (error || !response ? reject(error) : resolve(response)));
+      this.client.Check(request, callMetadata, { deadline: Date.now() + deadlineMs }, (error, response) => (error || !response ? reject(error) : resolve(response)));
     });
   }
 
-  check(spec: CheckSpec = {}, deadlineMs?: number): Promise<OfficialCheckResponse> {
-    return this.send(checkRequest(spec), deadlineMs);
+  check(spec: CheckSpec = {}, deadlineMs?: number, metadata?: Readonly<Record<string, string>>): Promise<OfficialCheckResponse> {
+    return this.send(checkRequest(spec), deadlineMs, metadata);
   }
 
   /** Sends `bytes` as the CheckRequest message, unencoded: for what no schema would produce. */

@@ -3,6 +3,7 @@
  * stand-in, answered as Envoy reads it: the hand codec's bytes decoded with the official schema.
  * Fuzzing thousands of requests through gRPC would measure the network, not the readers.
  */
+import { NO_TRACING } from '../../../src/observability/tracing';
 import { parseConfig } from '../../../src/config/load';
 import { createCheck } from '../../../src/envoy/check';
 import { encodeCheckResponse } from '../../../src/envoy/codec';
@@ -48,6 +49,7 @@ export function inProcessCheck(options: InProcessOptions): InProcessCheck {
     upstream: undefined,
     upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: () => undefined,
+    tracing: NO_TRACING,
   });
   return async (request) => {
     const bytes = encodeCheckResponse(await check(request, Infinity));

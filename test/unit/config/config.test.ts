@@ -53,6 +53,7 @@ const DEFAULTS: Config = {
   cache: { ttl: 10_000, negative_ttl: 1_000, identity_ttl: 60_000, max_entries: 100_000, stale_if_error: 0 },
   identity_headers: {},
   log: { level: 'info', pretty: false },
+  tracing: { enabled: false, endpoint: '', service_name: '' },
 };
 
 describe('parseDuration', () => {

@@ -1,4 +1,5 @@
 /** The HTTP listener's last line of defence, with the decision's dependencies stubbed to fail. */
+import { NO_TRACING } from '../../../src/observability/tracing';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
@@ -30,6 +31,7 @@ async function serverWith(sessions: SessionSource, run: (client: AuthzHttpClient
       upstream: undefined,
       upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
       observe: () => undefined,
+      tracing: NO_TRACING,
     },
     isTrustedProxy: () => true,
   };

@@ -1,4 +1,5 @@
 /** The trait reader, the JWT cache's reissue margin (an injected clock, no timers), and authorize failing closed. */
+import { NO_TRACING } from '../../../src/observability/tracing';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { authorize, type AuthorizeDependencies } from '../../../src/authorize';
@@ -111,6 +112,7 @@ describe('authorize with upstream identity', () => {
     upstream: new UpstreamIdentity({ 'x-user-email': 'traits.email' }, { header: 'x-kratos-jwt', issuer, claims: {} }),
     upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: () => undefined,
+    tracing: NO_TRACING,
   });
   const reading = { ok: true as const, view: requestView({ headers: [['x-session-token', 'ory_st_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa']] }) };
 
