@@ -6,7 +6,7 @@
  *                                      exits non-zero only if the harness itself broke
  *   node dist/bench/run.js --profile [hit|miss|envoy-hit]
  *                                      that scenario under node --cpu-prof → profile-<scenario>.md
- *   --only rounds,mixed,burst,memory,envoy,peer   a subset of the phases (envoy: through the real
+ *   --only rounds,mixed,burst,memory,tracing,envoy,peer   a subset of the phases (envoy: through the real
  *                                      Envoy; peer: against Heimdall through the same Envoy)
  *   --out <dir>                        where results go (smoke default: a temporary folder)
  *   --service-node-flags "<flags>"     node flags for the service processes, e.g. "--max-semi-space-size=16"
@@ -27,9 +27,10 @@ import { currentLoad, judgeTargets, machine, renderMarkdown, revision, type Repo
 import type { ScenarioResult } from './result';
 import { burstPhase, createContext, memoryPhase, mixedPhase, roundsPhase, type BenchContext } from './scenarios';
 import { FULL, SMOKE } from './settings';
+import { tracingPhase } from './tracing-scenario';
 import { KratosProcess } from './kratos-process';
 
-const PHASES = { rounds: roundsPhase, mixed: mixedPhase, burst: burstPhase, memory: memoryPhase } as const;
+const PHASES = { rounds: roundsPhase, mixed: mixedPhase, burst: burstPhase, memory: memoryPhase, tracing: tracingPhase } as const;
 /** The direct gRPC phases, then `envoy` and `peer`, which report in sections of their own. */
 type Phase = keyof typeof PHASES | 'envoy' | 'peer';
 const PHASE_NAMES: readonly Phase[] = [...(Object.keys(PHASES) as Array<keyof typeof PHASES>), 'envoy', 'peer'];
