@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema';
 import type { Decision } from '../decision/decision';
-import { createCheck } from '../envoy/check';
+import { createCheck, NO_METADATA } from '../envoy/check';
 import type { CheckResponse } from '../envoy/messages';
 import { compilePolicy, type Policy, type Rule } from '../policy/policy';
 import { demandText } from './demand-text';
@@ -74,7 +74,7 @@ export async function traceRequest(config: Config, input: RequestInput, kratos: 
     upstreamCredentials: upstreamCredentialsReader(config.kratos.session_cookie),
     observe: ({ decision, view }) => (record = { decision, view }),
   });
-  const wire = await check(request, Infinity);
+  const wire = await check(request, Infinity, NO_METADATA);
   if (!record) throw new Error('the check answered without observing its decision');
   const { decision, view } = record;
   const headers = view?.headers;

@@ -2,9 +2,17 @@ import { authorize, refusal, type AuthorizeDependencies, type Reading } from '..
 import type { Decision, DecisionFacts } from '../decision/decision';
 import { readCheckRequest } from './check-request';
 import { toCheckResponse, type Metadata } from './check-response';
+import type { CallMetadata } from '../grpc/server';
 import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from './messages';
 
-export type CheckFunction = (request: CheckRequest | UnreadableCheckRequest, deadline: number) => Promise<CheckResponse>;
+/**
+ * One Check call: its message, when its caller gives up (Date.now() ms, Infinity for never), and
+ * the call's own request headers (Envoy's gRPC metadata, e.g. its trace context), read-only.
+ */
+export type CheckFunction = (request: CheckRequest | UnreadableCheckRequest, deadline: number, metadata: CallMetadata) => Promise<CheckResponse>;
+
+/** The metadata of a check that is no gRPC call (the CLI's trace): no header at all. */
+export const NO_METADATA: CallMetadata = Object.freeze({});
 
 /** CheckRequest in, CheckResponse out: read → decide → answer → encode, observed once. */
 export function createCheck(deps: AuthorizeDependencies): CheckFunction {

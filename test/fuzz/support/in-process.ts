@@ -4,7 +4,7 @@
  * Fuzzing thousands of requests through gRPC would measure the network, not the readers.
  */
 import { parseConfig } from '../../../src/config/load';
-import { createCheck } from '../../../src/envoy/check';
+import { createCheck, NO_METADATA } from '../../../src/envoy/check';
 import { encodeCheckResponse } from '../../../src/envoy/codec';
 import type { CheckRequest } from '../../../src/envoy/messages';
 import type { KratosSession } from '../../../src/kratos/types';
@@ -50,7 +50,7 @@ export function inProcessCheck(options: InProcessOptions): InProcessCheck {
     observe: () => undefined,
   });
   return async (request) => {
-    const bytes = encodeCheckResponse(await check(request, Infinity));
+    const bytes = encodeCheckResponse(await check(request, Infinity, NO_METADATA));
     return OfficialResponse.toObject(OfficialResponse.decode(bytes), { defaults: true, enums: Number, longs: String, oneofs: true }) as OfficialCheckResponse;
   };
 }
