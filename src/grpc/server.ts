@@ -196,9 +196,8 @@ class UnaryCall {
     if (this.phase.name !== 'reading') return;
     this.stopReading();
     const message = this.message;
-    if (this.deframer.pending > 0 || message === undefined) {
-      return endWithStatus(this.stream, GrpcStatus.INTERNAL, message === undefined ? 'the stream ended without a request message' : 'the stream ended inside a message');
-    }
+    if (this.deframer.pending > 0) return endWithStatus(this.stream, GrpcStatus.INTERNAL, 'the stream ended inside a message');
+    if (message === undefined) return endWithStatus(this.stream, GrpcStatus.INTERNAL, 'the stream ended without a request message');
     this.phase = ANSWERING;
     this.settle(this.method.answer(message, this.context));
   }
@@ -206,8 +205,9 @@ class UnaryCall {
   /** The message did not come whole within the slot: the method's stand-in answer, or RESOURCE_EXHAUSTED. */
   private stalled(): void {
     if (this.phase.name !== 'reading') return;
+    // The stream keeps flowing, its bytes dropped (see `received`): paused, a caller still
+    // sending would wait on flow control for ever and never see its stream close.
     this.stopReading();
-    this.stream.pause();
     if (!this.method.answerStalled) return endWithStatus(this.stream, GrpcStatus.RESOURCE_EXHAUSTED, 'the request message stalled');
     this.phase = ANSWERING;
     this.settle(this.method.answerStalled(this.context));
@@ -215,7 +215,6 @@ class UnaryCall {
 
   private refuse(fault: FramingFault): void {
     this.stopReading();
-    this.stream.pause();
     if (fault.fault === 'too_large') {
       return endWithStatus(this.stream, GrpcStatus.RESOURCE_EXHAUSTED, `a message of ${fault.length} bytes is over the limit of ${this.options.maxReceiveMessageBytes}`);
     }
