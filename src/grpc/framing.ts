@@ -27,6 +27,12 @@ export class Deframer {
     return this.heldBytes;
   }
 
+  /** Lets go of a frame begun: a call that stops reading keeps none of its bytes. */
+  drop(): void {
+    this.held = [];
+    this.heldBytes = 0;
+  }
+
   /** Adds `chunk`; each message it completes goes to `onMessage`. Stops at the first fault and returns it. */
   push(chunk: Buffer, onMessage: (message: Buffer) => void): FramingFault | undefined {
     let bytes = chunk;

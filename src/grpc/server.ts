@@ -194,9 +194,10 @@ class UnaryCall {
 
   private ended(): void {
     if (this.phase.name !== 'reading') return;
+    const cutShort = this.deframer.pending > 0;
     this.stopReading();
     const message = this.message;
-    if (this.deframer.pending > 0) return endWithStatus(this.stream, GrpcStatus.INTERNAL, 'the stream ended inside a message');
+    if (cutShort) return endWithStatus(this.stream, GrpcStatus.INTERNAL, 'the stream ended inside a message');
     if (message === undefined) return endWithStatus(this.stream, GrpcStatus.INTERNAL, 'the stream ended without a request message');
     this.phase = ANSWERING;
     this.settle(this.method.answer(message, this.context));
@@ -250,8 +251,9 @@ class UnaryCall {
     endWithStatus(this.stream, GrpcStatus.INTERNAL, 'internal error');
   }
 
-  /** Gives the slot back (or the place in its queue) and stops the slot's timer. */
+  /** Gives the slot back (or the place in its queue), stops the slot's timer, drops a partial message. */
   private stopReading(): void {
+    this.deframer.drop();
     const phase = this.phase;
     if (phase.name === 'reading') {
       clearTimeout(phase.timer);
