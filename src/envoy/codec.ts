@@ -338,10 +338,12 @@ export function encodeCheckResponse(response: CheckResponse, leading = 0): Buffe
     for (const option of denied.headers) deniedSize += lenFieldSize(headerOptionSize(option));
   }
   const ok = response.ok_response;
+  // Once per message: a list that is not frozen (one that adds the stripped credentials) is encoded anew.
+  const removals = ok && removalFields(ok.headers_to_remove);
   let okSize = 0;
-  if (ok) {
+  if (ok && removals) {
     for (const option of ok.headers) okSize += lenFieldSize(headerOptionSize(option));
-    okSize += removalFields(ok.headers_to_remove).length;
+    okSize += removals.length;
     for (const option of ok.response_headers_to_add) okSize += lenFieldSize(headerOptionSize(option));
   }
   const entries = Object.entries(response.dynamic_metadata.fields);
@@ -356,10 +358,10 @@ export function encodeCheckResponse(response: CheckResponse, leading = 0): Buffe
     for (const option of denied.headers) writer.headerOption(2, option);
     writer.stringField(3, denied.body);
   }
-  if (ok) {
+  if (ok && removals) {
     writer.lenField(3, okSize);
     for (const option of ok.headers) writer.headerOption(2, option);
-    writer.bytes(removalFields(ok.headers_to_remove));
+    writer.bytes(removals);
     // response_headers_to_add: for the client's response (the renewed session cookie).
     for (const option of ok.response_headers_to_add) writer.headerOption(6, option);
   }
