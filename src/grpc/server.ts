@@ -149,6 +149,7 @@ const ANSWERING: Phase = { name: 'answering' };
 const DONE: Phase = { name: 'done' };
 
 class UnaryCall {
+  /** DONE before it first waits or reads, too: nothing to give back. */
   private phase: Phase = DONE;
   private message: Buffer | undefined;
   private messages = 0;
