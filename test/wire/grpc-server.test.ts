@@ -213,16 +213,9 @@ describe('grpc-timeout', () => {
   // kratos.timeout is 1.5 s: a deadline below it cuts the whoami call to fit (a 503 denial within
   // the deadline), one above it leaves the call its 1.5 s. The logged cut shows the parsed value.
   // Each with the deadline it means in ms; Infinity: past kratos.timeout.
-  const cases: Array<[string, number]> = [
-    ['600m', 600],
-    ['600000u', 600],
-    ['90000000n', 90],
-    ['1S', 1_000],
-    ['1M', Infinity],
-    ['1H', Infinity],
-  ];
+  const deadlines: Readonly<Record<string, number>> = { '600m': 600, '600000u': 600, '90000000n': 90, '1S': 1_000, '1M': Infinity, '1H': Infinity };
   const TRANSIT_MS = 50;
-  for (const [timeout, deadlineMs] of cases) {
+  for (const [timeout, deadlineMs] of Object.entries(deadlines)) {
     test(`grpc-timeout ${timeout}: the whoami call is ${deadlineMs < Infinity ? 'cut to the deadline' : 'given its whole kratos.timeout'}, the answer a 503 denial`, async () => {
       const session = h.newSession(h.emulator.addIdentity());
       h.emulator.fail('whoami', { mode: 'hang', count: 1 });
