@@ -272,7 +272,7 @@ class UnaryCall {
 }
 
 /** A trailers-only answer: HEADERS with the status, END_STREAM, no message. */
-function endWithStatus(stream: ServerHttp2Stream, code: Exclude<GrpcStatusCode, 0>, message: string): void {
+function endWithStatus(stream: ServerHttp2Stream, code: GrpcStatusCode, message: string): void {
   respondQuietly(
     stream,
     {

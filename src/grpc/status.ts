@@ -1,12 +1,10 @@
-/** The gRPC status codes this server answers with (grpc/doc/statuscodes.md). */
+/** The gRPC status codes this server ends a call with besides OK (grpc/doc/statuscodes.md). */
 export const GrpcStatus = {
-  OK: 0,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   RESOURCE_EXHAUSTED: 8,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
-  UNAVAILABLE: 14,
 } as const;
 
 export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
@@ -14,7 +12,7 @@ export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 /** A call that ends with a status other than OK, and no message. */
 export class GrpcError extends Error {
   constructor(
-    readonly code: Exclude<GrpcStatusCode, 0>,
+    readonly code: GrpcStatusCode,
     message: string,
   ) {
     super(message);
