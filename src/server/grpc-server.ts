@@ -33,10 +33,10 @@ export const MAX_RECEIVE_MESSAGE_BYTES = MAX_CHECK_REQUEST_BYTES + 2 * 1024 * 10
  * beside a service near 100 MiB, within the shipped 256Mi limit. Envoy's messages are small and
  * arrive whole, so a slot is free again within microseconds; see ReceiveSlots.
  */
-export const RECEIVE_SLOTS = 3;
+const RECEIVE_SLOTS = 3;
 
 /** How long a call that has its slot may take to send its message. */
-export const RECEIVE_SLOT_MS = 250;
+const RECEIVE_SLOT_MS = 250;
 
 /**
  * Streams one connection may have open. A stream waiting for a receive slot holds at most the
