@@ -1,15 +1,32 @@
 /**
- * The floor: a Check server on the same @grpc/grpc-js + @grpc/proto-loader stack, proto loading
- * and server options as the real service, that answers OK at once. Its throughput is what the
- * transport alone costs on one core; the service is measured as a fraction of it.
+ * The floor: a Check server on @grpc/grpc-js + @grpc/proto-loader, the stack the service ran on
+ * before its own transport (src/grpc/), with the server options it had, that answers OK at once.
+ * Its throughput is what that transport alone costs on one core; the service is measured as a
+ * fraction of it.
  *
  * Prints `{"grpc_port":N}` once listening, and `{"checks":N}` on SIGUSR2 and on SIGTERM (then
  * exits), so the bench can confirm every request reached the handler.
  */
 import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import type { CheckRequest, CheckResponse } from '../src/envoy/messages';
-import { loadAuthorizationService } from '../src/envoy/proto';
-import { GRPC_SERVER_OPTIONS } from '../src/server/grpc-server';
+import { protoDirectory } from '../src/envoy/proto';
+import { MAX_CONCURRENT_STREAMS, MAX_RECEIVE_MESSAGE_BYTES } from '../src/server/grpc-server';
+
+const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
+  'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
+};
+
+function loadAuthorizationService(): grpc.ServiceDefinition {
+  const options = { keepCase: true, longs: String, enums: Number, defaults: false, oneofs: false, includeDirs: [protoDirectory()] };
+  const loaded = grpc.loadPackageDefinition(protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', options)) as unknown as {
+    envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
+  };
+  return loaded.envoy.service.auth.v3.Authorization.service;
+}
 
 
 const OK: CheckResponse = { status: { code: 0 }, dynamic_metadata: { fields: {} } };

@@ -17,6 +17,7 @@ const LAYERS = [
   ['cache', 'upstream', 'decision'], // remembering Kratos's answers; what goes upstream; deciding
   ['answer', 'observability'], // shaping the decision into an answer; logs and metrics of a check
   ['authorize'], // read, decide, answer, observe: one check, transport-agnostic
+  ['grpc'], // a gRPC server of unary methods over node:http2: framing, deadlines, limits, health
   ['envoy', 'http'], // the doors: Envoy's gRPC messages, the HTTP front doors
   ['server', 'cli'], // listeners, lifecycle and reload; the operator commands
   ['.'], // main.ts and serve.ts

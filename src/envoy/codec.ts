@@ -247,9 +247,10 @@ function metadataEntrySize(key: string, value: string): number {
 }
 
 class ExactWriter {
-  private position = 0;
-
-  constructor(readonly buffer: Buffer) {}
+  constructor(
+    readonly buffer: Buffer,
+    private position = 0,
+  ) {}
 
   varint(value: number): this {
     let rest = value >>> 0;
@@ -325,9 +326,10 @@ function removalFields(names: readonly string[]): Buffer {
 /**
  * CheckResponse → bytes, byte for byte what protobufjs writes for this shape with proto/, except
  * that an empty singular string is left out where protobufjs writes it as a zero-length field
- * (the same proto3 message; a redirect's empty body is one).
+ * (the same proto3 message; a redirect's empty body is one). `leading` bytes are left free before
+ * the message, for a transport's frame prefix: the message is written once, into its frame.
  */
-export function encodeCheckResponse(response: CheckResponse): Buffer {
+export function encodeCheckResponse(response: CheckResponse, leading = 0): Buffer {
   const statusSize = int32FieldSize(response.status.code) + stringFieldSize(response.status.message);
   const denied = response.denied_response;
   let deniedSize = 0;
@@ -336,10 +338,12 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
     for (const option of denied.headers) deniedSize += lenFieldSize(headerOptionSize(option));
   }
   const ok = response.ok_response;
+  // Once per message: a list that is not frozen (one that adds the stripped credentials) is encoded anew.
+  const removals = ok && removalFields(ok.headers_to_remove);
   let okSize = 0;
-  if (ok) {
+  if (ok && removals) {
     for (const option of ok.headers) okSize += lenFieldSize(headerOptionSize(option));
-    okSize += removalFields(ok.headers_to_remove).length;
+    okSize += removals.length;
     for (const option of ok.response_headers_to_add) okSize += lenFieldSize(headerOptionSize(option));
   }
   const entries = Object.entries(response.dynamic_metadata.fields);
@@ -347,17 +351,17 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
   for (const [key, value] of entries) metadataSize += lenFieldSize(metadataEntrySize(key, value.stringValue));
 
   const total = lenFieldSize(statusSize) + (denied ? lenFieldSize(deniedSize) : 0) + (ok ? lenFieldSize(okSize) : 0) + lenFieldSize(metadataSize);
-  const writer = new ExactWriter(Buffer.allocUnsafe(total));
+  const writer = new ExactWriter(Buffer.allocUnsafe(leading + total), leading);
   writer.lenField(1, statusSize).int32(1, response.status.code).stringField(2, response.status.message);
   if (denied) {
     writer.lenField(2, deniedSize).lenField(1, int32FieldSize(denied.status.code)).int32(1, denied.status.code);
     for (const option of denied.headers) writer.headerOption(2, option);
     writer.stringField(3, denied.body);
   }
-  if (ok) {
+  if (ok && removals) {
     writer.lenField(3, okSize);
     for (const option of ok.headers) writer.headerOption(2, option);
-    writer.bytes(removalFields(ok.headers_to_remove));
+    writer.bytes(removals);
     // response_headers_to_add: for the client's response (the renewed session cookie).
     for (const option of ok.response_headers_to_add) writer.headerOption(6, option);
   }

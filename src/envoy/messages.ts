@@ -1,4 +1,4 @@
-/** The CheckRequest / CheckResponse shapes as proto-loader hands them over with PROTO_OPTIONS. */
+/** The CheckRequest / CheckResponse fields a check reads and writes, as codec.ts decodes and encodes them (Envoy's snake_case names). */
 
 export interface HeaderValue {
   key?: string;

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type net from 'node:net';
 import type { Metrics } from '../observability/metrics';
 import { JWKS_MAX_AGE_SECONDS } from '../upstream/jwks';
 
@@ -47,7 +48,7 @@ function send(response: http.ServerResponse, status: number, contentType: string
   response.end(body);
 }
 
-export function listenHttp(server: http.Server, address: string): Promise<number> {
+export function listenHttp(server: net.Server, address: string): Promise<number> {
   const separator = address.lastIndexOf(':');
   const host = address.slice(0, separator).replace(/^\[|\]$/g, '');
   const port = Number(address.slice(separator + 1));

@@ -1,6 +1,5 @@
 import type http from 'node:http';
 import { getHeapStatistics } from 'node:v8';
-import { HealthImplementation } from 'grpc-health-check';
 import { IdentityCache } from '../cache/identity-cache';
 import { SessionCache, type CacheResult } from '../cache/session-cache';
 import { traitPathsOf, type Config } from '../config/schema';
@@ -17,7 +16,8 @@ import { startTracing } from '../observability/start-tracing';
 import type { Tracing } from '../observability/tracing';
 import { createHttpAuthzServer, type HttpAuthzSettings } from '../http/server';
 import { trustedProxies } from '../http/trusted-proxies';
-import { bindGrpc, createGrpcServer, HEALTH_SERVICES } from './grpc-server';
+import { HealthStatuses } from '../grpc/health';
+import { createGrpcServer, HEALTH_SERVICES } from './grpc-server';
 import { createOpsServer, listenHttp } from './ops-server';
 import { KratosReadiness } from './kratos-readiness';
 import { jwksDocument } from '../upstream/jwks';
@@ -161,7 +161,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
 
   // Follows kratos.public_url only: a reload that changes anything else keeps what it has learnt.
   let readiness = new KratosReadiness(initial.kratos.public_url);
-  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
+  const health = new HealthStatuses(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
   const grpcServer = createGrpcServer(check, health, logger);
   const httpAuthzServer =
     initial.server.http_authz_address === ''
@@ -179,11 +179,11 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
     jwks: () => current.jwks,
   });
 
-  const grpcPort = await bindGrpc(grpcServer, initial.server.grpc_address);
+  const grpcPort = await listenHttp(grpcServer.listener, initial.server.grpc_address);
   const httpPort = await listenHttp(httpServer, initial.server.http_address);
   const httpAuthzPort = httpAuthzServer && (await listenHttp(httpAuthzServer, initial.server.http_authz_address));
   readiness.start();
-  for (const name of HEALTH_SERVICES) health.setStatus(name, 'SERVING');
+  for (const name of HEALTH_SERVICES) health.set(name, 'SERVING');
   // The heap limit V8 really applies (see heap-sized-worker.ts), so an operator can check it against the memory limit.
   logger.info({ grpc_port: grpcPort, http_port: httpPort, http_authz_port: httpAuthzPort, kratos: initial.kratos.public_url, heap_size_limit_bytes: getHeapStatistics().heap_size_limit }, 'serving');
 
@@ -217,22 +217,14 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
     },
     shutdown: async () => {
       draining = true;
-      for (const name of HEALTH_SERVICES) health.setStatus(name, 'NOT_SERVING');
+      for (const name of HEALTH_SERVICES) health.set(name, 'NOT_SERVING');
       readiness.stop();
       await versions.stop();
       const { server } = current.config;
       // Keep answering while Envoy's health checks (or Kubernetes endpoints) notice NOT_SERVING.
       if (server.drain_delay > 0) await new Promise((resolve) => setTimeout(resolve, server.drain_delay));
-      const grpcStopped = new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          logger.warn({ shutdown_timeout_ms: server.shutdown_timeout }, 'in-flight checks did not finish in time; closing');
-          grpcServer.forceShutdown();
-          resolve();
-        }, server.shutdown_timeout);
-        grpcServer.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
+      const grpcStopped = grpcServer.close(server.shutdown_timeout).then((drained) => {
+        if (!drained) logger.warn({ shutdown_timeout_ms: server.shutdown_timeout }, 'in-flight checks did not finish in time; closing');
       });
       await Promise.all([grpcStopped, httpAuthzServer && closeHttpAuthz(httpAuthzServer, server.shutdown_timeout)]);
       httpServer.closeAllConnections();

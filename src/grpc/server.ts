@@ -1,0 +1,308 @@
+import { constants, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream, type ServerOptions } from 'node:http2';
+import { Deframer, type FramingFault, writePrefix } from './framing';
+import { ReceiveSlots, type Release } from './receive-slots';
+import { encodeGrpcMessage, GrpcError, GrpcStatus, type GrpcStatusCode } from './status';
+import { parseGrpcTimeout } from './timeout';
+
+/** A call's request headers (its metadata) as node:http2 read them, for the method to read. */
+export type CallMetadata = Readonly<IncomingHttpHeaders>;
+
+export interface CallContext {
+  readonly metadata: CallMetadata;
+  /** When the caller gives up, in Date.now() milliseconds; Infinity when it sent no grpc-timeout. */
+  readonly deadline: number;
+}
+
+/**
+ * A unary method. Its answer is the encoded response with PREFIX_BYTES left free at its start,
+ * where the server writes the frame prefix: the message is written once, never copied into a
+ * frame. A rejection with a GrpcError ends the call with that status; anything else is INTERNAL.
+ */
+export interface UnaryMethod {
+  answer(message: Buffer, call: CallContext): Promise<Buffer>;
+  /** Answers a call whose message did not arrive within its receive slot; without it, RESOURCE_EXHAUSTED. */
+  answerStalled?(call: CallContext): Promise<Buffer>;
+}
+
+export interface GrpcServerOptions {
+  /** A message whose prefix says more is refused with RESOURCE_EXHAUSTED before it is read. */
+  maxReceiveMessageBytes: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS: a connection's streams past it are refused by HTTP/2 itself. */
+  maxConcurrentStreams: number;
+  /** Calls receiving their message at once, across connections (see ReceiveSlots). */
+  receiveSlots: number;
+  /** How long a call that has its slot may take to send its message. */
+  receiveSlotMs: number;
+  /** A method failed with something other than a GrpcError: a bug, answered INTERNAL. */
+  onUnexpectedError(error: unknown, path: string): void;
+}
+
+const RESPONSE_HEADERS = { [constants.HTTP2_HEADER_STATUS]: 200, [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc', 'grpc-accept-encoding': 'identity' };
+const OK_TRAILERS = { 'grpc-status': '0' };
+const WAIT_FOR_TRAILERS = { waitForTrailers: true };
+const END_STREAM = { endStream: true };
+
+/**
+ * The flood defences node:http2 offers, set explicitly so they are visible and the same on every
+ * Node this runs on. A session that passes one is destroyed (ENHANCE_YOUR_CALM), its streams
+ * with it. Pings need no option: nghttp2 answers them and ends a session whose unsent replies
+ * pile up, as it does for SETTINGS acknowledgements and RST_STREAM replies.
+ */
+function http2Options(options: GrpcServerOptions): ServerOptions {
+  return {
+    settings: { maxConcurrentStreams: options.maxConcurrentStreams },
+    // Malformed frames, and streams opened past maxConcurrentStreams, a peer may send.
+    maxSessionInvalidFrames: 1_000,
+    maxSessionRejectedStreams: 100,
+    // Entries in one SETTINGS frame.
+    maxSettings: 32,
+    // Rapid reset (CVE-2023-44487): Node 24 takes these; Node 20 applies nghttp2's own limit.
+    streamResetBurst: 1_000,
+    streamResetRate: 33,
+    // What nghttp2 may hold for a session (outbound frames, header tables) in MB. A stream that
+    // waits for a receive slot holds nothing here: its bytes stay with the peer (flow control).
+    maxSessionMemory: 64,
+    // A connection that never says HTTP/2 is closed after this.
+    unknownProtocolTimeout: 10_000,
+  };
+}
+
+/**
+ * A gRPC server of unary methods over node:http2: routing by path, grpc-timeout, message framing
+ * with a receive limit and receive slots, trailers-only errors, GOAWAY drain. What it does not
+ * do (compression, streaming methods) it refuses with the status the gRPC protocol asks for.
+ */
+export class GrpcServer {
+  /** The listener: its `listen` and `address` are net.Server's. */
+  readonly listener: Http2Server;
+  private readonly sessions = new Set<Http2Session>();
+  /** A connection's round-robin key for the receive slots, made once per connection. */
+  private readonly connectionKeys = new WeakMap<Http2Session, string>();
+  private readonly slots: ReceiveSlots;
+
+  constructor(
+    private readonly methods: ReadonlyMap<string, UnaryMethod>,
+    private readonly options: GrpcServerOptions,
+  ) {
+    this.slots = new ReceiveSlots(options.receiveSlots);
+    this.listener = createServer(http2Options(options));
+    this.listener.on('session', (session: Http2Session) => {
+      this.sessions.add(session);
+      this.connectionKeys.set(session, `${session.socket.remoteAddress ?? ''}:${session.socket.remotePort ?? ''}`);
+      session.on('close', () => this.sessions.delete(session));
+      // A peer's protocol error ends its session; it is not this process's error.
+      session.on('error', ignore);
+    });
+    this.listener.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.serve(stream, headers));
+  }
+
+  /**
+   * Stops taking connections and sends every connection GOAWAY: calls in flight finish, new
+   * streams are refused. Resolves true once all connections are gone, or false when `timeoutMs`
+   * passes first and the rest were cut.
+   */
+  close(timeoutMs: number): Promise<boolean> {
+    this.listener.close();
+    for (const session of this.sessions) session.close();
+    if (this.sessions.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const force = setTimeout(() => {
+        for (const session of this.sessions) session.destroy();
+        resolve(false);
+      }, timeoutMs);
+      const settle = () => {
+        if (this.sessions.size > 0) return;
+        clearTimeout(force);
+        resolve(true);
+      };
+      for (const session of this.sessions) session.once('close', () => setImmediate(settle));
+    });
+  }
+
+  private serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on('error', ignore);
+    const contentType = headers[constants.HTTP2_HEADER_CONTENT_TYPE];
+    if (headers[constants.HTTP2_HEADER_METHOD] !== 'POST' || typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      // Not a gRPC call: an HTTP answer, as the protocol asks for a wrong content-type.
+      return respondQuietly(stream, { [constants.HTTP2_HEADER_STATUS]: 415 }, END_STREAM);
+    }
+    const path = singleValue(headers[constants.HTTP2_HEADER_PATH]) ?? '';
+    const method = this.methods.get(path);
+    if (!method) return endWithStatus(stream, GrpcStatus.UNIMPLEMENTED, `${path} is not served here`);
+    const encoding = headers['grpc-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') return endWithStatus(stream, GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not accepted, only identity`);
+    const timeout = parseGrpcTimeout(singleValue(headers['grpc-timeout']));
+    if (!timeout.ok) return endWithStatus(stream, GrpcStatus.INTERNAL, 'grpc-timeout is malformed');
+    const call = new UnaryCall(stream, method, path, { metadata: headers, deadline: Date.now() + timeout.ms }, this.options);
+    call.waitForSlot(this.slots, this.connectionKeys.get(stream.session as Http2Session) ?? '');
+  }
+}
+
+type Phase =
+  | { name: 'waiting'; withdraw: () => void }
+  | { name: 'reading'; release: Release; timer: NodeJS.Timeout }
+  /** The message (and the end of the stream) came: the method is answering. */
+  | { name: 'answering' }
+  | { name: 'done' };
+
+const ANSWERING: Phase = { name: 'answering' };
+const DONE: Phase = { name: 'done' };
+
+class UnaryCall {
+  /** DONE before it first waits or reads, too: nothing to give back. */
+  private phase: Phase = DONE;
+  private message: Buffer | undefined;
+  private messages = 0;
+  private readonly deframer: Deframer;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly method: UnaryMethod,
+    private readonly path: string,
+    private readonly context: CallContext,
+    private readonly options: GrpcServerOptions,
+  ) {
+    this.deframer = new Deframer(options.maxReceiveMessageBytes);
+  }
+
+  waitForSlot(slots: ReceiveSlots, connection: string): void {
+    const withdraw = slots.take(connection, (release) => this.read(release));
+    // Admitted at once, `read` has moved on from here.
+    if (this.phase === DONE && !this.stream.closed) this.phase = { name: 'waiting', withdraw };
+    this.stream.once('close', () => this.cancelled());
+  }
+
+  /** Its slot is taken: the stream's bytes are read from now on. */
+  private read(release: Release): void {
+    if (this.stream.closed || this.stream.destroyed) return release();
+    this.phase = { name: 'reading', release, timer: setTimeout(() => this.stalled(), this.options.receiveSlotMs) };
+    this.stream.on('data', (chunk: Buffer) => this.received(chunk));
+    this.stream.once('end', () => this.ended());
+  }
+
+  private received(chunk: Buffer): void {
+    if (this.phase.name !== 'reading') return;
+    const fault = this.deframer.push(chunk, (message) => {
+      this.messages++;
+      this.message ??= message;
+    });
+    if (fault) return this.refuse(fault);
+    if (this.messages > 1) {
+      this.stopReading();
+      endWithStatus(this.stream, GrpcStatus.UNIMPLEMENTED, `${this.path} is unary: a second request message was sent`);
+    }
+  }
+
+  private ended(): void {
+    if (this.phase.name !== 'reading') return;
+    const cutShort = this.deframer.pending > 0;
+    this.stopReading();
+    const message = this.message;
+    if (cutShort) return endWithStatus(this.stream, GrpcStatus.INTERNAL, 'the stream ended inside a message');
+    if (message === undefined) return endWithStatus(this.stream, GrpcStatus.INTERNAL, 'the stream ended without a request message');
+    this.phase = ANSWERING;
+    this.settle(this.method.answer(message, this.context));
+  }
+
+  /** The message did not come whole within the slot: the method's stand-in answer, or RESOURCE_EXHAUSTED. */
+  private stalled(): void {
+    if (this.phase.name !== 'reading') return;
+    // The stream keeps flowing, its bytes dropped (see `received`): paused, a caller still
+    // sending would wait on flow control for ever and never see its stream close.
+    this.stopReading();
+    if (!this.method.answerStalled) return endWithStatus(this.stream, GrpcStatus.RESOURCE_EXHAUSTED, 'the request message stalled');
+    this.phase = ANSWERING;
+    this.settle(this.method.answerStalled(this.context));
+  }
+
+  private refuse(fault: FramingFault): void {
+    this.stopReading();
+    if (fault.fault === 'too_large') {
+      return endWithStatus(this.stream, GrpcStatus.RESOURCE_EXHAUSTED, `a message of ${fault.length} bytes is over the limit of ${this.options.maxReceiveMessageBytes}`);
+    }
+    // Only identity is accepted: a set flag without an accepted grpc-encoding is a protocol error.
+    endWithStatus(this.stream, GrpcStatus.INTERNAL, `a message with flag ${fault.flag} was sent without an accepted grpc-encoding`);
+  }
+
+  private settle(answer: Promise<Buffer>): void {
+    answer.then(
+      (framed) => this.respond(framed),
+      (error: unknown) => this.failed(error),
+    );
+  }
+
+  private respond(framed: Buffer): void {
+    if (this.stream.closed || this.stream.destroyed) return;
+    // Past its deadline the caller has given up: the answer is not for it any more.
+    if (Date.now() > this.context.deadline) return endWithStatus(this.stream, GrpcStatus.DEADLINE_EXCEEDED, 'the deadline passed before the answer');
+    this.phase = DONE;
+    try {
+      this.stream.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
+      this.stream.once('wantTrailers', () => this.stream.sendTrailers(OK_TRAILERS));
+      this.stream.end(writePrefix(framed));
+    } catch {
+      // The stream closed under the answer (a reset, a destroyed session): nobody is listening.
+      this.stream.destroy();
+    }
+  }
+
+  private failed(error: unknown): void {
+    if (error instanceof GrpcError) return endWithStatus(this.stream, error.code, error.message);
+    this.options.onUnexpectedError(error, this.path);
+    endWithStatus(this.stream, GrpcStatus.INTERNAL, 'internal error');
+  }
+
+  /** Gives the slot back (or the place in its queue), stops the slot's timer, drops a partial message. */
+  private stopReading(): void {
+    this.deframer.drop();
+    const phase = this.phase;
+    if (phase.name === 'reading') {
+      clearTimeout(phase.timer);
+      phase.release();
+    } else if (phase.name === 'waiting') {
+      phase.withdraw();
+    }
+    this.phase = DONE;
+  }
+
+  /** The stream closed: reset by the caller, or answered. */
+  private cancelled(): void {
+    if (this.phase !== ANSWERING) this.stopReading();
+  }
+}
+
+/** A trailers-only answer: HEADERS with the status, END_STREAM, no message. */
+function endWithStatus(stream: ServerHttp2Stream, code: GrpcStatusCode, message: string): void {
+  respondQuietly(
+    stream,
+    {
+      [constants.HTTP2_HEADER_STATUS]: 200,
+      [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+      'grpc-accept-encoding': 'identity',
+      'grpc-status': String(code),
+      'grpc-message': encodeGrpcMessage(message),
+    },
+    END_STREAM,
+  );
+}
+
+function respondQuietly(stream: ServerHttp2Stream, headers: Record<string, string | number>, options: typeof END_STREAM): void {
+  if (stream.closed || stream.destroyed || stream.headersSent) return;
+  try {
+    stream.respond(headers, options);
+  } catch {
+    stream.destroy();
+    return;
+  }
+  // Refused before the caller finished sending: RST_STREAM NO_ERROR after the answer tells it to
+  // stop (RFC 9113 §8.1), so the stream does not stay open until the caller gives up.
+  if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);
+}
+
+
+/** Repeated lines of a header node:http2 does not join arrive as an array: such a value is not one value. */
+function singleValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? '' : value;
+}
+
+function ignore(): void {}
