@@ -38,10 +38,9 @@ WORKDIR /app
 # process cannot modify its own code (also works with a read-only root filesystem).
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
-# The service loads its .proto files from <package root>/proto at runtime, and finds the package
-# root as the folder holding both package.json and proto/.
+# package.json says the compiled files are CommonJS; no .proto file is read at runtime (the
+# Check messages have their own codec, src/envoy/codec.ts).
 COPY package.json ./
-COPY proto ./proto
 
 # Unprivileged user shipped with the official node image (uid/gid 1000).
 USER node

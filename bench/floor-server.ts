@@ -7,10 +7,11 @@
  * Prints `{"grpc_port":N}` once listening, and `{"checks":N}` on SIGUSR2 and on SIGTERM (then
  * exits), so the bench can confirm every request reached the handler.
  */
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { CheckRequest, CheckResponse } from '../src/envoy/messages';
-import { protoDirectory } from '../src/envoy/proto';
+import { projectRoot } from '../test/support/project-files';
 import { MAX_CONCURRENT_STREAMS, MAX_RECEIVE_MESSAGE_BYTES } from '../src/server/grpc-server';
 
 const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
@@ -21,7 +22,7 @@ const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
 };
 
 function loadAuthorizationService(): grpc.ServiceDefinition {
-  const options = { keepCase: true, longs: String, enums: Number, defaults: false, oneofs: false, includeDirs: [protoDirectory()] };
+  const options = { keepCase: true, longs: String, enums: Number, defaults: false, oneofs: false, includeDirs: [join(projectRoot, 'proto')] };
   const loaded = grpc.loadPackageDefinition(protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', options)) as unknown as {
     envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
   };

@@ -1,15 +1,5 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { decodeCheckRequest, RequestHeadTooLarge } from './codec';
 import type { CheckRequest, UnreadableCheckRequest } from './messages';
-
-/** The folder holding this package's own .proto files, found from the compiled file's location. */
-export function protoDirectory(from = __dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'proto'))) return join(dir, 'proto');
-    if (dirname(dir) === dir) throw new Error(`no proto/ folder above ${from}`);
-  }
-}
 
 export const AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
 export const CHECK_PATH = `/${AUTHORIZATION_SERVICE_NAME}/Check`;

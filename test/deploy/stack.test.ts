@@ -165,9 +165,9 @@ test('Dockerfile: multi-stage, production dependencies only in the final image',
   const copiedFromStages = finalStage.filter((l) => l.startsWith('COPY --from='));
   assert.ok(copiedFromStages.some((l) => /node_modules/.test(l)));
   assert.ok(copiedFromStages.some((l) => /dist\/src/.test(l)));
-  // The service finds its proto/ folder next to package.json (src/envoy/proto.ts).
-  assert.ok(finalStage.some((l) => /^COPY proto /.test(l)), 'the runtime loads proto/ from the package root');
-  assert.ok(finalStage.some((l) => /^COPY package\.json /.test(l)), 'package.json marks the package root');
+  // The Check messages have their own codec: nothing reads a .proto file at runtime.
+  assert.ok(!finalStage.some((l) => /proto/.test(l)), 'the runtime ships no .proto files');
+  assert.ok(finalStage.some((l) => /^COPY package\.json /.test(l)), 'package.json says the compiled files are CommonJS');
 });
 
 test('Dockerfile: non-root, node is PID 1 (exec form), ports 9191/9192/9193, health check', () => {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as protobuf from 'protobufjs';
-import { protoDirectory } from '../../src/envoy/proto';
+import { projectRoot } from './project-files';
 import { OFFICIAL_INCLUDE_DIRS } from './envoy-client';
 
 export function loadRoot(dirs: string[]): protobuf.Root {
@@ -18,7 +18,7 @@ export function loadRoot(dirs: string[]): protobuf.Root {
 }
 
 export const official = loadRoot(OFFICIAL_INCLUDE_DIRS);
-export const ours = loadRoot([protoDirectory()]);
+export const ours = loadRoot([join(projectRoot, 'proto')]);
 
 /** A decoded HeaderValue as either decoder hands it over. */
 interface HeaderLike {
