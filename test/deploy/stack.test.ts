@@ -192,5 +192,5 @@ test('.dockerignore keeps node_modules, dist, tests and local files out of the b
     .filter((l) => l && !l.startsWith('#'));
   assert.equal(lines[0], '**', 'allow-list: everything is excluded first');
   const allowed = lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1));
-  assert.deepEqual(allowed.sort(), ['package-lock.json', 'package.json', 'proto', 'src', 'tsconfig.json']);
+  assert.deepEqual(allowed.sort(), ['package-lock.json', 'package.json', 'src', 'tsconfig.json']);
 });
