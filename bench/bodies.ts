@@ -44,7 +44,10 @@ export function browserHeaders(sessionCookie: string, index: number): Array<[str
     ['accept-language', 'en-GB,en;q=0.5'],
     ['accept-encoding', 'gzip, deflate, br, zstd'],
     ['referer', 'https://app.example.com/dashboard'],
-    ['cookie', `_ga=GA1.1.${1_700_000_000 + index}.1700000000; theme=dark; ${sessionCookie}; csrf_token_82b7=kP3xQ2hhbmdlTWUhQ2hhbmdlTWU=`],
+    [
+      'cookie',
+      `_ga=GA1.1.${1_700_000_000 + index}.1700000000; theme=dark; ${sessionCookie}; csrf_token_82b7=kP3xQ2hhbmdlTWUhQ2hhbmdlTWU=`,
+    ],
     ['sec-fetch-dest', 'document'],
     ['sec-fetch-mode', 'navigate'],
     ['x-forwarded-for', `203.0.113.${index % 250}`],
@@ -55,6 +58,10 @@ export function browserHeaders(sessionCookie: string, index: number): Array<[str
 
 /** A framed CheckRequest for `GET /projects/42/settings` carrying the given `name=value` session cookie. */
 export function browserCheckBody(sessionCookie: string, index = 0): Buffer {
-  const request = checkRequest({ method: 'GET', path: '/projects/42/settings?tab=members', headers: browserHeaders(sessionCookie, index) });
+  const request = checkRequest({
+    method: 'GET',
+    path: '/projects/42/settings?tab=members',
+    headers: browserHeaders(sessionCookie, index),
+  });
   return grpcFrame(serializeCheckRequest()(request));
 }

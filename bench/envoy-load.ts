@@ -18,11 +18,24 @@ const BROWSER_PATH = '/projects/42/settings?tab=members';
 const API_PATH = '/api/v1/projects/42/members?page=2';
 
 /** The path and `name: value` headers h2load sends for one request kind and credential. */
-export function requestOf(kind: RequestKind, credentials: SessionCredentials, index: number): { path: string; headers: string[] } {
-  if (kind === 'browser') return { path: BROWSER_PATH, headers: browserHeaders(credentials.cookie, index).map(([name, value]) => `${name}: ${value}`) };
+export function requestOf(
+  kind: RequestKind,
+  credentials: SessionCredentials,
+  index: number,
+): { path: string; headers: string[] } {
+  if (kind === 'browser')
+    return {
+      path: BROWSER_PATH,
+      headers: browserHeaders(credentials.cookie, index).map(([name, value]) => `${name}: ${value}`),
+    };
   return {
     path: API_PATH,
-    headers: ['accept: application/json', 'user-agent: example-mobile/3.2.1 (Android 14)', `authorization: Bearer ${credentials.token}`, `x-request-id: 7c1e0b2a-api-${String(index).padStart(8, '0')}`],
+    headers: [
+      'accept: application/json',
+      'user-agent: example-mobile/3.2.1 (Android 14)',
+      `authorization: Bearer ${credentials.token}`,
+      `x-request-id: 7c1e0b2a-api-${String(index).padStart(8, '0')}`,
+    ],
   };
 }
 
@@ -51,15 +64,34 @@ export function processesForRate(rate: number): number {
 }
 
 /** Runs `shape.processes` h2load processes at once; process i uses credential ⌊i/2⌋, browser if i is even. */
-export async function runFleet(baseUrl: string, credentials: readonly SessionCredentials[], shape: FleetShape, workdir: string): Promise<FleetResult> {
-  if (credentials.length * 2 < shape.processes) throw new Error(`${shape.processes} h2load processes need ${Math.ceil(shape.processes / 2)} sessions, have ${credentials.length}`);
+export async function runFleet(
+  baseUrl: string,
+  credentials: readonly SessionCredentials[],
+  shape: FleetShape,
+  workdir: string,
+): Promise<FleetResult> {
+  if (credentials.length * 2 < shape.processes)
+    throw new Error(
+      `${shape.processes} h2load processes need ${Math.ceil(shape.processes / 2)} sessions, have ${credentials.length}`,
+    );
   const runs = Array.from({ length: shape.processes }, (_, i) => {
     const request = requestOf(i % 2 === 0 ? 'browser' : 'api', credentials[i >> 1] as SessionCredentials, i);
     const timing =
       'requestsPerProcess' in shape
         ? { requests: shape.requestsPerProcess }
-        : { durationSeconds: shape.seconds, ratePerClient: shape.totalRate === undefined ? undefined : Math.round((shape.totalRate / shape.processes) * 100) / 100 };
-    return runH2load({ url: `${baseUrl}${request.path}`, headers: request.headers, logFile: join(workdir, `fleet-${i}.log`), clients: 1, streams: 1, ...timing });
+        : {
+            durationSeconds: shape.seconds,
+            ratePerClient:
+              shape.totalRate === undefined ? undefined : Math.round((shape.totalRate / shape.processes) * 100) / 100,
+          };
+    return runH2load({
+      url: `${baseUrl}${request.path}`,
+      headers: request.headers,
+      logFile: join(workdir, `fleet-${i}.log`),
+      clients: 1,
+      streams: 1,
+      ...timing,
+    });
   });
   const results = await Promise.all(runs);
   return {

@@ -10,7 +10,8 @@ const QUANTILES: Array<[Quantile, string]> = [
   ['maxMs', 'max'],
 ];
 
-const fixed = (value: number | undefined, digits: number): string => (value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits));
+const fixed = (value: number | undefined, digits: number): string =>
+  value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits);
 
 /** `value (× ratio to the floor's)`, the ratio left out on the floor's own row. */
 function besideFloor(value: number | undefined, floor: number | undefined, digits: number, isFloor: boolean): string {
@@ -30,18 +31,29 @@ export function added(run: EnvoyRun | undefined, direct: EnvoyRun | undefined, q
 
 function throughputTable(phase: MeasuredEnvoyPhase): string[] {
   const floor = phase.variants.find((v) => v.name === 'envoy-floor');
-  const lines = ['| variant | ext_authz answered by | req/s saturating | authz CPU s / 1000 checks (at saturation) |', '|---|---|---:|---:|'];
+  const lines = [
+    '| variant | ext_authz answered by | req/s saturating | authz CPU s / 1000 checks (at saturation) |',
+    '|---|---|---:|---:|',
+  ];
   for (const v of phase.variants) {
     const isFloor = v === floor;
     const cpu = v.saturating.authzCpuSecondsPer1000;
-    lines.push(`| \`${v.name}\` | ${v.authz} | ${besideFloor(v.saturating.checksPerSecond, floor?.saturating.checksPerSecond, 0, isFloor || v.name === 'envoy-direct')} | ${besideFloor(cpu, floor?.saturating.authzCpuSecondsPer1000, 3, isFloor)} |`);
+    lines.push(
+      `| \`${v.name}\` | ${v.authz} | ${besideFloor(v.saturating.checksPerSecond, floor?.saturating.checksPerSecond, 0, isFloor || v.name === 'envoy-direct')} | ${besideFloor(cpu, floor?.saturating.authzCpuSecondsPer1000, 3, isFloor)} |`,
+    );
   }
   return lines;
 }
 
 function latencyTable(phase: MeasuredEnvoyPhase, rate: number): string[] {
-  const direct = runAt(phase.variants.find((v) => v.name === 'envoy-direct'), rate);
-  const floor = runAt(phase.variants.find((v) => v.name === 'envoy-floor'), rate);
+  const direct = runAt(
+    phase.variants.find((v) => v.name === 'envoy-direct'),
+    rate,
+  );
+  const floor = runAt(
+    phase.variants.find((v) => v.name === 'envoy-floor'),
+    rate,
+  );
   const lines = [
     `At ${rate} req/s: latency **added over \`envoy-direct\`** in ms (× the floor's addition); \`envoy-direct\`'s own latency in its row.`,
     '',
@@ -56,12 +68,15 @@ function latencyTable(phase: MeasuredEnvoyPhase, rate: number): string[] {
       v.name === 'envoy-direct'
         ? QUANTILES.map(([q]) => `${fixed(run.latency[q], 2)} (itself)`)
         : QUANTILES.map(([q]) => besideFloor(added(run, direct, q), added(floor, direct, q), 2, isFloor));
-    lines.push(`| \`${v.name}\` | ${cells.join(' | ')} | ${besideFloor(run.authzCpuSecondsPer1000, floor?.authzCpuSecondsPer1000, 3, isFloor)} |`);
+    lines.push(
+      `| \`${v.name}\` | ${cells.join(' | ')} | ${besideFloor(run.authzCpuSecondsPer1000, floor?.authzCpuSecondsPer1000, 3, isFloor)} |`,
+    );
   }
   return lines;
 }
 
-const summary = (latency: LatencySummary): string => `p50 ${fixed(latency.p50Ms, 2)} ms, p90 ${fixed(latency.p90Ms, 2)} ms, p99 ${fixed(latency.p99Ms, 2)} ms`;
+const summary = (latency: LatencySummary): string =>
+  `p50 ${fixed(latency.p50Ms, 2)} ms, p90 ${fixed(latency.p90Ms, 2)} ms, p99 ${fixed(latency.p99Ms, 2)} ms`;
 
 /**
  * The miss path's overhead at each fixed rate: the p50 it adds over envoy-direct minus Kratos's
@@ -74,7 +89,9 @@ function missOverheads(phase: MeasuredEnvoyPhase): string[] {
     for (const { rate, run } of variant.rates) {
       const p50 = added(run, runAt(direct, rate), 'p50Ms');
       if (p50 === undefined || !run.kratosWhoami) continue;
-      lines.push(`- \`${variant.name}\` at ${rate} req/s adds p50 ${fixed(p50, 2)} ms over \`envoy-direct\`; Kratos's own whoami during the run (driver → Kratos, one call every 20 ms, keep-alive) ${summary(run.kratosWhoami)}: the service's share of a miss (with Envoy's ext_authz hop) is **${fixed(p50 - run.kratosWhoami.p50Ms, 2)} ms** (target ≤ 0.5 ms).`);
+      lines.push(
+        `- \`${variant.name}\` at ${rate} req/s adds p50 ${fixed(p50, 2)} ms over \`envoy-direct\`; Kratos's own whoami during the run (driver → Kratos, one call every 20 ms, keep-alive) ${summary(run.kratosWhoami)}: the service's share of a miss (with Envoy's ext_authz hop) is **${fixed(p50 - run.kratosWhoami.p50Ms, 2)} ms** (target ≤ 0.5 ms).`,
+      );
     }
   }
   return lines;
@@ -102,13 +119,25 @@ export function renderEnvoyMarkdown(report: EnvoyReport): string[] {
     ...throughputTable(report),
   );
   for (const rate of rates) lines.push('', ...latencyTable(report, rate));
-  lines.push('', ...missOverheads(report), '', '- Heimdall: the peer phase, "Against Heimdall through the same Envoy".', `- ${PEER_KRATOS_LIMITS}`);
-  for (const v of report.variants) for (const run of [v.saturating, ...v.rates.map((r) => r.run)]) lines.push(`- \`${v.name}\`: ${run.load}${stalls(run)}${run.problems.length > 0 ? ` — **${run.problems.join('; ')}**` : ''}`);
+  lines.push(
+    '',
+    ...missOverheads(report),
+    '',
+    '- Heimdall: the peer phase, "Against Heimdall through the same Envoy".',
+    `- ${PEER_KRATOS_LIMITS}`,
+  );
+  for (const v of report.variants)
+    for (const run of [v.saturating, ...v.rates.map((r) => r.run)])
+      lines.push(
+        `- \`${v.name}\`: ${run.load}${stalls(run)}${run.problems.length > 0 ? ` — **${run.problems.join('; ')}**` : ''}`,
+      );
   return lines;
 }
 
 /** Every problem of the phase, prefixed with its variant. */
 export function envoyProblems(report: EnvoyReport | undefined): string[] {
   if (!report || 'skipped' in report) return [];
-  return report.variants.flatMap((v) => [v.saturating, ...v.rates.map((r) => r.run)].flatMap((run) => run.problems.map((p) => `${v.name}: ${p}`)));
+  return report.variants.flatMap((v) =>
+    [v.saturating, ...v.rates.map((r) => r.run)].flatMap((run) => run.problems.map((p) => `${v.name}: ${p}`)),
+  );
 }

@@ -1,7 +1,8 @@
 /** What the envoy-* scenarios report (envoy-scenarios.ts measures, envoy-report.ts renders). */
 import type { LatencySummary } from './stats';
 
-export type VariantName = 'envoy-direct' | 'envoy-floor' | 'envoy-hit' | 'envoy-miss' | 'envoy-miss-real' | 'envoy-peer-kratos';
+export type VariantName =
+  'envoy-direct' | 'envoy-floor' | 'envoy-hit' | 'envoy-miss' | 'envoy-miss-real' | 'envoy-peer-kratos';
 
 export interface EnvoyRun {
   load: string;

@@ -23,8 +23,12 @@ import { CACHE, CHECKS } from './verify';
 import { whoamiLatency } from './whoami-latency';
 
 const WHOAMI_OK = sampleKey('kratos_ext_authz_kratos_requests_total', { endpoint: 'whoami', status: '200' });
-const ALLOWED = ['cookie', 'token'].map((credential) => sampleKey(CHECKS, { front_door: 'grpc', decision: 'allow', credential, reason: 'ok' }));
-const UNAVAILABLE = ['cookie', 'token'].map((credential) => sampleKey(CHECKS, { front_door: 'grpc', decision: 'error', credential, reason: 'kratos_unavailable' }));
+const ALLOWED = ['cookie', 'token'].map((credential) =>
+  sampleKey(CHECKS, { front_door: 'grpc', decision: 'allow', credential, reason: 'ok' }),
+);
+const UNAVAILABLE = ['cookie', 'token'].map((credential) =>
+  sampleKey(CHECKS, { front_door: 'grpc', decision: 'error', credential, reason: 'kratos_unavailable' }),
+);
 
 /** What each variant must show besides "every request reached the upstream, allowed". */
 type Expectation = 'nothing' | 'floor' | 'all hits' | 'whoami per check' | 'kratos identity header';
@@ -44,7 +48,12 @@ function grpcAuthz(server: ServerProcess): AuthzProcess {
 
 /** The peer's Kratos, which the phase starts first (for its sessions) and stops last. */
 function peerAuthz(kratos: RealKratos): AuthzProcess {
-  return { pid: kratos.pid, envoy: { kind: 'kratos-whoami', kratosPort: Number(new URL(kratos.publicUrl).port) }, server: undefined, stop: async () => undefined };
+  return {
+    pid: kratos.pid,
+    envoy: { kind: 'kratos-whoami', kratosPort: Number(new URL(kratos.publicUrl).port) },
+    server: undefined,
+    stop: async () => undefined,
+  };
 }
 
 interface Variant {
@@ -98,9 +107,11 @@ function verify(variant: Variant, before: Snapshot, after: Snapshot, fleet: Flee
   const slack = fleet.processes;
   const tolerated = Math.ceil(answered * TOLERATED_SHARE);
   const problems: string[] = [];
-  if (notOk > tolerated) problems.push(`${notOk} requests were not answered 200 (Envoy 403/503, or failed streams), more than ${tolerated}`);
+  if (notOk > tolerated)
+    problems.push(`${notOk} requests were not answered 200 (Envoy 403/503, or failed streams), more than ${tolerated}`);
   const reached = after.upstream.requests - before.upstream.requests;
-  if (reached < answered || reached > answered + slack) problems.push(`h2load counted ${answered} answers but the upstream ${reached} requests`);
+  if (reached < answered || reached > answered + slack)
+    problems.push(`h2load counted ${answered} answers but the upstream ${reached} requests`);
   let checks = 0;
   let allowed = 0;
   let kratosUnavailable = 0;
@@ -110,7 +121,8 @@ function verify(variant: Variant, before: Snapshot, after: Snapshot, fleet: Flee
     // and asks Kratos once per request (no cache), so each answered request is one check.
     checks = answered;
     const withIdentity = after.upstream.withIdentity - before.upstream.withIdentity;
-    if (withIdentity < answered) problems.push(`only ${withIdentity} of ${answered} upstream requests carried Kratos's identity header`);
+    if (withIdentity < answered)
+      problems.push(`only ${withIdentity} of ${answered} upstream requests carried Kratos's identity header`);
   }
   if (before.metrics && after.metrics) {
     const deltas = counterDeltas(before.metrics, after.metrics, CHECKS);
@@ -118,21 +130,32 @@ function verify(variant: Variant, before: Snapshot, after: Snapshot, fleet: Flee
     kratosUnavailable = UNAVAILABLE.reduce((sum, key) => sum + (deltas.get(key) ?? 0), 0);
     checks = allowed + kratosUnavailable;
     for (const key of [...ALLOWED, ...UNAVAILABLE]) deltas.delete(key);
-    if (deltas.size > 0) problems.push(`checks that were not allows: ${[...deltas].map(([key, n]) => `${key} ×${n}`).join(', ')}`);
-    if (kratosUnavailable > tolerated) problems.push(`${kratosUnavailable} checks met a Kratos timeout, more than ${tolerated}`);
+    if (deltas.size > 0)
+      problems.push(`checks that were not allows: ${[...deltas].map(([key, n]) => `${key} ×${n}`).join(', ')}`);
+    if (kratosUnavailable > tolerated)
+      problems.push(`${kratosUnavailable} checks met a Kratos timeout, more than ${tolerated}`);
     const withIdentity = after.upstream.withIdentity - before.upstream.withIdentity;
-    if (withIdentity < answered) problems.push(`only ${withIdentity} of ${answered} upstream requests carried the identity header`);
-    const hits = counterDeltas(before.metrics, after.metrics, CACHE).get(sampleKey(CACHE, { cache: 'session', result: 'hit' })) ?? 0;
-    const whoami = counterDeltas(before.metrics, after.metrics, 'kratos_ext_authz_kratos_requests_total').get(WHOAMI_OK) ?? 0;
-    if (variant.expectation === 'all hits' && hits < allowed) problems.push(`only ${hits} of ${allowed} allowed checks were cache hits`);
+    if (withIdentity < answered)
+      problems.push(`only ${withIdentity} of ${answered} upstream requests carried the identity header`);
+    const hits =
+      counterDeltas(before.metrics, after.metrics, CACHE).get(sampleKey(CACHE, { cache: 'session', result: 'hit' })) ??
+      0;
+    const whoami =
+      counterDeltas(before.metrics, after.metrics, 'kratos_ext_authz_kratos_requests_total').get(WHOAMI_OK) ?? 0;
+    if (variant.expectation === 'all hits' && hits < allowed)
+      problems.push(`only ${hits} of ${allowed} allowed checks were cache hits`);
     // A check Envoy gave up on is still in flight at the service when h2load sends that
     // credential's next request, which then joins its whoami: at most one per request not 200.
     // And the request each process had in flight when the previous run stopped may have its
     // whoami counted in one run and its check in the next: at most one per process.
-    if (variant.expectation === 'whoami per check' && (whoami > allowed + slack || whoami < allowed - notOk - slack)) problems.push(`${allowed} allowed checks but ${whoami} whoami calls`);
+    if (variant.expectation === 'whoami per check' && (whoami > allowed + slack || whoami < allowed - notOk - slack))
+      problems.push(`${allowed} allowed checks but ${whoami} whoami calls`);
   }
   // Requests Envoy answered 503 after its timeout were still checked, later.
-  if (variant.expectation !== 'nothing' && (checks < answered || checks > answered + notOk + slack)) problems.push(`h2load counted ${answered} answers (+${notOk} not 200) but the authorization server ${checks} checks`);
+  if (variant.expectation !== 'nothing' && (checks < answered || checks > answered + notOk + slack))
+    problems.push(
+      `h2load counted ${answered} answers (+${notOk} not 200) but the authorization server ${checks} checks`,
+    );
   return { checks, notOk, kratosUnavailable, problems };
 }
 
@@ -160,15 +183,32 @@ interface Running {
 /** Whoami calls this far apart: a light probe beside a fixed-rate run (a few % of its rate). */
 const PROBE_PAUSE_MS = 20;
 
-async function measure(ctx: BenchContext, running: Running, upstream: UpstreamProcess, shape: TimedShape): Promise<Piece> {
+async function measure(
+  ctx: BenchContext,
+  running: Running,
+  upstream: UpstreamProcess,
+  shape: TimedShape,
+): Promise<Piece> {
   const { variant, authz, proxy } = running;
   const before = await snapshot(authz, upstream);
   // Bounded: the probe's calls fit in the run (each call takes at least the pause).
   const probeCalls = Math.floor((shape.seconds * 1000) / (PROBE_PAUSE_MS + 2));
-  const probe = variant.probe && shape.totalRate !== undefined ? whoamiLatency(variant.probe.publicUrl, variant.probe.headers, probeCalls, PROBE_PAUSE_MS) : undefined;
-  const [fleet, whoamiUs] = await Promise.all([runFleet(proxy.baseUrl, variant.credentials, shape, ctx.workdir), probe]);
+  const probe =
+    variant.probe && shape.totalRate !== undefined
+      ? whoamiLatency(variant.probe.publicUrl, variant.probe.headers, probeCalls, PROBE_PAUSE_MS)
+      : undefined;
+  const [fleet, whoamiUs] = await Promise.all([
+    runFleet(proxy.baseUrl, variant.credentials, shape, ctx.workdir),
+    probe,
+  ]);
   const after = await snapshot(authz, upstream);
-  return { checksPerSecond: fleet.checksPerSecond, durationsUs: fleet.durationsUs, cpuMs: after.cpuMs - before.cpuMs, whoamiUs, ...verify(variant, before, after, fleet) };
+  return {
+    checksPerSecond: fleet.checksPerSecond,
+    durationsUs: fleet.durationsUs,
+    cpuMs: after.cpuMs - before.cpuMs,
+    whoamiUs,
+    ...verify(variant, before, after, fleet),
+  };
 }
 
 function combine(pieces: Piece[], hasServer: boolean, load: string): EnvoyRun {
@@ -204,9 +244,17 @@ async function setUp(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess
 /** One round of one variant: saturating, then each fixed rate. */
 async function runRound(ctx: BenchContext, running: Running, upstream: UpstreamProcess): Promise<void> {
   const s = ctx.settings;
-  running.saturating.push(await measure(ctx, running, upstream, { processes: s.envoySaturatingProcesses, seconds: s.envoySaturatingSeconds }));
+  running.saturating.push(
+    await measure(ctx, running, upstream, { processes: s.envoySaturatingProcesses, seconds: s.envoySaturatingSeconds }),
+  );
   for (const [index, rate] of s.envoyRates.entries()) {
-    running.rates[index]?.push(await measure(ctx, running, upstream, { processes: processesForRate(rate), seconds: s.envoyRateSeconds, totalRate: rate }));
+    running.rates[index]?.push(
+      await measure(ctx, running, upstream, {
+        processes: processesForRate(rate),
+        seconds: s.envoyRateSeconds,
+        totalRate: rate,
+      }),
+    );
   }
 }
 
@@ -217,23 +265,44 @@ function variantResult(ctx: BenchContext, running: Running): EnvoyVariant {
   return {
     name: running.variant.name,
     authz: running.variant.authz,
-    saturating: combine(running.saturating, hasServer, `${s.envoySaturatingProcesses} h2load processes × 1 connection × 1 stream, saturating, ${rounds} × ${s.envoySaturatingSeconds} s`),
+    saturating: combine(
+      running.saturating,
+      hasServer,
+      `${s.envoySaturatingProcesses} h2load processes × 1 connection × 1 stream, saturating, ${rounds} × ${s.envoySaturatingSeconds} s`,
+    ),
     rates: s.envoyRates.map((rate, index) => {
       const processes = processesForRate(rate);
-      return { rate, run: combine(running.rates[index] ?? [], hasServer, `${rate} req/s: ${processes} h2load processes × --rps ${(rate / processes).toFixed(1)}, ${rounds} × ${s.envoyRateSeconds} s`) };
+      return {
+        rate,
+        run: combine(
+          running.rates[index] ?? [],
+          hasServer,
+          `${rate} req/s: ${processes} h2load processes × --rps ${(rate / processes).toFixed(1)}, ${rounds} × ${s.envoyRateSeconds} s`,
+        ),
+      };
     }),
   };
 }
 
 /** Every variant set up at once, then measured in turns, round after round. */
-async function runVariants(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess, variants: Variant[]): Promise<EnvoyVariant[]> {
+async function runVariants(
+  ctx: BenchContext,
+  envoy: Binary,
+  upstream: UpstreamProcess,
+  variants: Variant[],
+): Promise<EnvoyVariant[]> {
   const s = ctx.settings;
   const running: Running[] = [];
   try {
     for (const variant of variants) running.push(await setUp(ctx, envoy, upstream, variant));
     for (const each of running) {
       // JIT, connections and (for envoy-hit) the cache: untimed.
-      await runFleet(each.proxy.baseUrl, each.variant.credentials, { processes: s.envoySaturatingProcesses, requestsPerProcess: s.envoyWarmupPerProcess }, ctx.workdir);
+      await runFleet(
+        each.proxy.baseUrl,
+        each.variant.credentials,
+        { processes: s.envoySaturatingProcesses, requestsPerProcess: s.envoyWarmupPerProcess },
+        ctx.workdir,
+      );
     }
     for (let round = 0; round < s.envoyRounds; round++) {
       for (const each of running) {
@@ -270,11 +339,28 @@ export async function driveEnvoyHit(ctx: BenchContext, server: ServerProcess, se
   const upstream = await UpstreamProcess.start();
   try {
     const authz = grpcAuthz(server);
-    const proxy = await startEnvoy(newestEnvoy(outcome.binaries.envoy), ctx.workdir, 'profile', upstream.port, authz.envoy);
-    const variant: Variant = { name: 'envoy-hit', authz: 'profiled service', expectation: 'all hits', credentials, start: async () => authz };
+    const proxy = await startEnvoy(
+      newestEnvoy(outcome.binaries.envoy),
+      ctx.workdir,
+      'profile',
+      upstream.port,
+      authz.envoy,
+    );
+    const variant: Variant = {
+      name: 'envoy-hit',
+      authz: 'profiled service',
+      expectation: 'all hits',
+      credentials,
+      start: async () => authz,
+    };
     try {
       const running: Running = { variant, authz, proxy, saturating: [], rates: [] };
-      await runFleet(proxy.baseUrl, credentials, { processes: s.envoySaturatingProcesses, requestsPerProcess: s.envoyWarmupPerProcess }, ctx.workdir);
+      await runFleet(
+        proxy.baseUrl,
+        credentials,
+        { processes: s.envoySaturatingProcesses, requestsPerProcess: s.envoyWarmupPerProcess },
+        ctx.workdir,
+      );
       const piece = await measure(ctx, running, upstream, { processes: s.envoySaturatingProcesses, seconds });
       if (piece.problems.length > 0) throw new Error(piece.problems.join('; '));
       return piece.checks + s.envoySaturatingProcesses * s.envoyWarmupPerProcess;
@@ -289,7 +375,8 @@ export async function driveEnvoyHit(ctx: BenchContext, server: ServerProcess, se
 export async function envoyPhase(ctx: BenchContext): Promise<EnvoyReport> {
   const s = ctx.settings;
   const outcome = installBinaries();
-  if (!outcome.installed) return { skipped: `the real binaries are not installed and cannot be: missing ${outcome.missing.join(', ')}` };
+  if (!outcome.installed)
+    return { skipped: `the real binaries are not installed and cannot be: missing ${outcome.missing.join(', ')}` };
   const envoy = newestEnvoy(outcome.binaries.envoy);
   const loadAtStart = currentLoad();
   const sessionsNeeded = Math.ceil(Math.max(s.envoySaturatingProcesses, ...s.envoyRates.map(processesForRate)) / 2);
@@ -306,17 +393,66 @@ export async function envoyPhase(ctx: BenchContext): Promise<EnvoyReport> {
     const peerSessions = await peerKratos.newSessions(sessionsNeeded);
     const peer = peerKratos;
     const realKratos: KratosUrls = real;
-    const headers = (sessions: readonly SessionCredentials[]): Array<Record<string, string>> => sessions.flatMap((session): Array<Record<string, string>> => [{ cookie: session.cookie }, { authorization: `Bearer ${session.token}` }]);
-    const service = (name: string, kratos: KratosUrls, cache: 'on' | 'off', policy?: Record<string, string>) => async () => grpcAuthz(await startService(writeServiceConfig(ctx.workdir, `envoy-${name}`, kratos, cache, policy), ctx.serviceNodeFlags));
+    const headers = (sessions: readonly SessionCredentials[]): Array<Record<string, string>> =>
+      sessions.flatMap((session): Array<Record<string, string>> => [
+        { cookie: session.cookie },
+        { authorization: `Bearer ${session.token}` },
+      ]);
+    const service =
+      (name: string, kratos: KratosUrls, cache: 'on' | 'off', policy?: Record<string, string>) => async () =>
+        grpcAuthz(
+          await startService(
+            writeServiceConfig(ctx.workdir, `envoy-${name}`, kratos, cache, policy),
+            ctx.serviceNodeFlags,
+          ),
+        );
     const variants: Variant[] = [
-      { name: 'envoy-direct', authz: 'none (no ext_authz filter)', expectation: 'nothing', credentials: emulated, start: async () => undefined },
-      { name: 'envoy-floor', authz: 'floor-server.ts (do-nothing grpc-js Check)', expectation: 'floor', credentials: emulated, start: async () => grpcAuthz(await startFloorServer()) },
-      { name: 'envoy-hit', authz: 'kratos-ext-authz, cache on, every check a hit', expectation: 'all hits', credentials: emulated, start: service('hit', ctx.kratos, 'on') },
-      { name: 'envoy-miss', authz: `kratos-ext-authz, cache off, emulator whoami ${s.missKratosMs} ms`, expectation: 'whoami per check', credentials: emulated, probe: { publicUrl: ctx.kratos.publicUrl, headers: headers(emulated) }, start: service('miss', ctx.kratos, 'off') },
+      {
+        name: 'envoy-direct',
+        authz: 'none (no ext_authz filter)',
+        expectation: 'nothing',
+        credentials: emulated,
+        start: async () => undefined,
+      },
+      {
+        name: 'envoy-floor',
+        authz: 'floor-server.ts (do-nothing grpc-js Check)',
+        expectation: 'floor',
+        credentials: emulated,
+        start: async () => grpcAuthz(await startFloorServer()),
+      },
+      {
+        name: 'envoy-hit',
+        authz: 'kratos-ext-authz, cache on, every check a hit',
+        expectation: 'all hits',
+        credentials: emulated,
+        start: service('hit', ctx.kratos, 'on'),
+      },
+      {
+        name: 'envoy-miss',
+        authz: `kratos-ext-authz, cache off, emulator whoami ${s.missKratosMs} ms`,
+        expectation: 'whoami per check',
+        credentials: emulated,
+        probe: { publicUrl: ctx.kratos.publicUrl, headers: headers(emulated) },
+        start: service('miss', ctx.kratos, 'off'),
+      },
       // Password-only identities (aal1 sessions): `aal1` for cookies too keeps it one whoami per
       // check, as the emulator's aal2 sessions under highest_available are.
-      { name: 'envoy-miss-real', authz: `kratos-ext-authz, cache off, real Kratos ${real.version}`, expectation: 'whoami per check', credentials: realSessions, probe: { publicUrl: real.publicUrl, headers: headers(realSessions) }, start: service('miss-real', realKratos, 'off', { cookie: 'aal1', token: 'aal1' }) },
-      { name: 'envoy-peer-kratos', authz: `Envoy HTTP ext_authz straight at a real Kratos ${peer.version}'s whoami (bench/envoy-peer-kratos.yaml; that Kratos on the server core)`, expectation: 'kratos identity header', credentials: peerSessions, start: async () => peerAuthz(peer) },
+      {
+        name: 'envoy-miss-real',
+        authz: `kratos-ext-authz, cache off, real Kratos ${real.version}`,
+        expectation: 'whoami per check',
+        credentials: realSessions,
+        probe: { publicUrl: real.publicUrl, headers: headers(realSessions) },
+        start: service('miss-real', realKratos, 'off', { cookie: 'aal1', token: 'aal1' }),
+      },
+      {
+        name: 'envoy-peer-kratos',
+        authz: `Envoy HTTP ext_authz straight at a real Kratos ${peer.version}'s whoami (bench/envoy-peer-kratos.yaml; that Kratos on the server core)`,
+        expectation: 'kratos identity header',
+        credentials: peerSessions,
+        start: async () => peerAuthz(peer),
+      },
     ];
     const results = await runVariants(ctx, envoy, upstream, variants);
     return {

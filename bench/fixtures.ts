@@ -41,9 +41,21 @@ export interface KratosUrls {
  * Writes a service config (JSON is valid YAML) and returns its path. `policy` is merged over the
  * defaults (browser cookies `highest_available`, tokens `aal1`); `ttl` is the cache's when on.
  */
-export function writeServiceConfig(directory: string, name: string, kratos: KratosUrls, cache: CacheMode, policy: Record<string, string> = {}, ttl = BENCH_TTL): string {
+export function writeServiceConfig(
+  directory: string,
+  name: string,
+  kratos: KratosUrls,
+  cache: CacheMode,
+  policy: Record<string, string> = {},
+  ttl = BENCH_TTL,
+): string {
   const config = {
-    server: { grpc_address: '127.0.0.1:0', http_address: '127.0.0.1:0', http_authz_address: '127.0.0.1:0', shutdown_timeout: '2s' },
+    server: {
+      grpc_address: '127.0.0.1:0',
+      http_address: '127.0.0.1:0',
+      http_authz_address: '127.0.0.1:0',
+      shutdown_timeout: '2s',
+    },
     kratos: { public_url: kratos.publicUrl, admin_url: kratos.adminUrl, timeout: '150ms' },
     policy,
     // max_entries 0 turns both the session and identity caches off.

@@ -22,13 +22,21 @@ const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
 };
 
 function loadAuthorizationService(): grpc.ServiceDefinition {
-  const options = { keepCase: true, longs: String, enums: Number, defaults: false, oneofs: false, includeDirs: [join(projectRoot, 'proto')] };
-  const loaded = grpc.loadPackageDefinition(protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', options)) as unknown as {
+  const options = {
+    keepCase: true,
+    longs: String,
+    enums: Number,
+    defaults: false,
+    oneofs: false,
+    includeDirs: [join(projectRoot, 'proto')],
+  };
+  const loaded = grpc.loadPackageDefinition(
+    protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', options),
+  ) as unknown as {
     envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
   };
   return loaded.envoy.service.auth.v3.Authorization.service;
 }
-
 
 const OK: CheckResponse = { status: { code: 0 }, dynamic_metadata: { fields: {} } };
 

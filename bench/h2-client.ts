@@ -77,7 +77,11 @@ function requestHeaderBlock(port: number): Buffer {
   const bytes: number[] = [0x83, 0x86]; // :method POST, :scheme http
   bytes.push(...hpackInteger(4, 4, 0), ...hpackString(CHECK_PATH)); // :path (static name 4)
   bytes.push(...hpackInteger(1, 4, 0), ...hpackString(`127.0.0.1:${port}`)); // :authority (static name 1)
-  for (const [name, value] of [['content-type', 'application/grpc'], ['te', 'trailers'], ['grpc-timeout', '200m']] as const) {
+  for (const [name, value] of [
+    ['content-type', 'application/grpc'],
+    ['te', 'trailers'],
+    ['grpc-timeout', '200m'],
+  ] as const) {
     bytes.push(0x00, ...hpackString(name), ...hpackString(value));
   }
   return Buffer.from(bytes);
@@ -111,7 +115,10 @@ class Connection {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => this.onFatal(error));
-    socket.on('close', () => this.pending.size > 0 && this.onFatal(new Error('connection closed with requests in flight')));
+    socket.on(
+      'close',
+      () => this.pending.size > 0 && this.onFatal(new Error('connection closed with requests in flight')),
+    );
     // Our receive windows are made as large as HTTP/2 allows, so the server never waits on us.
     const settings = Buffer.alloc(12);
     settings.writeUInt16BE(SETTING.ENABLE_PUSH, 0);
@@ -120,7 +127,13 @@ class Connection {
     settings.writeUInt32BE(MAX_WINDOW, 8);
     const increment = Buffer.alloc(4);
     increment.writeUInt32BE(MAX_WINDOW - DEFAULT_WINDOW, 0);
-    this.queue(PREFACE, frameHeader(12, FRAME.SETTINGS, 0, 0), settings, frameHeader(4, FRAME.WINDOW_UPDATE, 0, 0), increment);
+    this.queue(
+      PREFACE,
+      frameHeader(12, FRAME.SETTINGS, 0, 0),
+      settings,
+      frameHeader(4, FRAME.WINDOW_UPDATE, 0, 0),
+      increment,
+    );
   }
 
   /** Requests started or waiting for flow-control window. */
@@ -133,7 +146,8 @@ class Connection {
    * latency counts from this call either way, as h2load's does.
    */
   send(body: Buffer, issuedAt = process.hrtime.bigint()): void {
-    if (body.length > this.peerStreamWindow) throw new Error(`request body of ${body.length} bytes exceeds the server's stream window`);
+    if (body.length > this.peerStreamWindow)
+      throw new Error(`request body of ${body.length} bytes exceeds the server's stream window`);
     if (body.length > this.sendWindow) {
       this.waitingForWindow.push(() => this.send(body, issuedAt));
       return;
@@ -270,7 +284,12 @@ class LoadRun {
 
   start(sockets: net.Socket[]): void {
     for (const socket of sockets) {
-      const connection: Connection = new Connection(socket, this.plan.port, (ok, micros) => this.completed(connection, ok, micros), (error) => this.abort(error));
+      const connection: Connection = new Connection(
+        socket,
+        this.plan.port,
+        (ok, micros) => this.completed(connection, ok, micros),
+        (error) => this.abort(error),
+      );
       this.connections.push(connection);
     }
     if (this.plan.durationSeconds !== undefined) setTimeout(() => this.stop(), this.plan.durationSeconds * 1000);
@@ -331,7 +350,12 @@ class LoadRun {
     if (this.ticker) clearInterval(this.ticker);
     for (const connection of this.connections) connection.close();
     const elapsedSeconds = Number(process.hrtime.bigint() - this.started) / 1e9;
-    this.finish({ durationsUs: Float64Array.from(this.durationsUs), succeeded: this.succeeded, failed: this.done - this.succeeded, elapsedSeconds });
+    this.finish({
+      durationsUs: Float64Array.from(this.durationsUs),
+      succeeded: this.succeeded,
+      failed: this.done - this.succeeded,
+      elapsedSeconds,
+    });
   }
 
   private abort(error: Error): void {

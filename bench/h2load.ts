@@ -4,7 +4,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { CHECK_PATH } from './bodies';
 import { LOAD_CORE, pinned } from './processes';
 
-export const H2LOAD_INSTALL_HINT = 'h2load not found. Install it (Debian/Ubuntu: sudo apt-get install -y nghttp2-client; macOS: brew install nghttp2) and run again.';
+export const H2LOAD_INSTALL_HINT =
+  'h2load not found. Install it (Debian/Ubuntu: sudo apt-get install -y nghttp2-client; macOS: brew install nghttp2) and run again.';
 
 /** h2load's version line, or undefined when it is not installed. */
 export function h2loadVersion(): string | undefined {

@@ -15,7 +15,10 @@ const CONFIG_DIR = join(REPO, 'bench', 'heimdall');
 
 /** Builds Heimdall unless cached (tens of minutes the first time) and returns its binary's path. */
 export function installHeimdall(): string {
-  const result = spawnSync(join(REPO, 'scripts', 'install-heimdall.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const result = spawnSync(join(REPO, 'scripts', 'install-heimdall.sh'), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const path = result.stdout.trim().split('\n').at(-1);
   if (result.status !== 0 || !path) throw new Error(`scripts/install-heimdall.sh exited ${String(result.status)}`);
   return path;
@@ -30,7 +33,10 @@ export interface HeimdallOptions {
   cacheTtl: string;
   /** The cores it runs on; GOMAXPROCS is their count. */
   cores: readonly number[];
-  /** Where its stdout and stderr go (the access log): a file, as a log shipper would read it, not a pipe into the driver. */
+  /**
+   * Where its stdout and stderr go (the access log): a file, as a log shipper would read it, not a
+   * pipe into the driver.
+   */
   logFile: string;
 }
 
@@ -52,18 +58,28 @@ export async function startHeimdall(options: HeimdallOptions): Promise<RunningHe
     GOMAXPROCS: String(options.cores.length),
   };
   // --insecure: plain loopback HTTP to Kratos and from Envoy, as the service is run here.
-  const [command, args] = pinned(options.cores, options.binary, ['serve', 'decision', '--envoy-grpc', '--insecure', '-c', join(CONFIG_DIR, 'heimdall.yaml')]);
+  const [command, args] = pinned(options.cores, options.binary, [
+    'serve',
+    'decision',
+    '--envoy-grpc',
+    '--insecure',
+    '-c',
+    join(CONFIG_DIR, 'heimdall.yaml'),
+  ]);
   const log = openSync(options.logFile, 'w');
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
   closeSync(log);
   const stop = (): Promise<void> => stopChild(child);
   try {
     await pollUntilOk(`http://127.0.0.1:${management}/.well-known/health`, 20_000, () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`heimdall exited with ${String(child.exitCode ?? child.signalCode)}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`heimdall exited with ${String(child.exitCode ?? child.signalCode)}`);
     });
   } catch (error) {
     await stop();
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${readFileSync(options.logFile, 'utf8').slice(-4000)}`);
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}\n${readFileSync(options.logFile, 'utf8').slice(-4000)}`,
+    );
   }
   return { pid: child.pid as number, grpcPort: port, stop };
 }

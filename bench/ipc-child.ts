@@ -25,7 +25,11 @@ export class IpcChild<Command extends object, Reply extends IpcReply> {
   }
 
   /** Forks `script --child` and resolves with the child and its ready message. */
-  static start<Command extends object, Reply extends IpcReply, Ready>(script: string, what: string, execArgv: string[] = []): Promise<{ child: IpcChild<Command, Reply>; ready: Ready }> {
+  static start<Command extends object, Reply extends IpcReply, Ready>(
+    script: string,
+    what: string,
+    execArgv: string[] = [],
+  ): Promise<{ child: IpcChild<Command, Reply>; ready: Ready }> {
     const child = fork(script, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     return new Promise((resolve, reject) => {
       child.once('error', reject);
@@ -37,7 +41,9 @@ export class IpcChild<Command extends object, Reply extends IpcReply> {
   ask(command: Command): Promise<Reply> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, (reply) => (reply.error ? reject(new Error(`${this.what}: ${reply.error}`)) : resolve(reply)));
+      this.pending.set(id, (reply) =>
+        reply.error ? reject(new Error(`${this.what}: ${reply.error}`)) : resolve(reply),
+      );
       this.child.send({ ...command, id });
     });
   }

@@ -39,7 +39,11 @@ function probe(core: number, seconds: number): Promise<Jitter> {
     execFile(command, args, { encoding: 'utf8' }, (error, stdout) => {
       if (error) return reject(error);
       const parsed = JSON.parse(stdout) as { worstGapMs: number; p99GapMs: number };
-      resolve({ core, worstGapMs: Math.round(parsed.worstGapMs * 10) / 10, p99GapMs: Math.round(parsed.p99GapMs * 100) / 100 });
+      resolve({
+        core,
+        worstGapMs: Math.round(parsed.worstGapMs * 10) / 10,
+        p99GapMs: Math.round(parsed.p99GapMs * 100) / 100,
+      });
     });
   });
 }

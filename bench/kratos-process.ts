@@ -73,7 +73,10 @@ class EmulatorHost {
       const email = `bench-${this.created}@example.com`;
       this.identity = this.emulator.addIdentity({
         traits: { email },
-        credentials: { password: { identifiers: [email] }, totp: { totp_url: 'otpauth://totp/bench?secret=JBSWY3DPEHPK3PXP' } },
+        credentials: {
+          password: { identifiers: [email] },
+          totp: { totp_url: 'otpauth://totp/bench?secret=JBSWY3DPEHPK3PXP' },
+        },
       });
     }
     this.created++;
@@ -110,7 +113,10 @@ export class KratosProcess {
   static async start(): Promise<KratosProcess> {
     // A large young generation lets per-request garbage die young instead of growing the old
     // generation, whose collections (with 100000 sessions live) pause for longer than a Kratos timeout.
-    const { child, ready } = await IpcChild.start<Command, Reply, Ready>(__filename, 'Kratos emulator', ['--expose-gc', '--max-semi-space-size=64']);
+    const { child, ready } = await IpcChild.start<Command, Reply, Ready>(__filename, 'Kratos emulator', [
+      '--expose-gc',
+      '--max-semi-space-size=64',
+    ]);
     return new KratosProcess(child, ready.publicUrl, ready.adminUrl);
   }
 

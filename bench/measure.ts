@@ -87,7 +87,10 @@ const HANDLER = 'kratos_ext_authz_check_duration_seconds_bucket';
  * gRPC), as the upper bound of the histogram bucket holding each: the figure OPA-Envoy
  * publishes ("gRPC handler time"), without the transport and queueing the client sees.
  */
-function handlerQuantiles(before: Samples | undefined, after: Samples | undefined): { handlerP50Ms: number; handlerP99Ms: number } {
+function handlerQuantiles(
+  before: Samples | undefined,
+  after: Samples | undefined,
+): { handlerP50Ms: number; handlerP99Ms: number } {
   const none = { handlerP50Ms: Number.NaN, handlerP99Ms: Number.NaN };
   if (!before || !after) return none;
   const buckets = [...counterDeltas(before, after, HANDLER)]
@@ -106,12 +109,17 @@ function handlerQuantiles(before: Samples | undefined, after: Samples | undefine
 const GC = 'nodejs_gc_duration_seconds';
 
 /** From prom-client's GC histogram (one series per GC kind): total pause time and pauses over 100 ms. */
-function gcDuring(before: Samples | undefined, after: Samples | undefined): { gcMs: number; gcPausesOver100ms: number } {
+function gcDuring(
+  before: Samples | undefined,
+  after: Samples | undefined,
+): { gcMs: number; gcPausesOver100ms: number } {
   if (!before || !after) return { gcMs: 0, gcPausesOver100ms: 0 };
   let seconds = 0;
   let long = 0;
-  for (const [key, delta] of counterDeltas(before, after, `${GC}_sum`)) if (key.startsWith(`${GC}_sum`)) seconds += delta;
-  for (const [key, delta] of counterDeltas(before, after, `${GC}_count`)) if (key.startsWith(`${GC}_count`)) long += delta;
+  for (const [key, delta] of counterDeltas(before, after, `${GC}_sum`))
+    if (key.startsWith(`${GC}_sum`)) seconds += delta;
+  for (const [key, delta] of counterDeltas(before, after, `${GC}_count`))
+    if (key.startsWith(`${GC}_count`)) long += delta;
   for (const [key, delta] of counterDeltas(before, after, `${GC}_bucket`)) if (key.includes('le="0.1"')) long -= delta;
   return { gcMs: seconds * 1000, gcPausesOver100ms: long };
 }
@@ -144,16 +152,32 @@ async function bracketed(bracket: Bracket, load: Load, slack: number, tolerated 
   };
   if (!before.metrics || !after.metrics) {
     problems.push(...checkFloorAnswers(checksCounted(before, after), answered, slack));
-    return { ...base, allowed: checksCounted(before, after), kratosUnavailable: 0, cache: { hit: 0, miss: 0, coalesced: 0, stale: 0 }, heapUsedBytes: undefined, problems };
+    return {
+      ...base,
+      allowed: checksCounted(before, after),
+      kratosUnavailable: 0,
+      cache: { hit: 0, miss: 0, coalesced: 0, stale: 0 },
+      heapUsedBytes: undefined,
+      problems,
+    };
   }
   const decisions = checkDecisions(before.metrics, after.metrics, answered, slack, tolerated);
   problems.push(...decisions.problems);
   if (problems.length > 0) {
-    problems.push(`longest stalls during the run: Kratos emulator ${after.kratosStallMs.toFixed(0)} ms, driver ${driverStallMs.toFixed(0)} ms`);
+    problems.push(
+      `longest stalls during the run: Kratos emulator ${after.kratosStallMs.toFixed(0)} ms, driver ${driverStallMs.toFixed(0)} ms`,
+    );
     problems.push(...bracket.server.takeWarnings().map((line) => `service log: ${line}`));
   }
   const cache = sessionCacheCounts(before.metrics, after.metrics);
-  return { ...base, allowed: decisions.allowed, kratosUnavailable: decisions.kratosUnavailable, cache, heapUsedBytes: after.metrics.get('nodejs_heap_size_used_bytes'), problems };
+  return {
+    ...base,
+    allowed: decisions.allowed,
+    kratosUnavailable: decisions.kratosUnavailable,
+    cache,
+    heapUsedBytes: after.metrics.get('nodejs_heap_size_used_bytes'),
+    problems,
+  };
 }
 
 export interface H2loadShape {
@@ -165,8 +189,17 @@ export interface H2loadShape {
 }
 
 /** h2load against the bracket's server with `dataFile` as every request's body. */
-export function measureH2load(bracket: Bracket, dataFile: string, workdir: string, shape: H2loadShape): Promise<Measured> {
-  const run: H2loadRun = { ...grpcCheckTarget(bracket.server.grpcPort, dataFile), logFile: join(workdir, 'h2load.log'), ...shape };
+export function measureH2load(
+  bracket: Bracket,
+  dataFile: string,
+  workdir: string,
+  shape: H2loadShape,
+): Promise<Measured> {
+  const run: H2loadRun = {
+    ...grpcCheckTarget(bracket.server.grpcPort, dataFile),
+    logFile: join(workdir, 'h2load.log'),
+    ...shape,
+  };
   // A timed run may stop with requests still in flight: the server answers them, h2load does not log them.
   const slack = shape.durationSeconds === undefined ? 0 : shape.clients * shape.streams;
   return bracketed(
@@ -180,18 +213,40 @@ export function measureH2load(bracket: Bracket, dataFile: string, workdir: strin
 }
 
 /** Untimed h2load requests (JIT, connections, cache fill); only failures are reported. */
-export async function warmUpH2load(server: ServerProcess, dataFile: string, workdir: string, requests: number, clients: number, streams: number): Promise<void> {
-  const result = await runH2load({ ...grpcCheckTarget(server.grpcPort, dataFile), logFile: join(workdir, 'warmup.log'), clients, streams, requests });
-  if (result.non200 > 0 || result.durationsUs.length !== requests) throw new Error(`warm-up: ${result.non200} of ${requests} requests failed`);
+export async function warmUpH2load(
+  server: ServerProcess,
+  dataFile: string,
+  workdir: string,
+  requests: number,
+  clients: number,
+  streams: number,
+): Promise<void> {
+  const result = await runH2load({
+    ...grpcCheckTarget(server.grpcPort, dataFile),
+    logFile: join(workdir, 'warmup.log'),
+    clients,
+    streams,
+    requests,
+  });
+  if (result.non200 > 0 || result.durationsUs.length !== requests)
+    throw new Error(`warm-up: ${result.non200} of ${requests} requests failed`);
 }
 
 /** Our raw HTTP/2 client, for runs where each request carries a different body. */
-export function measureRaw(bracket: Bracket, plan: Omit<LoadPlan, 'port'>, toleratedKratosTimeouts = 0): Promise<Measured> {
+export function measureRaw(
+  bracket: Bracket,
+  plan: Omit<LoadPlan, 'port'>,
+  toleratedKratosTimeouts = 0,
+): Promise<Measured> {
   return bracketed(
     bracket,
     async () => {
       const result: LoadResult = await runLoad({ ...plan, port: bracket.server.grpcPort });
-      return { checksPerSecond: result.succeeded / result.elapsedSeconds, durationsUs: result.durationsUs, failed: result.failed };
+      return {
+        checksPerSecond: result.succeeded / result.elapsedSeconds,
+        durationsUs: result.durationsUs,
+        failed: result.failed,
+      };
     },
     0,
     toleratedKratosTimeouts,

@@ -21,7 +21,8 @@ const QUANTILES: Array<[keyof LatencySummary, string]> = [
   ['maxMs', 'max'],
 ];
 
-const fixed = (value: number | undefined, digits: number): string => (value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits));
+const fixed = (value: number | undefined, digits: number): string =>
+  value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits);
 
 type Figure = (variant: PeerVariant, alone: PeerVariant | undefined) => number | undefined;
 
@@ -56,7 +57,10 @@ function addedAt(rate: number, quantile: keyof LatencySummary): Figure {
 
 function coreTable(phase: MeasuredPeerPhase, run: PeerCoreRun): string[] {
   const rates = run.variants[0]?.rates.map((each) => each.rate) ?? [];
-  const authzOnly = (figure: Figure): Figure => (variant, alone) => (variant.name === 'envoy-alone' ? undefined : figure(variant, alone));
+  const authzOnly =
+    (figure: Figure): Figure =>
+    (variant, alone) =>
+      variant.name === 'envoy-alone' ? undefined : figure(variant, alone);
   return [
     `### ${run.cores.length} core${run.cores.length > 1 ? 's' : ''} (cores ${run.cores.join(',')}; Envoy --concurrency ${run.cores.length}; load average ${run.loadAverage.start.toFixed(2)} → ${run.loadAverage.end.toFixed(2)})`,
     '',
@@ -65,10 +69,31 @@ function coreTable(phase: MeasuredPeerPhase, run: PeerCoreRun): string[] {
     row(run, 'saturating throughput, req/s (`h2load -c 8 -m 8`)', 0, (variant) => variant.saturating.requestsPerSecond),
     row(run, 'authorization CPU per check at saturation, µs', 0, (variant) => variant.saturating.authzCpuUsPerCheck),
     row(run, 'RSS after the runs, MiB', 0, (variant) => variant.rssMiB),
-    ...rates.flatMap((rate) => QUANTILES.map(([quantile, label]) => row(run, `added ${label} at ${rate} req/s, ms (Envoy alone: its own)`, 2, addedAt(rate, quantile)))),
-    ...rates.map((rate) => row(run, `authorization CPU per check at ${rate} req/s, µs`, 0, authzOnly((variant) => rateRun(variant, rate)?.authzCpuUsPerCheck))),
-    row(run, `${phase.burstChecks} simultaneous checks on a new cookie: whoami calls`, 0, authzOnly((variant) => variant.burstWhoami)),
-    row(run, `… of which answered 200 within Envoy's 200 ms timeout`, 0, authzOnly((variant) => variant.burstAnswered)),
+    ...rates.flatMap((rate) =>
+      QUANTILES.map(([quantile, label]) =>
+        row(run, `added ${label} at ${rate} req/s, ms (Envoy alone: its own)`, 2, addedAt(rate, quantile)),
+      ),
+    ),
+    ...rates.map((rate) =>
+      row(
+        run,
+        `authorization CPU per check at ${rate} req/s, µs`,
+        0,
+        authzOnly((variant) => rateRun(variant, rate)?.authzCpuUsPerCheck),
+      ),
+    ),
+    row(
+      run,
+      `${phase.burstChecks} simultaneous checks on a new cookie: whoami calls`,
+      0,
+      authzOnly((variant) => variant.burstWhoami),
+    ),
+    row(
+      run,
+      `… of which answered 200 within Envoy's 200 ms timeout`,
+      0,
+      authzOnly((variant) => variant.burstAnswered),
+    ),
     '',
   ];
 }
@@ -86,5 +111,9 @@ export function renderPeerMarkdown(report: PeerReport): string[] {
 
 export function peerProblems(report: PeerReport | undefined): string[] {
   if (!report || 'skipped' in report) return [];
-  return report.coreRuns.flatMap((run) => run.variants.flatMap((variant) => variant.problems.map((problem) => `peer ${variant.name} (cores ${run.cores.join(',')}): ${problem}`)));
+  return report.coreRuns.flatMap((run) =>
+    run.variants.flatMap((variant) =>
+      variant.problems.map((problem) => `peer ${variant.name} (cores ${run.cores.join(',')}): ${problem}`),
+    ),
+  );
 }

@@ -64,16 +64,32 @@ interface Running {
 
 type Shape = { seconds: number; rate?: number } | { requests: number; streams: number };
 
-function h2loadShape(shape: Shape): { clients: number; streams: number; durationSeconds?: number; requests?: number; ratePerClient?: number } {
+function h2loadShape(shape: Shape): {
+  clients: number;
+  streams: number;
+  durationSeconds?: number;
+  requests?: number;
+  ratePerClient?: number;
+} {
   if ('requests' in shape) return { clients: 1, streams: shape.streams, requests: shape.requests };
   if (shape.rate === undefined) return { ...SATURATING, durationSeconds: shape.seconds };
   const clients = Math.max(1, Math.ceil(shape.rate / MAX_RATE_PER_CLIENT));
   return { clients, streams: 1, durationSeconds: shape.seconds, ratePerClient: shape.rate / clients };
 }
 
-function drive(ctx: BenchContext, proxy: RunningEnvoy, session: SessionCredentials, shape: Shape): Promise<H2loadResult> {
+function drive(
+  ctx: BenchContext,
+  proxy: RunningEnvoy,
+  session: SessionCredentials,
+  shape: Shape,
+): Promise<H2loadResult> {
   const request = requestOf('browser', session, 0);
-  return runH2load({ url: `${proxy.baseUrl}${request.path}`, headers: request.headers, logFile: join(ctx.workdir, 'peer.log'), ...h2loadShape(shape) });
+  return runH2load({
+    url: `${proxy.baseUrl}${request.path}`,
+    headers: request.headers,
+    logFile: join(ctx.workdir, 'peer.log'),
+    ...h2loadShape(shape),
+  });
 }
 
 /** Requests a stopped h2load left in flight still reach the upstream: wait until its count stops moving. */
@@ -88,7 +104,13 @@ async function settledCounts(upstream: UpstreamProcess): Promise<UpstreamCounts>
 }
 
 /** One measured run, proved by the upstream: every request it saw was allowed with the identity header. */
-async function measure(ctx: BenchContext, running: Running, upstream: UpstreamProcess, session: SessionCredentials, shape: Shape): Promise<Piece> {
+async function measure(
+  ctx: BenchContext,
+  running: Running,
+  upstream: UpstreamProcess,
+  session: SessionCredentials,
+  shape: Shape,
+): Promise<Piece> {
   const cpu = (): number => (running.authz ? (cpuTimeMs(running.authz.pid) ?? Number.NaN) : Number.NaN);
   const before = await settledCounts(upstream);
   const cpuBefore = cpu();
@@ -99,13 +121,23 @@ async function measure(ctx: BenchContext, running: Running, upstream: UpstreamPr
   const { clients, streams } = h2loadShape(shape);
   const problems: string[] = [];
   const tolerated = Math.ceil(answered * TOLERATED_SHARE);
-  if (result.non200 > tolerated) problems.push(`${result.non200} requests were not answered 200, more than ${tolerated}`);
+  if (result.non200 > tolerated)
+    problems.push(`${result.non200} requests were not answered 200, more than ${tolerated}`);
   const reached = after.requests - before.requests;
   // A timed h2load run stops with its requests in flight: answered upstream, not logged.
-  if (reached < answered || reached > answered + clients * streams) problems.push(`h2load counted ${answered} answers but the upstream ${reached} requests`);
+  if (reached < answered || reached > answered + clients * streams)
+    problems.push(`h2load counted ${answered} answers but the upstream ${reached} requests`);
   const withIdentity = after.withIdentity - before.withIdentity;
-  if (running.authz && withIdentity < answered) problems.push(`only ${withIdentity} of ${answered} upstream requests carried x-kratos-identity-id`);
-  return { requestsPerSecond: result.requestsPerSecond, durationsUs: result.durationsUs, cpuMs: cpuAfter - cpuBefore, answered, notOk: result.non200, problems };
+  if (running.authz && withIdentity < answered)
+    problems.push(`only ${withIdentity} of ${answered} upstream requests carried x-kratos-identity-id`);
+  return {
+    requestsPerSecond: result.requestsPerSecond,
+    durationsUs: result.durationsUs,
+    cpuMs: cpuAfter - cpuBefore,
+    answered,
+    notOk: result.non200,
+    problems,
+  };
 }
 
 function combine(pieces: Piece[], hasAuthz: boolean): PeerRun {
@@ -121,14 +153,20 @@ function combine(pieces: Piece[], hasAuthz: boolean): PeerRun {
 }
 
 /** whoami calls for `checks` simultaneous requests on a cookie nobody has checked, while Kratos is slow. */
-async function burstWhoami(ctx: BenchContext, running: Running): Promise<{ whoami: number; answered: number; problems: string[] }> {
+async function burstWhoami(
+  ctx: BenchContext,
+  running: Running,
+): Promise<{ whoami: number; answered: number; problems: string[] }> {
   const s = ctx.settings;
   const [session] = await ctx.kratos.newSessions(1);
   if (!session) throw new Error('the emulator made no session');
   await ctx.kratos.setLatency(s.burstKratosMs);
   try {
     const before = (await ctx.kratos.whoamiTotal()).total;
-    const result = await drive(ctx, running.proxy, session, { requests: s.peerBurstChecks, streams: s.peerBurstChecks });
+    const result = await drive(ctx, running.proxy, session, {
+      requests: s.peerBurstChecks,
+      streams: s.peerBurstChecks,
+    });
     const whoami = (await ctx.kratos.whoamiTotal()).total - before;
     // 500 checks through one Envoy worker may take longer than its 200 ms ext_authz timeout, so the
     // last ones can be 503s on any machine: a figure. None answered means nothing was measured.
@@ -140,12 +178,25 @@ async function burstWhoami(ctx: BenchContext, running: Running): Promise<{ whoam
   }
 }
 
-async function setUp(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess, spec: PeerVariantSpec, cores: readonly number[]): Promise<Running> {
+async function setUp(
+  ctx: BenchContext,
+  envoy: Binary,
+  upstream: UpstreamProcess,
+  spec: PeerVariantSpec,
+  cores: readonly number[],
+): Promise<Running> {
   const authz = await spec.start(cores);
   // Names the process whose stall-probe log (stalls-<pid>.log) belongs to this variant.
   if (authz) process.stderr.write(`bench: peer, cores ${cores.join(',')}: ${spec.name} is pid ${authz.pid}\n`);
   try {
-    const proxy = await startEnvoy(envoy, ctx.workdir, `peer-${spec.name}`, upstream.port, authz?.envoy ?? { kind: 'none' }, cores.length);
+    const proxy = await startEnvoy(
+      envoy,
+      ctx.workdir,
+      `peer-${spec.name}`,
+      upstream.port,
+      authz?.envoy ?? { kind: 'none' },
+      cores.length,
+    );
     return { spec, authz, proxy, saturating: [], rates: ctx.settings.peerRates.map(() => []) };
   } catch (error) {
     await authz?.stop();
@@ -153,7 +204,13 @@ async function setUp(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess
   }
 }
 
-async function runCoreSet(ctx: BenchContext, envoy: Binary, upstream: UpstreamProcess, specs: PeerVariantSpec[], cores: readonly number[]): Promise<PeerCoreRun> {
+async function runCoreSet(
+  ctx: BenchContext,
+  envoy: Binary,
+  upstream: UpstreamProcess,
+  specs: PeerVariantSpec[],
+  cores: readonly number[],
+): Promise<PeerCoreRun> {
   const s = ctx.settings;
   const loadAtStart = currentLoad();
   const [session] = await ctx.kratos.newSessions(1);
@@ -162,12 +219,16 @@ async function runCoreSet(ctx: BenchContext, envoy: Binary, upstream: UpstreamPr
   try {
     for (const spec of specs) running.push(await setUp(ctx, envoy, upstream, spec, cores));
     // JIT, connections and the caches: untimed.
-    for (const each of running) await drive(ctx, each.proxy, session, { requests: s.peerWarmupRequests, streams: SATURATING.streams });
+    for (const each of running)
+      await drive(ctx, each.proxy, session, { requests: s.peerWarmupRequests, streams: SATURATING.streams });
     for (let round = 0; round < s.peerRounds; round++) {
       for (const each of running) {
-        process.stderr.write(`bench: peer, cores ${cores.join(',')}, round ${round + 1}/${s.peerRounds}: ${each.spec.name}…\n`);
+        process.stderr.write(
+          `bench: peer, cores ${cores.join(',')}, round ${round + 1}/${s.peerRounds}: ${each.spec.name}…\n`,
+        );
         each.saturating.push(await measure(ctx, each, upstream, session, { seconds: s.peerSaturatingSeconds }));
-        for (const [index, rate] of s.peerRates.entries()) each.rates[index]?.push(await measure(ctx, each, upstream, session, { seconds: s.peerRateSeconds, rate }));
+        for (const [index, rate] of s.peerRates.entries())
+          each.rates[index]?.push(await measure(ctx, each, upstream, session, { seconds: s.peerRateSeconds, rate }));
       }
     }
     const variants: PeerVariant[] = [];
@@ -200,35 +261,69 @@ async function runCoreSet(ctx: BenchContext, envoy: Binary, upstream: UpstreamPr
 export async function peerPhase(ctx: BenchContext): Promise<PeerReport> {
   const s = ctx.settings;
   const outcome = installBinaries();
-  if (!outcome.installed) return { skipped: `the real binaries are not installed and cannot be: missing ${outcome.missing.join(', ')}` };
+  if (!outcome.installed)
+    return { skipped: `the real binaries are not installed and cannot be: missing ${outcome.missing.join(', ')}` };
   const newest = pinnedVersions().envoy.at(-1);
   const envoy = outcome.binaries.envoy.find((each) => each.version === newest);
   if (!envoy) throw new Error(`Envoy ${String(newest)} is pinned in stack/versions.json but not installed`);
   const heimdall = installHeimdall();
   await ctx.kratos.setLatency(s.missKratosMs);
-  const service = (kind: 'grpc' | 'http') => async (cores: readonly number[]): Promise<PeerAuthz> => {
-    const server = await startService(writeServiceConfig(ctx.workdir, `peer-${kind}`, ctx.kratos, 'on', {}, CACHE_TTL), ctx.serviceNodeFlags, cores);
-    const port = kind === 'grpc' ? server.grpcPort : server.httpAuthzPort;
-    if (port === undefined) throw new Error('the service logged no http_authz_port');
-    return { pid: server.pid, envoy: { kind, port }, stop: () => server.stop() };
-  };
-  const peer = (accessLog: boolean) => async (cores: readonly number[]): Promise<PeerAuthz> => {
-    const running = await startHeimdall({ binary: heimdall, kratosPublicUrl: ctx.kratos.publicUrl, accessLog, cacheTtl: CACHE_TTL, cores, logFile: join(ctx.workdir, `heimdall-${String(accessLog)}-${cores.length}.log`) });
-    // Heimdall's own Envoy example leaves encode_raw_headers at its default (false), the only form it reads.
-    return { pid: running.pid, envoy: { kind: 'grpc', port: running.grpcPort, encodeRawHeaders: false }, stop: () => running.stop() };
-  };
+  const service =
+    (kind: 'grpc' | 'http') =>
+    async (cores: readonly number[]): Promise<PeerAuthz> => {
+      const server = await startService(
+        writeServiceConfig(ctx.workdir, `peer-${kind}`, ctx.kratos, 'on', {}, CACHE_TTL),
+        ctx.serviceNodeFlags,
+        cores,
+      );
+      const port = kind === 'grpc' ? server.grpcPort : server.httpAuthzPort;
+      if (port === undefined) throw new Error('the service logged no http_authz_port');
+      return { pid: server.pid, envoy: { kind, port }, stop: () => server.stop() };
+    };
+  const peer =
+    (accessLog: boolean) =>
+    async (cores: readonly number[]): Promise<PeerAuthz> => {
+      const running = await startHeimdall({
+        binary: heimdall,
+        kratosPublicUrl: ctx.kratos.publicUrl,
+        accessLog,
+        cacheTtl: CACHE_TTL,
+        cores,
+        logFile: join(ctx.workdir, `heimdall-${String(accessLog)}-${cores.length}.log`),
+      });
+      // Heimdall's own Envoy example leaves encode_raw_headers at its default (false), the only form it reads.
+      return {
+        pid: running.pid,
+        envoy: { kind: 'grpc', port: running.grpcPort, encodeRawHeaders: false },
+        stop: () => running.stop(),
+      };
+    };
   const specs: PeerVariantSpec[] = [
     { name: 'envoy-alone', authz: 'none (no ext_authz filter)', start: async () => undefined },
     { name: 'service-grpc', authz: 'kratos-ext-authz over gRPC (one process)', start: service('grpc') },
-    { name: 'service-http', authz: 'kratos-ext-authz over http_service (/ext-authz, one process)', start: service('http') },
+    {
+      name: 'service-http',
+      authz: 'kratos-ext-authz over http_service (/ext-authz, one process)',
+      start: service('http'),
+    },
     { name: 'heimdall', authz: 'Heimdall v0.17.18 over gRPC, access log off', start: peer(false) },
-    { name: 'heimdall-access-log', authz: 'Heimdall v0.17.18 over gRPC, access log on (its default; to a file)', start: peer(true) },
+    {
+      name: 'heimdall-access-log',
+      authz: 'Heimdall v0.17.18 over gRPC, access log on (its default; to a file)',
+      start: peer(true),
+    },
   ];
   const upstream = await UpstreamProcess.start();
   try {
     const coreRuns: PeerCoreRun[] = [];
     for (const cores of s.peerCoreSets) coreRuns.push(await runCoreSet(ctx, envoy, upstream, specs, cores));
-    const result: MeasuredPeerPhase = { envoy: envoy.version, heimdall: 'v0.17.18', rounds: s.peerRounds, burstChecks: s.peerBurstChecks, coreRuns };
+    const result: MeasuredPeerPhase = {
+      envoy: envoy.version,
+      heimdall: 'v0.17.18',
+      rounds: s.peerRounds,
+      burstChecks: s.peerBurstChecks,
+      coreRuns,
+    };
     return result;
   } finally {
     await upstream.stop();

@@ -30,13 +30,18 @@ export function canPin(): boolean {
 export const BOTH_CORES = [SERVER_CORE, LOAD_CORE] as const;
 
 /** The command line that runs `command` on `cores` (taskset execs it, so the pid stays the same). */
-export function pinned(cores: number | readonly number[], command: string, args: readonly string[]): [string, string[]] {
+export function pinned(
+  cores: number | readonly number[],
+  command: string,
+  args: readonly string[],
+): [string, string[]] {
   return canPin() ? ['taskset', ['-c', [cores].flat().join(','), command, ...args]] : [command, [...args]];
 }
 
 /** Moves the driver, and every thread and child it starts later, onto the load core. */
 export function pinSelfToLoadCore(): void {
-  if (canPin()) execFileSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' });
+  if (canPin())
+    execFileSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' });
 }
 
 /** Resident set size of a process in bytes, from /proc (Linux). */
@@ -99,7 +104,12 @@ const MAX_WARNINGS = 5;
  * Starts a Node server pinned to the server core and waits for its first JSON stdout line with
  * a grpc_port (the service logs it with msg "serving", the floor prints it bare).
  */
-async function startNodeServer(script: string, args: string[], nodeFlags: string[], cores: number | readonly number[] = SERVER_CORE): Promise<ServerProcess> {
+async function startNodeServer(
+  script: string,
+  args: string[],
+  nodeFlags: string[],
+  cores: number | readonly number[] = SERVER_CORE,
+): Promise<ServerProcess> {
   const [command, argv] = pinned(cores, process.execPath, [...nodeFlags, script, ...args]);
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -125,9 +135,15 @@ async function startNodeServer(script: string, args: string[], nodeFlags: string
   child.once('exit', () => {
     for (const wake of waiters.splice(0)) wake();
   });
-  const nextLine = (predicate: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> =>
+  const nextLine = (
+    predicate: (line: Record<string, unknown>) => boolean,
+    what: string,
+  ): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${script}: no ${what} within ${START_TIMEOUT_MS} ms\n${stderr}`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`${script}: no ${what} within ${START_TIMEOUT_MS} ms\n${stderr}`)),
+        START_TIMEOUT_MS,
+      );
       const look = (): void => {
         const index = jsonLines.findIndex(predicate);
         if (index >= 0) {
@@ -176,6 +192,10 @@ export function startFloorServer(): Promise<ServerProcess> {
   return startNodeServer(join(DIST, 'bench', 'floor-server.js'), ['0'], []);
 }
 
-export function startService(configPath: string, nodeFlags: string[] = [], cores: number | readonly number[] = SERVER_CORE): Promise<ServerProcess> {
+export function startService(
+  configPath: string,
+  nodeFlags: string[] = [],
+  cores: number | readonly number[] = SERVER_CORE,
+): Promise<ServerProcess> {
   return startNodeServer(join(DIST, 'src', 'main.js'), ['--config', configPath], nodeFlags, cores);
 }

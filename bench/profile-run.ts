@@ -14,7 +14,8 @@ export const PROFILED: readonly Profiled[] = ['hit', 'miss', 'envoy-hit'];
 const DESCRIPTION: Record<Profiled, string> = {
   hit: 'a saturating h2load run, every check a cache hit',
   miss: 'a saturating raw-client run over 1000 cookies with the cache off, every check one whoami (emulator 1 ms)',
-  'envoy-hit': 'the saturating envoy-hit load: h2load → the real Envoy → the service, every check a cache hit, half cookies and half tokens',
+  'envoy-hit':
+    'the saturating envoy-hit load: h2load → the real Envoy → the service, every check a cache hit, half cookies and half tokens',
 };
 
 /** Runs the profiled load; returns every check the service answered, warm-up included. */
@@ -25,7 +26,12 @@ async function drive(ctx: BenchContext, server: ServerProcess, which: Profiled, 
   return run.allowed + (which === 'hit' ? ctx.settings.warmupRequests : 1_000);
 }
 
-async function driveDirect(ctx: BenchContext, server: ServerProcess, which: 'hit' | 'miss', seconds: number): Promise<Measured> {
+async function driveDirect(
+  ctx: BenchContext,
+  server: ServerProcess,
+  which: 'hit' | 'miss',
+  seconds: number,
+): Promise<Measured> {
   const s = ctx.settings;
   const bracket = { server, kratos: ctx.kratos };
   const plan = { connections: s.connections, streamsPerConnection: s.streamsPerConnection };
@@ -33,7 +39,11 @@ async function driveDirect(ctx: BenchContext, server: ServerProcess, which: 'hit
     const dataFile = join(ctx.workdir, 'profile.bin');
     writeFileSync(dataFile, await ctx.sessions.newBody());
     await warmUpH2load(server, dataFile, ctx.workdir, s.warmupRequests, s.connections, s.streamsPerConnection);
-    return measureH2load(bracket, dataFile, ctx.workdir, { clients: s.connections, streams: s.streamsPerConnection, durationSeconds: seconds });
+    return measureH2load(bracket, dataFile, ctx.workdir, {
+      clients: s.connections,
+      streams: s.streamsPerConnection,
+      durationSeconds: seconds,
+    });
   }
   const bodies = await ctx.sessions.newBodies(1_000);
   const order = Uint32Array.from(bodies.keys());
@@ -45,7 +55,10 @@ export async function profileScenario(ctx: BenchContext, out: string, which: Pro
   const profileDir = join(ctx.workdir, 'profile');
   // The default 1 ms sampling: finer sampling slowed the miss path by half and skewed its shares.
   const flags = [...ctx.serviceNodeFlags, '--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const server = await startService(writeServiceConfig(ctx.workdir, 'profile', ctx.kratos, which === 'miss' ? 'off' : 'on'), flags);
+  const server = await startService(
+    writeServiceConfig(ctx.workdir, 'profile', ctx.kratos, which === 'miss' ? 'off' : 'on'),
+    flags,
+  );
   let checks: number;
   try {
     await ctx.kratos.setLatency(ctx.settings.missKratosMs);

@@ -80,7 +80,12 @@ export function summarizeProfile(path: string, limit = 25): ProfileSummary {
     const label = frameLabel(frame);
     byFunction.set(label, (byFunction.get(label) ?? 0) + micros);
   });
-  return { busyMicros: busy, idleMicros: idle, byArea: ranked(byArea, busy, limit), byFunction: ranked(byFunction, busy, limit) };
+  return {
+    busyMicros: busy,
+    idleMicros: idle,
+    byArea: ranked(byArea, busy, limit),
+    byFunction: ranked(byFunction, busy, limit),
+  };
 }
 
 export function renderProfile(summary: ProfileSummary, checks: number): string {
@@ -88,7 +93,10 @@ export function renderProfile(summary: ProfileSummary, checks: number): string {
   const table = (title: string, rows: SelfTime[]): string[] => [
     `| ${title} | self ms | share | µs per check |`,
     '|---|---:|---:|---:|',
-    ...rows.map((row) => `| ${row.name.replace(/\|/g, '\\|')} | ${(row.micros / 1000).toFixed(0)} | ${(row.share * 100).toFixed(1)}% | ${perCheck(row.micros)} |`),
+    ...rows.map(
+      (row) =>
+        `| ${row.name.replace(/\|/g, '\\|')} | ${(row.micros / 1000).toFixed(0)} | ${(row.share * 100).toFixed(1)}% | ${perCheck(row.micros)} |`,
+    ),
   ];
   return [
     `Busy ${(summary.busyMicros / 1000).toFixed(0)} ms, idle ${(summary.idleMicros / 1000).toFixed(0)} ms, ${checks} checks: ${perCheck(summary.busyMicros)} µs of CPU per check.`,

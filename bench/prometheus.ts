@@ -32,7 +32,11 @@ export function scrapeMetrics(httpPort: number): Promise<Samples> {
       let text = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => (response.statusCode === 200 ? resolve(parsePrometheus(text)) : reject(new Error(`/metrics answered ${response.statusCode}`))));
+      response.on('end', () =>
+        response.statusCode === 200
+          ? resolve(parsePrometheus(text))
+          : reject(new Error(`/metrics answered ${response.statusCode}`)),
+      );
     });
     request.on('error', reject);
   });

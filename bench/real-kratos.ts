@@ -30,11 +30,28 @@ export interface RealKratos {
   stop(): Promise<void>;
 }
 
-/** `name` keeps each instance's config and database apart; `core` is where it runs (the load core unless it is the authorization process measured). */
-export async function startRealKratos(kratos: Binary, workdir: string, name = 'kratos', core = LOAD_CORE): Promise<RealKratos> {
+/**
+ * `name` keeps each instance's config and database apart; `core` is where it runs (the load core
+ * unless it is the authorization process measured).
+ */
+export async function startRealKratos(
+  kratos: Binary,
+  workdir: string,
+  name = 'kratos',
+  core = LOAD_CORE,
+): Promise<RealKratos> {
   const [publicPort, adminPort, unused] = (await freePorts(3)) as [number, number, number];
   // Only Kratos's own ports matter here; the others place the demo's browser URLs, never visited.
-  const ports = { envoy: unused, envoyAdmin: unused, kratosPublic: publicPort, kratosAdmin: adminPort, extAuthzGrpc: unused, extAuthzHttp: unused, upstream: unused, ui: unused };
+  const ports = {
+    envoy: unused,
+    envoyAdmin: unused,
+    kratosPublic: publicPort,
+    kratosAdmin: adminPort,
+    extAuthzGrpc: unused,
+    extAuthzHttp: unused,
+    upstream: unused,
+    ui: unused,
+  };
   const configFile = join(workdir, `${name}.yml`);
   writeFileSync(configFile, toYaml(kratosConfig(ports)));
   // Warnings only: Kratos logs every request at info, which would cost its core under load.
@@ -46,14 +63,19 @@ export async function startRealKratos(kratos: Binary, workdir: string, name = 'k
   };
   run('kratos-migrate', ['migrate', 'sql', '-e', '--yes', '-c', configFile]);
   const migrated = await children.exited('kratos-migrate');
-  if (migrated.code !== 0) throw new Error(`kratos migrate sql exited ${String(migrated.code ?? migrated.signal)}:\n${(children.logs.get('kratos-migrate') ?? []).join('\n')}`);
+  if (migrated.code !== 0)
+    throw new Error(
+      `kratos migrate sql exited ${String(migrated.code ?? migrated.signal)}:\n${(children.logs.get('kratos-migrate') ?? []).join('\n')}`,
+    );
   run('kratos', ['serve', '-c', configFile, '--dev']);
   const publicUrl = `http://127.0.0.1:${publicPort}`;
   try {
     await waitUntilOk(`${publicUrl}/health/ready`, children, 'kratos');
   } catch (error) {
     await children.stopAll();
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${(children.logs.get('kratos') ?? []).slice(-20).join('\n')}`);
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}\n${(children.logs.get('kratos') ?? []).slice(-20).join('\n')}`,
+    );
   }
   let made = 0;
   const pid = children.pid('kratos');

@@ -48,7 +48,11 @@ export interface Report {
 
 export function revision(directory: string): string {
   try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: directory, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['describe', '--always', '--dirty'], {
+      cwd: directory,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return 'unknown';
   }
@@ -60,7 +64,15 @@ export function currentLoad(): number {
 
 export function machine(h2load: string, pinned: boolean, loadAtStart: number, timerGaps: Jitter[]): Machine {
   const all = cpus();
-  return { cpuModel: all[0]?.model.trim() ?? 'unknown', cores: all.length, node: process.version, h2load, pinned, loadAverage: { start: loadAtStart, end: currentLoad() }, timerGaps };
+  return {
+    cpuModel: all[0]?.model.trim() ?? 'unknown',
+    cores: all.length,
+    node: process.version,
+    h2load,
+    pinned,
+    loadAverage: { start: loadAtStart, end: currentLoad() },
+    timerGaps,
+  };
 }
 
 const MIB = 1024 * 1024;
@@ -96,7 +108,10 @@ export function judgeTargets(scenarios: ScenarioResult[], settings: BenchSetting
     {
       target: 'hit throughput / floor throughput',
       goal: '≥ 0.90 (stretch ≥ 1.0)',
-      measured: hit?.ratioToFloor === undefined ? '—' : `${hit.ratioToFloor.toFixed(2)}${hit.ratioToFloor >= 1 ? ' (stretch met)' : ''}${cpuRatio(scenarios)}`,
+      measured:
+        hit?.ratioToFloor === undefined
+          ? '—'
+          : `${hit.ratioToFloor.toFixed(2)}${hit.ratioToFloor >= 1 ? ' (stretch met)' : ''}${cpuRatio(scenarios)}`,
       met: hit?.ratioToFloor === undefined ? undefined : hit.ratioToFloor >= 0.9,
     },
     {
@@ -108,7 +123,9 @@ export function judgeTargets(scenarios: ScenarioResult[], settings: BenchSetting
     {
       target: `latency p99 at ${settings.latencyRate} checks/s, end to end at the client`,
       goal: '≤ 2 ms',
-      measured: latency ? `${latency.latency.p99Ms.toFixed(2)} ms${floorLatency ? ` (floor at the same rate: ${floorLatency.latency.p99Ms.toFixed(2)} ms)` : ''}` : '—',
+      measured: latency
+        ? `${latency.latency.p99Ms.toFixed(2)} ms${floorLatency ? ` (floor at the same rate: ${floorLatency.latency.p99Ms.toFixed(2)} ms)` : ''}`
+        : '—',
       met: latency ? latency.latency.p99Ms <= 2 : undefined,
     },
     {
@@ -135,13 +152,17 @@ export function judgeTargets(scenarios: ScenarioResult[], settings: BenchSetting
     {
       target: 'memory: fill throughput with the heap as the service sizes it / with an unbounded heap',
       goal: '≥ 0.95',
-      measured: typeof fillRatio === 'number' ? `${fillRatio.toFixed(3)}${typeof fillCpuRatio === 'number' ? `; server CPU per check ${fillCpuRatio.toFixed(3)}×` : ''}` : '—',
+      measured:
+        typeof fillRatio === 'number'
+          ? `${fillRatio.toFixed(3)}${typeof fillCpuRatio === 'number' ? `; server CPU per check ${fillCpuRatio.toFixed(3)}×` : ''}`
+          : '—',
       met: typeof fillRatio === 'number' ? fillRatio >= 0.95 : undefined,
     },
   ];
 }
 
-const fixed = (value: number | undefined, digits: number): string => (value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits));
+const fixed = (value: number | undefined, digits: number): string =>
+  value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits);
 
 function scenarioRow(s: ScenarioResult): string {
   const cells = [
@@ -180,10 +201,13 @@ export function renderMarkdown(report: Report): string {
     '',
     '| target | goal | measured | |',
     '|---|---|---|---|',
-    ...report.targets.map((t) => `| ${t.target} | ${t.goal} | ${t.measured} | ${verdict(t.met, report.mode === 'smoke')} |`),
+    ...report.targets.map(
+      (t) => `| ${t.target} | ${t.goal} | ${t.measured} | ${verdict(t.met, report.mode === 'smoke')} |`,
+    ),
   ];
   if (report.envoy) lines.push(...renderEnvoyMarkdown(report.envoy));
   if (report.peer) lines.push('', ...renderPeerMarkdown(report.peer));
-  if (report.problems.length > 0) lines.push('', '**Harness problems (these numbers are not valid):**', ...report.problems.map((p) => `- ${p}`));
+  if (report.problems.length > 0)
+    lines.push('', '**Harness problems (these numbers are not valid):**', ...report.problems.map((p) => `- ${p}`));
   return `${lines.join('\n')}\n`;
 }

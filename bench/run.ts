@@ -30,7 +30,13 @@ import { FULL, SMOKE } from './settings';
 import { tracingPhase } from './tracing-scenario';
 import { KratosProcess } from './kratos-process';
 
-const PHASES = { rounds: roundsPhase, mixed: mixedPhase, burst: burstPhase, memory: memoryPhase, tracing: tracingPhase } as const;
+const PHASES = {
+  rounds: roundsPhase,
+  mixed: mixedPhase,
+  burst: burstPhase,
+  memory: memoryPhase,
+  tracing: tracingPhase,
+} as const;
 /** The direct gRPC phases, then `envoy` and `peer`, which report in sections of their own. */
 type Phase = keyof typeof PHASES | 'envoy' | 'peer';
 const PHASE_NAMES: readonly Phase[] = [...(Object.keys(PHASES) as Array<keyof typeof PHASES>), 'envoy', 'peer'];
@@ -47,7 +53,13 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { smoke: false, profile: undefined, only: [...PHASE_NAMES], out: undefined, serviceNodeFlags: SHIPPED_NODE_FLAGS };
+  const options: Options = {
+    smoke: false,
+    profile: undefined,
+    only: [...PHASE_NAMES],
+    out: undefined,
+    serviceNodeFlags: SHIPPED_NODE_FLAGS,
+  };
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i];
     if (argument === '--smoke') options.smoke = true;
@@ -57,9 +69,13 @@ function parseOptions(argv: string[]): Options {
       options.profile = named ?? 'hit';
       if (named) i++;
     } else if (argument === '--out') options.out = argv[++i];
-    else if (argument === '--service-node-flags') options.serviceNodeFlags = (argv[++i] ?? '').split(' ').filter(Boolean);
+    else if (argument === '--service-node-flags')
+      options.serviceNodeFlags = (argv[++i] ?? '').split(' ').filter(Boolean);
     else if (argument === '--only') options.only = (argv[++i] ?? '').split(',').map((name) => phase(name));
-    else throw new Error(`unknown argument ${argument} (use --smoke, --profile, --only <phases>, --out <dir>, --service-node-flags "<flags>")`);
+    else
+      throw new Error(
+        `unknown argument ${argument} (use --smoke, --profile, --only <phases>, --out <dir>, --service-node-flags "<flags>")`,
+      );
   }
   return options;
 }
@@ -114,7 +130,11 @@ async function main(): Promise<number> {
     const envoy = options.only.includes('envoy') ? await envoyPhase(ctx) : undefined;
     if (options.only.includes('peer')) process.stderr.write('bench: peer (against Heimdall)…\n');
     const peer = options.only.includes('peer') ? await peerPhase(ctx) : undefined;
-    const problems = [...scenarios.flatMap((scenario) => scenario.problems.map((problem) => `${scenario.name}: ${problem}`)), ...envoyProblems(envoy), ...peerProblems(peer)];
+    const problems = [
+      ...scenarios.flatMap((scenario) => scenario.problems.map((problem) => `${scenario.name}: ${problem}`)),
+      ...envoyProblems(envoy),
+      ...peerProblems(peer),
+    ];
     const report: Report = {
       generatedAt: new Date().toISOString(),
       revision: revision(REPO),

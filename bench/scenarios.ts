@@ -23,7 +23,12 @@ export interface BenchContext {
   serviceNodeFlags: string[];
 }
 
-export function createContext(settings: BenchSettings, kratos: KratosProcess, workdir: string, serviceNodeFlags: string[] = []): BenchContext {
+export function createContext(
+  settings: BenchSettings,
+  kratos: KratosProcess,
+  workdir: string,
+  serviceNodeFlags: string[] = [],
+): BenchContext {
   return { settings, kratos, sessions: new Sessions(kratos), workdir, serviceNodeFlags };
 }
 
@@ -49,7 +54,14 @@ function runFacts(runs: Measured[]): { facts: Record<string, number>; notes: str
     lateAnswers: sum((r) => r.lateAnswers),
     kratosStallMs: Math.max(0, ...runs.map((r) => Math.round(r.kratosStallMs))),
     driverStallMs: Math.max(0, ...runs.map((r) => Math.round(r.driverStallMs))),
-    serverCpuUsPerCheck: Math.round((sum((r) => r.serverCpuMs) * 10_000) / Math.max(1, sum((r) => r.allowed))) / 10,
+    serverCpuUsPerCheck:
+      Math.round(
+        (sum((r) => r.serverCpuMs) * 10_000) /
+          Math.max(
+            1,
+            sum((r) => r.allowed),
+          ),
+      ) / 10,
     serverGcMs: Math.round(sum((r) => r.gcMs)),
     serverGcShare: Math.round((sum((r) => r.gcMs) / sum((r) => r.wallMs)) * 1000) / 1000,
     serverGcPausesOver100ms: sum((r) => r.gcPausesOver100ms),
@@ -59,14 +71,22 @@ function runFacts(runs: Measured[]): { facts: Record<string, number>; notes: str
   const first = runs[0];
   if (runs.length === 1 && first && !Number.isNaN(first.handlerP50Ms)) {
     Object.assign(facts, { handlerP50MsAtMost: first.handlerP50Ms, handlerP99MsAtMost: first.handlerP99Ms });
-    notes.push(`service handler time p50 ≤ ${first.handlerP50Ms} ms, p99 ≤ ${first.handlerP99Ms} ms (its own histogram)`);
+    notes.push(
+      `service handler time p50 ≤ ${first.handlerP50Ms} ms, p99 ≤ ${first.handlerP99Ms} ms (its own histogram)`,
+    );
   }
-  if (facts.lateAnswers > 0) notes.push(`${facts.lateAnswers} answers took ≥ 200 ms (Envoy's timeout: grpc-js answers DEADLINE_EXCEEDED when it sees that)`);
+  if (facts.lateAnswers > 0)
+    notes.push(
+      `${facts.lateAnswers} answers took ≥ 200 ms (Envoy's timeout: grpc-js answers DEADLINE_EXCEEDED when it sees that)`,
+    );
   if (facts.serverGcPausesOver100ms > 0) notes.push(`${facts.serverGcPausesOver100ms} server GC pauses over 100 ms`);
   return { facts, notes };
 }
 
-function result(name: string, partial: Omit<ScenarioResult, 'name' | 'notes' | 'problems' | 'facts'> & Partial<ScenarioResult>): ScenarioResult {
+function result(
+  name: string,
+  partial: Omit<ScenarioResult, 'name' | 'notes' | 'problems' | 'facts'> & Partial<ScenarioResult>,
+): ScenarioResult {
   return { name, notes: [], problems: [], facts: {}, ...partial };
 }
 
@@ -88,7 +108,8 @@ function validity(target: RoundTarget, run: Measured): string[] {
   if (target.name === 'hit' && run.cache.hit < run.allowed) {
     return [`only ${run.cache.hit} of ${run.allowed} checks were cache hits (${run.whoami} whoami calls)`];
   }
-  if (target.name === 'miss' && run.whoami !== run.allowed) return [`${run.allowed} checks but ${run.whoami} whoami calls`];
+  if (target.name === 'miss' && run.whoami !== run.allowed)
+    return [`${run.allowed} checks but ${run.whoami} whoami calls`];
   return [];
 }
 
@@ -99,7 +120,11 @@ function h2loadTarget(ctx: BenchContext, name: 'floor' | 'hit', server: ServerPr
   const dataFile = bodyFile(ctx, name, body);
   const measure = async (seconds: number): Promise<Measured> => {
     await warmUpH2load(server, dataFile, ctx.workdir, warmupRequests, connections, streamsPerConnection);
-    return measureH2load(bracket, dataFile, ctx.workdir, { clients: connections, streams: streamsPerConnection, durationSeconds: seconds });
+    return measureH2load(bracket, dataFile, ctx.workdir, {
+      clients: connections,
+      streams: streamsPerConnection,
+      durationSeconds: seconds,
+    });
   };
   return { name, client: 'h2load', bracket, pool: [body], measure, runs: [] };
 }
@@ -114,7 +139,12 @@ function missTarget(ctx: BenchContext, server: ServerProcess, pool: Buffer[]): R
   const bracket = { server, kratos: ctx.kratos };
   const order = Uint32Array.from(pool.keys());
   const measure = async (seconds: number): Promise<Measured> => {
-    await measureRaw(bracket, { bodies: pool, order: Uint32Array.from({ length: warmupRequests }, (_, i) => i % pool.length), connections, streamsPerConnection });
+    await measureRaw(bracket, {
+      bodies: pool,
+      order: Uint32Array.from({ length: warmupRequests }, (_, i) => i % pool.length),
+      connections,
+      streamsPerConnection,
+    });
     return measureRaw(bracket, { bodies: pool, order, connections, streamsPerConnection, durationSeconds: seconds });
   };
   return { name: 'miss', client: 'raw-h2 (Node)', bracket, pool, measure, runs: [] };
@@ -128,7 +158,9 @@ async function runRound(ctx: BenchContext, target: RoundTarget): Promise<void> {
 
 function roundsResult(ctx: BenchContext, target: RoundTarget, floor: RoundTarget): ScenarioResult {
   const perRound = target.runs.map((run) => run.checksPerSecond);
-  const ratios = target.runs.map((run, index) => run.checksPerSecond / (floor.runs[index]?.checksPerSecond ?? Number.NaN));
+  const ratios = target.runs.map(
+    (run, index) => run.checksPerSecond / (floor.runs[index]?.checksPerSecond ?? Number.NaN),
+  );
   const { facts, notes } = runFacts(target.runs);
   return result(target.name, {
     client: target.client,
@@ -137,13 +169,23 @@ function roundsResult(ctx: BenchContext, target: RoundTarget, floor: RoundTarget
     latency: summarizeMicros(concatDurations(target.runs.map((run) => run.durationsUs))),
     rssBytes: rssBytes(target.bracket.server.pid),
     ratioToFloor: median(ratios),
-    facts: { checksPerRound: perRound.map(Math.round), ratioPerRound: ratios.map((r) => Math.round(r * 1000) / 1000), ...facts },
+    facts: {
+      checksPerRound: perRound.map(Math.round),
+      ratioPerRound: ratios.map((r) => Math.round(r * 1000) / 1000),
+      ...facts,
+    },
     notes,
     problems: target.runs.flatMap((run) => run.problems),
   });
 }
 
-function fixedRateResult(name: string, target: RoundTarget, run: Measured, client: LoadClient, load: string): ScenarioResult {
+function fixedRateResult(
+  name: string,
+  target: RoundTarget,
+  run: Measured,
+  client: LoadClient,
+  load: string,
+): ScenarioResult {
   run.problems.push(...validity(target, run));
   return result(name, {
     client,
@@ -163,29 +205,67 @@ function fixedRateResult(name: string, target: RoundTarget, run: Measured, clien
  * clocks at most every 10 ms (rps_watcher.repeat = max(0.01, 1/rps)), so at 1000/s per
  * connection it sends bursts of 10, and its latencies measure the queue behind each burst.
  */
-async function fixedRate(ctx: BenchContext, name: string, target: RoundTarget, rate: number, seconds: number): Promise<ScenarioResult> {
+async function fixedRate(
+  ctx: BenchContext,
+  name: string,
+  target: RoundTarget,
+  rate: number,
+  seconds: number,
+): Promise<ScenarioResult> {
   const { connections, streamsPerConnection, warmupRequests } = ctx.settings;
   const order = Uint32Array.from(target.pool.keys());
   const warmUp = Uint32Array.from({ length: warmupRequests }, (_, i) => i % target.pool.length);
   await measureRaw(target.bracket, { bodies: target.pool, order: warmUp, connections, streamsPerConnection });
-  const run = await measureRaw(target.bracket, { bodies: target.pool, order, connections, streamsPerConnection, durationSeconds: seconds, ratePerSecond: rate });
-  return fixedRateResult(name, target, run, 'raw-h2 (Node)', `${rate} checks/s open loop for ${seconds} s over ${connections} conn`);
+  const run = await measureRaw(target.bracket, {
+    bodies: target.pool,
+    order,
+    connections,
+    streamsPerConnection,
+    durationSeconds: seconds,
+    ratePerSecond: rate,
+  });
+  return fixedRateResult(
+    name,
+    target,
+    run,
+    'raw-h2 (Node)',
+    `${rate} checks/s open loop for ${seconds} s over ${connections} conn`,
+  );
 }
 
 /** The brief's h2load --rps run, kept for comparison with `latency` (see fixedRate for why it differs). */
-async function fixedRateH2load(ctx: BenchContext, name: string, target: RoundTarget, rate: number, seconds: number): Promise<ScenarioResult> {
+async function fixedRateH2load(
+  ctx: BenchContext,
+  name: string,
+  target: RoundTarget,
+  rate: number,
+  seconds: number,
+): Promise<ScenarioResult> {
   const { connections, streamsPerConnection, warmupRequests } = ctx.settings;
   const dataFile = bodyFile(ctx, name, target.pool[0] as Buffer);
   await warmUpH2load(target.bracket.server, dataFile, ctx.workdir, warmupRequests, connections, streamsPerConnection);
-  const run = await measureH2load(target.bracket, dataFile, ctx.workdir, { clients: connections, streams: streamsPerConnection, durationSeconds: seconds, ratePerClient: Math.round(rate / connections) });
+  const run = await measureH2load(target.bracket, dataFile, ctx.workdir, {
+    clients: connections,
+    streams: streamsPerConnection,
+    durationSeconds: seconds,
+    ratePerClient: Math.round(rate / connections),
+  });
   const perTick = Math.round(rate / connections / 100);
-  return fixedRateResult(name, target, run, 'h2load', `h2load --rps ${Math.round(rate / connections)} × ${connections} conn for ${seconds} s (bursts of ${perTick} per connection every 10 ms)`);
+  return fixedRateResult(
+    name,
+    target,
+    run,
+    'h2load',
+    `h2load --rps ${Math.round(rate / connections)} × ${connections} conn for ${seconds} s (bursts of ${perTick} per connection every 10 ms)`,
+  );
 }
 
 async function missLatencyResult(ctx: BenchContext, miss: RoundTarget, cookie: string): Promise<ScenarioResult> {
   const s = ctx.settings;
   const scenario = await fixedRate(ctx, 'miss-latency', miss, s.missLatencyRate, s.missLatencySeconds);
-  const kratosP50 = summarizeMicros(await whoamiLatency(ctx.kratos.publicUrl, [{ cookie }], s.smoke ? 50 : 1_000)).p50Ms;
+  const kratosP50 = summarizeMicros(
+    await whoamiLatency(ctx.kratos.publicUrl, [{ cookie }], s.smoke ? 50 : 1_000),
+  ).p50Ms;
   scenario.facts['emulatorWhoamiP50Ms'] = kratosP50;
   scenario.facts['overMeasuredKratosMs'] = scenario.latency.p50Ms - kratosP50;
   scenario.notes.push(
@@ -204,7 +284,10 @@ export async function roundsPhase(ctx: BenchContext): Promise<ScenarioResult[]> 
   const missCookie = await ctx.sessions.newCookie();
   const floorServer = await startFloorServer();
   const hitServer = await startService(writeServiceConfig(ctx.workdir, 'hit', ctx.kratos, 'on'), ctx.serviceNodeFlags);
-  const missServer = await startService(writeServiceConfig(ctx.workdir, 'miss', ctx.kratos, 'off'), ctx.serviceNodeFlags);
+  const missServer = await startService(
+    writeServiceConfig(ctx.workdir, 'miss', ctx.kratos, 'off'),
+    ctx.serviceNodeFlags,
+  );
   try {
     const floor = h2loadTarget(ctx, 'floor', floorServer, hitBody);
     const hit = h2loadTarget(ctx, 'hit', hitServer, hitBody);
@@ -252,7 +335,10 @@ export function mixedOrder(total: number, sessions: number, window: number, seed
   let introduced = 0;
   let eligible = 0;
   for (let position = 0; position < total; position++) {
-    const due = position < head ? position + 1 : head + Math.floor(((position - head + 1) * (sessions - head)) / Math.max(1, total - head));
+    const due =
+      position < head
+        ? position + 1
+        : head + Math.floor(((position - head + 1) * (sessions - head)) / Math.max(1, total - head));
     if (introduced < due && introduced < sessions) {
       introducedAt[introduced] = position;
       order[position] = introduced++;
@@ -280,7 +366,10 @@ function rawResult(name: string, server: ServerProcess, run: Measured, load: str
 /** Untimed raw-client requests with one body, to warm a server up. */
 async function warmUpRaw(ctx: BenchContext, server: ServerProcess, body: Buffer): Promise<void> {
   const { connections, streamsPerConnection, warmupRequests } = ctx.settings;
-  const run = await measureRaw({ server, kratos: ctx.kratos }, { bodies: [body], order: new Uint32Array(warmupRequests), connections, streamsPerConnection });
+  const run = await measureRaw(
+    { server, kratos: ctx.kratos },
+    { bodies: [body], order: new Uint32Array(warmupRequests), connections, streamsPerConnection },
+  );
   if (run.problems.length > 0) throw new Error(`warm-up: ${run.problems.join('; ')}`);
 }
 
@@ -301,7 +390,10 @@ export async function mixedPhase(ctx: BenchContext): Promise<ScenarioResult[]> {
   let floorRaw: Measured;
   try {
     await warmUpRaw(ctx, floorServer, hotBody);
-    floorRaw = await measureRaw({ server: floorServer, kratos: ctx.kratos }, { ...plan, bodies: [hotBody], order: new Uint32Array(s.mixedChecks) });
+    floorRaw = await measureRaw(
+      { server: floorServer, kratos: ctx.kratos },
+      { ...plan, bodies: [hotBody], order: new Uint32Array(s.mixedChecks) },
+    );
   } finally {
     await floorServer.stop();
   }
@@ -313,10 +405,15 @@ export async function mixedPhase(ctx: BenchContext): Promise<ScenarioResult[]> {
     const mixed = rawResult('mixed', server, run, `${load}; ${s.mixedChecks} checks over ${s.mixedSessions} sessions`);
     mixed.ratioToFloor = run.checksPerSecond / floorRaw.checksPerSecond;
     mixed.facts['floorRawChecksPerSecond'] = Math.round(floorRaw.checksPerSecond);
-    mixed.notes.push(`ratio is to the floor driven by the same raw client just before: ${Math.round(floorRaw.checksPerSecond)} checks/s`);
-    mixed.notes.push(`cache: ${run.cache.hit} hits, ${run.cache.miss} misses, ${run.cache.coalesced} coalesced; ${run.whoami} whoami calls`);
+    mixed.notes.push(
+      `ratio is to the floor driven by the same raw client just before: ${Math.round(floorRaw.checksPerSecond)} checks/s`,
+    );
+    mixed.notes.push(
+      `cache: ${run.cache.hit} hits, ${run.cache.miss} misses, ${run.cache.coalesced} coalesced; ${run.whoami} whoami calls`,
+    );
     mixed.problems.push(...floorRaw.problems.map((problem) => `floor (raw client): ${problem}`));
-    if (run.whoami !== s.mixedSessions) mixed.problems.push(`${run.whoami} whoami calls for ${s.mixedSessions} sessions`);
+    if (run.whoami !== s.mixedSessions)
+      mixed.problems.push(`${run.whoami} whoami calls for ${s.mixedSessions} sessions`);
     return [mixed];
   } finally {
     await server.stop();
@@ -329,10 +426,22 @@ export async function burstPhase(ctx: BenchContext): Promise<ScenarioResult[]> {
   const server = await startService(writeServiceConfig(ctx.workdir, 'burst', ctx.kratos, 'on'), ctx.serviceNodeFlags);
   try {
     await ctx.kratos.setLatency(s.missKratosMs);
-    await warmUpH2load(server, bodyFile(ctx, 'burst-warm', await ctx.sessions.newBody()), ctx.workdir, s.warmupRequests, s.connections, s.streamsPerConnection);
+    await warmUpH2load(
+      server,
+      bodyFile(ctx, 'burst-warm', await ctx.sessions.newBody()),
+      ctx.workdir,
+      s.warmupRequests,
+      s.connections,
+      s.streamsPerConnection,
+    );
     await ctx.kratos.setLatency(s.burstKratosMs);
     // One connection carrying every check at once, as one Envoy worker would.
-    const run = await measureH2load({ server, kratos: ctx.kratos }, bodyFile(ctx, 'burst', await ctx.sessions.newBody()), ctx.workdir, { clients: 1, streams: s.burstChecks, requests: s.burstChecks });
+    const run = await measureH2load(
+      { server, kratos: ctx.kratos },
+      bodyFile(ctx, 'burst', await ctx.sessions.newBody()),
+      ctx.workdir,
+      { clients: 1, streams: s.burstChecks, requests: s.burstChecks },
+    );
     const burst = result('burst', {
       client: 'h2load',
       load: `${s.burstChecks} simultaneous checks, one new cookie, Kratos ${s.burstKratosMs} ms`,
@@ -343,7 +452,9 @@ export async function burstPhase(ctx: BenchContext): Promise<ScenarioResult[]> {
       ...runFacts([run]),
       problems: run.problems,
     });
-    burst.notes.unshift(`whoami calls: ${run.whoami}; cache: ${run.cache.miss} miss, ${run.cache.coalesced} coalesced, ${run.cache.hit} hits`);
+    burst.notes.unshift(
+      `whoami calls: ${run.whoami}; cache: ${run.cache.miss} miss, ${run.cache.coalesced} coalesced, ${run.cache.hit} hits`,
+    );
     return [burst];
   } finally {
     await server.stop();
@@ -370,15 +481,23 @@ export async function memoryPhase(ctx: BenchContext): Promise<ScenarioResult[]> 
   const unbounded = await memoryRun(ctx, 'memory-unbounded', UNBOUNDED_HEAP_FLAGS);
   const cpu = (run: ScenarioResult) => run.facts['serverCpuUsPerCheck'];
   const [sizedCpu, unboundedCpu] = [cpu(sized), cpu(unbounded)];
-  const cpuRatio = typeof sizedCpu === 'number' && typeof unboundedCpu === 'number' ? sizedCpu / unboundedCpu : Number.NaN;
-  Object.assign(sized.facts, { fillRatioToUnbounded: sized.checksPerSecond / unbounded.checksPerSecond, cpuRatioToUnbounded: cpuRatio });
+  const cpuRatio =
+    typeof sizedCpu === 'number' && typeof unboundedCpu === 'number' ? sizedCpu / unboundedCpu : Number.NaN;
+  Object.assign(sized.facts, {
+    fillRatioToUnbounded: sized.checksPerSecond / unbounded.checksPerSecond,
+    cpuRatioToUnbounded: cpuRatio,
+  });
   sized.notes.push(
     `against \`memory-unbounded\` (${UNBOUNDED_HEAP_FLAGS.join(' ')}): fill checks/s ${(sized.checksPerSecond / unbounded.checksPerSecond).toFixed(3)}×, server CPU per check ${cpuRatio.toFixed(3)}×, RSS ${mb(sized.rssBytes ?? Number.NaN)} vs ${mb(unbounded.rssBytes ?? Number.NaN)} MiB`,
   );
   return [sized, unbounded];
 }
 
-async function memoryRun(ctx: BenchContext, name: 'memory' | 'memory-unbounded', nodeFlags: string[]): Promise<ScenarioResult> {
+async function memoryRun(
+  ctx: BenchContext,
+  name: 'memory' | 'memory-unbounded',
+  nodeFlags: string[],
+): Promise<ScenarioResult> {
   const s = ctx.settings;
   // The fill only has to get every session cached: a gentler load than the saturating runs.
   const plan = { connections: 1, streamsPerConnection: 8 };
@@ -393,11 +512,24 @@ async function memoryRun(ctx: BenchContext, name: 'memory' | 'memory-unbounded',
     const baselineHeap = await heapUsed(server);
     // A Kratos stall on the shared load core over a long fill costs a few sessions, not the measurement.
     const tolerated = Math.ceil(s.memorySessions / 1_000);
-    const fill = await measureRaw({ server, kratos: ctx.kratos }, { ...plan, bodies, order: Uint32Array.from(bodies.keys()) }, tolerated);
+    const fill = await measureRaw(
+      { server, kratos: ctx.kratos },
+      { ...plan, bodies, order: Uint32Array.from(bodies.keys()) },
+      tolerated,
+    );
     const oldest = Math.min(1_000, s.memorySessions);
-    const recheck = await measureRaw({ server, kratos: ctx.kratos }, { ...plan, bodies, order: Uint32Array.from({ length: oldest }, (_, i) => i) }, tolerated);
+    const recheck = await measureRaw(
+      { server, kratos: ctx.kratos },
+      { ...plan, bodies, order: Uint32Array.from({ length: oldest }, (_, i) => i) },
+      tolerated,
+    );
     await settle(1_000);
-    const memory = rawResult(name, server, fill, `${s.memorySessions} distinct sessions, each checked once (Kratos 0 ms), ${nodeFlags.length === 0 ? 'started as shipped (the bin, no Node flags)' : `started with \`node ${nodeFlags.join(' ')}\``}`);
+    const memory = rawResult(
+      name,
+      server,
+      fill,
+      `${s.memorySessions} distinct sessions, each checked once (Kratos 0 ms), ${nodeFlags.length === 0 ? 'started as shipped (the bin, no Node flags)' : `started with \`node ${nodeFlags.join(' ')}\``}`,
+    );
     const rss = memory.rssBytes ?? Number.NaN;
     const heap = await heapUsed(server);
     Object.assign(memory.facts, {
@@ -409,14 +541,25 @@ async function memoryRun(ctx: BenchContext, name: 'memory' | 'memory-unbounded',
       heapSizeLimitBytes: server.heapSizeLimitBytes ?? Number.NaN,
       rssBytesPerSession: Math.round((rss - baseline) / s.memorySessions),
     });
-    memory.notes.push(`RSS ${mb(baseline)} MiB before the fill, ${mb(rss)} MiB after (${Math.round((rss - baseline) / s.memorySessions)} bytes per session)`);
-    memory.notes.push(`V8 heap used ${mb(baselineHeap.used)} → ${mb(heap.used)} MiB of ${mb(heap.total)} MiB allocated, limit ${mb(server.heapSizeLimitBytes ?? Number.NaN)} MiB (heap_size_limit as the service logged it); external ${mb(heap.external)} MiB`);
-    memory.notes.push(`checks/s and latency are of the fill (${plan.connections} conn × ${plan.streamsPerConnection} streams): every check a miss against an instant Kratos`);
+    memory.notes.push(
+      `RSS ${mb(baseline)} MiB before the fill, ${mb(rss)} MiB after (${Math.round((rss - baseline) / s.memorySessions)} bytes per session)`,
+    );
+    memory.notes.push(
+      `V8 heap used ${mb(baselineHeap.used)} → ${mb(heap.used)} MiB of ${mb(heap.total)} MiB allocated, limit ${mb(server.heapSizeLimitBytes ?? Number.NaN)} MiB (heap_size_limit as the service logged it); external ${mb(heap.external)} MiB`,
+    );
+    memory.notes.push(
+      `checks/s and latency are of the fill (${plan.connections} conn × ${plan.streamsPerConnection} streams): every check a miss against an instant Kratos`,
+    );
     const cached = fill.allowed;
-    if (fill.kratosUnavailable > 0) memory.notes.push(`${cached} sessions cached: ${fill.kratosUnavailable} whoami calls timed out during the fill`);
-    if (fill.whoami !== s.memorySessions) memory.problems.push(`${fill.whoami} whoami calls for ${s.memorySessions} sessions`);
+    if (fill.kratosUnavailable > 0)
+      memory.notes.push(`${cached} sessions cached: ${fill.kratosUnavailable} whoami calls timed out during the fill`);
+    if (fill.whoami !== s.memorySessions)
+      memory.problems.push(`${fill.whoami} whoami calls for ${s.memorySessions} sessions`);
     // Re-checking the oldest: an evicted one would be a miss; one that timed out in the fill may be too.
-    if (recheck.cache.hit < oldest - fill.kratosUnavailable) memory.problems.push(`re-checking the ${oldest} oldest sessions gave ${recheck.cache.hit} hits and ${recheck.whoami} whoami calls (evicted?)`);
+    if (recheck.cache.hit < oldest - fill.kratosUnavailable)
+      memory.problems.push(
+        `re-checking the ${oldest} oldest sessions gave ${recheck.cache.hit} hits and ${recheck.whoami} whoami calls (evicted?)`,
+      );
     memory.problems.push(...recheck.problems);
     return memory;
   } finally {

@@ -31,14 +31,23 @@ function parse(text: string): { gaps: Gap[]; pauses: Pause[] } {
   for (const line of text.split('\n')) {
     const [tag, ...fields] = line.split(' ');
     const numbers = fields.map(Number);
-    if (tag === 'GAP') gaps.push({ startMs: numbers[0] ?? 0, lengthMs: numbers[1] ?? 0, onCpuMs: numbers[2] ?? 0, waitingMs: numbers[3] ?? 0, otherThreadsMs: numbers[4] ?? 0 });
+    if (tag === 'GAP')
+      gaps.push({
+        startMs: numbers[0] ?? 0,
+        lengthMs: numbers[1] ?? 0,
+        onCpuMs: numbers[2] ?? 0,
+        waitingMs: numbers[3] ?? 0,
+        otherThreadsMs: numbers[4] ?? 0,
+      });
     if (tag === 'GC') pauses.push({ startMs: numbers[0] ?? 0, lengthMs: numbers[1] ?? 0, kind: numbers[2] ?? 0 });
   }
   return { gaps, pauses };
 }
 
 function pausesIn(gap: Gap, pauses: readonly Pause[]): Pause[] {
-  return pauses.filter((pause) => pause.startMs < gap.startMs + gap.lengthMs && pause.startMs + pause.lengthMs > gap.startMs);
+  return pauses.filter(
+    (pause) => pause.startMs < gap.startMs + gap.lengthMs && pause.startMs + pause.lengthMs > gap.startMs,
+  );
 }
 
 function verdictOf(gap: Gap, pauses: readonly Pause[]): Verdict {
@@ -50,7 +59,13 @@ function verdictOf(gap: Gap, pauses: readonly Pause[]): Verdict {
 }
 
 /** Node's PerformanceEntry gc kinds. */
-const GC_KINDS: Record<number, string> = { 1: 'scavenge', 2: 'minor mark-sweep', 4: 'mark-compact', 8: 'incremental marking', 16: 'weak callbacks' };
+const GC_KINDS: Record<number, string> = {
+  1: 'scavenge',
+  2: 'minor mark-sweep',
+  4: 'mark-compact',
+  8: 'incremental marking',
+  16: 'weak callbacks',
+};
 
 function describe(path: string): string[] {
   const { gaps, pauses } = parse(readFileSync(path, 'utf8'));
@@ -66,8 +81,12 @@ function describe(path: string): string[] {
     `  GC pauses: ${[...byKind].map(([kind, lengths]) => `${GC_KINDS[kind] ?? kind} ×${lengths.length} (longest ${Math.max(...lengths).toFixed(1)} ms)`).join(', ')}`,
   ];
   for (const gap of [...gaps].sort((a, b) => b.lengthMs - a.lengthMs).slice(0, 10)) {
-    const gc = pausesIn(gap, pauses).map((pause) => `${GC_KINDS[pause.kind] ?? pause.kind} ${pause.lengthMs.toFixed(1)}`);
-    lines.push(`  ${new Date(gap.startMs).toISOString()} ${gap.lengthMs.toFixed(0)} ms: ${verdictOf(gap, pauses)} (on CPU ${gap.onCpuMs.toFixed(0)}, waiting ${gap.waitingMs.toFixed(0)}, other threads ${gap.otherThreadsMs.toFixed(0)} ms${gc.length > 0 ? `; GC ${gc.join(', ')}` : ''})`);
+    const gc = pausesIn(gap, pauses).map(
+      (pause) => `${GC_KINDS[pause.kind] ?? pause.kind} ${pause.lengthMs.toFixed(1)}`,
+    );
+    lines.push(
+      `  ${new Date(gap.startMs).toISOString()} ${gap.lengthMs.toFixed(0)} ms: ${verdictOf(gap, pauses)} (on CPU ${gap.onCpuMs.toFixed(0)}, waiting ${gap.waitingMs.toFixed(0)}, other threads ${gap.otherThreadsMs.toFixed(0)} ms${gc.length > 0 ? `; GC ${gc.join(', ')}` : ''})`,
+    );
   }
   return lines;
 }

@@ -63,7 +63,9 @@ function start(directory: string): void {
     const processCpu = processOnCpuNs(tasks);
     if (now - last > LATE_MS) {
       const own = onCpu - lastOnCpu;
-      lines.push(`GAP ${(origin + last).toFixed(1)} ${(now - last).toFixed(1)} ${(own / 1e6).toFixed(1)} ${((waiting - lastWaiting) / 1e6).toFixed(1)} ${((processCpu - lastProcess - own) / 1e6).toFixed(1)}`);
+      lines.push(
+        `GAP ${(origin + last).toFixed(1)} ${(now - last).toFixed(1)} ${(own / 1e6).toFixed(1)} ${((waiting - lastWaiting) / 1e6).toFixed(1)} ${((processCpu - lastProcess - own) / 1e6).toFixed(1)}`,
+      );
     }
     [last, lastOnCpu, lastWaiting, lastProcess] = [now, onCpu, waiting, processCpu];
   }, TICK_MS).unref();

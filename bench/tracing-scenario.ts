@@ -54,7 +54,10 @@ async function startSink(): Promise<{ url: string; exports: () => number; close:
 /** The `hit` scenario's service config, with `tracing` added. */
 function configWithTracing(ctx: BenchContext, name: Variant, tracing: Record<string, unknown>): string {
   const path = writeServiceConfig(ctx.workdir, name, ctx.kratos, 'on');
-  writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>), tracing }, null, 2));
+  writeFileSync(
+    path,
+    JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>), tracing }, null, 2),
+  );
   return path;
 }
 
@@ -65,8 +68,14 @@ export async function tracingPhase(ctx: BenchContext): Promise<ScenarioResult[]>
   writeFileSync(dataFile, await ctx.sessions.newBody());
   const servers: Record<Variant, ServerProcess> = {
     'tracing-off': await startService(configWithTracing(ctx, 'tracing-off', { enabled: false }), ctx.serviceNodeFlags),
-    'tracing-unsampled': await startService(configWithTracing(ctx, 'tracing-unsampled', { enabled: true, endpoint: sink.url, sampling_ratio: 0 }), ctx.serviceNodeFlags),
-    'tracing-on': await startService(configWithTracing(ctx, 'tracing-on', { enabled: true, endpoint: sink.url, sampling_ratio: 1 }), ctx.serviceNodeFlags),
+    'tracing-unsampled': await startService(
+      configWithTracing(ctx, 'tracing-unsampled', { enabled: true, endpoint: sink.url, sampling_ratio: 0 }),
+      ctx.serviceNodeFlags,
+    ),
+    'tracing-on': await startService(
+      configWithTracing(ctx, 'tracing-on', { enabled: true, endpoint: sink.url, sampling_ratio: 1 }),
+      ctx.serviceNodeFlags,
+    ),
   };
   const runs: Record<Variant, Measured[]> = { 'tracing-off': [], 'tracing-unsampled': [], 'tracing-on': [] };
   try {
@@ -74,7 +83,13 @@ export async function tracingPhase(ctx: BenchContext): Promise<ScenarioResult[]>
       for (const variant of VARIANTS) {
         const server = servers[variant];
         await warmUpH2load(server, dataFile, ctx.workdir, s.warmupRequests, s.connections, s.streamsPerConnection);
-        runs[variant].push(await measureH2load({ server, kratos: ctx.kratos }, dataFile, ctx.workdir, { clients: s.connections, streams: s.streamsPerConnection, durationSeconds: s.roundSeconds }));
+        runs[variant].push(
+          await measureH2load({ server, kratos: ctx.kratos }, dataFile, ctx.workdir, {
+            clients: s.connections,
+            streams: s.streamsPerConnection,
+            durationSeconds: s.roundSeconds,
+          }),
+        );
       }
     }
     const offCpu = cpuUsPerCheck(runs['tracing-off']);
@@ -92,7 +107,11 @@ export async function tracingPhase(ctx: BenchContext): Promise<ScenarioResult[]>
         latency: summarizeMicros(concatDurations(measured.map((run) => run.durationsUs))),
         rssBytes: rssBytes(servers[variant].pid),
         ratioToFloor: undefined,
-        facts: { serverCpuUsPerCheck: cpu, extraCpuUsPerCheck: Math.round((cpu - offCpu) * 10) / 10, ...(variant === 'tracing-on' ? { otlpExports: sink.exports() } : {}) },
+        facts: {
+          serverCpuUsPerCheck: cpu,
+          extraCpuUsPerCheck: Math.round((cpu - offCpu) * 10) / 10,
+          ...(variant === 'tracing-on' ? { otlpExports: sink.exports() } : {}),
+        },
         notes: [NOTES[variant]],
         problems,
       };
@@ -115,7 +134,9 @@ async function main(): Promise<void> {
   const kratos = await KratosProcess.start();
   try {
     const results = await tracingPhase(createContext(process.argv.includes('--smoke') ? SMOKE : FULL, kratos, workdir));
-    process.stdout.write(`${JSON.stringify(results, (key, value: unknown) => (key === 'durationsUs' ? undefined : value), 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(results, (key, value: unknown) => (key === 'durationsUs' ? undefined : value), 2)}\n`,
+    );
     if (results.some((result) => result.problems.length > 0)) process.exitCode = 1;
   } finally {
     await kratos.stop();

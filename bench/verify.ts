@@ -6,7 +6,12 @@ import { counterDeltas, sampleKey, type Samples } from './prometheus';
 
 export const CHECKS = 'kratos_ext_authz_checks_total';
 export const CACHE = 'kratos_ext_authz_cache_requests_total';
-export const EXPECTED_ALLOW = sampleKey(CHECKS, { front_door: 'grpc', decision: 'allow', credential: 'cookie', reason: 'ok' });
+export const EXPECTED_ALLOW = sampleKey(CHECKS, {
+  front_door: 'grpc',
+  decision: 'allow',
+  credential: 'cookie',
+  reason: 'ok',
+});
 
 export interface DecisionCheck {
   allowed: number;
@@ -15,7 +20,12 @@ export interface DecisionCheck {
   problems: string[];
 }
 
-const KRATOS_UNAVAILABLE = sampleKey(CHECKS, { front_door: 'grpc', decision: 'error', credential: 'cookie', reason: 'kratos_unavailable' });
+const KRATOS_UNAVAILABLE = sampleKey(CHECKS, {
+  front_door: 'grpc',
+  decision: 'error',
+  credential: 'cookie',
+  reason: 'kratos_unavailable',
+});
 
 /**
  * Every check between the two scrapes must be an allow for the cookie (up to `tolerated` may be
@@ -23,7 +33,13 @@ const KRATOS_UNAVAILABLE = sampleKey(CHECKS, { front_door: 'grpc', decision: 'er
  * match what the client saw: at least every answered request, at most those plus the requests
  * still in flight when a timed client stopped (`slack`).
  */
-export function checkDecisions(before: Samples, after: Samples, clientAnswered: number, slack: number, tolerated = 0): DecisionCheck {
+export function checkDecisions(
+  before: Samples,
+  after: Samples,
+  clientAnswered: number,
+  slack: number,
+  tolerated = 0,
+): DecisionCheck {
   const deltas = counterDeltas(before, after, CHECKS);
   const allowed = deltas.get(EXPECTED_ALLOW) ?? 0;
   deltas.delete(EXPECTED_ALLOW);
@@ -32,16 +48,25 @@ export function checkDecisions(before: Samples, after: Samples, clientAnswered: 
   const kratosUnavailable = deltas.has(KRATOS_UNAVAILABLE) ? 0 : unavailable;
   const answered = allowed + kratosUnavailable;
   const problems: string[] = [];
-  if (deltas.size > 0) problems.push(`unexpected decisions: ${[...deltas].map(([key, n]) => `${key} ×${n}`).join(', ')}`);
-  if (answered < clientAnswered) problems.push(`the client counted ${clientAnswered} answers but the service only ${answered} checks (gRPC errors?)`);
-  if (answered > clientAnswered + slack) problems.push(`the service answered ${answered} checks, more than the ${clientAnswered} (+${slack} in flight) the client sent`);
+  if (deltas.size > 0)
+    problems.push(`unexpected decisions: ${[...deltas].map(([key, n]) => `${key} ×${n}`).join(', ')}`);
+  if (answered < clientAnswered)
+    problems.push(
+      `the client counted ${clientAnswered} answers but the service only ${answered} checks (gRPC errors?)`,
+    );
+  if (answered > clientAnswered + slack)
+    problems.push(
+      `the service answered ${answered} checks, more than the ${clientAnswered} (+${slack} in flight) the client sent`,
+    );
   return { allowed, kratosUnavailable, problems };
 }
 
 /** Floor server: it counts handler calls only, so the same bounds on that count. */
 export function checkFloorAnswers(handled: number, clientAnswered: number, slack: number): string[] {
-  if (handled < clientAnswered) return [`the client counted ${clientAnswered} answers but the floor handler ran only ${handled} times`];
-  if (handled > clientAnswered + slack) return [`the floor handler ran ${handled} times, more than the ${clientAnswered} (+${slack}) sent`];
+  if (handled < clientAnswered)
+    return [`the client counted ${clientAnswered} answers but the floor handler ran only ${handled} times`];
+  if (handled > clientAnswered + slack)
+    return [`the floor handler ran ${handled} times, more than the ${clientAnswered} (+${slack}) sent`];
   return [];
 }
 

@@ -47,20 +47,28 @@ const IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)'(\.{1,2}\/[^']+)'/g;
 
 const files = sourceFiles(root);
 const known = new Set(files);
-const edges = new Map(files.map((file) => {
-  const text = readFileSync(file, 'utf8');
-  const targets = [...text.matchAll(IMPORT)].map((match) => resolve(dirname(file), `${match[1]}.ts`)).filter((target) => known.has(target));
-  return [file, [...new Set(targets)]];
-}));
+const edges = new Map(
+  files.map((file) => {
+    const text = readFileSync(file, 'utf8');
+    const targets = [...text.matchAll(IMPORT)]
+      .map((match) => resolve(dirname(file), `${match[1]}.ts`))
+      .filter((target) => known.has(target));
+    return [file, [...new Set(targets)]];
+  }),
+);
 
 const problems = [];
 for (const [file, targets] of edges) {
   const from = folderOf(file);
-  if (!rank.has(from)) problems.push(`${relative(root, file)}: folder "${from}" has no layer in scripts/check-layers.mjs`);
+  if (!rank.has(from))
+    problems.push(`${relative(root, file)}: folder "${from}" has no layer in scripts/check-layers.mjs`);
   for (const target of targets) {
     const to = folderOf(target);
     if (from === to || !rank.has(from) || !rank.has(to)) continue;
-    if (rank.get(to) >= rank.get(from)) problems.push(`${relative(root, file)} -> ${relative(root, target)}: ${from} (layer ${rank.get(from)}) imports ${to} (layer ${rank.get(to)})`);
+    if (rank.get(to) >= rank.get(from))
+      problems.push(
+        `${relative(root, file)} -> ${relative(root, target)}: ${from} (layer ${rank.get(from)}) imports ${to} (layer ${rank.get(to)})`,
+      );
   }
 }
 
@@ -88,7 +96,9 @@ function visit(file, path) {
 for (const file of files) if (!state.has(file)) visit(file, []);
 
 if (problems.length > 0) {
-  process.stderr.write(`${problems.join('\n')}\ncheck-layers: ${problems.length} problem(s) in ${relative(process.cwd(), root) || '.'}\n`);
+  process.stderr.write(
+    `${problems.join('\n')}\ncheck-layers: ${problems.length} problem(s) in ${relative(process.cwd(), root) || '.'}\n`,
+  );
   process.exit(1);
 }
 process.stdout.write(`check-layers: ${files.length} files, every import runs down ${LAYERS.length} layers, no loops\n`);

@@ -8,9 +8,17 @@ import { spawnSync } from 'node:child_process';
 const dir = 'dist/test/fuzz';
 const scale = process.argv[2] ?? '1';
 const seed = process.env.FUZZ_SEED || String(Math.floor(Math.random() * 0x7fffffff));
-const files = readdirSync(dir).filter((name) => name.endsWith('.test.js')).sort().map((name) => join(dir, name));
+const files = readdirSync(dir)
+  .filter((name) => name.endsWith('.test.js'))
+  .sort()
+  .map((name) => join(dir, name));
 console.log(`fuzzing ${files.length} suites with FUZZ_SEED=${seed} FUZZ_SCALE=${scale}`);
 const started = Date.now();
-const result = spawnSync(process.execPath, ['--test', ...files], { stdio: 'inherit', env: { ...process.env, FUZZ_SEED: seed, FUZZ_SCALE: scale } });
-console.log(`FUZZ_SEED=${seed} FUZZ_SCALE=${scale}: ${result.status === 0 ? 'no disagreement' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s`);
+const result = spawnSync(process.execPath, ['--test', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, FUZZ_SEED: seed, FUZZ_SCALE: scale },
+});
+console.log(
+  `FUZZ_SEED=${seed} FUZZ_SCALE=${scale}: ${result.status === 0 ? 'no disagreement' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s`,
+);
 process.exit(result.status ?? 1);

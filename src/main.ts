@@ -49,7 +49,8 @@ function parseArguments(argv: string[]): ServeArguments {
       fail(`unknown argument ${argument}`);
     }
   }
-  if (watch && configPath === undefined) fail('--watch-config needs a config file (--config or KRATOS_EXT_AUTHZ_CONFIG)');
+  if (watch && configPath === undefined)
+    fail('--watch-config needs a config file (--config or KRATOS_EXT_AUTHZ_CONFIG)');
   return { configPath, watch };
 }
 

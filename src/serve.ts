@@ -46,7 +46,9 @@ export async function serve({ configPath, watch }: ServeArguments): Promise<void
   // A replacement is applied at once; a write in place never is, since no event says it is done.
   const watcher =
     watch && configPath !== undefined
-      ? watchConfigFile(configPath, (change) => (change === 'replaced' ? reloader.reload('watch') : reloader.refuseWrittenInPlace(configPath)))
+      ? watchConfigFile(configPath, (change) =>
+          change === 'replaced' ? reloader.reload('watch') : reloader.refuseWrittenInPlace(configPath),
+        )
       : undefined;
 
   let stopping = false;

@@ -103,13 +103,15 @@ export function envoyConfig(ports: StackPorts, adjust?: (config: JsonObject) => 
   const config = obj(rebaseOrigins(readProjectYaml('envoy/envoy.yaml'), ports.envoy, host), 'envoy.yaml');
   setSocket(obj(config.admin, 'admin').address, 'admin.address', '127.0.0.1', ports.envoyAdmin);
   const resources = obj(config.static_resources, 'static_resources');
-  for (const listener of list(resources.listeners, 'listeners')) setSocket(obj(listener, 'listener').address, 'listener.address', '127.0.0.1', ports.envoy);
+  for (const listener of list(resources.listeners, 'listeners'))
+    setSocket(obj(listener, 'listener').address, 'listener.address', '127.0.0.1', ports.envoy);
   const byCluster = clusterPorts(ports);
   for (const cluster of list(resources.clusters, 'clusters')) {
     const c = obj(cluster, 'cluster');
     const name = String(c.name);
     const port = byCluster[name];
-    if (port === undefined) throw new Error(`envoy.yaml cluster ${name} has no local address: add it to stack/configs.ts`);
+    if (port === undefined)
+      throw new Error(`envoy.yaml cluster ${name} has no local address: add it to stack/configs.ts`);
     for (const group of list(obj(c.load_assignment, 'load_assignment').endpoints, 'endpoints')) {
       for (const lb of list(obj(group, 'endpoints[]').lb_endpoints, 'lb_endpoints')) {
         setSocket(obj(obj(lb, 'lb_endpoint').endpoint, 'endpoint').address, 'endpoint.address', '127.0.0.1', port);
@@ -124,13 +126,17 @@ export function envoyConfig(ports: StackPorts, adjust?: (config: JsonObject) => 
 export function httpConnectionManager(config: JsonObject): JsonObject {
   const listener = obj(list(obj(config.static_resources, 'static_resources').listeners, 'listeners')[0], 'listener');
   const chain = obj(list(listener.filter_chains, 'filter_chains')[0], 'filter chain');
-  const hcm = list(chain.filters, 'filters').map((f) => obj(f, 'filter')).find((f) => f.name === 'envoy.filters.network.http_connection_manager');
+  const hcm = list(chain.filters, 'filters')
+    .map((f) => obj(f, 'filter'))
+    .find((f) => f.name === 'envoy.filters.network.http_connection_manager');
   return obj(hcm?.typed_config, 'http_connection_manager typed_config');
 }
 
 /** The typed_config of the named HTTP filter. */
 export function httpFilter(config: JsonObject, name: string): JsonObject {
-  const filter = list(httpConnectionManager(config).http_filters, 'http_filters').map((f) => obj(f, 'http filter')).find((f) => f.name === name);
+  const filter = list(httpConnectionManager(config).http_filters, 'http_filters')
+    .map((f) => obj(f, 'http filter'))
+    .find((f) => f.name === name);
   return obj(filter?.typed_config, `${name} typed_config`);
 }
 
@@ -154,12 +160,20 @@ export function kratosConfig(ports: StackPorts, overrides: JsonObject = {}, host
 }
 
 /** envoy/config.yaml for 127.0.0.1, with `overrides` merged in. */
-export function serviceConfig(ports: StackPorts, overrides: JsonObject = {}, host: PublicHost = '127.0.0.1'): JsonObject {
+export function serviceConfig(
+  ports: StackPorts,
+  overrides: JsonObject = {},
+  host: PublicHost = '127.0.0.1',
+): JsonObject {
   const config = readProjectYaml('envoy/config.yaml');
   merge(config, {
     // Envoy talks gRPC here; the HTTP front doors' fixed default port (0.0.0.0:9193) would clash
     // between stacks on one machine, so they are off.
-    server: { grpc_address: `127.0.0.1:${ports.extAuthzGrpc}`, http_address: `127.0.0.1:${ports.extAuthzHttp}`, http_authz_address: '' },
+    server: {
+      grpc_address: `127.0.0.1:${ports.extAuthzGrpc}`,
+      http_address: `127.0.0.1:${ports.extAuthzHttp}`,
+      http_authz_address: '',
+    },
     kratos: {
       public_url: `http://127.0.0.1:${ports.kratosPublic}`,
       admin_url: `http://127.0.0.1:${ports.kratosAdmin}`,

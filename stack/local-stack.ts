@@ -4,7 +4,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envoyConfig, kratosConfig, serviceConfig, toYaml, type JsonObject, type PublicHost, type StackPorts } from './configs';
+import {
+  envoyConfig,
+  kratosConfig,
+  serviceConfig,
+  toYaml,
+  type JsonObject,
+  type PublicHost,
+  type StackPorts,
+} from './configs';
 import { freePorts } from './ports';
 import { Children } from './processes';
 import { projectRoot } from './project-root';
@@ -88,11 +96,26 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // A file, not DSN=memory: Kratos can be stopped and started again mid-run and keep its sessions.
     const kratosEnv = { DSN: `sqlite://${join(workDir, 'kratos.sqlite')}?_fk=true&mode=rwc`, ...options.kratosEnv };
-    children.start({ name: 'kratos-migrate', command: options.kratos.path, args: ['migrate', 'sql', '-e', '--yes', '-c', kratosFile], env: kratosEnv });
+    children.start({
+      name: 'kratos-migrate',
+      command: options.kratos.path,
+      args: ['migrate', 'sql', '-e', '--yes', '-c', kratosFile],
+      env: kratosEnv,
+    });
     const migrated = await children.exited('kratos-migrate');
     if (migrated.code !== 0) throw new Error(`kratos migrate sql exited ${String(migrated.code ?? migrated.signal)}`);
-    children.start({ name: KRATOS, command: options.kratos.path, args: ['serve', '-c', kratosFile, '--dev', ...(options.kratosServeFlags ?? [])], env: kratosEnv });
-    children.start({ name: UPSTREAM, command: process.execPath, args: [join(projectRoot, 'envoy', 'echo', 'server.js')], env: { PORT: String(ports.upstream) } });
+    children.start({
+      name: KRATOS,
+      command: options.kratos.path,
+      args: ['serve', '-c', kratosFile, '--dev', ...(options.kratosServeFlags ?? [])],
+      env: kratosEnv,
+    });
+    children.start({
+      name: UPSTREAM,
+      command: process.execPath,
+      args: [join(projectRoot, 'envoy', 'echo', 'server.js')],
+      env: { PORT: String(ports.upstream) },
+    });
     children.start({
       name: UI,
       command: process.execPath,
@@ -102,7 +125,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The public port: on the admin port /health/ready is a 307 to /admin/health/ready.
     await waitUntilOk(`http://127.0.0.1:${ports.kratosPublic}/health/ready`, children, KRATOS);
 
-    children.start({ name: EXT_AUTHZ, command: process.execPath, args: [join(projectRoot, 'dist', 'src', 'main.js'), '--config', serviceFile] });
+    children.start({
+      name: EXT_AUTHZ,
+      command: process.execPath,
+      args: [join(projectRoot, 'dist', 'src', 'main.js'), '--config', serviceFile],
+    });
     // /readyz: both servers listen and Kratos answered /health/ready.
     await waitUntilOk(`http://127.0.0.1:${ports.extAuthzHttp}/readyz`, children, EXT_AUTHZ);
 
@@ -111,7 +138,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       command: options.envoy.path,
       // The access log is a buffered file flushed every 10s by default: flush often, so a
       // person (and a test) sees each request's line right away.
-      args: ['-c', envoyFile, '--use-dynamic-base-id', '--concurrency', '1', '--file-flush-interval-msec', '200', '--log-level', options.envoyLogLevel ?? 'warn'],
+      args: [
+        '-c',
+        envoyFile,
+        '--use-dynamic-base-id',
+        '--concurrency',
+        '1',
+        '--file-flush-interval-msec',
+        '200',
+        '--log-level',
+        options.envoyLogLevel ?? 'warn',
+      ],
     });
     await waitUntilOk(`http://127.0.0.1:${ports.envoyAdmin}/ready`, children, ENVOY);
     const baseUrl = `http://${options.publicHost ?? '127.0.0.1'}:${ports.envoy}`;
@@ -138,20 +175,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 /** Polls `url` until it answers 200; fails early when the child it depends on has exited. */
-export function waitUntilOk(url: string, children: Children, child: string, timeoutMs = STARTUP_TIMEOUT_MS): Promise<void> {
+export function waitUntilOk(
+  url: string,
+  children: Children,
+  child: string,
+  timeoutMs = STARTUP_TIMEOUT_MS,
+): Promise<void> {
   return pollUntilOk(url, timeoutMs, () => {
     if (!children.isRunning(child)) throw new Error(`${child} exited while waiting for ${url}`);
   });
 }
 
 /** Polls `url` every `intervalMs` until it answers 200; `stillUp` throws when waiting is pointless. */
-export async function pollUntilOk(url: string, timeoutMs: number, stillUp: () => void = () => {}, intervalMs = 200): Promise<void> {
+export async function pollUntilOk(
+  url: string,
+  timeoutMs: number,
+  stillUp: () => void = () => {},
+  intervalMs = 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
     stillUp();
     try {
-      const response = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(5_000) });
+      const response = await fetch(url, {
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(5_000),
+      });
       await response.body?.cancel();
       if (response.status === 200) return;
       last = `HTTP ${response.status}`;

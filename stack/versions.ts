@@ -13,12 +13,20 @@ export interface PinnedVersions {
   kratos: string[];
 }
 
-const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string');
+const isStringList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string');
 
 export function pinnedVersions(): PinnedVersions {
-  const parsed = JSON.parse(readFileSync(join(projectRoot, 'stack', 'versions.json'), 'utf8')) as { envoy?: unknown; kratos?: unknown };
+  const parsed = JSON.parse(readFileSync(join(projectRoot, 'stack', 'versions.json'), 'utf8')) as {
+    envoy?: unknown;
+    kratos?: unknown;
+  };
   const envoy = parsed.envoy;
-  const kratos = Array.isArray(parsed.kratos) ? parsed.kratos.map((entry: unknown) => (typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>).version : undefined)) : undefined;
+  const kratos = Array.isArray(parsed.kratos)
+    ? parsed.kratos.map((entry: unknown) =>
+        typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>).version : undefined,
+      )
+    : undefined;
   if (!isStringList(envoy) || !isStringList(kratos)) {
     throw new Error('stack/versions.json must have "envoy": [versions] and "kratos": [{"version": ...}]');
   }
@@ -31,10 +39,16 @@ export function pinnedVersions(): PinnedVersions {
  * is an error, never silently nothing.
  */
 export function selectedVersions(pinned: readonly string[], variable: string): string[] {
-  const wanted = process.env[variable]?.split(',').map((v) => v.trim()).filter((v) => v !== '');
+  const wanted = process.env[variable]
+    ?.split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
   if (!wanted || wanted.length === 0) return [...pinned];
   const unknown = wanted.filter((v) => !pinned.includes(v));
-  if (unknown.length > 0) throw new Error(`${variable}=${process.env[variable] ?? ''}: ${unknown.join(', ')} not in stack/versions.json (${pinned.join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(
+      `${variable}=${process.env[variable] ?? ''}: ${unknown.join(', ')} not in stack/versions.json (${pinned.join(', ')})`,
+    );
   return pinned.filter((v) => wanted.includes(v));
 }
 
@@ -74,22 +88,32 @@ export function installBinaries(): InstallOutcome {
   });
   const lastLine = result.stdout.trim().split('\n').pop() ?? '';
   const parsed = lastLine.startsWith('{') ? (JSON.parse(lastLine) as Record<string, unknown>) : {};
-  if (result.status === 2 && Array.isArray(parsed.missing)) return { installed: false, missing: parsed.missing.map(String) };
-  if (result.status !== 0) throw new Error(`scripts/stack-install.mjs failed (exit ${String(result.status ?? result.signal)})`);
+  if (result.status === 2 && Array.isArray(parsed.missing))
+    return { installed: false, missing: parsed.missing.map(String) };
+  if (result.status !== 0)
+    throw new Error(`scripts/stack-install.mjs failed (exit ${String(result.status ?? result.signal)})`);
   const { envoy, kratos } = parsed;
-  if (typeof envoy !== 'object' || envoy === null || !Array.isArray(kratos)) throw new Error(`scripts/stack-install.mjs printed no binaries: ${lastLine}`);
+  if (typeof envoy !== 'object' || envoy === null || !Array.isArray(kratos))
+    throw new Error(`scripts/stack-install.mjs printed no binaries: ${lastLine}`);
   const kratosVersions = kratos.map((entry: unknown): Binary => {
     const fields = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
-    if (typeof fields.version !== 'string' || typeof fields.path !== 'string') throw new Error(`scripts/stack-install.mjs printed no Kratos binary: ${lastLine}`);
+    if (typeof fields.version !== 'string' || typeof fields.path !== 'string')
+      throw new Error(`scripts/stack-install.mjs printed no Kratos binary: ${lastLine}`);
     return { version: fields.version, path: fields.path };
   });
-  const selected = selectedVersions(kratosVersions.map((b) => b.version), 'STACK_KRATOS');
+  const selected = selectedVersions(
+    kratosVersions.map((b) => b.version),
+    'STACK_KRATOS',
+  );
   const chosen = kratosVersions.filter((b) => selected.includes(b.version)).at(-1);
   if (!chosen) throw new Error(`scripts/stack-install.mjs printed no Kratos binary: ${lastLine}`);
   return {
     installed: true,
     binaries: {
-      envoy: Object.entries(envoy as Record<string, unknown>).map(([version, path]) => ({ version, path: String(path) })),
+      envoy: Object.entries(envoy as Record<string, unknown>).map(([version, path]) => ({
+        version,
+        path: String(path),
+      })),
       kratosVersions,
       kratos: chosen,
     },

@@ -18,7 +18,13 @@ import { loginUrl, originalUrl, type LoginUrlSettings } from './login-url';
  */
 export type Answer =
   /** `withheld`: the identity headers this configuration knows and this allow does not set. */
-  | { kind: 'allow'; identityHeaders: HeaderList; withheld: readonly string[]; upstreamCredentials: UpstreamCredentials; clientHeaders: HeaderList }
+  | {
+      kind: 'allow';
+      identityHeaders: HeaderList;
+      withheld: readonly string[];
+      upstreamCredentials: UpstreamCredentials;
+      clientHeaders: HeaderList;
+    }
   | { kind: 'deny'; status: number; headers: HeaderList; body: string };
 
 const NO_UPSTREAM_IDENTITY: UpstreamIdentityHeaders = { headers: [], withheld: [] };
@@ -34,12 +40,24 @@ const JSON_TYPE = ['content-type', 'application/json'] as const;
  * and upstream_jwt headers made for the allow's session (or, without one, the names to withhold).
  * `credentials`: what the upstream gets of the credential headers (upstream-credentials.ts).
  */
-export function answer(decision: Decision, view: RequestView | undefined, settings: LoginUrlSettings, upstream = NO_UPSTREAM_IDENTITY, credentials = NO_CREDENTIALS): Answer {
+export function answer(
+  decision: Decision,
+  view: RequestView | undefined,
+  settings: LoginUrlSettings,
+  upstream = NO_UPSTREAM_IDENTITY,
+  credentials = NO_CREDENTIALS,
+): Answer {
   switch (decision.kind) {
     case 'allow': {
       if (!decision.subject) {
         const withheld = [...IDENTITY_HEADERS, ...upstream.withheld];
-        return { kind: 'allow', identityHeaders: [], withheld, upstreamCredentials: notIdentity(credentials, upstream), clientHeaders: [] };
+        return {
+          kind: 'allow',
+          identityHeaders: [],
+          withheld,
+          upstreamCredentials: notIdentity(credentials, upstream),
+          clientHeaders: [],
+        };
       }
       return {
         kind: 'allow',
@@ -62,24 +80,41 @@ export function answer(decision: Decision, view: RequestView | undefined, settin
       // or a user who abandons the login keeps one that expires before the session does.
       const denial = loginDenial(decision, view, settings);
       const cookie = refreshedCookieHeaders(decision);
-      return cookie.length > 0 && denial.kind === 'deny' ? { ...denial, headers: [...denial.headers, ...cookie] } : denial;
+      return cookie.length > 0 && denial.kind === 'deny'
+        ? { ...denial, headers: [...denial.headers, ...cookie] }
+        : denial;
     }
     case 'rule_deny':
       return errorAnswer(403, 'forbidden', 'Forbidden', 'Access to this resource is denied by policy.');
     case 'kratos_unavailable':
-      return errorAnswer(503, 'kratos_unavailable', 'Service Unavailable', 'The session could not be verified right now. Try again.', [['retry-after', '1']]);
+      return errorAnswer(
+        503,
+        'kratos_unavailable',
+        'Service Unavailable',
+        'The session could not be verified right now. Try again.',
+        [['retry-after', '1']],
+      );
     case 'bad_request':
       return errorAnswer(400, 'bad_request', 'Bad Request', `Malformed authorization request: ${decision.detail}`);
     case 'request_too_large':
       return errorAnswer(413, 'request_too_large', 'Payload Too Large', 'The request is too large to be authorized.');
     case 'untrusted_proxy':
-      return errorAnswer(403, 'untrusted_proxy', 'Forbidden', 'This peer is not in http_authz.trusted_proxies: its forwarded headers are not believed.');
+      return errorAnswer(
+        403,
+        'untrusted_proxy',
+        'Forbidden',
+        'This peer is not in http_authz.trusted_proxies: its forwarded headers are not believed.',
+      );
     case 'internal_error':
       return errorAnswer(500, 'internal_error', 'Internal Server Error', 'The request could not be authorized.');
   }
 }
 
-function loginDenial(decision: Extract<Decision, { kind: 'unauthenticated' | 'aal_too_low' | 'refresh_required' }>, view: RequestView | undefined, settings: LoginUrlSettings): Answer {
+function loginDenial(
+  decision: Extract<Decision, { kind: 'unauthenticated' | 'aal_too_low' | 'refresh_required' }>,
+  view: RequestView | undefined,
+  settings: LoginUrlSettings,
+): Answer {
   const refresh = decision.kind === 'refresh_required';
   const stepUp = decision.kind === 'aal_too_low' || (refresh && decision.stepUp);
   const login = loginUrl(settings, { stepUp, refresh, returnTo: view && originalUrl(view, settings.allowedHosts) });
@@ -94,7 +129,8 @@ function loginDenial(decision: Extract<Decision, { kind: 'unauthenticated' | 'aa
  */
 function notIdentity(credentials: UpstreamCredentials, upstream: UpstreamIdentityHeaders): UpstreamCredentials {
   if (credentials.length === 0) return credentials;
-  const owned = (name: string) => upstream.withheld.includes(name) || upstream.headers.some(([header]) => header === name);
+  const owned = (name: string) =>
+    upstream.withheld.includes(name) || upstream.headers.some(([header]) => header === name);
   return credentials.some(({ name }) => owned(name)) ? credentials.filter(({ name }) => !owned(name)) : credentials;
 }
 
@@ -104,7 +140,13 @@ function refreshedCookieHeaders(decision: SessionDecision): HeaderList {
 }
 
 /** The `{"error":{id, code, status, message}}` denial every non-session error shares. */
-export function errorAnswer(status: number, id: string, statusText: string, message: string, headers: HeaderList = []): Answer {
+export function errorAnswer(
+  status: number,
+  id: string,
+  statusText: string,
+  message: string,
+  headers: HeaderList = [],
+): Answer {
   return json(status, headers, { error: { id, code: status, status: statusText, message } });
 }
 
@@ -115,8 +157,17 @@ function redirect(method: string, location: string): Answer {
 }
 
 function unauthenticated(credential: Decision['credential'], login: string): Answer {
-  const challenge = credential === 'token' ? 'Bearer realm="kratos-ext-authz", error="invalid_token"' : 'Bearer realm="kratos-ext-authz"';
-  const error = { id: 'session_inactive', code: 401, status: 'Unauthorized', reason: 'No valid session credentials found in the request.', message: 'The request could not be authorized' };
+  const challenge =
+    credential === 'token'
+      ? 'Bearer realm="kratos-ext-authz", error="invalid_token"'
+      : 'Bearer realm="kratos-ext-authz"';
+  const error = {
+    id: 'session_inactive',
+    code: 401,
+    status: 'Unauthorized',
+    reason: 'No valid session credentials found in the request.',
+    message: 'The request could not be authorized',
+  };
   // Browser code (cookie or nothing) learns where to send the user; API clients do not need it.
   const body = credential === 'token' ? { error } : { error, redirect_browser_to: login };
   return json(401, [['www-authenticate', challenge]], body);
@@ -136,12 +187,20 @@ function aalTooLow(login: string): Answer {
  * the reason is reworded, as Kratos's own speaks of "updating these fields" in settings.
  */
 function refreshRequired(login: string): Answer {
-  return sessionForbidden('session_refresh_required', 'The login session is too old for this resource. Please re-authenticate.', 'The requested action was forbidden', login);
+  return sessionForbidden(
+    'session_refresh_required',
+    'The login session is too old for this resource. Please re-authenticate.',
+    'The requested action was forbidden',
+    login,
+  );
 }
 
 /** A 403 shaped like Kratos's session errors, telling browser code where to send the user. */
 function sessionForbidden(id: string, reason: string, message: string, login: string): Answer {
-  return json(403, [], { error: { id, code: 403, status: 'Forbidden', reason, message, details: { redirect_browser_to: login } }, redirect_browser_to: login });
+  return json(403, [], {
+    error: { id, code: 403, status: 'Forbidden', reason, message, details: { redirect_browser_to: login } },
+    redirect_browser_to: login,
+  });
 }
 
 function json(status: number, headers: HeaderList, body: object): Answer {

@@ -30,14 +30,18 @@ const listsByShape = new Map<string, readonly string[]>();
  */
 export function headersToRemove(answer: Extract<Answer, { kind: 'allow' }>): readonly string[] {
   // The answers of a configuration without identity_headers or upstream_jwt: no list is built.
-  if (answer.withheld.length === 0 && answer.identityHeaders.length === IDENTITY_HEADERS.length) return IDENTITY_HEADER_LOOKALIKES;
+  if (answer.withheld.length === 0 && answer.identityHeaders.length === IDENTITY_HEADERS.length)
+    return IDENTITY_HEADER_LOOKALIKES;
   if (answer.withheld.length === IDENTITY_HEADERS.length && answer.identityHeaders.length === 0) return NO_IDENTITY;
   // "," and " " are not header-name characters (RFC 9110 tchar), so no two shapes share a key.
   const shape = `${answer.withheld.join(',')} ${answer.identityHeaders.map(([name]) => name).join(',')}`;
   let names = listsByShape.get(shape);
   if (names === undefined) {
     // A name without "-" (authorization) has no lookalike: it is set or withheld already.
-    names = Object.freeze([...answer.withheld.flatMap(spellingsOf), ...answer.identityHeaders.flatMap(([name]) => lookalikesOf(name))]);
+    names = Object.freeze([
+      ...answer.withheld.flatMap(spellingsOf),
+      ...answer.identityHeaders.flatMap(([name]) => lookalikesOf(name)),
+    ]);
     if (listsByShape.size >= MAX_SHAPES) listsByShape.clear();
     listsByShape.set(shape, names);
   }

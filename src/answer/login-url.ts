@@ -22,7 +22,8 @@ export function originalUrl(view: RequestView, allowedHosts: readonly string[]):
   // A raw CR, LF, NUL or other control character would come back out of return_to's decoding
   // into Kratos's redirect (Envoy refuses them; a gRPC caller need not).
   if (CONTROL_CHARACTER.test(view.path)) return undefined;
-  if (allowedHosts.length > 0 && !allowedHosts.some((pattern) => hostMatches(pattern, view.host, view.authority))) return undefined;
+  if (allowedHosts.length > 0 && !allowedHosts.some((pattern) => hostMatches(pattern, view.host, view.authority)))
+    return undefined;
   return `${scheme}://${view.authority}${view.path}`;
 }
 
@@ -32,7 +33,10 @@ const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
  * Kratos's browser login; `aal=aal2` asks for the second factor on the existing session,
  * `refresh=true` for a new authentication although the session is still valid.
  */
-export function loginUrl(settings: LoginUrlSettings, options: { stepUp: boolean; refresh?: boolean; returnTo: string | undefined }): string {
+export function loginUrl(
+  settings: LoginUrlSettings,
+  options: { stepUp: boolean; refresh?: boolean; returnTo: string | undefined },
+): string {
   const query: string[] = [];
   if (options.refresh) query.push('refresh=true');
   if (options.stepUp) query.push('aal=aal2');

@@ -20,10 +20,15 @@ export class IdentityCache implements AvailableAalSource {
     maxEntries: number,
     private readonly count: (result: CacheResult) => void = () => {},
   ) {
-    this.entries = ttlMs > 0 && maxEntries > 0 ? new LRUCache<string, 'aal1' | 'aal2'>({ max: maxEntries, ttl: ttlMs }) : undefined;
+    this.entries =
+      ttlMs > 0 && maxEntries > 0 ? new LRUCache<string, 'aal1' | 'aal2'>({ max: maxEntries, ttl: ttlMs }) : undefined;
   }
 
-  async availableAal(identityId: string, context: LookupContext, options: LookupOptions = {}): Promise<AvailableAalAnswer> {
+  async availableAal(
+    identityId: string,
+    context: LookupContext,
+    options: LookupOptions = {},
+  ): Promise<AvailableAalAnswer> {
     const cached = options.fresh ? undefined : this.entries?.get(identityId);
     if (cached) {
       this.count('hit');
@@ -31,7 +36,10 @@ export class IdentityCache implements AvailableAalSource {
     }
     const flight = this.flights.run(identityId, () => this.upstream.availableAal(identityId, context));
     const outcome = flight.joined
-      ? await within(flight.promise, callBudget(Infinity, context), { kind: 'unavailable', detail: 'no time left waiting for a shared identity call' })
+      ? await within(flight.promise, callBudget(Infinity, context), {
+          kind: 'unavailable',
+          detail: 'no time left waiting for a shared identity call',
+        })
       : await flight.promise;
     this.count(flight.joined ? 'coalesced' : 'miss');
     if (!flight.joined && outcome.kind === 'known') this.entries?.set(identityId, outcome.aal);

@@ -47,8 +47,14 @@ export class SessionCache implements SessionSource {
     private readonly now: () => number = Date.now,
   ) {
     const { max_entries: maxEntries, ttl, negative_ttl: negativeTtl, stale_if_error: staleIfError } = settings;
-    this.positives = maxEntries > 0 && ttl > 0 ? new LRUCache<string, Positive>({ max: maxEntries, ttl: ttl + staleIfError, ttlAutopurge: false }) : undefined;
-    this.negatives = maxEntries > 0 && negativeTtl > 0 ? new LRUCache<string, number>({ max: negativeCapacity(maxEntries), ttl: negativeTtl, ttlAutopurge: false }) : undefined;
+    this.positives =
+      maxEntries > 0 && ttl > 0
+        ? new LRUCache<string, Positive>({ max: maxEntries, ttl: ttl + staleIfError, ttlAutopurge: false })
+        : undefined;
+    this.negatives =
+      maxEntries > 0 && negativeTtl > 0
+        ? new LRUCache<string, number>({ max: negativeCapacity(maxEntries), ttl: negativeTtl, ttlAutopurge: false })
+        : undefined;
   }
 
   async whoami(credential: Credential, context: LookupContext, options: LookupOptions = {}): Promise<SessionAnswer> {
@@ -70,7 +76,10 @@ export class SessionCache implements SessionSource {
     const flight = this.flights.run(key, () => this.upstream.whoami(credential, context));
     // A caller joining someone else's call still answers by its own deadline.
     const outcome = flight.joined
-      ? await within(flight.promise, callBudget(Infinity, context, now), { kind: 'unavailable', detail: 'no time left waiting for a shared whoami call' })
+      ? await within(flight.promise, callBudget(Infinity, context, now), {
+          kind: 'unavailable',
+          detail: 'no time left waiting for a shared whoami call',
+        })
       : await flight.promise;
     if (outcome.kind === 'unavailable') {
       const stale = this.staleStandIn(positive);
@@ -101,7 +110,12 @@ export class SessionCache implements SessionSource {
     if (outcome.kind === 'active') {
       this.negatives?.delete(key);
       const ttl = Math.min(this.settings.ttl, outcome.session.expiresAt - EXPIRY_MARGIN_MS - now);
-      if (ttl > 0) this.positives?.set(key, { session: outcome.session, freshUntil: now + ttl, storedAt: now }, { ttl: ttl + this.settings.stale_if_error });
+      if (ttl > 0)
+        this.positives?.set(
+          key,
+          { session: outcome.session, freshUntil: now + ttl, storedAt: now },
+          { ttl: ttl + this.settings.stale_if_error },
+        );
     } else if (outcome.kind === 'unauthenticated') {
       // Kratos says the session ended (revoked, expired, identity deactivated): it must never
       // stand in as stale again, whether or not the 401 itself is kept.

@@ -18,7 +18,11 @@ line, a comment (on stderr with --json), says which code-MFA rule (Kratos versio
   -c, --config <file>  the config file (default: KRATOS_EXT_AUTHZ_CONFIG, else no file: all defaults)
       --json           print JSON instead of YAML`,
   run: async (argv) => {
-    const { values } = parseCommandLine({ args: argv, options: { ...CONFIG_OPTION, json: { type: 'boolean' } }, strict: true });
+    const { values } = parseCommandLine({
+      args: argv,
+      options: { ...CONFIG_OPTION, json: { type: 'boolean' } },
+      strict: true,
+    });
     const config = configFromCommandLine(values.config);
     const shown = effectiveConfig(config);
     const codeMfa = `code MFA: ${plannedReadingText(config.kratos, config.kratos.code_mfa_enabled)}`;

@@ -15,7 +15,10 @@ export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnTy
   }
 }
 
-/** The option every command reading the configuration takes; it falls back to KRATOS_EXT_AUTHZ_CONFIG like serving does. */
+/**
+ * The option every command reading the configuration takes; it falls back to
+ * KRATOS_EXT_AUTHZ_CONFIG like serving does.
+ */
 export const CONFIG_OPTION = { config: { type: 'string', short: 'c' } } as const;
 
 /** Loads and validates exactly as start-up does; a ConfigError propagates (exit 2, same message). */

@@ -8,7 +8,9 @@ import type { Subcommand } from './subcommand';
 
 const SUBCOMMANDS: readonly Subcommand[] = [checkConfig, explain, policyTest];
 
-export const SUBCOMMAND_SUMMARY = SUBCOMMANDS.map((command) => `  ${command.name.padEnd(13)} ${command.summary}`).join('\n');
+export const SUBCOMMAND_SUMMARY = SUBCOMMANDS.map((command) => `  ${command.name.padEnd(13)} ${command.summary}`).join(
+  '\n',
+);
 
 /** Runs `argv[0]` as a subcommand and resolves its exit code; undefined when argv names none (the binary serves). */
 export async function runSubcommand(argv: readonly string[]): Promise<number | undefined> {

@@ -3,7 +3,9 @@ import type { Config } from '../config/schema';
 const REDACTED = '<redacted>';
 
 // The keys parsed from duration strings: shown as durations again so the output loads as a config.
-const DURATION_KEYS: ReadonlyArray<readonly [section: 'server' | 'kratos' | 'cache' | 'http_authz' | 'upstream_jwt', key: string]> = [
+const DURATION_KEYS: ReadonlyArray<
+  readonly [section: 'server' | 'kratos' | 'cache' | 'http_authz' | 'upstream_jwt', key: string]
+> = [
   ['server', 'shutdown_timeout'],
   ['server', 'drain_delay'],
   ['kratos', 'timeout'],
@@ -40,7 +42,8 @@ function showMaxAges(policy: Record<string, unknown> | undefined): void {
     if (!isRecord(holder)) continue;
     for (const kind of ['cookie', 'token']) {
       const requirement = holder[kind];
-      if (isRecord(requirement) && typeof requirement.max_age === 'number') requirement.max_age = formatDuration(requirement.max_age);
+      if (isRecord(requirement) && typeof requirement.max_age === 'number')
+        requirement.max_age = formatDuration(requirement.max_age);
     }
   }
 }

@@ -13,20 +13,37 @@ export function renderTrace(trace: Trace, sessionSource: string, codeMfa: string
     lines.push(`${label.padEnd(LABEL_WIDTH)}${first}`);
     for (const line of more) lines.push(`${' '.repeat(LABEL_WIDTH)}${line}`);
   };
-  block('request', `${trace.request.method} ${trace.request.url}`, ...trace.request.headers.map(([name, value]) => `${name}: ${value}`));
+  block(
+    'request',
+    `${trace.request.method} ${trace.request.url}`,
+    ...trace.request.headers.map(([name, value]) => `${name}: ${value}`),
+  );
   if (trace.unreadable !== null) {
     block('refused', `before any rule: ${trace.unreadable}`);
   } else {
     block('path', ...listed(trace.readings.map((reading) => `${reading.path}  (${reading.as})`)));
     block('rule', ...selectionLines(trace));
     const { chosen, ignored } = trace.credential;
-    block('credential', chosen ? chosen.shown : 'none', ...ignored.map((fact) => `ignored: ${fact.shown} (Kratos's precedence: x-session-token, then the cookie, then Authorization: Bearer)`));
-    block('answered as', `${trace.style.browser ? 'browser navigation (redirects)' : 'API (JSON)'}, because ${trace.style.because}`);
+    block(
+      'credential',
+      chosen ? chosen.shown : 'none',
+      ...ignored.map(
+        (fact) =>
+          `ignored: ${fact.shown} (Kratos's precedence: x-session-token, then the cookie, then Authorization: Bearer)`,
+      ),
+    );
+    block(
+      'answered as',
+      `${trace.style.browser ? 'browser navigation (redirects)' : 'API (JSON)'}, because ${trace.style.because}`,
+    );
     block('requirement', trace.requirement);
     block('session', ...listed(sessionLines(trace.kratos, sessionSource)), `code MFA: ${codeMfa}`);
   }
   const { decision } = trace;
-  block('decision', `${decision.kind}${'reason' in decision ? ` (${decision.reason})` : ''}, rule ${decision.policy}, credential ${decision.credential}${'detail' in decision ? `: ${decision.detail}` : ''}`);
+  block(
+    'decision',
+    `${decision.kind}${'reason' in decision ? ` (${decision.reason})` : ''}, rule ${decision.policy}, credential ${decision.credential}${'detail' in decision ? `: ${decision.detail}` : ''}`,
+  );
   block('outcome', trace.outcome);
   const { response } = trace;
   if (response.status === 200) {
@@ -37,7 +54,12 @@ export function renderTrace(trace: Trace, sessionSource: string, codeMfa: string
       ...(response.removedHeaders.length > 0 ? [`remove ${response.removedHeaders.join(', ')}`] : []),
     );
   } else {
-    block('answer', `${response.status} (gRPC status ${response.grpcCode})`, ...response.headers.map(([name, value]) => `${name}: ${value}`), ...(response.body ? ['', response.body] : []));
+    block(
+      'answer',
+      `${response.status} (gRPC status ${response.grpcCode})`,
+      ...response.headers.map(([name, value]) => `${name}: ${value}`),
+      ...(response.body ? ['', response.body] : []),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -51,9 +73,13 @@ function selectionLines(trace: Trace): [string, ...string[]] {
   const { selection, rule } = trace;
   const applied = rule ? `${rule.name}: ${outcomeText(rule.outcome)}` : 'none';
   if (!selection) return [applied];
-  if (selection.kind === 'named') return [`${applied}`, `named by context_extensions.policy=${selection.name}: no matching`];
+  if (selection.kind === 'named')
+    return [`${applied}`, `named by context_extensions.policy=${selection.name}: no matching`];
   const chosen = new Set(selection.readings.map((reading) => reading.rule));
-  const verdict = chosen.size > 1 ? `none: the readings select different rules (${[...chosen].join(', ')}), so the request is refused` : applied;
+  const verdict =
+    chosen.size > 1
+      ? `none: the readings select different rules (${[...chosen].join(', ')}), so the request is refused`
+      : applied;
   return [verdict, ...selection.readings.map((reading) => readingLine(reading, trace.request.method))];
 }
 
@@ -64,7 +90,8 @@ function readingLine(reading: ReadingTrace, sentMethod: string): string {
 }
 
 function outcomeText(outcome: Rule['outcome']): string {
-  if (outcome.kind === 'require') return `cookie ${demandText(outcome, 'cookie')}, token ${demandText(outcome, 'token')}`;
+  if (outcome.kind === 'require')
+    return `cookie ${demandText(outcome, 'cookie')}, token ${demandText(outcome, 'token')}`;
   return outcome.kind;
 }
 
@@ -73,7 +100,12 @@ function sessionLines(lookups: readonly KratosLookup[], source: string): string[
   return lookups.map((lookup) => {
     if (lookup.call === 'identity') {
       const { outcome } = lookup;
-      const said = outcome.kind === 'known' ? `available AAL ${outcome.aal}` : outcome.kind === 'identity_inactive' ? 'identity inactive' : `unavailable: ${outcome.detail}`;
+      const said =
+        outcome.kind === 'known'
+          ? `available AAL ${outcome.aal}`
+          : outcome.kind === 'identity_inactive'
+            ? 'identity inactive'
+            : `unavailable: ${outcome.detail}`;
       return `admin identity ${lookup.identityId}: ${said}`;
     }
     const { outcome } = lookup;
@@ -91,5 +123,7 @@ function sessionLines(lookups: readonly KratosLookup[], source: string): string[
 }
 
 function authenticatedText(authenticatedAt: number | undefined): string {
-  return authenticatedAt === undefined ? 'no valid authenticated_at' : `authenticated ${new Date(authenticatedAt).toISOString()}`;
+  return authenticatedAt === undefined
+    ? 'no valid authenticated_at'
+    : `authenticated ${new Date(authenticatedAt).toISOString()}`;
 }

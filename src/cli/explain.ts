@@ -54,9 +54,11 @@ Without --session or --kratos, Kratos knows no session (whoami answers 401).`,
       },
     });
     if (!values.url) throw new UsageError('--url is required');
-    if (values.session !== undefined && values.kratos) throw new UsageError('--session and --kratos exclude each other');
+    if (values.session !== undefined && values.kratos)
+      throw new UsageError('--session and --kratos exclude each other');
     const availableAal = values['available-aal'];
-    if (availableAal !== 'aal1' && availableAal !== 'aal2') throw new UsageError('--available-aal must be aal1 or aal2');
+    if (availableAal !== 'aal1' && availableAal !== 'aal2')
+      throw new UsageError('--available-aal must be aal1 or aal2');
     const input: RequestInput = {
       method: values.method,
       url: values.url,
@@ -67,10 +69,21 @@ Without --session or --kratos, Kratos knows no session (whoami answers 401).`,
     const config = configFromCommandLine(values.config);
     const live = values.kratos ? await liveCodeMfa(config) : undefined;
     const codeMfa = live ? live.text : plannedReadingText(config.kratos, config.kratos.code_mfa_enabled);
-    const kratos = live ? liveKratos(config.kratos, live.rule) : kratosFromFacts({ kratos: 'up', whoami: values.session === undefined ? undefined : readSession(values.session), availableAal, whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available });
+    const kratos = live
+      ? liveKratos(config.kratos, live.rule)
+      : kratosFromFacts({
+          kratos: 'up',
+          whoami: values.session === undefined ? undefined : readSession(values.session),
+          availableAal,
+          whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available,
+        });
     const trace = await traceWith(config, input, kratos);
     if ('problem' in trace) throw new UsageError(trace.problem);
-    process.stdout.write(values.json ? `${JSON.stringify({ ...trace, codeMfa }, null, 2)}\n` : renderTrace(trace, sessionSource(values.session, values.kratos, config), codeMfa));
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ ...trace, codeMfa }, null, 2)}\n`
+        : renderTrace(trace, sessionSource(values.session, values.kratos, config), codeMfa),
+    );
     return EXIT.ok;
   },
 };
@@ -86,7 +99,11 @@ async function liveCodeMfa(config: Config): Promise<{ rule: CodeMfaRule; text: s
   }
 }
 
-async function traceWith(config: Config, input: RequestInput, kratos: RecordingKratos): ReturnType<typeof traceRequest> {
+async function traceWith(
+  config: Config,
+  input: RequestInput,
+  kratos: RecordingKratos,
+): ReturnType<typeof traceRequest> {
   try {
     return await traceRequest(config, input, kratos);
   } finally {

@@ -38,7 +38,12 @@ A case:
     rule: admin                            # optional: the rule that must apply
     identity_headers: {x-kratos-aal: aal1} # optional: x-kratos-* set upstream, or none`,
   run: async (argv) => {
-    const { values, positionals } = parseCommandLine({ args: argv, options: CONFIG_OPTION, strict: true, allowPositionals: true });
+    const { values, positionals } = parseCommandLine({
+      args: argv,
+      options: CONFIG_OPTION,
+      strict: true,
+      allowPositionals: true,
+    });
     if (positionals.length !== 1) throw new UsageError('expected exactly one tests file');
     const file = positionals[0] as string;
     let suite: PolicyTests;
@@ -46,7 +51,9 @@ A case:
       suite = loadPolicyTests(file);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      process.stderr.write(`kratos-ext-authz test: invalid tests file:\n${error.problems.map((problem) => `  ${problem}`).join('\n')}\n`);
+      process.stderr.write(
+        `kratos-ext-authz test: invalid tests file:\n${error.problems.map((problem) => `  ${problem}`).join('\n')}\n`,
+      );
       return EXIT.usage;
     }
     const config = configFromCommandLine(values.config ?? suite.configPath);
@@ -55,7 +62,11 @@ A case:
     for (const testCase of suite.tests) {
       const differences = await runCase(config, policy, testCase);
       if (differences.length > 0) failed++;
-      process.stdout.write(differences.length === 0 ? `ok    ${testCase.name}\n` : `FAIL  ${testCase.name}\n${differences.map((line) => `        ${line}`).join('\n')}\n`);
+      process.stdout.write(
+        differences.length === 0
+          ? `ok    ${testCase.name}\n`
+          : `FAIL  ${testCase.name}\n${differences.map((line) => `        ${line}`).join('\n')}\n`,
+      );
     }
     process.stdout.write(`${suite.tests.length - failed} passed, ${failed} failed\n`);
     return failed === 0 ? EXIT.ok : EXIT.failed;
@@ -64,7 +75,12 @@ A case:
 
 /** The lines of the diff (empty when the case passes). */
 async function runCase(config: Config, policy: Policy, testCase: PolicyTestCase): Promise<string[]> {
-  const trace = await traceRequest(config, requestOf(config, testCase), kratosFromFacts(factsOf(config, testCase)), policy);
+  const trace = await traceRequest(
+    config,
+    requestOf(config, testCase),
+    kratosFromFacts(factsOf(config, testCase)),
+    policy,
+  );
   if ('problem' in trace) return [`request: ${trace.problem}`];
   const expected: Record<string, string> = { outcome: testCase.expect };
   const actual: Record<string, string> = { outcome: trace.outcome };
@@ -73,17 +89,33 @@ async function runCase(config: Config, policy: Policy, testCase: PolicyTestCase)
     actual.rule = trace.decision.policy;
   }
   if (testCase.identity_headers !== undefined) {
-    [expected.identity_headers, actual.identity_headers] = identityComparison(testCase.identity_headers, trace.identityHeaders);
+    [expected.identity_headers, actual.identity_headers] = identityComparison(
+      testCase.identity_headers,
+      trace.identityHeaders,
+    );
   }
-  const diff = Object.keys(expected).flatMap((key) => (expected[key] === actual[key] ? [] : [`- ${key}: ${expected[key]}`, `+ ${key}: ${actual[key]}`]));
+  const diff = Object.keys(expected).flatMap((key) =>
+    expected[key] === actual[key] ? [] : [`- ${key}: ${expected[key]}`, `+ ${key}: ${actual[key]}`],
+  );
   return diff.length === 0 ? [] : [...diff, `  (${whatHappened(trace)})`];
 }
 
 /** Only the headers a case names are compared; `none` means no x-kratos-* header at all. */
-function identityComparison(expected: 'none' | Readonly<Record<string, string>>, actual: Readonly<Record<string, string>>): [string, string] {
-  const listed = (headers: Readonly<Record<string, string>>) => Object.entries(headers).map(([name, value]) => `${name}=${value}`).join(' ') || 'none';
+function identityComparison(
+  expected: 'none' | Readonly<Record<string, string>>,
+  actual: Readonly<Record<string, string>>,
+): [string, string] {
+  const listed = (headers: Readonly<Record<string, string>>) =>
+    Object.entries(headers)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(' ') || 'none';
   if (expected === 'none') return ['none', listed(actual)];
-  return [listed(expected), Object.keys(expected).map((name) => `${name}=${actual[name] ?? '(absent)'}`).join(' ')];
+  return [
+    listed(expected),
+    Object.keys(expected)
+      .map((name) => `${name}=${actual[name] ?? '(absent)'}`)
+      .join(' '),
+  ];
 }
 
 function whatHappened(trace: Trace): string {
@@ -96,14 +128,21 @@ const STAND_IN = 'policy-test-credential';
 
 function requestOf(config: Config, testCase: PolicyTestCase): RequestInput {
   const { request } = testCase;
-  const given = Array.isArray(request.headers) ? request.headers.map((line) => parseHeaderLine(line) as readonly [string, string]) : Object.entries(request.headers);
+  const given = Array.isArray(request.headers)
+    ? request.headers.map((line) => parseHeaderLine(line) as readonly [string, string])
+    : Object.entries(request.headers);
   const credential: Record<string, readonly [string, string]> = {
     cookie: ['cookie', `${config.kratos.session_cookie}=${STAND_IN}`],
     token: ['x-session-token', STAND_IN],
     bearer: ['authorization', `Bearer ${STAND_IN}`],
   };
   const stand = request.credential && credential[request.credential];
-  return { method: request.method, url: request.url, headers: stand ? [...given, stand] : given, contextExtensions: request.context_extensions };
+  return {
+    method: request.method,
+    url: request.url,
+    headers: stand ? [...given, stand] : given,
+    contextExtensions: request.context_extensions,
+  };
 }
 
 function factsOf(config: Config, testCase: PolicyTestCase): KratosFacts {
@@ -119,5 +158,10 @@ function factsOf(config: Config, testCase: PolicyTestCase): KratosFacts {
           authenticator_assurance_level: session.aal,
           identity: { id: session.identity_id },
         };
-  return { kratos: testCase.kratos, whoami, availableAal: session === 'none' ? 'aal1' : session.available_aal, whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available };
+  return {
+    kratos: testCase.kratos,
+    whoami,
+    availableAal: session === 'none' ? 'aal1' : session.available_aal,
+    whoamiEnforcesHighestAvailable: config.kratos.whoami_enforces_highest_available,
+  };
 }

@@ -4,7 +4,19 @@ import { ConfigError, describeIssue, readYamlFile } from '../config/load';
 import { durationSchema } from '../config/schema';
 import type { Outcome } from './trace';
 
-const OUTCOMES: readonly Outcome[] = ['allow', 'redirect_login', 'redirect_step_up', 'redirect_refresh', '401', '403', '403_aal', '403_refresh', '503', '400', '500'];
+const OUTCOMES: readonly Outcome[] = [
+  'allow',
+  'redirect_login',
+  'redirect_step_up',
+  'redirect_refresh',
+  '401',
+  '403',
+  '403_aal',
+  '403_refresh',
+  '503',
+  '400',
+  '500',
+];
 
 // YAML reads `expect: 401` as a number.
 const outcome = z
@@ -80,7 +92,8 @@ export interface PolicyTests {
 /** Reads and validates a tests file; a ConfigError lists every problem, one a line, naming its key. */
 export function loadPolicyTests(path: string): PolicyTests {
   const result = testsFile.safeParse(readYamlFile(path));
-  if (!result.success) throw new ConfigError(result.error.issues.flatMap(describeIssue).map((problem) => `${path}: ${problem}`));
+  if (!result.success)
+    throw new ConfigError(result.error.issues.flatMap(describeIssue).map((problem) => `${path}: ${problem}`));
   const { config, tests } = result.data;
   return { configPath: config === undefined ? undefined : resolve(dirname(path), config), tests };
 }

@@ -29,8 +29,16 @@ export function checkRequestFor(input: RequestInput): CheckRequest | { problem: 
   const [, scheme = '', authority = '', rest = ''] = match;
   const path = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
   const given = input.headers.map(([key, value]) => [key.toLowerCase(), value] as const);
-  const lines: ReadonlyArray<readonly [string, string]> = [[':authority', authority], [':path', path], [':method', input.method], [':scheme', scheme], ...given];
-  const encoded = input.joinedHeaders ? { headers: joined(lines) } : { header_map: { headers: lines.map(([key, value]) => ({ key, raw_value: Buffer.from(value, 'utf8') })) } };
+  const lines: ReadonlyArray<readonly [string, string]> = [
+    [':authority', authority],
+    [':path', path],
+    [':method', input.method],
+    [':scheme', scheme],
+    ...given,
+  ];
+  const encoded = input.joinedHeaders
+    ? { headers: joined(lines) }
+    : { header_map: { headers: lines.map(([key, value]) => ({ key, raw_value: Buffer.from(value, 'utf8') })) } };
   return {
     attributes: {
       request: { http: { method: input.method, path, host: authority, scheme, ...encoded } },

@@ -19,7 +19,8 @@ export interface KratosFacts {
 }
 
 /** The Kratos lookups a decision made, in order, for the explanation. */
-export type KratosLookup = { call: 'whoami'; outcome: WhoamiOutcome } | { call: 'identity'; identityId: string; outcome: AvailableAalOutcome };
+export type KratosLookup =
+  { call: 'whoami'; outcome: WhoamiOutcome } | { call: 'identity'; identityId: string; outcome: AvailableAalOutcome };
 
 export interface RecordingKratos {
   sessions: SessionSource;
@@ -38,11 +39,17 @@ export function kratosFromFacts(facts: KratosFacts): RecordingKratos {
     if (facts.whoami === undefined) return { kind: 'unauthenticated' };
     const outcome = sessionFrom(facts.whoami);
     // Kratos's whoami at required_aal: highest_available refuses such a session with 403.
-    const refused = facts.whoamiEnforcesHighestAvailable && outcome.kind === 'active' && outcome.session.aal !== 'aal2' && facts.availableAal === 'aal2';
+    const refused =
+      facts.whoamiEnforcesHighestAvailable &&
+      outcome.kind === 'active' &&
+      outcome.session.aal !== 'aal2' &&
+      facts.availableAal === 'aal2';
     return refused ? { kind: 'aal_refused' } : outcome;
   };
   const availableAal = (): AvailableAalOutcome =>
-    facts.kratos === 'up' ? { kind: 'known', aal: facts.availableAal } : { kind: 'unavailable', detail: `kratos: ${facts.kratos} (given as a fact)` };
+    facts.kratos === 'up'
+      ? { kind: 'known', aal: facts.availableAal }
+      : { kind: 'unavailable', detail: `kratos: ${facts.kratos} (given as a fact)` };
   return recording({ whoami: async () => whoami() }, { availableAal: async () => availableAal() }, async () => {});
 }
 
@@ -52,7 +59,11 @@ export function liveKratos(config: Config['kratos'], codeMfaRule: CodeMfaRule): 
   return recording(client, client, () => client.close());
 }
 
-function recording(sessions: SessionSource, identities: AvailableAalSource, close: () => Promise<void>): RecordingKratos {
+function recording(
+  sessions: SessionSource,
+  identities: AvailableAalSource,
+  close: () => Promise<void>,
+): RecordingKratos {
   const lookups: KratosLookup[] = [];
   return {
     lookups,

@@ -18,7 +18,19 @@ import { checkRequestFor, type RequestInput } from './request-input';
 import type { KratosLookup, RecordingKratos } from './session-facts';
 
 /** What the proxy would do, in the vocabulary of policy tests. */
-export type Outcome = 'allow' | 'redirect_login' | 'redirect_step_up' | 'redirect_refresh' | '401' | '403' | '403_aal' | '403_refresh' | '503' | '400' | '413' | '500';
+export type Outcome =
+  | 'allow'
+  | 'redirect_login'
+  | 'redirect_step_up'
+  | 'redirect_refresh'
+  | '401'
+  | '403'
+  | '403_aal'
+  | '403_refresh'
+  | '503'
+  | '400'
+  | '413'
+  | '500';
 
 export interface ProxyResponse {
   /** 200 for "passed upstream". */
@@ -50,14 +62,29 @@ export interface Trace {
 }
 
 /** Headers whose values help explain a decision and never carry a credential. */
-const SHOWN_HEADERS = new Set(['accept', 'sec-fetch-mode', 'sec-fetch-dest', 'sec-fetch-site', 'origin', 'access-control-request-method', 'x-request-id', 'content-type', 'user-agent']);
+const SHOWN_HEADERS = new Set([
+  'accept',
+  'sec-fetch-mode',
+  'sec-fetch-dest',
+  'sec-fetch-site',
+  'origin',
+  'access-control-request-method',
+  'x-request-id',
+  'content-type',
+  'user-agent',
+]);
 
 /**
  * Runs one request through the service's own check (the gRPC door's reading of the CheckRequest
  * Envoy would send, then authorize: decide, answer) with Kratos replaced by `kratos`, and
  * explains each step. Nothing here decides anything itself.
  */
-export async function traceRequest(config: Config, input: RequestInput, kratos: RecordingKratos, policy: Policy = compilePolicy(config.policy)): Promise<Trace | { problem: string }> {
+export async function traceRequest(
+  config: Config,
+  input: RequestInput,
+  kratos: RecordingKratos,
+  policy: Policy = compilePolicy(config.policy),
+): Promise<Trace | { problem: string }> {
   const request = checkRequestFor(input);
   if ('problem' in request) return request;
   const reading = readingOf(request);
@@ -78,7 +105,11 @@ export async function traceRequest(config: Config, input: RequestInput, kratos: 
   const credential = headers ? chooseCredential(headers, config.kratos.session_cookie) : { chosen: null, ignored: [] };
   const rule = [...policy.rules, policy.fallback].find((candidate) => candidate.name === decision.policy);
   return {
-    request: { method: input.method, url: input.url, headers: input.headers.map(([name, value]) => [name, shownValue(name, value)] as const) },
+    request: {
+      method: input.method,
+      url: input.url,
+      headers: input.headers.map(([name, value]) => [name, shownValue(name, value)] as const),
+    },
     unreadable: view ? null : 'detail' in decision ? decision.detail : decision.kind,
     readings: view ? view.pathReadings.map((path) => ({ path, as: readingNames(view.path, path) })) : [],
     selection: view ? traceSelection(config.policy, policy, view) : null,
@@ -90,7 +121,9 @@ export async function traceRequest(config: Config, input: RequestInput, kratos: 
     decision,
     response,
     outcome: outcomeOf(decision, response),
-    identityHeaders: Object.fromEntries(response.status === 200 ? response.headers.filter(([name]) => name.startsWith('x-kratos-')) : []),
+    identityHeaders: Object.fromEntries(
+      response.status === 200 ? response.headers.filter(([name]) => name.startsWith('x-kratos-')) : [],
+    ),
   };
 }
 
@@ -113,12 +146,17 @@ function readingNames(rawPath: string, reading: string): string {
 
 /** Why the answer would be a redirect or JSON; the verdict itself is isBrowserNavigation's. */
 function styleOf(headers: HeaderBag, decision: Decision): { browser: boolean; because: string } {
-  if (decision.credential === 'token') return { browser: false, because: 'a session token was sent: API-style whatever the headers say' };
+  if (decision.credential === 'token')
+    return { browser: false, because: 'a session token was sent: API-style whatever the headers say' };
   const browser = isBrowserNavigation(headers);
   const fetchMode = headers.first('sec-fetch-mode');
   if (fetchMode !== undefined) return { browser, because: `sec-fetch-mode: ${fetchMode}` };
   const accept = headers.first('accept');
-  if (accept !== undefined) return { browser, because: `accept: ${accept} (best-ranked type ${preferredMediaType(accept) ?? 'none'}; no sec-fetch-mode)` };
+  if (accept !== undefined)
+    return {
+      browser,
+      because: `accept: ${accept} (best-ranked type ${preferredMediaType(accept) ?? 'none'}; no sec-fetch-mode)`,
+    };
   return { browser, because: 'neither sec-fetch-mode nor accept was sent' };
 }
 
@@ -126,7 +164,8 @@ function requirementOf(rule: Rule | undefined, decision: Decision): string {
   if (!rule) return 'none: no rule applied';
   const { outcome } = rule;
   if (outcome.kind === 'deny') return 'none: the rule denies every request';
-  if (outcome.kind === 'anonymous') return 'none: anonymous (a credential present is still validated for identity headers)';
+  if (outcome.kind === 'anonymous')
+    return 'none: anonymous (a credential present is still validated for identity headers)';
   if (decision.credential === 'cookie') return `cookie: ${demandText(outcome, 'cookie')}`;
   if (decision.credential === 'token') return `token: ${demandText(outcome, 'token')}`;
   return `a credential (cookie: ${demandText(outcome, 'cookie')}, token: ${demandText(outcome, 'token')}); none was sent`;
@@ -134,9 +173,18 @@ function requirementOf(rule: Rule | undefined, decision: Decision): string {
 
 /** What Envoy does with the answer: the status and gRPC code it logs, the upstream request's headers. */
 function responseOf(answer: Answer): ProxyResponse {
-  if (answer.kind === 'deny') return { status: answer.status, grpcCode: grpcCodeOf(answer.status), headers: answer.headers, removedHeaders: [], body: answer.body };
+  if (answer.kind === 'deny')
+    return {
+      status: answer.status,
+      grpcCode: grpcCodeOf(answer.status),
+      headers: answer.headers,
+      removedHeaders: [],
+      body: answer.body,
+    };
   // The stripped Cookie holds the app's other cookies: shown as a size, as the request's are.
-  const upstream = [...answer.identityHeaders, ...credentialsToSet(answer.upstreamCredentials)].map(([name, value]) => [name, name === 'cookie' ? shownValue(name, value) : value] as const);
+  const upstream = [...answer.identityHeaders, ...credentialsToSet(answer.upstreamCredentials)].map(
+    ([name, value]) => [name, name === 'cookie' ? shownValue(name, value) : value] as const,
+  );
   return { status: 200, grpcCode: 0, headers: upstream, removedHeaders: upstreamRemovals(answer), body: '' };
 }
 
@@ -144,7 +192,8 @@ function outcomeOf(decision: Decision, response: ProxyResponse): Outcome {
   if (response.status === 200) return 'allow';
   const stepUp = decision.kind === 'aal_too_low';
   const refresh = decision.kind === 'refresh_required';
-  if (response.status === 302 || response.status === 303) return refresh ? 'redirect_refresh' : stepUp ? 'redirect_step_up' : 'redirect_login';
+  if (response.status === 302 || response.status === 303)
+    return refresh ? 'redirect_refresh' : stepUp ? 'redirect_step_up' : 'redirect_login';
   if (response.status === 403 && stepUp) return '403_aal';
   if (response.status === 403 && refresh) return '403_refresh';
   return String(response.status) as Outcome;

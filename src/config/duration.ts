@@ -29,7 +29,8 @@ export function parseDuration(text: string): number | undefined {
 export function durationProblem(text: string): string | undefined {
   const ms = parseDuration(text);
   if (ms === undefined) return `"${text}" is not a duration (use e.g. 150ms, 2s, 1m)`;
-  if (ms > MAX_DURATION_MS) return `"${text}" is too long: at most ${MAX_DURATION_MS}ms (about 596h), the longest timer Node.js runs`;
+  if (ms > MAX_DURATION_MS)
+    return `"${text}" is too long: at most ${MAX_DURATION_MS}ms (about 596h), the longest timer Node.js runs`;
   if (!Number.isInteger(ms)) return `"${text}" is not a whole number of milliseconds`;
   return undefined;
 }

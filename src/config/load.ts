@@ -11,7 +11,10 @@ export class ConfigError extends Error {
 
 /** Formats a zod path the way the README names keys: `policy.rules[2].paths[0]`. */
 function keyPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
+  return path.reduce<string>(
+    (text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)),
+    '',
+  );
 }
 
 /** One problem line per zod issue, naming the key; also used for files other than the config. */
@@ -37,7 +40,9 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, problems: string[
   }
   if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, env, problems, [...path, index]));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, problems, [...path, key])]));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, problems, [...path, key])]),
+    );
   }
   return value;
 }
@@ -67,7 +72,9 @@ export function loadReloadedConfig(path: string | undefined, env: NodeJS.Process
   if (path === undefined) return parseConfig(undefined, env);
   const document = readYamlFile(path);
   if (document === null || document === undefined) {
-    throw new ConfigError([`${path}: is empty (no settings, only whitespace or comments): a reload never replaces the running configuration with the defaults; write {} for every default`]);
+    throw new ConfigError([
+      `${path}: is empty (no settings, only whitespace or comments): a reload never replaces the running configuration with the defaults; write {} for every default`,
+    ]);
   }
   return parseConfig(document, env);
 }

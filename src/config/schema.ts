@@ -38,12 +38,29 @@ const address = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .refine((text) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text) && Number(text.slice(text.lastIndexOf(':') + 1)) <= 65_535, 'must be host:port (port 0 to 65535), e.g. 0.0.0.0:9191');
+    .refine(
+      (text) =>
+        /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text) &&
+        Number(text.slice(text.lastIndexOf(':') + 1)) <= 65_535,
+      'must be host:port (port 0 to 65535), e.g. 0.0.0.0:9191',
+    );
 
 /** Loopback and the private ranges: where a proxy in front of this service normally runs. */
-export const DEFAULT_TRUSTED_PROXIES = ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
+export const DEFAULT_TRUSTED_PROXIES = [
+  '127.0.0.0/8',
+  '::1/128',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  'fc00::/7',
+];
 
-const cidr = z.string().refine((text) => parseCidr(text) !== undefined, 'must be an IPv4 or IPv6 address or CIDR, e.g. 10.0.0.0/8 or fc00::/7');
+const cidr = z
+  .string()
+  .refine(
+    (text) => parseCidr(text) !== undefined,
+    'must be an IPv4 or IPv6 address or CIDR, e.g. 10.0.0.0/8 or fc00::/7',
+  );
 
 /**
  * An absolute http(s) URL without query or fragment, its trailing `/` dropped; `""` too where
@@ -55,8 +72,14 @@ const cidr = z.string().refine((text) => parseCidr(text) !== undefined, 'must be
 const httpUrlOr = (blank: 'blank allowed' | 'required') =>
   z
     .string()
-    .refine((text) => (blank === 'blank allowed' && text === '') || /^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(text), 'must be an absolute http(s) URL without query or fragment')
-    .refine((text) => !/^https?:\/\/[^/?#]*@/.test(text), 'must not contain credentials (user:password@): browsers would get them in login redirects and logs would show them; Kratos calls never send them (the admin API takes kratos.admin_token)')
+    .refine(
+      (text) => (blank === 'blank allowed' && text === '') || /^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(text),
+      'must be an absolute http(s) URL without query or fragment',
+    )
+    .refine(
+      (text) => !/^https?:\/\/[^/?#]*@/.test(text),
+      'must not contain credentials (user:password@): browsers would get them in login redirects and logs would show them; Kratos calls never send them (the admin API takes kratos.admin_token)',
+    )
     .transform((text) => text.replace(/\/+$/, ''));
 
 /** `""` means "not set" for optional URLs and secrets, so a YAML file can blank a default. */
@@ -85,7 +108,10 @@ const credentialRequirementSchema = z.union(
 const hostPattern = z
   .string()
   .transform((text) => text.toLowerCase())
-  .refine((text) => /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/.test(text), 'must be a host name, optionally starting with "*." (e.g. app.example.com, *.example.com)');
+  .refine(
+    (text) => /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/.test(text),
+    'must be a host name, optionally starting with "*." (e.g. app.example.com, *.example.com)',
+  );
 
 /**
  * A rule's host has no port: the port in Host/`:authority` is whatever the client wrote (nginx
@@ -95,14 +121,17 @@ const hostPattern = z
  */
 const ruleHostPattern = hostPattern.refine(
   (text) => !text.includes(':'),
-  'must not have a port: the client chooses the port it writes in Host, so it cannot choose a rule; match the host name alone, or route ports to different rules with Envoy\'s per-route context_extensions.policy',
+  "must not have a port: the client chooses the port it writes in Host, so it cannot choose a rule; match the host name alone, or route ports to different rules with Envoy's per-route context_extensions.policy",
 );
 
 const pathPattern = z
   .string()
   .refine((text) => text.startsWith('/'), 'must start with "/"')
   .refine((text) => !text.slice(0, -1).includes('*'), '"*" is only allowed as the last character (prefix match)')
-  .refine((text) => !/(^|\/)\.\.?(\/|\*?$)/.test(text) && !text.includes('?'), 'must be a normalised path without "." or ".." segments or a query');
+  .refine(
+    (text) => !/(^|\/)\.\.?(\/|\*?$)/.test(text) && !text.includes('?'),
+    'must be a normalised path without "." or ".." segments or a query',
+  );
 
 const method = z
   .string()
@@ -114,7 +143,10 @@ const ruleSchema = z
     name: z
       .string()
       .regex(/^[A-Za-z0-9_.-]+$/, 'may contain letters, digits, "_", "-" and "." only')
-      .refine((name) => name !== 'default', '"default" is reserved for the policy made of policy.cookie and policy.token')
+      .refine(
+        (name) => name !== 'default',
+        '"default" is reserved for the policy made of policy.cookie and policy.token',
+      )
       .optional(),
     hosts: z.array(ruleHostPattern).min(1).optional(),
     paths: z.array(pathPattern).min(1).optional(),
@@ -130,11 +162,17 @@ const ruleSchema = z
   })
   .strict()
   .superRefine((rule, ctx) => {
-    if (rule.anonymous && rule.deny) ctx.addIssue({ code: 'custom', message: 'a rule cannot be both anonymous and deny' });
+    if (rule.anonymous && rule.deny)
+      ctx.addIssue({ code: 'custom', message: 'a rule cannot be both anonymous and deny' });
     if (rule.deny && rule.strip_credentials !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['strip_credentials'], message: 'does not apply to a deny rule (nothing reaches the upstream)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['strip_credentials'],
+        message: 'does not apply to a deny rule (nothing reaches the upstream)',
+      });
     }
-    if (rule.exact_methods !== undefined && !rule.methods) ctx.addIssue({ code: 'custom', path: ['exact_methods'], message: 'only applies to a rule with methods' });
+    if (rule.exact_methods !== undefined && !rule.methods)
+      ctx.addIssue({ code: 'custom', path: ['exact_methods'], message: 'only applies to a rule with methods' });
     if ((rule.anonymous || rule.deny) && (rule.cookie || rule.token)) {
       ctx.addIssue({ code: 'custom', message: 'cookie/token requirements do not apply to an anonymous or deny rule' });
     }
@@ -143,7 +181,10 @@ const ruleSchema = z
 /** `traits.` and then the keys of nested objects; read from own properties only. */
 const traitPath = z
   .string()
-  .refine((text) => /^traits(\.[A-Za-z0-9_$-]+)+$/.test(text), 'must be a dot path into the identity\'s traits, e.g. traits.email or traits.name.first');
+  .refine(
+    (text) => /^traits(\.[A-Za-z0-9_$-]+)+$/.test(text),
+    "must be a dot path into the identity's traits, e.g. traits.email or traits.name.first",
+  );
 
 /** A name refused with its reason, e.g. `"cookie" is a header that defines the request itself`. */
 const nameSchema = (problemOf: (name: string) => string | undefined) =>
@@ -156,14 +197,23 @@ const AUDIENCE_PROBLEM = 'must be a non-empty string or list of strings (the aud
 
 const upstreamJwtSchema = z
   .object({
-    header: z.string().default('x-kratos-jwt').pipe(nameSchema((name) => identityHeaderNameProblem(name, 'jwt'))),
+    header: z
+      .string()
+      .default('x-kratos-jwt')
+      .pipe(nameSchema((name) => identityHeaderNameProblem(name, 'jwt'))),
     issuer: z.string().min(1, 'must be set (the iss claim)'),
     audience: z
       .union([z.string(), z.array(z.string())], { error: AUDIENCE_PROBLEM })
-      .refine((audience) => (typeof audience === 'string' ? audience !== '' : audience.length > 0 && audience.every((item) => item !== '')), AUDIENCE_PROBLEM),
+      .refine(
+        (audience) =>
+          typeof audience === 'string' ? audience !== '' : audience.length > 0 && audience.every((item) => item !== ''),
+        AUDIENCE_PROBLEM,
+      ),
     ttl: duration('5m').refine((ms) => ms >= 1000, 'must be at least 1s'),
     /** PEM private key files: read and checked by upstream/signing-key.ts, not here (see loadSigningKeys). */
-    keys: z.array(z.string().min(1, 'must be a file name')).min(1, 'must list at least one PEM private key file (the first signs)'),
+    keys: z
+      .array(z.string().min(1, 'must be a file name'))
+      .min(1, 'must list at least one PEM private key file (the first signs)'),
     claims: z.record(nameSchema(claimNameProblem), traitPath).default({}),
   })
   .strict();
@@ -175,7 +225,10 @@ const upstreamJwtSchema = z
  */
 const kratosVersionSetting = z
   .string()
-  .regex(/^$|^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'must be a Kratos release version such as v26.2.0, or "" to ask the admin API')
+  .regex(
+    /^$|^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/,
+    'must be a Kratos release version such as v26.2.0, or "" to ask the admin API',
+  )
   .default('');
 
 export const configSchema = z
@@ -201,7 +254,10 @@ export const configSchema = z
           .string()
           .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid cookie name')
           .default('ory_kratos_session'),
-        timeout: duration('150ms').refine((ms) => ms >= MIN_KRATOS_TIMEOUT_MS, `must be at least ${MIN_KRATOS_TIMEOUT_MS}ms: no Kratos answers sooner, and every check would be a 503`),
+        timeout: duration('150ms').refine(
+          (ms) => ms >= MIN_KRATOS_TIMEOUT_MS,
+          `must be at least ${MIN_KRATOS_TIMEOUT_MS}ms: no Kratos answers sooner, and every check would be a 503`,
+        ),
         code_mfa_enabled: z.boolean().default(false),
         version: kratosVersionSetting,
         whoami_enforces_highest_available: z.boolean().default(false),
@@ -237,13 +293,26 @@ export const configSchema = z
         ttl: duration('10s'),
         negative_ttl: duration('1s'),
         identity_ttl: duration('60s'),
-        max_entries: z.number().int().min(0).max(MAX_CACHE_ENTRIES, `must be at most ${MAX_CACHE_ENTRIES}: the heap is sized for a full cache (about 6.4 GiB at this size)`).default(100_000),
+        max_entries: z
+          .number()
+          .int()
+          .min(0)
+          .max(
+            MAX_CACHE_ENTRIES,
+            `must be at most ${MAX_CACHE_ENTRIES}: the heap is sized for a full cache (about 6.4 GiB at this size)`,
+          )
+          .default(100_000),
         stale_if_error: duration('0s'),
       })
       .strict()
       .prefault({}),
     /** Header name → trait path: set from the session's identity traits on every allow with a session. */
-    identity_headers: z.record(nameSchema((name) => identityHeaderNameProblem(name, 'trait')), traitPath).default({}),
+    identity_headers: z
+      .record(
+        nameSchema((name) => identityHeaderNameProblem(name, 'trait')),
+        traitPath,
+      )
+      .default({}),
     /** Absent: no JWT is signed, and /.well-known/jwks.json answers 404. */
     upstream_jwt: upstreamJwtSchema.optional(),
     log: z
@@ -280,27 +349,45 @@ export const configSchema = z
       if (rule.name === undefined) return;
       const first = seen.get(rule.name);
       if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['policy', 'rules', index, 'name'], message: `duplicate rule name (also policy.rules[${first}])` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'rules', index, 'name'],
+          message: `duplicate rule name (also policy.rules[${first}])`,
+        });
       }
       seen.set(rule.name, index);
     });
     checkIdentityNames(config, ctx);
-    const requirements = [config.policy.cookie, config.policy.token, ...config.policy.rules.flatMap((r) => [r.cookie, r.token])];
-    const usesHighestAvailable = requirements.some((requirement) => requirement !== undefined && aalOf(requirement) === 'highest_available');
+    const requirements = [
+      config.policy.cookie,
+      config.policy.token,
+      ...config.policy.rules.flatMap((r) => [r.cookie, r.token]),
+    ];
+    const usesHighestAvailable = requirements.some(
+      (requirement) => requirement !== undefined && aalOf(requirement) === 'highest_available',
+    );
     if (usesHighestAvailable && config.kratos.admin_url === '' && !config.kratos.whoami_enforces_highest_available) {
       ctx.addIssue({
         code: 'custom',
         path: ['kratos', 'admin_url'],
-        message: 'highest_available needs the Kratos admin API to learn the identity\'s available AAL: set kratos.admin_url, or set kratos.whoami_enforces_highest_available: true if whoami itself runs required_aal: highest_available',
+        message:
+          "highest_available needs the Kratos admin API to learn the identity's available AAL: set kratos.admin_url, or set kratos.whoami_enforces_highest_available: true if whoami itself runs required_aal: highest_available",
       });
     }
   });
 
 /** What no single name shows: the JWT header reused as a trait header. */
-function checkIdentityNames(config: { identity_headers: Record<string, string>; upstream_jwt?: z.output<typeof upstreamJwtSchema> | undefined }, ctx: z.RefinementCtx): void {
+function checkIdentityNames(
+  config: { identity_headers: Record<string, string>; upstream_jwt?: z.output<typeof upstreamJwtSchema> | undefined },
+  ctx: z.RefinementCtx,
+): void {
   const jwt = config.upstream_jwt;
   if (jwt && Object.hasOwn(config.identity_headers, jwt.header)) {
-    ctx.addIssue({ code: 'custom', path: ['identity_headers', jwt.header], message: `"${jwt.header}" is upstream_jwt.header` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['identity_headers', jwt.header],
+      message: `"${jwt.header}" is upstream_jwt.header`,
+    });
   }
 }
 

@@ -24,25 +24,47 @@ export async function decide(view: RequestView, context: LookupContext, deps: De
   const credential = deps.extractCredential(view.headers);
   const credentialKind = credential?.kind ?? 'none';
   if (selection.kind === 'ambiguous_path') {
-    return { kind: 'bad_request', detail: 'the path reads differently decoded and as sent, and the two readings fall under different rules', credential: credentialKind, policy: 'none' };
+    return {
+      kind: 'bad_request',
+      detail: 'the path reads differently decoded and as sent, and the two readings fall under different rules',
+      credential: credentialKind,
+      policy: 'none',
+    };
   }
   if (selection.kind === 'ambiguous_method') {
-    return { kind: 'bad_request', detail: 'a method override header or _method names a method that falls under a different rule', credential: credentialKind, policy: 'none' };
+    return {
+      kind: 'bad_request',
+      detail: 'a method override header or _method names a method that falls under a different rule',
+      credential: credentialKind,
+      policy: 'none',
+    };
   }
   if (selection.kind === 'unknown_policy') {
-    return { kind: 'internal_error', detail: `context_extensions names unknown policy "${selection.name}"`, credential: credentialKind, policy: selection.name };
+    return {
+      kind: 'internal_error',
+      detail: `context_extensions names unknown policy "${selection.name}"`,
+      credential: credentialKind,
+      policy: selection.name,
+    };
   }
   const { rule } = selection;
   const base = { credential: credentialKind, policy: rule.name } as const;
 
   if (rule.outcome.kind === 'deny') return { kind: 'rule_deny', ...base };
   const { stripCredentials } = rule;
-  if (deps.policy.corsPreflight && isCorsPreflight(view)) return { kind: 'allow', reason: 'cors_preflight', subject: null, stripCredentials, ...base };
+  if (deps.policy.corsPreflight && isCorsPreflight(view))
+    return { kind: 'allow', reason: 'cors_preflight', subject: null, stripCredentials, ...base };
 
   if (rule.outcome.kind === 'anonymous') {
     // No renewed cookie here: public pages are what shared caches store, and a cached Set-Cookie
     // would hand this session to every later visitor. The next protected request renews it.
-    return { kind: 'allow', reason: 'anonymous', subject: credential?.wellFormed ? await anonymousSubject(credential, context, deps, base) : null, stripCredentials, ...base };
+    return {
+      kind: 'allow',
+      reason: 'anonymous',
+      subject: credential?.wellFormed ? await anonymousSubject(credential, context, deps, base) : null,
+      stripCredentials,
+      ...base,
+    };
   }
 
   if (!credential?.wellFormed) return { kind: 'unauthenticated', ...base };
@@ -63,11 +85,23 @@ const ASK_AGAIN_BEFORE: ReadonlySet<Decision['kind']> = new Set(['aal_too_low', 
  * a session that would pass the default policy: an aal1 cookie of an identity with a second
  * factor must not make a page personalised. Anything unverifiable counts as no credential.
  */
-async function anonymousSubject(credential: Credential, context: LookupContext, deps: DecisionDependencies, base: Pick<Decision, 'credential' | 'policy'>): Promise<Subject | null> {
+async function anonymousSubject(
+  credential: Credential,
+  context: LookupContext,
+  deps: DecisionDependencies,
+  base: Pick<Decision, 'credential' | 'policy'>,
+): Promise<Subject | null> {
   const outcome = await deps.sessions.whoami(credential, context);
   if (outcome.kind !== 'active') return null;
   // Only the subject is used: the upstream's credentials are the anonymous rule's business.
-  const judged = await judgeSession(outcome.session, demandFor(deps.policy.defaults, credential.kind), context, deps, base, false);
+  const judged = await judgeSession(
+    outcome.session,
+    demandFor(deps.policy.defaults, credential.kind),
+    context,
+    deps,
+    base,
+    false,
+  );
   return judged.kind === 'allow' ? judged.subject : null;
 }
 
@@ -77,7 +111,11 @@ function carryingRefreshedCookie(decision: Decision, cookie: RefreshedCookie | u
 }
 
 function restsOnSession(decision: Decision): decision is SessionDecision {
-  return decision.kind === 'allow' || decision.kind === 'refresh_required' || (decision.kind === 'aal_too_low' && decision.subject !== null);
+  return (
+    decision.kind === 'allow' ||
+    decision.kind === 'refresh_required' ||
+    (decision.kind === 'aal_too_low' && decision.subject !== null)
+  );
 }
 
 async function judgeCredential(
@@ -100,7 +138,13 @@ async function judgeCredential(
       if (demand.aal === 'aal1') deps.onKratosStricterThanPolicy();
       return fromKratos({ kind: 'aal_too_low', subject: null, ...base });
     case 'active':
-      return { decision: carryingRefreshedCookie(await judgeSession(outcome.session, demand, context, deps, base, stripCredentials), outcome.refreshedCookie), fromCache: outcome.cached === true };
+      return {
+        decision: carryingRefreshedCookie(
+          await judgeSession(outcome.session, demand, context, deps, base, stripCredentials),
+          outcome.refreshedCookie,
+        ),
+        fromCache: outcome.cached === true,
+      };
   }
 }
 
@@ -120,11 +164,23 @@ async function judgeSession(
   if (demand.maxAge === undefined || (byAal.kind !== 'allow' && byAal.kind !== 'aal_too_low')) return byAal;
   // Fail closed: without a time of authentication no age can be shown to be young enough. Not
   // a login redirect, which would loop while Kratos keeps answering without it.
-  if (session.authenticatedAt === undefined) return { kind: 'kratos_unavailable', detail: 'whoami gave no valid authenticated_at, which max_age needs', ...base };
+  if (session.authenticatedAt === undefined)
+    return {
+      kind: 'kratos_unavailable',
+      detail: 'whoami gave no valid authenticated_at, which max_age needs',
+      ...base,
+    };
   // A clock behind Kratos's reads a just-made session as from the future: that is age 0.
   const age = Math.max(0, Date.now() - session.authenticatedAt);
   if (age <= demand.maxAge) return byAal;
-  return { kind: 'refresh_required', subject: subjectOf(session), stepUp: byAal.kind === 'aal_too_low', age, maxAge: demand.maxAge, ...base };
+  return {
+    kind: 'refresh_required',
+    subject: subjectOf(session),
+    stepUp: byAal.kind === 'aal_too_low',
+    age,
+    maxAge: demand.maxAge,
+    ...base,
+  };
 }
 
 async function judgeAal(

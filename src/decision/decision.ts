@@ -17,26 +17,40 @@ export type Decision = {
   credential: CredentialKind | 'none';
   /** The rule that applied: its name, `rules[i]`, or `default`. */
   policy: string;
-} & (
+} &
   /** `stripCredentials`: the rule takes the Kratos credential out of the upstream request. */
-  | { kind: 'allow'; reason: 'ok' | 'anonymous' | 'cors_preflight'; subject: Subject | null; stripCredentials: boolean; refreshedCookie?: RefreshedCookie }
-  | { kind: 'unauthenticated' }
-  /** `subject` is null when Kratos itself refused the session's AAL (the identity stays unknown). */
-  | { kind: 'aal_too_low'; subject: Subject | null; refreshedCookie?: RefreshedCookie }
-  /**
-   * The session authenticated longer ago than the rule's max_age (both in milliseconds);
-   * `stepUp`: its AAL is short too, so the re-authentication must reach aal2.
-   */
-  | { kind: 'refresh_required'; subject: Subject; stepUp: boolean; age: number; maxAge: number; refreshedCookie?: RefreshedCookie }
-  | { kind: 'rule_deny' }
-  | { kind: 'kratos_unavailable'; detail: string }
-  | { kind: 'bad_request'; detail: string }
-  /** A CheckRequest over MAX_CHECK_REQUEST_BYTES: refused unread. */
-  | { kind: 'request_too_large'; detail: string }
-  /** An HTTP front door called by a peer outside http_authz.trusted_proxies: refused undecided. */
-  | { kind: 'untrusted_proxy'; detail: string }
-  | { kind: 'internal_error'; detail: string }
-);
+  (
+    | {
+        kind: 'allow';
+        reason: 'ok' | 'anonymous' | 'cors_preflight';
+        subject: Subject | null;
+        stripCredentials: boolean;
+        refreshedCookie?: RefreshedCookie;
+      }
+    | { kind: 'unauthenticated' }
+    /** `subject` is null when Kratos itself refused the session's AAL (the identity stays unknown). */
+    | { kind: 'aal_too_low'; subject: Subject | null; refreshedCookie?: RefreshedCookie }
+    /**
+     * The session authenticated longer ago than the rule's max_age (both in milliseconds);
+     * `stepUp`: its AAL is short too, so the re-authentication must reach aal2.
+     */
+    | {
+        kind: 'refresh_required';
+        subject: Subject;
+        stepUp: boolean;
+        age: number;
+        maxAge: number;
+        refreshedCookie?: RefreshedCookie;
+      }
+    | { kind: 'rule_deny' }
+    | { kind: 'kratos_unavailable'; detail: string }
+    | { kind: 'bad_request'; detail: string }
+    /** A CheckRequest over MAX_CHECK_REQUEST_BYTES: refused unread. */
+    | { kind: 'request_too_large'; detail: string }
+    /** An HTTP front door called by a peer outside http_authz.trusted_proxies: refused undecided. */
+    | { kind: 'untrusted_proxy'; detail: string }
+    | { kind: 'internal_error'; detail: string }
+  );
 
 /**
  * The decisions that rest on a live session, and so may hand the client the session cookie
@@ -70,5 +84,9 @@ export interface DecisionFacts {
 }
 
 export function factsOf(decision: Decision): DecisionFacts {
-  return { verdict: verdictOf(decision), reason: reasonOf(decision), subject: 'subject' in decision ? decision.subject : null };
+  return {
+    verdict: verdictOf(decision),
+    reason: reasonOf(decision),
+    subject: 'subject' in decision ? decision.subject : null,
+  };
 }

@@ -34,7 +34,8 @@ function readHeaders(http: HttpRequestAttributes): HeaderBag {
       if (!entry.key) continue;
       // latin1 maps each byte to one code unit, so no byte is lost or turned into U+FFFD;
       // credential checks then reject anything outside visible ASCII.
-      const value = entry.raw_value && entry.raw_value.length > 0 ? entry.raw_value.toString('latin1') : (entry.value ?? '');
+      const value =
+        entry.raw_value && entry.raw_value.length > 0 ? entry.raw_value.toString('latin1') : (entry.value ?? '');
       bag.add(entry.key, value);
     }
     return bag;

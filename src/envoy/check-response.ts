@@ -14,7 +14,9 @@ export function toCheckResponse(answer: Answer, metadata: Metadata): CheckRespon
       status: { code: 0 },
       ok_response: {
         // append false overwrites every line the client sent (a stripped Cookie's rest is one line).
-        headers: [...answer.identityHeaders, ...credentialsToSet(answer.upstreamCredentials)].map(([name, value]) => headerOption(name, value)),
+        headers: [...answer.identityHeaders, ...credentialsToSet(answer.upstreamCredentials)].map(([name, value]) =>
+          headerOption(name, value),
+        ),
         headers_to_remove: upstreamRemovals(answer),
         response_headers_to_add: answer.clientHeaders.map(([name, value]) => headerOption(name, value, true)),
       },
@@ -23,7 +25,11 @@ export function toCheckResponse(answer: Answer, metadata: Metadata): CheckRespon
   }
   return {
     status: { code: grpcCodeOf(answer.status) },
-    denied_response: { status: { code: answer.status }, headers: answer.headers.map(([name, value]) => headerOption(name, value)), body: answer.body },
+    denied_response: {
+      status: { code: answer.status },
+      headers: answer.headers.map(([name, value]) => headerOption(name, value)),
+      body: answer.body,
+    },
     dynamic_metadata,
   };
 }

@@ -6,20 +6,32 @@ import { toCheckResponse, type Metadata } from './check-response';
 import type { CheckRequest, CheckResponse, UnreadableCheckRequest } from './messages';
 
 /** `traceHeaders` reads the call's metadata, where Envoy puts its ext_authz span (not in the CheckRequest). */
-export type CheckFunction = (request: CheckRequest | UnreadableCheckRequest, deadline: number, traceHeaders?: TraceHeaders) => Promise<CheckResponse>;
+export type CheckFunction = (
+  request: CheckRequest | UnreadableCheckRequest,
+  deadline: number,
+  traceHeaders?: TraceHeaders,
+) => Promise<CheckResponse>;
 
 /** CheckRequest in, CheckResponse out: read → decide → answer → encode, observed once. */
 export function createCheck(deps: AuthorizeDependencies): CheckFunction {
   return async (request, deadline, traceHeaders) => {
     const started = performance.now();
-    const { decision, facts, answer } = await authorize('grpc', readingOf(request), deadline, deps, traceHeaders, started);
+    const { decision, facts, answer } = await authorize(
+      'grpc',
+      readingOf(request),
+      deadline,
+      deps,
+      traceHeaders,
+      started,
+    );
     return toCheckResponse(answer, metadataOf(decision, facts));
   };
 }
 
 /** What the gRPC door reads of a CheckRequest; the CLI reads its own requests the same way. */
 export function readingOf(request: CheckRequest | UnreadableCheckRequest): Reading {
-  if ('unreadable' in request) return refusal(request.unreadable === 'too_large' ? 'request_too_large' : 'bad_request', request.detail);
+  if ('unreadable' in request)
+    return refusal(request.unreadable === 'too_large' ? 'request_too_large' : 'bad_request', request.detail);
   const read = readCheckRequest(request);
   return read.ok ? read : refusal('bad_request', read.detail);
 }

@@ -44,7 +44,8 @@ function eachField(reader: Reader, end: number, read: (field: number, wireType: 
 function readString(reader: Reader): string {
   const start = reader.pos;
   const length = reader.uint32();
-  if (reader.pos + length > reader.len) throw new RangeError(`a string of ${length} bytes at ${start} runs past its message (${reader.len})`);
+  if (reader.pos + length > reader.len)
+    throw new RangeError(`a string of ${length} bytes at ${start} runs past its message (${reader.len})`);
   reader.pos = start;
   return reader.string();
 }
@@ -83,7 +84,8 @@ class RequestBudget {
   private headBytesLeft = MAX_REQUEST_HEAD_BYTES;
 
   takeEntry(): void {
-    if (--this.entriesLeft < 0) throw new RangeError(`more than ${MAX_CHECK_REQUEST_ENTRIES} header and context_extensions entries`);
+    if (--this.entriesLeft < 0)
+      throw new RangeError(`more than ${MAX_CHECK_REQUEST_ENTRIES} header and context_extensions entries`);
   }
 
   /** Counts bytes whose length was already checked against their message (a lying length is malformed, not large). */
@@ -298,7 +300,9 @@ class ExactWriter {
   headerOption(field: number, option: HeaderValueOption): this {
     this.lenField(field, headerOptionSize(option));
     this.lenField(1, headerValueSize(option)).stringField(1, option.header.key).stringField(2, option.header.value);
-    this.lenField(2, BOOL_VALUE_SIZE).varint(tag(1, VARINT)).varint(option.append.value ? 1 : 0);
+    this.lenField(2, BOOL_VALUE_SIZE)
+      .varint(tag(1, VARINT))
+      .varint(option.append.value ? 1 : 0);
     return this;
   }
 }
@@ -350,7 +354,11 @@ export function encodeCheckResponse(response: CheckResponse, leading = 0): Buffe
   let metadataSize = 0;
   for (const [key, value] of entries) metadataSize += lenFieldSize(metadataEntrySize(key, value.stringValue));
 
-  const total = lenFieldSize(statusSize) + (denied ? lenFieldSize(deniedSize) : 0) + (ok ? lenFieldSize(okSize) : 0) + lenFieldSize(metadataSize);
+  const total =
+    lenFieldSize(statusSize) +
+    (denied ? lenFieldSize(deniedSize) : 0) +
+    (ok ? lenFieldSize(okSize) : 0) +
+    lenFieldSize(metadataSize);
   const writer = new ExactWriter(Buffer.allocUnsafe(leading + total), leading);
   writer.lenField(1, statusSize).int32(1, response.status.code).stringField(2, response.status.message);
   if (denied) {

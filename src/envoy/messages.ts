@@ -1,4 +1,7 @@
-/** The CheckRequest / CheckResponse fields a check reads and writes, as codec.ts decodes and encodes them (Envoy's snake_case names). */
+/**
+ * The CheckRequest / CheckResponse fields a check reads and writes, as codec.ts decodes and encodes
+ * them (Envoy's snake_case names).
+ */
 
 export interface HeaderValue {
   key?: string;
@@ -47,7 +50,11 @@ export type StructValue = { stringValue: string };
 export interface CheckResponse {
   status: { code: number; message?: string };
   /** `response_headers_to_add` (OkHttpResponse field 6): added to the client's response. */
-  ok_response?: { headers: HeaderValueOption[]; headers_to_remove: readonly string[]; response_headers_to_add: HeaderValueOption[] };
+  ok_response?: {
+    headers: HeaderValueOption[];
+    headers_to_remove: readonly string[];
+    response_headers_to_add: HeaderValueOption[];
+  };
   denied_response?: { status: { code: number }; headers: HeaderValueOption[]; body: string };
   dynamic_metadata: { fields: Record<string, StructValue> };
 }

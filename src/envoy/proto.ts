@@ -12,11 +12,18 @@ export const MAX_CHECK_REQUEST_BYTES = 8 * 1024 * 1024;
 
 /** Never throws: a Check whose bytes are not a CheckRequest is still answered, with a denial. */
 export function readCheckRequestBytes(bytes: Buffer): CheckRequest | UnreadableCheckRequest {
-  if (bytes.length > MAX_CHECK_REQUEST_BYTES) return { unreadable: 'too_large', detail: `the CheckRequest is ${bytes.length} bytes, over ${MAX_CHECK_REQUEST_BYTES}` };
+  if (bytes.length > MAX_CHECK_REQUEST_BYTES)
+    return {
+      unreadable: 'too_large',
+      detail: `the CheckRequest is ${bytes.length} bytes, over ${MAX_CHECK_REQUEST_BYTES}`,
+    };
   try {
     return decodeCheckRequest(bytes);
   } catch (error) {
     if (error instanceof RequestHeadTooLarge) return { unreadable: 'too_large', detail: error.message };
-    return { unreadable: 'undecodable', detail: `the CheckRequest cannot be read: ${error instanceof Error ? error.message : 'unreadable'}` };
+    return {
+      unreadable: 'undecodable',
+      detail: `the CheckRequest cannot be read: ${error instanceof Error ? error.message : 'unreadable'}`,
+    };
   }
 }

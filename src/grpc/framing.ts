@@ -41,7 +41,10 @@ export class Deframer {
       this.heldBytes += chunk.length;
       // Only join once the prefix is there, and again only when the whole frame is.
       if (this.heldBytes < PREFIX_BYTES) return undefined;
-      const length = this.held[0] && this.held[0].length >= PREFIX_BYTES ? this.held[0].readUInt32BE(1) : Buffer.concat(this.held, PREFIX_BYTES).readUInt32BE(1);
+      const length =
+        this.held[0] && this.held[0].length >= PREFIX_BYTES
+          ? this.held[0].readUInt32BE(1)
+          : Buffer.concat(this.held, PREFIX_BYTES).readUInt32BE(1);
       if (length > this.maxMessageBytes) return { fault: 'too_large', length };
       if (this.heldBytes < PREFIX_BYTES + length) return undefined;
       bytes = Buffer.concat(this.held, this.heldBytes);

@@ -1,4 +1,12 @@
-import { constants, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream, type ServerOptions } from 'node:http2';
+import {
+  constants,
+  createServer,
+  type Http2Server,
+  type Http2Session,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+  type ServerOptions,
+} from 'node:http2';
 import { Deframer, type FramingFault, writePrefix } from './framing';
 import { ReceiveSlots, type Release } from './receive-slots';
 import { encodeGrpcMessage, GrpcError, GrpcStatus, type GrpcStatusCode } from './status';
@@ -37,7 +45,11 @@ export interface GrpcServerOptions {
   onUnexpectedError(error: unknown, path: string): void;
 }
 
-const RESPONSE_HEADERS = { [constants.HTTP2_HEADER_STATUS]: 200, [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc', 'grpc-accept-encoding': 'identity' };
+const RESPONSE_HEADERS = {
+  [constants.HTTP2_HEADER_STATUS]: 200,
+  [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+  'grpc-accept-encoding': 'identity',
+};
 const OK_TRAILERS = { 'grpc-status': '0' };
 const WAIT_FOR_TRAILERS = { waitForTrailers: true };
 const END_STREAM = { endStream: true };
@@ -93,7 +105,9 @@ export class GrpcServer {
       // A peer's protocol error ends its session; it is not this process's error.
       session.on('error', ignore);
     });
-    this.listener.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.serve(stream, headers));
+    this.listener.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) =>
+      this.serve(stream, headers),
+    );
   }
 
   /**
@@ -122,7 +136,11 @@ export class GrpcServer {
   private serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     stream.on('error', ignore);
     const contentType = headers[constants.HTTP2_HEADER_CONTENT_TYPE];
-    if (headers[constants.HTTP2_HEADER_METHOD] !== 'POST' || typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+    if (
+      headers[constants.HTTP2_HEADER_METHOD] !== 'POST' ||
+      typeof contentType !== 'string' ||
+      !contentType.startsWith('application/grpc')
+    ) {
       // Not a gRPC call: an HTTP answer, as the protocol asks for a wrong content-type.
       return respondQuietly(stream, { [constants.HTTP2_HEADER_STATUS]: 415 }, END_STREAM);
     }
@@ -130,10 +148,21 @@ export class GrpcServer {
     const method = this.methods.get(path);
     if (!method) return endWithStatus(stream, GrpcStatus.UNIMPLEMENTED, `${path} is not served here`);
     const encoding = headers['grpc-encoding'];
-    if (encoding !== undefined && encoding !== 'identity') return endWithStatus(stream, GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not accepted, only identity`);
+    if (encoding !== undefined && encoding !== 'identity')
+      return endWithStatus(
+        stream,
+        GrpcStatus.UNIMPLEMENTED,
+        `grpc-encoding ${String(encoding)} is not accepted, only identity`,
+      );
     const timeout = parseGrpcTimeout(singleValue(headers['grpc-timeout']));
     if (!timeout.ok) return endWithStatus(stream, GrpcStatus.INTERNAL, 'grpc-timeout is malformed');
-    const call = new UnaryCall(stream, method, path, { metadata: headers, deadline: Date.now() + timeout.ms }, this.options);
+    const call = new UnaryCall(
+      stream,
+      method,
+      path,
+      { metadata: headers, deadline: Date.now() + timeout.ms },
+      this.options,
+    );
     call.waitForSlot(this.slots, this.connectionKeys.get(stream.session as Http2Session) ?? '');
   }
 }
@@ -199,7 +228,8 @@ class UnaryCall {
     this.stopReading();
     const message = this.message;
     if (cutShort) return endWithStatus(this.stream, GrpcStatus.INTERNAL, 'the stream ended inside a message');
-    if (message === undefined) return endWithStatus(this.stream, GrpcStatus.INTERNAL, 'the stream ended without a request message');
+    if (message === undefined)
+      return endWithStatus(this.stream, GrpcStatus.INTERNAL, 'the stream ended without a request message');
     this.phase = ANSWERING;
     this.settle(this.method.answer(message, this.context));
   }
@@ -210,7 +240,8 @@ class UnaryCall {
     // The stream keeps flowing, its bytes dropped (see `received`): paused, a caller still
     // sending would wait on flow control for ever and never see its stream close.
     this.stopReading();
-    if (!this.method.answerStalled) return endWithStatus(this.stream, GrpcStatus.RESOURCE_EXHAUSTED, 'the request message stalled');
+    if (!this.method.answerStalled)
+      return endWithStatus(this.stream, GrpcStatus.RESOURCE_EXHAUSTED, 'the request message stalled');
     this.phase = ANSWERING;
     this.settle(this.method.answerStalled(this.context));
   }
@@ -218,10 +249,18 @@ class UnaryCall {
   private refuse(fault: FramingFault): void {
     this.stopReading();
     if (fault.fault === 'too_large') {
-      return endWithStatus(this.stream, GrpcStatus.RESOURCE_EXHAUSTED, `a message of ${fault.length} bytes is over the limit of ${this.options.maxReceiveMessageBytes}`);
+      return endWithStatus(
+        this.stream,
+        GrpcStatus.RESOURCE_EXHAUSTED,
+        `a message of ${fault.length} bytes is over the limit of ${this.options.maxReceiveMessageBytes}`,
+      );
     }
     // Only identity is accepted: a set flag without an accepted grpc-encoding is a protocol error.
-    endWithStatus(this.stream, GrpcStatus.INTERNAL, `a message with flag ${fault.flag} was sent without an accepted grpc-encoding`);
+    endWithStatus(
+      this.stream,
+      GrpcStatus.INTERNAL,
+      `a message with flag ${fault.flag} was sent without an accepted grpc-encoding`,
+    );
   }
 
   private settle(answer: Promise<Buffer>): void {
@@ -234,7 +273,8 @@ class UnaryCall {
   private respond(framed: Buffer): void {
     if (this.stream.closed || this.stream.destroyed) return;
     // Past its deadline the caller has given up: the answer is not for it any more.
-    if (Date.now() > this.context.deadline) return endWithStatus(this.stream, GrpcStatus.DEADLINE_EXCEEDED, 'the deadline passed before the answer');
+    if (Date.now() > this.context.deadline)
+      return endWithStatus(this.stream, GrpcStatus.DEADLINE_EXCEEDED, 'the deadline passed before the answer');
     this.phase = DONE;
     try {
       this.stream.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
@@ -286,7 +326,11 @@ function endWithStatus(stream: ServerHttp2Stream, code: GrpcStatusCode, message:
   );
 }
 
-function respondQuietly(stream: ServerHttp2Stream, headers: Record<string, string | number>, options: typeof END_STREAM): void {
+function respondQuietly(
+  stream: ServerHttp2Stream,
+  headers: Record<string, string | number>,
+  options: typeof END_STREAM,
+): void {
   if (stream.closed || stream.destroyed || stream.headersSent) return;
   try {
     stream.respond(headers, options);
@@ -298,7 +342,6 @@ function respondQuietly(stream: ServerHttp2Stream, headers: Record<string, strin
   // stop (RFC 9113 §8.1), so the stream does not stay open until the caller gives up.
   if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);
 }
-
 
 /** Repeated lines of a header node:http2 does not join arrive as an array: such a value is not one value. */
 function singleValue(value: string | string[] | undefined): string | undefined {

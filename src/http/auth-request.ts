@@ -1,7 +1,13 @@
 import type { Answer } from '../answer/answer';
 import { hostOfAuthority } from '../request/authority';
 import type { RequestLine, ViewResult } from '../request/view';
-import { describingHeaders, replyStatingCredentials, viewOfDescribed, type HttpFrontDoor, type HttpReply } from './front-door';
+import {
+  describingHeaders,
+  replyStatingCredentials,
+  viewOfDescribed,
+  type HttpFrontDoor,
+  type HttpReply,
+} from './front-door';
 
 // scheme "://" authority, then the request-target (possibly empty).
 const ABSOLUTE_URL = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
@@ -19,13 +25,21 @@ const ABSOLUTE_URL = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
 export const authRequest: HttpFrontDoor = {
   name: 'auth_request',
   read: ({ headers }): ViewResult => {
-    const described = describingHeaders(headers, ['x-original-method', 'x-original-url', 'x-original-uri', 'x-original-host', 'host', 'x-forwarded-proto']);
+    const described = describingHeaders(headers, [
+      'x-original-method',
+      'x-original-url',
+      'x-original-uri',
+      'x-original-host',
+      'host',
+      'x-forwarded-proto',
+    ]);
     if (!described.ok) return described;
     const { 'x-original-method': method, 'x-original-url': url, 'x-original-host': routed } = described.values;
     if (!method) return { ok: false, detail: 'X-Original-Method is required' };
     const target = url === undefined ? fromUriAndHost(described.values) : fromAbsoluteUrl(url);
     if (!target.ok) return target;
-    if (routed !== undefined && !sameHost(routed, target.line.authority)) return { ok: false, detail: 'the checked URL names another host than X-Original-Host' };
+    if (routed !== undefined && !sameHost(routed, target.line.authority))
+      return { ok: false, detail: 'the checked URL names another host than X-Original-Host' };
     return viewOfDescribed({ method, ...target.line }, headers);
   },
   reply: (answer: Answer): HttpReply => {

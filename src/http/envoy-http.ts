@@ -29,11 +29,21 @@ export const envoyHttp: HttpFrontDoor = {
     if (!described.ok) return described;
     const { host: authority, 'x-forwarded-proto': scheme } = described.values;
     if (!authority) return { ok: false, detail: 'the call has no Host' };
-    return viewOfDescribed({ method, scheme: scheme ?? '', authority, path: target.slice(ENVOY_PATH_PREFIX.length) }, headers);
+    return viewOfDescribed(
+      { method, scheme: scheme ?? '', authority, path: target.slice(ENVOY_PATH_PREFIX.length) },
+      headers,
+    );
   },
   reply: (answer: Answer): HttpReply => {
     const reply = plainReply(answer);
     if (answer.kind !== 'allow') return reply.status >= 500 ? { ...reply, status: 403 } : reply;
-    return { ...reply, headers: [...reply.headers, ...credentialsToSet(answer.upstreamCredentials), ['x-envoy-auth-headers-to-remove', upstreamRemovals(answer).join(',')]] };
+    return {
+      ...reply,
+      headers: [
+        ...reply.headers,
+        ...credentialsToSet(answer.upstreamCredentials),
+        ['x-envoy-auth-headers-to-remove', upstreamRemovals(answer).join(',')],
+      ],
+    };
   },
 };

@@ -12,10 +12,21 @@ import { describingHeaders, replyStatingCredentials, viewOfDescribed, type HttpF
 export const forwardAuth: HttpFrontDoor = {
   name: 'forward_auth',
   read: ({ headers }): ViewResult => {
-    const described = describingHeaders(headers, ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri']);
+    const described = describingHeaders(headers, [
+      'x-forwarded-method',
+      'x-forwarded-proto',
+      'x-forwarded-host',
+      'x-forwarded-uri',
+    ]);
     if (!described.ok) return described;
-    const { 'x-forwarded-method': method, 'x-forwarded-proto': scheme, 'x-forwarded-host': authority, 'x-forwarded-uri': path } = described.values;
-    if (!method || !authority || !path) return { ok: false, detail: 'X-Forwarded-Method, X-Forwarded-Host and X-Forwarded-Uri are required' };
+    const {
+      'x-forwarded-method': method,
+      'x-forwarded-proto': scheme,
+      'x-forwarded-host': authority,
+      'x-forwarded-uri': path,
+    } = described.values;
+    if (!method || !authority || !path)
+      return { ok: false, detail: 'X-Forwarded-Method, X-Forwarded-Host and X-Forwarded-Uri are required' };
     // Without X-Forwarded-Proto the scheme is unknown: the login link then carries no return_to.
     return viewOfDescribed({ method, scheme: scheme ?? '', authority, path }, headers);
   },

@@ -34,7 +34,8 @@ export interface HttpFrontDoor {
  */
 export function headerLinesOf(rawHeaders: readonly string[]): HeaderLines {
   const bag = new HeaderLines();
-  for (let index = 0; index + 1 < rawHeaders.length; index += 2) bag.add(rawHeaders[index] as string, rawHeaders[index + 1] as string);
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2)
+    bag.add(rawHeaders[index] as string, rawHeaders[index + 1] as string);
   return bag;
 }
 
@@ -76,7 +77,12 @@ export function viewOfDescribed(line: RequestLine, headers: HeaderBag): ViewResu
  * a denial as it is.
  */
 export function plainReply(answer: Answer): HttpReply {
-  if (answer.kind === 'allow') return { status: 200, headers: [...answer.identityHeaders, ...answer.clientHeaders, ['cache-control', 'no-store']], body: '' };
+  if (answer.kind === 'allow')
+    return {
+      status: 200,
+      headers: [...answer.identityHeaders, ...answer.clientHeaders, ['cache-control', 'no-store']],
+      body: '',
+    };
   return { status: answer.status, headers: answer.headers, body: answer.body };
 }
 
@@ -87,5 +93,7 @@ export function plainReply(answer: Answer): HttpReply {
  */
 export function replyStatingCredentials(answer: Answer): HttpReply {
   const reply = plainReply(answer);
-  return answer.kind === 'allow' ? { ...reply, headers: [...reply.headers, ...credentialsAsStated(answer.upstreamCredentials)] } : reply;
+  return answer.kind === 'allow'
+    ? { ...reply, headers: [...reply.headers, ...credentialsAsStated(answer.upstreamCredentials)] }
+    : reply;
 }

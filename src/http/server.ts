@@ -41,8 +41,15 @@ export interface HttpAuthzOptions {
 
 // Sent when even building a denial failed, shaped by the door like any answer: never a 2xx,
 // and on the Envoy door not a 5xx either, so no proxy lets the request through.
-const LAST_RESORT: Answer = errorAnswer(500, 'internal_error', 'Internal Server Error', 'The request could not be authorized.');
-const NOT_FOUND: HttpReply = plainReply(errorAnswer(404, 'not_found', 'Not Found', 'Use /forward-auth, /auth-request or /ext-authz/<path>.'));
+const LAST_RESORT: Answer = errorAnswer(
+  500,
+  'internal_error',
+  'Internal Server Error',
+  'The request could not be authorized.',
+);
+const NOT_FOUND: HttpReply = plainReply(
+  errorAnswer(404, 'not_found', 'Not Found', 'Use /forward-auth, /auth-request or /ext-authz/<path>.'),
+);
 
 /** The HTTP authorization listener: one check per call, whichever door it came in by. */
 export function createHttpAuthzServer(options: HttpAuthzOptions): http.Server {
@@ -63,12 +70,17 @@ export function createHttpAuthzServer(options: HttpAuthzOptions): http.Server {
       handle(door, request, options)
         .then((reply) => send(response, reply))
         .catch((error: unknown) => {
-          options.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'http authorization failed unexpectedly');
+          options.logger.error(
+            { err: error instanceof Error ? error.message : String(error) },
+            'http authorization failed unexpectedly',
+          );
           send(response, door.reply(LAST_RESORT));
         });
     },
   );
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket, options.onClientError));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+    answerClientError(error, socket, options.onClientError),
+  );
   return server;
 }
 
@@ -81,24 +93,45 @@ function doorOf(target: string): HttpFrontDoor | undefined {
 }
 
 /** undefined when the client went away: there is nobody left to answer. */
-async function handle(door: HttpFrontDoor, request: http.IncomingMessage, options: HttpAuthzOptions): Promise<HttpReply | undefined> {
+async function handle(
+  door: HttpFrontDoor,
+  request: http.IncomingMessage,
+  options: HttpAuthzOptions,
+): Promise<HttpReply | undefined> {
   const started = performance.now();
   const body = await bodyWithin(request, MAX_BODY_BYTES);
   if (body === 'gone') return undefined;
   const { answer } = await options.underCurrentConfig(({ authorize: deps, isTrustedProxy }) =>
-    authorize(door.name, readingOf(door, request, body === 'too_large', isTrustedProxy), Date.now() + options.requestTimeout, deps, traceHeadersOf(() => request.headers), started),
+    authorize(
+      door.name,
+      readingOf(door, request, body === 'too_large', isTrustedProxy),
+      Date.now() + options.requestTimeout,
+      deps,
+      traceHeadersOf(() => request.headers),
+      started,
+    ),
   );
   const reply = door.reply(answer);
   // The rest of an oversized body is not read: the connection cannot carry another call.
   return body === 'too_large' ? { ...reply, headers: [...reply.headers, ['connection', 'close']] } : reply;
 }
 
-function readingOf(door: HttpFrontDoor, request: http.IncomingMessage, bodyTooLarge: boolean, isTrustedProxy: (peer: string | undefined) => boolean): Reading {
+function readingOf(
+  door: HttpFrontDoor,
+  request: http.IncomingMessage,
+  bodyTooLarge: boolean,
+  isTrustedProxy: (peer: string | undefined) => boolean,
+): Reading {
   const peer = request.socket.remoteAddress;
   // Checked first: an untrusted peer learns nothing about how its request would be read.
-  if (!isTrustedProxy(peer)) return refusal('untrusted_proxy', `peer ${peer ?? 'unknown'} is not in http_authz.trusted_proxies`);
+  if (!isTrustedProxy(peer))
+    return refusal('untrusted_proxy', `peer ${peer ?? 'unknown'} is not in http_authz.trusted_proxies`);
   if (bodyTooLarge) return refusal('request_too_large', `the body is over ${MAX_BODY_BYTES} bytes`);
-  const read = door.read({ method: request.method ?? '', target: request.url ?? '', headers: headerLinesOf(request.rawHeaders) });
+  const read = door.read({
+    method: request.method ?? '',
+    target: request.url ?? '',
+    headers: headerLinesOf(request.rawHeaders),
+  });
   return read.ok ? read : refusal('bad_request', read.detail);
 }
 
@@ -128,8 +161,22 @@ function send(response: http.ServerResponse, reply: HttpReply | undefined): void
 }
 
 const CLIENT_ERRORS: Readonly<Record<string, HttpReply>> = {
-  HPE_HEADER_OVERFLOW: plainReply(errorAnswer(431, 'request_too_large', 'Request Header Fields Too Large', `The request headers are over ${MAX_HEADER_BYTES} bytes.`)),
-  ERR_HTTP_REQUEST_TIMEOUT: plainReply(errorAnswer(408, 'request_timeout', 'Request Timeout', 'The request did not arrive within http_authz.request_timeout.')),
+  HPE_HEADER_OVERFLOW: plainReply(
+    errorAnswer(
+      431,
+      'request_too_large',
+      'Request Header Fields Too Large',
+      `The request headers are over ${MAX_HEADER_BYTES} bytes.`,
+    ),
+  ),
+  ERR_HTTP_REQUEST_TIMEOUT: plainReply(
+    errorAnswer(
+      408,
+      'request_timeout',
+      'Request Timeout',
+      'The request did not arrive within http_authz.request_timeout.',
+    ),
+  ),
 };
 const MALFORMED = plainReply(errorAnswer(400, 'bad_request', 'Bad Request', 'Malformed HTTP request.'));
 
@@ -144,6 +191,11 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, count: 
   }
   const reply = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED;
   count(reply.status);
-  const head = [`HTTP/1.1 ${reply.status} ${http.STATUS_CODES[reply.status] ?? ''}`, ...reply.headers.map(([name, value]) => `${name}: ${value}`), `content-length: ${Buffer.byteLength(reply.body)}`, 'connection: close'];
+  const head = [
+    `HTTP/1.1 ${reply.status} ${http.STATUS_CODES[reply.status] ?? ''}`,
+    ...reply.headers.map(([name, value]) => `${name}: ${value}`),
+    `content-length: ${Buffer.byteLength(reply.body)}`,
+    'connection: close',
+  ];
   socket.end(`${head.join('\r\n')}\r\n\r\n${reply.body}`);
 }

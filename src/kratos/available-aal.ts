@@ -33,7 +33,9 @@ function hasSecondFactorWebauthnKey(config: unknown): boolean {
 function hasCodeAddress(config: unknown): boolean {
   if (!isRecord(config)) return false;
   if (Array.isArray(config.addresses)) {
-    return config.addresses.some((entry) => isRecord(entry) && typeof entry.address === 'string' && entry.address !== '');
+    return config.addresses.some(
+      (entry) => isRecord(entry) && typeof entry.address === 'string' && entry.address !== '',
+    );
   }
   return typeof config.address_type === 'string' && config.address_type !== '';
 }

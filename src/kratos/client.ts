@@ -6,7 +6,15 @@ import { STRICTER_CODE_MFA_RULE, type CodeMfa, type CodeMfaRule } from './code-m
 import { JsonGet, type JsonGetResult } from './json-get';
 import { readTraits } from './traits';
 import { refreshedCookieOf } from './refreshed-cookie';
-import { NO_CALL_TRACE, type Aal, type AvailableAalOutcome, type CallContext, type KratosEndpoint, type KratosSession, type WhoamiOutcome } from './types';
+import {
+  NO_CALL_TRACE,
+  type Aal,
+  type AvailableAalOutcome,
+  type CallContext,
+  type KratosEndpoint,
+  type KratosSession,
+  type WhoamiOutcome,
+} from './types';
 import type { AvailableAalSource, SessionSource } from './sources';
 
 /** Called once per Kratos HTTP exchange, for metrics. `status` is the HTTP status or a failure word. */
@@ -35,11 +43,14 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     this.publicApi = new JsonGet(config.public_url);
     this.adminApi = config.admin_url ? new JsonGet(config.admin_url) : undefined;
     this.adminHeaders = config.admin_token ? { authorization: `Bearer ${config.admin_token}` } : {};
-    this.identityQuery = config.code_mfa_enabled ? '?include_credential=webauthn&include_credential=code' : '?include_credential=webauthn';
+    this.identityQuery = config.code_mfa_enabled
+      ? '?include_credential=webauthn&include_credential=code'
+      : '?include_credential=webauthn';
   }
 
   async whoami(credential: Credential, context: CallContext): Promise<WhoamiOutcome> {
-    const headers: Record<string, string> = credential.kind === 'cookie' ? { cookie: credential.value } : { 'x-session-token': credential.value };
+    const headers: Record<string, string> =
+      credential.kind === 'cookie' ? { cookie: credential.value } : { 'x-session-token': credential.value };
     const response = await this.call('whoami', this.publicApi, '/sessions/whoami', headers, context);
     if ('failure' in response) return { kind: 'unavailable', detail: response.failure };
     switch (response.status) {
@@ -83,7 +94,13 @@ export class KratosClient implements SessionSource, AvailableAalSource {
     await Promise.all([this.publicApi.destroy(), this.adminApi?.destroy()]);
   }
 
-  private async call(endpoint: KratosEndpoint, api: JsonGet, path: string, headers: Record<string, string>, context: CallContext): Promise<JsonGetResult> {
+  private async call(
+    endpoint: KratosEndpoint,
+    api: JsonGet,
+    path: string,
+    headers: Record<string, string>,
+    context: CallContext,
+  ): Promise<JsonGetResult> {
     const budget = callBudget(this.config.timeout, context);
     if (budget <= 0) return { failure: 'no time left before the check deadline' };
     const started = performance.now();
@@ -112,13 +129,29 @@ function errorFieldOf(body: unknown, field: 'id' | 'reason'): unknown {
 
 const AALS: ReadonlySet<unknown> = new Set<Aal>(['aal0', 'aal1', 'aal2']);
 
-/** A whoami 200 is only trusted when it is a well-formed, active, unexpired session (also read by `explain --session`). */
+/**
+ * A whoami 200 is only trusted when it is a well-formed, active, unexpired session (also read by
+ * `explain --session`).
+ */
 export function sessionFrom(body: unknown, traitPaths: readonly string[] = []): WhoamiOutcome {
-  if (!isRecord(body) || !isRecord(body.identity)) return { kind: 'unavailable', detail: 'whoami answered 200 without a session' };
-  const { id, active, expires_at: expiresAt, authenticated_at: authenticatedAt, authenticator_assurance_level: aal } = body;
+  if (!isRecord(body) || !isRecord(body.identity))
+    return { kind: 'unavailable', detail: 'whoami answered 200 without a session' };
+  const {
+    id,
+    active,
+    expires_at: expiresAt,
+    authenticated_at: authenticatedAt,
+    authenticator_assurance_level: aal,
+  } = body;
   const identityId = body.identity.id;
   const expiry = typeof expiresAt === 'string' ? Date.parse(expiresAt) : NaN;
-  if (typeof id !== 'string' || typeof identityId !== 'string' || typeof active !== 'boolean' || !AALS.has(aal) || Number.isNaN(expiry)) {
+  if (
+    typeof id !== 'string' ||
+    typeof identityId !== 'string' ||
+    typeof active !== 'boolean' ||
+    !AALS.has(aal) ||
+    Number.isNaN(expiry)
+  ) {
     return { kind: 'unavailable', detail: 'whoami answered 200 with a malformed session' };
   }
   if (!active || expiry <= Date.now()) return { kind: 'unauthenticated' };
@@ -169,7 +202,8 @@ const NO_METHODS: readonly string[] = Object.freeze([]);
 
 /** Only an answer about the identity that was asked for, in a state Kratos defines, is trusted. */
 function availableAalFrom(body: unknown, identityId: string, codeMfa: CodeMfa): AvailableAalOutcome {
-  if (!isRecord(body) || body.id !== identityId) return { kind: 'unavailable', detail: 'admin identity answer is not an identity' };
+  if (!isRecord(body) || body.id !== identityId)
+    return { kind: 'unavailable', detail: 'admin identity answer is not an identity' };
   if (body.state === 'inactive') return { kind: 'identity_inactive' };
   if (body.state !== 'active') return { kind: 'unavailable', detail: 'admin identity answer has no identity state' };
   const credentials = isRecord(body.credentials) ? (body.credentials as AdminIdentityCredentials) : {};

@@ -45,7 +45,10 @@ export function codeMfaRuleOf(version: string): CodeMfaRule | undefined {
 /** A version read from `source`, or the stricter rule with the reason it is not known. */
 export function readingOf(version: string, source: KratosVersionSource): KratosVersionReading {
   const rule = codeMfaRuleOf(version);
-  if (rule === undefined) return unknownVersion(`${source === 'admin_api' ? 'the admin API reported' : 'kratos.version is'} ${JSON.stringify(version.slice(0, 40))}, not a release version`);
+  if (rule === undefined)
+    return unknownVersion(
+      `${source === 'admin_api' ? 'the admin API reported' : 'kratos.version is'} ${JSON.stringify(version.slice(0, 40))}, not a release version`,
+    );
   return { known: true, version: version.trim(), source, rule };
 }
 
@@ -60,7 +63,9 @@ const RULE_TEXT: Record<CodeMfaRule, string> = {
 
 /** One line for logs, check-config and explain. */
 export function describeReading(reading: KratosVersionReading, codeMfaEnabled: boolean): string {
-  const where = reading.known ? `Kratos ${reading.version} (${reading.source === 'admin_api' ? 'from the admin API' : 'from kratos.version'})` : `Kratos version unknown (${reading.why}): the stricter rule`;
+  const where = reading.known
+    ? `Kratos ${reading.version} (${reading.source === 'admin_api' ? 'from the admin API' : 'from kratos.version'})`
+    : `Kratos version unknown (${reading.why}): the stricter rule`;
   const rule = `code MFA rule ${reading.rule}: ${RULE_TEXT[reading.rule]}`;
   return `${where}; ${rule}${codeMfaEnabled ? '' : ' (not applied: kratos.code_mfa_enabled is false)'}`;
 }

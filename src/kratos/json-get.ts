@@ -75,11 +75,18 @@ function parseJson(text: string): unknown {
   }
 }
 
-const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_ABORTED', 'ETIMEDOUT']);
+const TIMEOUTS = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_ABORTED',
+  'ETIMEDOUT',
+]);
 
 function failureWord(error: unknown): string {
   const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
-  if (name === 'TimeoutError' || name === 'AbortError' || (typeof code === 'string' && TIMEOUTS.has(code))) return 'timeout';
+  if (name === 'TimeoutError' || name === 'AbortError' || (typeof code === 'string' && TIMEOUTS.has(code)))
+    return 'timeout';
   if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return 'oversized';
   if (code === 'UND_ERR_SOCKET') return 'socket';
   if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code.toLowerCase();

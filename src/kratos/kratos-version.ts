@@ -1,5 +1,12 @@
 import type { Config } from '../config/schema';
-import { describeReading, readingOf, STRICTER_CODE_MFA_RULE, unknownVersion, type CodeMfaRule, type KratosVersionReading } from './code-mfa-rule';
+import {
+  describeReading,
+  readingOf,
+  STRICTER_CODE_MFA_RULE,
+  unknownVersion,
+  type CodeMfaRule,
+  type KratosVersionReading,
+} from './code-mfa-rule';
 import { JsonGet } from './json-get';
 
 type VersionSettings = Pick<Config['kratos'], 'admin_url' | 'admin_token' | 'version'>;
@@ -20,31 +27,51 @@ export const VERSION_TIMING: VersionTiming = { timeoutMs: 1_000, retryMs: 10_000
  * gives no release version (unreachable, or a source build's "master"), kratos.version; else
  * unknown, with the stricter rule. Never throws.
  */
-export async function readKratosVersion(settings: VersionSettings, adminApi: JsonGet | undefined, timeoutMs: number): Promise<KratosVersionReading> {
-  const asked = adminApi ? await askAdminApi(adminApi, settings.admin_token, timeoutMs) : { failure: 'kratos.admin_url is not set' };
+export async function readKratosVersion(
+  settings: VersionSettings,
+  adminApi: JsonGet | undefined,
+  timeoutMs: number,
+): Promise<KratosVersionReading> {
+  const asked = adminApi
+    ? await askAdminApi(adminApi, settings.admin_token, timeoutMs)
+    : { failure: 'kratos.admin_url is not set' };
   const reported = 'version' in asked ? readingOf(asked.version, 'admin_api') : unknownVersion(asked.failure);
   if (reported.known) return reported;
-  return settings.version === '' ? unknownVersion(`${reported.why}, and kratos.version is not set`) : readingOf(settings.version, 'config');
+  return settings.version === ''
+    ? unknownVersion(`${reported.why}, and kratos.version is not set`)
+    : readingOf(settings.version, 'config');
 }
 
 /** What start-up will do, told without asking Kratos (check-config, explain without --kratos). */
 export function plannedReadingText(settings: VersionSettings, codeMfaEnabled: boolean): string {
   if (settings.admin_url === '') {
-    const reading = settings.version === '' ? unknownVersion('kratos.admin_url is not set, and kratos.version is not set') : readingOf(settings.version, 'config');
+    const reading =
+      settings.version === ''
+        ? unknownVersion('kratos.admin_url is not set, and kratos.version is not set')
+        : readingOf(settings.version, 'config');
     return describeReading(reading, codeMfaEnabled);
   }
   const configured = settings.version === '' ? undefined : readingOf(settings.version, 'config');
-  const meanwhile = configured ? `kratos.version ${settings.version}, rule ${configured.rule},` : `the stricter rule ${STRICTER_CODE_MFA_RULE}`;
+  const meanwhile = configured
+    ? `kratos.version ${settings.version}, rule ${configured.rule},`
+    : `the stricter rule ${STRICTER_CODE_MFA_RULE}`;
   const applied = codeMfaEnabled ? '' : ' (not applied: kratos.code_mfa_enabled is false)';
   return `the rule follows the Kratos version read from {kratos.admin_url}/admin/version at start; ${meanwhile} while it does not answer${applied}`;
 }
 
-async function askAdminApi(adminApi: JsonGet, adminToken: string, timeoutMs: number): Promise<{ version: string } | { failure: string }> {
+async function askAdminApi(
+  adminApi: JsonGet,
+  adminToken: string,
+  timeoutMs: number,
+): Promise<{ version: string } | { failure: string }> {
   const headers: Record<string, string> = adminToken ? { authorization: `Bearer ${adminToken}` } : {};
   const answer = await adminApi.get('/admin/version', headers, timeoutMs);
   if ('failure' in answer) return { failure: `/admin/version failed: ${answer.failure}` };
   if (answer.status !== 200) return { failure: `/admin/version answered ${answer.status}` };
-  const version: unknown = typeof answer.body === 'object' && answer.body !== null ? (answer.body as Record<string, unknown>).version : undefined;
+  const version: unknown =
+    typeof answer.body === 'object' && answer.body !== null
+      ? (answer.body as Record<string, unknown>).version
+      : undefined;
   return typeof version === 'string' ? { version } : { failure: '/admin/version answered no version' };
 }
 

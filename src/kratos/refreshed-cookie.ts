@@ -23,7 +23,8 @@ const HEADER_SAFE = /^[\x20-\x7e]+$/;
 export function refreshedCookieOf(setCookieLines: readonly string[], cookieName: string): RefreshedCookie | undefined {
   const lines = setCookieLines.filter((line) => cookieNameOf(line) === cookieName);
   if (lines.length === 0) return undefined;
-  if (lines.length > MAX_LINES || !lines.every((line) => line.length <= MAX_LINE_LENGTH && HEADER_SAFE.test(line))) return undefined;
+  if (lines.length > MAX_LINES || !lines.every((line) => line.length <= MAX_LINE_LENGTH && HEADER_SAFE.test(line)))
+    return undefined;
   return lines;
 }
 

@@ -29,10 +29,14 @@ export interface LookupOptions {
  * TTL, standing in while Kratos fails. A renewed cookie is only ever on an answer from Kratos,
  * as the cache keeps the session, never the cookie.
  */
-export type SessionAnswer = Exclude<WhoamiOutcome, { kind: 'active' }> | (Extract<WhoamiOutcome, { kind: 'active' }> & { cached?: boolean; stale?: boolean });
+export type SessionAnswer =
+  | Exclude<WhoamiOutcome, { kind: 'active' }>
+  | (Extract<WhoamiOutcome, { kind: 'active' }> & { cached?: boolean; stale?: boolean });
 
 /** An available-AAL outcome as a source gives it; `cached`: from the identity cache. */
-export type AvailableAalAnswer = Exclude<AvailableAalOutcome, { kind: 'known' }> | (Extract<AvailableAalOutcome, { kind: 'known' }> & { cached?: boolean });
+export type AvailableAalAnswer =
+  | Exclude<AvailableAalOutcome, { kind: 'known' }>
+  | (Extract<AvailableAalOutcome, { kind: 'known' }> & { cached?: boolean });
 
 export interface SessionSource {
   whoami(credential: Credential, context: LookupContext, options?: LookupOptions): Promise<SessionAnswer>;

@@ -36,7 +36,8 @@ export function readTraits(traits: unknown, paths: readonly string[]): TraitValu
 function valueAt(root: unknown, segments: readonly string[]): unknown {
   let value = root;
   for (const segment of segments) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.hasOwn(value, segment)) return undefined;
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.hasOwn(value, segment))
+      return undefined;
     value = (value as Record<string, unknown>)[segment];
   }
   return value;
@@ -44,7 +45,8 @@ function valueAt(root: unknown, segments: readonly string[]): unknown {
 
 function readingOf(value: unknown): TraitReading | undefined {
   if (value === undefined || value === null) return undefined;
-  const text = typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+  const text =
+    typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
   if (text === undefined) return { leftOut: 'not_text' };
   if (CONTROL.test(text) || Buffer.byteLength(text, 'utf8') > MAX_TRAIT_BYTES) return { leftOut: 'unsafe' };
   return { text };

@@ -37,9 +37,22 @@ export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckR
   return ({ frontDoor, decision, facts: { verdict, reason, subject }, view, cache, seconds, trace }) => {
     const { credential } = decision;
     const key = `${frontDoor} ${verdict} ${credential} ${reason}`;
-    (counters.get(key) ?? remembered(counters, key, metrics.checks.labels({ front_door: frontDoor, decision: verdict, credential, reason }))).inc();
-    (durations.get(frontDoor) ?? remembered(durations, frontDoor, metrics.checkDuration.labels({ front_door: frontDoor }))).observe(seconds);
-    const level = verdict === 'allow' ? 'debug' : decision.kind === 'internal_error' ? 'error' : verdict === 'error' ? 'warn' : 'info';
+    (
+      counters.get(key) ??
+      remembered(counters, key, metrics.checks.labels({ front_door: frontDoor, decision: verdict, credential, reason }))
+    ).inc();
+    (
+      durations.get(frontDoor) ??
+      remembered(durations, frontDoor, metrics.checkDuration.labels({ front_door: frontDoor }))
+    ).observe(seconds);
+    const level =
+      verdict === 'allow'
+        ? 'debug'
+        : decision.kind === 'internal_error'
+          ? 'error'
+          : verdict === 'error'
+            ? 'warn'
+            : 'info';
     if (!logger.isLevelEnabled(level)) return;
     logger[level](
       {
@@ -59,7 +72,9 @@ export function checkObserver(logger: Logger, metrics: Metrics): (record: CheckR
         // That whoami renewed the session cookie, never the cookie itself (it is a credential).
         cookie_renewed: 'refreshedCookie' in decision && decision.refreshedCookie !== undefined ? true : undefined,
         // What decided a refresh: how old the session was against the rule's max_age.
-        ...(decision.kind === 'refresh_required' ? { age_s: Math.floor(decision.age / 1000), max_age_s: decision.maxAge / 1000, step_up: decision.stepUp } : undefined),
+        ...(decision.kind === 'refresh_required'
+          ? { age_s: Math.floor(decision.age / 1000), max_age_s: decision.maxAge / 1000, step_up: decision.stepUp }
+          : undefined),
         duration_ms: Math.round(seconds * 1e6) / 1e3,
         detail: 'detail' in decision ? decision.detail : undefined,
         ...trace,

@@ -13,10 +13,23 @@ export function createLogger(config: Config['log'], destination?: pino.Destinati
     level: config.level,
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['cookie', 'authorization', '["x-session-token"]', '*.cookie', '*.authorization', '*["x-session-token"]', 'headers', '*.headers'], censor: '[redacted]' },
+    redact: {
+      paths: [
+        'cookie',
+        'authorization',
+        '["x-session-token"]',
+        '*.cookie',
+        '*.authorization',
+        '*["x-session-token"]',
+        'headers',
+        '*.headers',
+      ],
+      censor: '[redacted]',
+    },
   };
   if (destination) return pino(options, destination);
-  if (config.pretty && isInstalled('pino-pretty')) return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
+  if (config.pretty && isInstalled('pino-pretty'))
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
   // Synchronous writes: the service runs in a worker thread (server/heap-sized-worker.ts), where
   // pino's asynchronous default is not flushed on exit and the drain's last lines were lost; and
   // a stdout that does not keep up slows the service instead of growing a buffer without bound.

@@ -1,8 +1,25 @@
-import { diag, DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  diag,
+  DiagLogLevel,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+} from '@opentelemetry/sdk-trace-base';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -39,11 +56,21 @@ const ATTR = {
 } as const;
 
 // The route, not the path: an identity id in a span name would give every user a name of their own.
-const ROUTES: Readonly<Record<KratosEndpoint, string>> = { whoami: '/sessions/whoami', identity: '/admin/identities/{id}' };
+const ROUTES: Readonly<Record<KratosEndpoint, string>> = {
+  whoami: '/sessions/whoami',
+  identity: '/admin/identities/{id}',
+};
 
-const GRPC_CHECK: Attributes = { 'rpc.system': 'grpc', 'rpc.service': 'envoy.service.auth.v3.Authorization', 'rpc.method': 'Check' };
+const GRPC_CHECK: Attributes = {
+  'rpc.system': 'grpc',
+  'rpc.service': 'envoy.service.auth.v3.Authorization',
+  'rpc.method': 'Check',
+};
 
-/** Span names per front door (gRPC's is its RPC, as the semantic conventions name it), and the attributes known at the start. */
+/**
+ * Span names per front door (gRPC's is its RPC, as the semantic conventions name it), and the
+ * attributes known at the start.
+ */
 const CHECK_SPANS: Readonly<Record<FrontDoor, { name: string; attributes: Attributes }>> = {
   grpc: { name: 'envoy.service.auth.v3.Authorization/Check', attributes: { ...GRPC_CHECK, [ATTR.frontDoor]: 'grpc' } },
   envoy_http: { name: 'check envoy_http', attributes: { [ATTR.frontDoor]: 'envoy_http' } },
@@ -61,11 +88,20 @@ const w3c = new W3CTraceContextPropagator();
 export function createOtelTracing(settings: Config['tracing'], logger: Logger, env: NodeJS.ProcessEnv): Tracing {
   forwardDiagnostics(logger);
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL;
-  if (protocol !== undefined && protocol !== 'http/protobuf') logger.warn({ protocol }, 'tracing: only OTLP over http/protobuf is exported; OTEL_EXPORTER_OTLP_PROTOCOL is ignored');
+  if (protocol !== undefined && protocol !== 'http/protobuf')
+    logger.warn(
+      { protocol },
+      'tracing: only OTLP over http/protobuf is exported; OTEL_EXPORTER_OTLP_PROTOCOL is ignored',
+    );
   logger.info(
     {
-      endpoint: settings.endpoint || 'from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318)',
-      sampler: settings.sampling_ratio === undefined ? `from OTEL_TRACES_SAMPLER (${env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on'})` : `parentbased_traceidratio ${settings.sampling_ratio}`,
+      endpoint:
+        settings.endpoint ||
+        'from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318)',
+      sampler:
+        settings.sampling_ratio === undefined
+          ? `from OTEL_TRACES_SAMPLER (${env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on'})`
+          : `parentbased_traceidratio ${settings.sampling_ratio}`,
     },
     'tracing: exporting spans over OTLP/HTTP',
   );
@@ -98,12 +134,17 @@ function resourceOf(serviceName: string) {
 /** The SDK's own warnings (an unreachable collector, dropped spans) as log lines, at most one a minute. */
 function forwardDiagnostics(logger: Logger): void {
   let last = '';
-  const warn = oncePer(60_000, () => logger.warn({ detail: last }, 'tracing: the OpenTelemetry SDK reports a problem (spans may be lost)'));
+  const warn = oncePer(60_000, () =>
+    logger.warn({ detail: last }, 'tracing: the OpenTelemetry SDK reports a problem (spans may be lost)'),
+  );
   const report = (message: string) => {
     last = message.slice(0, 500);
     warn();
   };
-  diag.setLogger({ error: report, warn: report, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+  diag.setLogger(
+    { error: report, warn: report, info: () => {}, debug: () => {}, verbose: () => {} },
+    DiagLogLevel.WARN,
+  );
 }
 
 class OtelCheckTrace implements CheckTrace {

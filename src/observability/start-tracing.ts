@@ -8,7 +8,11 @@ import { NO_TRACING, type Tracing } from './tracing';
  * The SDK is only loaded then: it adds about 18 MiB of RSS (3 MiB of heap), which a service
  * that does not trace should not carry (README, "Memory").
  */
-export function startTracing(settings: Config['tracing'], logger: Logger, env: NodeJS.ProcessEnv = process.env): Tracing {
+export function startTracing(
+  settings: Config['tracing'],
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Tracing {
   if (!settings.enabled) return NO_TRACING;
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') {
     logger.warn('tracing.enabled is true but OTEL_SDK_DISABLED=true: not tracing');

@@ -1,4 +1,10 @@
-import { aalOf, type Config, type CredentialRequirementConfig, type Requirement, type RuleConfig } from '../config/schema';
+import {
+  aalOf,
+  type Config,
+  type CredentialRequirementConfig,
+  type Requirement,
+  type RuleConfig,
+} from '../config/schema';
 import type { RequestView } from '../request/view';
 import { hostMatches } from './hosts';
 
@@ -23,10 +29,7 @@ export interface CredentialDemand {
 }
 
 /** What a rule asks of a request. */
-export type RuleOutcome =
-  | ({ kind: 'require' } & Demands)
-  | { kind: 'anonymous' }
-  | { kind: 'deny' };
+export type RuleOutcome = ({ kind: 'require' } & Demands) | { kind: 'anonymous' } | { kind: 'deny' };
 
 export interface Rule {
   /** The configured name, `rules[i]` for unnamed rules, `default` for the fallback. */
@@ -49,7 +52,11 @@ export interface Policy {
   caseSensitivePaths: boolean;
 }
 
-export type Selection = { kind: 'rule'; rule: Rule } | { kind: 'unknown_policy'; name: string } | { kind: 'ambiguous_path' } | { kind: 'ambiguous_method' };
+export type Selection =
+  | { kind: 'rule'; rule: Rule }
+  | { kind: 'unknown_policy'; name: string }
+  | { kind: 'ambiguous_path' }
+  | { kind: 'ambiguous_method' };
 
 /** The policy made of policy.cookie / policy.token alone; a route may name it too. */
 const FALLBACK_RULE_NAME = 'default';
@@ -60,10 +67,22 @@ export const POLICY_EXTENSION_KEY = 'policy';
 export function compilePolicy(config: Config['policy']): Policy {
   const defaults = demandsOf({ cookie: config.cookie, token: config.token });
   const rules = config.rules.map((rule, index) => compileRule(rule, index, defaults, config.strip_credentials));
-  const fallback: Rule = { name: FALLBACK_RULE_NAME, outcome: { kind: 'require', ...defaults }, stripCredentials: config.strip_credentials, matches: () => true };
+  const fallback: Rule = {
+    name: FALLBACK_RULE_NAME,
+    outcome: { kind: 'require', ...defaults },
+    stripCredentials: config.strip_credentials,
+    matches: () => true,
+  };
   const named = rules.filter((_, index) => config.rules[index]?.name !== undefined);
   const byName = new Map([fallback, ...named].map((rule) => [rule.name, rule]));
-  return { defaults, rules, byName, fallback, corsPreflight: config.cors_preflight, caseSensitivePaths: config.case_sensitive_paths };
+  return {
+    defaults,
+    rules,
+    byName,
+    fallback,
+    corsPreflight: config.cors_preflight,
+    caseSensitivePaths: config.case_sensitive_paths,
+  };
 }
 
 /** The demand one credential kind makes, for the decision. */
@@ -100,10 +119,19 @@ function compileRule(rule: RuleConfig, index: number, defaults: Demands, stripCr
     ? { kind: 'deny' }
     : rule.anonymous
       ? { kind: 'anonymous' }
-      : { kind: 'require', ...demandsOf({ cookie: rule.cookie ?? writtenFor(defaults, 'cookie'), token: rule.token ?? writtenFor(defaults, 'token') }) };
+      : {
+          kind: 'require',
+          ...demandsOf({
+            cookie: rule.cookie ?? writtenFor(defaults, 'cookie'),
+            token: rule.token ?? writtenFor(defaults, 'token'),
+          }),
+        };
   const { hosts, paths } = rule;
   const foldedPaths = paths?.map((pattern) => pattern.toLowerCase());
-  const methods = rule.methods && !rule.exact_methods && rule.methods.includes('GET') && !rule.methods.includes('HEAD') ? [...rule.methods, 'HEAD'] : rule.methods;
+  const methods =
+    rule.methods && !rule.exact_methods && rule.methods.includes('GET') && !rule.methods.includes('HEAD')
+      ? [...rule.methods, 'HEAD']
+      : rule.methods;
   return {
     name: rule.name ?? `rules[${index}]`,
     outcome,
@@ -155,7 +183,8 @@ export function selectRule(policy: Policy, view: RequestView): Selection {
     for (const path of view.pathReadings) {
       for (const folded of policy.caseSensitivePaths ? AS_WRITTEN : AS_WRITTEN_AND_FOLDED) {
         const rule = firstMatch(policy, view, path, method, folded);
-        if (selected !== undefined && rule !== selected) return { kind: method === view.method ? 'ambiguous_path' : 'ambiguous_method' };
+        if (selected !== undefined && rule !== selected)
+          return { kind: method === view.method ? 'ambiguous_path' : 'ambiguous_method' };
         selected = rule;
       }
     }

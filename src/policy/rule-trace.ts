@@ -35,7 +35,12 @@ export function traceSelection(config: Config['policy'], policy: Policy, view: R
         const selected = policy.rules.find((rule, index) => {
           if (rule.matches(view, path, method, folded)) return true;
           const parts = conditions[index] ?? [];
-          skipped.push({ rule: rule.name, failed: parts.filter((part) => !part.rule.matches(view, path, method, folded)).map((part) => part.condition) });
+          skipped.push({
+            rule: rule.name,
+            failed: parts
+              .filter((part) => !part.rule.matches(view, path, method, folded))
+              .map((part) => part.condition),
+          });
           return false;
         });
         readings.push({ path, method, folded, rule: (selected ?? policy.fallback).name, skipped });

@@ -18,7 +18,8 @@ const ENDS_IN_NUMBER = /(?:^|\.)(?:\d+|0x[0-9a-f]*)$/i;
 const DOTTED_QUAD = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /**
- * The lower-cased host without port, or undefined when the authority is not plain. An IPv6 address comes in WHATWG URL's canonical form (`[0:0::1]` is `[::1]`), or not at
+ * The lower-cased host without port, or undefined when the authority is not plain. An IPv6 address
+ * comes in WHATWG URL's canonical form (`[0:0::1]` is `[::1]`), or not at
  * all when URL refuses it (`[1.2.3.4]`) or when it spells an IPv4 address (see embedsIpv4).
  */
 export function hostOfAuthority(authority: string): string | undefined {

@@ -11,11 +11,16 @@
  * millions of strings (seconds of event loop and hundreds of MiB of heap for one 8 MiB header).
  * Only pairs that start with the name are looked at, and the scan stops at `limit` values.
  */
-export function findCookies(cookieLines: readonly string[], name: string, commaSeparatesLines: boolean, limit = Infinity): string[] {
+export function findCookies(
+  cookieLines: readonly string[],
+  name: string,
+  commaSeparatesLines: boolean,
+  limit = Infinity,
+): string[] {
   const values: string[] = [];
   const isSeparator = commaSeparatesLines ? isPairOrLineSeparator : isPairSeparator;
   for (const line of cookieLines) {
-    for (let at = line.indexOf(name); at !== -1 && values.length < limit; ) {
+    for (let at = line.indexOf(name); at !== -1 && values.length < limit;) {
       const valueStart = pairValueStart(line, at, name, isSeparator);
       if (valueStart === -1) {
         at = line.indexOf(name, at + 1);
@@ -99,7 +104,11 @@ function unquote(value: string): string {
  * Lines are joined with "; ", as HTTP/2 joins cookie crumbs. Linear in the lines' length: no
  * piece list is built, so a line of millions of ";" costs one pass.
  */
-export function cookiesWithout(cookieLines: readonly string[], name: string, commaSeparatesLines: boolean): string | null {
+export function cookiesWithout(
+  cookieLines: readonly string[],
+  name: string,
+  commaSeparatesLines: boolean,
+): string | null {
   let found = false;
   let rest = '';
   const keep = (text: string) => {
@@ -129,23 +138,33 @@ export function cookiesWithout(cookieLines: readonly string[], name: string, com
  * `semicolons.at`: the first ";" at or after the last position asked about, shared by the lines
  * of one header so that indexOf never scans the same stretch twice.
  */
-function lineWithout(header: string, start: number, end: number, name: string, semicolons: { at: number }): string | null {
+function lineWithout(
+  header: string,
+  start: number,
+  end: number,
+  name: string,
+  semicolons: { at: number },
+): string | null {
   let rest = '';
   let removed = false;
   // The kept run not yet copied: it starts at a piece, or at the ";" before one.
   let runStart = start;
-  for (let piece = start; piece <= end; ) {
+  for (let piece = start; piece <= end;) {
     const semicolon = semicolonWithin(header, piece, end, semicolons);
     if (isPairNamed(header, piece, semicolon, name)) {
       // The run ends before the ";" that led to this pair (or at the line's start).
-      rest += header.slice(rest === '' && header.charCodeAt(runStart) === SEMICOLON ? runStart + 1 : runStart, Math.max(runStart, piece - 1));
+      rest += header.slice(
+        rest === '' && header.charCodeAt(runStart) === SEMICOLON ? runStart + 1 : runStart,
+        Math.max(runStart, piece - 1),
+      );
       runStart = semicolon;
       removed = true;
     }
     piece = semicolon + 1;
   }
   if (!removed) return null;
-  if (runStart < end) rest += header.slice(rest === '' && header.charCodeAt(runStart) === SEMICOLON ? runStart + 1 : runStart, end);
+  if (runStart < end)
+    rest += header.slice(rest === '' && header.charCodeAt(runStart) === SEMICOLON ? runStart + 1 : runStart, end);
   return trimAscii(rest);
 }
 

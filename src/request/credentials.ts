@@ -76,9 +76,12 @@ export const bearerToken: Extractor = (headers) => {
   if (first === undefined) return undefined;
   const header = headers.joinsRepeatedLines ? firstJoinedValue(first) : first;
   const space = header.indexOf(' ');
-  if (space !== BEARER.length || header.slice(0, space).toLowerCase() !== BEARER || header.includes(' ', space + 1)) return undefined;
+  if (space !== BEARER.length || header.slice(0, space).toLowerCase() !== BEARER || header.includes(' ', space + 1))
+    return undefined;
   const token = header.slice(space + 1);
-  return token ? { kind: 'token', source: 'authorization', value: token, wellFormed: isCredentialText(token) } : undefined;
+  return token
+    ? { kind: 'token', source: 'authorization', value: token, wellFormed: isCredentialText(token) }
+    : undefined;
 };
 
 /** Tries the extractors in order and keeps the first hit, like Kratos's own extractToken. */

@@ -23,7 +23,13 @@ const spellingsByName = new Map<string, readonly string[]>();
 export function spellingsOf(name: string): readonly string[] {
   let spellings = spellingsByName.get(name);
   if (spellings === undefined) {
-    spellings = name.split('-').reduce<string[]>((heads, part, index) => (index === 0 ? [part] : heads.flatMap((head) => SEPARATORS.map((separator) => `${head}${separator}${part}`))), []);
+    spellings = name
+      .split('-')
+      .reduce<string[]>(
+        (heads, part, index) =>
+          index === 0 ? [part] : heads.flatMap((head) => SEPARATORS.map((separator) => `${head}${separator}${part}`)),
+        [],
+      );
     spellingsByName.set(name, spellings);
   }
   return spellings;

@@ -55,7 +55,8 @@ export function methodReadings(method: string, path: string, headers: HeaderBag)
 /** Adds the values of every parameter named as `_method` reads; false past MAX_READINGS. */
 function addMethodParameters(readings: Set<string>, query: string): boolean {
   if (!MAY_NAME_METHOD.test(query)) return true;
-  for (const [name, value] of new URLSearchParams(query)) if (METHOD_PARAMETER.test(name) && !addElements(readings, value)) return false;
+  for (const [name, value] of new URLSearchParams(query))
+    if (METHOD_PARAMETER.test(name) && !addElements(readings, value)) return false;
   return true;
 }
 
@@ -64,7 +65,7 @@ function addMethodParameters(readings: Set<string>, query: string): boolean {
  * than MAX_READINGS. Scanned, not split: a header of a million commas is a million empty pieces.
  */
 function addElements(readings: Set<string>, line: string): boolean {
-  for (let start = 0; start <= line.length; ) {
+  for (let start = 0; start <= line.length;) {
     const comma = line.indexOf(',', start);
     const end = comma === -1 ? line.length : comma;
     const reading = line.slice(start, end).trim().toUpperCase();

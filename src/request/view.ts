@@ -34,7 +34,11 @@ export interface RequestLine {
 export type ViewResult = { ok: true; view: RequestView } | { ok: false; detail: string };
 
 /** A view of the request, or why it cannot be decided at all (refused with 400 before any rule runs). */
-export function buildRequestView(line: RequestLine, headers: HeaderBag, contextExtensions: Readonly<Record<string, string>>): ViewResult {
+export function buildRequestView(
+  line: RequestLine,
+  headers: HeaderBag,
+  contextExtensions: Readonly<Record<string, string>>,
+): ViewResult {
   // Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET to a rule, but some upstreams
   // would treat it as one. Every standard and registered method is upper-case.
   if (line.method !== line.method.toUpperCase()) return { ok: false, detail: 'the method is not upper-case' };

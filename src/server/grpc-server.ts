@@ -49,11 +49,18 @@ export const MAX_CONCURRENT_STREAMS = 256;
 
 /** The Check and health methods on one gRPC server; `health` is what service.ts flips on drain. */
 export function createGrpcServer(check: CheckFunction, health: HealthStatuses, logger: Logger): GrpcServer {
-  const logUnexpected = (error: unknown) => logger.error({ err: error instanceof Error ? error.message : String(error) }, 'check failed unexpectedly');
+  const logUnexpected = (error: unknown) =>
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, 'check failed unexpectedly');
   // Nothing can fail past this: an encoding fault too is a denial, never an RPC error.
   const answerCheck = async (request: CheckRequest | UnreadableCheckRequest, call: CallContext): Promise<Buffer> => {
     try {
-      return encodeFramed(await check(request, call.deadline, traceHeadersOf(() => call.metadata)));
+      return encodeFramed(
+        await check(
+          request,
+          call.deadline,
+          traceHeadersOf(() => call.metadata),
+        ),
+      );
     } catch (error) {
       logUnexpected(error);
       return encodeFramed(LAST_RESORT);
@@ -77,7 +84,10 @@ export function createGrpcServer(check: CheckFunction, health: HealthStatuses, l
   });
 }
 
-const STALLED: UnreadableCheckRequest = { unreadable: 'undecodable', detail: `the CheckRequest did not arrive within ${RECEIVE_SLOT_MS} ms` };
+const STALLED: UnreadableCheckRequest = {
+  unreadable: 'undecodable',
+  detail: `the CheckRequest did not arrive within ${RECEIVE_SLOT_MS} ms`,
+};
 
 function encodeFramed(response: CheckResponse): Buffer {
   return encodeCheckResponse(response, PREFIX_BYTES);

@@ -13,7 +13,13 @@
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { totalmem } from 'node:os';
-import { givesV8Flag, HEAP_GROWING_PERCENT, heapLimitUnder, memoryLimitBytes, YOUNG_GENERATION_MIB } from './heap-limit';
+import {
+  givesV8Flag,
+  HEAP_GROWING_PERCENT,
+  heapLimitUnder,
+  memoryLimitBytes,
+  YOUNG_GENERATION_MIB,
+} from './heap-limit';
 
 /** The signals the service acts on. A worker thread receives none, so the main thread forwards them. */
 const SERVICE_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
@@ -59,8 +65,11 @@ export async function serveInHeapSizedWorker(script: string, argv: string[]): Pr
     process.exit(2);
   }
   // Read by V8 at each full collection (unlike the heap limit), so setting it now takes effect.
-  if (!givesV8Flag('--heap-growing-percent', process.execArgv, process.env.NODE_OPTIONS)) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  const young = givesV8Flag('--max-semi-space-size', process.execArgv, process.env.NODE_OPTIONS) ? {} : { maxYoungGenerationSizeMb: YOUNG_GENERATION_MIB };
+  if (!givesV8Flag('--heap-growing-percent', process.execArgv, process.env.NODE_OPTIONS))
+    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  const young = givesV8Flag('--max-semi-space-size', process.execArgv, process.env.NODE_OPTIONS)
+    ? {}
+    : { maxYoungGenerationSizeMb: YOUNG_GENERATION_MIB };
   const memoryLimit = memoryLimitBytes(process.constrainedMemory(), totalmem());
   const heapLimit = heapLimitUnder(sizing.heapLimitMiB, memoryLimit);
   if (memoryLimit !== undefined && heapLimit < sizing.heapLimitMiB) {

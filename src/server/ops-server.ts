@@ -18,13 +18,16 @@ export interface OpsEndpoints {
 export function createOpsServer(endpoints: OpsEndpoints): http.Server {
   return http.createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
-    if (request.method !== 'GET' && request.method !== 'HEAD') return send(response, 405, 'text/plain', 'method not allowed\n');
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return send(response, 405, 'text/plain', 'method not allowed\n');
     switch (path) {
       case '/healthz':
         return send(response, 200, 'text/plain', 'ok\n');
       case '/readyz': {
         const problem = endpoints.notReadyBecause();
-        return problem === undefined ? send(response, 200, 'text/plain', 'ready\n') : send(response, 503, 'text/plain', `not ready: ${problem}\n`);
+        return problem === undefined
+          ? send(response, 200, 'text/plain', 'ready\n')
+          : send(response, 503, 'text/plain', `not ready: ${problem}\n`);
       }
       case '/metrics':
         endpoints.metrics.registry.metrics().then(
@@ -43,7 +46,13 @@ export function createOpsServer(endpoints: OpsEndpoints): http.Server {
   });
 }
 
-function send(response: http.ServerResponse, status: number, contentType: string, body: string, cacheControl = 'no-store'): void {
+function send(
+  response: http.ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  cacheControl = 'no-store',
+): void {
   response.writeHead(status, { 'content-type': contentType, 'cache-control': cacheControl });
   response.end(body);
 }

@@ -4,17 +4,47 @@ import { ConfigError, loadReloadedConfig } from '../config/load';
 import type { Config } from '../config/schema';
 
 /** Settings bound once at start-up: a reload reports them and leaves them as they are. */
-const RESTART_ONLY: ReadonlyArray<{ key: string; read: (config: Config) => unknown; keep: (next: Config, running: Config) => Config }> = [
-  { key: 'server.grpc_address', read: (c) => c.server.grpc_address, keep: (next, running) => ({ ...next, server: { ...next.server, grpc_address: running.server.grpc_address } }) },
-  { key: 'server.http_address', read: (c) => c.server.http_address, keep: (next, running) => ({ ...next, server: { ...next.server, http_address: running.server.http_address } }) },
-  { key: 'server.http_authz_address', read: (c) => c.server.http_authz_address, keep: (next, running) => ({ ...next, server: { ...next.server, http_authz_address: running.server.http_authz_address } }) },
+const RESTART_ONLY: ReadonlyArray<{
+  key: string;
+  read: (config: Config) => unknown;
+  keep: (next: Config, running: Config) => Config;
+}> = [
+  {
+    key: 'server.grpc_address',
+    read: (c) => c.server.grpc_address,
+    keep: (next, running) => ({ ...next, server: { ...next.server, grpc_address: running.server.grpc_address } }),
+  },
+  {
+    key: 'server.http_address',
+    read: (c) => c.server.http_address,
+    keep: (next, running) => ({ ...next, server: { ...next.server, http_address: running.server.http_address } }),
+  },
+  {
+    key: 'server.http_authz_address',
+    read: (c) => c.server.http_authz_address,
+    keep: (next, running) => ({
+      ...next,
+      server: { ...next.server, http_authz_address: running.server.http_authz_address },
+    }),
+  },
   {
     key: 'http_authz.request_timeout',
     read: (c) => c.http_authz.request_timeout,
-    keep: (next, running) => ({ ...next, http_authz: { ...next.http_authz, request_timeout: running.http_authz.request_timeout } }),
+    keep: (next, running) => ({
+      ...next,
+      http_authz: { ...next.http_authz, request_timeout: running.http_authz.request_timeout },
+    }),
   },
-  { key: 'log.pretty', read: (c) => c.log.pretty, keep: (next, running) => ({ ...next, log: { ...next.log, pretty: running.log.pretty } }) },
-  { key: 'tracing', read: (c) => JSON.stringify(c.tracing), keep: (next, running) => ({ ...next, tracing: running.tracing }) },
+  {
+    key: 'log.pretty',
+    read: (c) => c.log.pretty,
+    keep: (next, running) => ({ ...next, log: { ...next.log, pretty: running.log.pretty } }),
+  },
+  {
+    key: 'tracing',
+    read: (c) => JSON.stringify(c.tracing),
+    keep: (next, running) => ({ ...next, tracing: running.tracing }),
+  },
 ];
 
 export type ReloadTrigger = 'SIGHUP' | 'watch';
@@ -63,17 +93,28 @@ export class ConfigReloader {
       this.apply(next);
     } catch (error) {
       // A ConfigError here is a file the configuration names (upstream_jwt.keys) that cannot be used.
-      this.reject(trigger, error instanceof ConfigError ? error.problems : [`could not be applied: ${error instanceof Error ? error.message : String(error)}`]);
+      this.reject(
+        trigger,
+        error instanceof ConfigError
+          ? error.problems
+          : [`could not be applied: ${error instanceof Error ? error.message : String(error)}`],
+      );
       return;
     }
     for (const setting of waiting) {
       const running = setting.read(this.running);
-      this.logger.warn({ trigger, key: setting.key, running, configured: setting.read(loaded) }, `${setting.key} needs a restart: keeping ${String(running)} until then`);
+      this.logger.warn(
+        { trigger, key: setting.key, running, configured: setting.read(loaded) },
+        `${setting.key} needs a restart: keeping ${String(running)} until then`,
+      );
     }
     const needsRestart = waiting.map((setting) => setting.key);
     this.running = next;
     this.reloads.inc({ result: 'applied' });
-    this.logger.info({ trigger, changed, needs_restart: needsRestart }, changed.length > 0 ? 'configuration reloaded' : 'configuration reloaded: nothing changed');
+    this.logger.info(
+      { trigger, changed, needs_restart: needsRestart },
+      changed.length > 0 ? 'configuration reloaded' : 'configuration reloaded: nothing changed',
+    );
   }
 
   /**
@@ -88,10 +129,16 @@ export class ConfigReloader {
 
   private reject(trigger: ReloadTrigger, problems: readonly string[]): void {
     this.reloads.inc({ result: 'rejected' });
-    for (const problem of problems) this.logger.error({ trigger, problem }, `configuration reload rejected, keeping the running configuration: ${problem}`);
+    for (const problem of problems)
+      this.logger.error(
+        { trigger, problem },
+        `configuration reload rejected, keeping the running configuration: ${problem}`,
+      );
   }
 }
 
 function changedSections(before: Config, after: Config): string[] {
-  return (Object.keys(after) as Array<keyof Config>).filter((section) => JSON.stringify(before[section]) !== JSON.stringify(after[section]));
+  return (Object.keys(after) as Array<keyof Config>).filter(
+    (section) => JSON.stringify(before[section]) !== JSON.stringify(after[section]),
+  );
 }

@@ -73,9 +73,21 @@ function kratosSideSettings(config: Config): string {
   return JSON.stringify([config.kratos, config.cache, traitPathsOf(config)]);
 }
 
-function buildKratosSide(config: Config, logger: Logger, metrics: Metrics, versions: () => KratosVersionWatch): KratosSide {
-  const kratos = new KratosClient(config.kratos, metrics.observeKratosCall, traitPathsOf(config), () => versions().rule());
-  const warnStale = oncePer(10_000, () => logger.warn({ stale_if_error_ms: config.cache.stale_if_error }, 'Kratos is failing: serving cached sessions past their TTL (cache.stale_if_error)'));
+function buildKratosSide(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  versions: () => KratosVersionWatch,
+): KratosSide {
+  const kratos = new KratosClient(config.kratos, metrics.observeKratosCall, traitPathsOf(config), () =>
+    versions().rule(),
+  );
+  const warnStale = oncePer(10_000, () =>
+    logger.warn(
+      { stale_if_error_ms: config.cache.stale_if_error },
+      'Kratos is failing: serving cached sessions past their TTL (cache.stale_if_error)',
+    ),
+  );
   const countSession = (result: CacheResult) => {
     metrics.cacheRequests.inc({ cache: 'session', result });
     if (result === 'stale') warnStale();
@@ -84,12 +96,21 @@ function buildKratosSide(config: Config, logger: Logger, metrics: Metrics, versi
     settings: kratosSideSettings(config),
     kratos,
     sessions: new SessionCache(kratos, config.cache, countSession),
-    identities: new IdentityCache(kratos, config.cache.identity_ttl, config.cache.max_entries, (result) => metrics.cacheRequests.inc({ cache: 'identity', result })),
+    identities: new IdentityCache(kratos, config.cache.identity_ttl, config.cache.max_entries, (result) =>
+      metrics.cacheRequests.inc({ cache: 'identity', result }),
+    ),
     running: 0,
   };
 }
 
-function buildGeneration(config: Config, side: KratosSide, logger: Logger, metrics: Metrics, warnKratosTooStrict: () => void, tracing: Tracing): Generation {
+function buildGeneration(
+  config: Config,
+  side: KratosSide,
+  logger: Logger,
+  metrics: Metrics,
+  warnKratosTooStrict: () => void,
+  tracing: Tracing,
+): Generation {
   // Its own child logger, so log.level changes for later checks only.
   const checkLogger = logger.child({}, { level: config.log.level });
   // Read again on every build: a key file replaced in place is picked up by the next reload.
@@ -103,19 +124,34 @@ function buildGeneration(config: Config, side: KratosSide, logger: Logger, metri
     tracing,
   });
   const jwks = config.upstream_jwt && jwksDocument(signingKeys);
-  return { config, check: createCheck(authorize), authorize, isTrustedProxy: trustedProxies(config.http_authz.trusted_proxies), side, jwks };
+  return {
+    config,
+    check: createCheck(authorize),
+    authorize,
+    isTrustedProxy: trustedProxies(config.http_authz.trusted_proxies),
+    side,
+    jwks,
+  };
 }
 
 /** A new one each generation: a reload that rotates the signer starts with no cached token. */
-function buildUpstreamIdentity(config: Config, keys: readonly SigningKey[], metrics: Metrics): UpstreamIdentity | undefined {
+function buildUpstreamIdentity(
+  config: Config,
+  keys: readonly SigningKey[],
+  metrics: Metrics,
+): UpstreamIdentity | undefined {
   const jwt = config.upstream_jwt;
   if (!jwt && Object.keys(config.identity_headers).length === 0) return undefined;
   const signed = jwt && {
     header: jwt.header,
-    issuer: new UpstreamJwtIssuer({ ...jwt, keys }, Math.min(config.cache.max_entries, MAX_CACHED_JWTS), (result) => metrics.upstreamJwts.inc({ result })),
+    issuer: new UpstreamJwtIssuer({ ...jwt, keys }, Math.min(config.cache.max_entries, MAX_CACHED_JWTS), (result) =>
+      metrics.upstreamJwts.inc({ result }),
+    ),
     claims: jwt.claims,
   };
-  return new UpstreamIdentity(config.identity_headers, signed, (target, name, reason) => metrics.identityValuesLeftOut.inc({ target, name, reason }));
+  return new UpstreamIdentity(config.identity_headers, signed, (target, name, reason) =>
+    metrics.identityValuesLeftOut.inc({ target, name, reason }),
+  );
 }
 
 export async function startService(initial: Config, logger: Logger): Promise<RunningService> {
@@ -130,7 +166,14 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
   // Follows kratos.admin_url, admin_token and version: a reload that changes anything else keeps what it has read.
   let versions = watchKratosVersion(initial, logger);
   await versions.start();
-  let current = buildGeneration(initial, buildKratosSide(initial, logger, metrics, () => versions), logger, metrics, warnKratosTooStrict, tracing);
+  let current = buildGeneration(
+    initial,
+    buildKratosSide(initial, logger, metrics, () => versions),
+    logger,
+    metrics,
+    warnKratosTooStrict,
+    tracing,
+  );
   /** Sides a reload replaced while checks still ran on them. */
   const retiredWithChecks = new Set<KratosSide>();
   /** A check is done with its side: a side a reload replaced closes its pools after its last one. */
@@ -185,7 +228,16 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
   readiness.start();
   for (const name of HEALTH_SERVICES) health.set(name, 'SERVING');
   // The heap limit V8 really applies (see heap-sized-worker.ts), so an operator can check it against the memory limit.
-  logger.info({ grpc_port: grpcPort, http_port: httpPort, http_authz_port: httpAuthzPort, kratos: initial.kratos.public_url, heap_size_limit_bytes: getHeapStatistics().heap_size_limit }, 'serving');
+  logger.info(
+    {
+      grpc_port: grpcPort,
+      http_port: httpPort,
+      http_authz_port: httpAuthzPort,
+      kratos: initial.kratos.public_url,
+      heap_size_limit_bytes: getHeapStatistics().heap_size_limit,
+    },
+    'serving',
+  );
 
   return {
     grpcPort,
@@ -224,7 +276,11 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
       // Keep answering while Envoy's health checks (or Kubernetes endpoints) notice NOT_SERVING.
       if (server.drain_delay > 0) await new Promise((resolve) => setTimeout(resolve, server.drain_delay));
       const grpcStopped = grpcServer.close(server.shutdown_timeout).then((drained) => {
-        if (!drained) logger.warn({ shutdown_timeout_ms: server.shutdown_timeout }, 'in-flight checks did not finish in time; closing');
+        if (!drained)
+          logger.warn(
+            { shutdown_timeout_ms: server.shutdown_timeout },
+            'in-flight checks did not finish in time; closing',
+          );
       });
       await Promise.all([grpcStopped, httpAuthzServer && closeHttpAuthz(httpAuthzServer, server.shutdown_timeout)]);
       httpServer.closeAllConnections();
@@ -246,7 +302,11 @@ function versionSettings(config: Config): string {
 function watchKratosVersion(config: Config, logger: Logger): KratosVersionWatch {
   const codeMfaEnabled = config.kratos.code_mfa_enabled;
   return new KratosVersionWatch(config.kratos, (reading) => {
-    const fields = { kratos_version: reading.known ? reading.version : 'unknown', code_mfa_rule: reading.rule, code_mfa_enabled: codeMfaEnabled };
+    const fields = {
+      kratos_version: reading.known ? reading.version : 'unknown',
+      code_mfa_rule: reading.rule,
+      code_mfa_enabled: codeMfaEnabled,
+    };
     // Unknown only matters where the rule is applied; the stricter rule then makes more identities step up.
     if (!reading.known && codeMfaEnabled) logger.warn(fields, describeReading(reading, codeMfaEnabled));
     else logger.info(fields, describeReading(reading, codeMfaEnabled));

@@ -103,7 +103,10 @@ interface Snapshot {
   content: string | undefined;
 }
 
-/** Identity and content read through one descriptor, so a rename in between cannot pair one file's inode with another's text. */
+/**
+ * Identity and content read through one descriptor, so a rename in between cannot pair one file's
+ * inode with another's text.
+ */
 function snapshotOf(path: string): Snapshot {
   let fd: number;
   try {

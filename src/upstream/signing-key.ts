@@ -68,7 +68,8 @@ export function loadSigningKeys(files: readonly string[]): SigningKey[] {
     try {
       const key = SigningKey.load(file);
       const first = firstByKid.get(key.kid);
-      if (first !== undefined) problems.push(`upstream_jwt.keys[${index}]: is the same key as upstream_jwt.keys[${first}]`);
+      if (first !== undefined)
+        problems.push(`upstream_jwt.keys[${index}]: is the same key as upstream_jwt.keys[${first}]`);
       firstByKid.set(key.kid, first ?? index);
       return [key];
     } catch (error) {
@@ -85,14 +86,20 @@ function algorithmOf(key: KeyObject, file: string): SigningAlg {
   switch (key.asymmetricKeyType) {
     case 'ec':
       if (details?.namedCurve === 'prime256v1') return 'ES256';
-      throw new Error(`${file} is an EC key on ${details?.namedCurve ?? 'an unknown curve'}: only P-256 (ES256) is supported`);
+      throw new Error(
+        `${file} is an EC key on ${details?.namedCurve ?? 'an unknown curve'}: only P-256 (ES256) is supported`,
+      );
     case 'ed25519':
       return 'EdDSA';
     case 'rsa':
       if ((details?.modulusLength ?? 0) >= MIN_RSA_BITS) return 'RS256';
-      throw new Error(`${file} is a ${details?.modulusLength ?? '?'}-bit RSA key: at least ${MIN_RSA_BITS} bits are needed`);
+      throw new Error(
+        `${file} is a ${details?.modulusLength ?? '?'}-bit RSA key: at least ${MIN_RSA_BITS} bits are needed`,
+      );
     default:
-      throw new Error(`${file} is a ${key.asymmetricKeyType ?? 'unknown'} key: only EC P-256 (ES256), Ed25519 (EdDSA) and RSA (RS256) keys are supported`);
+      throw new Error(
+        `${file} is a ${key.asymmetricKeyType ?? 'unknown'} key: only EC P-256 (ES256), Ed25519 (EdDSA) and RSA (RS256) keys are supported`,
+      );
   }
 }
 
@@ -109,6 +116,11 @@ function publicMembers(jwk: JsonWebKey): Omit<PublicJwk, 'kid' | 'alg' | 'use'> 
  * Computed here (jose's is async, config loading is not); a test checks it against jose's.
  */
 function thumbprintOf(members: Omit<PublicJwk, 'kid' | 'alg' | 'use'>): string {
-  const required = members.kty === 'RSA' ? { e: members.e, kty: members.kty, n: members.n } : members.kty === 'EC' ? { crv: members.crv, kty: members.kty, x: members.x, y: members.y } : { crv: members.crv, kty: members.kty, x: members.x };
+  const required =
+    members.kty === 'RSA'
+      ? { e: members.e, kty: members.kty, n: members.n }
+      : members.kty === 'EC'
+        ? { crv: members.crv, kty: members.kty, x: members.x, y: members.y }
+        : { crv: members.crv, kty: members.kty, x: members.x };
   return createHash('sha256').update(JSON.stringify(required)).digest('base64url');
 }

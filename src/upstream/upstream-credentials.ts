@@ -23,18 +23,28 @@ export type UpstreamCredentials = readonly UpstreamCredential[];
  * `Bearer` Kratos reads as its token, i.e. the credential read (an Authorization that Kratos
  * ignores because a token or cookie came first is the app's own and stays).
  */
-export function upstreamCredentialsReader(cookieName: string): (headers: HeaderBag, strip: boolean) => UpstreamCredentials {
+export function upstreamCredentialsReader(
+  cookieName: string,
+): (headers: HeaderBag, strip: boolean) => UpstreamCredentials {
   const readCredential = kratosCredentialExtractor(cookieName);
   return (headers, strip) => {
     const credentials: UpstreamCredential[] = [];
     const cookieLines = headers.all('cookie');
-    if (cookieLines.length > 0) credentials.push(strip ? cookieFate(cookiesWithout(cookieLines, cookieName, headers.joinsRepeatedLines), cookieLines) : kept('cookie', cookieLines));
+    if (cookieLines.length > 0)
+      credentials.push(
+        strip
+          ? cookieFate(cookiesWithout(cookieLines, cookieName, headers.joinsRepeatedLines), cookieLines)
+          : kept('cookie', cookieLines),
+      );
     const tokenLines = headers.all('x-session-token');
-    if (tokenLines.length > 0) credentials.push(strip ? { name: 'x-session-token', fate: 'removed' } : kept('x-session-token', tokenLines));
+    if (tokenLines.length > 0)
+      credentials.push(strip ? { name: 'x-session-token', fate: 'removed' } : kept('x-session-token', tokenLines));
     const authorizationLines = headers.all('authorization');
     if (authorizationLines.length > 0) {
       const isTheCredential = strip && readCredential(headers)?.source === 'authorization';
-      credentials.push(isTheCredential ? { name: 'authorization', fate: 'removed' } : kept('authorization', authorizationLines));
+      credentials.push(
+        isTheCredential ? { name: 'authorization', fate: 'removed' } : kept('authorization', authorizationLines),
+      );
     }
     return credentials;
   };
@@ -51,7 +61,9 @@ function kept(name: CredentialHeaderName, lines: readonly string[]): UpstreamCre
 
 /** For proxies that leave a header alone unless told (Envoy): the headers to overwrite. */
 export function credentialsToSet(credentials: UpstreamCredentials): Array<[name: string, value: string]> {
-  return credentials.flatMap((credential) => (credential.fate === 'replaced' ? [[credential.name, credential.value] as [string, string]] : []));
+  return credentials.flatMap((credential) =>
+    credential.fate === 'replaced' ? [[credential.name, credential.value] as [string, string]] : [],
+  );
 }
 
 /** For proxies that leave a header alone unless told (Envoy): the headers to remove. */

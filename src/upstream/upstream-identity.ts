@@ -51,7 +51,10 @@ export class UpstreamIdentity {
     this.allNames = [...Object.keys(traitHeaders), ...(jwt ? [jwt.header] : [])];
   }
 
-  async headersFor(session: KratosSession | null, signing: Signing = UNTRACED_SIGNING): Promise<UpstreamIdentityHeaders> {
+  async headersFor(
+    session: KratosSession | null,
+    signing: Signing = UNTRACED_SIGNING,
+  ): Promise<UpstreamIdentityHeaders> {
     if (!session) return { headers: [], withheld: this.allNames };
     const headers: Array<readonly [string, string]> = [];
     const withheld: string[] = [];
@@ -76,7 +79,12 @@ export class UpstreamIdentity {
     return claims;
   }
 
-  private textOf(target: 'header' | 'claim', name: string, reading: TraitReading | undefined, fit: (reading: TraitReading) => TraitReading): string | undefined {
+  private textOf(
+    target: 'header' | 'claim',
+    name: string,
+    reading: TraitReading | undefined,
+    fit: (reading: TraitReading) => TraitReading,
+  ): string | undefined {
     if (!reading) return undefined;
     const fitted = fit(reading);
     if ('text' in fitted) return fitted.text;

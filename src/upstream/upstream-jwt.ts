@@ -55,7 +55,11 @@ export class UpstreamJwtIssuer implements TokenIssuer {
     loadJose().catch(() => undefined);
   }
 
-  async tokenFor(session: KratosSession, traitClaims: Readonly<Record<string, string>>, signing: Signing = UNTRACED_SIGNING): Promise<string> {
+  async tokenFor(
+    session: KratosSession,
+    traitClaims: Readonly<Record<string, string>>,
+    signing: Signing = UNTRACED_SIGNING,
+  ): Promise<string> {
     const key = digestOf(session, traitClaims);
     const now = this.now();
     const cached = this.cache?.get(key);
@@ -87,8 +91,19 @@ export class UpstreamJwtIssuer implements TokenIssuer {
   }
 }
 
-/** Fixed-size key whatever the traits hold; the token's own claims, so equal digests mean equal tokens but for iat/exp/jti. */
+/**
+ * Fixed-size key whatever the traits hold; the token's own claims, so equal digests mean equal
+ * tokens but for iat/exp/jti.
+ */
 function digestOf(session: KratosSession, traitClaims: Readonly<Record<string, string>>): string {
-  const facts = [session.identityId, session.id, session.aal, session.methods, session.authenticatedAt ?? null, session.expiresAt, Object.entries(traitClaims)];
+  const facts = [
+    session.identityId,
+    session.id,
+    session.aal,
+    session.methods,
+    session.authenticatedAt ?? null,
+    session.expiresAt,
+    Object.entries(traitClaims),
+  ];
   return createHash('sha256').update(JSON.stringify(facts)).digest('base64url');
 }

@@ -10,12 +10,18 @@ export interface ChaosStack {
   stop(): Promise<void>;
 }
 
-export async function startChaosStack(options: Omit<LocalStackOptions, 'kratosPublicPortForClients'>): Promise<ChaosStack> {
+export async function startChaosStack(
+  options: Omit<LocalStackOptions, 'kratosPublicPortForClients'>,
+): Promise<ChaosStack> {
   const [proxyPort, kratosPort] = await freePorts(2);
   if (proxyPort === undefined || kratosPort === undefined) throw new Error('no free ports');
   const proxy = await DelayProxy.start(proxyPort, kratosPort);
   try {
-    const stack = await startLocalStack({ ...options, ports: { ...options.ports, kratosPublic: kratosPort }, kratosPublicPortForClients: proxyPort });
+    const stack = await startLocalStack({
+      ...options,
+      ports: { ...options.ports, kratosPublic: kratosPort },
+      kratosPublicPortForClients: proxyPort,
+    });
     return {
       stack,
       proxy,

@@ -6,7 +6,17 @@ import assert from 'node:assert/strict';
 import { EXT_AUTHZ, startLocalStack } from '../../stack/local-stack';
 import { processStacksOrSkip } from '../e2e/plans';
 import { logTails } from '../e2e/stack';
-import { checkFrameWithHeader, connectionBurst, concurrentStreams, connections, flood, neverReads, oversizedMessages, RssSampler, rssMiB } from './grpc-abuse';
+import {
+  checkFrameWithHeader,
+  connectionBurst,
+  concurrentStreams,
+  connections,
+  flood,
+  neverReads,
+  oversizedMessages,
+  RssSampler,
+  rssMiB,
+} from './grpc-abuse';
 import { countByKind, formatCounts, Load, roundRobin } from './load';
 import { VERIFIABLE, credentialMix } from './sessions';
 
@@ -38,16 +48,28 @@ test('gRPC-port abuse: RSS bounded, the real Envoy keeps getting answers', { tim
     const { all } = await credentialMix(stack.baseUrl, stack.kratosAdminUrl, 1, 0);
     const before = rssMiB(pid);
     const sampler = new RssSampler(pid);
-    const load = new Load({ baseUrl: stack.baseUrl, ratePerSecond: RATE, durationMs: 120_000, credential: roundRobin(all) });
+    const load = new Load({
+      baseUrl: stack.baseUrl,
+      ratePerSecond: RATE,
+      durationMs: 120_000,
+      credential: roundRobin(all),
+    });
     const running = load.run();
     let tried: string[];
     try {
       const streams = await concurrentStreams(port, STREAMS);
       const oversized = await oversizedMessages(port, OVERSIZED, 9, 11);
       const junkSessions = await connections(port, JUNK_CONNECTIONS);
-      const junk = await flood(junkSessions.flatMap((s) => Array<typeof s>(JUNK_STREAMS).fill(s)), checkFrameWithHeader('x-junk', 'j'.repeat(10 * 1024 * 1024 - 256)), Date.now() + 5_000);
+      const junk = await flood(
+        junkSessions.flatMap((s) => Array<typeof s>(JUNK_STREAMS).fill(s)),
+        checkFrameWithHeader('x-junk', 'j'.repeat(10 * 1024 * 1024 - 256)),
+        Date.now() + 5_000,
+      );
       for (const s of junkSessions) s.destroy();
-      const [held, burst] = await Promise.all([neverReads(port, NEVER_READ_STREAMS, 3_000), connectionBurst(port, CONNECTIONS)]);
+      const [held, burst] = await Promise.all([
+        neverReads(port, NEVER_READ_STREAMS, 3_000),
+        connectionBurst(port, CONNECTIONS),
+      ]);
       tried = [
         `${streams}/${STREAMS} concurrent streams answered`,
         `${OVERSIZED} x 9 MiB answered ${oversized.denied.join(',')}`,
@@ -59,7 +81,10 @@ test('gRPC-port abuse: RSS bounded, the real Envoy keeps getting answers', { tim
       assert.equal(streams, STREAMS);
       assert.deepEqual(oversized.denied, Array<number>(OVERSIZED).fill(413));
       assert.deepEqual(oversized.refused, [8], 'over grpc-js max_receive_message_length: RESOURCE_EXHAUSTED');
-      assert.ok(Object.keys(junk).every((status) => status === '0' || status === 'reset'), 'junk is denied, never an RPC error');
+      assert.ok(
+        Object.keys(junk).every((status) => status === '0' || status === 'reset'),
+        'junk is denied, never an RPC error',
+      );
       assert.equal(burst, CONNECTIONS);
     } finally {
       load.stop();
@@ -80,8 +105,15 @@ test('gRPC-port abuse: RSS bounded, the real Envoy keeps getting answers', { tim
     // The receive slots that hold RSS under the limit make some of Envoy's checks wait behind
     // junk past Envoy's timeout (with a slot per message, RSS passed 320 MiB in the same run and
     // no check failed): a late check must fail closed, a 503, and stay rare.
-    assert.deepEqual(unexpected.filter((a) => a.status !== 503).map((a) => `${a.kind} ${a.status}`), [], 'every answer Envoy got is the expected one or a 503');
-    assert.ok(unexpected.length <= result.answers.length * MAX_LATE_SHARE, `${unexpected.length} of ${result.answers.length} of Envoy's checks were late (503)`);
+    assert.deepEqual(
+      unexpected.filter((a) => a.status !== 503).map((a) => `${a.kind} ${a.status}`),
+      [],
+      'every answer Envoy got is the expected one or a 503',
+    );
+    assert.ok(
+      unexpected.length <= result.answers.length * MAX_LATE_SHARE,
+      `${unexpected.length} of ${result.answers.length} of Envoy's checks were late (503)`,
+    );
     assert.ok(stack.children.isRunning(EXT_AUTHZ));
     passed = true;
   } finally {

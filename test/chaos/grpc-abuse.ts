@@ -39,7 +39,9 @@ export class RssSampler {
 export async function concurrentStreams(port: number, count: number): Promise<number> {
   const client = new EnvoyClient(port);
   try {
-    const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => client.check({ path: `/abuse/${i}` }, 20_000)));
+    const results = await Promise.allSettled(
+      Array.from({ length: count }, (_, i) => client.check({ path: `/abuse/${i}` }, 20_000)),
+    );
     return results.filter((r) => r.status === 'fulfilled').length;
   } finally {
     client.close();
@@ -54,11 +56,18 @@ export interface Oversized {
 }
 
 /** `count` requests with a header of `mib` MiB at once, then one over the receive limit. */
-export async function oversizedMessages(port: number, count: number, mib: number, overLimitMib: number): Promise<Oversized> {
+export async function oversizedMessages(
+  port: number,
+  count: number,
+  mib: number,
+  overLimitMib: number,
+): Promise<Oversized> {
   const client = new EnvoyClient(port);
   try {
     const big = 'a'.repeat(mib * MiB);
-    const answers = await Promise.all(Array.from({ length: count }, () => client.check({ headers: { 'x-big': big } }, 20_000)));
+    const answers = await Promise.all(
+      Array.from({ length: count }, () => client.check({ headers: { 'x-big': big } }, 20_000)),
+    );
     const denied = answers.map((a) => a.denied_response?.status?.code ?? 200);
     const refused: number[] = [];
     await client.check({ headers: { 'x-big': 'a'.repeat(overLimitMib * MiB) } }, 20_000).then(
@@ -81,7 +90,12 @@ function session(port: number, settings: { initialWindowSize?: number } = {}): P
 }
 
 function checkStream(s: ClientHttp2Session): ReturnType<ClientHttp2Session['request']> {
-  const stream = s.request({ [constants.HTTP2_HEADER_METHOD]: 'POST', [constants.HTTP2_HEADER_PATH]: CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+  const stream = s.request({
+    [constants.HTTP2_HEADER_METHOD]: 'POST',
+    [constants.HTTP2_HEADER_PATH]: CHECK_PATH,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
   stream.end(EMPTY_CHECK);
   return stream;
 }
@@ -142,7 +156,10 @@ function lengthDelimited(field: number, body: Buffer): Buffer {
  * protobuf library's walk.
  */
 export function checkFrameWithHeader(name: string, value: string, body = ''): Buffer {
-  const entry = Buffer.concat([lengthDelimited(1, Buffer.from(name)), lengthDelimited(2, Buffer.from(value, 'latin1'))]);
+  const entry = Buffer.concat([
+    lengthDelimited(1, Buffer.from(name)),
+    lengthDelimited(2, Buffer.from(value, 'latin1')),
+  ]);
   const http = Buffer.concat([
     lengthDelimited(2, Buffer.from('GET')),
     lengthDelimited(4, Buffer.from('/')),
@@ -175,7 +192,12 @@ const CheckResponse = official.lookupType('envoy.service.auth.v3.CheckResponse')
 /** One Check with `frame` as its message, or only its first `stallAfter` bytes and then nothing more. */
 export function sendFrame(s: ClientHttp2Session, frame: Buffer, stallAfter?: number): Promise<RawAnswer> {
   return new Promise((resolve) => {
-    const stream = s.request({ [constants.HTTP2_HEADER_METHOD]: 'POST', [constants.HTTP2_HEADER_PATH]: CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    const stream = s.request({
+      [constants.HTTP2_HEADER_METHOD]: 'POST',
+      [constants.HTTP2_HEADER_PATH]: CHECK_PATH,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     const answer: RawAnswer = { grpcStatus: 'reset' };
     const chunks: Buffer[] = [];
     stream.on('response', () => undefined).on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -183,7 +205,9 @@ export function sendFrame(s: ClientHttp2Session, frame: Buffer, stallAfter?: num
       answer.grpcStatus = String(trailers['grpc-status']);
       const message = Buffer.concat(chunks).subarray(5);
       if (message.length > 0) {
-        answer.httpStatus = httpStatusOf(CheckResponse.toObject(CheckResponse.decode(message), { defaults: true }) as OfficialCheckResponse);
+        answer.httpStatus = httpStatusOf(
+          CheckResponse.toObject(CheckResponse.decode(message), { defaults: true }) as OfficialCheckResponse,
+        );
       }
       // A stalled sender's stream stays half open until it gives up; this one gives up on its answer.
       if (stallAfter !== undefined) stream.close();
@@ -195,8 +219,15 @@ export function sendFrame(s: ClientHttp2Session, frame: Buffer, stallAfter?: num
   });
 }
 
-/** Sends `frame` again and again on each connection, one call at a time each, until `until`; counts the grpc-statuses. */
-export async function flood(sessions: readonly ClientHttp2Session[], frame: Buffer, until: number): Promise<Record<string, number>> {
+/**
+ * Sends `frame` again and again on each connection, one call at a time each, until `until`; counts
+ * the grpc-statuses.
+ */
+export async function flood(
+  sessions: readonly ClientHttp2Session[],
+  frame: Buffer,
+  until: number,
+): Promise<Record<string, number>> {
   const statuses: Record<string, number> = {};
   await Promise.all(
     sessions.map(async (s) => {

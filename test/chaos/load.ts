@@ -48,7 +48,11 @@ export class Load {
   private stopped = false;
 
   constructor(private readonly options: LoadOptions) {
-    this.pool = new Pool(options.baseUrl, { connections: 64, headersTimeout: CLIENT_TIMEOUT_MS, bodyTimeout: CLIENT_TIMEOUT_MS });
+    this.pool = new Pool(options.baseUrl, {
+      connections: 64,
+      headersTimeout: CLIENT_TIMEOUT_MS,
+      bodyTimeout: CLIENT_TIMEOUT_MS,
+    });
   }
 
   /** Ends the run early (when what it was loading is over); answers in flight are still awaited. */
@@ -81,7 +85,11 @@ export class Load {
     this.inFlight++;
     let status = 0;
     try {
-      const response = await this.pool.request({ method: 'GET', path: `/app/chaos/${n}`, headers: { accept: 'application/json', ...credential.headers } });
+      const response = await this.pool.request({
+        method: 'GET',
+        path: `/app/chaos/${n}`,
+        headers: { accept: 'application/json', ...credential.headers },
+      });
       status = response.statusCode;
       await response.body.dump();
     } catch {

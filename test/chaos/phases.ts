@@ -29,7 +29,12 @@ export interface ScheduleResult {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function runSchedule(proxy: DelayProxy, baseUrl: string, phases: readonly Phase[], fresh: Credential[]): Promise<ScheduleResult> {
+export async function runSchedule(
+  proxy: DelayProxy,
+  baseUrl: string,
+  phases: readonly Phase[],
+  fresh: Credential[],
+): Promise<ScheduleResult> {
   const windows: FaultWindow[] = [];
   const recoveries: Recovery[] = [];
   let previous: Fault = NO_FAULT;
@@ -43,7 +48,8 @@ export async function runSchedule(proxy: DelayProxy, baseUrl: string, phases: re
       recoveries.push({ after: describeFault(previous), status: sent.status, ms: Date.now() - switchedAt });
     }
     await sleep(phase.ms - (Date.now() - switchedAt));
-    if (phase.fault.kind !== 'none') windows.push({ fault: describeFault(phase.fault), from: switchedAt, to: Date.now() });
+    if (phase.fault.kind !== 'none')
+      windows.push({ fault: describeFault(phase.fault), from: switchedAt, to: Date.now() });
     previous = phase.fault;
   }
   proxy.fault = NO_FAULT;

@@ -30,10 +30,13 @@ export function twoReplicaCluster(b: ReplicaPorts): (config: JsonObject) => void
     const resources = config.static_resources;
     if (!isObject(resources) || !Array.isArray(resources.clusters)) throw new Error('envoy config without clusters');
     const cluster = resources.clusters.find((c) => isObject(c) && c.name === 'ext_authz');
-    if (!isObject(cluster) || !isObject(cluster.load_assignment) || !Array.isArray(cluster.load_assignment.endpoints)) throw new Error('no ext_authz cluster');
+    if (!isObject(cluster) || !isObject(cluster.load_assignment) || !Array.isArray(cluster.load_assignment.endpoints))
+      throw new Error('no ext_authz cluster');
     const group = cluster.load_assignment.endpoints[0];
     if (!isObject(group) || !Array.isArray(group.lb_endpoints)) throw new Error('ext_authz cluster without endpoints');
-    group.lb_endpoints.push({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: b.grpc } } } });
+    group.lb_endpoints.push({
+      endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: b.grpc } } },
+    });
     cluster.health_checks = [
       {
         timeout: '0.5s',
@@ -47,7 +50,13 @@ export function twoReplicaCluster(b: ReplicaPorts): (config: JsonObject) => void
     ];
     // A replica that dies between two health checks: eject it on its first failed calls
     // (connect failures count as 5xx) rather than waiting for the next check.
-    cluster.outlier_detection = { consecutive_5xx: 1, consecutive_gateway_failure: 1, interval: '1s', base_ejection_time: '10s', max_ejection_percent: 50 };
+    cluster.outlier_detection = {
+      consecutive_5xx: 1,
+      consecutive_gateway_failure: 1,
+      interval: '1s',
+      base_ejection_time: '10s',
+      max_ejection_percent: 50,
+    };
   };
 }
 
@@ -55,7 +64,11 @@ export function startReplicaB(stack: LocalStack, b: ReplicaPorts): void {
   const file = join(stack.workDir, 'config-b.yaml');
   const config = serviceConfig({ ...stack.ports, extAuthzGrpc: b.grpc, extAuthzHttp: b.http }, REPLICA_OVERRIDES);
   writeFileSync(file, toYaml(config));
-  stack.children.start({ name: REPLICA_B, command: process.execPath, args: [join(projectRoot, 'dist', 'src', 'main.js'), '--config', file] });
+  stack.children.start({
+    name: REPLICA_B,
+    command: process.execPath,
+    args: [join(projectRoot, 'dist', 'src', 'main.js'), '--config', file],
+  });
 }
 
 /** Waits until Envoy's own health checks call the replica on `grpcPort` healthy. */
@@ -65,7 +78,11 @@ export async function untilEnvoyCallsHealthy(stack: LocalStack, grpcPort: number
   let last = 'not listed';
   while (Date.now() < deadline) {
     const text = await (await fetch(`${stack.envoyAdminUrl}/clusters`)).text();
-    last = text.split('\n').find((line) => line.startsWith(flag))?.slice(flag.length) ?? 'not listed';
+    last =
+      text
+        .split('\n')
+        .find((line) => line.startsWith(flag))
+        ?.slice(flag.length) ?? 'not listed';
     if (last === 'healthy') return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -32,7 +32,10 @@ async function login(base: string): Promise<Login> {
 }
 
 async function revoke(adminBase: string, identityId: string): Promise<void> {
-  const done = await send(`${adminBase}/admin/identities/${encodeURIComponent(identityId)}/sessions`, { method: 'DELETE', headers: API });
+  const done = await send(`${adminBase}/admin/identities/${encodeURIComponent(identityId)}/sessions`, {
+    method: 'DELETE',
+    headers: API,
+  });
   if (done.status !== 204) throw new Error(`revoking the sessions of ${identityId} answered ${done.status}`);
 }
 
@@ -45,7 +48,12 @@ export interface CredentialMix {
   freshValid: Credential[];
 }
 
-export async function credentialMix(base: string, adminBase: string, users: number, fresh: number): Promise<CredentialMix> {
+export async function credentialMix(
+  base: string,
+  adminBase: string,
+  users: number,
+  fresh: number,
+): Promise<CredentialMix> {
   const all: Credential[] = [];
   for (let i = 0; i < users; i++) {
     const valid = await login(base);

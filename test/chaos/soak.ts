@@ -30,7 +30,11 @@ async function main(): Promise<void> {
   if (!outcome.installed) throw new Error(`npm run stack:install first: ${outcome.missing.join('; ')}`);
   const [envoy] = outcome.binaries.envoy;
   if (!envoy) throw new Error('no Envoy installed');
-  const stack = await startLocalStack({ envoy, kratos: outcome.binaries.kratos, serviceOverrides: { log: { level: 'warn' } } });
+  const stack = await startLocalStack({
+    envoy,
+    kratos: outcome.binaries.kratos,
+    serviceOverrides: { log: { level: 'warn' } },
+  });
   try {
     const pid = stack.children.pid(EXT_AUTHZ);
     if (pid === undefined) throw new Error('the service is not running');
@@ -44,7 +48,11 @@ async function main(): Promise<void> {
     let rotated = 0;
     while (Date.now() - started < durationMs) {
       await new Promise((resolve) => setTimeout(resolve, 10_000));
-      samples.push({ rss: rssMiB(pid), heap: Math.round((await metric(metricsUrl, 'nodejs_heap_size_used_bytes')) / 1024 / 1024), handles: await metric(metricsUrl, 'nodejs_active_handles_total') });
+      samples.push({
+        rss: rssMiB(pid),
+        heap: Math.round((await metric(metricsUrl, 'nodejs_heap_size_used_bytes')) / 1024 / 1024),
+        handles: await metric(metricsUrl, 'nodejs_active_handles_total'),
+      });
       if (samples.length % 3 === 0) {
         // Rotation: the first valid session gives way to a new one, as users come and go.
         const fresh = (await credentialMix(stack.baseUrl, stack.kratosAdminUrl, 1, 0)).all;
@@ -59,8 +67,11 @@ async function main(): Promise<void> {
     const first = samples.slice(0, window);
     const last = samples.slice(-window);
     const unexpected = result.answers.filter((a) => a.status !== (a.kind === VERIFIABLE ? 200 : 401)).length;
-    const line = (what: string, s: Sample[]): string => `${what}: RSS ${mean(s.map((x) => x.rss))} MiB, heap ${mean(s.map((x) => x.heap))} MiB, handles ${mean(s.map((x) => x.handles))}`;
-    console.log(`soak: ${result.answers.length} requests in ${MINUTES} min at ${RATE}/s, ${rotated} session rotations, ${result.shed} shed; ${formatCounts(countByKind(result.answers))}`);
+    const line = (what: string, s: Sample[]): string =>
+      `${what}: RSS ${mean(s.map((x) => x.rss))} MiB, heap ${mean(s.map((x) => x.heap))} MiB, handles ${mean(s.map((x) => x.handles))}`;
+    console.log(
+      `soak: ${result.answers.length} requests in ${MINUTES} min at ${RATE}/s, ${rotated} session rotations, ${result.shed} shed; ${formatCounts(countByKind(result.answers))}`,
+    );
     console.log(`soak: ${line(`first ${window * 10}s`, first)}; ${line(`last ${window * 10}s`, last)}`);
     console.log(`soak: ${unexpected} unexpected answers`);
     if (unexpected > 0 || result.shed > 0) process.exitCode = 1;

@@ -21,27 +21,31 @@ before(async () => {
   if (unavailable && process.env.CI === 'true') throw new Error(`container tests under CI: ${unavailable}`);
 });
 
-test('compose demo: up --build, the e2e story through Envoy, down -v leaves no container, network or volume', { timeout: 15 * 60_000 }, async (t) => {
-  if (unavailable) return t.skip(unavailable);
-  const project = `kratos-ext-authz-test-${randomUUID().slice(0, 8)}`;
-  const demo = await startComposeDemo(project);
-  t.diagnostic(`${demo.description}: ready ${(demo.readyInMs / 1000).toFixed(1)} s after up`);
-  let passed = false;
-  try {
-    // What down -v must remove: the six services' containers (the migration's has exited), the
-    // project network and the Kratos database volume; and then the image that --build made.
-    const up = await projectResources(project);
-    assert.equal(up.containers.length, 6, up.containers.join(', '));
-    assert.deepEqual(up.networks, [`${project}_default`]);
-    assert.deepEqual(up.volumes, [`${project}_kratos-sqlite`]);
-    assert.deepEqual(up.images, [serviceImage(project)]);
-    assert.equal((await fetch(`${demo.extAuthzOpsUrl}/readyz`)).status, 200);
-    passed = await runStory(t, demo);
-  } finally {
-    if (!passed) process.stderr.write(`${logTails(demo.logs)}\n`);
-    const stopping = performance.now();
-    await demo.down();
-    t.diagnostic(`down -v took ${((performance.now() - stopping) / 1000).toFixed(1)} s`);
-  }
-  assert.deepEqual(await projectResources(project), { containers: [], networks: [], volumes: [], images: [] });
-});
+test(
+  'compose demo: up --build, the e2e story through Envoy, down -v leaves no container, network or volume',
+  { timeout: 15 * 60_000 },
+  async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const project = `kratos-ext-authz-test-${randomUUID().slice(0, 8)}`;
+    const demo = await startComposeDemo(project);
+    t.diagnostic(`${demo.description}: ready ${(demo.readyInMs / 1000).toFixed(1)} s after up`);
+    let passed = false;
+    try {
+      // What down -v must remove: the six services' containers (the migration's has exited), the
+      // project network and the Kratos database volume; and then the image that --build made.
+      const up = await projectResources(project);
+      assert.equal(up.containers.length, 6, up.containers.join(', '));
+      assert.deepEqual(up.networks, [`${project}_default`]);
+      assert.deepEqual(up.volumes, [`${project}_kratos-sqlite`]);
+      assert.deepEqual(up.images, [serviceImage(project)]);
+      assert.equal((await fetch(`${demo.extAuthzOpsUrl}/readyz`)).status, 200);
+      passed = await runStory(t, demo);
+    } finally {
+      if (!passed) process.stderr.write(`${logTails(demo.logs)}\n`);
+      const stopping = performance.now();
+      await demo.down();
+      t.diagnostic(`down -v took ${((performance.now() - stopping) / 1000).toFixed(1)} s`);
+    }
+    assert.deepEqual(await projectResources(project), { containers: [], networks: [], volumes: [], images: [] });
+  },
+);

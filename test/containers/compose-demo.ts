@@ -23,7 +23,9 @@ const WAIT_SECONDS = 180;
 
 /** Why `docker compose` cannot run here, or undefined when it can. */
 export async function missingCompose(): Promise<string | undefined> {
-  return (await dockerExitCode('compose', 'version')) === 0 ? undefined : 'no `docker compose` (Compose v2 CLI plugin): run scripts/install-compose.sh';
+  return (await dockerExitCode('compose', 'version')) === 0
+    ? undefined
+    : 'no `docker compose` (Compose v2 CLI plugin): run scripts/install-compose.sh';
 }
 
 /** The image tag `up --build` gives the service in `project`, not the shared kratos-ext-authz:dev. */
@@ -36,9 +38,12 @@ export const serviceImage = (project: string): string => `kratos-ext-authz:${pro
  */
 function overrideFile(project: string, buildImage: string | undefined): string {
   const offline = buildImage ? `    build:\n      network: none\n      args: {BUILD_IMAGE: "${buildImage}"}\n` : '';
-  const extra: Partial<Record<keyof typeof PUBLISHED, string>> = { 'ext-authz': `    image: ${serviceImage(project)}\n${offline}` };
+  const extra: Partial<Record<keyof typeof PUBLISHED, string>> = {
+    'ext-authz': `    image: ${serviceImage(project)}\n${offline}`,
+  };
   const services = Object.entries(PUBLISHED).map(
-    ([service, port]) => `  ${service}:\n    ports: !override\n      - "127.0.0.1::${port}"\n${extra[service as keyof typeof PUBLISHED] ?? ''}`,
+    ([service, port]) =>
+      `  ${service}:\n    ports: !override\n      - "127.0.0.1::${port}"\n${extra[service as keyof typeof PUBLISHED] ?? ''}`,
   );
   return `services:\n${services.join('')}`;
 }
@@ -47,7 +52,9 @@ function overrideFile(project: string, buildImage: string | undefined): string {
 export const projectLabel = (project: string): string => `label=com.docker.compose.project=${project}`;
 
 /** The project's containers, networks and volumes (by compose's label) and its service image. */
-export async function projectResources(project: string): Promise<{ containers: string[]; networks: string[]; volumes: string[]; images: string[] }> {
+export async function projectResources(
+  project: string,
+): Promise<{ containers: string[]; networks: string[]; volumes: string[]; images: string[] }> {
   const list = async (...args: string[]) => (await docker(...args)).split('\n').filter((line) => line !== '');
   const [containers, networks, volumes, images] = await Promise.all([
     list('ps', '-a', '--format', '{{.Names}}', '--filter', projectLabel(project)),
@@ -71,7 +78,10 @@ export async function startComposeDemo(project: string): Promise<ComposeDemo> {
   const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-compose-'));
   const override = join(dir, 'test-override.yml');
   const buildImage = offlineBuildImage(ROOT);
-  writeFileSync(override, overrideFile(project, (await dockerExitCode('image', 'inspect', buildImage)) === 0 ? buildImage : undefined));
+  writeFileSync(
+    override,
+    overrideFile(project, (await dockerExitCode('image', 'inspect', buildImage)) === 0 ? buildImage : undefined),
+  );
   const compose = (...args: string[]) => docker('compose', '-p', project, '-f', COMPOSE_FILE, '-f', override, ...args);
   const logs = new Map<string, string[]>();
   const followers: ChildProcess[] = [];
@@ -100,7 +110,8 @@ export async function startComposeDemo(project: string): Promise<ComposeDemo> {
       });
       followers.push(follower);
     }
-    const published = async (service: keyof typeof PUBLISHED) => `http://${await compose('port', service, String(PUBLISHED[service]))}`;
+    const published = async (service: keyof typeof PUBLISHED) =>
+      `http://${await compose('port', service, String(PUBLISHED[service]))}`;
     const baseUrl = await published('envoy');
     // --wait knows nothing of Envoy, which resolves its STRICT_DNS clusters after it started:
     // ready once the Kratos route (no ext_authz) and an anonymous app route (ext_authz) answer.

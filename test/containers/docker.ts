@@ -28,7 +28,8 @@ export async function dockerExitCode(...args: string[]): Promise<number> {
 /** Why the container tests cannot run here, or undefined when a daemon answers and the image exists. */
 export async function missingRuntime(): Promise<string | undefined> {
   if ((await dockerExitCode('info')) !== 0) return 'no Docker daemon answers (docker info)';
-  if ((await dockerExitCode('image', 'inspect', PRODUCT_IMAGE)) !== 0) return `no ${PRODUCT_IMAGE} image: run scripts/container-images.sh`;
+  if ((await dockerExitCode('image', 'inspect', PRODUCT_IMAGE)) !== 0)
+    return `no ${PRODUCT_IMAGE} image: run scripts/container-images.sh`;
   return undefined;
 }
 

@@ -13,11 +13,17 @@ const RYUK_IMAGE = process.env.RYUK_CONTAINER_IMAGE ?? 'testcontainers/ryuk:0.14
 
 /** The tag scripts/container-images.sh gives the build image: named by the lockfile's sha256. */
 export function offlineBuildImage(root: string): string {
-  return `kratos-ext-authz-build:${createHash('sha256').update(readFileSync(join(root, 'package-lock.json'))).digest('hex').slice(0, 16)}`;
+  return `kratos-ext-authz-build:${createHash('sha256')
+    .update(readFileSync(join(root, 'package-lock.json')))
+    .digest('hex')
+    .slice(0, 16)}`;
 }
 
 /** The Dockerfile's build args: BUILD_IMAGE when the daemon has the offline build image, else none. */
-export async function dockerfileBuildArgs(client: ContainerRuntimeClient, root: string): Promise<Record<string, string>> {
+export async function dockerfileBuildArgs(
+  client: ContainerRuntimeClient,
+  root: string,
+): Promise<Record<string, string>> {
   const image = offlineBuildImage(root);
   return (await client.image.exists(ImageName.fromString(image))) ? { BUILD_IMAGE: image } : {};
 }

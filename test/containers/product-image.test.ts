@@ -2,12 +2,23 @@
  * The product image as the Deployment runs it (deploy/kubernetes/deployment.yaml), reproduced with
  * `docker run` flags: uid 1000, read-only root filesystem with a /tmp emptyDir, all capabilities
  * dropped, no privilege escalation, a 256 MiB memory limit (tighter than its 384Mi) and one CPU, the config directory
- * mounted read-only in the kubelet's ConfigMap layout, --watch-config. Host networking, so the container reaches the Kratos emulator on loopback and nothing
+ * mounted read-only in the kubelet's ConfigMap layout, --watch-config. Host networking, so the
+ * container reaches the Kratos emulator on loopback and nothing
  * else. Needs a Docker daemon and the image from scripts/container-images.sh (npm run
  * test:containers builds it); under CI=true a missing one fails instead of skipping.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
@@ -103,7 +114,9 @@ test('the image runs as the unprivileged node user (uid 1000) by default', async
   if (skippedFor(t)) return;
   assert.equal(await docker('image', 'inspect', '-f', '{{.Config.User}}', PRODUCT_IMAGE), 'node');
   assert.equal(await docker('run', '--rm', '--network', 'none', '--entrypoint', 'id', PRODUCT_IMAGE, '-u'), '1000');
-  t.diagnostic(`${PRODUCT_IMAGE}: ${(Number(await docker('image', 'inspect', '-f', '{{.Size}}', PRODUCT_IMAGE)) / 1024 / 1024).toFixed(1)} MiB`);
+  t.diagnostic(
+    `${PRODUCT_IMAGE}: ${(Number(await docker('image', 'inspect', '-f', '{{.Size}}', PRODUCT_IMAGE)) / 1024 / 1024).toFixed(1)} MiB`,
+  );
 });
 
 test('as deployed: read-only root, gRPC health and /readyz answer, a check is decided', async (t) => {
@@ -115,7 +128,8 @@ test('as deployed: read-only root, gRPC health and /readyz answer, a check is de
     assert.equal(await healthStatus(grpcPort, ''), 'SERVING');
     assert.equal(await healthStatus(grpcPort, 'envoy.service.auth.v3.Authorization'), 'SERVING');
     let ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
-    while (ready.status !== 200 && performance.now() - container.startedInMs < 20_000) ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+    while (ready.status !== 200 && performance.now() - container.startedInMs < 20_000)
+      ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
     assert.equal(ready.status, 200);
     t.diagnostic(`started: "serving" ${Math.round(container.startedInMs)} ms after docker run`);
 
@@ -127,7 +141,11 @@ test('as deployed: read-only root, gRPC health and /readyz answer, a check is de
       client.close();
     }
     assert.equal(await inspect(name, '{{.HostConfig.ReadonlyRootfs}}'), 'true');
-    assert.notEqual(await dockerExitCode('exec', name, 'sh', '-c', 'echo x > /app/written'), 0, 'the application folder is not writable');
+    assert.notEqual(
+      await dockerExitCode('exec', name, 'sh', '-c', 'echo x > /app/written'),
+      0,
+      'the application folder is not writable',
+    );
     assert.equal(await dockerExitCode('exec', name, 'sh', '-c', 'echo x > /tmp/written'), 0, '/tmp (the emptyDir) is');
     assert.equal(await docker('exec', name, 'id', '-u'), '1000');
     assert.match(await docker('exec', name, 'cat', '/proc/1/cmdline'), /^node\0dist\/src\/main\.js/);
@@ -142,7 +160,8 @@ test('--watch-config in the read-only ConfigMap mount: two kubelet-style ..data 
   try {
     const dir = configDirectory(kratosConfig());
     container = await runAsDeployed(dir);
-    const watchReloads = () => container?.logs.filter((line) => line.msg === 'configuration reloaded' && line.trigger === 'watch') ?? [];
+    const watchReloads = () =>
+      container?.logs.filter((line) => line.msg === 'configuration reloaded' && line.trigger === 'watch') ?? [];
     for (const [index, ttl] of ['30s', '45s'].entries()) {
       const swapped = performance.now();
       writeConfigMap(dir, configText(`${kratosConfig()}cache: {ttl: ${ttl}}\n`, ''));
@@ -160,11 +179,18 @@ test('SIGTERM to the container with checks stuck on a hung Kratos: exit 0 within
   let container: Container | undefined;
   const client = { current: undefined as EnvoyClient | undefined };
   try {
-    container = await runAsDeployed(configDirectory(`kratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}", timeout: 10s}\n`, 'shutdown_timeout: 1s'));
+    container = await runAsDeployed(
+      configDirectory(
+        `kratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}", timeout: 10s}\n`,
+        'shutdown_timeout: 1s',
+      ),
+    );
     client.current = new EnvoyClient(container.grpcPort);
     emulator.fail('whoami', { mode: 'hang', count: 1 });
     const before = emulator.count('whoami');
-    const pending = client.current.check({ headers: { 'x-session-token': emulator.createSession(emulator.addIdentity()).token } }).catch((error: Error) => error);
+    const pending = client.current
+      .check({ headers: { 'x-session-token': emulator.createSession(emulator.addIdentity()).token } })
+      .catch((error: Error) => error);
     const waitUntil = Date.now() + 10_000;
     while (emulator.count('whoami') === before) {
       assert.ok(Date.now() < waitUntil, 'the check reaches the hung Kratos');
@@ -191,51 +217,74 @@ const CHECKS_AT_ONCE = 64;
 
 /** The container's peak memory as its cgroup counted it (v2 memory.peak, else v1's max usage), in MiB. */
 async function peakMemoryMiB(name: string): Promise<number> {
-  const bytes = await docker('exec', name, 'sh', '-c', 'cat /sys/fs/cgroup/memory.peak 2>/dev/null || cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes');
+  const bytes = await docker(
+    'exec',
+    name,
+    'sh',
+    '-c',
+    'cat /sys/fs/cgroup/memory.peak 2>/dev/null || cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes',
+  );
   return Math.round(Number(bytes) / 1024 / 1024);
 }
 
-test(`under the ${MEMORY_LIMIT} limit: a cache filled to ${MAX_ENTRIES} sessions and moderate gRPC abuse, no OOM kill`, { timeout: 900_000 }, async (t) => {
-  if (skippedFor(t)) return;
-  let container: Container | undefined;
-  const client = { current: undefined as EnvoyClient | undefined };
-  try {
-    // A kratos.timeout for a loaded test machine, not for production: every fill check must be a 200.
-    container = await runAsDeployed(configDirectory(`kratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}", timeout: 5s}\ncache: {max_entries: ${MAX_ENTRIES}, ttl: 10m}\n`));
-    const { name, grpcPort } = container;
-    t.diagnostic(`heap_size_limit ${Math.round(Number(container.logs.find((line) => line.msg === 'serving')?.heap_size_limit_bytes) / 1024 / 1024)} MiB`);
-    client.current = new EnvoyClient(grpcPort);
-    const identity = emulator.addIdentity();
-    let next = 0;
-    const fill = async (): Promise<void> => {
-      while (next < MAX_ENTRIES) {
-        next++;
-        const answer = await client.current?.check({ headers: { 'x-session-token': emulator.createSession(identity).token } }, 20_000);
-        assert.equal(answer && httpStatusOf(answer), 200);
-      }
-    };
-    const filling = performance.now();
-    await Promise.all(Array.from({ length: CHECKS_AT_ONCE }, fill));
-    t.diagnostic(`${MAX_ENTRIES} distinct sessions in ${Math.round((performance.now() - filling) / 1000)} s; peak ${await peakMemoryMiB(name)} MiB`);
+test(
+  `under the ${MEMORY_LIMIT} limit: a cache filled to ${MAX_ENTRIES} sessions and moderate gRPC abuse, no OOM kill`,
+  { timeout: 900_000 },
+  async (t) => {
+    if (skippedFor(t)) return;
+    let container: Container | undefined;
+    const client = { current: undefined as EnvoyClient | undefined };
+    try {
+      // A kratos.timeout for a loaded test machine, not for production: every fill check must be a 200.
+      container = await runAsDeployed(
+        configDirectory(
+          `kratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}", timeout: 5s}\ncache: {max_entries: ${MAX_ENTRIES}, ttl: 10m}\n`,
+        ),
+      );
+      const { name, grpcPort } = container;
+      t.diagnostic(
+        `heap_size_limit ${Math.round(Number(container.logs.find((line) => line.msg === 'serving')?.heap_size_limit_bytes) / 1024 / 1024)} MiB`,
+      );
+      client.current = new EnvoyClient(grpcPort);
+      const identity = emulator.addIdentity();
+      let next = 0;
+      const fill = async (): Promise<void> => {
+        while (next < MAX_ENTRIES) {
+          next++;
+          const answer = await client.current?.check(
+            { headers: { 'x-session-token': emulator.createSession(identity).token } },
+            20_000,
+          );
+          assert.equal(answer && httpStatusOf(answer), 200);
+        }
+      };
+      const filling = performance.now();
+      await Promise.all(Array.from({ length: CHECKS_AT_ONCE }, fill));
+      t.diagnostic(
+        `${MAX_ENTRIES} distinct sessions in ${Math.round((performance.now() - filling) / 1000)} s; peak ${await peakMemoryMiB(name)} MiB`,
+      );
 
-    // Moderate on purpose: the receive and header limits (the oversized messages of
-    // test/chaos/grpc-abuse.test.ts) are being changed elsewhere; these do not depend on them.
-    const streams = await concurrentStreams(grpcPort, 1_000);
-    const [held, burst] = await Promise.all([neverReads(grpcPort, 100, 2_000), connectionBurst(grpcPort, 200)]);
-    t.diagnostic(`abuse: ${streams}/1000 concurrent streams answered, ${held} streams held unread, ${burst}/200 new connections answered`);
-    assert.equal(streams, 1_000);
-    assert.equal(burst, 200);
+      // Moderate on purpose: the receive and header limits (the oversized messages of
+      // test/chaos/grpc-abuse.test.ts) are being changed elsewhere; these do not depend on them.
+      const streams = await concurrentStreams(grpcPort, 1_000);
+      const [held, burst] = await Promise.all([neverReads(grpcPort, 100, 2_000), connectionBurst(grpcPort, 200)]);
+      t.diagnostic(
+        `abuse: ${streams}/1000 concurrent streams answered, ${held} streams held unread, ${burst}/200 new connections answered`,
+      );
+      assert.equal(streams, 1_000);
+      assert.equal(burst, 200);
 
-    assert.equal(await inspect(name, '{{.State.Running}} {{.State.OOMKilled}}'), 'true false');
-    assert.equal(await healthStatus(grpcPort, 'envoy.service.auth.v3.Authorization'), 'SERVING');
-    const peak = await peakMemoryMiB(name);
-    t.diagnostic(`peak memory under the ${MEMORY_LIMIT} limit: ${peak} MiB`);
-    assert.ok(peak < 256, `peak ${peak} MiB`);
-  } finally {
-    client.current?.close();
-    await removeContainer(container);
-  }
-});
+      assert.equal(await inspect(name, '{{.State.Running}} {{.State.OOMKilled}}'), 'true false');
+      assert.equal(await healthStatus(grpcPort, 'envoy.service.auth.v3.Authorization'), 'SERVING');
+      const peak = await peakMemoryMiB(name);
+      t.diagnostic(`peak memory under the ${MEMORY_LIMIT} limit: ${peak} MiB`);
+      assert.ok(peak < 256, `peak ${peak} MiB`);
+    } finally {
+      client.current?.close();
+      await removeContainer(container);
+    }
+  },
+);
 
 test(`a cache too large for the ${MEMORY_LIMIT} limit: the heap is capped to fit, with a warning, instead of an OOM kill later`, async (t) => {
   if (skippedFor(t)) return;
@@ -247,11 +296,13 @@ test(`a cache too large for the ${MEMORY_LIMIT} limit: the heap is capped to fit
     const heapMiB = Number(container.logs.find((line) => line.msg === 'serving')?.heap_size_limit_bytes) / 1024 / 1024;
     t.diagnostic(`heap_size_limit ${Math.round(heapMiB)} MiB for cache.max_entries 1000000`);
     // RSS beyond the heap measured 45–65 MiB (README, Memory).
-    assert.ok(heapMiB < 256 - 45, `heap_size_limit ${Math.round(heapMiB)} MiB leaves the rest of the process room under 256 MiB`);
+    assert.ok(
+      heapMiB < 256 - 45,
+      `heap_size_limit ${Math.round(heapMiB)} MiB leaves the rest of the process room under 256 MiB`,
+    );
     await new Promise((resolve) => setImmediate(resolve));
     assert.match(stderr, /cache\.max_entries needs a \d+ MiB heap, more than the memory limit \(256 MiB\)/);
   } finally {
     await removeContainer(container);
   }
 });
-

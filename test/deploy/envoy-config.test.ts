@@ -16,7 +16,18 @@ import { dirname, isAbsolute, join } from 'node:path';
 import * as protobuf from 'protobufjs';
 import { parseDuration } from '../../src/config/duration';
 import { OFFICIAL_INCLUDE_DIRS } from '../support/envoy-client';
-import { arr, isObject, type Json, type JsonObject, obj, portOf, PROTO_DURATION, protoDurationMs, readYaml, str } from '../support/project-files';
+import {
+  arr,
+  isObject,
+  type Json,
+  type JsonObject,
+  obj,
+  portOf,
+  PROTO_DURATION,
+  protoDurationMs,
+  readYaml,
+  str,
+} from '../support/project-files';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 
@@ -133,7 +144,9 @@ class EnvoyConfigValidator {
     for (const oneof of type.oneofsArray) {
       const set = oneof.fieldsArray.filter((f) => seen.has(f));
       if (set.length > 1) {
-        errors.push(`${path || '/'}: oneof "${oneof.name}" of ${name} has several members set: ${set.map((f) => f.name).join(', ')}`);
+        errors.push(
+          `${path || '/'}: oneof "${oneof.name}" of ${name} has several members set: ${set.map((f) => f.name).join(', ')}`,
+        );
       }
       if (set.length === 0 && (oneof.options as FieldOptions)?.['(validate.required)'] === true) {
         errors.push(`${path || '/'}: ${name} requires one of ${oneof.fieldsArray.map((f) => f.name).join(' | ')}`);
@@ -247,11 +260,14 @@ class EnvoyConfigValidator {
     if (typeof value === 'string') valueName = value in type.values ? value : undefined;
     else if (typeof value === 'number') valueName = type.valuesById[value];
     if (valueName === undefined) {
-      errors.push(`${path}: ${JSON.stringify(value)} is not a value of ${typeName(type)} (${Object.keys(type.values).join(', ')})`);
+      errors.push(
+        `${path}: ${JSON.stringify(value)} is not a value of ${typeName(type)} (${Object.keys(type.values).join(', ')})`,
+      );
       return;
     }
     const options = type.valuesOptions?.[valueName] as Record<string, unknown> | undefined;
-    if (options?.['deprecated'] === true) errors.push(`${path}: enum value ${valueName} of ${typeName(type)} is deprecated`);
+    if (options?.['deprecated'] === true)
+      errors.push(`${path}: enum value ${valueName} of ${typeName(type)} is deprecated`);
   }
 
   private checkScalar(value: Json, scalar: string, path: string, errors: string[]): void {
@@ -268,7 +284,11 @@ class EnvoyConfigValidator {
         return;
       case 'double':
       case 'float':
-        if (typeof value !== 'number' && !(typeof value === 'string' && /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|NaN|-?Infinity)$/.test(value))) bad();
+        if (
+          typeof value !== 'number' &&
+          !(typeof value === 'string' && /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|NaN|-?Infinity)$/.test(value))
+        )
+          bad();
         return;
       case 'int32':
       case 'sint32':
@@ -276,13 +296,21 @@ class EnvoyConfigValidator {
       case 'int64':
       case 'sint64':
       case 'sfixed64':
-        if (!((typeof value === 'number' && Number.isInteger(value)) || (typeof value === 'string' && /^-?\d+$/.test(value)))) bad();
+        if (!(
+          (typeof value === 'number' && Number.isInteger(value)) ||
+          (typeof value === 'string' && /^-?\d+$/.test(value))
+        ))
+          bad();
         return;
       case 'uint32':
       case 'fixed32':
       case 'uint64':
       case 'fixed64':
-        if (!((typeof value === 'number' && Number.isInteger(value) && value >= 0) || (typeof value === 'string' && /^\d+$/.test(value)))) bad();
+        if (!(
+          (typeof value === 'number' && Number.isInteger(value) && value >= 0) ||
+          (typeof value === 'string' && /^\d+$/.test(value))
+        ))
+          bad();
         return;
       default:
         errors.push(`${path}: unsupported scalar type ${scalar}`);
@@ -333,7 +361,10 @@ function clusterEndpoints(c: JsonObject): { host: string; port: number }[] {
   const assignment = obj(c.load_assignment, `cluster ${String(c.name)} load_assignment`);
   return arr(assignment.endpoints, 'endpoints').flatMap((group) =>
     arr(obj(group, 'endpoints[]').lb_endpoints, 'lb_endpoints').map((lb) => {
-      const socket = obj(obj(obj(obj(lb, 'lb_endpoint').endpoint, 'endpoint').address, 'address').socket_address, 'socket_address');
+      const socket = obj(
+        obj(obj(obj(lb, 'lb_endpoint').endpoint, 'endpoint').address, 'address').socket_address,
+        'socket_address',
+      );
       return { host: str(socket.address, 'socket_address.address'), port: Number(socket.port_value) };
     }),
   );
@@ -342,7 +373,9 @@ function clusterEndpoints(c: JsonObject): { host: string; port: number }[] {
 function hcm(config: Json): JsonObject {
   const chains = arr(listeners(config)[0]?.filter_chains, 'filter_chains');
   const filters = arr(obj(chains[0], 'filter_chains[0]').filters, 'filters');
-  const found = filters.map((f) => obj(f, 'network filter')).find((f) => f.name === 'envoy.filters.network.http_connection_manager');
+  const found = filters
+    .map((f) => obj(f, 'network filter'))
+    .find((f) => f.name === 'envoy.filters.network.http_connection_manager');
   assert.ok(found, 'the first filter chain has an http_connection_manager');
   const typed = obj(found.typed_config, 'HCM typed_config');
   assert.equal(typed['@type'], HCM_TYPE);
@@ -431,7 +464,8 @@ const brokenCopies: { name: string; mutate: (config: Json) => void; expect: RegE
     name: 'unresolvable @type',
     mutate: (c) => {
       const router = httpFilters(c).find((f) => f.name === 'envoy.filters.http.router');
-      obj(router?.typed_config, 'router typed_config')['@type'] = `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Routr`;
+      obj(router?.typed_config, 'router typed_config')['@type'] =
+        `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Routr`;
     },
     expect: /@type: "type\.googleapis\.com\/envoy\.extensions\.filters\.http\.router\.v3\.Routr" does not resolve/,
   },
@@ -487,7 +521,8 @@ const brokenCopies: { name: string; mutate: (config: Json) => void; expect: RegE
       assert.ok(perRoute);
       perRoute.check_settings = { context_extensions: { policy: 'admin' } };
     },
-    expect: /oneof "override" of envoy\.extensions\.filters\.http\.ext_authz\.v3\.ExtAuthzPerRoute has several members set/,
+    expect:
+      /oneof "override" of envoy\.extensions\.filters\.http\.ext_authz\.v3\.ExtAuthzPerRoute has several members set/,
   },
   {
     name: 'missing required value (protoc-gen-validate min_len)',
@@ -572,15 +607,28 @@ test('CORS preflights are answered by Envoy before ext_authz; the service author
   // The policy lives on the virtual host, so every route (including /admin) has it.
   const routeConfig = obj(hcm(envoyConfig).route_config, 'route_config');
   for (const vh of arr(routeConfig.virtual_hosts, 'virtual_hosts')) {
-    const policy = obj(obj(obj(vh, 'virtual host').typed_per_filter_config, 'typed_per_filter_config')['envoy.filters.http.cors'], 'CorsPolicy');
+    const policy = obj(
+      obj(obj(vh, 'virtual host').typed_per_filter_config, 'typed_per_filter_config')['envoy.filters.http.cors'],
+      'CorsPolicy',
+    );
     assert.equal(policy['@type'], CORS_POLICY_TYPE);
-    const origins = arr(policy.allow_origin_string_match, 'allow_origin_string_match').map((m) => obj(m, 'origin matcher'));
+    const origins = arr(policy.allow_origin_string_match, 'allow_origin_string_match').map((m) =>
+      obj(m, 'origin matcher'),
+    );
     assert.ok(origins.length > 0);
     // Exact origins only: a wildcard with allow_credentials would let any site read answers.
-    for (const origin of origins) assert.match(str(origin.exact, 'allow_origin_string_match[].exact'), /^https?:\/\/[^/*]+$/);
-    assert.ok(origins.some((o) => o.exact === browserOrigin), `the browser origin ${browserOrigin} is allowed`);
+    for (const origin of origins)
+      assert.match(str(origin.exact, 'allow_origin_string_match[].exact'), /^https?:\/\/[^/*]+$/);
+    assert.ok(
+      origins.some((o) => o.exact === browserOrigin),
+      `the browser origin ${browserOrigin} is allowed`,
+    );
   }
-  assert.equal(obj(serviceSection('policy'), 'policy').cors_preflight, false, 'envoy/config.yaml policy.cors_preflight is false');
+  assert.equal(
+    obj(serviceSection('policy'), 'policy').cors_preflight,
+    false,
+    'envoy/config.yaml policy.cors_preflight is false',
+  );
 });
 
 test('ext_authz: gRPC to cluster ext_authz, V3, fail closed with 503, raw headers', () => {
@@ -595,8 +643,13 @@ test('ext_authz: gRPC to cluster ext_authz, V3, fail closed with 503, raw header
 });
 
 test('ext_authz timeout exceeds the service Kratos budget (whoami + identity lookup)', () => {
-  const envoyTimeout = protoDurationMs(str(obj(extAuthz(envoyConfig).grpc_service, 'grpc_service').timeout, 'grpc_service.timeout'));
-  for (const [file, config] of [['envoy/config.yaml', serviceConfig], ['examples/config.yaml', exampleConfig]] as const) {
+  const envoyTimeout = protoDurationMs(
+    str(obj(extAuthz(envoyConfig).grpc_service, 'grpc_service').timeout, 'grpc_service.timeout'),
+  );
+  for (const [file, config] of [
+    ['envoy/config.yaml', serviceConfig],
+    ['examples/config.yaml', exampleConfig],
+  ] as const) {
     const kratos = obj(config.kratos, `${file} kratos`);
     // The service's own duration parser, so "150ms" means here exactly what it means to the service.
     const timeoutText = typeof kratos.timeout === 'string' ? kratos.timeout : '150ms';
@@ -614,7 +667,10 @@ test('cluster ext_authz: HTTP/2 via typed_extension_protocol_options, port = ser
   const options = obj(c.typed_extension_protocol_options, 'typed_extension_protocol_options');
   const http = obj(options[HTTP_PROTOCOL_OPTIONS], HTTP_PROTOCOL_OPTIONS);
   assert.equal(http['@type'], `${TYPE_PREFIX}${HTTP_PROTOCOL_OPTIONS}`, 'map key and @type agree');
-  assert.ok(isObject(obj(http.explicit_http_config, 'explicit_http_config').http2_protocol_options), 'HTTP/2 is explicit');
+  assert.ok(
+    isObject(obj(http.explicit_http_config, 'explicit_http_config').http2_protocol_options),
+    'HTTP/2 is explicit',
+  );
 
   const grpcPorts = [serviceSection('server'), obj(exampleConfig.server, 'examples server')].map((s) =>
     portOf(str(s.grpc_address, 'server.grpc_address')),
@@ -650,13 +706,15 @@ test('Kratos public routes go to Kratos (public_url host/port) with ext_authz di
   }
   const kratosRoutes = routes(envoyConfig).filter((r) => obj(r.route, 'route action').cluster === 'kratos_public');
   const prefixes = kratosRoutes.map((r) => obj(r.match, 'match').path_separated_prefix);
-  for (const required of ['/self-service', '/sessions']) assert.ok(prefixes.includes(required), `route for ${required}`);
+  for (const required of ['/self-service', '/sessions'])
+    assert.ok(prefixes.includes(required), `route for ${required}`);
   for (const route of kratosRoutes) {
     assert.equal(extAuthzPerRoute(route)?.disabled, true, `ext_authz disabled for ${JSON.stringify(route.match)}`);
   }
   // Only Kratos's own routes skip the check.
   for (const route of routes(envoyConfig)) {
-    if (extAuthzPerRoute(route)?.disabled === true) assert.equal(obj(route.route, 'route action').cluster, 'kratos_public');
+    if (extAuthzPerRoute(route)?.disabled === true)
+      assert.equal(obj(route.route, 'route action').cluster, 'kratos_public');
   }
 });
 

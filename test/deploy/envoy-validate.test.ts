@@ -8,16 +8,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envoyConfig, toYaml, type StackPorts } from '../../stack/configs';
+import { envoyConfig, toYaml } from '../../stack/configs';
 import { envoyBinaryPath, pinnedVersions } from '../../stack/versions';
 import { ENVOY_VARIANTS } from '../e2e/variants';
 import { projectRoot } from '../support/project-files';
-
-// Validation binds nothing: any distinct ports do.
-const PORTS: StackPorts = { envoy: 18080, envoyAdmin: 19901, kratosPublic: 14433, kratosAdmin: 14434, extAuthzGrpc: 19191, extAuthzHttp: 19192, upstream: 18000, ui: 14455 };
+import { SAMPLE_PORTS } from '../support/sample-ports';
 
 function validate(envoy: string, file: string): { ok: boolean; out: string } {
-  const result = spawnSync(envoy, ['--mode', 'validate', '-c', file, '--log-level', 'warn', '--use-dynamic-base-id'], { encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(envoy, ['--mode', 'validate', '-c', file, '--log-level', 'warn', '--use-dynamic-base-id'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { ok: result.status === 0, out: `${result.stdout}${result.stderr}` };
 }
 
@@ -26,7 +27,8 @@ for (const version of pinnedVersions().envoy) {
   const installed = existsSync(envoy);
   const skip = installed ? false : `envoy ${version} is not installed (npm run stack:install)`;
   if (!installed && process.env.CI === 'true') {
-    test(`envoy ${version} is installed for CI`, () => assert.fail(`${envoy} is missing: .ci/run must run npm run stack:install first`));
+    test(`envoy ${version} is installed for CI`, () =>
+      assert.fail(`${envoy} is missing: .ci/run must run npm run stack:install first`));
     continue;
   }
 
@@ -35,10 +37,10 @@ for (const version of pinnedVersions().envoy) {
     try {
       const files: [string, string][] = [['envoy/envoy.yaml (Docker demo)', join(projectRoot, 'envoy', 'envoy.yaml')]];
       const generated: [string, string][] = [
-        ['local stack', toYaml(envoyConfig(PORTS))],
+        ['local stack', toYaml(envoyConfig(SAMPLE_PORTS))],
         // The WebAuthn browser test's stack: every browser URL (the CORS origins) on localhost.
-        ['local stack on localhost', toYaml(envoyConfig(PORTS, undefined, 'localhost'))],
-        ...ENVOY_VARIANTS.map((v): [string, string] => [v.name, toYaml(envoyConfig(PORTS, v.adjust))]),
+        ['local stack on localhost', toYaml(envoyConfig(SAMPLE_PORTS, undefined, 'localhost'))],
+        ...ENVOY_VARIANTS.map((v): [string, string] => [v.name, toYaml(envoyConfig(SAMPLE_PORTS, v.adjust))]),
       ];
       for (const [name, text] of generated) {
         const file = join(dir, `${name.replace(/\W+/g, '-')}.yaml`);
@@ -59,11 +61,16 @@ for (const version of pinnedVersions().envoy) {
     const dir = mkdtempSync(join(tmpdir(), 'envoy-validate-'));
     try {
       const file = join(dir, 'broken.yaml');
-      writeFileSync(file, toYaml(envoyConfig(PORTS, (config) => {
-        // A route to a cluster that does not exist: proto-valid, refused by Envoy itself.
-        const text = JSON.stringify(config).replace('"cluster":"upstream"', '"cluster":"no_such_cluster"');
-        Object.assign(config, JSON.parse(text) as object);
-      })));
+      writeFileSync(
+        file,
+        toYaml(
+          envoyConfig(SAMPLE_PORTS, (config) => {
+            // A route to a cluster that does not exist: proto-valid, refused by Envoy itself.
+            const text = JSON.stringify(config).replace('"cluster":"upstream"', '"cluster":"no_such_cluster"');
+            Object.assign(config, JSON.parse(text) as object);
+          }),
+        ),
+      );
       const { ok, out } = validate(envoy, file);
       assert.equal(ok, false, out);
       assert.match(out, /no_such_cluster/);

@@ -25,7 +25,11 @@ const ENVOY_CREDENTIALS = ['cookie'];
 
 const service = obj(readYaml('deploy/kubernetes/service.yaml'), 'Service');
 const namespace = str(at(readYaml('deploy/kubernetes/kustomization.yaml'), 'namespace'), 'kustomization namespace');
-const authzPort = Number(arr(at(service, 'spec.ports'), 'Service ports').map((port) => obj(port, 'port')).find((port) => port.name === 'http-authz')?.port);
+const authzPort = Number(
+  arr(at(service, 'spec.ports'), 'Service ports')
+    .map((port) => obj(port, 'port'))
+    .find((port) => port.name === 'http-authz')?.port,
+);
 const serviceHost = `${str(at(service, 'metadata.name'), 'Service name')}.${namespace}.svc.cluster.local`;
 const doorUrl = (path: string) => `http://${serviceHost}:${authzPort}${path}`;
 
@@ -41,7 +45,12 @@ test('ingress-nginx Ingress: valid, auth-url is the /auth-request door, the iden
   assert.deepEqual(schemaProblems(Ingress, ingress), []);
   const annotations = obj(at(ingress, 'metadata.annotations'), 'annotations');
   assert.equal(annotations['nginx.ingress.kubernetes.io/auth-url'], doorUrl('/auth-request'));
-  assert.deepEqual(str(annotations['nginx.ingress.kubernetes.io/auth-response-headers'], 'auth-response-headers').toLowerCase().split(','), [...UPSTREAM_HEADERS, ...STATED_CREDENTIALS]);
+  assert.deepEqual(
+    str(annotations['nginx.ingress.kubernetes.io/auth-response-headers'], 'auth-response-headers')
+      .toLowerCase()
+      .split(','),
+    [...UPSTREAM_HEADERS, ...STATED_CREDENTIALS],
+  );
 });
 
 // Issue 18, finding 2: ingress-nginx routes on the request line's host but writes X-Original-URL
@@ -57,7 +66,8 @@ test('ingress-nginx: auth-proxy-set-headers names a ConfigMap that sends X-Origi
 });
 
 // The package is ECMAScript-only: loaded with import(), which CommonJS keeps as it is.
-const traefikMiddleware = async (): Promise<ModelClass> => (await import('@kubernetes-models/traefik/traefik.io/v1alpha1/Middleware')).Middleware;
+const traefikMiddleware = async (): Promise<ModelClass> =>
+  (await import('@kubernetes-models/traefik/traefik.io/v1alpha1/Middleware')).Middleware;
 
 /** authResponseHeadersRegex as JavaScript reads it: Go's leading (?i) becomes the i flag. */
 function upstreamHeaderPattern(forwardAuth: JsonObject): RegExp {
@@ -71,15 +81,23 @@ test('Traefik Middleware: valid, forwardAuth to the /forward-auth door with ever
   const forwardAuth = obj(at(middleware, 'spec.forwardAuth'), 'forwardAuth');
   assert.equal(forwardAuth.address, doorUrl('/forward-auth'));
   assert.equal(forwardAuth.trustForwardHeader, false);
-  assert.deepEqual(arr(forwardAuth.authResponseHeaders, 'authResponseHeaders').map((name) => str(name, 'header').toLowerCase()), STATED_CREDENTIALS);
+  assert.deepEqual(
+    arr(forwardAuth.authResponseHeaders, 'authResponseHeaders').map((name) => str(name, 'header').toLowerCase()),
+    STATED_CREDENTIALS,
+  );
   const pattern = upstreamHeaderPattern(forwardAuth);
-  for (const name of UPSTREAM_HEADERS.flatMap(allSpellings)) assert.ok(pattern.test(name) && pattern.test(name.toUpperCase()), `${name} is replaced by the answer's`);
-  for (const name of ['x-kratos-identity-idx', 'xx-kratos-aal', 'x-user-emails', 'x-kratos-other', 'cookie']) assert.ok(!pattern.test(name), `${name} is left alone`);
+  for (const name of UPSTREAM_HEADERS.flatMap(allSpellings))
+    assert.ok(pattern.test(name) && pattern.test(name.toUpperCase()), `${name} is replaced by the answer's`);
+  for (const name of ['x-kratos-identity-idx', 'xx-kratos-aal', 'x-user-emails', 'x-kratos-other', 'cookie'])
+    assert.ok(!pattern.test(name), `${name} is left alone`);
   assert.deepEqual(forwardAuth.addAuthCookiesToResponse, [parseConfig({}, {}).kratos.session_cookie]);
 });
 
 test('examples/traefik/dynamic.yaml runs the same forwardAuth middleware as the Kubernetes one, at a local address', () => {
-  const local = obj(at(readYaml('examples/traefik/dynamic.yaml'), 'http.middlewares.kratos-ext-authz.forwardAuth'), 'forwardAuth');
+  const local = obj(
+    at(readYaml('examples/traefik/dynamic.yaml'), 'http.middlewares.kratos-ext-authz.forwardAuth'),
+    'forwardAuth',
+  );
   const kubernetes = obj(at(middleware, 'spec.forwardAuth'), 'forwardAuth');
   assert.deepEqual({ ...local, address: kubernetes.address }, kubernetes);
 });
@@ -131,21 +149,54 @@ test('Istio envoyExtAuthzHttp provider: known fields only, the /ext-authz door, 
   // The renewed session cookie reaches the browser (Envoy's allowed_client_headers_on_success).
   assert.deepEqual(provider.headersToDownstreamOnAllow, ['set-cookie']);
   const sent = arr(provider.includeRequestHeadersInCheck, 'includeRequestHeadersInCheck');
-  for (const needed of ['cookie', 'x-session-token', 'accept', 'sec-fetch-mode', 'x-forwarded-proto', ...METHOD_OVERRIDE_HEADERS]) assert.ok(sent.includes(needed), `sends ${needed}`);
+  for (const needed of [
+    'cookie',
+    'x-session-token',
+    'accept',
+    'sec-fetch-mode',
+    'x-forwarded-proto',
+    ...METHOD_OVERRIDE_HEADERS,
+  ])
+    assert.ok(sent.includes(needed), `sends ${needed}`);
 });
 
 // Envoy Gateway's SecurityPolicy extAuth (api/v1alpha1, v1.2+), JSON names; no schema of it is on
 // npm, so the example is held to the field list and to deploy/kubernetes's Service.
-const EXT_AUTH_FIELDS = new Set(['failOpen', 'headersToExtAuth', 'grpc', 'http', 'timeout', 'recomputeRoute', 'bodyToExtAuth', 'contextExtensions']);
+const EXT_AUTH_FIELDS = new Set([
+  'failOpen',
+  'headersToExtAuth',
+  'grpc',
+  'http',
+  'timeout',
+  'recomputeRoute',
+  'bodyToExtAuth',
+  'contextExtensions',
+]);
 const HTTP_EXT_AUTH_FIELDS = new Set(['backendRefs', 'path', 'headersToBackend']);
 const GRPC_EXT_AUTH_FIELDS = new Set(['backendRefs']);
-const DECISION_HEADERS = ['cookie', 'x-session-token', 'authorization', 'accept', 'sec-fetch-mode', 'x-forwarded-proto'];
+const DECISION_HEADERS = [
+  'cookie',
+  'x-session-token',
+  'authorization',
+  'accept',
+  'sec-fetch-mode',
+  'x-forwarded-proto',
+];
 
-const gatewayDocuments = parseAllDocuments(readText('examples/kubernetes/envoy-gateway-security-policy.yaml')).map((document) => obj(document.toJS() as Json, 'document'));
-const servicePort = (name: string) => Number(arr(at(service, 'spec.ports'), 'Service ports').map((port) => obj(port, 'port')).find((port) => port.name === name)?.port);
+const gatewayDocuments = parseAllDocuments(readText('examples/kubernetes/envoy-gateway-security-policy.yaml')).map(
+  (document) => obj(document.toJS() as Json, 'document'),
+);
+const servicePort = (name: string) =>
+  Number(
+    arr(at(service, 'spec.ports'), 'Service ports')
+      .map((port) => obj(port, 'port'))
+      .find((port) => port.name === name)?.port,
+  );
 
 function securityPolicy(name: string): JsonObject {
-  const found = gatewayDocuments.find((document) => document.kind === 'SecurityPolicy' && at(document, 'metadata.name') === name);
+  const found = gatewayDocuments.find(
+    (document) => document.kind === 'SecurityPolicy' && at(document, 'metadata.name') === name,
+  );
   assert.ok(found, `SecurityPolicy ${name}`);
   assert.equal(found.apiVersion, 'gateway.envoyproxy.io/v1alpha1');
   return found;
@@ -159,21 +210,26 @@ function assertBackend(authorizer: JsonObject, fields: ReadonlySet<string>, port
 
 function assertExtAuth(policy: JsonObject): JsonObject {
   const extAuth = obj(at(policy, 'spec.extAuth'), 'extAuth');
-  for (const key of Object.keys(extAuth)) assert.ok(EXT_AUTH_FIELDS.has(key), `extAuth.${key} is not a field of Envoy Gateway's ExtAuth`);
+  for (const key of Object.keys(extAuth))
+    assert.ok(EXT_AUTH_FIELDS.has(key), `extAuth.${key} is not a field of Envoy Gateway's ExtAuth`);
   assert.equal(extAuth.failOpen, false);
   const sent = arr(extAuth.headersToExtAuth, 'headersToExtAuth');
-  for (const needed of [...DECISION_HEADERS, ...METHOD_OVERRIDE_HEADERS]) assert.ok(sent.includes(needed), `sends ${needed}`);
-  assert.deepEqual(arr(at(policy, 'spec.targetRefs'), 'targetRefs').map((ref) => obj(ref, 'targetRef').kind), ['HTTPRoute']);
+  for (const needed of [...DECISION_HEADERS, ...METHOD_OVERRIDE_HEADERS])
+    assert.ok(sent.includes(needed), `sends ${needed}`);
+  assert.deepEqual(
+    arr(at(policy, 'spec.targetRefs'), 'targetRefs').map((ref) => obj(ref, 'targetRef').kind),
+    ['HTTPRoute'],
+  );
   return extAuth;
 }
 
-test('Envoy Gateway SecurityPolicy over gRPC: known fields, the Service\'s gRPC port, fails closed, sends what a decision reads', () => {
+test("Envoy Gateway SecurityPolicy over gRPC: known fields, the Service's gRPC port, fails closed, sends what a decision reads", () => {
   const extAuth = assertExtAuth(securityPolicy('kratos-ext-authz-grpc'));
   assert.equal(extAuth.http, undefined);
   assertBackend(obj(extAuth.grpc, 'grpc'), GRPC_EXT_AUTH_FIELDS, servicePort('grpc'));
 });
 
-test('Envoy Gateway SecurityPolicy over HTTP: the /ext-authz door on the Service\'s authz port, identity headers to the backend', () => {
+test("Envoy Gateway SecurityPolicy over HTTP: the /ext-authz door on the Service's authz port, identity headers to the backend", () => {
   const extAuth = assertExtAuth(securityPolicy('kratos-ext-authz-http'));
   assert.equal(extAuth.grpc, undefined);
   const http = obj(extAuth.http, 'http');
@@ -186,7 +242,20 @@ test('Envoy Gateway: a ReferenceGrant lets the policies in the app namespace rea
   const grant = gatewayDocuments.find((document) => document.kind === 'ReferenceGrant');
   assert.ok(grant);
   assert.equal(at(grant, 'metadata.namespace'), namespace);
-  const policyNamespaces = new Set(gatewayDocuments.filter((document) => document.kind === 'SecurityPolicy').map((document) => at(document, 'metadata.namespace')));
-  assert.deepEqual(arr(at(grant, 'spec.from'), 'from'), [...policyNamespaces].map((ns) => ({ group: 'gateway.envoyproxy.io', kind: 'SecurityPolicy', namespace: ns ?? null })));
-  assert.deepEqual(arr(at(grant, 'spec.to'), 'to'), [{ group: '', kind: 'Service', name: str(at(service, 'metadata.name'), 'Service name') }]);
+  const policyNamespaces = new Set(
+    gatewayDocuments
+      .filter((document) => document.kind === 'SecurityPolicy')
+      .map((document) => at(document, 'metadata.namespace')),
+  );
+  assert.deepEqual(
+    arr(at(grant, 'spec.from'), 'from'),
+    [...policyNamespaces].map((ns) => ({
+      group: 'gateway.envoyproxy.io',
+      kind: 'SecurityPolicy',
+      namespace: ns ?? null,
+    })),
+  );
+  assert.deepEqual(arr(at(grant, 'spec.to'), 'to'), [
+    { group: '', kind: 'Service', name: str(at(service, 'metadata.name'), 'Service name') },
+  ]);
 });

@@ -27,7 +27,19 @@ import { IstioOperator } from '@kubernetes-models/istio/install.istio.io/v1alpha
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { schemaProblems, type ModelClass } from '../support/manifest-schema';
-import { arr, at, isObject, type Json, type JsonObject, obj, portOf, projectRoot, protoDurationMs, readText, str } from '../support/project-files';
+import {
+  arr,
+  at,
+  isObject,
+  type Json,
+  type JsonObject,
+  obj,
+  portOf,
+  projectRoot,
+  protoDurationMs,
+  readText,
+  str,
+} from '../support/project-files';
 
 const deployDir = join(projectRoot, 'deploy');
 
@@ -60,7 +72,8 @@ function validateManifest(doc: Json): string[] {
   const key = kindKey(doc);
   if (key === KUSTOMIZATION) return []; // checked by its own test
   const Model = MODELS[key];
-  if (!Model) return [`unknown kind ${key}: add it to MODELS (with its kubernetes-models class) or fix apiVersion/kind`];
+  if (!Model)
+    return [`unknown kind ${key}: add it to MODELS (with its kubernetes-models class) or fix apiVersion/kind`];
   return schemaProblems(Model, doc, { open: OPEN_SCHEMA_KINDS.has(key) });
 }
 
@@ -95,7 +108,9 @@ function loadManifests(): Manifest[] {
 const manifests = loadManifests();
 
 function find(kind: string, name?: string): Manifest {
-  const found = manifests.filter((m) => m.doc.kind === kind && (name === undefined || at(m.doc, 'metadata.name') === name));
+  const found = manifests.filter(
+    (m) => m.doc.kind === kind && (name === undefined || at(m.doc, 'metadata.name') === name),
+  );
   assert.equal(found.length, 1, `exactly one ${kind}${name ? ` named ${name}` : ''} under deploy/`);
   return found[0] as Manifest;
 }
@@ -114,7 +129,9 @@ const configText = str(obj(configMap.data, 'ConfigMap data')['config.yaml'], 'Co
 const serviceConfig: Config = parseConfig(parseAllDocuments(configText)[0]?.toJS() as unknown, {});
 
 function containerPort(name: string): number {
-  const port = arr(container.ports, 'container ports').map((p) => obj(p, 'port')).find((p) => p.name === name);
+  const port = arr(container.ports, 'container ports')
+    .map((p) => obj(p, 'port'))
+    .find((p) => p.name === name);
   assert.ok(port, `container port ${name}`);
   return Number(port.containerPort);
 }
@@ -128,7 +145,9 @@ function extensionProvider(): JsonObject {
 // Istio's EnvoyExternalAuthorizationGrpcProvider (mesh/v1alpha1/config.proto), JSON names.
 const GRPC_PROVIDER_FIELDS: Record<string, (value: Json) => boolean> = {
   service: (v) => typeof v === 'string' && v.length > 0,
-  port: (v) => (typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536) || (typeof v === 'string' && /^\d{1,5}$/.test(v)),
+  port: (v) =>
+    (typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536) ||
+    (typeof v === 'string' && /^\d{1,5}$/.test(v)),
   timeout: (v) => typeof v === 'string' && /^\d+(\.\d{1,9})?s$/.test(v),
   failOpen: (v) => typeof v === 'boolean',
   clearRouteCache: (v) => typeof v === 'boolean',
@@ -142,12 +161,14 @@ function checkGrpcProvider(entry: JsonObject): string[] {
   for (const key of Object.keys(entry)) {
     if (key !== 'name' && key !== 'envoyExtAuthzGrpc') problems.push(`extensionProviders[]: unexpected key "${key}"`);
   }
-  if (typeof entry.name !== 'string' || entry.name === '') problems.push('extensionProviders[].name must be a non-empty string');
+  if (typeof entry.name !== 'string' || entry.name === '')
+    problems.push('extensionProviders[].name must be a non-empty string');
   const grpc = entry.envoyExtAuthzGrpc;
   if (!isObject(grpc)) return [...problems, 'extensionProviders[].envoyExtAuthzGrpc must be a mapping'];
   for (const [key, value] of Object.entries(grpc)) {
     const check = GRPC_PROVIDER_FIELDS[key];
-    if (!check) problems.push(`envoyExtAuthzGrpc: unknown field "${key}" (HTTP-provider fields are not valid for gRPC)`);
+    if (!check)
+      problems.push(`envoyExtAuthzGrpc: unknown field "${key}" (HTTP-provider fields are not valid for gRPC)`);
     else if (!check(value)) problems.push(`envoyExtAuthzGrpc.${key}: invalid value ${JSON.stringify(value)}`);
   }
   for (const required of ['service', 'port']) {
@@ -215,11 +236,12 @@ const brokenManifests: { name: string; doc: () => JsonObject; expect: RegExp }[]
   },
   {
     name: 'a Service with a misspelt appProtocol',
-    doc: () => mutated(k8sService, (s) => {
-      const port = obj(arr(obj(s.spec, 'spec').ports, 'ports')[0], 'port');
-      port.applicationProtocol = port.appProtocol ?? null;
-      delete port.appProtocol;
-    }),
+    doc: () =>
+      mutated(k8sService, (s) => {
+        const port = obj(arr(obj(s.spec, 'spec').ports, 'ports')[0], 'port');
+        port.applicationProtocol = port.appProtocol ?? null;
+        delete port.appProtocol;
+      }),
     expect: /\/spec\/ports\/0\/applicationProtocol: unknown field/,
   },
   {
@@ -287,16 +309,26 @@ test('negative: extension provider entries with a typo, a numeric statusOnError 
 
 test('kustomization.yaml lists every Kubernetes manifest and sets the namespace and image', () => {
   const dir = join(deployDir, 'kubernetes');
-  const listed = arr(kustomization.resources, 'resources').map((r) => str(r, 'resource')).sort();
-  const present = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
+  const listed = arr(kustomization.resources, 'resources')
+    .map((r) => str(r, 'resource'))
+    .sort();
+  const present = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml')
+    .sort();
   assert.deepEqual(listed, present);
   const namespace = find('Namespace').doc;
   assert.equal(kustomization.namespace, at(namespace, 'metadata.name'));
   const images = arr(kustomization.images, 'images').map((i) => obj(i, 'image'));
   const repository = str(container.image, 'container image').split(':')[0];
-  assert.ok(images.some((i) => i.name === repository), 'kustomize rewrites the container image');
+  assert.ok(
+    images.some((i) => i.name === repository),
+    'kustomize rewrites the container image',
+  );
   for (const key of Object.keys(kustomization)) {
-    assert.ok(['apiVersion', 'kind', 'namespace', 'labels', 'resources', 'images'].includes(key), `known kustomization key ${key}`);
+    assert.ok(
+      ['apiVersion', 'kind', 'namespace', 'labels', 'resources', 'images'].includes(key),
+      `known kustomization key ${key}`,
+    );
   }
 });
 
@@ -307,7 +339,7 @@ test('the Istio extension provider is a well-formed envoyExtAuthzGrpc entry', ()
 // ---------------------------------------------------------------------------------------------
 // Tests: cross-checks with the service configuration
 
-test('the ConfigMap\'s config.yaml is accepted by the service\'s own config parser', () => {
+test("the ConfigMap's config.yaml is accepted by the service's own config parser", () => {
   assert.doesNotThrow(() => parseConfig(parseAllDocuments(configText)[0]?.toJS() as unknown, {}));
 });
 
@@ -325,7 +357,10 @@ test('Deployment: native gRPC probes on the gRPC port, /readyz on the HTTP port'
   const grpcPort = portOf(serviceConfig.server.grpc_address);
   const httpPort = portOf(serviceConfig.server.http_address);
   assert.deepEqual(at(container, 'livenessProbe.grpc'), { port: grpcPort });
-  assert.deepEqual(at(container, 'readinessProbe.grpc'), { port: grpcPort, service: 'envoy.service.auth.v3.Authorization' });
+  assert.deepEqual(at(container, 'readinessProbe.grpc'), {
+    port: grpcPort,
+    service: 'envoy.service.auth.v3.Authorization',
+  });
   assert.deepEqual(at(container, 'startupProbe.httpGet'), { path: '/readyz', port: httpPort });
 });
 
@@ -336,7 +371,9 @@ test('Deployment: the ConfigMap is mounted where --config points', () => {
   const volumes = arr(podSpec.volumes, 'volumes').map((v) => obj(v, 'volume'));
   const configVolume = volumes.find((v) => at(v, 'configMap.name') === at(configMap, 'metadata.name'));
   assert.ok(configVolume, 'a volume from the ConfigMap');
-  const mount = arr(container.volumeMounts, 'volumeMounts').map((m) => obj(m, 'mount')).find((m) => m.name === configVolume.name);
+  const mount = arr(container.volumeMounts, 'volumeMounts')
+    .map((m) => obj(m, 'mount'))
+    .find((m) => m.name === configVolume.name);
   assert.ok(mount);
   assert.equal(mount.readOnly, true);
   const key = configPath.slice(str(mount.mountPath, 'mountPath').length + 1);
@@ -361,7 +398,10 @@ test('Deployment: the grace period covers the preStop sleep and server.shutdown_
   assert.equal(command[0], 'sleep');
   const sleepMs = Number(command[1]) * 1000;
   const graceMs = Number(podSpec.terminationGracePeriodSeconds) * 1000;
-  assert.ok(graceMs > sleepMs + serviceConfig.server.shutdown_timeout, `${graceMs} > ${sleepMs} + ${serviceConfig.server.shutdown_timeout}`);
+  assert.ok(
+    graceMs > sleepMs + serviceConfig.server.shutdown_timeout,
+    `${graceMs} > ${sleepMs} + ${serviceConfig.server.shutdown_timeout}`,
+  );
 });
 
 test('Service and PodDisruptionBudget select the Deployment pods; gRPC port has appProtocol grpc', () => {
@@ -370,16 +410,23 @@ test('Service and PodDisruptionBudget select the Deployment pods; gRPC port has 
   assert.ok(selects(obj(at(k8sService, 'spec.selector'), 'service selector')));
   const pdb = find('PodDisruptionBudget').doc;
   assert.ok(selects(obj(at(pdb, 'spec.selector.matchLabels'), 'pdb selector')));
-  assert.ok(Number(at(pdb, 'spec.minAvailable')) < Number(at(deployment, 'spec.replicas')), 'a voluntary eviction is possible');
+  assert.ok(
+    Number(at(pdb, 'spec.minAvailable')) < Number(at(deployment, 'spec.replicas')),
+    'a voluntary eviction is possible',
+  );
 
-  const grpcPort = arr(at(k8sService, 'spec.ports'), 'service ports').map((p) => obj(p, 'port')).find((p) => p.name === 'grpc');
+  const grpcPort = arr(at(k8sService, 'spec.ports'), 'service ports')
+    .map((p) => obj(p, 'port'))
+    .find((p) => p.name === 'grpc');
   assert.ok(grpcPort);
   assert.equal(grpcPort.appProtocol, 'grpc');
   assert.equal(grpcPort.port, portOf(serviceConfig.server.grpc_address));
   assert.equal(grpcPort.targetPort, 'grpc');
   assert.equal(containerPort(str(grpcPort.targetPort, 'targetPort')), portOf(serviceConfig.server.grpc_address));
 
-  const authzPort = arr(at(k8sService, 'spec.ports'), 'service ports').map((p) => obj(p, 'port')).find((p) => p.name === 'http-authz');
+  const authzPort = arr(at(k8sService, 'spec.ports'), 'service ports')
+    .map((p) => obj(p, 'port'))
+    .find((p) => p.name === 'http-authz');
   assert.ok(authzPort, 'the HTTP front doors are reachable through the Service');
   assert.equal(containerPort(str(authzPort.targetPort, 'targetPort')), portOf(serviceConfig.server.http_authz_address));
 });
@@ -389,7 +436,9 @@ test('Istio provider: points at the Service, fails closed with 503, timeout cove
   const grpc = obj(provider.envoyExtAuthzGrpc, 'envoyExtAuthzGrpc');
   const namespace = str(kustomization.namespace, 'kustomization namespace');
   assert.equal(grpc.service, `${String(at(k8sService, 'metadata.name'))}.${namespace}.svc.cluster.local`);
-  const servicePort = arr(at(k8sService, 'spec.ports'), 'service ports').map((p) => obj(p, 'port')).find((p) => p.name === 'grpc');
+  const servicePort = arr(at(k8sService, 'spec.ports'), 'service ports')
+    .map((p) => obj(p, 'port'))
+    .find((p) => p.name === 'grpc');
   assert.equal(Number(grpc.port), servicePort?.port);
   assert.equal(grpc.failOpen, false);
   assert.equal(grpc.statusOnError, '503');
@@ -412,7 +461,10 @@ test('AuthorizationPolicy: CUSTOM action with the registered provider; Kratos pa
 test('NetworkPolicy: selects the Deployment pods; the gRPC and HTTP-authz ports only from the proxy, the ops port from Prometheus', () => {
   const podLabels = obj(at(deployment, 'spec.template.metadata.labels'), 'pod labels');
   const selector = obj(at(networkPolicy, 'spec.podSelector.matchLabels'), 'podSelector');
-  assert.ok(Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => podLabels[k] === v), 'selects the authorizer pods');
+  assert.ok(
+    Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => podLabels[k] === v),
+    'selects the authorizer pods',
+  );
   assert.deepEqual(at(networkPolicy, 'spec.policyTypes'), ['Ingress']);
   const rules = arr(at(networkPolicy, 'spec.ingress'), 'ingress').map((r) => obj(r, 'ingress rule'));
   const portsOf = (rule: JsonObject) => arr(rule.ports, 'ports').map((p) => obj(p, 'port').port);
@@ -423,17 +475,35 @@ test('NetworkPolicy: selects the Deployment pods; the gRPC and HTTP-authz ports 
     assert.ok(peers.length > 0, 'every rule names its peers');
     for (const peer of peers) {
       assert.ok(!('ipBlock' in peer), 'peers are chosen by label, not address');
-      assert.ok(Object.keys(obj(at(peer, 'namespaceSelector.matchLabels'), 'namespaceSelector')).length > 0, 'each peer names its namespace');
+      assert.ok(
+        Object.keys(obj(at(peer, 'namespaceSelector.matchLabels'), 'namespaceSelector')).length > 0,
+        'each peer names its namespace',
+      );
     }
-    for (const port of portsOf(rule)) assert.ok(typeof port === 'number' || containerPortNames.includes(port), `port ${String(port)} is a container port`);
+    for (const port of portsOf(rule))
+      assert.ok(
+        typeof port === 'number' || containerPortNames.includes(port),
+        `port ${String(port)} is a container port`,
+      );
   }
   const admitting = (port: string) => rules.filter((rule) => portsOf(rule).includes(port));
   for (const port of ['grpc', 'http-authz']) {
     assert.equal(admitting(port).length, 1, `one rule admits ${port}`);
-    for (const peer of arr(admitting(port)[0]?.from, 'from')) assert.ok(Object.keys(obj(at(obj(peer, 'peer'), 'podSelector.matchLabels'), 'podSelector')).length > 0, `${port}: only the proxy's pods, not whole namespaces`);
+    for (const peer of arr(admitting(port)[0]?.from, 'from'))
+      assert.ok(
+        Object.keys(obj(at(obj(peer, 'peer'), 'podSelector.matchLabels'), 'podSelector')).length > 0,
+        `${port}: only the proxy's pods, not whole namespaces`,
+      );
   }
   const metrics = admitting('http-metrics');
   assert.equal(metrics.length, 1);
-  assert.ok(!portsOf(metrics[0] as JsonObject).some((port) => port === 'grpc' || port === 'http-authz'), 'Prometheus does not reach the decision ports');
-  assert.deepEqual(containerPortNames.filter((name) => admitting(String(name)).length === 0), [], 'every container port is admitted from somewhere');
+  assert.ok(
+    !portsOf(metrics[0] as JsonObject).some((port) => port === 'grpc' || port === 'http-authz'),
+    'Prometheus does not reach the decision ports',
+  );
+  assert.deepEqual(
+    containerPortNames.filter((name) => admitting(String(name)).length === 0),
+    [],
+    'every container port is admitted from somewhere',
+  );
 });

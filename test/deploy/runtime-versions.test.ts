@@ -20,7 +20,10 @@ test('the compose demo and the e2e containers run the newest pinned Kratos', () 
 test('one Node major: the Dockerfile base, the demo services, engines, @types/node and .ci/run', () => {
   const base = /^ARG NODE_IMAGE=node:(\S+)$/m.exec(readText('Dockerfile'))?.[1];
   assert.ok(base, 'the Dockerfile names its Node image');
-  const pkg = JSON.parse(readText('package.json')) as { engines: { node: string }; devDependencies: Record<string, string> };
+  const pkg = JSON.parse(readText('package.json')) as {
+    engines: { node: string };
+    devDependencies: Record<string, string>;
+  };
   const major = majorOf(base);
   assert.equal(major % 2, 0, 'an even (LTS) Node major');
   assert.equal(pkg.engines.node, `>=${major}`);

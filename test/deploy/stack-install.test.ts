@@ -38,7 +38,9 @@ esac
 `;
 
 function archiveEntries(): ArchiveEntry[] {
-  const parsed = JSON.parse(readFileSync(join(projectRoot, 'stack', 'versions.json'), 'utf8')) as { kratos: Array<{ from: string }> };
+  const parsed = JSON.parse(readFileSync(join(projectRoot, 'stack', 'versions.json'), 'utf8')) as {
+    kratos: Array<{ from: string }>;
+  };
   return parsed.kratos.filter((entry): entry is ArchiveEntry => entry.from === 'archive');
 }
 
@@ -64,22 +66,35 @@ function sandbox(cachedArchiveBuilds: boolean): Sandbox {
   };
   for (const version of pinnedVersions().envoy) cacheEntry(`envoy-${version}`, 'envoy', { version });
   if (cachedArchiveBuilds) {
-    for (const k of archiveEntries()) cacheEntry(`kratos-${k.version}-${k.sha256.slice(0, 16)}`, 'kratos', { version: k.version, sha256: k.sha256 });
+    for (const k of archiveEntries())
+      cacheEntry(`kratos-${k.version}-${k.sha256.slice(0, 16)}`, 'kratos', { version: k.version, sha256: k.sha256 });
   }
   const log = join(dir, 'builds.log');
   writeFileSync(log, '');
   mkdirSync(join(dir, 'archives'));
   return {
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, XDG_CACHE_HOME: join(dir, 'cache'), FAKE_GO_LOG: log, STACK_ARCHIVE_DIR: join(dir, 'archives') },
+    env: {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH ?? ''}`,
+      XDG_CACHE_HOME: join(dir, 'cache'),
+      FAKE_GO_LOG: log,
+      STACK_ARCHIVE_DIR: join(dir, 'archives'),
+    },
     cache,
-    builds: () => readFileSync(log, 'utf8').split('\n').filter((line) => line !== ''),
+    builds: () =>
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => line !== ''),
     done: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
 function install(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(projectRoot, 'scripts', 'stack-install.mjs'), '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(projectRoot, 'scripts', 'stack-install.mjs'), '--json'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -113,7 +128,12 @@ describe('scripts/stack-install.mjs', () => {
       assert.ok(archive, 'stack/versions.json pins an archive-built Kratos');
       assert.equal(result.code, 1);
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
-      assert.match(result.stderr, new RegExp(`^stack:install: kratos ${archive.version}: source archive ${archive.archive} not found in .*archives \\(set STACK_ARCHIVE_DIR`));
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `^stack:install: kratos ${archive.version}: source archive ${archive.archive} not found in .*archives \\(set STACK_ARCHIVE_DIR`,
+        ),
+      );
       assert.deepEqual(box.builds(), []);
     } finally {
       box.done();
@@ -129,7 +149,12 @@ describe('scripts/stack-install.mjs', () => {
       const result = await install(box.env);
       assert.equal(result.code, 1);
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
-      assert.match(result.stderr, new RegExp(`has sha256 [0-9a-f]{64}, not the pinned ${archive.sha256}: altered or the wrong file, refusing to build it\\n$`));
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `has sha256 [0-9a-f]{64}, not the pinned ${archive.sha256}: altered or the wrong file, refusing to build it\\n$`,
+        ),
+      );
       assert.deepEqual(box.builds(), []);
     } finally {
       box.done();

@@ -6,7 +6,18 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '../../src/config/load';
-import { arr, at, type Json, type JsonObject, obj, portOf, projectRoot, readText, readYaml, str } from '../support/project-files';
+import {
+  arr,
+  at,
+  type Json,
+  type JsonObject,
+  obj,
+  portOf,
+  projectRoot,
+  readText,
+  readYaml,
+  str,
+} from '../support/project-files';
 
 const serviceConfigYaml = readYaml('envoy/config.yaml');
 const kratosConfig = readYaml('envoy/kratos/kratos.yml');
@@ -22,9 +33,15 @@ function envoyClusterHosts(): Map<string, { host: string; port: number }> {
   const result = new Map<string, { host: string; port: number }>();
   for (const c of arr(at(envoyConfig, 'static_resources.clusters'), 'clusters')) {
     const cluster = obj(c, 'cluster');
-    const lb = arr(obj(arr(at(cluster, 'load_assignment.endpoints'), 'endpoints')[0], 'endpoints[0]').lb_endpoints, 'lb_endpoints');
+    const lb = arr(
+      obj(arr(at(cluster, 'load_assignment.endpoints'), 'endpoints')[0], 'endpoints[0]').lb_endpoints,
+      'lb_endpoints',
+    );
     const socket = obj(at(obj(lb[0], 'lb_endpoint'), 'endpoint.address.socket_address'), 'socket_address');
-    result.set(str(cluster.name, 'cluster name'), { host: str(socket.address, 'address'), port: Number(socket.port_value) });
+    result.set(str(cluster.name, 'cluster name'), {
+      host: str(socket.address, 'address'),
+      port: Number(socket.port_value),
+    });
   }
   return result;
 }
@@ -32,7 +49,7 @@ function envoyClusterHosts(): Map<string, { host: string; port: number }> {
 // ---------------------------------------------------------------------------------------------
 // envoy/config.yaml
 
-test('envoy/config.yaml is accepted by the service\'s own config parser', () => {
+test("envoy/config.yaml is accepted by the service's own config parser", () => {
   try {
     parseConfig(serviceConfigYaml, {});
   } catch (error) {
@@ -69,8 +86,14 @@ test('kratos.yml agrees with envoy/config.yaml (cookie name, public URL, return 
   const config = parseConfig(serviceConfigYaml, {});
   assert.equal(at(kratosConfig, 'session.cookie.name') ?? 'ory_kratos_session', config.kratos.session_cookie);
   const baseUrl = new URL(str(at(kratosConfig, 'serve.public.base_url'), 'serve.public.base_url'));
-  assert.equal(baseUrl.origin, new URL(config.kratos.browser_url).origin, 'Kratos is public where the service sends browsers');
-  const allowed = arr(at(kratosConfig, 'selfservice.allowed_return_urls'), 'allowed_return_urls').map((u) => new URL(str(u, 'url')).origin);
+  assert.equal(
+    baseUrl.origin,
+    new URL(config.kratos.browser_url).origin,
+    'Kratos is public where the service sends browsers',
+  );
+  const allowed = arr(at(kratosConfig, 'selfservice.allowed_return_urls'), 'allowed_return_urls').map(
+    (u) => new URL(str(u, 'url')).origin,
+  );
   assert.ok(allowed.includes(baseUrl.origin), 'return_to URLs of the app origin are allowed');
   assert.equal(at(kratosConfig, 'selfservice.methods.code.mfa_enabled') ?? false, config.kratos.code_mfa_enabled);
 });
@@ -128,13 +151,17 @@ test('compose: images are pinned to exact versions', () => {
 });
 
 test('compose: mounted files exist and land where the containers read them', () => {
-  const mounts = Object.values(services).flatMap((s) => (Array.isArray(obj(s, 'service').volumes) ? arr(obj(s, 'service').volumes, 'volumes') : []));
+  const mounts = Object.values(services).flatMap((s) =>
+    Array.isArray(obj(s, 'service').volumes) ? arr(obj(s, 'service').volumes, 'volumes') : [],
+  );
   for (const mount of mounts) {
     const source = str(mount, 'volume').split(':')[0] ?? '';
     if (!source.startsWith('.')) continue; // named volume
     assert.ok(existsSync(join(projectRoot, 'envoy', source)), `${source} exists`);
   }
-  assert.ok(arr(service('ext-authz').volumes, 'volumes').includes('./config.yaml:/etc/kratos-ext-authz/config.yaml:ro'));
+  assert.ok(
+    arr(service('ext-authz').volumes, 'volumes').includes('./config.yaml:/etc/kratos-ext-authz/config.yaml:ro'),
+  );
   assert.ok(arr(service('envoy').volumes, 'volumes').includes('./envoy.yaml:/etc/envoy/envoy.yaml:ro'));
   assert.ok(arr(service('kratos').volumes, 'volumes').includes('./kratos:/etc/config/kratos:ro'));
   assert.deepEqual(service('envoy').ports, ['127.0.0.1:8080:8080']);
@@ -161,13 +188,19 @@ const finalStage = instructions.slice(instructions.map((l) => l.startsWith('FROM
 
 test('Dockerfile: multi-stage, production dependencies only in the final image', () => {
   assert.ok(instructions.filter((l) => l.startsWith('FROM ')).length >= 2, 'multi-stage');
-  assert.ok(instructions.some((l) => /npm ci .*--omit=dev/.test(l)), 'npm ci --omit=dev');
+  assert.ok(
+    instructions.some((l) => /npm ci .*--omit=dev/.test(l)),
+    'npm ci --omit=dev',
+  );
   const copiedFromStages = finalStage.filter((l) => l.startsWith('COPY --from='));
   assert.ok(copiedFromStages.some((l) => /node_modules/.test(l)));
   assert.ok(copiedFromStages.some((l) => /dist\/src/.test(l)));
   // The Check messages have their own codec: nothing reads a .proto file at runtime.
   assert.ok(!finalStage.some((l) => /proto/.test(l)), 'the runtime ships no .proto files');
-  assert.ok(finalStage.some((l) => /^COPY package\.json /.test(l)), 'package.json says the compiled files are CommonJS');
+  assert.ok(
+    finalStage.some((l) => /^COPY package\.json /.test(l)),
+    'package.json says the compiled files are CommonJS',
+  );
 });
 
 test('Dockerfile: non-root, node is PID 1 (exec form), ports 9191/9192/9193, health check', () => {

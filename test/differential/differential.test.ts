@@ -41,7 +41,8 @@ describe(`differential: every proxy × every app, seed ${SEED}, ${BUDGET} varian
     harness = await startHarness({ config: serviceConfig() });
     jwks = (await fetchJwks(harness.service.httpPort)).keys;
     dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-differential-'));
-    for (const framework of FRAMEWORKS) if (upstreamUnavailable(framework) === undefined) upstreams.set(framework, await startUpstream(framework));
+    for (const framework of FRAMEWORKS)
+      if (upstreamUnavailable(framework) === undefined) upstreams.set(framework, await startUpstream(framework));
   });
 
   after(async () => {
@@ -60,11 +61,19 @@ describe(`differential: every proxy × every app, seed ${SEED}, ${BUDGET} varian
         assert.ok(upstream, `the ${framework} app runs`);
         const port = await freePort();
         assert.ok(harness.service.httpAuthzPort);
-        const ports = { grpc: harness.service.grpcPort, httpAuthz: harness.service.httpAuthzPort, kratosPublic: Number(new URL(harness.emulator.publicUrl).port), app: upstream.port, proxy: port };
+        const ports = {
+          grpc: harness.service.grpcPort,
+          httpAuthz: harness.service.httpAuthzPort,
+          kratosPublic: Number(new URL(harness.emulator.publicUrl).port),
+          app: upstream.port,
+          proxy: port,
+        };
         const proxyDir = join(dir, `${proxy.name}-${framework}`);
         mkdirSync(proxyDir, { recursive: true });
         const running = await proxy.start(ports, proxyDir);
-        const replayed = corpus.map((entry) => entry.variant).filter((variant) => proxy.http2 || variant.protocol === 'http1');
+        const replayed = corpus
+          .map((entry) => entry.variant)
+          .filter((variant) => proxy.http2 || variant.protocol === 'http1');
         const seeded = sampleVariants(SEED * 100 + proxyIndex * 10 + frameworkIndex, BUDGET, proxy.http2);
         let outcomes: Outcome[];
         try {
@@ -74,9 +83,16 @@ describe(`differential: every proxy × every app, seed ${SEED}, ${BUDGET} varian
         }
         for (const line of summary(outcomes, replayed.length)) t.diagnostic(line);
         const failing = outcomes.filter((outcome) => outcome.violations.length > 0);
-        for (const { violations, variant } of failing) if (variant) found.push({ note: `${proxy.name} → ${framework}: ${violations.map((v) => `${v.kind}: ${v.detail}`).join('; ')}`, variant });
+        for (const { violations, variant } of failing)
+          if (variant)
+            found.push({
+              note: `${proxy.name} → ${framework}: ${violations.map((v) => `${v.kind}: ${v.detail}`).join('; ')}`,
+              variant,
+            });
         assert.deepEqual(
-          failing.map((outcome) => ({ violations: outcome.violations, status: outcome.status, variant: outcome.variant })).slice(0, 8),
+          failing
+            .map((outcome) => ({ violations: outcome.violations, status: outcome.status, variant: outcome.variant }))
+            .slice(0, 8),
           [],
           `${failing.length} of ${outcomes.length} variants found something through ${proxy.name} → ${framework}`,
         );

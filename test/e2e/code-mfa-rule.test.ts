@@ -24,7 +24,9 @@ const DEFAULT_SCHEMA = join(projectRoot, 'envoy', 'kratos', 'identity.schema.jso
 
 /** The demo schema without the email's code identifier: such an identity has no code address. */
 function schemaWithoutCodeAddress(): string {
-  const schema = JSON.parse(readFileSync(DEFAULT_SCHEMA, 'utf8')) as { properties: { traits: { properties: { email: { 'ory.sh/kratos': { credentials: Record<string, unknown> } } } } } };
+  const schema = JSON.parse(readFileSync(DEFAULT_SCHEMA, 'utf8')) as {
+    properties: { traits: { properties: { email: { 'ory.sh/kratos': { credentials: Record<string, unknown> } } } } };
+  };
   delete schema.properties.traits.properties.email['ory.sh/kratos'].credentials.code;
   return `base64://${Buffer.from(JSON.stringify(schema)).toString('base64')}`;
 }
@@ -55,41 +57,54 @@ async function aal1Cookie(stack: Stack, schema: 'default' | 'no-code-address'): 
   return jar;
 }
 
-test('code MFA: the service and Kratos whoami (required_aal: highest_available) agree, per Kratos version', { timeout: 15 * 60_000 }, async (t) => {
-  for (const factory of await stackFactories(t)) {
-    const envoy = factory.envoyVersions.at(-1);
-    assert.ok(envoy);
-    const expectedRule = factory.kratosVersion === 'v1.3.1' ? 'every_identity' : 'code_address';
-    for (const codeMfa of [true, false]) {
-      const plan = factory.plan(envoy, {
-        name: `code MFA ${codeMfa ? 'on' : 'off'}, a schema without a code address`,
-        kratosOverrides: kratosOverrides(),
-        kratosEnv: { SELFSERVICE_METHODS_CODE_MFA_ENABLED: String(codeMfa) },
-        serviceOverrides: { kratos: { code_mfa_enabled: codeMfa } },
-      });
-      await t.test(plan.description, () =>
-        withStack(plan, async (stack) => {
-          const started = (stack.logs.get(EXT_AUTHZ) ?? []).find((line) => line.includes('"code_mfa_rule"'));
-          assert.ok(started, 'the service logs the code-MFA rule at start');
-          assert.match(started, new RegExp(`"kratos_version":"${factory.kratosVersion}".*"code_mfa_rule":"${expectedRule}"`));
-          // Kratos's own verdict: a second Kratos on the same database, whoami at highest_available.
-          const oracle = await stack.startTwinKratos({ SESSION_WHOAMI_REQUIRED_AAL: 'highest_available' });
-          const verdicts: string[] = [];
-          for (const schema of ['default', 'no-code-address'] as const) {
-            const jar = await aal1Cookie(stack, schema);
-            const service = await send(`${stack.baseUrl}/app/code-mfa`, { headers: API, jar });
-            const cookie = jar.get(SESSION_COOKIE);
-            assert.ok(cookie);
-            const own = await send(`${oracle}/sessions/whoami`, { headers: { ...API, cookie: `${SESSION_COOKIE}=${cookie}` } });
-            verdicts.push(`${schema}: service ${service.status}, Kratos whoami ${own.status}`);
-            assert.ok([200, 403].includes(service.status), `${schema}: service ${service.status} ${service.text}`);
-            assert.ok([200, 403].includes(own.status), `${schema}: Kratos ${own.status} ${own.text}`);
-            assert.equal(service.status, own.status, `${schema}: the service answered ${service.status}, Kratos's own whoami ${own.status}`);
-          }
-          t.diagnostic(`${plan.description}: ${verdicts.join('; ')}`);
-          return true;
-        }),
-      );
+test(
+  'code MFA: the service and Kratos whoami (required_aal: highest_available) agree, per Kratos version',
+  { timeout: 15 * 60_000 },
+  async (t) => {
+    for (const factory of await stackFactories(t)) {
+      const envoy = factory.envoyVersions.at(-1);
+      assert.ok(envoy);
+      const expectedRule = factory.kratosVersion === 'v1.3.1' ? 'every_identity' : 'code_address';
+      for (const codeMfa of [true, false]) {
+        const plan = factory.plan(envoy, {
+          name: `code MFA ${codeMfa ? 'on' : 'off'}, a schema without a code address`,
+          kratosOverrides: kratosOverrides(),
+          kratosEnv: { SELFSERVICE_METHODS_CODE_MFA_ENABLED: String(codeMfa) },
+          serviceOverrides: { kratos: { code_mfa_enabled: codeMfa } },
+        });
+        await t.test(plan.description, () =>
+          withStack(plan, async (stack) => {
+            const started = (stack.logs.get(EXT_AUTHZ) ?? []).find((line) => line.includes('"code_mfa_rule"'));
+            assert.ok(started, 'the service logs the code-MFA rule at start');
+            assert.match(
+              started,
+              new RegExp(`"kratos_version":"${factory.kratosVersion}".*"code_mfa_rule":"${expectedRule}"`),
+            );
+            // Kratos's own verdict: a second Kratos on the same database, whoami at highest_available.
+            const oracle = await stack.startTwinKratos({ SESSION_WHOAMI_REQUIRED_AAL: 'highest_available' });
+            const verdicts: string[] = [];
+            for (const schema of ['default', 'no-code-address'] as const) {
+              const jar = await aal1Cookie(stack, schema);
+              const service = await send(`${stack.baseUrl}/app/code-mfa`, { headers: API, jar });
+              const cookie = jar.get(SESSION_COOKIE);
+              assert.ok(cookie);
+              const own = await send(`${oracle}/sessions/whoami`, {
+                headers: { ...API, cookie: `${SESSION_COOKIE}=${cookie}` },
+              });
+              verdicts.push(`${schema}: service ${service.status}, Kratos whoami ${own.status}`);
+              assert.ok([200, 403].includes(service.status), `${schema}: service ${service.status} ${service.text}`);
+              assert.ok([200, 403].includes(own.status), `${schema}: Kratos ${own.status} ${own.text}`);
+              assert.equal(
+                service.status,
+                own.status,
+                `${schema}: the service answered ${service.status}, Kratos's own whoami ${own.status}`,
+              );
+            }
+            t.diagnostic(`${plan.description}: ${verdicts.join('; ')}`);
+            return true;
+          }),
+        );
+      }
     }
-  }
-});
+  },
+);

@@ -45,7 +45,12 @@ function whoIs(fixture: Fixture, identityId: unknown): string {
 
 async function whoami(fixture: Fixture, headers: HeaderMap): Promise<WhoamiView> {
   const sent = await send(`${fixture.publicUrl}/sessions/whoami`, { headers: { ...API, ...headers } });
-  if (sent.status !== 200) return { status: sent.status, errorId: field(sent.json, 'error', 'id'), errorCode: field(sent.json, 'error', 'code') };
+  if (sent.status !== 200)
+    return {
+      status: sent.status,
+      errorId: field(sent.json, 'error', 'id'),
+      errorCode: field(sent.json, 'error', 'code'),
+    };
   return {
     status: 200,
     who: whoIs(fixture, field(sent.json, 'identity', 'id')),
@@ -65,8 +70,14 @@ function whoamiCases(f: Fixture, requiredAal: RequiredAal): [string, HeaderMap][
     ['undecodable cookie', { cookie: `${SESSION_COOKIE}=garbage` }],
     ['revoked token', { 'x-session-token': f.tokens.revoked }],
     ['token of a deactivated identity', { 'x-session-token': f.tokens.inactive }],
-    ['token B aal1 + cookie A: precedence', { 'x-session-token': f.tokens.Baal1, cookie: `${SESSION_COOKIE}=${f.cookieA}` }],
-    ['X-Session-Token A + Bearer B: precedence', { 'x-session-token': f.tokens.A, authorization: `Bearer ${f.tokens.Baal1}` }],
+    [
+      'token B aal1 + cookie A: precedence',
+      { 'x-session-token': f.tokens.Baal1, cookie: `${SESSION_COOKIE}=${f.cookieA}` },
+    ],
+    [
+      'X-Session-Token A + Bearer B: precedence',
+      { 'x-session-token': f.tokens.A, authorization: `Bearer ${f.tokens.Baal1}` },
+    ],
     ['token B at aal1 (aal2 available)', { 'x-session-token': f.tokens.Baal1 }],
     ['token B at aal2', { 'x-session-token': f.tokens.Baal2 }],
     ['token A + an undecodable cookie', { 'x-session-token': f.tokens.A, cookie: `${SESSION_COOKIE}=garbage` }],
@@ -77,7 +88,12 @@ function whoamiCases(f: Fixture, requiredAal: RequiredAal): [string, HeaderMap][
 /** The admin identity as the product reads it: credential types, and which carry a config. */
 async function adminIdentity(fixture: Fixture, id: string, query: string): Promise<unknown> {
   const sent = await send(`${fixture.adminUrl}/admin/identities/${encodeURIComponent(id)}${query}`, { headers: API });
-  if (sent.status !== 200) return { status: sent.status, errorId: field(sent.json, 'error', 'id'), errorCode: field(sent.json, 'error', 'code') };
+  if (sent.status !== 200)
+    return {
+      status: sent.status,
+      errorId: field(sent.json, 'error', 'id'),
+      errorCode: field(sent.json, 'error', 'code'),
+    };
   const credentials = field(sent.json, 'credentials');
   const view: Record<string, unknown> = {};
   if (isRecord(credentials)) {
@@ -86,7 +102,9 @@ async function adminIdentity(fixture: Fixture, id: string, query: string): Promi
       const addresses = field(config, 'addresses');
       view[type] = {
         config: config === undefined || config === null ? 'absent' : 'present',
-        addresses: Array.isArray(addresses) ? addresses.map((a) => `${String(field(a, 'channel'))}:${field(a, 'address') === undefined ? '?' : 'set'}`) : undefined,
+        addresses: Array.isArray(addresses)
+          ? addresses.map((a) => `${String(field(a, 'channel'))}:${field(a, 'address') === undefined ? '?' : 'set'}`)
+          : undefined,
       };
     }
   }
@@ -103,7 +121,11 @@ async function realFixture(base: string, publicUrl: string, adminUrl: string): P
   await enrolTotp(base, b.token, async (secret) => (await freshTotp(secret, undefined)).code);
   const bAal1 = await apiPasswordLogin(base, emailB, password);
   const revoked = await apiPasswordLogin(base, emailA, password);
-  const logout = await send(`${base}/self-service/logout/api`, { method: 'DELETE', headers: API, body: { session_token: revoked.token } });
+  const logout = await send(`${base}/self-service/logout/api`, {
+    method: 'DELETE',
+    headers: API,
+    body: { session_token: revoked.token },
+  });
   assert.equal(logout.status, 204, `logout/api: HTTP ${logout.status} ${logout.text}`);
   // A third identity, logged in and then deactivated through the admin API.
   const c = await registerWithPassword(base, `c-${randomUUID()}@example.com`, password);
@@ -139,7 +161,10 @@ function emulatorFixture(emulator: KratosEmulator): Fixture {
   const A = emulator.addIdentity({ traits: { email: emailA }, credentials: schemaCredentials(emailA) });
   const B = emulator.addIdentity({
     traits: { email: emailB },
-    credentials: { ...schemaCredentials(emailB), totp: { totp_url: `otpauth://totp/demo:${emailB}?secret=JBSWY3DPEHPK3PXP` } },
+    credentials: {
+      ...schemaCredentials(emailB),
+      totp: { totp_url: `otpauth://totp/demo:${emailB}?secret=JBSWY3DPEHPK3PXP` },
+    },
   });
   const aal1 = [{ method: 'password', aal: 'aal1' as const }];
   const a: CreatedSession = emulator.createSession(A, { methods: aal1 });
@@ -163,7 +188,9 @@ function emulatorFixture(emulator: KratosEmulator): Fixture {
 /** A Set-Cookie line's shape: its name and attributes, the values only of Path and SameSite. */
 function cookieShape(line: string): string {
   const [pair = '', ...attributes] = line.split(';').map((part) => part.trim());
-  const shown = attributes.map((attribute) => (/^(Path|SameSite)=/i.test(attribute) ? attribute : (attribute.split('=')[0] ?? '')));
+  const shown = attributes.map((attribute) =>
+    /^(Path|SameSite)=/i.test(attribute) ? attribute : (attribute.split('=')[0] ?? ''),
+  );
   return [pair.slice(0, pair.indexOf('=')), ...shown].join('; ');
 }
 
@@ -172,14 +199,20 @@ function cookieShape(line: string): string {
  * case, which it would otherwise change), then whoami with the old cookie and with the new one.
  */
 async function extendView(fixture: Fixture): Promise<unknown> {
-  const cookieLines = (sent: Sent) => sent.headers.getSetCookie().filter((line) => line.startsWith(`${SESSION_COOKIE}=`));
+  const cookieLines = (sent: Sent) =>
+    sent.headers.getSetCookie().filter((line) => line.startsWith(`${SESSION_COOKIE}=`));
   const old = { ...API, cookie: `${SESSION_COOKIE}=${fixture.cookieA}` };
   const before = await send(`${fixture.publicUrl}/sessions/whoami`, { headers: old });
-  const extended = await send(`${fixture.adminUrl}/admin/sessions/${encodeURIComponent(stringField(before.json, 'id'))}/extend`, { method: 'PATCH', headers: API });
+  const extended = await send(
+    `${fixture.adminUrl}/admin/sessions/${encodeURIComponent(stringField(before.json, 'id'))}/extend`,
+    { method: 'PATCH', headers: API },
+  );
   const after = await send(`${fixture.publicUrl}/sessions/whoami`, { headers: old });
   const renewed = cookieLines(after);
   const line = renewed[0] ?? '';
-  const fresh = await send(`${fixture.publicUrl}/sessions/whoami`, { headers: { ...API, cookie: line.split(';')[0] ?? '' } });
+  const fresh = await send(`${fixture.publicUrl}/sessions/whoami`, {
+    headers: { ...API, cookie: line.split(';')[0] ?? '' },
+  });
   return {
     before: cookieLines(before).length,
     extend: [extended.status, field(extended.json, 'id') === field(before.json, 'id')],
@@ -199,7 +232,8 @@ async function compare(t: TestContext, real: Fixture, emulated: Fixture, require
     statuses.add(expected.status);
     t.diagnostic(`real whoami ${name}: ${JSON.stringify(expected)}`);
     const got = await whoami(emulated, emulatedCases[index]?.[1] ?? {});
-    if (JSON.stringify(expected) !== JSON.stringify(got)) differences.push(`whoami ${name}: real ${JSON.stringify(expected)}, emulator ${JSON.stringify(got)}`);
+    if (JSON.stringify(expected) !== JSON.stringify(got))
+      differences.push(`whoami ${name}: real ${JSON.stringify(expected)}, emulator ${JSON.stringify(got)}`);
   }
   for (const [name, query] of [
     ['include_credential=webauthn&code', '?include_credential=webauthn&include_credential=code'],
@@ -210,43 +244,64 @@ async function compare(t: TestContext, real: Fixture, emulated: Fixture, require
       const expected = await adminIdentity(real, real.identities[role], query);
       t.diagnostic(`real admin identity ${role} ${name}: ${JSON.stringify(expected)}`);
       const got = await adminIdentity(emulated, emulated.identities[role], query);
-      if (JSON.stringify(expected) !== JSON.stringify(got)) differences.push(`admin identity ${role} ${name}: real ${JSON.stringify(expected)}, emulator ${JSON.stringify(got)}`);
+      if (JSON.stringify(expected) !== JSON.stringify(got))
+        differences.push(
+          `admin identity ${role} ${name}: real ${JSON.stringify(expected)}, emulator ${JSON.stringify(got)}`,
+        );
     }
   }
   const missing = await adminIdentity(real, randomUUID(), '');
   const missingEmulated = await adminIdentity(emulated, randomUUID(), '');
-  if (JSON.stringify(missing) !== JSON.stringify(missingEmulated)) differences.push(`admin identity unknown id: real ${JSON.stringify(missing)}, emulator ${JSON.stringify(missingEmulated)}`);
+  if (JSON.stringify(missing) !== JSON.stringify(missingEmulated))
+    differences.push(
+      `admin identity unknown id: real ${JSON.stringify(missing)}, emulator ${JSON.stringify(missingEmulated)}`,
+    );
   const extendReal = await extendView(real);
   t.diagnostic(`real extend: ${JSON.stringify(extendReal)}`);
   const extendEmulated = await extendView(emulated);
-  if (JSON.stringify(extendReal) !== JSON.stringify(extendEmulated)) differences.push(`admin extend and RefreshCookie: real ${JSON.stringify(extendReal)}, emulator ${JSON.stringify(extendEmulated)}`);
+  if (JSON.stringify(extendReal) !== JSON.stringify(extendEmulated))
+    differences.push(
+      `admin extend and RefreshCookie: real ${JSON.stringify(extendReal)}, emulator ${JSON.stringify(extendEmulated)}`,
+    );
   // Not a vacuous comparison: the real answers span sessions found, not found and (with
   // highest_available) refused.
   assert.ok(statuses.has(200) && statuses.has(401), `real statuses ${[...statuses].join(', ')}`);
-  if (requiredAal === 'highest_available') assert.ok(statuses.has(403), 'an aal1 session of B is refused under highest_available');
+  if (requiredAal === 'highest_available')
+    assert.ok(statuses.has(403), 'an aal1 session of B is refused under highest_available');
   t.diagnostic(`${realCases.length + 12} requests compared`);
   return differences;
 }
 
-test('conformance: the Kratos emulator answers whoami and admin identity like the real Kratos', { timeout: 10 * 60_000 }, async (t) => {
-  for (const factory of await stackFactories(t)) {
-    const envoy = factory.envoyVersions.at(-1);
-    assert.ok(envoy);
-    for (const requiredAal of ['aal1', 'highest_available'] as const) {
-      const plan = factory.plan(envoy, { name: `session.whoami.required_aal ${requiredAal}`, kratosEnv: { SESSION_WHOAMI_REQUIRED_AAL: requiredAal } });
-      await t.test(plan.description, (st) =>
-        withStack(plan, async (stack) => {
-          const real = await realFixture(stack.baseUrl, stack.kratosPublicUrl, stack.kratosAdminUrl);
-          const emulator = await KratosEmulator.start({ requiredAal, cookieName: SESSION_COOKIE });
-          try {
-            const differences = await compare(st, real, emulatorFixture(emulator), requiredAal);
-            assert.deepEqual(differences, [], `the emulator differs from Kratos ${factory.kratosVersion}:\n${differences.join('\n')}`);
-            return true;
-          } finally {
-            await emulator.stop();
-          }
-        }),
-      );
+test(
+  'conformance: the Kratos emulator answers whoami and admin identity like the real Kratos',
+  { timeout: 10 * 60_000 },
+  async (t) => {
+    for (const factory of await stackFactories(t)) {
+      const envoy = factory.envoyVersions.at(-1);
+      assert.ok(envoy);
+      for (const requiredAal of ['aal1', 'highest_available'] as const) {
+        const plan = factory.plan(envoy, {
+          name: `session.whoami.required_aal ${requiredAal}`,
+          kratosEnv: { SESSION_WHOAMI_REQUIRED_AAL: requiredAal },
+        });
+        await t.test(plan.description, (st) =>
+          withStack(plan, async (stack) => {
+            const real = await realFixture(stack.baseUrl, stack.kratosPublicUrl, stack.kratosAdminUrl);
+            const emulator = await KratosEmulator.start({ requiredAal, cookieName: SESSION_COOKIE });
+            try {
+              const differences = await compare(st, real, emulatorFixture(emulator), requiredAal);
+              assert.deepEqual(
+                differences,
+                [],
+                `the emulator differs from Kratos ${factory.kratosVersion}:\n${differences.join('\n')}`,
+              );
+              return true;
+            } finally {
+              await emulator.stop();
+            }
+          }),
+        );
+      }
     }
-  }
-});
+  },
+);

@@ -9,7 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { GenericContainer, ImageName, Wait, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
+import {
+  GenericContainer,
+  ImageName,
+  Wait,
+  type ContainerRuntimeClient,
+  type StartedTestContainer,
+} from 'testcontainers';
 import { parse as parseYaml } from 'yaml';
 import { toYaml, type JsonObject, type StackPorts } from '../../stack/configs';
 import { EXT_AUTHZ, KRATOS, ENVOY, UI, UPSTREAM, pollUntilOk } from '../../stack/local-stack';
@@ -42,7 +48,8 @@ interface ComposeFile {
 export function composeImage(service: string): string {
   const compose = parseYaml(readFileSync(join(envoyDir, 'docker-compose.yml'), 'utf8')) as ComposeFile;
   const image = compose.services[service]?.image;
-  if (!image || !/:v?\d+\.\d+\.\d+/.test(image)) throw new Error(`docker-compose.yml service ${service} has no pinned image`);
+  if (!image || !/:v?\d+\.\d+\.\d+/.test(image))
+    throw new Error(`docker-compose.yml service ${service} has no pinned image`);
   return image;
 }
 
@@ -74,7 +81,9 @@ const HOST = '127.0.0.1';
 
 /** Where containers on Docker's default bridge reach this machine: the bridge's gateway. */
 async function bridgeGateway(client: ContainerRuntimeClient): Promise<string> {
-  const bridge = (await client.container.dockerode.getNetwork('bridge').inspect()) as { IPAM?: { Config?: { Gateway?: string }[] } };
+  const bridge = (await client.container.dockerode.getNetwork('bridge').inspect()) as {
+    IPAM?: { Config?: { Gateway?: string }[] };
+  };
   const gateway = bridge.IPAM?.Config?.find((config) => config.Gateway)?.Gateway;
   if (!gateway) throw new Error("Docker's bridge network has no gateway address");
   return gateway;
@@ -91,7 +100,8 @@ export async function containerStackFactory(client: ContainerRuntimeClient): Pro
     kratosVersion,
     hostAddress,
     plan: (version, variant): StackPlan => {
-      if (version !== envoyVersion) throw new Error(`the container stack runs envoy ${envoyVersion} (docker-compose.yml), not ${version}`);
+      if (version !== envoyVersion)
+        throw new Error(`the container stack runs envoy ${envoyVersion} (docker-compose.yml), not ${version}`);
       const description = `envoy ${envoyVersion} (container), kratos ${kratosVersion} (container)${variant ? `; ${variant.name}` : ''}`;
       return { description, start: () => startContainerStack(client, description, hostAddress, variant) };
     },
@@ -126,7 +136,10 @@ const fileFor = (target: string, content: string | Buffer) => ({ target, content
 /** Host files a configuration names, at the same paths in the container. */
 const namedFiles = (config: JsonObject) => hostFilesNamedIn(config).map((path) => fileFor(path, readFileSync(path)));
 
-/** Log lines per container, kept across a container's restart; `ended` names the containers whose log stream ended (they stopped). */
+/**
+ * Log lines per container, kept across a container's restart; `ended` names the containers whose
+ * log stream ended (they stopped).
+ */
 class ContainerLogs {
   readonly lines = new Map<string, string[]>();
   readonly ended = new Set<string>();
@@ -157,7 +170,12 @@ class ContainerLogs {
   }
 }
 
-async function startContainerStack(client: ContainerRuntimeClient, description: string, hostAddress: string, variant: Variant | undefined): Promise<Stack> {
+async function startContainerStack(
+  client: ContainerRuntimeClient,
+  description: string,
+  hostAddress: string,
+  variant: Variant | undefined,
+): Promise<Stack> {
   // Before anything testcontainers starts: each of them starts the reaper first.
   await disableRyukWithoutItsImage(client);
   const id = randomUUID().slice(0, 12);
@@ -170,9 +188,16 @@ async function startContainerStack(client: ContainerRuntimeClient, description: 
   const stop = async (): Promise<void> => {
     // Reverse start order, the pod (whose network namespace the others use) last; forced: the
     // graceful stop is what stopExtAuthz tests, here only the leftovers matter.
-    for (const container of [...started.values()].reverse()) await docker.getContainer(container.getId()).remove({ force: true, v: true }).catch(() => undefined);
+    for (const container of [...started.values()].reverse())
+      await docker
+        .getContainer(container.getId())
+        .remove({ force: true, v: true })
+        .catch(() => undefined);
     started.clear();
-    await docker.getVolume(volume).remove().catch(() => undefined);
+    await docker
+      .getVolume(volume)
+      .remove()
+      .catch(() => undefined);
     const left = await leftovers(client, id);
     if (left.length > 0) throw new Error(`the container stack ${id} left ${left.join(', ')} behind`);
   };
@@ -180,8 +205,19 @@ async function startContainerStack(client: ContainerRuntimeClient, description: 
   try {
     const ports = await podPorts(variant);
     const configs = podConfigs(ports, variant, hostAddress);
-    const [serviceImage] = await Promise.all([e2eImage(client, root), docker.createVolume({ Name: volume, Labels: labels })]);
-    const published = [ports.envoy, ports.envoyAdmin, ports.kratosPublic, ports.kratosAdmin, ports.extAuthzHttp, ports.twinPublic, ports.twinAdmin];
+    const [serviceImage] = await Promise.all([
+      e2eImage(client, root),
+      docker.createVolume({ Name: volume, Labels: labels }),
+    ]);
+    const published = [
+      ports.envoy,
+      ports.envoyAdmin,
+      ports.kratosPublic,
+      ports.kratosAdmin,
+      ports.extAuthzHttp,
+      ports.twinPublic,
+      ports.twinAdmin,
+    ];
 
     // The pod: holds the network namespace and the published ports; Node's image is one the stack has anyway.
     started.set(
@@ -189,7 +225,11 @@ async function startContainerStack(client: ContainerRuntimeClient, description: 
       await new GenericContainer(composeImage('upstream'))
         .withLabels(labels)
         .withExposedPorts(...published.map((port) => ({ container: port, host: port })))
-        .withCommand(['node', '-e', "process.on('SIGTERM', () => process.exit(0)); console.log('pod up'); setInterval(() => {}, 2 ** 30)"])
+        .withCommand([
+          'node',
+          '-e',
+          "process.on('SIGTERM', () => process.exit(0)); console.log('pod up'); setInterval(() => {}, 2 ** 30)",
+        ])
         .withLogConsumer(logs.consumer(POD))
         .withWaitStrategy(Wait.forLogMessage('pod up'))
         .withStartupTimeout(STARTUP_TIMEOUT_MS)
@@ -197,7 +237,11 @@ async function startContainerStack(client: ContainerRuntimeClient, description: 
     );
     const pod = started.get(POD)?.getId() ?? '';
     const inPod = (name: string, image: string): GenericContainer =>
-      new GenericContainer(image).withNetworkMode(`container:${pod}`).withLabels(labels).withLogConsumer(logs.consumer(name)).withStartupTimeout(STARTUP_TIMEOUT_MS);
+      new GenericContainer(image)
+        .withNetworkMode(`container:${pod}`)
+        .withLabels(labels)
+        .withLogConsumer(logs.consumer(name))
+        .withStartupTimeout(STARTUP_TIMEOUT_MS);
     const run = async (name: string, container: GenericContainer): Promise<void> => {
       started.set(name, await container.start());
     };
@@ -211,25 +255,50 @@ async function startContainerStack(client: ContainerRuntimeClient, description: 
         .withEnvironment(env)
         .withBindMounts([{ source: volume, target: KRATOS_DATA, mode: 'rw' }])
         .withCommand(['serve', '-c', KRATOS_CONFIG, '--dev', ...flags]);
-    await run(MIGRATE, kratos(MIGRATE, kratosEnv).withCommand(['migrate', 'sql', '-e', '--yes', '-c', KRATOS_CONFIG]).withWaitStrategy(Wait.forOneShotStartup()));
+    await run(
+      MIGRATE,
+      kratos(MIGRATE, kratosEnv)
+        .withCommand(['migrate', 'sql', '-e', '--yes', '-c', KRATOS_CONFIG])
+        .withWaitStrategy(Wait.forOneShotStartup()),
+    );
 
     const nodeImage = composeImage('upstream');
     const nodeServer = (name: string, script: string, env: Record<string, string>): GenericContainer =>
       inPod(name, nodeImage)
-        .withCopyContentToContainer([fileFor(`/srv/${name}/server.js`, readFileSync(join(envoyDir, script, 'server.js')))])
+        .withCopyContentToContainer([
+          fileFor(`/srv/${name}/server.js`, readFileSync(join(envoyDir, script, 'server.js'))),
+        ])
         .withEnvironment(env)
         .withUser('node')
         .withCommand(['node', `/srv/${name}/server.js`]);
     await Promise.all([
       run(KRATOS, kratos(KRATOS, kratosEnv, variant?.kratosServeFlags)),
-      run(UPSTREAM, nodeServer(UPSTREAM, 'echo', { PORT: String(ports.upstream) }).withWaitStrategy(Wait.forLogMessage(/echo upstream listening/))),
-      run(UI, nodeServer(UI, 'ui', { PORT: String(ports.ui), KRATOS_PUBLIC_URL: `http://127.0.0.1:${ports.kratosPublic}` }).withWaitStrategy(Wait.forLogMessage(/demo ui listening/))),
+      run(
+        UPSTREAM,
+        nodeServer(UPSTREAM, 'echo', { PORT: String(ports.upstream) }).withWaitStrategy(
+          Wait.forLogMessage(/echo upstream listening/),
+        ),
+      ),
+      run(
+        UI,
+        nodeServer(UI, 'ui', {
+          PORT: String(ports.ui),
+          KRATOS_PUBLIC_URL: `http://127.0.0.1:${ports.kratosPublic}`,
+        }).withWaitStrategy(Wait.forLogMessage(/demo ui listening/)),
+      ),
     ]);
     const kratosPublicUrl = `http://${HOST}:${ports.kratosPublic}`;
-    const kratosReady = (): Promise<void> => pollUntilOk(`${kratosPublicUrl}/health/ready`, STARTUP_TIMEOUT_MS, logs.running(KRATOS), 500);
+    const kratosReady = (): Promise<void> =>
+      pollUntilOk(`${kratosPublicUrl}/health/ready`, STARTUP_TIMEOUT_MS, logs.running(KRATOS), 500);
     await kratosReady();
 
-    await run(EXT_AUTHZ, inPod(EXT_AUTHZ, serviceImage).withCopyContentToContainer([fileFor(SERVICE_CONFIG, toYaml(configs.service)), ...namedFiles(configs.service)]));
+    await run(
+      EXT_AUTHZ,
+      inPod(EXT_AUTHZ, serviceImage).withCopyContentToContainer([
+        fileFor(SERVICE_CONFIG, toYaml(configs.service)),
+        ...namedFiles(configs.service),
+      ]),
+    );
     const extAuthzOpsUrl = `http://${HOST}:${ports.extAuthzHttp}`;
     // /readyz: both servers listen and Kratos answered /health/ready.
     await pollUntilOk(`${extAuthzOpsUrl}/readyz`, STARTUP_TIMEOUT_MS, logs.running(EXT_AUTHZ), 500);
@@ -239,7 +308,17 @@ async function startContainerStack(client: ContainerRuntimeClient, description: 
       inPod(ENVOY, composeImage('envoy'))
         .withCopyContentToContainer([fileFor(ENVOY_CONFIG, toYaml(configs.envoy))])
         // As the process stack runs it: one worker, the access log flushed often.
-        .withCommand(['envoy', '-c', ENVOY_CONFIG, '--concurrency', '1', '--file-flush-interval-msec', '200', '--log-level', 'warn']),
+        .withCommand([
+          'envoy',
+          '-c',
+          ENVOY_CONFIG,
+          '--concurrency',
+          '1',
+          '--file-flush-interval-msec',
+          '200',
+          '--log-level',
+          'warn',
+        ]),
     );
     await pollUntilOk(`http://${HOST}:${ports.envoyAdmin}/ready`, STARTUP_TIMEOUT_MS, logs.running(ENVOY), 500);
     const baseUrl = `http://${variant?.publicHost ?? HOST}:${ports.envoy}`;
@@ -271,12 +350,25 @@ async function startContainerStack(client: ContainerRuntimeClient, description: 
       startKratos: async () => {
         const container = containerOf(KRATOS);
         await container.start();
-        logs.consumer(KRATOS)(await client.container.logs(client.container.getById(container.id), { since: Math.floor(Date.now() / 1000) - 1 }));
+        logs.consumer(KRATOS)(
+          await client.container.logs(client.container.getById(container.id), {
+            since: Math.floor(Date.now() / 1000) - 1,
+          }),
+        );
         await kratosReady();
       },
       startTwinKratos: async (env) => {
-        if (started.has(TWIN)) throw new Error('a container stack has room for one twin Kratos (its ports are published up front)');
-        await run(TWIN, kratos(TWIN, { ...kratosEnv, ...env, SERVE_PUBLIC_PORT: String(ports.twinPublic), SERVE_ADMIN_PORT: String(ports.twinAdmin) }));
+        if (started.has(TWIN))
+          throw new Error('a container stack has room for one twin Kratos (its ports are published up front)');
+        await run(
+          TWIN,
+          kratos(TWIN, {
+            ...kratosEnv,
+            ...env,
+            SERVE_PUBLIC_PORT: String(ports.twinPublic),
+            SERVE_ADMIN_PORT: String(ports.twinAdmin),
+          }),
+        );
         const url = `http://${HOST}:${ports.twinPublic}`;
         await pollUntilOk(`${url}/health/ready`, STARTUP_TIMEOUT_MS, logs.running(TWIN), 500);
         return url;
@@ -287,7 +379,8 @@ async function startContainerStack(client: ContainerRuntimeClient, description: 
     await stop().catch(() => undefined);
     const reason = error instanceof Error ? error : new Error(String(error));
     const absent = await absentImages(client);
-    if (absent.length > 0) reason.message += ` (images absent from the daemon: ${absent.join(', ')}; where no registry is reachable, bash scripts/container-images.sh builds them)`;
+    if (absent.length > 0)
+      reason.message += ` (images absent from the daemon: ${absent.join(', ')}; where no registry is reachable, bash scripts/container-images.sh builds them)`;
     throw Object.assign(reason, { stackLogs: logs.lines });
   }
 }
@@ -299,7 +392,10 @@ async function absentImages(client: ContainerRuntimeClient): Promise<string[]> {
   return images.filter((_, index) => !present[index]);
 }
 
-/** Containers and volumes of stack `id` still on the daemon (it creates no network: the pod is on the default bridge). */
+/**
+ * Containers and volumes of stack `id` still on the daemon (it creates no network: the pod is on
+ * the default bridge).
+ */
 async function leftovers(client: ContainerRuntimeClient, id: string): Promise<string[]> {
   const docker = client.container.dockerode;
   const filters = { label: [`${STACK_LABEL}=${id}`] };

@@ -1,4 +1,5 @@
-// A TCP proxy in front of Kratos (on 127.0.0.1, or where containers reach this machine) that injects network faults, as the service and
+// A TCP proxy in front of Kratos (on 127.0.0.1, or where containers reach this machine) that
+// injects network faults, as the service and
 // Envoy see them, without touching Kratos: latency with jitter on what the client sends, a slow
 // drip of what Kratos answers, resets (RST) of every connection, and a black hole that accepts
 // connections and swallows every byte. The fault can be switched at any time; bytes already

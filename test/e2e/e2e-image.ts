@@ -20,13 +20,19 @@ function buildContextFiles(root: string): string[] {
       if (entry.isDirectory()) return walk(path);
       return entry.name.endsWith('.test.ts') || entry.name === '.DS_Store' ? [] : [path];
     });
-  const top = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json'].map((name) => join(root, name));
+  const top = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json'].map((name) =>
+    join(root, name),
+  );
   return [...top, ...walk(join(root, 'src')), ...walk(join(root, 'proto'))].sort();
 }
 
 export function e2eImageTag(root: string): string {
   const hash = createHash('sha256');
-  for (const file of buildContextFiles(root)) hash.update(`${relative(root, file)}\0`).update(readFileSync(file)).update('\0');
+  for (const file of buildContextFiles(root))
+    hash
+      .update(`${relative(root, file)}\0`)
+      .update(readFileSync(file))
+      .update('\0');
   return `${REPOSITORY}:${TAG_PREFIX}${hash.digest('hex').slice(0, 16)}`;
 }
 
@@ -85,7 +91,15 @@ export async function e2eImage(client: ContainerRuntimeClient, root: string): Pr
 
 /** Older e2e images (other source trees); one still in use stays. */
 async function removeOtherE2eTags(client: ContainerRuntimeClient, keep: string): Promise<void> {
-  const images = await client.container.dockerode.listImages({ filters: { reference: [`${REPOSITORY}:${TAG_PREFIX}*`] } });
-  const stale = images.flatMap((image) => image.RepoTags ?? []).filter((tag) => tag !== keep && tag.startsWith(`${REPOSITORY}:${TAG_PREFIX}`));
-  for (const tag of stale) await client.container.dockerode.getImage(tag).remove().catch(() => undefined);
+  const images = await client.container.dockerode.listImages({
+    filters: { reference: [`${REPOSITORY}:${TAG_PREFIX}*`] },
+  });
+  const stale = images
+    .flatMap((image) => image.RepoTags ?? [])
+    .filter((tag) => tag !== keep && tag.startsWith(`${REPOSITORY}:${TAG_PREFIX}`));
+  for (const tag of stale)
+    await client.container.dockerode
+      .getImage(tag)
+      .remove()
+      .catch(() => undefined);
 }

@@ -77,19 +77,28 @@ export async function send(url: string, options: RequestOptions = {}): Promise<S
     headers['content-length'] = String(Buffer.byteLength(body));
   }
   const method = options.method ?? (body === undefined ? 'GET' : 'POST');
-  const { status, rawHeaders, text } = await new Promise<{ status: number; rawHeaders: string[]; text: string }>((resolve, reject) => {
-    const request = httpRequest(url, { method, headers, timeout: 15_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, rawHeaders: response.rawHeaders, text: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`${method} ${url}: no answer within 15s`)));
-    request.on('error', reject);
-    request.end(body);
-  });
+  const { status, rawHeaders, text } = await new Promise<{ status: number; rawHeaders: string[]; text: string }>(
+    (resolve, reject) => {
+      const request = httpRequest(url, { method, headers, timeout: 15_000 }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            rawHeaders: response.rawHeaders,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        response.on('error', reject);
+      });
+      request.on('timeout', () => request.destroy(new Error(`${method} ${url}: no answer within 15s`)));
+      request.on('error', reject);
+      request.end(body);
+    },
+  );
   const responseHeaders = new Headers();
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) responseHeaders.append(rawHeaders[i] as string, rawHeaders[i + 1] as string);
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2)
+    responseHeaders.append(rawHeaders[i] as string, rawHeaders[i + 1] as string);
   options.jar?.storeSetCookies(responseHeaders.getSetCookie());
   let json: unknown;
   try {
@@ -120,7 +129,12 @@ export const XHR: HeaderMap = {
 export const API: HeaderMap = { accept: 'application/json' };
 
 /** Retries `attempt` until `done` accepts its result or `timeoutMs` passes; returns the last result. */
-export async function eventually<T>(attempt: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000, intervalMs = 250): Promise<T> {
+export async function eventually<T>(
+  attempt: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 15_000,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let value: T | undefined;
@@ -152,6 +166,7 @@ export function field(value: unknown, ...path: string[]): unknown {
 
 export function stringField(value: unknown, ...path: string[]): string {
   const found = field(value, ...path);
-  if (typeof found !== 'string') throw new Error(`expected a string at ${path.join('.')} in ${JSON.stringify(value)?.slice(0, 2000)}`);
+  if (typeof found !== 'string')
+    throw new Error(`expected a string at ${path.join('.')} in ${JSON.stringify(value)?.slice(0, 2000)}`);
   return found;
 }

@@ -32,7 +32,11 @@ export function inputValue(flow: unknown, name: string): string {
 export function totpSecret(flow: unknown): string {
   const node = nodes(flow).find((n) => field(n, 'attributes', 'id') === 'totp_secret_key');
   const secret = field(node, 'attributes', 'text', 'context', 'secret') ?? field(node, 'attributes', 'text', 'text');
-  assert.equal(typeof secret, 'string', 'the settings flow shows totp_secret_key (is selfservice.methods.totp enabled?)');
+  assert.equal(
+    typeof secret,
+    'string',
+    'the settings flow shows totp_secret_key (is selfservice.methods.totp enabled?)',
+  );
   return secret as string;
 }
 
@@ -49,7 +53,10 @@ function apiSession(sent: Sent): ApiSession {
     sessionId: stringField(sent.json, 'session', 'id'),
     // Kratos answers `"identity": null` for a login session that does not meet
     // session.whoami.required_aal (an aal1 login of an identity with TOTP under highest_available).
-    identityId: typeof field(sent.json, 'session', 'identity', 'id') === 'string' ? stringField(sent.json, 'session', 'identity', 'id') : '',
+    identityId:
+      typeof field(sent.json, 'session', 'identity', 'id') === 'string'
+        ? stringField(sent.json, 'session', 'identity', 'id')
+        : '',
     aal: stringField(sent.json, 'session', 'authenticator_assurance_level'),
   };
 }
@@ -81,7 +88,11 @@ export async function apiPasswordLogin(base: string, email: string, password: st
 }
 
 /** Native settings flow: reads the offered TOTP secret and confirms it with a code. */
-export async function enrolTotp(base: string, token: string, codeFor: (secret: string) => Promise<string>): Promise<string> {
+export async function enrolTotp(
+  base: string,
+  token: string,
+  codeFor: (secret: string) => Promise<string>,
+): Promise<string> {
   const headers = { ...API, 'x-session-token': token };
   const flow = await send(`${base}/self-service/settings/api`, { headers });
   expectStatus(flow, 200, 'create settings flow');
@@ -100,7 +111,13 @@ export async function enrolTotp(base: string, token: string, codeFor: (secret: s
  * Browser (SPA) login with the password only; leaves the aal1 session cookie in `jar`. With
  * `refresh`, a re-authentication of the session already in `jar` (Kratos resets its authenticated_at).
  */
-export async function browserPasswordLogin(base: string, jar: CookieJar, email: string, password: string, refresh = false): Promise<string> {
+export async function browserPasswordLogin(
+  base: string,
+  jar: CookieJar,
+  email: string,
+  password: string,
+  refresh = false,
+): Promise<string> {
   const flow = await send(`${base}/self-service/login/browser${refresh ? '?refresh=true' : ''}`, { headers: API, jar });
   expectStatus(flow, 200, 'create browser login flow');
   const flowId = stringField(flow.json, 'id');
@@ -183,7 +200,12 @@ export async function browserRecoveryCodeStepUp(base: string, jar: CookieJar, co
  * Browser step-up with a one-time code sent by email (code MFA): the first submit asks Kratos to
  * send the code (Kratos answers 400 with the flow, now waiting for the code), the second sends it.
  */
-export async function browserCodeStepUp(base: string, jar: CookieJar, address: string, readCode: () => Promise<string>): Promise<string> {
+export async function browserCodeStepUp(
+  base: string,
+  jar: CookieJar,
+  address: string,
+  readCode: () => Promise<string>,
+): Promise<string> {
   const flow = await send(`${base}/self-service/login/browser?aal=aal2`, { headers: API, jar });
   expectStatus(flow, 200, 'create aal2 login flow');
   const flowId = stringField(flow.json, 'id');
@@ -192,7 +214,11 @@ export async function browserCodeStepUp(base: string, jar: CookieJar, address: s
   const sent = await send(url, { headers: API, jar, body: { method: 'code', csrf_token: csrf, address } });
   expectStatus(sent, 400, 'request a login code');
   assert.equal(field(sent.json, 'state'), 'sent_email', describe(sent));
-  const done = await send(url, { headers: API, jar, body: { method: 'code', csrf_token: csrf, code: await readCode(), address } });
+  const done = await send(url, {
+    headers: API,
+    jar,
+    body: { method: 'code', csrf_token: csrf, code: await readCode(), address },
+  });
   expectStatus(done, 200, 'submit the login code');
   return stringField(done.json, 'session', 'authenticator_assurance_level');
 }

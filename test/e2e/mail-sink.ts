@@ -17,7 +17,10 @@ export const COURIER_BODY = `base64://${Buffer.from(
 
 export class MailSink {
   readonly mails: Mail[] = [];
-  private constructor(private readonly server: Server, readonly url: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
 
   /** Listens on a free port of `host`: 127.0.0.1, or where containers reach this machine. */
   static async start(host: string): Promise<MailSink> {

@@ -29,7 +29,10 @@ async function availability(kind: StackKind): Promise<Availability> {
   if (kind === 'process') {
     const outcome = installBinaries();
     if (!outcome.installed) return { available: false, kind, reason: binariesMissing(outcome.missing) };
-    return { available: true, factory: processStackFactory(pinnedEnvoys(outcome.binaries.envoy), outcome.binaries.kratos) };
+    return {
+      available: true,
+      factory: processStackFactory(pinnedEnvoys(outcome.binaries.envoy), outcome.binaries.kratos),
+    };
   }
   const runtime = await detectContainerRuntime();
   if (!runtime.available) return { available: false, kind, reason: `no container runtime (${runtime.reason})` };
@@ -56,13 +59,22 @@ export async function stackFactories(t: TestContext): Promise<StackFactory[]> {
   for (const kind of requestedStackKinds(process.env.E2E_STACK)) {
     const found = await availability(kind);
     if (found.available) factories.push(found.factory);
-    else await t.test(`${kind} stack`, (st) => skipOrFailInCi(st, `E2E_STACK=${process.env.E2E_STACK ?? '(unset)'}: ${found.reason}`));
+    else
+      await t.test(`${kind} stack`, (st) =>
+        skipOrFailInCi(st, `E2E_STACK=${process.env.E2E_STACK ?? '(unset)'}: ${found.reason}`),
+      );
   }
   return factories;
 }
 
-/** The local binaries, for suites that drive processes themselves (test/chaos: `why`), when E2E_STACK includes `process`. */
-export async function processStacksOrSkip(t: Skippable, why: string): Promise<{ envoy: Binary[]; kratos: Binary } | undefined> {
+/**
+ * The local binaries, for suites that drive processes themselves (test/chaos: `why`), when
+ * E2E_STACK includes `process`.
+ */
+export async function processStacksOrSkip(
+  t: Skippable,
+  why: string,
+): Promise<{ envoy: Binary[]; kratos: Binary } | undefined> {
   if (!requestedStackKinds(process.env.E2E_STACK).includes('process')) {
     t.skip(why);
     return undefined;

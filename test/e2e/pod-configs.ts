@@ -5,7 +5,16 @@
 // published port arrives on the pod's bridge address, not on its loopback), and an address of the
 // test process itself (a proxy in front of Kratos) becomes the bridge gateway the pod reaches it on.
 import { existsSync, statSync } from 'node:fs';
-import { envoyConfig, isObject, kratosConfig, merge, serviceConfig, type Json, type JsonObject, type StackPorts } from '../../stack/configs';
+import {
+  envoyConfig,
+  isObject,
+  kratosConfig,
+  merge,
+  serviceConfig,
+  type Json,
+  type JsonObject,
+  type StackPorts,
+} from '../../stack/configs';
 import type { Variant } from './stack';
 
 const LOOPBACK = '127.0.0.1';
@@ -20,15 +29,18 @@ export interface PodConfigs {
 /** A copy of `value` with `change` applied to every mapping and string, deepest first. */
 function mapJson(value: Json, change: (v: Json) => Json): Json {
   if (Array.isArray(value)) return change(value.map((v) => mapJson(v, change)));
-  if (isObject(value)) return change(Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapJson(v, change)])));
+  if (isObject(value))
+    return change(Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapJson(v, change)])));
   return change(value);
 }
 
 /** Loopback addresses of `ports` (as `host:port` strings and Envoy socket addresses) moved to `host`. */
 function readdress(config: JsonObject, ports: readonly number[], host: string): JsonObject {
   const moved = mapJson(config, (v) => {
-    if (typeof v === 'string') return ports.reduce((s, port) => s.replaceAll(`${LOOPBACK}:${port}`, `${host}:${port}`), v);
-    if (isObject(v) && v.address === LOOPBACK && typeof v.port_value === 'number' && ports.includes(v.port_value)) return { ...v, address: host };
+    if (typeof v === 'string')
+      return ports.reduce((s, port) => s.replaceAll(`${LOOPBACK}:${port}`, `${host}:${port}`), v);
+    if (isObject(v) && v.address === LOOPBACK && typeof v.port_value === 'number' && ports.includes(v.port_value))
+      return { ...v, address: host };
     return v;
   });
   if (!isObject(moved)) throw new Error('a configuration must stay a mapping');
@@ -46,7 +58,11 @@ export function podConfigs(ports: StackPorts, variant: Variant | undefined, host
   const kratos = kratosConfig(ports, variant?.kratosOverrides, variant?.publicHost);
   merge(kratos, { serve: { public: { host: ANY }, admin: { host: ANY } } });
 
-  const service = readdress(serviceConfig(clientPorts, variant?.serviceOverrides, variant?.publicHost), onHost, hostAddress);
+  const service = readdress(
+    serviceConfig(clientPorts, variant?.serviceOverrides, variant?.publicHost),
+    onHost,
+    hostAddress,
+  );
   merge(service, { server: { http_address: `${ANY}:${ports.extAuthzHttp}` } });
 
   const envoy = readdress(envoyConfig(clientPorts, variant?.adjustEnvoy, variant?.publicHost), onHost, hostAddress);
@@ -57,7 +73,8 @@ export function podConfigs(ports: StackPorts, variant: Variant | undefined, host
   };
   if (isObject(envoy.admin)) listening(envoy.admin.address);
   const resources = envoy.static_resources;
-  if (isObject(resources) && Array.isArray(resources.listeners)) for (const listener of resources.listeners) if (isObject(listener)) listening(listener.address);
+  if (isObject(resources) && Array.isArray(resources.listeners))
+    for (const listener of resources.listeners) if (isObject(listener)) listening(listener.address);
   return { kratos, service, envoy };
 }
 

@@ -11,7 +11,12 @@ export interface RawAnswer {
 }
 
 /** One HTTP/1.1 request written byte for byte; `headerLines` may repeat a name. */
-export function http1Raw(base: string, method: string, path: string, headerLines: readonly (readonly [string, string])[]): Promise<RawAnswer> {
+export function http1Raw(
+  base: string,
+  method: string,
+  path: string,
+  headerLines: readonly (readonly [string, string])[],
+): Promise<RawAnswer> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const socket = connectTcp(Number(url.port), url.hostname);
@@ -28,7 +33,14 @@ export function http1Raw(base: string, method: string, path: string, headerLines
     });
     // A caller's own host line replaces the default one (to send a forged or odd Host).
     const host = headerLines.some(([name]) => name.toLowerCase() === 'host') ? [] : [`host: ${url.host}`];
-    const head = [`${method} ${path} HTTP/1.1`, ...host, ...headerLines.map(([n, v]) => `${n}: ${v}`), 'connection: close', '', ''].join('\r\n');
+    const head = [
+      `${method} ${path} HTTP/1.1`,
+      ...host,
+      ...headerLines.map(([n, v]) => `${n}: ${v}`),
+      'connection: close',
+      '',
+      '',
+    ].join('\r\n');
     socket.write(head);
   });
 }
@@ -47,7 +59,7 @@ function parseHttp1(text: string): RawAnswer {
   // Enough chunked decoding for the small bodies of these tests.
   if ((headers['transfer-encoding'] ?? '').includes('chunked')) {
     let decoded = '';
-    for (let rest = body; ; ) {
+    for (let rest = body; ;) {
       const end = rest.indexOf('\r\n');
       const size = parseInt(rest.slice(0, end), 16);
       if (!size) break;
@@ -60,7 +72,12 @@ function parseHttp1(text: string): RawAnswer {
 }
 
 /** One HTTP/2 cleartext request; `cookies` are sent as separate `cookie` fields (RFC 9113 §8.2.3). */
-export function http2Get(base: string, path: string, headers: Record<string, string>, cookies: readonly string[]): Promise<RawAnswer> {
+export function http2Get(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  cookies: readonly string[],
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const session = connectHttp2(base);
     session.on('error', reject);
@@ -71,7 +88,8 @@ export function http2Get(base: string, path: string, headers: Record<string, str
     request.setTimeout(15_000, () => request.close());
     request.on('response', (h) => {
       status = Number(h[':status']);
-      for (const [name, value] of Object.entries(h)) if (!name.startsWith(':') && value !== undefined) answer[name] = String(value);
+      for (const [name, value] of Object.entries(h))
+        if (!name.startsWith(':') && value !== undefined) answer[name] = String(value);
     });
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {

@@ -29,9 +29,15 @@ async function sessionIdOf(stack: Stack, jar: CookieJar): Promise<string> {
 }
 
 async function extend(stack: Stack, sessionId: string): Promise<void> {
-  const extended = await send(`${stack.kratosAdminUrl}/admin/sessions/${encodeURIComponent(sessionId)}/extend`, { method: 'PATCH', headers: API });
+  const extended = await send(`${stack.kratosAdminUrl}/admin/sessions/${encodeURIComponent(sessionId)}/extend`, {
+    method: 'PATCH',
+    headers: API,
+  });
   // Kratos v1.3.1 answers 200 with the session (seen); newer releases may answer 204.
-  assert.ok(extended.status === 200 || extended.status === 204, `extend: HTTP ${extended.status} ${extended.text.slice(0, 300)}`);
+  assert.ok(
+    extended.status === 200 || extended.status === 204,
+    `extend: HTTP ${extended.status} ${extended.text.slice(0, 300)}`,
+  );
 }
 
 async function newUser(base: string): Promise<{ email: string; password: string; token: string; identityId: string }> {
@@ -54,31 +60,44 @@ async function steps(t: TestContext, stack: Stack): Promise<boolean> {
     });
   const base = stack.baseUrl;
 
-  await step('admin extend, then a navigation: the new session cookie reaches the browser beside the app\'s own; the next request with it passes without one', async () => {
-    const user = await newUser(base);
-    const jar = new CookieJar();
-    assert.equal(await browserPasswordLogin(base, jar, user.email, user.password), 'aal1');
-    const old = jar.get(SESSION_COOKIE);
-    assert.ok(old);
-    await extend(stack, await sessionIdOf(stack, jar));
+  await step(
+    "admin extend, then a navigation: the new session cookie reaches the browser beside the app's own; the next request with it passes without one",
+    async () => {
+      const user = await newUser(base);
+      const jar = new CookieJar();
+      assert.equal(await browserPasswordLogin(base, jar, user.email, user.password), 'aal1');
+      const old = jar.get(SESSION_COOKIE);
+      assert.ok(old);
+      await extend(stack, await sessionIdOf(stack, jar));
 
-    const renewed = await send(`${base}/app/renewed`, { headers: { ...NAVIGATION, 'x-echo-set-cookie': APP_COOKIE }, jar });
-    assert.equal(echoedHeaders(renewed)['x-kratos-identity-id'], user.identityId);
-    const lines = sessionCookieLines(renewed);
-    assert.equal(lines.length, 1, `one Set-Cookie for the session cookie: ${JSON.stringify(renewed.headers.getSetCookie().map((l) => l.slice(0, 40)))}`);
-    assert.match(lines[0] ?? '', /; Path=\/; Expires=[^;]+; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
-    assert.ok(renewed.headers.getSetCookie().includes(APP_COOKIE), 'the app\'s own Set-Cookie reached the browser too');
-    // Never handed to the app.
-    assert.equal(field(renewed.json, 'headers', 'set-cookie'), undefined);
-    const fresh = jar.get(SESSION_COOKIE);
-    assert.ok(fresh && fresh !== old, 'the cookie jar holds the new cookie');
+      const renewed = await send(`${base}/app/renewed`, {
+        headers: { ...NAVIGATION, 'x-echo-set-cookie': APP_COOKIE },
+        jar,
+      });
+      assert.equal(echoedHeaders(renewed)['x-kratos-identity-id'], user.identityId);
+      const lines = sessionCookieLines(renewed);
+      assert.equal(
+        lines.length,
+        1,
+        `one Set-Cookie for the session cookie: ${JSON.stringify(renewed.headers.getSetCookie().map((l) => l.slice(0, 40)))}`,
+      );
+      assert.match(lines[0] ?? '', /; Path=\/; Expires=[^;]+; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
+      assert.ok(
+        renewed.headers.getSetCookie().includes(APP_COOKIE),
+        "the app's own Set-Cookie reached the browser too",
+      );
+      // Never handed to the app.
+      assert.equal(field(renewed.json, 'headers', 'set-cookie'), undefined);
+      const fresh = jar.get(SESSION_COOKIE);
+      assert.ok(fresh && fresh !== old, 'the cookie jar holds the new cookie');
 
-    const next = await send(`${base}/app/after`, { headers: NAVIGATION, jar });
-    assert.equal(echoedHeaders(next)['x-kratos-identity-id'], user.identityId);
-    assert.deepEqual(sessionCookieLines(next), [], 'the new cookie needs no renewal');
-    // Kratos agrees: the new cookie carries the extended expiry.
-    assert.deepEqual(sessionCookieLines(await send(`${base}/sessions/whoami`, { headers: API, jar })), []);
-  });
+      const next = await send(`${base}/app/after`, { headers: NAVIGATION, jar });
+      assert.equal(echoedHeaders(next)['x-kratos-identity-id'], user.identityId);
+      assert.deepEqual(sessionCookieLines(next), [], 'the new cookie needs no renewal');
+      // Kratos agrees: the new cookie carries the extended expiry.
+      assert.deepEqual(sessionCookieLines(await send(`${base}/sessions/whoami`, { headers: API, jar })), []);
+    },
+  );
 
   await step('a step-up redirect of an extended aal1 session carries the new cookie', async () => {
     const user = await newUser(base);
@@ -110,6 +129,10 @@ async function steps(t: TestContext, stack: Stack): Promise<boolean> {
   return passed;
 }
 
-test('e2e: the session cookie Kratos renews after an admin extend reaches the browser through Envoy', { timeout: 10 * 60_000 }, async (t) => {
-  await onEveryStack(t, steps);
-});
+test(
+  'e2e: the session cookie Kratos renews after an admin extend reaches the browser through Envoy',
+  { timeout: 10 * 60_000 },
+  async (t) => {
+    await onEveryStack(t, steps);
+  },
+);

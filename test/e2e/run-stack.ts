@@ -12,7 +12,9 @@ export async function withStack(plan: StackPlan, body: (stack: Stack) => Promise
   const starting = performance.now();
   try {
     stack = await plan.start();
-    process.stderr.write(`e2e stack up in ${((performance.now() - starting) / 1000).toFixed(1)} s: ${plan.description}\n`);
+    process.stderr.write(
+      `e2e stack up in ${((performance.now() - starting) / 1000).toFixed(1)} s: ${plan.description}\n`,
+    );
   } catch (error) {
     const logs = (error as { stackLogs?: Map<string, string[]> }).stackLogs;
     if (logs) process.stderr.write(`${logTails(logs)}\n`);
@@ -31,7 +33,10 @@ export async function withStack(plan: StackPlan, body: (stack: Stack) => Promise
  * Each stack E2E_STACK selects (plans.ts), once per Envoy version it runs: `body` as a subtest of
  * `t` named by the stack's description, on a stack started for it and stopped after it.
  */
-export async function onEveryStack(t: TestContext, body: (st: TestContext, stack: Stack) => Promise<boolean>): Promise<void> {
+export async function onEveryStack(
+  t: TestContext,
+  body: (st: TestContext, stack: Stack) => Promise<boolean>,
+): Promise<void> {
   for (const factory of await stackFactories(t)) {
     for (const envoy of factory.envoyVersions) {
       const plan = factory.plan(envoy);

@@ -9,7 +9,11 @@ export async function detectContainerRuntime(): Promise<Runtime> {
     return { available: true, client: await getContainerRuntimeClient() };
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
-    const where = process.env.DOCKER_HOST ? `DOCKER_HOST=${process.env.DOCKER_HOST}` : existsSync('/var/run/docker.sock') ? '/var/run/docker.sock present' : 'DOCKER_HOST unset, no /var/run/docker.sock';
+    const where = process.env.DOCKER_HOST
+      ? `DOCKER_HOST=${process.env.DOCKER_HOST}`
+      : existsSync('/var/run/docker.sock')
+        ? '/var/run/docker.sock present'
+        : 'DOCKER_HOST unset, no /var/run/docker.sock';
     return { available: false, reason: `${why} (${where})` };
   }
 }

@@ -6,7 +6,16 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { API, CookieJar, eventually, field, NAVIGATION, send, XHR } from './http';
-import { apiPasswordLogin, browserCodeStepUp, browserPasswordLogin, browserRecoveryCodeStepUp, credentialTypes, enrolRecoveryCodes, registerWithPassword, type ApiSession } from './kratos';
+import {
+  apiPasswordLogin,
+  browserCodeStepUp,
+  browserPasswordLogin,
+  browserRecoveryCodeStepUp,
+  credentialTypes,
+  enrolRecoveryCodes,
+  registerWithPassword,
+  type ApiSession,
+} from './kratos';
 import { stackFactories } from './plans';
 import { freePorts } from '../../stack/ports';
 import { DelayProxy, latency, NO_FAULT } from './delay-proxy';
@@ -69,7 +78,11 @@ async function cookieLines(stack: Stack): Promise<void> {
   assert.equal(h1.status, 200, h1.body);
   assert.equal(field(JSON.parse(h1.body) as unknown, 'headers', 'x-kratos-identity-id'), user.session.identityId);
   // HTTP/2: every cookie its own header field.
-  const h2 = await http2Get(stack.baseUrl, '/app/h2', { accept: 'application/json' }, ['theme=dark', `${SESSION_COOKIE}=${session}`, 'lang=en']);
+  const h2 = await http2Get(stack.baseUrl, '/app/h2', { accept: 'application/json' }, [
+    'theme=dark',
+    `${SESSION_COOKIE}=${session}`,
+    'lang=en',
+  ]);
   assert.equal(h2.status, 200, h2.body);
   assert.equal(field(JSON.parse(h2.body) as unknown, 'headers', 'x-kratos-identity-id'), user.session.identityId);
 }
@@ -79,7 +92,7 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
   const origin = new URL(base).origin;
   return [
     [
-      'CORS: Envoy answers an allowed origin\'s preflight itself; any other OPTIONS needs a session',
+      "CORS: Envoy answers an allowed origin's preflight itself; any other OPTIONS needs a session",
       async () => {
         const preflight = await http1Raw(base, 'OPTIONS', '/app/items', [
           ['origin', origin],
@@ -91,7 +104,13 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
         assert.equal(preflight.headers['access-control-allow-credentials'], 'true');
         assert.equal(preflight.body, '', 'answered by Envoy, not by the upstream');
         for (const [name, lines] of [
-          ['another origin', [['origin', 'http://evil.example'], ['access-control-request-method', 'POST']]],
+          [
+            'another origin',
+            [
+              ['origin', 'http://evil.example'],
+              ['access-control-request-method', 'POST'],
+            ],
+          ],
           ['no Origin', [['access-control-request-method', 'POST']]],
         ] as const) {
           const other = await http1Raw(base, 'OPTIONS', '/app/items', [['accept', 'application/json'], ...lines]);
@@ -103,7 +122,22 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
     [
       'path tricks never reach a protected upstream route without a session',
       async () => {
-        const tricks = ['/public/../admin', '/public/..%2Fadmin', '/health/../app/x', '/health/..%2fapp/x', '/health/%2e%2e/app/x', '/%2e%2e/app/x', '/health%2F..%2Fapp', '//app/x', '/health;/../app/x', '/health/..;/app/x', '/health\\..\\app', '/Health/../app', '/ui/../admin/x', '/ui/%2E%2E/admin'];
+        const tricks = [
+          '/public/../admin',
+          '/public/..%2Fadmin',
+          '/health/../app/x',
+          '/health/..%2fapp/x',
+          '/health/%2e%2e/app/x',
+          '/%2e%2e/app/x',
+          '/health%2F..%2Fapp',
+          '//app/x',
+          '/health;/../app/x',
+          '/health/..;/app/x',
+          '/health\\..\\app',
+          '/Health/../app',
+          '/ui/../admin/x',
+          '/ui/%2E%2E/admin',
+        ];
         const seen: string[] = [];
         for (const path of tricks) {
           const answer = await http1Raw(base, 'GET', path, [['accept', 'application/json']]);
@@ -114,12 +148,20 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
           } catch {
             reached = undefined;
           }
-          seen.push(`${path} -> ${answer.status}${reached !== undefined ? ` upstream ${reached}` : ''}${answer.headers.location ? ` location ${answer.headers.location}` : ''}`);
+          seen.push(
+            `${path} -> ${answer.status}${reached !== undefined ? ` upstream ${reached}` : ''}${answer.headers.location ? ` location ${answer.headers.location}` : ''}`,
+          );
           if (reached !== undefined) {
-            assert.ok(ANONYMOUS(new URL(reached, 'http://x').pathname), `${path} reached the upstream as ${reached} unauthenticated`);
+            assert.ok(
+              ANONYMOUS(new URL(reached, 'http://x').pathname),
+              `${path} reached the upstream as ${reached} unauthenticated`,
+            );
             assert.equal(field(JSON.parse(answer.body) as unknown, 'headers', 'x-kratos-identity-id'), undefined);
           } else {
-            assert.ok([301, 302, 307, 308, 400, 401, 404].includes(answer.status), `${path}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
+            assert.ok(
+              [301, 302, 307, 308, 400, 401, 404].includes(answer.status),
+              `${path}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`,
+            );
           }
         }
         process.stderr.write(`path tricks (${stack.description}):\n  ${seen.join('\n  ')}\n`);
@@ -129,18 +171,27 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
       'the security review through the real Envoy and Kratos: hosts that are not plain, path case, duplicate session cookies',
       async () => {
         const user = await newUser(base);
-        const token: [string, string][] = [['accept', 'application/json'], ['x-session-token', user.session.token]];
+        const token: [string, string][] = [
+          ['accept', 'application/json'],
+          ['x-session-token', user.session.token],
+        ];
         // The admin rule (hosts: admin.example.com, aal2) refuses this aal1 token; no spelling of
         // the host may fall past it to the default rule.
         const plain = await http1Raw(base, 'GET', '/app/x', [['host', 'admin.example.com'], ...token]);
         assert.equal(plain.status, 403, plain.body);
-        for (const host of ['admin.example.com:abc', 'x@admin.example.com', 'admin.example.com..', 'admin.example.com:1:2']) {
+        for (const host of [
+          'admin.example.com:abc',
+          'x@admin.example.com',
+          'admin.example.com..',
+          'admin.example.com:1:2',
+        ]) {
           const answer = await http1Raw(base, 'GET', '/app/x', [['host', host], ...token]);
           // Envoy refuses some of these itself (400), the service the rest (400); envoy.yaml's
           // strip_trailing_host_dot turns `admin.example.com..` into `admin.example.com.`, which
           // the service refuses too (a trailing dot is not plain). Never the default rule's 200.
           assert.ok([400, 403].includes(answer.status), `${host}: HTTP ${answer.status} ${answer.body.slice(0, 200)}`);
-          if (answer.status === 403) assert.equal(field(JSON.parse(answer.body) as unknown, 'error', 'id'), 'session_aal2_required', host);
+          if (answer.status === 403)
+            assert.equal(field(JSON.parse(answer.body) as unknown, 'error', 'id'), 'session_aal2_required', host);
         }
         // /UI/x is /ui/x (anonymous) to a case-insensitive upstream and no rule as written: refused.
         const upper = await http1Raw(base, 'GET', '/UI/x', [['accept', 'application/json']]);
@@ -157,7 +208,10 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
           ['cookie', `${SESSION_COOKIE}=${session}`],
         ]);
         assert.equal(both.status, 200, both.body);
-        assert.equal(field(JSON.parse(both.body) as unknown, 'headers', 'x-kratos-identity-id'), user.session.identityId);
+        assert.equal(
+          field(JSON.parse(both.body) as unknown, 'headers', 'x-kratos-identity-id'),
+          user.session.identityId,
+        );
       },
     ],
     [
@@ -169,22 +223,43 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
         // keeps a `code` credential for the email address (a second factor only with code MFA
         // enabled) and a `webauthn` one holding just a user_handle (no keys), both from the
         // identity schema's identifiers.
-        assert.deepEqual(await credentialTypes(stack.kratosAdminUrl, user.session.identityId), ['code', 'lookup_secret', 'password', 'webauthn']);
-        const webauthn = await send(`${stack.kratosAdminUrl}/admin/identities/${user.session.identityId}?include_credential=webauthn`, { headers: API });
-        assert.equal(field(webauthn.json, 'credentials', 'webauthn', 'config', 'credentials'), undefined, webauthn.text.slice(0, 500));
+        assert.deepEqual(await credentialTypes(stack.kratosAdminUrl, user.session.identityId), [
+          'code',
+          'lookup_secret',
+          'password',
+          'webauthn',
+        ]);
+        const webauthn = await send(
+          `${stack.kratosAdminUrl}/admin/identities/${user.session.identityId}?include_credential=webauthn`,
+          { headers: API },
+        );
+        assert.equal(
+          field(webauthn.json, 'credentials', 'webauthn', 'config', 'credentials'),
+          undefined,
+          webauthn.text.slice(0, 500),
+        );
         const jar = new CookieJar();
         assert.equal(await browserPasswordLogin(base, jar, user.email, user.password), 'aal1');
         const app = `${base}/app/codes`;
         const navigation = await send(app, { headers: NAVIGATION, jar });
         assert.equal(navigation.status, 302, navigation.text);
-        assert.equal(navigation.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?aal=aal2&return_to=${encodeURIComponent(app)}`);
+        assert.equal(
+          navigation.headers.get('location'),
+          `${stack.browserUrl}/self-service/login/browser?aal=aal2&return_to=${encodeURIComponent(app)}`,
+        );
         assertJsonError(await send(app, { headers: XHR, jar }), 403, 'session_aal2_required');
         // A fresh password-only token (the enrolling session itself became aal2: Kratos adds the
         // new factor to it): aal1 is enough for tokens, also with aal2 available.
         const token = await apiPasswordLogin(base, user.email, user.password);
-        assert.equal(echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': token.token } }))['x-kratos-aal'], 'aal1');
+        assert.equal(
+          echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': token.token } }))['x-kratos-aal'],
+          'aal1',
+        );
         assert.equal(await browserRecoveryCodeStepUp(base, jar, codes[0] ?? ''), 'aal2');
-        const after = await eventually(() => send(app, { headers: NAVIGATION, jar }), (r) => r.status === 200);
+        const after = await eventually(
+          () => send(app, { headers: NAVIGATION, jar }),
+          (r) => r.status === 200,
+        );
         assert.equal(echoedHeaders(after)['x-kratos-aal'], 'aal2');
       },
     ],
@@ -203,7 +278,10 @@ function defaultScenarios(stack: Stack): [string, () => Promise<void>][] {
         } finally {
           await stack.startKratos();
         }
-        const up = await eventually(() => send(`${base}/app/after-restart`, { headers }), (s) => s.status === 200);
+        const up = await eventually(
+          () => send(`${base}/app/after-restart`, { headers }),
+          (s) => s.status === 200,
+        );
         assert.equal(echoedHeaders(up)['x-kratos-identity-id'], user.session.identityId);
       },
     ],
@@ -233,7 +311,10 @@ async function recentLogin(stack: Stack): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 2_500));
   const navigation = await send(app, { headers: NAVIGATION, jar });
   assert.equal(navigation.status, 302, navigation.text);
-  assert.equal(navigation.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?refresh=true&return_to=${encodeURIComponent(app)}`);
+  assert.equal(
+    navigation.headers.get('location'),
+    `${stack.browserUrl}/self-service/login/browser?refresh=true&return_to=${encodeURIComponent(app)}`,
+  );
   assertJsonError(await send(app, { headers: XHR, jar }), 403, 'session_refresh_required');
   assert.equal(await browserPasswordLogin(stack.baseUrl, jar, user.email, user.password, true), 'aal1');
   // At once: the service asks Kratos again before a refresh denial, whatever it has cached.
@@ -242,7 +323,11 @@ async function recentLogin(stack: Stack): Promise<void> {
 }
 
 /** The scenarios `entries` lists for a stack, on one started from `plan`, as one subtest of `t`. */
-async function onStack(t: TestContext, plan: StackPlan, entries: (stack: Stack) => [string, () => Promise<void>][]): Promise<void> {
+async function onStack(
+  t: TestContext,
+  plan: StackPlan,
+  entries: (stack: Stack) => [string, () => Promise<void>][],
+): Promise<void> {
   await t.test(plan.description, (st) => withStack(plan, (stack) => scenarios(st, entries(stack))));
 }
 
@@ -258,7 +343,11 @@ async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string)
       'a session token and a forged identity header: the same answers as with raw headers',
       async () => {
         const user = await newUser(stack.baseUrl);
-        const headers = echoedHeaders(await send(`${stack.baseUrl}/app/p`, { headers: { ...API, 'x-session-token': user.session.token, 'x-kratos-identity-id': 'forged' } }));
+        const headers = echoedHeaders(
+          await send(`${stack.baseUrl}/app/p`, {
+            headers: { ...API, 'x-session-token': user.session.token, 'x-kratos-identity-id': 'forged' },
+          }),
+        );
         assert.equal(headers['x-kratos-identity-id'], user.session.identityId);
         assertJsonError(await send(`${stack.baseUrl}/app/p`, { headers: API }), 401, 'session_inactive');
       },
@@ -285,7 +374,9 @@ async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string)
           proxy.fault = latency(2_500);
           try {
             const started = Date.now();
-            const sent = await send(`${stack.baseUrl}/app/slow`, { headers: { ...API, 'x-session-token': user.session.token } });
+            const sent = await send(`${stack.baseUrl}/app/slow`, {
+              headers: { ...API, 'x-session-token': user.session.token },
+            });
             const elapsed = Date.now() - started;
             // Envoy's own timeout answer would be status_on_error with no body.
             assertJsonError(sent, 503, 'kratos_unavailable');
@@ -295,7 +386,10 @@ async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string)
           } finally {
             proxy.fault = NO_FAULT;
           }
-          const ok = await eventually(() => send(`${stack.baseUrl}/app/fast`, { headers: { ...API, 'x-session-token': user.session.token } }), (r) => r.status === 200);
+          const ok = await eventually(
+            () => send(`${stack.baseUrl}/app/fast`, { headers: { ...API, 'x-session-token': user.session.token } }),
+            (r) => r.status === 200,
+          );
           assert.equal(echoedHeaders(ok)['x-kratos-identity-id'], user.session.identityId);
         },
       ],
@@ -327,10 +421,17 @@ async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string)
           const app = `${stack.baseUrl}/app/code`;
           const navigation = await send(app, { headers: NAVIGATION, jar });
           assert.equal(navigation.status, 302, navigation.text);
-          assert.equal(navigation.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?aal=aal2&return_to=${encodeURIComponent(app)}`);
+          assert.equal(
+            navigation.headers.get('location'),
+            `${stack.browserUrl}/self-service/login/browser?aal=aal2&return_to=${encodeURIComponent(app)}`,
+          );
           const seen = sink.mails.length;
           const aal = await browserCodeStepUp(stack.baseUrl, jar, user.email, async () => {
-            const mail = await eventually(async () => sink.mails.slice(seen).find((m) => m.recipient === user.email), (m) => m !== undefined, 20_000);
+            const mail = await eventually(
+              async () => sink.mails.slice(seen).find((m) => m.recipient === user.email),
+              (m) => m !== undefined,
+              20_000,
+            );
             assert.ok(mail, 'Kratos mailed a login code');
             assert.equal(mail.templateType, 'login_code_valid');
             const code = mail.templateData.login_code;
@@ -338,10 +439,18 @@ async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string)
             return String(code);
           });
           assert.equal(aal, 'aal2');
-          const after = await eventually(() => send(app, { headers: NAVIGATION, jar }), (r) => r.status === 200);
+          const after = await eventually(
+            () => send(app, { headers: NAVIGATION, jar }),
+            (r) => r.status === 200,
+          );
           assert.equal(echoedHeaders(after)['x-kratos-aal'], 'aal2');
           // Tokens still need aal1 only.
-          assert.equal(echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }))['x-kratos-aal'], 'aal1');
+          assert.equal(
+            echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }))[
+              'x-kratos-aal'
+            ],
+            'aal1',
+          );
         },
       ],
     ]);
@@ -350,7 +459,12 @@ async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string)
   }
 
   const recent = factory.plan(envoy, RECENT_LOGIN);
-  await onStack(t, recent, (stack) => [['a max_age of 2s: refresh redirect and 403 once it passes, through again right after a refresh=true login', () => recentLogin(stack)]]);
+  await onStack(t, recent, (stack) => [
+    [
+      'a max_age of 2s: refresh redirect and 403 once it passes, through again right after a refresh=true login',
+      () => recentLogin(stack),
+    ],
+  ]);
 
   const short = factory.plan(envoy, SHORT_LIFESPAN);
   await onStack(t, short, (stack) => [
@@ -362,10 +476,23 @@ async function scenariosOn(t: TestContext, factory: StackFactory, envoy: string)
         echoedHeaders(await send(app, { headers: { ...API, 'x-session-token': user.session.token } }));
         assert.equal((await send(app, { headers: NAVIGATION, jar })).status, 200);
         // Past the lifespan and the service's cache.ttl (2s).
-        const token = await eventually(() => send(app, { headers: { ...API, 'x-session-token': user.session.token } }), (s) => s.status === 401, 20_000, 500);
+        const token = await eventually(
+          () => send(app, { headers: { ...API, 'x-session-token': user.session.token } }),
+          (s) => s.status === 401,
+          20_000,
+          500,
+        );
         assertJsonError(token, 401, 'session_inactive');
-        const browser = await eventually(() => send(app, { headers: NAVIGATION, jar }), (s) => s.status === 302, 10_000, 500);
-        assert.equal(browser.headers.get('location'), `${stack.browserUrl}/self-service/login/browser?return_to=${encodeURIComponent(app)}`);
+        const browser = await eventually(
+          () => send(app, { headers: NAVIGATION, jar }),
+          (s) => s.status === 302,
+          10_000,
+          500,
+        );
+        assert.equal(
+          browser.headers.get('location'),
+          `${stack.browserUrl}/self-service/login/browser?return_to=${encodeURIComponent(app)}`,
+        );
       },
     ],
   ]);

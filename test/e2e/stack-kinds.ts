@@ -18,6 +18,9 @@ const CHOICES: Record<string, readonly StackKind[]> = {
 export function requestedStackKinds(value: string | undefined): readonly StackKind[] {
   if (value === undefined || value === '') return ['process'];
   const kinds = Object.hasOwn(CHOICES, value) ? CHOICES[value] : undefined;
-  if (!kinds) throw new Error(`E2E_STACK must be one of ${Object.keys(CHOICES).join(', ')} (or unset: process), not ${JSON.stringify(value)}`);
+  if (!kinds)
+    throw new Error(
+      `E2E_STACK must be one of ${Object.keys(CHOICES).join(', ')} (or unset: process), not ${JSON.stringify(value)}`,
+    );
   return kinds;
 }

@@ -9,6 +9,10 @@ import { test } from 'node:test';
 import { onEveryStack } from './run-stack';
 import { runStory } from './story';
 
-test('e2e: Envoy + kratos-ext-authz + Ory Kratos (cookies need the highest available AAL, tokens aal1)', { timeout: 20 * 60_000 }, async (t) => {
-  await onEveryStack(t, runStory);
-});
+test(
+  'e2e: Envoy + kratos-ext-authz + Ory Kratos (cookies need the highest available AAL, tokens aal1)',
+  { timeout: 20 * 60_000 },
+  async (t) => {
+    await onEveryStack(t, runStory);
+  },
+);

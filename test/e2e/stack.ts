@@ -77,6 +77,9 @@ export interface StackFactory {
 /** The last lines of every log, for a failed run. */
 export function logTails(logs: ReadonlyMap<string, readonly string[]>, lines = 40): string {
   return [...logs]
-    .map(([name, all]) => `--- ${name} (last ${Math.min(lines, all.length)} of ${all.length} lines)\n${all.slice(-lines).join('\n')}`)
+    .map(
+      ([name, all]) =>
+        `--- ${name} (last ${Math.min(lines, all.length)} of ${all.length} lines)\n${all.slice(-lines).join('\n')}`,
+    )
     .join('\n');
 }

@@ -65,24 +65,32 @@ export async function runStory(t: TestContext, stack: StoryStack): Promise<boole
     return code;
   };
 
-  await step('API flow: register with a password; the session token reaches the upstream with x-kratos-* headers', async () => {
-    registered = await registerWithPassword(base, email, password);
-    assert.equal(registered.aal, 'aal1');
-    const sent = await send(`${base}/app/profile`, {
-      // A forged identity header must be replaced, never passed on or appended to.
-      headers: { ...API, 'x-session-token': registered.token, 'x-kratos-identity-id': 'forged' },
-    });
-    const headers = echoedHeaders(sent);
-    assert.equal(headers['x-kratos-identity-id'], registered.identityId);
-    assert.equal(headers['x-kratos-session-id'], registered.sessionId);
-    assert.equal(headers['x-kratos-aal'], 'aal1');
-  });
+  await step(
+    'API flow: register with a password; the session token reaches the upstream with x-kratos-* headers',
+    async () => {
+      registered = await registerWithPassword(base, email, password);
+      assert.equal(registered.aal, 'aal1');
+      const sent = await send(`${base}/app/profile`, {
+        // A forged identity header must be replaced, never passed on or appended to.
+        headers: { ...API, 'x-session-token': registered.token, 'x-kratos-identity-id': 'forged' },
+      });
+      const headers = echoedHeaders(sent);
+      assert.equal(headers['x-kratos-identity-id'], registered.identityId);
+      assert.equal(headers['x-kratos-session-id'], registered.sessionId);
+      assert.equal(headers['x-kratos-aal'], 'aal1');
+    },
+  );
 
-  await step('no credential: API request gets 401 JSON; an anonymous rule passes without identity headers', async () => {
-    assertJsonError(await send(`${base}/app/profile`, { headers: API }), 401);
-    const open = echoedHeaders(await send(`${base}/health`, { headers: { ...API, 'x-kratos-identity-id': 'forged' } }));
-    assert.equal(open['x-kratos-identity-id'], undefined);
-  });
+  await step(
+    'no credential: API request gets 401 JSON; an anonymous rule passes without identity headers',
+    async () => {
+      assertJsonError(await send(`${base}/app/profile`, { headers: API }), 401);
+      const open = echoedHeaders(
+        await send(`${base}/health`, { headers: { ...API, 'x-kratos-identity-id': 'forged' } }),
+      );
+      assert.equal(open['x-kratos-identity-id'], undefined);
+    },
+  );
 
   await step('settings API flow: enrol TOTP with the session token (code computed here, RFC 6238)', async () => {
     assert.ok(registered);
@@ -91,7 +99,9 @@ export async function runStory(t: TestContext, stack: StoryStack): Promise<boole
       return nextCode();
     });
     assert.deepEqual(
-      (await credentialTypes(stack.kratosAdminUrl, registered.identityId)).filter((c) => c === 'password' || c === 'totp'),
+      (await credentialTypes(stack.kratosAdminUrl, registered.identityId)).filter(
+        (c) => c === 'password' || c === 'totp',
+      ),
       ['password', 'totp'],
     );
   });
@@ -99,37 +109,54 @@ export async function runStory(t: TestContext, stack: StoryStack): Promise<boole
   await step('session tokens: aal1 is enough, also once the identity has TOTP', async () => {
     assert.ok(registered);
     // The token used for the enrolment (Kratos adds the new factor to that session).
-    const same = echoedHeaders(await send(`${base}/app/profile`, { headers: { ...API, 'x-session-token': registered.token } }));
+    const same = echoedHeaders(
+      await send(`${base}/app/profile`, { headers: { ...API, 'x-session-token': registered.token } }),
+    );
     assert.equal(same['x-kratos-identity-id'], registered.identityId);
     // A fresh password-only login: an aal1 token of an identity whose highest AAL is aal2.
     aal1Token = await apiPasswordLogin(base, email, password);
     assert.equal(aal1Token.aal, 'aal1');
-    const fresh = echoedHeaders(await send(`${base}/app/profile`, { headers: { ...API, 'x-session-token': aal1Token.token } }));
+    const fresh = echoedHeaders(
+      await send(`${base}/app/profile`, { headers: { ...API, 'x-session-token': aal1Token.token } }),
+    );
     assert.equal(fresh['x-kratos-identity-id'], registered.identityId);
     assert.equal(fresh['x-kratos-session-id'], aal1Token.sessionId);
     assert.equal(fresh['x-kratos-aal'], 'aal1');
     // Envoy's /admin route names the `admin` policy (aal2 for tokens too).
-    assertJsonError(await send(`${base}/admin/users`, { headers: { ...API, 'x-session-token': aal1Token.token } }), 403, 'session_aal2_required');
+    assertJsonError(
+      await send(`${base}/admin/users`, { headers: { ...API, 'x-session-token': aal1Token.token } }),
+      403,
+      'session_aal2_required',
+    );
   });
 
-  await step('browser flow: password-only login; navigation is redirected (302) to the aal2 login with return_to', async () => {
-    assert.equal(await browserPasswordLogin(base, jar, email, password), 'aal1');
-    assert.ok(jar.get(SESSION_COOKIE), 'Kratos set the session cookie');
-    const sent = await send(appUrl, { headers: NAVIGATION, jar });
-    assert.equal(sent.status, 302, `HTTP ${sent.status} ${sent.text.slice(0, 500)}`);
-    assert.equal(sent.headers.get('location'), `${login}?aal=aal2&return_to=${encodeURIComponent(appUrl)}`);
-  });
+  await step(
+    'browser flow: password-only login; navigation is redirected (302) to the aal2 login with return_to',
+    async () => {
+      assert.equal(await browserPasswordLogin(base, jar, email, password), 'aal1');
+      assert.ok(jar.get(SESSION_COOKIE), 'Kratos set the session cookie');
+      const sent = await send(appUrl, { headers: NAVIGATION, jar });
+      assert.equal(sent.status, 302, `HTTP ${sent.status} ${sent.text.slice(0, 500)}`);
+      assert.equal(sent.headers.get('location'), `${login}?aal=aal2&return_to=${encodeURIComponent(appUrl)}`);
+    },
+  );
 
   await step('browser: XHR with the aal1 cookie gets 403 JSON (session_aal2_required)', async () => {
     const sent = await send(`${base}/app/api/items`, { headers: XHR, jar });
     assertJsonError(sent, 403, 'session_aal2_required');
-    assert.match(String(field(sent.json, 'redirect_browser_to')), new RegExp(`^${login.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\?aal=aal2`));
+    assert.match(
+      String(field(sent.json, 'redirect_browser_to')),
+      new RegExp(`^${login.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\?aal=aal2`),
+    );
   });
 
   await step('browser: after the TOTP step the same browser passes (aal2)', async () => {
     assert.equal(await browserTotpStepUp(base, jar, nextCode), 'aal2');
     // The service caches whoami answers for cache.ttl (2s in envoy/config.yaml).
-    const sent = await eventually(() => send(appUrl, { headers: NAVIGATION, jar }), (s) => s.status === 200);
+    const sent = await eventually(
+      () => send(appUrl, { headers: NAVIGATION, jar }),
+      (s) => s.status === 200,
+    );
     const headers = echoedHeaders(sent);
     assert.equal(headers['x-kratos-identity-id'], registered?.identityId);
     assert.equal(headers['x-kratos-aal'], 'aal2');
@@ -169,7 +196,10 @@ export async function runStory(t: TestContext, stack: StoryStack): Promise<boole
     // A copy of the revoked cookie stops working as well (after at most cache.ttl).
     const replay = new CookieJar();
     replay.set(SESSION_COOKIE, revoked);
-    const replayed = await eventually(() => send(appUrl, { headers: NAVIGATION, jar: replay }), (s) => s.status === 302);
+    const replayed = await eventually(
+      () => send(appUrl, { headers: NAVIGATION, jar: replay }),
+      (s) => s.status === 302,
+    );
     assert.equal(replayed.status, 302);
   });
 

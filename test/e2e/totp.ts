@@ -47,7 +47,10 @@ export function totp(base32Secret: string, nowMs: number = Date.now(), digits = 
  * A code from a time step after `usedCounter`, waiting for the next step if needed, so the same
  * code is never submitted twice (Kratos may reject a replayed code).
  */
-export async function freshTotp(base32Secret: string, usedCounter: number | undefined): Promise<{ code: string; counter: number }> {
+export async function freshTotp(
+  base32Secret: string,
+  usedCounter: number | undefined,
+): Promise<{ code: string; counter: number }> {
   for (;;) {
     const now = Date.now();
     const counter = totpCounter(now);

@@ -32,9 +32,18 @@ function envoyVerifiesTheJwt(config: JsonObject, opsPort: number, jwtHeader: Jwt
         kratos_ext_authz: {
           issuer: ISSUER,
           audiences: [AUDIENCE],
-          from_headers: [jwtHeader === 'authorization' ? { name: 'authorization', value_prefix: 'Bearer ' } : { name: jwtHeader }],
+          from_headers: [
+            jwtHeader === 'authorization' ? { name: 'authorization', value_prefix: 'Bearer ' } : { name: jwtHeader },
+          ],
           forward: true,
-          remote_jwks: { http_uri: { uri: `http://127.0.0.1:${opsPort}/.well-known/jwks.json`, cluster: 'kratos_ext_authz_ops', timeout: '1s' }, cache_duration: '300s' },
+          remote_jwks: {
+            http_uri: {
+              uri: `http://127.0.0.1:${opsPort}/.well-known/jwks.json`,
+              cluster: 'kratos_ext_authz_ops',
+              timeout: '1s',
+            },
+            cache_duration: '300s',
+          },
           // Set by Envoy from the claims it verified: the upstream sees them only if it did.
           claim_to_headers: [
             { header_name: 'x-verified-sub', claim_name: 'sub' },
@@ -50,7 +59,14 @@ function envoyVerifiesTheJwt(config: JsonObject, opsPort: number, jwtHeader: Jwt
     name: 'kratos_ext_authz_ops',
     type: 'STATIC',
     connect_timeout: '0.25s',
-    load_assignment: { cluster_name: 'kratos_ext_authz_ops', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: opsPort } } } }] }] },
+    load_assignment: {
+      cluster_name: 'kratos_ext_authz_ops',
+      endpoints: [
+        {
+          lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: opsPort } } } }],
+        },
+      ],
+    },
   });
 }
 
@@ -61,7 +77,14 @@ async function upstreamIdentity({ keyType, jwtHeader }: Setup): Promise<Variant>
     name: `identity_headers + upstream_jwt (${keyType} in ${jwtHeader}), Envoy jwt_authn verifying`,
     serviceOverrides: {
       identity_headers: { 'x-user-email': 'traits.email' },
-      upstream_jwt: { header: jwtHeader, issuer: ISSUER, audience: AUDIENCE, ttl: '1m', keys: [writeSigningKey(keyType)], claims: { email: 'traits.email' } },
+      upstream_jwt: {
+        header: jwtHeader,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        ttl: '1m',
+        keys: [writeSigningKey(keyType)],
+        claims: { email: 'traits.email' },
+      },
     },
     adjustEnvoy: (config) => envoyVerifiesTheJwt(config, opsPort, jwtHeader),
     ports: { extAuthzHttp: opsPort },
@@ -104,8 +127,17 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         const email = `e2e-${randomUUID()}@example.com`;
         const password = `E2e-${randomUUID()}`;
         const user = await registerWithPassword(stack.baseUrl, email, password);
-        const forged = { 'x-user-email': 'mallory@example.com', [setup.jwtHeader]: setup.jwtHeader === 'authorization' ? 'Bearer forged.forged.forged' : 'forged.forged.forged', 'x-verified-aal': 'aal2' };
-        const seen = echoedHeaders(await send(`${stack.baseUrl}/app/upstream-identity`, { headers: { ...API, 'x-session-token': user.token, ...forged } }));
+        const forged = {
+          'x-user-email': 'mallory@example.com',
+          [setup.jwtHeader]:
+            setup.jwtHeader === 'authorization' ? 'Bearer forged.forged.forged' : 'forged.forged.forged',
+          'x-verified-aal': 'aal2',
+        };
+        const seen = echoedHeaders(
+          await send(`${stack.baseUrl}/app/upstream-identity`, {
+            headers: { ...API, 'x-session-token': user.token, ...forged },
+          }),
+        );
         assert.equal(seen['x-user-email'], email, 'the trait header, the forged one overwritten');
         assert.equal(seen['x-kratos-identity-id'], user.identityId);
         // Envoy's jwt_authn verified the token against the JWKS it fetched from the ops port.
@@ -114,7 +146,9 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         // policy.strip_credentials (on by default): the token itself never reaches the upstream.
         assert.equal(seen['x-session-token'], undefined, 'X-Session-Token stripped');
         if (setup.jwtHeader === 'x-kratos-jwt') {
-          const bearer = echoedHeaders(await send(`${stack.baseUrl}/app/bearer`, { headers: { ...API, authorization: `Bearer ${user.token}` } }));
+          const bearer = echoedHeaders(
+            await send(`${stack.baseUrl}/app/bearer`, { headers: { ...API, authorization: `Bearer ${user.token}` } }),
+          );
           assert.equal(bearer['x-kratos-identity-id'], user.identityId);
           assert.equal(bearer.authorization, undefined, 'the Kratos Bearer stripped');
         }
@@ -129,8 +163,13 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         assert.equal(payload.email, email);
         assert.deepEqual(payload.amr, ['password']);
         assert.equal(payload.exp - payload.iat, 60, 'upstream_jwt.ttl');
-        const whoami = await send(`${stack.kratosPublicUrl}/sessions/whoami`, { headers: { ...API, 'x-session-token': user.token } });
-        assert.ok(payload.exp * 1000 <= Date.parse(String(field(whoami.json, 'expires_at'))), 'exp ≤ the real session\'s expires_at');
+        const whoami = await send(`${stack.kratosPublicUrl}/sessions/whoami`, {
+          headers: { ...API, 'x-session-token': user.token },
+        });
+        assert.ok(
+          payload.exp * 1000 <= Date.parse(String(field(whoami.json, 'expires_at'))),
+          "exp ≤ the real session's expires_at",
+        );
 
         // A browser session stepped up with TOTP: the same session id, a new token saying aal2.
         let lastCounter: number | undefined;
@@ -147,7 +186,12 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         const jar = new CookieJar();
         assert.equal(await browserPasswordLogin(stack.baseUrl, jar, email, password), 'aal1');
         assert.equal(await browserTotpStepUp(stack.baseUrl, jar, nextCode), 'aal2');
-        const stepped = echoedHeaders(await eventually(() => send(`${stack.baseUrl}/app/stepped-up`, { headers: NAVIGATION, jar }), (sent) => sent.status === 200));
+        const stepped = echoedHeaders(
+          await eventually(
+            () => send(`${stack.baseUrl}/app/stepped-up`, { headers: NAVIGATION, jar }),
+            (sent) => sent.status === 200,
+          ),
+        );
         assert.equal(stepped['x-verified-aal'], 'aal2', 'Envoy verified the stepped-up token');
         const steppedJwt = verifyJwt(jwtIn(stepped, setup.jwtHeader), jwks.keys).payload;
         assert.equal(steppedJwt.sid, stepped['x-kratos-session-id']);
@@ -158,15 +202,27 @@ test('upstream identity: trait header and JWT through the real Envoy and Kratos,
         // CSRF cookie, the app's own) do, byte for byte and in order, through the real Envoy.
         const jarCookies = jar.header();
         assert.match(jarCookies, /ory_kratos_session=/);
-        const withOwn = echoedHeaders(await send(`${stack.baseUrl}/app/cookies`, { headers: { ...NAVIGATION, cookie: `theme=dark; ${jarCookies};  lang="en"` } }));
+        const withOwn = echoedHeaders(
+          await send(`${stack.baseUrl}/app/cookies`, {
+            headers: { ...NAVIGATION, cookie: `theme=dark; ${jarCookies};  lang="en"` },
+          }),
+        );
         assert.equal(withOwn['x-kratos-session-id'], stepped['x-kratos-session-id']);
         const others = jarCookies.split('; ').filter((pair) => !pair.startsWith('ory_kratos_session='));
-        assert.equal(withOwn.cookie, ['theme=dark', ...others].join('; ') + ';  lang="en"', 'the session cookie stripped, the others as sent');
+        assert.equal(
+          withOwn.cookie,
+          ['theme=dark', ...others].join('; ') + ';  lang="en"',
+          'the session cookie stripped, the others as sent',
+        );
 
         // An anonymous route: forged trait header and JWT removed by ext_authz's headers_to_remove.
         const anonymous = echoedHeaders(await send(`${stack.baseUrl}/health`, { headers: { ...API, ...forged } }));
         assert.equal(anonymous['x-user-email'], undefined);
-        assert.equal(anonymous[setup.jwtHeader], undefined, 'with authorization as the JWT header, the client\'s own is removed too');
+        assert.equal(
+          anonymous[setup.jwtHeader],
+          undefined,
+          "with authorization as the JWT header, the client's own is removed too",
+        );
         return true;
       }),
     );

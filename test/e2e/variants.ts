@@ -24,7 +24,8 @@ export const EXT_AUTHZ_TIMEOUT_1S: EnvoyVariant = {
   name: 'ext_authz timeout 1s',
   adjust: (config) => {
     const grpc = httpFilter(config, 'envoy.filters.http.ext_authz').grpc_service;
-    if (typeof grpc !== 'object' || grpc === null || Array.isArray(grpc)) throw new Error('ext_authz has no grpc_service');
+    if (typeof grpc !== 'object' || grpc === null || Array.isArray(grpc))
+      throw new Error('ext_authz has no grpc_service');
     grpc.timeout = '1s';
   },
 };

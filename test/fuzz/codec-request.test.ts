@@ -57,10 +57,14 @@ describe('CheckRequest decoding, codec against protobufjs with the official sche
   test('mutated messages: the codec decodes what a spec parser keeps, or rejects them', async (t) => {
     await holds(
       t,
-      fc.property(fc.oneof(checkRequestBytes, envoyShapedBytes), fc.array(mutation, { minLength: 1, maxLength: 4 }), (valid, mutations) => {
-        const bytes = mutate(valid, mutations);
-        assert.deepEqual(codecProjection(bytes), oracleProjection(bytes));
-      }),
+      fc.property(
+        fc.oneof(checkRequestBytes, envoyShapedBytes),
+        fc.array(mutation, { minLength: 1, maxLength: 4 }),
+        (valid, mutations) => {
+          const bytes = mutate(valid, mutations);
+          assert.deepEqual(codecProjection(bytes), oracleProjection(bytes));
+        },
+      ),
       3000,
     );
   });
@@ -68,11 +72,16 @@ describe('CheckRequest decoding, codec against protobufjs with the official sche
   test('a message read from inside a larger buffer reads nothing past its end', async (t) => {
     await holds(
       t,
-      fc.property(checkRequestBytes, fc.array(mutation, { maxLength: 2 }), fc.uint8Array({ minLength: 1, maxLength: 16 }), (valid, mutations, after) => {
-        const bytes = mutate(valid, mutations);
-        const inside = Buffer.concat([bytes, after]).subarray(0, bytes.length);
-        assert.deepEqual(codecProjection(inside), codecProjection(Buffer.from(bytes)));
-      }),
+      fc.property(
+        checkRequestBytes,
+        fc.array(mutation, { maxLength: 2 }),
+        fc.uint8Array({ minLength: 1, maxLength: 16 }),
+        (valid, mutations, after) => {
+          const bytes = mutate(valid, mutations);
+          const inside = Buffer.concat([bytes, after]).subarray(0, bytes.length);
+          assert.deepEqual(codecProjection(inside), codecProjection(Buffer.from(bytes)));
+        },
+      ),
       300,
     );
   });
@@ -87,9 +96,16 @@ describe('CheckRequest decoding, codec against protobufjs with the official sche
         const after = process.memoryUsage();
         // Only growth counts (a collection in between only shrinks the figures); a decoder that
         // trusted a lying length would allocate it before failing.
-        assert.ok(after.arrayBuffers - before.arrayBuffers < 64 * 1024, `arrayBuffers grew ${after.arrayBuffers - before.arrayBuffers} bytes for ${bytes.toString('hex')}`);
-        assert.ok(after.heapUsed - before.heapUsed < 1024 * 1024, `the heap grew ${after.heapUsed - before.heapUsed} bytes for ${bytes.toString('hex')}`);
-        if (projection !== 'rejected') assert.ok(decodedSize(projection) <= 400 + 8 * bytes.length, bytes.toString('hex'));
+        assert.ok(
+          after.arrayBuffers - before.arrayBuffers < 64 * 1024,
+          `arrayBuffers grew ${after.arrayBuffers - before.arrayBuffers} bytes for ${bytes.toString('hex')}`,
+        );
+        assert.ok(
+          after.heapUsed - before.heapUsed < 1024 * 1024,
+          `the heap grew ${after.heapUsed - before.heapUsed} bytes for ${bytes.toString('hex')}`,
+        );
+        if (projection !== 'rejected')
+          assert.ok(decodedSize(projection) <= 400 + 8 * bytes.length, bytes.toString('hex'));
       }),
       2000,
     );

@@ -25,7 +25,9 @@ function serviceChoice(lines: readonly HeaderLine[], encoding: Encoding): Kratos
   const credential = extract(read.view.headers);
   if (!credential) return undefined;
   if (credential.source !== 'cookie') return { source: credential.source, token: credential.value };
-  const values = credential.wellFormed ? readCookies([credential.value], SESSION_COOKIE) : credential.value.split('; ').map((pair) => pair.slice(SESSION_COOKIE.length + 1));
+  const values = credential.wellFormed
+    ? readCookies([credential.value], SESSION_COOKIE)
+    : credential.value.split('; ').map((pair) => pair.slice(SESSION_COOKIE.length + 1));
   return { source: 'cookie', values };
 }
 

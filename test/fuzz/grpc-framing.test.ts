@@ -12,8 +12,14 @@ import { httpStatusOf } from '../support/envoy-client';
 import { startHarness, type Harness } from '../support/harness';
 import { holds } from './support/property';
 
-/** What a stream of `bytes` holds, read in one piece: the messages, then a fault or the bytes of an unfinished frame. */
-function referenceParse(bytes: Buffer, limit: number): { messages: Buffer[]; fault: FramingFault | undefined; pending: number } {
+/**
+ * What a stream of `bytes` holds, read in one piece: the messages, then a fault or the bytes of an
+ * unfinished frame.
+ */
+function referenceParse(
+  bytes: Buffer,
+  limit: number,
+): { messages: Buffer[]; fault: FramingFault | undefined; pending: number } {
   const messages: Buffer[] = [];
   let offset = 0;
   while (bytes.length - offset >= PREFIX_BYTES) {
@@ -38,7 +44,11 @@ function framed(message: Uint8Array, flag: number, lie: number): Buffer {
 const LIMIT = 64;
 /** Mostly well-formed frames, some flagged, some whose length lies (short, long, past the limit). */
 const frameBytes = fc
-  .tuple(fc.uint8Array({ maxLength: 80 }), fc.constantFrom(0, 0, 0, 0, 1, 0x80), fc.constantFrom(0, 0, 0, -1, 1, 1_000, 2 ** 31))
+  .tuple(
+    fc.uint8Array({ maxLength: 80 }),
+    fc.constantFrom(0, 0, 0, 0, 1, 0x80),
+    fc.constantFrom(0, 0, 0, -1, 1, 1_000, 2 ** 31),
+  )
   .map(([message, flag, lie]) => framed(message, flag, lie));
 const streamBytes = fc.oneof(
   fc.array(frameBytes, { maxLength: 6 }).map((frames) => Buffer.concat(frames)),
@@ -71,7 +81,11 @@ test('the Deframer reads any bytes, cut anywhere, as one parse of the whole stre
         fault = deframer.push(chunk, (message) => messages.push(Buffer.from(message)));
         if (fault) break;
       }
-      assert.deepEqual(messages.map((m) => m.toString('hex')), expected.messages.map((m) => m.toString('hex')), bytes.toString('hex'));
+      assert.deepEqual(
+        messages.map((m) => m.toString('hex')),
+        expected.messages.map((m) => m.toString('hex')),
+        bytes.toString('hex'),
+      );
       assert.deepEqual(fault, expected.fault, bytes.toString('hex'));
       if (!fault) assert.equal(deframer.pending, expected.pending);
     }),
@@ -88,7 +102,12 @@ after(() => h.close());
 /** Arbitrary bytes as the DATA of a Check stream: resolves its grpc-status (trailers-only or trailers). */
 function rawCheck(session: ClientHttp2Session, chunks: Buffer[]): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({ ':method': 'POST', ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc', te: 'trailers' });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/envoy.service.auth.v3.Authorization/Check',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     let status: string | undefined;
     stream.on('response', (headers) => (status = headers['grpc-status']?.toString() ?? status));
     stream.on('trailers', (trailers) => (status = trailers['grpc-status']?.toString() ?? status));

@@ -34,7 +34,9 @@ protectedAddress.addAddress('10.0.0.1', 'ipv4');
 function protectedHost(url: URL): boolean {
   const host = url.hostname.replace(/\.$/, '');
   if (host.startsWith('[')) return protectedAddress.check(host.slice(1, -1), 'ipv6');
-  return PROTECTED.some((pattern) => (pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern));
+  return PROTECTED.some((pattern) =>
+    pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern,
+  );
 }
 
 const port = fc.constantFrom('', ':8443', ':08443', ':443', ':80', ':1', ':0', ':65535', ':65536', ':');
@@ -44,7 +46,15 @@ const name = fc
     fc.constantFrom('.example.com', '.EXAMPLE.com', '.example.com.', '.example.org', ''),
   )
   .map((parts) => parts.join(''));
-const address = fc.constantFrom('10.0.0.1', '[::ffff:10.0.0.1]', '[::FFFF:a00:1]', '[0:0:0:0:0:ffff:0a00:0001]', '[::ffff:0:a00:1]', '[::1]', '[2001:db8::a00:1]');
+const address = fc.constantFrom(
+  '10.0.0.1',
+  '[::ffff:10.0.0.1]',
+  '[::FFFF:a00:1]',
+  '[0:0:0:0:0:ffff:0a00:0001]',
+  '[::ffff:0:a00:1]',
+  '[::1]',
+  '[2001:db8::a00:1]',
+);
 const authority = fc.tuple(fc.oneof(name, address), port).map((parts) => parts.join(''));
 
 test('an authority WHATWG URL reads as a protected host is never allowed without a session', async (t) => {

@@ -20,10 +20,19 @@ const SIZE = 128 * 1024;
 const BUDGET_MS = 1000;
 
 // White space is weighted up: a run of it inside a value is where trims and splits go wrong.
-const unitPart = fc.oneof({ weight: 1, arbitrary: fc.constantFrom(' ', '\t') }, { weight: 2, arbitrary: fc.constantFrom('.', '/', '\\', '%', '2e', ';', ',', '=', '"', 'a', '1', ':', 'q=1', '*/*') });
+const unitPart = fc.oneof(
+  { weight: 1, arbitrary: fc.constantFrom(' ', '\t') },
+  { weight: 2, arbitrary: fc.constantFrom('.', '/', '\\', '%', '2e', ';', ',', '=', '"', 'a', '1', ':', 'q=1', '*/*') },
+);
 const unit = fc.array(unitPart, { minLength: 1, maxLength: 2 }).map((parts) => parts.join(''));
 /** `unit` repeated to SIZE between a prefix and a suffix that keep the run from being trimmed away. */
-const longText = fc.tuple(fc.constantFrom('', 'a', `${SESSION_COOKIE}=`, '/'), unit, fc.constantFrom('', 'b', '!', `; ${SESSION_COOKIE}=x`)).map(([prefix, repeated, suffix]) => prefix + repeated.repeat(Math.ceil(SIZE / repeated.length)) + suffix);
+const longText = fc
+  .tuple(
+    fc.constantFrom('', 'a', `${SESSION_COOKIE}=`, '/'),
+    unit,
+    fc.constantFrom('', 'b', '!', `; ${SESSION_COOKIE}=x`),
+  )
+  .map(([prefix, repeated, suffix]) => prefix + repeated.repeat(Math.ceil(SIZE / repeated.length)) + suffix);
 
 const extract = kratosCredentialExtractor(SESSION_COOKIE);
 
@@ -42,7 +51,16 @@ test(`every reader reads ${SIZE / 1024} KiB of one repeated unit in linear time`
       timed('hostOfAuthority', () => hostOfAuthority(text));
       timed('preferredMediaType', () => preferredMediaType(text));
       for (const encoding of ['raw', 'joined'] as const) {
-        const request = checkRequestOf([['cookie', text], ['x-session-token', text], ['authorization', `Bearer ${text}`], ['accept', text]], encoding, { path: text });
+        const request = checkRequestOf(
+          [
+            ['cookie', text],
+            ['x-session-token', text],
+            ['authorization', `Bearer ${text}`],
+            ['accept', text],
+          ],
+          encoding,
+          { path: text },
+        );
         timed(`readCheckRequest (${encoding})`, () => {
           const read = readCheckRequest(request);
           if (read.ok) extract(read.view.headers);
@@ -68,7 +86,8 @@ test(`every reader reads ${SIZE / 1024} KiB of one repeated unit in linear time`
 // Issue 18: Kratos reads at most 1 MiB of request headers; a larger head is refused before any
 // of it is decoded, so no reader ever sees an 8 MiB header.
 test('a CheckRequest whose headers are over 1 MiB is refused before they are decoded', () => {
-  const message = (valueBytes: number) => checkFrameWithHeader('cookie', 'ory_kratos_session=x'.padEnd(valueBytes, ';')).subarray(5);
+  const message = (valueBytes: number) =>
+    checkFrameWithHeader('cookie', 'ory_kratos_session=x'.padEnd(valueBytes, ';')).subarray(5);
   const started = performance.now();
   assert.throws(() => decodeCheckRequest(message(8 * 1024 * 1024)), RequestHeadTooLarge);
   assert.throws(() => decodeCheckRequest(message(MAX_REQUEST_HEAD_BYTES)), RequestHeadTooLarge);

@@ -17,7 +17,13 @@ import type { HeaderLine } from './support/kratos-oracle';
 const authorityChar = fc.constantFrom(...'aZ09.-_:[]@%\\/?#; é\u0000'.split(''));
 const authority = fc.oneof(
   fc.array(authorityChar, { maxLength: 14 }).map((chars) => chars.join('')),
-  fc.tuple(fc.constantFrom('app', 'APP', 'a-b', 'x_y', '1'), fc.constantFrom('.example.com', '.example.com.', '', '.'), fc.constantFrom('', ':443', ':8443', ':0', ':99999', ':')).map((parts) => parts.join('')),
+  fc
+    .tuple(
+      fc.constantFrom('app', 'APP', 'a-b', 'x_y', '1'),
+      fc.constantFrom('.example.com', '.example.com.', '', '.'),
+      fc.constantFrom('', ':443', ':8443', ':0', ':99999', ':'),
+    )
+    .map((parts) => parts.join('')),
   fc.constantFrom('[::1]', '[::1]:8443', '[0:0::ffff:1.2.3.4]', '[fe80::1%25eth0]', '[::1'),
 );
 
@@ -40,7 +46,15 @@ test('an accepted :authority names the host WHATWG URL reads from it', async (t)
 
 const name = fc.constantFrom('cookie', 'Cookie', 'x-a', 'X-A', 'accept');
 const lines = (encoding: Encoding) =>
-  fc.array(fc.tuple(encoding === 'raw' ? name : name.map((text) => text.toLowerCase()), fc.string({ unit: 'binary-ascii', maxLength: 8 })).map(([key, value]): HeaderLine => [key, value]), { maxLength: 6 });
+  fc.array(
+    fc
+      .tuple(
+        encoding === 'raw' ? name : name.map((text) => text.toLowerCase()),
+        fc.string({ unit: 'binary-ascii', maxLength: 8 }),
+      )
+      .map(([key, value]): HeaderLine => [key, value]),
+    { maxLength: 6 },
+  );
 
 for (const encoding of ['raw', 'joined'] as const) {
   test(`${encoding} headers: the bag hands back every line sent, in order (joined with "," in the headers map)`, async (t) => {
@@ -78,7 +92,12 @@ test('the preferred media type of an Accept header is the first range of the hig
   await holds(
     t,
     fc.property(fc.array(mediaRange, { maxLength: 6 }), (ranges) => {
-      const header = ranges.map(({ type, quality, spaces, extra }) => `${spaces}${type}${extra}${quality === undefined ? '' : `;q=${qText(quality)}`}${spaces}`).join(',');
+      const header = ranges
+        .map(
+          ({ type, quality, spaces, extra }) =>
+            `${spaces}${type}${extra}${quality === undefined ? '' : `;q=${qText(quality)}`}${spaces}`,
+        )
+        .join(',');
       let best: string | undefined;
       let bestQuality = 0;
       for (const { type, quality = 1000 } of ranges) {

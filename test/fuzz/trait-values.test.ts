@@ -11,11 +11,32 @@ import * as fc from 'fast-check';
 import { headerReading, readTraits } from '../../src/kratos/traits';
 import { holds } from './support/property';
 
-const interesting = fc.constantFrom('a', 'Z', '0', ' ', '\t', '\r', '\n', '\u0000', '\u007f', '\u0085', 'é', 'Ł', '😀', '@', '"', ',', ';', '\\');
+const interesting = fc.constantFrom(
+  'a',
+  'Z',
+  '0',
+  ' ',
+  '\t',
+  '\r',
+  '\n',
+  '\u0000',
+  '\u007f',
+  '\u0085',
+  'é',
+  'Ł',
+  '😀',
+  '@',
+  '"',
+  ',',
+  ';',
+  '\\',
+);
 const value = fc.oneof(
   fc.array(interesting, { maxLength: 12 }).map((chars) => chars.join('')),
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.integer({ min: 1000, max: 1100 }).chain((length) => fc.constantFrom('a', 'é', ' ').map((char) => 'x'.repeat(length - 1) + char)),
+  fc
+    .integer({ min: 1000, max: 1100 })
+    .chain((length) => fc.constantFrom('a', 'é', ' ').map((char) => 'x'.repeat(length - 1) + char)),
   fc.double(),
   fc.boolean(),
   fc.constant(null),
@@ -39,7 +60,10 @@ test('a trait reaches a header only as text Node accepts and proxies keep; a cla
       if (raw === null) return assert.equal(reading, undefined, 'null is absent');
       assert.ok(reading);
       if ('text' in reading) {
-        assert.ok(typeof raw === 'string' || (typeof raw === 'number' && Number.isFinite(raw)), 'only strings and finite numbers');
+        assert.ok(
+          typeof raw === 'string' || (typeof raw === 'number' && Number.isFinite(raw)),
+          'only strings and finite numbers',
+        );
         assert.equal(reading.text, String(raw));
         assert.ok(Buffer.byteLength(reading.text) <= 1024);
         assert.doesNotMatch(reading.text, /[\u0000-\u001f\u007f-\u009f]/);

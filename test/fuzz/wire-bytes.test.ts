@@ -35,7 +35,9 @@ function decodes(bytes: Buffer): boolean {
 
 const anyBytes = fc.oneof(
   fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
-  fc.tuple(fc.oneof(checkRequestBytes, envoyShapedBytes), fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([bytes, mutations]) => mutate(bytes, mutations)),
+  fc
+    .tuple(fc.oneof(checkRequestBytes, envoyShapedBytes), fc.array(mutation, { minLength: 1, maxLength: 3 }))
+    .map(([bytes, mutations]) => mutate(bytes, mutations)),
   checkRequestBytes,
 );
 
@@ -50,16 +52,25 @@ test('every byte string gets a successful RPC: a decision, or a 400 denial when 
         assert.equal(metadataOf(response).reason, 'bad_request');
       }
       // Nothing here carries a session: no answer may be an OK outside the anonymous rule.
-      if (status === 200) assert.ok(['anonymous', 'cors_preflight'].includes(metadataOf(response).reason ?? ''), bytes.toString('hex'));
+      if (status === 200)
+        assert.ok(['anonymous', 'cors_preflight'].includes(metadataOf(response).reason ?? ''), bytes.toString('hex'));
     }),
     2000,
   );
 });
 
 /** One Check call written as raw HTTP/2 frames (no gRPC library): the status, grpc-status and the message. */
-function rawCheck(session: ClientHttp2Session, message: Buffer): Promise<{ status: number; grpcStatus: string | undefined; message: Buffer }> {
+function rawCheck(
+  session: ClientHttp2Session,
+  message: Buffer,
+): Promise<{ status: number; grpcStatus: string | undefined; message: Buffer }> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': CHECK_PATH,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     const prefix = Buffer.alloc(5);
     prefix.writeUInt32BE(message.length, 1);
     const chunks: Buffer[] = [];
@@ -91,7 +102,9 @@ test('the same bytes in raw HTTP/2 frames get grpc-status 0 and a CheckResponse'
         const answer = await rawCheck(session, bytes);
         assert.equal(answer.status, 200);
         assert.equal(answer.grpcStatus, '0', bytes.toString('hex'));
-        const response = OfficialResponse.toObject(OfficialResponse.decode(answer.message), { defaults: true }) as { status: { code: number } };
+        const response = OfficialResponse.toObject(OfficialResponse.decode(answer.message), { defaults: true }) as {
+          status: { code: number };
+        };
         if (!decodes(bytes)) assert.equal(response.status.code, 3, bytes.toString('hex'));
       }),
       300,
@@ -103,8 +116,13 @@ test('the same bytes in raw HTTP/2 frames get grpc-status 0 and a CheckResponse'
 
 /** attributes { request { http { method GET, path /, header_map { `count` empty headers } } } }. */
 function manyEmptyHeaderLines(count: number): Buffer {
-  const field = (tag: number, body: Buffer) => Buffer.concat([Buffer.from([tag]), Buffer.from(varint(BigInt(body.length))), body]);
-  const http = Buffer.concat([field(0x12, Buffer.from('GET')), field(0x22, Buffer.from('/')), field(0x6a, Buffer.alloc(2 * count, Buffer.from([0x0a, 0x00])))]);
+  const field = (tag: number, body: Buffer) =>
+    Buffer.concat([Buffer.from([tag]), Buffer.from(varint(BigInt(body.length))), body]);
+  const http = Buffer.concat([
+    field(0x12, Buffer.from('GET')),
+    field(0x22, Buffer.from('/')),
+    field(0x6a, Buffer.alloc(2 * count, Buffer.from([0x0a, 0x00]))),
+  ]);
   return field(0x0a, field(0x22, field(0x12, http)));
 }
 

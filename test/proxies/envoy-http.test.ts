@@ -1,4 +1,7 @@
-/** Real Envoy (both versions the real-stack tooling caches) in http_service mode, running examples/envoy-http/envoy.yaml. */
+/**
+ * Real Envoy (both versions the real-stack tooling caches) in http_service mode, running
+ * examples/envoy-http/envoy.yaml.
+ */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +18,10 @@ import { proxyStory } from './support/story';
 
 // The oldest and newest Envoy the project supports (the real-stack issue's pair).
 
-function renderConfig(ports: { authz: number; app: number; proxy: number }, changes: ReadonlyArray<readonly [string, string]> = []): string {
+function renderConfig(
+  ports: { authz: number; app: number; proxy: number },
+  changes: ReadonlyArray<readonly [string, string]> = [],
+): string {
   return renderExample('examples/envoy-http/envoy.yaml', [
     ...changes,
     ['address: 0.0.0.0, port_value: 8080', `address: 127.0.0.1, port_value: ${ports.proxy}`],
@@ -30,32 +36,48 @@ for (const version of pinnedVersions().envoy) {
 
   // Envoy lets a request through when an HTTP authorizer fails under failure_mode_allow: the
   // door must never answer Kratos's outage in a way Envoy counts as the authorizer failing.
-  test(`envoy-${version}: with failure_mode_allow: true, Kratos unavailable is still a denial`, { skip: skipUnlessInstalled(missing) }, async () => {
-    const harness = await startHarness();
-    const app = await startEchoUpstream();
-    const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-envoy-fail-open-'));
-    try {
-      assert.ok(harness.service.httpAuthzPort);
-      const ports = { authz: harness.service.httpAuthzPort, app: app.port, proxy: await freePort() };
-      const envoy = await startEnvoy(version, renderConfig(ports, [['failure_mode_allow: false', 'failure_mode_allow: true']]), ports.proxy, dir);
-      const client = new AuthzHttpClient(ports.proxy);
+  test(
+    `envoy-${version}: with failure_mode_allow: true, Kratos unavailable is still a denial`,
+    { skip: skipUnlessInstalled(missing) },
+    async () => {
+      const harness = await startHarness();
+      const app = await startEchoUpstream();
+      const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-envoy-fail-open-'));
       try {
-        const session = harness.newSession(harness.emulator.addIdentity());
-        harness.emulator.fail('whoami', { mode: 'status500', count: 1 });
-        const answer = await client.send({ method: 'GET', path: '/page', headers: [['host', 'app.example.com'], ['x-session-token', session.token]] });
-        assert.equal(answer.status, 403);
-        assert.equal((JSON.parse(answer.body) as { error: { id: string } }).error.id, 'kratos_unavailable');
-        assert.equal(app.count(), 0, 'the app was not reached');
+        assert.ok(harness.service.httpAuthzPort);
+        const ports = { authz: harness.service.httpAuthzPort, app: app.port, proxy: await freePort() };
+        const envoy = await startEnvoy(
+          version,
+          renderConfig(ports, [['failure_mode_allow: false', 'failure_mode_allow: true']]),
+          ports.proxy,
+          dir,
+        );
+        const client = new AuthzHttpClient(ports.proxy);
+        try {
+          const session = harness.newSession(harness.emulator.addIdentity());
+          harness.emulator.fail('whoami', { mode: 'status500', count: 1 });
+          const answer = await client.send({
+            method: 'GET',
+            path: '/page',
+            headers: [
+              ['host', 'app.example.com'],
+              ['x-session-token', session.token],
+            ],
+          });
+          assert.equal(answer.status, 403);
+          assert.equal((JSON.parse(answer.body) as { error: { id: string } }).error.id, 'kratos_unavailable');
+          assert.equal(app.count(), 0, 'the app was not reached');
+        } finally {
+          client.close();
+          await envoy.stop();
+        }
       } finally {
-        client.close();
-        await envoy.stop();
+        await app.stop();
+        await harness.close();
+        rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      await app.stop();
-      await harness.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   proxyStory({
     name: `envoy-${version}`,
@@ -79,8 +101,16 @@ for (const version of pinnedVersions().envoy) {
   spellingStory({
     name: `envoy-${version} http_service`,
     unavailable: () => missing,
-    start: (ports, dir) => startEnvoy(version, renderConfig(ports, [['headers_with_underscores_action: DROP_HEADER', 'headers_with_underscores_action: ALLOW']]), ports.proxy, dir),
-    underscores: 'passed on (ALLOW, Envoy\'s default), removed by x-envoy-auth-headers-to-remove',
+    start: (ports, dir) =>
+      startEnvoy(
+        version,
+        renderConfig(ports, [
+          ['headers_with_underscores_action: DROP_HEADER', 'headers_with_underscores_action: ALLOW'],
+        ]),
+        ports.proxy,
+        dir,
+      ),
+    underscores: "passed on (ALLOW, Envoy's default), removed by x-envoy-auth-headers-to-remove",
     refusesUnderscores: false,
   });
 }

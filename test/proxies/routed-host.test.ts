@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { envoyConfig, httpConnectionManager, isObject, type Json, type JsonObject } from '../../stack/configs';
 import { pinnedVersions } from '../../stack/versions';
-import { caddyUnavailable, envoyUnavailable, nginxUnavailable, startCaddy, startEnvoy, startNginx } from './support/launch';
+import {
+  caddyUnavailable,
+  envoyUnavailable,
+  nginxUnavailable,
+  startCaddy,
+  startEnvoy,
+  startNginx,
+} from './support/launch';
 import { freePort, renderExample } from './support/proxy-process';
 import { ADMIN_HOST, routedHostSuite, type RoutedPorts } from './support/routed-host';
 
@@ -46,7 +53,10 @@ function nginxConfig(ports: RoutedPorts): string {
 function ingressNginxConfig(ports: RoutedPorts): string {
   let text = nginxConfig(ports);
   for (const [from, to] of [
-    ['X-Original-URL $scheme://$host$kratos_host_port$request_uri;', 'X-Original-URL $scheme://$http_host$request_uri;'],
+    [
+      'X-Original-URL $scheme://$host$kratos_host_port$request_uri;',
+      'X-Original-URL $scheme://$http_host$request_uri;',
+    ],
     ['proxy_set_header Host $host$kratos_host_port;', 'proxy_set_header Host $http_host;'],
   ] as const) {
     assert.ok(text.includes(from), `the rendered config has "${from}"`);
@@ -65,7 +75,11 @@ function caddyConfig(ports: RoutedPorts): string {
   const start = text.indexOf(`\n:${ports.proxy} {`);
   assert.ok(start > 0, 'the Caddyfile has its site block after the global options');
   const site = text.slice(start);
-  const admin = replaced(replaced(site, `\n:${ports.proxy} {`, `\nhttp://${ADMIN_HOST}:${ports.proxy} {`), `reverse_proxy 127.0.0.1:${ports.app}`, `reverse_proxy 127.0.0.1:${ports.admin}`);
+  const admin = replaced(
+    replaced(site, `\n:${ports.proxy} {`, `\nhttp://${ADMIN_HOST}:${ports.proxy} {`),
+    `reverse_proxy 127.0.0.1:${ports.app}`,
+    `reverse_proxy 127.0.0.1:${ports.admin}`,
+  );
   return `${text}${admin}`;
 }
 
@@ -100,7 +114,13 @@ function withAdminVirtualHost(config: JsonObject, cluster: string, adminPort: nu
   copy.name = `admin_${cluster}`;
   const assignment = mapping(copy.load_assignment, 'load_assignment');
   assignment.cluster_name = copy.name;
-  const endpoint = mapping(mapping(listOf(mapping(listOf(assignment.endpoints, 'endpoints')[0], 'endpoints[0]').lb_endpoints, 'lb_endpoints')[0], 'lb_endpoint').endpoint, 'endpoint');
+  const endpoint = mapping(
+    mapping(
+      listOf(mapping(listOf(assignment.endpoints, 'endpoints')[0], 'endpoints[0]').lb_endpoints, 'lb_endpoints')[0],
+      'lb_endpoint',
+    ).endpoint,
+    'endpoint',
+  );
   mapping(mapping(endpoint.address, 'address').socket_address, 'socket_address').port_value = adminPort;
   clusters.push(copy);
   return config;
@@ -120,15 +140,49 @@ function envoyHttpConfig(ports: RoutedPorts): string {
 /** envoy/envoy.yaml (ext_authz gRPC) on loopback (as the local stack renders it) with the admin virtual host. */
 async function envoyGrpcConfig(ports: RoutedPorts): Promise<string> {
   const unused = await freePort();
-  const stackPorts = { envoy: ports.proxy, envoyAdmin: await freePort(), kratosPublic: unused, kratosAdmin: unused, extAuthzGrpc: ports.authzGrpc, extAuthzHttp: ports.authzHttp, upstream: ports.app, ui: unused };
+  const stackPorts = {
+    envoy: ports.proxy,
+    envoyAdmin: await freePort(),
+    kratosPublic: unused,
+    kratosAdmin: unused,
+    extAuthzGrpc: ports.authzGrpc,
+    extAuthzHttp: ports.authzHttp,
+    upstream: ports.app,
+    ui: unused,
+  };
   return stringifyYaml(envoyConfig(stackPorts, (config) => withAdminVirtualHost(config, 'upstream', ports.admin)));
 }
 
-routedHostSuite({ name: 'nginx', http2: false, unavailable: nginxUnavailable, start: (ports, dir) => startNginx(nginxConfig(ports), ports.proxy, dir) });
-routedHostSuite({ name: 'nginx as ingress-nginx', http2: false, unavailable: nginxUnavailable, start: (ports, dir) => startNginx(ingressNginxConfig(ports), ports.proxy, dir) });
-routedHostSuite({ name: 'caddy', http2: false, unavailable: caddyUnavailable, start: (ports, dir) => startCaddy(caddyConfig(ports), ports.proxy, dir) });
+routedHostSuite({
+  name: 'nginx',
+  http2: false,
+  unavailable: nginxUnavailable,
+  start: (ports, dir) => startNginx(nginxConfig(ports), ports.proxy, dir),
+});
+routedHostSuite({
+  name: 'nginx as ingress-nginx',
+  http2: false,
+  unavailable: nginxUnavailable,
+  start: (ports, dir) => startNginx(ingressNginxConfig(ports), ports.proxy, dir),
+});
+routedHostSuite({
+  name: 'caddy',
+  http2: false,
+  unavailable: caddyUnavailable,
+  start: (ports, dir) => startCaddy(caddyConfig(ports), ports.proxy, dir),
+});
 for (const version of pinnedVersions().envoy) {
   const unavailable = () => envoyUnavailable(version);
-  routedHostSuite({ name: `envoy-${version} http_service`, http2: true, unavailable, start: (ports, dir) => startEnvoy(version, envoyHttpConfig(ports), ports.proxy, dir) });
-  routedHostSuite({ name: `envoy-${version} grpc`, http2: true, unavailable, start: async (ports, dir) => startEnvoy(version, await envoyGrpcConfig(ports), ports.proxy, dir) });
+  routedHostSuite({
+    name: `envoy-${version} http_service`,
+    http2: true,
+    unavailable,
+    start: (ports, dir) => startEnvoy(version, envoyHttpConfig(ports), ports.proxy, dir),
+  });
+  routedHostSuite({
+    name: `envoy-${version} grpc`,
+    http2: true,
+    unavailable,
+    start: async (ports, dir) => startEnvoy(version, await envoyGrpcConfig(ports), ports.proxy, dir),
+  });
 }

@@ -52,7 +52,18 @@ async function routesLoaded(port: number, traefik: ProxyProcess): Promise<void> 
   const client = new AuthzHttpClient(port);
   try {
     const deadline = Date.now() + 10_000;
-    while ((await client.send({ method: 'GET', path: '/.traefik-ready', headers: [['host', 'ready.invalid'], ['accept', 'application/json']] })).status === 404) {
+    while (
+      (
+        await client.send({
+          method: 'GET',
+          path: '/.traefik-ready',
+          headers: [
+            ['host', 'ready.invalid'],
+            ['accept', 'application/json'],
+          ],
+        })
+      ).status === 404
+    ) {
       if (Date.now() > deadline) throw new Error(`Traefik loaded no routes within 10 s:\n${traefik.output()}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -61,7 +72,10 @@ async function routesLoaded(port: number, traefik: ProxyProcess): Promise<void> 
   }
 }
 
-const unavailable = () => (existsSync(traefikBinary()) ? undefined : `Traefik is not built at ${traefikBinary()} (scripts/install-proxies.sh traefik)`);
+const unavailable = () =>
+  existsSync(traefikBinary())
+    ? undefined
+    : `Traefik is not built at ${traefikBinary()} (scripts/install-proxies.sh traefik)`;
 
 const traefik: ProxyUnderTest = {
   name: 'traefik',
@@ -74,4 +88,10 @@ const traefik: ProxyUnderTest = {
 };
 
 proxyStory(traefik);
-spellingStory({ name: 'traefik', unavailable, start: startTraefik, underscores: 'passed on, then deleted by authResponseHeadersRegex', refusesUnderscores: false });
+spellingStory({
+  name: 'traefik',
+  unavailable,
+  start: startTraefik,
+  underscores: 'passed on, then deleted by authResponseHeadersRegex',
+  refusesUnderscores: false,
+});

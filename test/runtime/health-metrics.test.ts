@@ -64,8 +64,14 @@ describe('/metrics', () => {
     await h.client.check({ headers: { 'x-session-token': session.token } });
     await h.client.check({ headers: { 'sec-fetch-mode': 'cors' } });
     const text = await (await http('/metrics')).text();
-    assert.match(text, /^kratos_ext_authz_checks_total\{front_door="grpc",decision="allow",credential="token",reason="ok"\} 2$/m);
-    assert.match(text, /^kratos_ext_authz_checks_total\{front_door="grpc",decision="deny",credential="none",reason="unauthenticated"\} 1$/m);
+    assert.match(
+      text,
+      /^kratos_ext_authz_checks_total\{front_door="grpc",decision="allow",credential="token",reason="ok"\} 2$/m,
+    );
+    assert.match(
+      text,
+      /^kratos_ext_authz_checks_total\{front_door="grpc",decision="deny",credential="none",reason="unauthenticated"\} 1$/m,
+    );
     assert.match(text, /^kratos_ext_authz_check_duration_seconds_bucket\{le="0.0001",front_door="grpc"\} \d+$/m);
     assert.match(text, /^kratos_ext_authz_check_duration_seconds_count\{front_door="grpc"\} 3$/m);
     assert.match(text, /^kratos_ext_authz_kratos_requests_total\{endpoint="whoami",status="200"\} 1$/m);
@@ -79,17 +85,64 @@ describe('/metrics', () => {
 describe('logs', () => {
   test('one line per denial at info with the request facts; allows at debug; no query string', async () => {
     const session = h.newSession(h.emulator.addIdentity());
-    await h.client.check({ path: '/orders?secret=hunter2', headers: { 'x-request-id': 'req-log-1', cookie: `${h.emulator.cookieHeaderFor(session)}`, 'sec-fetch-mode': 'cors' } });
-    await h.client.check({ method: 'POST', path: '/pay?card=4111', host: 'shop.example.com', headers: { 'x-request-id': 'req-log-2', authorization: `Bearer ${h.remember('ory_st_notvalidnotvalidnotvalid0000')}` } });
+    await h.client.check({
+      path: '/orders?secret=hunter2',
+      headers: {
+        'x-request-id': 'req-log-1',
+        cookie: `${h.emulator.cookieHeaderFor(session)}`,
+        'sec-fetch-mode': 'cors',
+      },
+    });
+    await h.client.check({
+      method: 'POST',
+      path: '/pay?card=4111',
+      host: 'shop.example.com',
+      headers: {
+        'x-request-id': 'req-log-2',
+        authorization: `Bearer ${h.remember('ory_st_notvalidnotvalidnotvalid0000')}`,
+      },
+    });
     const allow = h.logs.find((line) => line.request_id === 'req-log-1');
     const deny = h.logs.find((line) => line.request_id === 'req-log-2');
     assert.deepEqual(
-      { level: allow?.level, decision: allow?.decision, reason: allow?.reason, path: allow?.path, credential: allow?.credential, identity_id: allow?.identity_id, aal: allow?.aal },
-      { level: 20, decision: 'allow', reason: 'ok', path: '/orders', credential: 'cookie', identity_id: session.identityId, aal: 'aal1' },
+      {
+        level: allow?.level,
+        decision: allow?.decision,
+        reason: allow?.reason,
+        path: allow?.path,
+        credential: allow?.credential,
+        identity_id: allow?.identity_id,
+        aal: allow?.aal,
+      },
+      {
+        level: 20,
+        decision: 'allow',
+        reason: 'ok',
+        path: '/orders',
+        credential: 'cookie',
+        identity_id: session.identityId,
+        aal: 'aal1',
+      },
     );
     assert.deepEqual(
-      { level: deny?.level, decision: deny?.decision, reason: deny?.reason, method: deny?.method, host: deny?.host, path: deny?.path, credential: deny?.credential },
-      { level: 30, decision: 'deny', reason: 'unauthenticated', method: 'POST', host: 'shop.example.com', path: '/pay', credential: 'token' },
+      {
+        level: deny?.level,
+        decision: deny?.decision,
+        reason: deny?.reason,
+        method: deny?.method,
+        host: deny?.host,
+        path: deny?.path,
+        credential: deny?.credential,
+      },
+      {
+        level: 30,
+        decision: 'deny',
+        reason: 'unauthenticated',
+        method: 'POST',
+        host: 'shop.example.com',
+        path: '/pay',
+        credential: 'token',
+      },
     );
     assert.equal(typeof deny?.duration_ms, 'number');
     assert.doesNotMatch(h.rawLogs(), /hunter2|4111|ory_st_|ory_kratos_session=/);
@@ -97,7 +150,9 @@ describe('logs', () => {
 
   test('Kratos failures log at warn with a credential-free detail', async () => {
     h.emulator.fail('whoami', { mode: 'status500', count: 1 });
-    await h.client.check({ headers: { 'x-session-token': h.remember('ory_st_forthewarnlineforthewarnline'), 'x-request-id': 'req-log-3' } });
+    await h.client.check({
+      headers: { 'x-session-token': h.remember('ory_st_forthewarnlineforthewarnline'), 'x-request-id': 'req-log-3' },
+    });
     const line = h.logs.find((candidate) => candidate.request_id === 'req-log-3');
     assert.equal(line?.level, 40);
     assert.equal(line?.detail, 'whoami answered 500');

@@ -29,11 +29,20 @@ function configText(keys: string[]): string {
   ].join('\n');
 }
 
-async function reload(serving: Serving, path: string, keys: string[], expect: 'configuration reloaded' | 'rejected'): Promise<void> {
+async function reload(
+  serving: Serving,
+  path: string,
+  keys: string[],
+  expect: 'configuration reloaded' | 'rejected',
+): Promise<void> {
   const from = serving.logs.length;
   writeFileSync(path, configText(keys));
   serving.child.kill('SIGHUP');
-  await serving.waitForLog((line) => serving.logs.indexOf(line) >= from && (expect === 'rejected' ? String(line.msg).startsWith('configuration reload rejected') : line.msg === expect));
+  await serving.waitForLog(
+    (line) =>
+      serving.logs.indexOf(line) >= from &&
+      (expect === 'rejected' ? String(line.msg).startsWith('configuration reload rejected') : line.msg === expect),
+  );
 }
 
 test('SIGHUP rotation: add second, publish, make first; a bad key file keeps the running keys', async () => {
@@ -55,7 +64,11 @@ test('SIGHUP rotation: add second, publish, make first; a bad key file keeps the
 
     await reload(serving, path, [oldKey, newKey], 'configuration reloaded');
     const published = await fetchJwks(serving.httpPort);
-    assert.deepEqual(published.keys.map((key) => key.alg), ['RS256', 'ES256'], 'both published, in order');
+    assert.deepEqual(
+      published.keys.map((key) => key.alg),
+      ['RS256', 'ES256'],
+      'both published, in order',
+    );
     assert.equal(verifyJwt(await tokenNow(), published.keys).header.kid, oldKid, 'the old key still signs');
 
     await reload(serving, path, [newKey, oldKey], 'configuration reloaded');
@@ -68,7 +81,10 @@ test('SIGHUP rotation: add second, publish, make first; a bad key file keeps the
     writeFileSync(newKey, 'garbage');
     await reload(serving, path, [newKey, oldKey], 'rejected');
     const rejection = serving.logs.find((line) => String(line.problem ?? '').startsWith('upstream_jwt.keys[0]:'));
-    assert.equal(rejection?.problem, `upstream_jwt.keys[0]: ${newKey} is not an unencrypted PEM private key (PKCS#8, SEC1 or PKCS#1)`);
+    assert.equal(
+      rejection?.problem,
+      `upstream_jwt.keys[0]: ${newKey} is not an unencrypted PEM private key (PKCS#8, SEC1 or PKCS#1)`,
+    );
     assert.deepEqual((await fetchJwks(serving.httpPort)).keys, swapped.keys);
     assert.equal(verifyJwt(await tokenNow(), swapped.keys).header.alg, 'ES256');
 
@@ -79,7 +95,11 @@ test('SIGHUP rotation: add second, publish, make first; a bad key file keeps the
     assert.equal(last.keys.length, 1);
     assert.equal(last.keys[0]?.alg, 'EdDSA', 'a key file replaced in place is read again on SIGHUP');
     assert.equal(verifyJwt(await tokenNow(), last.keys).header.alg, 'EdDSA');
-    assert.equal(serving.logs.some((line) => JSON.stringify(line).includes('PRIVATE KEY')), false, 'no key material in the log');
+    assert.equal(
+      serving.logs.some((line) => JSON.stringify(line).includes('PRIVATE KEY')),
+      false,
+      'no key material in the log',
+    );
   } finally {
     client.close();
     serving.child.kill('SIGTERM');

@@ -39,7 +39,10 @@ describe('command line and configuration', () => {
   });
 
   test('configuration problems exit 2 with one line per problem naming the key', async () => {
-    const bad = configFile('bad.yaml', 'kratos:\n  timeout: soon\n  extra: 1\npolicy:\n  rules:\n    - paths: [/a]\n    - paths: [/b]\n    - paths: ["/c", "nope"]\n');
+    const bad = configFile(
+      'bad.yaml',
+      'kratos:\n  timeout: soon\n  extra: 1\npolicy:\n  rules:\n    - paths: [/a]\n    - paths: [/b]\n    - paths: ["/c", "nope"]\n',
+    );
     const result = await run(['--config', bad]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /kratos\.timeout: "soon" is not a duration/);
@@ -144,7 +147,11 @@ describe('drain delay', () => {
       child.kill('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(await healthStatus(grpcPort, ''), 'NOT_SERVING');
-      assert.equal(httpStatusOf(await client.check({ headers: { 'x-session-token': session.token } })), 200, 'a new check during the delay');
+      assert.equal(
+        httpStatusOf(await client.check({ headers: { 'x-session-token': session.token } })),
+        200,
+        'a new check during the delay',
+      );
       assert.equal(await exited, 0);
     } finally {
       client.close();
@@ -158,21 +165,43 @@ describe('drain delay', () => {
  * semi-spaces of YOUNG_GENERATION_MIB / 3), or with the one an operator's flag chose.
  */
 function heapSizeLimitUnderFlag(mib: number, semiSpaceMib = YOUNG_GENERATION_MIB / 3): number {
-  return Number(execFileSync(process.execPath, [`--max-old-space-size=${mib}`, `--max-semi-space-size=${semiSpaceMib}`, '-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], { encoding: 'utf8' }));
+  return Number(
+    execFileSync(
+      process.execPath,
+      [
+        `--max-old-space-size=${mib}`,
+        `--max-semi-space-size=${semiSpaceMib}`,
+        '-p',
+        'require("node:v8").getHeapStatistics().heap_size_limit',
+      ],
+      { encoding: 'utf8' },
+    ),
+  );
 }
 
 describe('the heap is sized for the cache, with no Node flags', () => {
-  const listen = 'server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0"}';
+  const listen =
+    'server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0"}';
 
   test('the bare bin runs with the limit derived from cache.max_entries, drains on SIGTERM and exits 0', async () => {
-    const sized = configFile('sized.yaml', `${listen}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}"}\ncache: {max_entries: 250000}\n`);
+    const sized = configFile(
+      'sized.yaml',
+      `${listen}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}"}\ncache: {max_entries: 250000}\n`,
+    );
     const { child, grpcPort, logs, waitForLog, exited } = await serve(process.execPath, [BIN, '--config', sized]);
     const client = new EnvoyClient(grpcPort);
     try {
       const serving = logs.find((line) => line.msg === 'serving');
       assert.equal(serving?.heap_size_limit_bytes, heapSizeLimitUnderFlag(heapLimitMiB(250_000)));
       // V8's own default on this machine is far above it: the limit really was set.
-      assert.ok(heapSizeLimitUnderFlag(heapLimitMiB(250_000)) < Number(execFileSync(process.execPath, ['-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], { encoding: 'utf8' })));
+      assert.ok(
+        heapSizeLimitUnderFlag(heapLimitMiB(250_000)) <
+          Number(
+            execFileSync(process.execPath, ['-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], {
+              encoding: 'utf8',
+            }),
+          ),
+      );
       const session = emulator.createSession(emulator.addIdentity());
       // Under kratos.timeout (150 ms): the check is still waiting for Kratos when SIGTERM arrives.
       emulator.setLatency('whoami', 100);
@@ -189,7 +218,9 @@ describe('the heap is sized for the cache, with no Node flags', () => {
   });
 
   test('an explicit --max-old-space-size in NODE_OPTIONS wins over the derived limit', async () => {
-    const { child, logs, exited } = await serve(process.execPath, [BIN, '--config', config], { NODE_OPTIONS: '--max-old-space-size=300' });
+    const { child, logs, exited } = await serve(process.execPath, [BIN, '--config', config], {
+      NODE_OPTIONS: '--max-old-space-size=300',
+    });
     try {
       assert.equal(logs.find((line) => line.msg === 'serving')?.heap_size_limit_bytes, heapSizeLimitUnderFlag(300));
     } finally {
@@ -198,10 +229,15 @@ describe('the heap is sized for the cache, with no Node flags', () => {
     }
   });
 
-  test('an explicit --max-semi-space-size in NODE_OPTIONS wins over the service\'s young generation', async () => {
-    const { child, logs, exited } = await serve(process.execPath, [BIN, '--config', config], { NODE_OPTIONS: '--max-semi-space-size=4' });
+  test("an explicit --max-semi-space-size in NODE_OPTIONS wins over the service's young generation", async () => {
+    const { child, logs, exited } = await serve(process.execPath, [BIN, '--config', config], {
+      NODE_OPTIONS: '--max-semi-space-size=4',
+    });
     try {
-      assert.equal(logs.find((line) => line.msg === 'serving')?.heap_size_limit_bytes, heapSizeLimitUnderFlag(heapLimitMiB(100_000), 4));
+      assert.equal(
+        logs.find((line) => line.msg === 'serving')?.heap_size_limit_bytes,
+        heapSizeLimitUnderFlag(heapLimitMiB(100_000), 4),
+      );
     } finally {
       child.kill('SIGINT');
       assert.equal(await exited, 0);
@@ -214,7 +250,10 @@ describe('the heap is sized for the cache, with no Node flags', () => {
     const address = taken.address();
     assert.ok(address !== null && typeof address === 'object');
     try {
-      const busy = configFile('busy.yaml', `server: {grpc_address: "127.0.0.1:${address.port}", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0"}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}"}\n`);
+      const busy = configFile(
+        'busy.yaml',
+        `server: {grpc_address: "127.0.0.1:${address.port}", http_address: "127.0.0.1:0", http_authz_address: "127.0.0.1:0"}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}"}\n`,
+      );
       const result = await run(['--config', busy]);
       assert.equal(result.code, 1);
       assert.match(result.stderr, /^kratos-ext-authz: .*(EADDRINUSE|address already in use|No address added)/m);

@@ -1,10 +1,28 @@
 /** Live reload of the running executable: SIGHUP, --watch-config, rejected configs, and reloads under load. */
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { deniedHeader, EnvoyClient, httpStatusOf, metadataOf, upstreamHeaders, type OfficialCheckResponse } from '../support/envoy-client';
+import {
+  deniedHeader,
+  EnvoyClient,
+  httpStatusOf,
+  metadataOf,
+  upstreamHeaders,
+  type OfficialCheckResponse,
+} from '../support/envoy-client';
 import { BIN, serveBin, type Serving } from '../support/executable';
 import { KratosEmulator } from '../support/kratos-emulator';
 
@@ -48,7 +66,10 @@ describe('SIGHUP', () => {
     const serving = await serveBin(process.execPath, [BIN, '--config', path]);
     const client = new EnvoyClient(serving.grpcPort);
     try {
-      assert.equal(deniedHeader(await client.check(navigate), 'location')?.startsWith('https://login-a.example/'), true);
+      assert.equal(
+        deniedHeader(await client.check(navigate), 'location')?.startsWith('https://login-a.example/'),
+        true,
+      );
 
       writeFileSync(path, configText('b'));
       serving.child.kill('SIGHUP');
@@ -62,10 +83,19 @@ describe('SIGHUP', () => {
       writeFileSync(path, `${configText('a')}\ncache: {ttl: soon}\nlog: {levle: debug}\n`);
       serving.child.kill('SIGHUP');
       await serving.waitForLog((line) => line.problem === 'log.levle: unknown key');
-      const problems = serving.logs.filter((line) => String(line.msg).startsWith('configuration reload rejected')).map((line) => line.problem);
-      assert.deepEqual(problems.sort(), ['cache.ttl: "soon" is not a duration (use e.g. 150ms, 2s, 1m)', 'log.levle: unknown key']);
+      const problems = serving.logs
+        .filter((line) => String(line.msg).startsWith('configuration reload rejected'))
+        .map((line) => line.problem);
+      assert.deepEqual(problems.sort(), [
+        'cache.ttl: "soon" is not a duration (use e.g. 150ms, 2s, 1m)',
+        'log.levle: unknown key',
+      ]);
       assert.equal(await counter(serving, 'rejected'), 1);
-      assert.equal(metadataOf(await client.check(navigate)).policy, 'rule-b', 'nothing of the rejected config applies, not even its valid parts');
+      assert.equal(
+        metadataOf(await client.check(navigate)).policy,
+        'rule-b',
+        'nothing of the rejected config applies, not even its valid parts',
+      );
     } finally {
       client.close();
       await stop(serving);
@@ -84,7 +114,11 @@ describe('SIGHUP', () => {
       assert.equal(warning.msg, 'server.grpc_address needs a restart: keeping 127.0.0.1:0 until then');
       const reloaded = await serving.waitForLog((line) => line.msg === 'configuration reloaded');
       assert.deepEqual(reloaded.needs_restart, ['server.grpc_address']);
-      assert.equal(metadataOf(await client.check(navigate)).policy, 'rule-b', 'served on the old port, under the new policy');
+      assert.equal(
+        metadataOf(await client.check(navigate)).policy,
+        'rule-b',
+        'served on the old port, under the new policy',
+      );
     } finally {
       client.close();
       await stop(serving);
@@ -94,19 +128,28 @@ describe('SIGHUP', () => {
 
 /** configText with a first rule that denies /admin/*. */
 function withAdminDenied(which: 'a' | 'b'): string {
-  return configText(which).replace('policy: {rules: [', 'policy: {rules: [{name: admin, paths: ["/admin/*"], deny: true}, ') + '\n';
+  return (
+    configText(which).replace(
+      'policy: {rules: [',
+      'policy: {rules: [{name: admin, paths: ["/admin/*"], deny: true}, ',
+    ) + '\n'
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The service watching `name`, which starts as withAdminDenied('a'); `admin()` checks /admin/users with a session of Kratos A. */
+/**
+ * The service watching `name`, which starts as withAdminDenied('a'); `admin()` checks /admin/users
+ * with a session of Kratos A.
+ */
 async function watchingAdminDenied(name: string) {
   const path = join(dir, name);
   writeFileSync(path, withAdminDenied('a'));
   const token = kratosA.createSession(kratosA.addIdentity()).token;
   const serving = await serveBin(process.execPath, [BIN, '--config', path, '--watch-config']);
   const client = new EnvoyClient(serving.grpcPort);
-  const admin = async () => httpStatusOf(await client.check({ path: '/admin/users', headers: { 'x-session-token': token } }));
+  const admin = async () =>
+    httpStatusOf(await client.check({ path: '/admin/users', headers: { 'x-session-token': token } }));
   return { path, token, serving, client, admin };
 }
 
@@ -130,7 +173,8 @@ describe('a reload never applies a file caught half-written or empty', () => {
       const fd = openSync(path, 'w');
       try {
         writeSync(fd, complete.slice(0, complete.indexOf('      deny: true')));
-        // Well past the watcher's quiet time: the half-written file (an admin rule that only needs aal1) is what a look reads.
+        // Well past the watcher's quiet time: the half-written file (an admin rule that only needs
+        // aal1) is what a look reads.
         await sleep(1_000);
         assert.equal(await admin(), 403, 'denied during the pause');
         await serving.waitForLog((line) => String(line.problem).includes('was written in place'));
@@ -140,14 +184,22 @@ describe('a reload never applies a file caught half-written or empty', () => {
       }
       await sleep(1_000);
       assert.equal(await admin(), 403, 'denied after the write');
-      assert.equal(metadataOf(await client.check({ headers: { 'x-session-token': token } })).policy, 'rule-a', 'the running configuration is the one from before');
+      assert.equal(
+        metadataOf(await client.check({ headers: { 'x-session-token': token } })).policy,
+        'rule-a',
+        'the running configuration is the one from before',
+      );
       assert.equal(serving.logs.filter((line) => String(line.msg).startsWith('configuration reloaded')).length, 0);
       assert.ok((await counter(serving, 'rejected')) >= 1);
 
       serving.child.kill('SIGHUP');
       await serving.waitForLog((line) => line.msg === 'configuration reloaded');
       assert.equal(await admin(), 403);
-      assert.equal(httpStatusOf(await client.check({ path: '/public/x' })), 200, 'the complete file, applied by SIGHUP');
+      assert.equal(
+        httpStatusOf(await client.check({ path: '/public/x' })),
+        200,
+        'the complete file, applied by SIGHUP',
+      );
     } finally {
       client.close();
       await stop(serving);
@@ -156,7 +208,10 @@ describe('a reload never applies a file caught half-written or empty', () => {
 
   test('a file truncated to 0 bytes, or an empty file renamed over it, keeps the running config (watch and SIGHUP), logged; so does one with credentials in a Kratos URL, never logged', async () => {
     const { path, token, serving, client, admin } = await watchingAdminDenied('truncated.yaml');
-    const problems = () => serving.logs.filter((line) => String(line.msg).startsWith('configuration reload rejected')).map((line) => String(line.problem));
+    const problems = () =>
+      serving.logs
+        .filter((line) => String(line.msg).startsWith('configuration reload rejected'))
+        .map((line) => String(line.problem));
     try {
       assert.equal(await admin(), 403);
       truncateSync(path, 0);
@@ -175,9 +230,14 @@ describe('a reload never applies a file caught half-written or empty', () => {
       assert.equal(await admin(), 403);
 
       // Credentials in a Kratos URL: refused by the same validation, and no log line repeats them.
-      writeFileSync(join(dir, 'truncated.tmp'), withAdminDenied('b').replace(/http:\/\/127\.0\.0\.1:/, 'http://ops:hunter2@127.0.0.1:'));
+      writeFileSync(
+        join(dir, 'truncated.tmp'),
+        withAdminDenied('b').replace(/http:\/\/127\.0\.0\.1:/, 'http://ops:hunter2@127.0.0.1:'),
+      );
       renameSync(join(dir, 'truncated.tmp'), path);
-      await serving.waitForLog((line) => String(line.problem).startsWith('kratos.public_url: must not contain credentials'));
+      await serving.waitForLog((line) =>
+        String(line.problem).startsWith('kratos.public_url: must not contain credentials'),
+      );
       assert.doesNotMatch(JSON.stringify(serving.logs), /hunter2/);
       assert.equal(metadataOf(await client.check({ headers: { 'x-session-token': token } })).policy, 'rule-a');
       assert.deepEqual(problems(), [
@@ -258,9 +318,12 @@ describe('reload under load', () => {
       return `${kind} ${policy} ${status}${location ? ` ${new URL(location).host}` : ''}${aal ? ` ${aal}` : ''}`;
     };
     const consistent = new Set([
-      'token-a rule-a 200 aal1', 'token-a rule-b 401',
-      'token-b rule-b 200 aal1', 'token-b rule-a 401',
-      'navigate rule-a 302 login-a.example', 'navigate rule-b 302 login-b.example',
+      'token-a rule-a 200 aal1',
+      'token-a rule-b 401',
+      'token-b rule-b 200 aal1',
+      'token-b rule-a 401',
+      'navigate rule-a 302 login-a.example',
+      'navigate rule-b 302 login-b.example',
     ]);
     const loop = async () => {
       const kinds = [
@@ -283,12 +346,17 @@ describe('reload under load', () => {
     for (let flip = 1; flip <= 25; flip++) {
       await new Promise((resolve) => setTimeout(resolve, 80));
       const invalid = flip % 5 === 0;
-      writeFileSync(path, invalid ? `${configText('b')}\npolicy: {cookie: aal3}\n` : configText(flip % 2 === 1 ? 'b' : 'a'));
+      writeFileSync(
+        path,
+        invalid ? `${configText('b')}\npolicy: {cookie: aal3}\n` : configText(flip % 2 === 1 ? 'b' : 'a'),
+      );
       const from = serving.logs.length;
       serving.child.kill('SIGHUP');
       // Each reload done before the next write: on a loaded machine a late one would read the
       // next flip's file (or its truncated first moment) and count as the wrong result.
-      await serving.waitForLog((line) => serving.logs.indexOf(line) >= from && String(line.msg).startsWith('configuration reload'));
+      await serving.waitForLog(
+        (line) => serving.logs.indexOf(line) >= from && String(line.msg).startsWith('configuration reload'),
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
     running = false;
@@ -300,7 +368,10 @@ describe('reload under load', () => {
     try {
       assert.equal(failed, 0);
       assert.deepEqual(wrong, []);
-      assert.ok((seen.get('token-a rule-a 200 aal1') ?? 0) > 0 && (seen.get('token-b rule-b 200 aal1') ?? 0) > 0, 'both configs decided checks');
+      assert.ok(
+        (seen.get('token-a rule-a 200 aal1') ?? 0) > 0 && (seen.get('token-b rule-b 200 aal1') ?? 0) > 0,
+        'both configs decided checks',
+      );
       assert.ok(total > 300, `only ${total} checks ran`);
       assert.equal(await counter(serving, 'applied'), 20);
       assert.equal(await counter(serving, 'rejected'), 5);

@@ -24,7 +24,8 @@ describe('Kratos down for 5 s in the middle of a 2000-check run', () => {
       const identity = h.emulator.addIdentity();
       const warm = Array.from({ length: 20 }, () => h.newSession(identity));
       const cold = Array.from({ length: 1_000 }, () => h.newSession(identity));
-      for (const session of warm) assert.equal(httpStatusOf(await h.client.check({ headers: { 'x-session-token': session.token } })), 200);
+      for (const session of warm)
+        assert.equal(httpStatusOf(await h.client.check({ headers: { 'x-session-token': session.token } })), 200);
 
       const outageStarts = Date.now() + 1_500;
       const outageEnds = outageStarts + 5_000;
@@ -43,7 +44,9 @@ describe('Kratos down for 5 s in the middle of a 2000-check run', () => {
         const duringOutage = outageOn;
         const batch = [0, 1, 2, 3].map(async (offset) => {
           const isWarm = (index + offset) % 2 === 0;
-          const session = isWarm ? (warm[(index + offset) % warm.length] as (typeof warm)[number]) : (cold[((index + offset - 1) / 2) % cold.length] as (typeof cold)[number]);
+          const session = isWarm
+            ? (warm[(index + offset) % warm.length] as (typeof warm)[number])
+            : (cold[((index + offset - 1) / 2) % cold.length] as (typeof cold)[number]);
           try {
             const status = httpStatusOf(await h.client.check({ headers: { 'x-session-token': session.token } }));
             if (duringOutage) tally.outageChecks++;
@@ -85,7 +88,17 @@ describe('memory stays bounded', () => {
     const upstream: SessionSource = {
       whoami: async () => {
         calls++;
-        return { kind: 'active', session: { id: `s${calls}`, identityId: 'i', aal: 'aal1', expiresAt: Date.now() + 3_600_000, methods: [], traits: new Map() } };
+        return {
+          kind: 'active',
+          session: {
+            id: `s${calls}`,
+            identityId: 'i',
+            aal: 'aal1',
+            expiresAt: Date.now() + 3_600_000,
+            methods: [],
+            traits: new Map(),
+          },
+        };
       },
     };
     const cache = new SessionCache(upstream, settings);
@@ -96,7 +109,12 @@ describe('memory stays bounded', () => {
     collect();
     const heapBefore = process.memoryUsage().heapUsed;
     for (let index = 0; index < 200_000; index++) {
-      const credential: Credential = { kind: 'token', source: 'x-session-token', value: `ory_st_${index.toString(36).padStart(32, '0')}`, wellFormed: true };
+      const credential: Credential = {
+        kind: 'token',
+        source: 'x-session-token',
+        value: `ory_st_${index.toString(36).padStart(32, '0')}`,
+        wellFormed: true,
+      };
       await cache.whoami(credential, context);
     }
     assert.equal(calls, 200_000);
@@ -106,7 +124,12 @@ describe('memory stays bounded', () => {
     assert.ok(grownMb < 80, `live heap grew by ${grownMb.toFixed(1)} MB for 100000 entries`);
     t.diagnostic(`live heap for 100000 cached sessions: ${grownMb.toFixed(1)} MB`);
     // The oldest are gone, the newest are hits.
-    const newest: Credential = { kind: 'token', source: 'x-session-token', value: `ory_st_${(199_999).toString(36).padStart(32, '0')}`, wellFormed: true };
+    const newest: Credential = {
+      kind: 'token',
+      source: 'x-session-token',
+      value: `ory_st_${(199_999).toString(36).padStart(32, '0')}`,
+      wellFormed: true,
+    };
     await cache.whoami(newest, context);
     assert.equal(calls, 200_000);
   });
@@ -116,76 +139,97 @@ describe('memory stays bounded', () => {
 // seconds (legitimate checks timed out) and could end the process; junk messages under the 64 MiB
 // receive limit took RSS past the shipped 256Mi.
 describe('gRPC junk under the receive limit, sent straight to the gRPC port', () => {
-  test('the process outlives it within 256 MiB of RSS, and legitimate checks keep their 200 ms deadline', { timeout: 60_000 }, async (t) => {
-    const kratos = await KratosEmulator.start();
-    const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-junk-'));
-    const config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      [
-        'server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: ""}',
-        `kratos: {public_url: "${kratos.publicUrl}", admin_url: "${kratos.adminUrl}", browser_url: "https://login.example"}`,
-      ].join('\n'),
-    );
-    const serving = await serveBin(process.execPath, [BIN, '--config', config]);
-    const MiB = 1024 * 1024;
-    const junk = [
-      // The issue's: a session cookie and 7.9 M ";" (over 1 MiB of headers: refused unread).
-      { connections: 4, frame: checkFrameWithHeader('cookie', 'ory_kratos_session=x'.padEnd(7.9 * MiB, ';')) },
-      // Just under 1 MiB of headers, so the credential readers do see it.
-      { connections: 1, frame: checkFrameWithHeader('authorization', 'Bearer'.padEnd(MiB - 256, ' ')) },
-      { connections: 1, frame: checkFrameWithHeader('cookie', 'ory_kratos_session=x'.padEnd(MiB - 256, ';')) },
-    ];
-    const pid = serving.child.pid;
-    assert.ok(pid !== undefined);
-    const sessions = await Promise.all(junk.map((kind) => connections(serving.grpcPort, kind.connections)));
-    try {
-      const before = rssMiB(pid);
-      const sampler = new RssSampler(pid);
-      const until = Date.now() + 4_000;
-      const [probed, ...statuses] = await Promise.all([probe(serving.grpcPort, until, 200), ...junk.map((kind, index) => flood(sessions[index] ?? [], kind.frame, until))]);
-      const peak = sampler.stop();
-      t.diagnostic(`RSS ${before} MiB before, ${peak} MiB peak; junk grpc-statuses ${JSON.stringify(statuses)}; legitimate checks ${JSON.stringify(probed)}`);
-      assert.equal(serving.child.exitCode, null, 'the process is still running');
-      assert.ok(peak < 256, `RSS peaked at ${peak} MiB`);
-      // Every junk message the service read was answered with a denial (grpc-status 0), never an error.
-      for (const seen of statuses) assert.ok((seen['0'] ?? 0) > 0 && Object.keys(seen).every((status) => status === '0' || status === 'reset'), JSON.stringify(seen));
-      // A shared 2-core machine may delay one probe in twenty; the split readers failed most of them.
-      assert.ok(probed.answered > 50 && probed.failed <= probed.answered / 20, JSON.stringify(probed));
-    } finally {
-      for (const s of sessions.flat()) s.destroy();
-      serving.child.kill('SIGTERM');
-      await serving.exited;
-      await kratos.stop();
-    }
-  });
+  test(
+    'the process outlives it within 256 MiB of RSS, and legitimate checks keep their 200 ms deadline',
+    { timeout: 60_000 },
+    async (t) => {
+      const kratos = await KratosEmulator.start();
+      const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-junk-'));
+      const config = join(dir, 'config.yaml');
+      writeFileSync(
+        config,
+        [
+          'server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: ""}',
+          `kratos: {public_url: "${kratos.publicUrl}", admin_url: "${kratos.adminUrl}", browser_url: "https://login.example"}`,
+        ].join('\n'),
+      );
+      const serving = await serveBin(process.execPath, [BIN, '--config', config]);
+      const MiB = 1024 * 1024;
+      const junk = [
+        // The issue's: a session cookie and 7.9 M ";" (over 1 MiB of headers: refused unread).
+        { connections: 4, frame: checkFrameWithHeader('cookie', 'ory_kratos_session=x'.padEnd(7.9 * MiB, ';')) },
+        // Just under 1 MiB of headers, so the credential readers do see it.
+        { connections: 1, frame: checkFrameWithHeader('authorization', 'Bearer'.padEnd(MiB - 256, ' ')) },
+        { connections: 1, frame: checkFrameWithHeader('cookie', 'ory_kratos_session=x'.padEnd(MiB - 256, ';')) },
+      ];
+      const pid = serving.child.pid;
+      assert.ok(pid !== undefined);
+      const sessions = await Promise.all(junk.map((kind) => connections(serving.grpcPort, kind.connections)));
+      try {
+        const before = rssMiB(pid);
+        const sampler = new RssSampler(pid);
+        const until = Date.now() + 4_000;
+        const [probed, ...statuses] = await Promise.all([
+          probe(serving.grpcPort, until, 200),
+          ...junk.map((kind, index) => flood(sessions[index] ?? [], kind.frame, until)),
+        ]);
+        const peak = sampler.stop();
+        t.diagnostic(
+          `RSS ${before} MiB before, ${peak} MiB peak; junk grpc-statuses ${JSON.stringify(statuses)}; legitimate checks ${JSON.stringify(probed)}`,
+        );
+        assert.equal(serving.child.exitCode, null, 'the process is still running');
+        assert.ok(peak < 256, `RSS peaked at ${peak} MiB`);
+        // Every junk message the service read was answered with a denial (grpc-status 0), never an error.
+        for (const seen of statuses)
+          assert.ok(
+            (seen['0'] ?? 0) > 0 && Object.keys(seen).every((status) => status === '0' || status === 'reset'),
+            JSON.stringify(seen),
+          );
+        // A shared 2-core machine may delay one probe in twenty; the split readers failed most of them.
+        assert.ok(probed.answered > 50 && probed.failed <= probed.answered / 20, JSON.stringify(probed));
+      } finally {
+        for (const s of sessions.flat()) s.destroy();
+        serving.child.kill('SIGTERM');
+        await serving.exited;
+        await kratos.stop();
+      }
+    },
+  );
 });
 
 describe('receive slots: large messages wait their turn, a quick connection does not wait behind them', () => {
-  test('three stalled senders hold every slot: a quick connection is still decided at once; they are cut with a 400 after 250 ms', { timeout: 30_000 }, async () => {
-    const h = await startHarness();
-    const sessions = await connections(h.service.grpcPort, 4);
-    try {
-      const MiB = 1024 * 1024;
-      const small = { path: '/', headers: { accept: 'application/json' } };
-      // The client's connection reads a small message quickly: it becomes a quick connection.
-      assert.equal(httpStatusOf(await h.client.check(small)), 401);
-      // Small headers and a 5 MiB request body: a large message whose head the check can read.
-      const large = checkFrameWithHeader('accept', 'application/json', 'b'.repeat(5 * MiB));
-      const stalled = sessions.slice(0, 3).map((s) => sendFrame(s, large, 2 * MiB));
-      await sleep(100);
-      const started = performance.now();
-      assert.equal(httpStatusOf(await h.client.check(small, 200)), 401);
-      assert.ok(performance.now() - started < 150, 'the quick connection did not wait for the stalled ones');
-      const fourth = sessions[3];
-      assert.ok(fourth);
-      // A new connection waits for a slot, which the stalled senders give up when they are cut.
-      const waited = sendFrame(fourth, large);
-      assert.deepEqual(await Promise.all(stalled), Array(3).fill({ grpcStatus: '0', httpStatus: 400 }), 'stalled in a slot: a denial, not an RPC error');
-      assert.deepEqual(await waited, { grpcStatus: '0', httpStatus: 401 }, 'then decided');
-    } finally {
-      for (const s of sessions) s.destroy();
-      await h.close();
-    }
-  });
+  test(
+    'three stalled senders hold every slot: a quick connection is still decided at once; they are cut with a 400 after 250 ms',
+    { timeout: 30_000 },
+    async () => {
+      const h = await startHarness();
+      const sessions = await connections(h.service.grpcPort, 4);
+      try {
+        const MiB = 1024 * 1024;
+        const small = { path: '/', headers: { accept: 'application/json' } };
+        // The client's connection reads a small message quickly: it becomes a quick connection.
+        assert.equal(httpStatusOf(await h.client.check(small)), 401);
+        // Small headers and a 5 MiB request body: a large message whose head the check can read.
+        const large = checkFrameWithHeader('accept', 'application/json', 'b'.repeat(5 * MiB));
+        const stalled = sessions.slice(0, 3).map((s) => sendFrame(s, large, 2 * MiB));
+        await sleep(100);
+        const started = performance.now();
+        assert.equal(httpStatusOf(await h.client.check(small, 200)), 401);
+        assert.ok(performance.now() - started < 150, 'the quick connection did not wait for the stalled ones');
+        const fourth = sessions[3];
+        assert.ok(fourth);
+        // A new connection waits for a slot, which the stalled senders give up when they are cut.
+        const waited = sendFrame(fourth, large);
+        assert.deepEqual(
+          await Promise.all(stalled),
+          Array(3).fill({ grpcStatus: '0', httpStatus: 400 }),
+          'stalled in a slot: a denial, not an RPC error',
+        );
+        assert.deepEqual(await waited, { grpcStatus: '0', httpStatus: 401 }, 'then decided');
+      } finally {
+        for (const s of sessions) s.destroy();
+        await h.close();
+      }
+    },
+  );
 });

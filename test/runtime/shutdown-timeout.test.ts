@@ -32,9 +32,17 @@ test('SIGTERM with checks stuck on a hung Kratos (kratos.timeout far above serve
   try {
     emulator.fail('whoami', { mode: 'hang', count: 2 });
     const before = emulator.count('whoami');
-    const grpcCheck = client.check({ headers: { 'x-session-token': emulator.createSession(emulator.addIdentity()).token } }).catch((error: Error) => error);
+    const grpcCheck = client
+      .check({ headers: { 'x-session-token': emulator.createSession(emulator.addIdentity()).token } })
+      .catch((error: Error) => error);
     const httpCheck = fetch(`http://127.0.0.1:${httpAuthzPort}/forward-auth`, {
-      headers: { 'x-session-token': emulator.createSession(emulator.addIdentity()).token, 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/' },
+      headers: {
+        'x-session-token': emulator.createSession(emulator.addIdentity()).token,
+        'x-forwarded-method': 'GET',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'app.example.com',
+        'x-forwarded-uri': '/',
+      },
     }).catch((error: Error) => error);
     const waitUntil = Date.now() + 10_000;
     while (emulator.count('whoami') - before < 2) {
@@ -44,7 +52,12 @@ test('SIGTERM with checks stuck on a hung Kratos (kratos.timeout far above serve
 
     const signalled = Date.now();
     child.kill('SIGTERM');
-    const code = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), SHUTDOWN_TIMEOUT_MS + STOP_MARGIN_MS))]);
+    const code = await Promise.race([
+      exited,
+      new Promise<'still running'>((resolve) =>
+        setTimeout(() => resolve('still running'), SHUTDOWN_TIMEOUT_MS + STOP_MARGIN_MS),
+      ),
+    ]);
     assert.equal(code, 0, `exit code ${String(code)} ${Date.now() - signalled} ms after SIGTERM`);
     // Neither check got an allow: their connections were cut.
     assert.ok((await grpcCheck) instanceof Error);

@@ -7,7 +7,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
 const DEPS = join(require.resolve('@grpc/grpc-js-xds/package.json'), '..', 'deps');
-export const OFFICIAL_INCLUDE_DIRS = ['envoy-api', 'googleapis', 'xds', 'protoc-gen-validate'].map((dir) => join(DEPS, dir));
+export const OFFICIAL_INCLUDE_DIRS = ['envoy-api', 'googleapis', 'xds', 'protoc-gen-validate'].map((dir) =>
+  join(DEPS, dir),
+);
 
 /** CheckResponse as decoded with the official protos (keepCase, enums as numbers, defaults filled). */
 export interface OfficialHeaderOption {
@@ -25,15 +27,31 @@ export interface OfficialStructValue {
 export interface OfficialCheckResponse {
   status: { code: number; message: string } | null;
   denied_response?: { status: { code: number } | null; headers: OfficialHeaderOption[]; body: string } | null;
-  ok_response?: { headers: OfficialHeaderOption[]; headers_to_remove: string[]; response_headers_to_add: OfficialHeaderOption[] } | null;
+  ok_response?: {
+    headers: OfficialHeaderOption[];
+    headers_to_remove: string[];
+    response_headers_to_add: OfficialHeaderOption[];
+  } | null;
   dynamic_metadata: { fields: Record<string, OfficialStructValue> } | null;
   http_response?: string;
 }
 
-export const OFFICIAL_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: Number, defaults: true, oneofs: true, includeDirs: OFFICIAL_INCLUDE_DIRS };
+export const OFFICIAL_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: Number,
+  defaults: true,
+  oneofs: true,
+  includeDirs: OFFICIAL_INCLUDE_DIRS,
+};
 
 type CheckClient = grpc.Client & {
-  Check(request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: OfficialCheckResponse) => void): grpc.ClientUnaryCall;
+  Check(
+    request: object,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: (error: grpc.ServiceError | null, response?: OfficialCheckResponse) => void,
+  ): grpc.ClientUnaryCall;
 };
 
 function loadDefinition(): protoLoader.PackageDefinition {
@@ -43,7 +61,11 @@ function loadDefinition(): protoLoader.PackageDefinition {
 function loadClientConstructor(): new (address: string, credentials: grpc.ChannelCredentials) => CheckClient {
   const definition = loadDefinition();
   const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    envoy: { service: { auth: { v3: { Authorization: new (address: string, credentials: grpc.ChannelCredentials) => CheckClient } } } };
+    envoy: {
+      service: {
+        auth: { v3: { Authorization: new (address: string, credentials: grpc.ChannelCredentials) => CheckClient } };
+      };
+    };
   };
   return loaded.envoy.service.auth.v3.Authorization;
 }
@@ -80,11 +102,32 @@ export function checkRequest(spec: CheckSpec = {}): object {
   const path = spec.path ?? '/';
   const host = spec.host ?? 'app.example.com';
   const scheme = spec.scheme ?? 'https';
-  const given: Array<[string, string | Buffer]> = Array.isArray(spec.headers) ? spec.headers : Object.entries(spec.headers ?? {});
-  const lines: Array<[string, string | Buffer]> = [[':authority', host], [':path', path], [':method', method], [':scheme', scheme], ...given];
-  const http: Record<string, unknown> = { id: '8306787481883314548', method, path, host, scheme, protocol: 'HTTP/2', size: '0' };
+  const given: Array<[string, string | Buffer]> = Array.isArray(spec.headers)
+    ? spec.headers
+    : Object.entries(spec.headers ?? {});
+  const lines: Array<[string, string | Buffer]> = [
+    [':authority', host],
+    [':path', path],
+    [':method', method],
+    [':scheme', scheme],
+    ...given,
+  ];
+  const http: Record<string, unknown> = {
+    id: '8306787481883314548',
+    method,
+    path,
+    host,
+    scheme,
+    protocol: 'HTTP/2',
+    size: '0',
+  };
   if (spec.encoding === 'raw') {
-    http.header_map = { headers: lines.map(([key, value]) => ({ key, raw_value: Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8') })) };
+    http.header_map = {
+      headers: lines.map(([key, value]) => ({
+        key,
+        raw_value: Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8'),
+      })),
+    };
   } else {
     const joined: Record<string, string> = {};
     for (const [key, value] of lines) {
@@ -93,7 +136,13 @@ export function checkRequest(spec: CheckSpec = {}): object {
     }
     http.headers = joined;
   }
-  return { attributes: { request: { time: { seconds: '1700000000' }, http }, context_extensions: spec.contextExtensions ?? {}, source: { address: { socket_address: { address: '10.0.0.7', port_value: 51234 } } } } };
+  return {
+    attributes: {
+      request: { time: { seconds: '1700000000' }, http },
+      context_extensions: spec.contextExtensions ?? {},
+      source: { address: { socket_address: { address: '10.0.0.7', port_value: 51234 } } },
+    },
+  };
 }
 
 export class EnvoyClient {
@@ -108,15 +157,25 @@ export class EnvoyClient {
    * Sends a CheckRequest (a spec, or a raw object for malformed cases); resolves the response or
    * rejects with the gRPC error. `metadata`: the call's headers, as Envoy's trace context.
    */
-  send(request: object, deadlineMs = 5_000, metadata: Readonly<Record<string, string>> = {}): Promise<OfficialCheckResponse> {
+  send(
+    request: object,
+    deadlineMs = 5_000,
+    metadata: Readonly<Record<string, string>> = {},
+  ): Promise<OfficialCheckResponse> {
     const callMetadata = new grpc.Metadata();
     for (const [name, value] of Object.entries(metadata)) callMetadata.set(name, value);
     return new Promise((resolve, reject) => {
-      this.client.Check(request, callMetadata, { deadline: Date.now() + deadlineMs }, (error, response) => (error || !response ? reject(error) : resolve(response)));
+      this.client.Check(request, callMetadata, { deadline: Date.now() + deadlineMs }, (error, response) =>
+        error || !response ? reject(error) : resolve(response),
+      );
     });
   }
 
-  check(spec: CheckSpec = {}, deadlineMs?: number, metadata?: Readonly<Record<string, string>>): Promise<OfficialCheckResponse> {
+  check(
+    spec: CheckSpec = {},
+    deadlineMs?: number,
+    metadata?: Readonly<Record<string, string>>,
+  ): Promise<OfficialCheckResponse> {
     return this.send(checkRequest(spec), deadlineMs, metadata);
   }
 
@@ -156,10 +215,14 @@ export function deniedJson(response: OfficialCheckResponse): Record<string, unkn
 
 /** Request headers an OK answer sets upstream, as name → value. */
 export function upstreamHeaders(response: OfficialCheckResponse): Record<string, string> {
-  return Object.fromEntries((response.ok_response?.headers ?? []).map((option) => [option.header.key, option.header.value]));
+  return Object.fromEntries(
+    (response.ok_response?.headers ?? []).map((option) => [option.header.key, option.header.value]),
+  );
 }
 
 /** dynamic_metadata as a plain object of its string values. */
 export function metadataOf(response: OfficialCheckResponse): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(response.dynamic_metadata?.fields ?? {}).map(([key, value]) => [key, value.stringValue]));
+  return Object.fromEntries(
+    Object.entries(response.dynamic_metadata?.fields ?? {}).map(([key, value]) => [key, value.stringValue]),
+  );
 }

@@ -38,8 +38,17 @@ export interface Serving {
 }
 
 /** Starts `command args` and resolves once it logs "serving", with its ports. */
-export function serveBin(command: string, args: string[], env: NodeJS.ProcessEnv = {}, detached = false): Promise<Serving> {
-  const child = spawn(command, args, { cwd: ROOT, detached, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+export function serveBin(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  detached = false,
+): Promise<Serving> {
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    detached,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   const logs: LogLine[] = [];
   const waiters = new Set<() => void>();
@@ -69,7 +78,15 @@ export function serveBin(command: string, args: string[], env: NodeJS.ProcessEnv
   return new Promise((resolveServing, reject) => {
     child.on('exit', (code) => reject(new Error(`exited with ${code} before serving`)));
     waitForLog((line) => line.msg === 'serving', 20_000).then(
-      (line) => resolveServing({ child, grpcPort: Number(line.grpc_port), httpPort: Number(line.http_port), exited, logs, waitForLog }),
+      (line) =>
+        resolveServing({
+          child,
+          grpcPort: Number(line.grpc_port),
+          httpPort: Number(line.http_port),
+          exited,
+          logs,
+          waitForLog,
+        }),
       reject,
     );
   });

@@ -55,7 +55,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const overrides = options.config ?? {};
   const document = {
     ...overrides,
-    server: { grpc_address: '127.0.0.1:0', http_address: '127.0.0.1:0', http_authz_address: '127.0.0.1:0', shutdown_timeout: '2s', ...overrides.server },
+    server: {
+      grpc_address: '127.0.0.1:0',
+      http_address: '127.0.0.1:0',
+      http_authz_address: '127.0.0.1:0',
+      shutdown_timeout: '2s',
+      ...overrides.server,
+    },
     kratos: { public_url: emulator.publicUrl, admin_url: emulator.adminUrl, ...overrides.kratos },
     log: { level: 'debug', ...overrides.log },
     // Off unless a test turns it on, so each check's Kratos traffic is its own.
@@ -108,7 +114,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       httpClient?.close();
       await service.shutdown();
       await emulator.stop();
-      const leaked = [...credentials].filter((credential) => credential.length >= 8 && lines.some((line) => line.includes(credential)));
+      const leaked = [...credentials].filter(
+        (credential) => credential.length >= 8 && lines.some((line) => line.includes(credential)),
+      );
       if (leaked.length > 0) throw new Error(`${leaked.length} credential(s) appeared in the service's log`);
     },
   };

@@ -32,16 +32,34 @@ export function callFor(door: HttpDoor, spec: CheckSpec = {}): HttpCall {
   const path = spec.path ?? '/';
   const host = spec.host ?? 'app.example.com';
   const scheme = spec.scheme ?? 'https';
-  const given = (Array.isArray(spec.headers) ? spec.headers : Object.entries(spec.headers ?? {})).map(([name, value]): [string, string] => [name, Buffer.isBuffer(value) ? value.toString('latin1') : value]);
+  const given = (Array.isArray(spec.headers) ? spec.headers : Object.entries(spec.headers ?? {})).map(
+    ([name, value]): [string, string] => [name, Buffer.isBuffer(value) ? value.toString('latin1') : value],
+  );
   switch (door) {
     case 'forward_auth':
       return {
         method: 'GET',
         path: '/forward-auth',
-        headers: [['host', 'authz.internal:9193'], ['x-forwarded-method', method], ['x-forwarded-proto', scheme], ['x-forwarded-host', host], ['x-forwarded-uri', path], ...given],
+        headers: [
+          ['host', 'authz.internal:9193'],
+          ['x-forwarded-method', method],
+          ['x-forwarded-proto', scheme],
+          ['x-forwarded-host', host],
+          ['x-forwarded-uri', path],
+          ...given,
+        ],
       };
     case 'auth_request':
-      return { method: 'GET', path: '/auth-request', headers: [['host', host], ['x-original-method', method], ['x-original-url', `${scheme}://${host}${path}`], ...given] };
+      return {
+        method: 'GET',
+        path: '/auth-request',
+        headers: [
+          ['host', host],
+          ['x-original-method', method],
+          ['x-original-url', `${scheme}://${host}${path}`],
+          ...given,
+        ],
+      };
     case 'envoy_http':
       return { method, path: `/ext-authz${path}`, headers: [['host', host], ['x-forwarded-proto', scheme], ...given] };
   }
@@ -59,12 +77,28 @@ export class AuthzHttpClient {
   send(call: HttpCall, timeoutMs = 5_000): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
       const request = http.request(
-        { host: '127.0.0.1', port: this.port, method: call.method, path: call.path, headers: call.headers.flat(), agent: this.agent, timeout: timeoutMs, setHost: false },
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          method: call.method,
+          path: call.path,
+          headers: call.headers.flat(),
+          agent: this.agent,
+          timeout: timeoutMs,
+          setHost: false,
+        },
         (response) => {
           let body = '';
           response.setEncoding('utf8');
           response.on('data', (chunk: string) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: joinedHeaders(response.rawHeaders), setCookie: response.headers['set-cookie'] ?? [], body }));
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: joinedHeaders(response.rawHeaders),
+              setCookie: response.headers['set-cookie'] ?? [],
+              body,
+            }),
+          );
           response.on('error', reject);
         },
       );

@@ -16,7 +16,11 @@ let written = 0;
 /** A fresh private key of that type as a PKCS#8 PEM file; its path. */
 export function writeSigningKey(type: KeyType): string {
   const { privateKey } =
-    type === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : type === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    type === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : type === 'EdDSA'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const file = join(keyDir, `${type}-${++written}.pem`);
   writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }));
   return file;
@@ -51,12 +55,28 @@ export async function fetchJwksFrom(opsUrl: string): Promise<Jwks> {
   const response = await fetch(`${opsUrl}/.well-known/jwks.json`);
   const text = await response.text();
   const keys = response.status === 200 ? (JSON.parse(text) as { keys: Jwk[] }).keys : [];
-  return { keys, status: response.status, cacheControl: response.headers.get('cache-control'), contentType: response.headers.get('content-type') };
+  return {
+    keys,
+    status: response.status,
+    cacheControl: response.headers.get('cache-control'),
+    contentType: response.headers.get('content-type'),
+  };
 }
 
 export interface VerifiedJwt {
   header: { alg: string; kid: string; typ?: string };
-  payload: Record<string, unknown> & { iss: string; aud: string | string[]; sub: string; sid: string; aal: string; amr: string[]; iat: number; nbf: number; exp: number; jti: string };
+  payload: Record<string, unknown> & {
+    iss: string;
+    aud: string | string[];
+    sub: string;
+    sid: string;
+    aal: string;
+    amr: string[];
+    iat: number;
+    nbf: number;
+    exp: number;
+    jti: string;
+  };
 }
 
 /** Throws unless the compact JWS is signed by the key of its kid in `jwks`, with that key's alg, and is valid now. */

@@ -23,12 +23,19 @@ import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 
 
 export type Aal = 'aal0' | 'aal1' | 'aal2';
 export type RequiredAal = 'aal1' | 'highest_available';
-export interface AuthMethod { method: string; aal: 'aal1' | 'aal2'; completed_at?: string }
+export interface AuthMethod {
+  method: string;
+  aal: 'aal1' | 'aal2';
+  completed_at?: string;
+}
 export interface EmulatorCredentials {
   password?: { identifiers: string[] };
   totp?: { totp_url: string };
   lookup_secret?: { recovery_codes: Array<{ code: string; used_at?: string }> };
-  webauthn?: { credentials: Array<{ id: string; is_passwordless: boolean; display_name?: string }>; identifiers?: string[] };
+  webauthn?: {
+    credentials: Array<{ id: string; is_passwordless: boolean; display_name?: string }>;
+    identifiers?: string[];
+  };
   code?: { addresses: Array<{ channel: 'email' | 'sms'; address: string }> };
 }
 /**
@@ -45,10 +52,23 @@ export interface EmulatorOptions {
   kratosVersion?: EmulatedKratosVersion;
   adminToken?: string;
 }
-export interface FaultSpec { mode: 'status500' | 'hang' | 'garbage' | 'reset'; count?: number }
+export interface FaultSpec {
+  mode: 'status500' | 'hang' | 'garbage' | 'reset';
+  count?: number;
+}
 export type Endpoint = 'whoami' | 'identity' | 'health' | 'version';
-export interface RecordedRequest { endpoint: Endpoint | 'other'; method: string; url: string; headers: Record<string, string | string[] | undefined> }
-export interface CreatedSession { id: string; token: string; cookie: string; identityId: string }
+export interface RecordedRequest {
+  endpoint: Endpoint | 'other';
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+export interface CreatedSession {
+  id: string;
+  token: string;
+  cookie: string;
+  identityId: string;
+}
 export type StartOptions = EmulatorOptions & { publicPort?: number; adminPort?: number };
 
 type IdentityState = 'active' | 'inactive';
@@ -82,7 +102,11 @@ interface StoredSession {
   deviceId: string;
 }
 
-interface CookiePayload { session_token: string; expires_at: string; nonce: string }
+interface CookiePayload {
+  session_token: string;
+  expires_at: string;
+  nonce: string;
+}
 
 interface HerodotError {
   id?: string;
@@ -93,7 +117,10 @@ interface HerodotError {
   message: string;
 }
 
-interface Route { endpoint: Endpoint | 'other'; handle: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void }
+interface Route {
+  endpoint: Endpoint | 'other';
+  handle: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void;
+}
 
 const HOST = '127.0.0.1';
 const DEFAULT_COOKIE_NAME = 'ory_kratos_session';
@@ -104,19 +131,44 @@ const NO_CACHE = 'private, no-cache, no-store, must-revalidate';
 
 // `include_credential` values accepted by ParseCredentialsType (§6.1).
 const INCLUDABLE_CREDENTIALS = new Set([
-  'password', 'oidc', 'saml', 'totp', 'lookup_secret', 'webauthn', 'code', 'link_recovery', 'code_recovery', 'passkey',
+  'password',
+  'oidc',
+  'saml',
+  'totp',
+  'lookup_secret',
+  'webauthn',
+  'code',
+  'link_recovery',
+  'code_recovery',
+  'passkey',
 ]);
 // Credential version numbers as Kratos writes them for these types.
-const CREDENTIAL_VERSION: Record<CredentialType, number> = { password: 0, totp: 0, lookup_secret: 0, webauthn: 1, code: 1 };
+const CREDENTIAL_VERSION: Record<CredentialType, number> = {
+  password: 0,
+  totp: 0,
+  lookup_secret: 0,
+  webauthn: 1,
+  code: 1,
+};
 
 // herodot's stock errors (ory/herodot error_default.go).
-const UNAUTHORIZED: HerodotError = { code: 401, status: 'Unauthorized', message: 'The request could not be authorized' };
+const UNAUTHORIZED: HerodotError = {
+  code: 401,
+  status: 'Unauthorized',
+  message: 'The request could not be authorized',
+};
 const NO_SESSION: HerodotError = { ...UNAUTHORIZED, reason: 'No valid session credentials found in the request.' }; // §3.1
 const AAL_UNDETERMINED: HerodotError = { ...UNAUTHORIZED, reason: 'Unable to determine AAL.' }; // §3.3
 const NOT_FOUND: HerodotError = { code: 404, status: 'Not Found', message: 'Unable to locate the resource' };
-const BAD_REQUEST: HerodotError = { code: 400, status: 'Bad Request', message: 'The request was malformed or contained invalid parameters' };
+const BAD_REQUEST: HerodotError = {
+  code: 400,
+  status: 'Bad Request',
+  message: 'The request was malformed or contained invalid parameters',
+};
 const INTERNAL: HerodotError = {
-  code: 500, status: 'Internal Server Error', message: 'An internal server error occurred, please contact the system administrator',
+  code: 500,
+  status: 'Internal Server Error',
+  message: 'An internal server error occurred, please contact the system administrator',
 };
 
 // §3.2
@@ -193,7 +245,10 @@ export class KratosEmulator {
     this.requiredAal = mode;
   }
 
-  /** A config change only: like Kratos, a stored available_aal of aal2 stays trusted until the identity is next written (§5.3). */
+  /**
+   * A config change only: like Kratos, a stored available_aal of aal2 stays trusted until the
+   * identity is next written (§5.3).
+   */
   setCodeMfaEnabled(on: boolean): void {
     this.codeMfaEnabled = on;
   }
@@ -208,7 +263,14 @@ export class KratosEmulator {
   }
 
   /** Without `credentials` the identity gets a password credential identified by its email trait. */
-  addIdentity(spec: { id?: string; traits?: Record<string, unknown>; state?: IdentityState; credentials?: EmulatorCredentials } = {}): string {
+  addIdentity(
+    spec: {
+      id?: string;
+      traits?: Record<string, unknown>;
+      state?: IdentityState;
+      credentials?: EmulatorCredentials;
+    } = {},
+  ): string {
     const id = spec.id ?? randomUUID();
     if (this.identities.has(id)) throw new Error(`identity ${id} already exists`);
     const now = new Date();
@@ -225,7 +287,10 @@ export class KratosEmulator {
       availableAal: 'aal0',
     };
     this.identities.set(id, identity);
-    this.writeCredentials(identity, spec.credentials ?? { password: { identifiers: [String(identity.traits['email'] ?? id)] } });
+    this.writeCredentials(
+      identity,
+      spec.credentials ?? { password: { identifiers: [String(identity.traits['email'] ?? id)] } },
+    );
     return id;
   }
 
@@ -249,7 +314,10 @@ export class KratosEmulator {
   }
 
   /** `authenticatedAt`: a login that happened earlier (for max_age), default now. */
-  createSession(identityId: string, spec: { methods?: AuthMethod[]; expiresAt?: Date; active?: boolean; authenticatedAt?: Date } = {}): CreatedSession {
+  createSession(
+    identityId: string,
+    spec: { methods?: AuthMethod[]; expiresAt?: Date; active?: boolean; authenticatedAt?: Date } = {},
+  ): CreatedSession {
     const identity = this.identity(identityId);
     const now = new Date();
     const session: StoredSession = {
@@ -364,7 +432,7 @@ export class KratosEmulator {
     // The fault is claimed on arrival so concurrent requests consume `count` deterministically.
     const fault = endpoint ? this.takeFault(endpoint) : undefined;
     if (fault === 'hang') return; // never answered; stop() destroys the socket
-    const delay = endpoint ? this.latency.get(endpoint) ?? 0 : 0;
+    const delay = endpoint ? (this.latency.get(endpoint) ?? 0) : 0;
     if (delay > 0) await this.sleep(delay);
     if (this.stopped) return;
     if (fault) return applyFault(fault, req, res);
@@ -395,7 +463,8 @@ export class KratosEmulator {
 
   private publicRoute(path: string): Route {
     // §1.1: every method reaches whoami (DELETE via the `whoami` special case).
-    if (path === '/sessions/whoami') return { endpoint: 'whoami', handle: (req, res, url) => this.whoami(req, res, url) };
+    if (path === '/sessions/whoami')
+      return { endpoint: 'whoami', handle: (req, res, url) => this.whoami(req, res, url) };
     return this.commonRoute(path, false);
   }
 
@@ -428,10 +497,16 @@ export class KratosEmulator {
   /** Health probes exist on both ports; anything else is a herodot 404. */
   private commonRoute(path: string, admin: boolean): Route {
     if (path === '/health/alive' || path === '/health/ready') {
-      return { endpoint: 'health', handle: (req, res) => this.respond(req, res, 200, JSON_UTF8, { status: 'ok' }, admin) };
+      return {
+        endpoint: 'health',
+        handle: (req, res) => this.respond(req, res, 200, JSON_UTF8, { status: 'ok' }, admin),
+      };
     }
     if (path === '/version') {
-      return { endpoint: 'version', handle: (req, res) => this.respond(req, res, 200, JSON_UTF8, { version: this.kratosVersion }, admin) };
+      return {
+        endpoint: 'version',
+        handle: (req, res) => this.respond(req, res, 200, JSON_UTF8, { version: this.kratosVersion }, admin),
+      };
     }
     return { endpoint: 'other', handle: (req, res) => this.sendError(req, res, NOT_FOUND, admin) };
   }
@@ -508,7 +583,12 @@ export class KratosEmulator {
     const requested = url.searchParams.getAll('include_credential');
     const invalid = requested.find((t) => !INCLUDABLE_CREDENTIALS.has(t));
     if (invalid !== undefined) {
-      return this.sendError(req, res, { ...BAD_REQUEST, reason: `Invalid value \`${invalid}\` for parameter \`include_credential\`.` }, true);
+      return this.sendError(
+        req,
+        res,
+        { ...BAD_REQUEST, reason: `Invalid value \`${invalid}\` for parameter \`include_credential\`.` },
+        true,
+      );
     }
     const identity = this.identities.get(id);
     if (!identity) return this.sendError(req, res, NOT_FOUND, true);
@@ -525,7 +605,11 @@ export class KratosEmulator {
       expires_at: goTime(session.expiresAt),
       authenticated_at: goTime(session.authenticatedAt),
       authenticator_assurance_level: sessionAalOf(session.methods),
-      authentication_methods: session.methods.map((m) => ({ method: m.method, aal: m.aal, completed_at: m.completed_at })),
+      authentication_methods: session.methods.map((m) => ({
+        method: m.method,
+        aal: m.aal,
+        completed_at: m.completed_at,
+      })),
       issued_at: goTime(session.issuedAt),
       identity: this.identityJson(this.identity(session.identityId)),
       // Sessions created by a login always have one device row (§2.2).
@@ -563,14 +647,17 @@ export class KratosEmulator {
     const entries = types.map((type) => {
       const times = identity.credentialTimes.get(type);
       const view = this.credentialView(identity, type);
-      return [type, {
+      return [
         type,
-        identifiers: view.identifiers,
-        ...(include.has(type) ? { config: view.config } : {}),
-        version: CREDENTIAL_VERSION[type],
-        created_at: goTime(times?.createdAt ?? identity.createdAt),
-        updated_at: goTime(times?.updatedAt ?? identity.updatedAt),
-      }] as const;
+        {
+          type,
+          identifiers: view.identifiers,
+          ...(include.has(type) ? { config: view.config } : {}),
+          version: CREDENTIAL_VERSION[type],
+          created_at: goTime(times?.createdAt ?? identity.createdAt),
+          updated_at: goTime(times?.updatedAt ?? identity.updatedAt),
+        },
+      ] as const;
     });
     return Object.fromEntries(entries);
   }
@@ -587,7 +674,12 @@ export class KratosEmulator {
       case 'lookup_secret':
         return {
           identifiers: [identity.id],
-          config: { recovery_codes: (c.lookup_secret?.recovery_codes ?? []).map((r) => ({ code: r.code, used_at: r.used_at ?? null })) },
+          config: {
+            recovery_codes: (c.lookup_secret?.recovery_codes ?? []).map((r) => ({
+              code: r.code,
+              used_at: r.used_at ?? null,
+            })),
+          },
         };
       case 'webauthn': {
         const keys = (c.webauthn?.credentials ?? []).map((k) => ({
@@ -599,7 +691,10 @@ export class KratosEmulator {
         const userHandle = Buffer.from(identity.id.replace(/-/g, ''), 'hex').toString('base64');
         // Without keys Kratos omits the list (seen with v1.3.1: an identity whose schema names a
         // webauthn identifier gets a credential holding only {"user_handle": ...}).
-        return { identifiers: c.webauthn?.identifiers ?? [], config: keys.length > 0 ? { credentials: keys, user_handle: userHandle } : { user_handle: userHandle } };
+        return {
+          identifiers: c.webauthn?.identifiers ?? [],
+          config: keys.length > 0 ? { credentials: keys, user_handle: userHandle } : { user_handle: userHandle },
+        };
       }
       case 'code':
         return {
@@ -620,7 +715,11 @@ export class KratosEmulator {
     const totp = c.totp && isParseableTotpUrl(c.totp.totp_url) ? 1 : 0;
     const webauthn = (c.webauthn?.credentials ?? []).filter((k) => !k.is_passwordless).length;
     const lookup = (c.lookup_secret?.recovery_codes.length ?? 0) > 0 ? 1 : 0; // used codes still count
-    const code = this.codeMfaEnabled && (this.kratosVersion === 'v1.3.1' || (c.code?.addresses ?? []).some((a) => a.address !== '')) ? 1 : 0;
+    const code =
+      this.codeMfaEnabled &&
+      (this.kratosVersion === 'v1.3.1' || (c.code?.addresses ?? []).some((a) => a.address !== ''))
+        ? 1
+        : 0;
     return totp + webauthn + lookup + code;
   }
 
@@ -701,7 +800,14 @@ export class KratosEmulator {
   /** herodot error (§3): Ory-Error-Id always set (empty without id), `request` from X-Request-ID. */
   private sendError(req: http.IncomingMessage, res: http.ServerResponse, error: HerodotError, admin = false): void {
     res.setHeader('Ory-Error-Id', error.id ?? '');
-    this.respond(req, res, error.code, JSON_PLAIN, { error: herodotFields(error, firstHeader(req, 'x-request-id')) }, admin);
+    this.respond(
+      req,
+      res,
+      error.code,
+      JSON_PLAIN,
+      { error: herodotFields(error, firstHeader(req, 'x-request-id')) },
+      admin,
+    );
   }
 
   /** §3.2: the enhanced error body, with no `request` field. */
@@ -720,7 +826,14 @@ export class KratosEmulator {
   }
 
   /** The public router adds no-cache headers to every GET response (§2.1). */
-  private respond(req: http.IncomingMessage, res: http.ServerResponse, status: number, contentType: string, body: Json, admin = false): void {
+  private respond(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    status: number,
+    contentType: string,
+    body: Json,
+    admin = false,
+  ): void {
     if (!admin && req.method === 'GET') res.setHeader('Cache-Control', NO_CACHE);
     writeBody(res, status, contentType, JSON.stringify(body)); // Node drops the body itself for HEAD
   }
@@ -780,10 +893,16 @@ function sessionAalOf(methods: AuthMethod[]): Aal {
   return has('aal1') && has('aal2') ? 'aal2' : 'aal1';
 }
 
-/** First factors relevant here: a password with identifiers, or a passwordless WebAuthn key when the credential has identifiers. */
+/**
+ * First factors relevant here: a password with identifiers, or a passwordless WebAuthn key when the
+ * credential has identifiers.
+ */
 function countFirstFactors(c: EmulatorCredentials): number {
   const password = (c.password?.identifiers.length ?? 0) > 0 ? 1 : 0;
-  const passwordless = (c.webauthn?.identifiers?.length ?? 0) > 0 ? (c.webauthn?.credentials ?? []).filter((k) => k.is_passwordless).length : 0;
+  const passwordless =
+    (c.webauthn?.identifiers?.length ?? 0) > 0
+      ? (c.webauthn?.credentials ?? []).filter((k) => k.is_passwordless).length
+      : 0;
   return password + passwordless;
 }
 
@@ -812,7 +931,12 @@ function applyFault(mode: FaultSpec['mode'], req: http.IncomingMessage, res: htt
   switch (mode) {
     case 'status500':
       res.setHeader('Ory-Error-Id', '');
-      return writeBody(res, 500, JSON_PLAIN, JSON.stringify({ error: herodotFields(INTERNAL, firstHeader(req, 'x-request-id')) }));
+      return writeBody(
+        res,
+        500,
+        JSON_PLAIN,
+        JSON.stringify({ error: herodotFields(INTERNAL, firstHeader(req, 'x-request-id')) }),
+      );
     case 'garbage':
       return writeBody(res, 200, JSON_PLAIN, '<html>oops');
     case 'reset':
@@ -842,7 +966,9 @@ function completeMethod(method: AuthMethod, at: Date): Required<AuthMethod> {
 function isCookiePayload(value: unknown): value is CookiePayload {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v['session_token'] === 'string' && typeof v['expires_at'] === 'string' && typeof v['nonce'] === 'string';
+  return (
+    typeof v['session_token'] === 'string' && typeof v['expires_at'] === 'string' && typeof v['nonce'] === 'string'
+  );
 }
 
 /** Go's RFC3339Nano: fractional seconds with trailing zeros trimmed. */
@@ -905,18 +1031,26 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Kratos
   const alice = emulator.addIdentity({ traits: { email: 'alice@example.com' } });
   const bob = emulator.addIdentity({
     traits: { email: 'bob@example.com' },
-    credentials: { password: { identifiers: ['bob@example.com'] }, totp: { totp_url: 'otpauth://totp/demo:bob?secret=JBSWY3DPEHPK3PXP' } },
+    credentials: {
+      password: { identifiers: ['bob@example.com'] },
+      totp: { totp_url: 'otpauth://totp/demo:bob?secret=JBSWY3DPEHPK3PXP' },
+    },
   });
   const seeded = {
     'alice (password, aal1)': emulator.createSession(alice),
     'bob (password+totp, aal1 session)': emulator.createSession(bob),
     'bob (password+totp, aal2 session)': emulator.createSession(bob, {
-      methods: [{ method: 'password', aal: 'aal1' }, { method: 'totp', aal: 'aal2' }],
+      methods: [
+        { method: 'password', aal: 'aal1' },
+        { method: 'totp', aal: 'aal2' },
+      ],
     }),
   };
   console.log(`kratos-emulator public=${emulator.publicUrl} admin=${emulator.adminUrl} required_aal=${requiredAal}`);
   for (const [label, s] of Object.entries(seeded)) {
-    console.log(`  ${label}: identity=${s.identityId}\n    X-Session-Token: ${s.token}\n    Cookie: ${emulator.cookieHeaderFor(s)}`);
+    console.log(
+      `  ${label}: identity=${s.identityId}\n    X-Session-Token: ${s.token}\n    Cookie: ${emulator.cookieHeaderFor(s)}`,
+    );
   }
   const shutdown = (): void => void emulator.stop().then(() => process.exit(0));
   process.once('SIGINT', shutdown);

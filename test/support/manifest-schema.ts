@@ -81,4 +81,3 @@ function unknownFields(model: Validatable, validate: (this: Validatable) => void
   walk(model, '');
   return unknown;
 }
-

@@ -11,7 +11,8 @@ import { OFFICIAL_INCLUDE_DIRS } from './envoy-client';
 
 export function loadRoot(dirs: string[]): protobuf.Root {
   const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => dirs.map((dir) => join(dir, target)).find((path) => existsSync(path)) ?? target;
+  root.resolvePath = (_origin, target) =>
+    dirs.map((dir) => join(dir, target)).find((path) => existsSync(path)) ?? target;
   root.loadSync('envoy/service/auth/v3/external_auth.proto', { keepCase: true });
   root.resolveAll();
   return root;

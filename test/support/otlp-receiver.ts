@@ -43,13 +43,17 @@ export interface OtlpReceiver {
 /** The generated static code's message class: decode and toObject as protobufjs generates them. */
 interface StaticMessage {
   decode(bytes: Uint8Array): object;
-  toObject(message: object, options: { longs: StringConstructor; enums: NumberConstructor; bytes: StringConstructor }): Record<string, unknown>;
+  toObject(
+    message: object,
+    options: { longs: StringConstructor; enums: NumberConstructor; bytes: StringConstructor },
+  ): Record<string, unknown>;
 }
 interface GeneratedRoot {
   opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: StaticMessage } } } } };
 }
 
-const exportRequest = (root as unknown as GeneratedRoot).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+const exportRequest = (root as unknown as GeneratedRoot).opentelemetry.proto.collector.trace.v1
+  .ExportTraceServiceRequest;
 
 /** `host`: the address the exporters reach this process on (a container stack's bridge gateway). */
 export async function startOtlpReceiver(host = '127.0.0.1'): Promise<OtlpReceiver> {
@@ -64,10 +68,16 @@ export async function startOtlpReceiver(host = '127.0.0.1'): Promise<OtlpReceive
       try {
         const bytes = request.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
         if (request.url !== '/v1/traces') throw new Error(`unexpected path ${request.url ?? ''}`);
-        spans.push(...spansOf(exportRequest.toObject(exportRequest.decode(bytes), { longs: String, enums: Number, bytes: String })));
+        spans.push(
+          ...spansOf(
+            exportRequest.toObject(exportRequest.decode(bytes), { longs: String, enums: Number, bytes: String }),
+          ),
+        );
         response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
       } catch (error) {
-        response.writeHead(400, { 'content-type': 'text/plain' }).end(error instanceof Error ? error.message : String(error));
+        response
+          .writeHead(400, { 'content-type': 'text/plain' })
+          .end(error instanceof Error ? error.message : String(error));
       }
     });
   });
@@ -124,7 +134,11 @@ function spansOf(decoded: Record<string, unknown>): ReceivedSpan[] {
 function attributesOf(list: KeyValue[] | undefined): Record<string, AttributeValue> {
   const attributes: Record<string, AttributeValue> = {};
   for (const { key, value } of list ?? []) {
-    const found = value?.stringValue ?? (value?.intValue === undefined ? undefined : Number(value.intValue)) ?? value?.doubleValue ?? value?.boolValue;
+    const found =
+      value?.stringValue ??
+      (value?.intValue === undefined ? undefined : Number(value.intValue)) ??
+      value?.doubleValue ??
+      value?.boolValue;
     if (found !== undefined) attributes[key] = found;
   }
   return attributes;
@@ -136,12 +150,22 @@ function hex(base64: string | undefined): string {
 }
 
 /** Waits until `found` picks something from the spans received so far. */
-export async function eventuallySpans<T>(receiver: OtlpReceiver, found: (spans: readonly ReceivedSpan[]) => T | undefined, timeoutMs = 30_000): Promise<T> {
+export async function eventuallySpans<T>(
+  receiver: OtlpReceiver,
+  found: (spans: readonly ReceivedSpan[]) => T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const result = found(receiver.spans());
     if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`spans not received within ${timeoutMs}ms; got: ${receiver.spans().map((s) => `${s.service}:${s.name}`).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `spans not received within ${timeoutMs}ms; got: ${receiver
+          .spans()
+          .map((s) => `${s.service}:${s.name}`)
+          .join(', ')}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

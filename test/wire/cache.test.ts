@@ -6,7 +6,6 @@ import { httpStatusOf, upstreamHeaders } from '../support/envoy-client';
 import { withHarness, type Harness } from '../support/harness';
 import { AAL1, NAVIGATE, TOTP, XHR } from '../support/fixtures';
 
-
 async function metric(h: Harness, pattern: RegExp): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${h.service.httpPort}/metrics`)).text();
   const line = text.split('\n').find((candidate) => pattern.test(candidate));
@@ -58,7 +57,11 @@ describe('session cache', () => {
       assert.equal(httpStatusOf(await h.client.check(spec)), 200);
       assert.equal(h.emulator.count('whoami'), 2);
       await sleep(1_000);
-      assert.equal(httpStatusOf(await h.client.check(spec)), 401, 'expired: Kratos says so and nothing cached says otherwise');
+      assert.equal(
+        httpStatusOf(await h.client.check(spec)),
+        401,
+        'expired: Kratos says so and nothing cached says otherwise',
+      );
     }));
 
   test('revocation is seen after the TTL, not before (the documented trade-off)', () =>
@@ -74,7 +77,10 @@ describe('session cache', () => {
     }));
 
   test('401 is cached for negative_ttl only, and not at all with negative_ttl: 0', async () => {
-    for (const [negative, expectedCalls] of [['300ms', 1], ['0s', 2]] as const) {
+    for (const [negative, expectedCalls] of [
+      ['300ms', 1],
+      ['0s', 2],
+    ] as const) {
       await withHarness({ config: { cache: { ttl: '10s', negative_ttl: negative } } }, async (h) => {
         const spec = { headers: { 'x-session-token': h.remember('ory_st_unknownunknownunknownunknown') } };
         await h.client.check(spec);
@@ -121,23 +127,29 @@ describe('session cache', () => {
   test('junk tokens cannot evict cached sessions: 401s have their own, smaller LRU', () =>
     // The ttl outlasts 61 checks on a loaded CI machine (300 ms did not, and the second check was
     // a miss for that reason alone); the sleep then outlasts the ttl.
-    withHarness({ config: { cache: { ttl: '3s', negative_ttl: '10s', stale_if_error: '30s', max_entries: 50 } } }, async (h) => {
-      const session = h.newSession(h.emulator.addIdentity());
-      const spec = { headers: { 'x-session-token': session.token } };
-      const whoamiCallsForSession = () => h.emulator.requests.filter((request) => request.endpoint === 'whoami' && request.headers['x-session-token'] === session.token).length;
-      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
-      for (let index = 0; index < 60; index++) {
-        const junk = h.remember(`ory_st_junk${String(index).padStart(29, '0')}`);
-        assert.equal(httpStatusOf(await h.client.check({ headers: { 'x-session-token': junk } })), 401);
-      }
-      assert.equal(httpStatusOf(await h.client.check(spec)), 200);
-      assert.equal(whoamiCallsForSession(), 1, 'still a hit after max_entries junk tokens');
-      await sleep(3050);
-      h.emulator.fail('whoami', { mode: 'status500' });
-      const stale = await h.client.check(spec);
-      assert.equal(httpStatusOf(stale), 200, 'and still there to stand in while Kratos fails');
-      assert.equal(upstreamHeaders(stale)['x-kratos-session-id'], session.id);
-    }));
+    withHarness(
+      { config: { cache: { ttl: '3s', negative_ttl: '10s', stale_if_error: '30s', max_entries: 50 } } },
+      async (h) => {
+        const session = h.newSession(h.emulator.addIdentity());
+        const spec = { headers: { 'x-session-token': session.token } };
+        const whoamiCallsForSession = () =>
+          h.emulator.requests.filter(
+            (request) => request.endpoint === 'whoami' && request.headers['x-session-token'] === session.token,
+          ).length;
+        assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+        for (let index = 0; index < 60; index++) {
+          const junk = h.remember(`ory_st_junk${String(index).padStart(29, '0')}`);
+          assert.equal(httpStatusOf(await h.client.check({ headers: { 'x-session-token': junk } })), 401);
+        }
+        assert.equal(httpStatusOf(await h.client.check(spec)), 200);
+        assert.equal(whoamiCallsForSession(), 1, 'still a hit after max_entries junk tokens');
+        await sleep(3050);
+        h.emulator.fail('whoami', { mode: 'status500' });
+        const stale = await h.client.check(spec);
+        assert.equal(httpStatusOf(stale), 200, 'and still there to stand in while Kratos fails');
+        assert.equal(upstreamHeaders(stale)['x-kratos-session-id'], session.id);
+      },
+    ));
 
   test('200 simultaneous checks with one new cookie cause exactly one whoami', () =>
     withHarness({ config: { ...CACHE, kratos: { timeout: '2s' } } }, async (h) => {
@@ -156,23 +168,38 @@ describe('session cache', () => {
       assert.ok(coalesced >= 100, `most checks waited on the one lookup (${coalesced} coalesced)`);
     }));
 
-  test('each check\'s log line says where its answer came from: miss, hit, coalesced, stale, none without a lookup', () =>
-    withHarness({ config: { cache: { ttl: '100ms', stale_if_error: '10s' }, policy: { rules: [{ paths: ['/internal/*'], deny: true }] } } }, async (h) => {
-      const cacheOfChecks = async (specs: Array<{ path?: string; headers: Record<string, string> }>) => {
-        const from = h.logs.length;
-        await Promise.all(specs.map((spec) => h.client.check(spec)));
-        return h.logs.slice(from).filter((line) => line.msg === 'check').map((line) => line.cache);
-      };
-      h.emulator.setLatency('whoami', 30);
-      const spec = { headers: { 'x-session-token': h.newSession(h.emulator.addIdentity()).token } };
-      assert.deepEqual((await cacheOfChecks([spec, spec])).sort(), ['coalesced', 'miss']);
-      assert.deepEqual(await cacheOfChecks([spec]), ['hit']);
-      await sleep(150);
-      h.emulator.fail('whoami', { mode: 'status500' });
-      assert.deepEqual(await cacheOfChecks([spec]), ['stale']);
-      h.emulator.clearFaults();
-      assert.deepEqual(await cacheOfChecks([{ ...spec, path: '/internal/x' }]), [undefined], 'a deny rule asks Kratos nothing');
-    }));
+  test("each check's log line says where its answer came from: miss, hit, coalesced, stale, none without a lookup", () =>
+    withHarness(
+      {
+        config: {
+          cache: { ttl: '100ms', stale_if_error: '10s' },
+          policy: { rules: [{ paths: ['/internal/*'], deny: true }] },
+        },
+      },
+      async (h) => {
+        const cacheOfChecks = async (specs: Array<{ path?: string; headers: Record<string, string> }>) => {
+          const from = h.logs.length;
+          await Promise.all(specs.map((spec) => h.client.check(spec)));
+          return h.logs
+            .slice(from)
+            .filter((line) => line.msg === 'check')
+            .map((line) => line.cache);
+        };
+        h.emulator.setLatency('whoami', 30);
+        const spec = { headers: { 'x-session-token': h.newSession(h.emulator.addIdentity()).token } };
+        assert.deepEqual((await cacheOfChecks([spec, spec])).sort(), ['coalesced', 'miss']);
+        assert.deepEqual(await cacheOfChecks([spec]), ['hit']);
+        await sleep(150);
+        h.emulator.fail('whoami', { mode: 'status500' });
+        assert.deepEqual(await cacheOfChecks([spec]), ['stale']);
+        h.emulator.clearFaults();
+        assert.deepEqual(
+          await cacheOfChecks([{ ...spec, path: '/internal/x' }]),
+          [undefined],
+          'a deny rule asks Kratos nothing',
+        );
+      },
+    ));
 });
 
 describe('identity cache', () => {
@@ -181,29 +208,47 @@ describe('identity cache', () => {
       h.emulator.setLatency('identity', 30);
       const identity = h.emulator.addIdentity();
       const sessions = [h.newSession(identity), h.newSession(identity), h.newSession(identity)];
-      const responses = await Promise.all(sessions.flatMap((session) => [1, 2].map(() => h.client.check({ headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) } }))));
+      const responses = await Promise.all(
+        sessions.flatMap((session) =>
+          [1, 2].map(() => h.client.check({ headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) } })),
+        ),
+      );
       assert.deepEqual(new Set(responses.map(httpStatusOf)), new Set([200]));
       assert.equal(h.emulator.count('identity'), 1);
     }));
 
   test('an identity deactivated while its session is cached is denied at the next admin answer, and its cached session is dropped', () =>
-    withHarness({ config: { cache: { ttl: '10s', negative_ttl: '1s', identity_ttl: '0s' }, policy: { rules: [{ paths: ['/plain/*'], cookie: 'aal1' }] } } }, async (h) => {
-      const identity = h.emulator.addIdentity();
-      const session = h.newSession(identity, { methods: AAL1 });
-      const headers = { ...XHR, cookie: h.emulator.cookieHeaderFor(session) };
-      assert.equal(httpStatusOf(await h.client.check({ path: '/app', headers })), 200);
-      assert.equal(httpStatusOf(await h.client.check({ path: '/plain/x', headers })), 200);
-      assert.equal(h.emulator.count('whoami'), 1, 'the session is cached');
-      h.emulator.setIdentityState(identity, 'inactive');
-      const denied = await h.client.check({ path: '/app', headers });
-      assert.equal(httpStatusOf(denied), 401, 'highest_available asks the admin API, which says state: inactive');
-      assert.equal(upstreamHeaders(denied)['x-kratos-identity-id'], undefined);
-      assert.equal(httpStatusOf(await h.client.check({ path: '/plain/x', headers })), 401, 'an aal1 route no longer finds the session cached');
-    }));
+    withHarness(
+      {
+        config: {
+          cache: { ttl: '10s', negative_ttl: '1s', identity_ttl: '0s' },
+          policy: { rules: [{ paths: ['/plain/*'], cookie: 'aal1' }] },
+        },
+      },
+      async (h) => {
+        const identity = h.emulator.addIdentity();
+        const session = h.newSession(identity, { methods: AAL1 });
+        const headers = { ...XHR, cookie: h.emulator.cookieHeaderFor(session) };
+        assert.equal(httpStatusOf(await h.client.check({ path: '/app', headers })), 200);
+        assert.equal(httpStatusOf(await h.client.check({ path: '/plain/x', headers })), 200);
+        assert.equal(h.emulator.count('whoami'), 1, 'the session is cached');
+        h.emulator.setIdentityState(identity, 'inactive');
+        const denied = await h.client.check({ path: '/app', headers });
+        assert.equal(httpStatusOf(denied), 401, 'highest_available asks the admin API, which says state: inactive');
+        assert.equal(upstreamHeaders(denied)['x-kratos-identity-id'], undefined);
+        assert.equal(
+          httpStatusOf(await h.client.check({ path: '/plain/x', headers })),
+          401,
+          'an aal1 route no longer finds the session cached',
+        );
+      },
+    ));
 
   test('removing the second factor is seen at once: a cached aal2 is confirmed before a denial', () =>
     withHarness({ config: { cache: { ttl: '0s', identity_ttl: '60s' } } }, async (h) => {
-      const identity = h.emulator.addIdentity({ credentials: { password: { identifiers: ['y@example.com'] }, ...TOTP } });
+      const identity = h.emulator.addIdentity({
+        credentials: { password: { identifiers: ['y@example.com'] }, ...TOTP },
+      });
       const session = h.newSession(identity, { methods: AAL1 });
       const spec = { headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) } };
       assert.equal(httpStatusOf(await h.client.check(spec)), 403);

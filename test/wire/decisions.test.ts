@@ -1,10 +1,16 @@
 /** Every row of the README's decision table, through the gRPC wire with Envoy's official protos. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { deniedHeader, deniedJson, httpStatusOf, metadataOf, upstreamHeaders, type OfficialCheckResponse } from '../support/envoy-client';
+import {
+  deniedHeader,
+  deniedJson,
+  httpStatusOf,
+  metadataOf,
+  upstreamHeaders,
+  type OfficialCheckResponse,
+} from '../support/envoy-client';
 import { startHarness, type Harness } from '../support/harness';
 import { AAL1, AAL2, NAVIGATE, TOTP, XHR } from '../support/fixtures';
-
 
 let h: Harness;
 let login: string;
@@ -24,12 +30,28 @@ describe('allowed', () => {
   test('a cookie whose session meets the highest available AAL passes with the three identity headers', async () => {
     const identity = h.emulator.addIdentity({ credentials: TOTP });
     const session = h.newSession(identity, { methods: AAL2 });
-    const response = await h.client.check({ path: '/dashboard', headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) } });
+    const response = await h.client.check({
+      path: '/dashboard',
+      headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) },
+    });
     assert.equal(response.status?.code, 0);
     assert.equal(response.http_response, 'ok_response');
-    assert.deepEqual(upstreamHeaders(response), { 'x-kratos-identity-id': identity, 'x-kratos-session-id': session.id, 'x-kratos-aal': 'aal2' });
-    for (const option of response.ok_response?.headers ?? []) assert.deepEqual(option.append, { value: false }, `${option.header.key} must overwrite`);
-    assert.deepEqual(metadataOf(response), { identity_id: identity, session_id: session.id, aal: 'aal2', credential: 'cookie', decision: 'allow', reason: 'ok', policy: 'default' });
+    assert.deepEqual(upstreamHeaders(response), {
+      'x-kratos-identity-id': identity,
+      'x-kratos-session-id': session.id,
+      'x-kratos-aal': 'aal2',
+    });
+    for (const option of response.ok_response?.headers ?? [])
+      assert.deepEqual(option.append, { value: false }, `${option.header.key} must overwrite`);
+    assert.deepEqual(metadataOf(response), {
+      identity_id: identity,
+      session_id: session.id,
+      aal: 'aal2',
+      credential: 'cookie',
+      decision: 'allow',
+      reason: 'ok',
+      policy: 'default',
+    });
   });
 
   test('a session token at aal1 passes although the identity has a second factor', async () => {
@@ -54,7 +76,10 @@ describe('browser navigation without a valid session', () => {
   test('GET without any credential → 302 to the login with return_to', async () => {
     const response = await h.client.check({ path: '/orders?id=7&x=a b', headers: NAVIGATE });
     assertDenied(response, 302, 16);
-    assert.equal(deniedHeader(response, 'location'), `${login}?return_to=${encodeURIComponent('https://app.example.com/orders?id=7&x=a b')}`);
+    assert.equal(
+      deniedHeader(response, 'location'),
+      `${login}?return_to=${encodeURIComponent('https://app.example.com/orders?id=7&x=a b')}`,
+    );
     assert.equal(deniedHeader(response, 'cache-control'), 'no-store');
     assert.equal(metadataOf(response).reason, 'unauthenticated');
   });
@@ -63,9 +88,16 @@ describe('browser navigation without a valid session', () => {
     const identity = h.emulator.addIdentity();
     const session = h.newSession(identity);
     h.emulator.expireSession(session.id);
-    const response = await h.client.check({ method: 'POST', path: '/settings', headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) } });
+    const response = await h.client.check({
+      method: 'POST',
+      path: '/settings',
+      headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) },
+    });
     assertDenied(response, 303, 16);
-    assert.match(deniedHeader(response, 'location') ?? '', /^http:\/\/127\.0\.0\.1:\d+\/self-service\/login\/browser\?return_to=https%3A%2F%2Fapp\.example\.com%2Fsettings$/);
+    assert.match(
+      deniedHeader(response, 'location') ?? '',
+      /^http:\/\/127\.0\.0\.1:\d+\/self-service\/login\/browser\?return_to=https%3A%2F%2Fapp\.example\.com%2Fsettings$/,
+    );
   });
 
   test('HEAD navigation → 302', async () => {
@@ -83,12 +115,26 @@ describe('browser navigation with too low an AAL', () => {
   test('aal1 cookie of an identity with TOTP → 302 to login with aal=aal2 and return_to', async () => {
     const identity = h.emulator.addIdentity({ credentials: TOTP });
     const session = h.newSession(identity, { methods: AAL1 });
-    const response = await h.client.check({ path: '/billing', headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) } });
+    const response = await h.client.check({
+      path: '/billing',
+      headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) },
+    });
     assertDenied(response, 302, 16);
-    assert.equal(deniedHeader(response, 'location'), `${login}?aal=aal2&return_to=${encodeURIComponent('https://app.example.com/billing')}`);
+    assert.equal(
+      deniedHeader(response, 'location'),
+      `${login}?aal=aal2&return_to=${encodeURIComponent('https://app.example.com/billing')}`,
+    );
     assert.deepEqual(
       { ...metadataOf(response) },
-      { identity_id: identity, session_id: session.id, aal: 'aal1', credential: 'cookie', decision: 'deny', reason: 'aal_too_low', policy: 'default' },
+      {
+        identity_id: identity,
+        session_id: session.id,
+        aal: 'aal1',
+        credential: 'cookie',
+        decision: 'deny',
+        reason: 'aal_too_low',
+        policy: 'default',
+      },
     );
   });
 
@@ -118,21 +164,28 @@ describe('API-style answers', () => {
   });
 
   test('an unknown session token → 401 with error="invalid_token" and no redirect_browser_to', async () => {
-    const response = await h.client.check({ headers: { authorization: `Bearer ${h.remember('ory_st_doesnotexist0000000000000000')}` } });
+    const response = await h.client.check({
+      headers: { authorization: `Bearer ${h.remember('ory_st_doesnotexist0000000000000000')}` },
+    });
     assertDenied(response, 401, 16);
     assert.equal(deniedHeader(response, 'www-authenticate'), 'Bearer realm="kratos-ext-authz", error="invalid_token"');
     assert.equal(deniedJson(response).redirect_browser_to, undefined);
   });
 
   test('a token is answered API-style even when the request looks like a navigation', async () => {
-    const response = await h.client.check({ headers: { ...NAVIGATE, 'x-session-token': h.remember('ory_st_unknownunknownunknown000000') } });
+    const response = await h.client.check({
+      headers: { ...NAVIGATE, 'x-session-token': h.remember('ory_st_unknownunknownunknown000000') },
+    });
     assertDenied(response, 401, 16);
   });
 
   test('aal1 cookie with XHR, identity with TOTP → 403 shaped like Kratos session_aal2_required', async () => {
     const identity = h.emulator.addIdentity({ credentials: TOTP });
     const session = h.newSession(identity, { methods: AAL1 });
-    const response = await h.client.check({ path: '/api/me', headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) } });
+    const response = await h.client.check({
+      path: '/api/me',
+      headers: { ...XHR, cookie: h.emulator.cookieHeaderFor(session) },
+    });
     assertDenied(response, 403, 7);
     const body = deniedJson(response);
     const error = body.error as Record<string, unknown>;

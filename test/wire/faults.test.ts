@@ -6,14 +6,15 @@ import { startHarness, type Harness } from '../support/harness';
 import type { CreatedSession } from '../support/kratos-emulator';
 import { NAVIGATE, TOTP } from '../support/fixtures';
 
-
 let h: Harness;
 let session: CreatedSession;
 let twoFactor: CreatedSession;
 before(async () => {
   h = await startHarness({ config: { kratos: { timeout: '100ms' } } });
   session = h.newSession(h.emulator.addIdentity());
-  twoFactor = h.newSession(h.emulator.addIdentity({ credentials: TOTP }), { methods: [{ method: 'password', aal: 'aal1' }] });
+  twoFactor = h.newSession(h.emulator.addIdentity({ credentials: TOTP }), {
+    methods: [{ method: 'password', aal: 'aal1' }],
+  });
 });
 after(() => h.close());
 
@@ -30,7 +31,11 @@ describe('whoami faults → 503', () => {
     test(mode, async () => {
       h.emulator.fail('whoami', { mode, count: 1 });
       await assertUnavailable({ 'x-session-token': session.token });
-      assert.equal(httpStatusOf(await h.client.check({ headers: { 'x-session-token': session.token } })), 200, 'recovers on the next check');
+      assert.equal(
+        httpStatusOf(await h.client.check({ headers: { 'x-session-token': session.token } })),
+        200,
+        'recovers on the next check',
+      );
     });
   }
 
@@ -55,7 +60,10 @@ describe('whoami faults → 503', () => {
       const response = await slowKratos.client.check({ headers: { 'x-session-token': patient.token } }, 1_000);
       assert.equal(httpStatusOf(response), 503, 'a denial, not DEADLINE_EXCEEDED');
       assert.ok(Date.now() - started < 2_500, 'the 5 s Kratos timeout was cut to the 1 s deadline');
-      assert.match(String(slowKratos.logs.find((line) => line.reason === 'kratos_unavailable')?.detail), /^whoami timeout after \d+ms$/);
+      assert.match(
+        String(slowKratos.logs.find((line) => line.reason === 'kratos_unavailable')?.detail),
+        /^whoami timeout after \d+ms$/,
+      );
     } finally {
       await slowKratos.close();
     }
@@ -64,7 +72,9 @@ describe('whoami faults → 503', () => {
   test('connection refused', async () => {
     const broken = await startHarness({ config: { kratos: { public_url: 'http://127.0.0.1:1' } } });
     try {
-      const response = await broken.client.check({ headers: { 'x-session-token': broken.remember('ory_st_whateverwhateverwhatever0') } });
+      const response = await broken.client.check({
+        headers: { 'x-session-token': broken.remember('ory_st_whateverwhateverwhatever0') },
+      });
       assert.equal(httpStatusOf(response), 503);
     } finally {
       await broken.close();
@@ -93,7 +103,9 @@ describe('admin API faults → 503 for highest_available cookies', () => {
 describe('the gRPC call itself', () => {
   test('no RPC ever fails: 50 concurrent checks against a hanging Kratos all get a denial', async () => {
     h.emulator.fail('whoami', { mode: 'hang', count: 50 });
-    const responses = await Promise.all(Array.from({ length: 50 }, () => h.client.check({ headers: { 'x-session-token': session.token } })));
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => h.client.check({ headers: { 'x-session-token': session.token } })),
+    );
     assert.deepEqual(new Set(responses.map(httpStatusOf)), new Set([503]));
   });
 });

@@ -45,7 +45,12 @@ before(async () => {
           { name: 'internal', paths: ['/internal/*'], deny: true },
           { name: 'records-kept', paths: ['/records/*'], methods: ['DELETE'], deny: true },
           { name: 'admin', hosts: ['admin.example.com'], cookie: 'aal2', token: 'aal2' },
-          { name: 'payout', paths: ['/settings/payout*'], cookie: { aal: 'highest_available', max_age: '5m' }, token: { aal: 'aal1', max_age: '5m' } },
+          {
+            name: 'payout',
+            paths: ['/settings/payout*'],
+            cookie: { aal: 'highest_available', max_age: '5m' },
+            token: { aal: 'aal1', max_age: '5m' },
+          },
         ],
       },
     },
@@ -55,84 +60,210 @@ before(async () => {
 after(() => h.close());
 
 const returnTo = (url: string) => `return_to=${encodeURIComponent(url)}`;
-const cookieOf = (identity: { credentials?: typeof TOTP } = {}, methods: typeof AAL2 = AAL1) => h.emulator.cookieHeaderFor(h.newSession(h.emulator.addIdentity(identity), { methods }));
-const tokenOf = (identity: { credentials?: typeof TOTP } = {}, methods: typeof AAL2 = AAL1) => h.newSession(h.emulator.addIdentity(identity), { methods }).token;
+const cookieOf = (identity: { credentials?: typeof TOTP } = {}, methods: typeof AAL2 = AAL1) =>
+  h.emulator.cookieHeaderFor(h.newSession(h.emulator.addIdentity(identity), { methods }));
+const tokenOf = (identity: { credentials?: typeof TOTP } = {}, methods: typeof AAL2 = AAL1) =>
+  h.newSession(h.emulator.addIdentity(identity), { methods }).token;
 /** A session that last authenticated ten minutes ago, past the payout rule's max_age of 5m. */
 const TEN_MINUTES_AGO = () => ({ methods: AAL1, authenticatedAt: new Date(Date.now() - 600_000) });
-const oldCookieOf = (identity: { credentials?: typeof TOTP } = {}) => h.emulator.cookieHeaderFor(h.newSession(h.emulator.addIdentity(identity), TEN_MINUTES_AGO()));
+const oldCookieOf = (identity: { credentials?: typeof TOTP } = {}) =>
+  h.emulator.cookieHeaderFor(h.newSession(h.emulator.addIdentity(identity), TEN_MINUTES_AGO()));
 
 const rows: Row[] = [
   // --- the README decision table
-  { name: 'allowed: aal2 cookie of an identity with TOTP', arrange: () => ({ path: '/dashboard', headers: { ...NAVIGATE, cookie: cookieOf({ credentials: TOTP }, AAL2) } }), expected: { answer: 'allow', aal: 'aal2', reason: 'ok', credential: 'cookie' } },
-  { name: 'allowed: aal1 token of an identity with TOTP', arrange: () => ({ headers: { 'x-session-token': tokenOf({ credentials: TOTP }) } }), expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'token' } },
-  { name: 'allowed: aal1 cookie of an identity without a second factor', arrange: () => ({ headers: { ...XHR, cookie: cookieOf() } }), expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'cookie' } },
-  { name: 'allowed: anonymous rule, no credential, no identity headers', arrange: () => ({ path: '/public/logo.svg', headers: XHR }), expected: { answer: 'allow', reason: 'anonymous', credential: 'none', policy: 'public' } },
+  {
+    name: 'allowed: aal2 cookie of an identity with TOTP',
+    arrange: () => ({ path: '/dashboard', headers: { ...NAVIGATE, cookie: cookieOf({ credentials: TOTP }, AAL2) } }),
+    expected: { answer: 'allow', aal: 'aal2', reason: 'ok', credential: 'cookie' },
+  },
+  {
+    name: 'allowed: aal1 token of an identity with TOTP',
+    arrange: () => ({ headers: { 'x-session-token': tokenOf({ credentials: TOTP }) } }),
+    expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'token' },
+  },
+  {
+    name: 'allowed: aal1 cookie of an identity without a second factor',
+    arrange: () => ({ headers: { ...XHR, cookie: cookieOf() } }),
+    expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'cookie' },
+  },
+  {
+    name: 'allowed: anonymous rule, no credential, no identity headers',
+    arrange: () => ({ path: '/public/logo.svg', headers: XHR }),
+    expected: { answer: 'allow', reason: 'anonymous', credential: 'none', policy: 'public' },
+  },
   {
     name: 'browser GET without a session → 302 login with return_to',
     arrange: () => ({ path: '/orders?id=7', headers: NAVIGATE }),
-    expected: { answer: 'redirect', status: 302, location: (l) => `${l}?${returnTo('https://app.example.com/orders?id=7')}`, reason: 'unauthenticated', credential: 'none' },
+    expected: {
+      answer: 'redirect',
+      status: 302,
+      location: (l) => `${l}?${returnTo('https://app.example.com/orders?id=7')}`,
+      reason: 'unauthenticated',
+      credential: 'none',
+    },
   },
   {
     name: 'browser form POST with an expired cookie → 303',
     arrange: () => {
       const session = h.newSession(h.emulator.addIdentity());
       h.emulator.expireSession(session.id);
-      return { method: 'POST', path: '/settings', headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) } };
+      return {
+        method: 'POST',
+        path: '/settings',
+        headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) },
+      };
     },
-    expected: { answer: 'redirect', status: 303, location: (l) => `${l}?${returnTo('https://app.example.com/settings')}`, reason: 'unauthenticated', credential: 'cookie' },
+    expected: {
+      answer: 'redirect',
+      status: 303,
+      location: (l) => `${l}?${returnTo('https://app.example.com/settings')}`,
+      reason: 'unauthenticated',
+      credential: 'cookie',
+    },
   },
-  { name: 'browser HEAD without a session → 302', arrange: () => ({ method: 'HEAD', headers: NAVIGATE }), expected: { answer: 'redirect', status: 302, location: (l) => `${l}?${returnTo('https://app.example.com/')}`, reason: 'unauthenticated', credential: 'none' } },
+  {
+    name: 'browser HEAD without a session → 302',
+    arrange: () => ({ method: 'HEAD', headers: NAVIGATE }),
+    expected: {
+      answer: 'redirect',
+      status: 302,
+      location: (l) => `${l}?${returnTo('https://app.example.com/')}`,
+      reason: 'unauthenticated',
+      credential: 'none',
+    },
+  },
   {
     name: 'Accept preferring text/html counts as a navigation',
     arrange: () => ({ headers: { accept: 'text/html,*/*;q=0.8' } }),
-    expected: { answer: 'redirect', status: 302, location: (l) => `${l}?${returnTo('https://app.example.com/')}`, reason: 'unauthenticated', credential: 'none' },
+    expected: {
+      answer: 'redirect',
+      status: 302,
+      location: (l) => `${l}?${returnTo('https://app.example.com/')}`,
+      reason: 'unauthenticated',
+      credential: 'none',
+    },
   },
   {
     name: 'browser with an aal1 cookie, identity with TOTP → 302 step-up',
     arrange: () => ({ path: '/billing', headers: { ...NAVIGATE, cookie: cookieOf({ credentials: TOTP }) } }),
-    expected: { answer: 'redirect', status: 302, location: (l) => `${l}?aal=aal2&${returnTo('https://app.example.com/billing')}`, reason: 'aal_too_low', credential: 'cookie' },
+    expected: {
+      answer: 'redirect',
+      status: 302,
+      location: (l) => `${l}?aal=aal2&${returnTo('https://app.example.com/billing')}`,
+      reason: 'aal_too_low',
+      credential: 'cookie',
+    },
   },
   {
     name: 'API without a credential → 401 session_inactive',
     arrange: () => ({ headers: XHR }),
-    expected: { answer: 'json', status: 401, errorId: 'session_inactive', challenge: 'Bearer realm="kratos-ext-authz"', reason: 'unauthenticated', credential: 'none' },
+    expected: {
+      answer: 'json',
+      status: 401,
+      errorId: 'session_inactive',
+      challenge: 'Bearer realm="kratos-ext-authz"',
+      reason: 'unauthenticated',
+      credential: 'none',
+    },
   },
   {
     name: 'unknown bearer token → 401 invalid_token',
     arrange: () => ({ headers: { authorization: `Bearer ${h.remember('ory_st_doesnotexist0000000000000000')}` } }),
-    expected: { answer: 'json', status: 401, errorId: 'session_inactive', challenge: 'Bearer realm="kratos-ext-authz", error="invalid_token"', reason: 'unauthenticated', credential: 'token' },
+    expected: {
+      answer: 'json',
+      status: 401,
+      errorId: 'session_inactive',
+      challenge: 'Bearer realm="kratos-ext-authz", error="invalid_token"',
+      reason: 'unauthenticated',
+      credential: 'token',
+    },
   },
   {
     name: 'a token on a navigation is answered API-style',
     arrange: () => ({ headers: { ...NAVIGATE, 'x-session-token': h.remember('ory_st_unknownunknownunknown000000') } }),
-    expected: { answer: 'json', status: 401, errorId: 'session_inactive', challenge: 'Bearer realm="kratos-ext-authz", error="invalid_token"', reason: 'unauthenticated', credential: 'token' },
+    expected: {
+      answer: 'json',
+      status: 401,
+      errorId: 'session_inactive',
+      challenge: 'Bearer realm="kratos-ext-authz", error="invalid_token"',
+      reason: 'unauthenticated',
+      credential: 'token',
+    },
   },
   {
     name: 'API with an aal1 cookie, identity with TOTP → 403 session_aal2_required',
     arrange: () => ({ path: '/api/me', headers: { ...XHR, cookie: cookieOf({ credentials: TOTP }) } }),
-    expected: { answer: 'json', status: 403, errorId: 'session_aal2_required', reason: 'aal_too_low', credential: 'cookie' },
+    expected: {
+      answer: 'json',
+      status: 403,
+      errorId: 'session_aal2_required',
+      reason: 'aal_too_low',
+      credential: 'cookie',
+    },
   },
   {
     name: 'browser with a cookie older than max_age → 302 login with refresh=true',
     arrange: () => ({ path: '/settings/payout', headers: { ...NAVIGATE, cookie: oldCookieOf() } }),
-    expected: { answer: 'redirect', status: 302, location: (l) => `${l}?refresh=true&${returnTo('https://app.example.com/settings/payout')}`, reason: 'refresh_required', credential: 'cookie', policy: 'payout' },
+    expected: {
+      answer: 'redirect',
+      status: 302,
+      location: (l) => `${l}?refresh=true&${returnTo('https://app.example.com/settings/payout')}`,
+      reason: 'refresh_required',
+      credential: 'cookie',
+      policy: 'payout',
+    },
   },
   {
     name: 'browser with an old aal1 cookie, identity with TOTP → 302 with refresh=true&aal=aal2',
     arrange: () => ({ path: '/settings/payout', headers: { ...NAVIGATE, cookie: oldCookieOf({ credentials: TOTP }) } }),
-    expected: { answer: 'redirect', status: 302, location: (l) => `${l}?refresh=true&aal=aal2&${returnTo('https://app.example.com/settings/payout')}`, reason: 'refresh_required', credential: 'cookie', policy: 'payout' },
+    expected: {
+      answer: 'redirect',
+      status: 302,
+      location: (l) => `${l}?refresh=true&aal=aal2&${returnTo('https://app.example.com/settings/payout')}`,
+      reason: 'refresh_required',
+      credential: 'cookie',
+      policy: 'payout',
+    },
   },
   {
     name: 'API with a cookie older than max_age → 403 session_refresh_required',
     arrange: () => ({ path: '/settings/payout', headers: { ...XHR, cookie: oldCookieOf() } }),
-    expected: { answer: 'json', status: 403, errorId: 'session_refresh_required', reason: 'refresh_required', credential: 'cookie', policy: 'payout' },
+    expected: {
+      answer: 'json',
+      status: 403,
+      errorId: 'session_refresh_required',
+      reason: 'refresh_required',
+      credential: 'cookie',
+      policy: 'payout',
+    },
   },
   {
     name: 'a token older than max_age → 403 session_refresh_required',
-    arrange: () => ({ path: '/settings/payout', headers: { 'x-session-token': h.newSession(h.emulator.addIdentity(), TEN_MINUTES_AGO()).token } }),
-    expected: { answer: 'json', status: 403, errorId: 'session_refresh_required', reason: 'refresh_required', credential: 'token', policy: 'payout' },
+    arrange: () => ({
+      path: '/settings/payout',
+      headers: { 'x-session-token': h.newSession(h.emulator.addIdentity(), TEN_MINUTES_AGO()).token },
+    }),
+    expected: {
+      answer: 'json',
+      status: 403,
+      errorId: 'session_refresh_required',
+      reason: 'refresh_required',
+      credential: 'token',
+      policy: 'payout',
+    },
   },
-  { name: 'rule deny → 403 forbidden', arrange: () => ({ path: '/internal/metrics', headers: { 'x-session-token': tokenOf() } }), expected: { answer: 'json', status: 403, errorId: 'forbidden', reason: 'rule_deny', credential: 'token', policy: 'internal' } },
+  {
+    name: 'rule deny → 403 forbidden',
+    arrange: () => ({ path: '/internal/metrics', headers: { 'x-session-token': tokenOf() } }),
+    expected: {
+      answer: 'json',
+      status: 403,
+      errorId: 'forbidden',
+      reason: 'rule_deny',
+      credential: 'token',
+      policy: 'internal',
+    },
+  },
   {
     name: 'whoami 500 → 503 kratos_unavailable',
     arrange: () => {
@@ -140,7 +271,14 @@ const rows: Row[] = [
       h.emulator.fail('whoami', { mode: 'status500', count: 1 });
       return { headers: { 'x-session-token': token } };
     },
-    expected: { answer: 'json', status: 503, errorId: 'kratos_unavailable', retryAfter: '1', reason: 'kratos_unavailable', credential: 'token' },
+    expected: {
+      answer: 'json',
+      status: 503,
+      errorId: 'kratos_unavailable',
+      retryAfter: '1',
+      reason: 'kratos_unavailable',
+      credential: 'token',
+    },
   },
   {
     name: 'admin API 500 while checking highest_available → 503',
@@ -149,42 +287,142 @@ const rows: Row[] = [
       h.emulator.fail('identity', { mode: 'status500', count: 1 });
       return { headers: { ...NAVIGATE, cookie } };
     },
-    expected: { answer: 'json', status: 503, errorId: 'kratos_unavailable', retryAfter: '1', reason: 'kratos_unavailable', credential: 'cookie' },
+    expected: {
+      answer: 'json',
+      status: 503,
+      errorId: 'kratos_unavailable',
+      retryAfter: '1',
+      reason: 'kratos_unavailable',
+      credential: 'cookie',
+    },
   },
   {
     name: 'a lower-case method → 400',
     arrange: () => ({ method: 'get', headers: { 'x-session-token': tokenOf() } }),
-    expected: { answer: 'json', status: 400, errorId: 'bad_request', reason: 'bad_request', credential: 'none', policy: 'none' },
-    except: { doors: ['envoy_http'], because: "Node's HTTP client upper-cases the method, and an HTTP/1.1 parser refuses `get` before any door" },
+    expected: {
+      answer: 'json',
+      status: 400,
+      errorId: 'bad_request',
+      reason: 'bad_request',
+      credential: 'none',
+      policy: 'none',
+    },
+    except: {
+      doors: ['envoy_http'],
+      because: "Node's HTTP client upper-cases the method, and an HTTP/1.1 parser refuses `get` before any door",
+    },
   },
   // --- host rules read from each door's description of the request
   {
     name: 'host rule: aal1 token on admin.example.com (aal2 required) → 403',
     arrange: () => ({ host: 'admin.example.com', headers: { 'x-session-token': tokenOf() } }),
-    expected: { answer: 'json', status: 403, errorId: 'session_aal2_required', reason: 'aal_too_low', credential: 'token', policy: 'admin' },
+    expected: {
+      answer: 'json',
+      status: 403,
+      errorId: 'session_aal2_required',
+      reason: 'aal_too_low',
+      credential: 'token',
+      policy: 'admin',
+    },
   },
   {
     name: 'an authority that is not a plain host[:port] → 400',
     arrange: () => ({ host: 'admin.example.com:abc', headers: { 'x-session-token': tokenOf() } }),
-    expected: { answer: 'json', status: 400, errorId: 'bad_request', reason: 'bad_request', credential: 'none', policy: 'none' },
+    expected: {
+      answer: 'json',
+      status: 400,
+      errorId: 'bad_request',
+      reason: 'bad_request',
+      credential: 'none',
+      policy: 'none',
+    },
   },
   // --- path normalisation
   {
     name: 'path: /INTERNAL/x falls under the deny rule only case-folded → 400',
     arrange: () => ({ path: '/INTERNAL/x', headers: { 'x-session-token': tokenOf() } }),
-    expected: { answer: 'json', status: 400, errorId: 'bad_request', reason: 'bad_request', credential: 'token', policy: 'none' },
+    expected: {
+      answer: 'json',
+      status: 400,
+      errorId: 'bad_request',
+      reason: 'bad_request',
+      credential: 'token',
+      policy: 'none',
+    },
   },
-  { name: 'path: /internal/x/ (trailing slash) is still the deny rule', arrange: () => ({ path: '/internal/x/', headers: { 'x-session-token': tokenOf() } }), expected: { answer: 'json', status: 403, errorId: 'forbidden', reason: 'rule_deny', credential: 'token', policy: 'internal' } },
+  {
+    name: 'path: /internal/x/ (trailing slash) is still the deny rule',
+    arrange: () => ({ path: '/internal/x/', headers: { 'x-session-token': tokenOf() } }),
+    expected: {
+      answer: 'json',
+      status: 403,
+      errorId: 'forbidden',
+      reason: 'rule_deny',
+      credential: 'token',
+      policy: 'internal',
+    },
+  },
   {
     name: 'path: /public/../internal/x reads differently → 400',
     arrange: () => ({ path: '/public/../internal/x', headers: XHR }),
-    expected: { answer: 'json', status: 400, errorId: 'bad_request', reason: 'bad_request', credential: 'none', policy: 'none' },
+    expected: {
+      answer: 'json',
+      status: 400,
+      errorId: 'bad_request',
+      reason: 'bad_request',
+      credential: 'none',
+      policy: 'none',
+    },
   },
-  { name: 'path: /public/..;/internal/x → 400', arrange: () => ({ path: '/public/..;/internal/x', headers: XHR }), expected: { answer: 'json', status: 400, errorId: 'bad_request', reason: 'bad_request', credential: 'none', policy: 'none' } },
-  { name: 'path: /public/%2e%2e/internal/x → 400', arrange: () => ({ path: '/public/%2e%2e/internal/x', headers: XHR }), expected: { answer: 'json', status: 400, errorId: 'bad_request', reason: 'bad_request', credential: 'none', policy: 'none' } },
-  { name: 'path: //public/x merges to the anonymous rule only when both readings agree → 400', arrange: () => ({ path: '/x/..//internal/y', headers: XHR }), expected: { answer: 'json', status: 400, errorId: 'bad_request', reason: 'bad_request', credential: 'none', policy: 'none' } },
+  {
+    name: 'path: /public/..;/internal/x → 400',
+    arrange: () => ({ path: '/public/..;/internal/x', headers: XHR }),
+    expected: {
+      answer: 'json',
+      status: 400,
+      errorId: 'bad_request',
+      reason: 'bad_request',
+      credential: 'none',
+      policy: 'none',
+    },
+  },
+  {
+    name: 'path: /public/%2e%2e/internal/x → 400',
+    arrange: () => ({ path: '/public/%2e%2e/internal/x', headers: XHR }),
+    expected: {
+      answer: 'json',
+      status: 400,
+      errorId: 'bad_request',
+      reason: 'bad_request',
+      credential: 'none',
+      policy: 'none',
+    },
+  },
+  {
+    name: 'path: //public/x merges to the anonymous rule only when both readings agree → 400',
+    arrange: () => ({ path: '/x/..//internal/y', headers: XHR }),
+    expected: {
+      answer: 'json',
+      status: 400,
+      errorId: 'bad_request',
+      reason: 'bad_request',
+      credential: 'none',
+      policy: 'none',
+    },
+  },
   // --- method overrides: Express method-override, Rack::MethodOverride, ASP.NET, Laravel and Spring act on these
-  { name: 'method: DELETE /records/1 is the deny rule', arrange: () => ({ method: 'DELETE', path: '/records/1', headers: { 'x-session-token': tokenOf() } }), expected: { answer: 'json', status: 403, errorId: 'forbidden', reason: 'rule_deny', credential: 'token', policy: 'records-kept' } },
+  {
+    name: 'method: DELETE /records/1 is the deny rule',
+    arrange: () => ({ method: 'DELETE', path: '/records/1', headers: { 'x-session-token': tokenOf() } }),
+    expected: {
+      answer: 'json',
+      status: 403,
+      errorId: 'forbidden',
+      reason: 'rule_deny',
+      credential: 'token',
+      policy: 'records-kept',
+    },
+  },
   ...(
     [
       ['X-HTTP-Method-Override: DELETE', { 'x-http-method-override': 'DELETE' }, '/records/1'],
@@ -197,38 +435,104 @@ const rows: Row[] = [
   ).map(([how, override, path]): Row => ({
     name: `method: POST ${path} with ${how} would be a DELETE to the app → 400`,
     arrange: () => ({ method: 'POST', path, headers: { 'x-session-token': tokenOf(), ...override } }),
-    expected: { answer: 'json', status: 400, errorId: 'bad_request', reason: 'bad_request', credential: 'token', policy: 'none' },
+    expected: {
+      answer: 'json',
+      status: 400,
+      errorId: 'bad_request',
+      reason: 'bad_request',
+      credential: 'token',
+      policy: 'none',
+    },
   })),
-  { name: 'method: an override to a method under the same rule changes nothing', arrange: () => ({ method: 'POST', path: '/records/1', headers: { 'x-session-token': tokenOf(), 'x-http-method-override': 'PATCH' } }), expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'token' } },
+  {
+    name: 'method: an override to a method under the same rule changes nothing',
+    arrange: () => ({
+      method: 'POST',
+      path: '/records/1',
+      headers: { 'x-session-token': tokenOf(), 'x-http-method-override': 'PATCH' },
+    }),
+    expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'token' },
+  },
   // --- credentials: Kratos's precedence and forms
   {
     name: 'credential: X-Session-Token wins over a cookie',
-    arrange: () => ({ headers: { ...NAVIGATE, 'x-session-token': tokenOf(), cookie: h.remember('ory_kratos_session=notacookie0000000000') } }),
+    arrange: () => ({
+      headers: {
+        ...NAVIGATE,
+        'x-session-token': tokenOf(),
+        cookie: h.remember('ory_kratos_session=notacookie0000000000'),
+      },
+    }),
     expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'token' },
   },
   {
     name: 'credential: the cookie wins over Authorization: Bearer',
-    arrange: () => ({ headers: { ...XHR, cookie: cookieOf(), authorization: `Bearer ${h.remember('ory_st_doesnotexist1111111111111111')}` } }),
+    arrange: () => ({
+      headers: {
+        ...XHR,
+        cookie: cookieOf(),
+        authorization: `Bearer ${h.remember('ory_st_doesnotexist1111111111111111')}`,
+      },
+    }),
     expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'cookie' },
   },
-  { name: 'credential: lower-case "bearer" scheme', arrange: () => ({ headers: { authorization: `bearer ${tokenOf()}` } }), expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'token' } },
+  {
+    name: 'credential: lower-case "bearer" scheme',
+    arrange: () => ({ headers: { authorization: `bearer ${tokenOf()}` } }),
+    expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'token' },
+  },
   {
     name: 'credential: "Bearer  x" (two spaces) carries no token',
     arrange: () => ({ headers: { ...XHR, authorization: `Bearer  ${tokenOf()}` } }),
-    expected: { answer: 'json', status: 401, errorId: 'session_inactive', challenge: 'Bearer realm="kratos-ext-authz"', reason: 'unauthenticated', credential: 'none' },
+    expected: {
+      answer: 'json',
+      status: 401,
+      errorId: 'session_inactive',
+      challenge: 'Bearer realm="kratos-ext-authz"',
+      reason: 'unauthenticated',
+      credential: 'none',
+    },
   },
   {
     name: 'credential: a token with a byte outside visible ASCII is not asked about',
     arrange: () => ({ headers: { 'x-session-token': h.remember('ory_st_caf\u00e9caf\u00e9caf\u00e9caf\u00e9') } }),
-    expected: { answer: 'json', status: 401, errorId: 'session_inactive', challenge: 'Bearer realm="kratos-ext-authz", error="invalid_token"', reason: 'unauthenticated', credential: 'token' },
+    expected: {
+      answer: 'json',
+      status: 401,
+      errorId: 'session_inactive',
+      challenge: 'Bearer realm="kratos-ext-authz", error="invalid_token"',
+      reason: 'unauthenticated',
+      credential: 'token',
+    },
   },
   // --- cookies
-  { name: 'cookie: among the app\'s other cookies', arrange: () => ({ headers: { ...XHR, cookie: `theme=dark; ${cookieOf()}; csrf=abc` } }), expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'cookie' } },
-  { name: 'cookie: in the second of two Cookie lines', arrange: () => ({ headers: [['accept', 'application/json'], ['cookie', 'theme=dark'], ['cookie', cookieOf()]] }), expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'cookie' } },
+  {
+    name: "cookie: among the app's other cookies",
+    arrange: () => ({ headers: { ...XHR, cookie: `theme=dark; ${cookieOf()}; csrf=abc` } }),
+    expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'cookie' },
+  },
+  {
+    name: 'cookie: in the second of two Cookie lines',
+    arrange: () => ({
+      headers: [
+        ['accept', 'application/json'],
+        ['cookie', 'theme=dark'],
+        ['cookie', cookieOf()],
+      ],
+    }),
+    expected: { answer: 'allow', aal: 'aal1', reason: 'ok', credential: 'cookie' },
+  },
   {
     name: 'cookie: an empty session cookie counts as none',
     arrange: () => ({ headers: { ...XHR, cookie: 'ory_kratos_session=; theme=dark' } }),
-    expected: { answer: 'json', status: 401, errorId: 'session_inactive', challenge: 'Bearer realm="kratos-ext-authz"', reason: 'unauthenticated', credential: 'none' },
+    expected: {
+      answer: 'json',
+      status: 401,
+      errorId: 'session_inactive',
+      challenge: 'Bearer realm="kratos-ext-authz"',
+      reason: 'unauthenticated',
+      credential: 'none',
+    },
   },
   // --- forged identity headers never come back as if Kratos had vouched for them
   {
@@ -260,7 +564,12 @@ function fromGrpc(response: OfficialCheckResponse): Observed {
 
 function fromHttp(door: HttpDoor, answer: HttpAnswer): Observed {
   const removal = answer.headers['x-envoy-auth-headers-to-remove'];
-  return { status: answer.status, headers: answer.headers, body: answer.body, removed: door === 'envoy_http' && removal ? removal.split(',') : [] };
+  return {
+    status: answer.status,
+    headers: answer.headers,
+    body: answer.body,
+    removed: door === 'envoy_http' && removal ? removal.split(',') : [],
+  };
 }
 
 async function through(door: Door, spec: CheckSpec): Promise<Observed> {
@@ -286,10 +595,16 @@ function assertAnswer(door: Door, observed: Observed, expected: Expected): void 
         assert.deepEqual(identity, [], 'no identity headers without a subject');
       }
       if (door === 'grpc' || door === 'envoy_http') {
-        const forgeable = expected.aal ? IDENTITY_HEADERS.flatMap(otherSpellings) : IDENTITY_HEADERS.flatMap(allSpellings);
+        const forgeable = expected.aal
+          ? IDENTITY_HEADERS.flatMap(otherSpellings)
+          : IDENTITY_HEADERS.flatMap(allSpellings);
         // The credential headers it strips too are test/wire/upstream-credentials.test.ts's subject.
         const identityRemoved = observed.removed.filter((name) => !CREDENTIAL_HEADERS.includes(name));
-        assert.deepEqual([...identityRemoved].sort(), forgeable.sort(), 'Envoy strips every spelling of the identity headers it does not set');
+        assert.deepEqual(
+          [...identityRemoved].sort(),
+          forgeable.sort(),
+          'Envoy strips every spelling of the identity headers it does not set',
+        );
       }
       return;
     }
@@ -332,7 +647,12 @@ describe('the same decision through every front door', () => {
           const [line = {}] = lines;
           assert.deepEqual(
             { front_door: line.front_door, reason: line.reason, credential: line.credential, policy: line.policy },
-            { front_door: door, reason: row.expected.reason, credential: row.expected.credential, policy: row.expected.policy ?? 'default' },
+            {
+              front_door: door,
+              reason: row.expected.reason,
+              credential: row.expected.credential,
+              policy: row.expected.policy ?? 'default',
+            },
           );
           // The JSON bodies are byte for byte the gRPC door's: the same Answer, shaped per door.
           answers.set(door, observed.body);

@@ -42,10 +42,24 @@ interface RawAnswer {
   body: Buffer;
 }
 
-/** One request on `session`, its body written as given (`bodyAfterMs` after its headers); resolves what came back once the stream closes. */
-function rawCall(session: ClientHttp2Session, headers: Record<string, string>, body: Buffer | undefined, bodyAfterMs = 0): Promise<RawAnswer> {
+/**
+ * One request on `session`, its body written as given (`bodyAfterMs` after its headers); resolves
+ * what came back once the stream closes.
+ */
+function rawCall(
+  session: ClientHttp2Session,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  bodyAfterMs = 0,
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': CHECK_PATH,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      ...headers,
+    });
     const answer: RawAnswer = { headers: {}, trailersOnly: false, trailers: undefined, body: Buffer.alloc(0) };
     const chunks: Buffer[] = [];
     stream.on('response', (responseHeaders, flags) => {
@@ -109,24 +123,34 @@ describe('methods', () => {
   });
 
   test('an unknown method of a known service, and an unknown service, are UNIMPLEMENTED (grpc-js)', async () => {
-    assert.equal(await grpcJsStatus('/envoy.service.auth.v3.Authorization/Nope', Buffer.alloc(0)), grpc.status.UNIMPLEMENTED);
+    assert.equal(
+      await grpcJsStatus('/envoy.service.auth.v3.Authorization/Nope', Buffer.alloc(0)),
+      grpc.status.UNIMPLEMENTED,
+    );
     assert.equal(await grpcJsStatus('/no.such.Service/Check', Buffer.alloc(0)), grpc.status.UNIMPLEMENTED);
   });
 
   test('an unknown method is a trailers-only answer', async () => {
-    const answer = await withSession((session) => rawCall(session, { ':path': '/no.such.Service/Check' }, frame(Buffer.alloc(0))));
+    const answer = await withSession((session) =>
+      rawCall(session, { ':path': '/no.such.Service/Check' }, frame(Buffer.alloc(0))),
+    );
     assertTrailersOnly(answer, grpc.status.UNIMPLEMENTED, /no\.such\.Service\/Check is not served/);
   });
 
   test('grpc.health.v1 Check: SERVING for "" and the Authorization service, NOT_FOUND for another name; Watch is UNIMPLEMENTED', async () => {
     assert.equal(await healthStatus(h.service.grpcPort, ''), 'SERVING');
     assert.equal(await healthStatus(h.service.grpcPort, 'envoy.service.auth.v3.Authorization'), 'SERVING');
-    await assert.rejects(healthStatus(h.service.grpcPort, 'other'), (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND);
+    await assert.rejects(
+      healthStatus(h.service.grpcPort, 'other'),
+      (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND,
+    );
     assert.equal(await grpcJsStatus('/grpc.health.v1.Health/Watch', Buffer.alloc(0)), grpc.status.UNIMPLEMENTED);
   });
 
   test('a request that is not gRPC (no application/grpc content-type) gets HTTP 415', async () => {
-    const answer = await withSession((session) => rawCall(session, { 'content-type': 'application/json' }, Buffer.from('{}')));
+    const answer = await withSession((session) =>
+      rawCall(session, { 'content-type': 'application/json' }, Buffer.from('{}')),
+    );
     assert.equal(answer.headers[':status'], 415);
   });
 });
@@ -137,20 +161,33 @@ describe('framing', () => {
     const answer = await withSession(
       (session) =>
         new Promise<RawAnswer>((resolve, reject) => {
-          const stream = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+          const stream = session.request({
+            ':method': 'POST',
+            ':path': CHECK_PATH,
+            'content-type': 'application/grpc',
+            te: 'trailers',
+          });
           const chunks: Buffer[] = [];
           let trailers: IncomingHttpHeaders | undefined;
-          stream.on('trailers', (t) => (trailers = t)).on('data', (chunk: Buffer) => chunks.push(chunk)).on('error', reject);
-          stream.on('close', () => resolve({ headers: {}, trailersOnly: false, trailers, body: Buffer.concat(chunks) }));
+          stream
+            .on('trailers', (t) => (trailers = t))
+            .on('data', (chunk: Buffer) => chunks.push(chunk))
+            .on('error', reject);
+          stream.on('close', () =>
+            resolve({ headers: {}, trailersOnly: false, trailers, body: Buffer.concat(chunks) }),
+          );
           // 1, 2, 3, ... byte pieces first, so the prefix itself arrives split.
           let offset = 0;
-          for (let size = 1; offset < 64; size++, offset += size - 1) stream.write(bytes.subarray(offset, offset + size));
+          for (let size = 1; offset < 64; size++, offset += size - 1)
+            stream.write(bytes.subarray(offset, offset + size));
           stream.end(bytes.subarray(offset));
         }),
     );
     assert.equal(answer.trailers?.['grpc-status'], '0');
     assert.equal(answer.body.readUInt32BE(1), answer.body.length - 5);
-    const response = CheckResponse.toObject(CheckResponse.decode(answer.body.subarray(5)), { defaults: true }) as { denied_response: { status: { code: number } } };
+    const response = CheckResponse.toObject(CheckResponse.decode(answer.body.subarray(5)), { defaults: true }) as {
+      denied_response: { status: { code: number } };
+    };
     assert.equal(response.denied_response.status.code, 401);
   });
 
@@ -160,14 +197,30 @@ describe('framing', () => {
     const answer = await withSession(
       (session) =>
         new Promise<RawAnswer>((resolve, reject) => {
-          const stream = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
-          stream.on('response', (headers, flags) => resolve({ headers, trailersOnly: (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0, trailers: undefined, body: Buffer.alloc(0) }));
+          const stream = session.request({
+            ':method': 'POST',
+            ':path': CHECK_PATH,
+            'content-type': 'application/grpc',
+            te: 'trailers',
+          });
+          stream.on('response', (headers, flags) =>
+            resolve({
+              headers,
+              trailersOnly: (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0,
+              trailers: undefined,
+              body: Buffer.alloc(0),
+            }),
+          );
           stream.on('error', reject);
           // The prefix and nothing else, the stream left open: the answer cannot wait for the rest.
           stream.write(prefix);
         }),
     );
-    assertTrailersOnly(answer, grpc.status.RESOURCE_EXHAUSTED, new RegExp(`${MAX_RECEIVE_MESSAGE_BYTES + 1} bytes is over the limit`));
+    assertTrailersOnly(
+      answer,
+      grpc.status.RESOURCE_EXHAUSTED,
+      new RegExp(`${MAX_RECEIVE_MESSAGE_BYTES + 1} bytes is over the limit`),
+    );
   });
 
   test('a message at the receive limit is read and answered with a denial, not an RPC error', async () => {
@@ -188,7 +241,9 @@ describe('framing', () => {
   test('the compressed flag without grpc-encoding is INTERNAL; a grpc-encoding other than identity is UNIMPLEMENTED', async () => {
     const flagged = await withSession((session) => rawCall(session, {}, frame(encodedCheck(), 1)));
     assertTrailersOnly(flagged, grpc.status.INTERNAL, /flag 1 was sent without an accepted grpc-encoding/);
-    const gzip = await withSession((session) => rawCall(session, { 'grpc-encoding': 'gzip' }, frame(encodedCheck(), 1)));
+    const gzip = await withSession((session) =>
+      rawCall(session, { 'grpc-encoding': 'gzip' }, frame(encodedCheck(), 1)),
+    );
     assertTrailersOnly(gzip, grpc.status.UNIMPLEMENTED, /grpc-encoding gzip is not accepted/);
     assert.equal(gzip.headers['grpc-accept-encoding'], 'identity');
   });
@@ -200,7 +255,9 @@ describe('framing', () => {
   });
 
   test('two messages on a unary call are UNIMPLEMENTED; a stream ending inside a message, or with none, is INTERNAL', async () => {
-    const two = await withSession((session) => rawCall(session, {}, Buffer.concat([frame(encodedCheck()), frame(encodedCheck())])));
+    const two = await withSession((session) =>
+      rawCall(session, {}, Buffer.concat([frame(encodedCheck()), frame(encodedCheck())])),
+    );
     assertTrailersOnly(two, grpc.status.UNIMPLEMENTED, /a second request message/);
     const cut = await withSession((session) => rawCall(session, {}, frame(encodedCheck()).subarray(0, 12)));
     assertTrailersOnly(cut, grpc.status.INTERNAL, /ended inside a message/);
@@ -213,7 +270,14 @@ describe('grpc-timeout', () => {
   // kratos.timeout is 1.5 s: a deadline below it cuts the whoami call to fit (a 503 denial within
   // the deadline), one above it leaves the call its 1.5 s. The logged cut shows the parsed value.
   // Each with the deadline it means in ms; Infinity: past kratos.timeout.
-  const deadlines: Readonly<Record<string, number>> = { '600m': 600, '600000u': 600, '90000000n': 90, '1S': 1_000, '1M': Infinity, '1H': Infinity };
+  const deadlines: Readonly<Record<string, number>> = {
+    '600m': 600,
+    '600000u': 600,
+    '90000000n': 90,
+    '1S': 1_000,
+    '1M': Infinity,
+    '1H': Infinity,
+  };
   const TRANSIT_MS = 50;
   for (const [timeout, deadlineMs] of Object.entries(deadlines)) {
     test(`grpc-timeout ${timeout}: the whoami call is ${deadlineMs < Infinity ? 'cut to the deadline' : 'given its whole kratos.timeout'}, the answer a 503 denial`, async () => {
@@ -223,12 +287,18 @@ describe('grpc-timeout', () => {
       let elapsed = 0;
       const answer = await withSession(async (s) => {
         const started = Date.now();
-        const answered = await rawCall(s, { 'grpc-timeout': timeout }, frame(encodedCheck({ 'x-session-token': session.token })));
+        const answered = await rawCall(
+          s,
+          { 'grpc-timeout': timeout },
+          frame(encodedCheck({ 'x-session-token': session.token })),
+        );
         elapsed = Date.now() - started;
         return answered;
       });
       assert.equal(answer.trailers?.['grpc-status'], '0');
-      const response = CheckResponse.toObject(CheckResponse.decode(answer.body.subarray(5)), { defaults: true }) as { denied_response: { status: { code: number } } };
+      const response = CheckResponse.toObject(CheckResponse.decode(answer.body.subarray(5)), { defaults: true }) as {
+        denied_response: { status: { code: number } };
+      };
       assert.equal(response.denied_response.status.code, 503);
       const detail = String(h.logs.slice(logsBefore).find((line) => line.reason === 'kratos_unavailable')?.detail);
       const cutTo = Number(/^whoami timeout after (\d+)ms$/.exec(detail)?.[1]);
@@ -248,14 +318,18 @@ describe('grpc-timeout', () => {
 
   for (const malformed of ['1x', '123456789S', '', '-1S', '1.5S', 'S']) {
     test(`a malformed grpc-timeout (${JSON.stringify(malformed)}) is INTERNAL, not a call without a deadline`, async () => {
-      const answer = await withSession((session) => rawCall(session, { 'grpc-timeout': malformed }, frame(encodedCheck())));
+      const answer = await withSession((session) =>
+        rawCall(session, { 'grpc-timeout': malformed }, frame(encodedCheck())),
+      );
       assertTrailersOnly(answer, grpc.status.INTERNAL, /grpc-timeout is malformed/);
     });
   }
 
   test('an answer ready after the deadline is DEADLINE_EXCEEDED, not delivered late', async () => {
     // A 5 ms deadline and a message that arrives 50 ms after the call's headers.
-    const answer = await withSession((session) => rawCall(session, { 'grpc-timeout': '5m' }, frame(encodedCheck()), 50));
+    const answer = await withSession((session) =>
+      rawCall(session, { 'grpc-timeout': '5m' }, frame(encodedCheck()), 50),
+    );
     assertTrailersOnly(answer, grpc.status.DEADLINE_EXCEEDED, /deadline passed/);
   });
 });
@@ -266,25 +340,33 @@ describe('HTTP/2', () => {
     assert.equal(settings.maxConcurrentStreams, MAX_CONCURRENT_STREAMS);
   });
 
-  test('rapid reset (HEADERS then RST_STREAM, over and over) ends that connection with a GOAWAY; others are served', { timeout: 30_000 }, async () => {
-    const socket = await rawSocket(h.service.grpcPort);
-    const goaway = readGoaway(socket);
-    const headerBlock = literalHeaders([
-      [':method', 'POST'],
-      [':scheme', 'http'],
-      [':path', CHECK_PATH],
-      [':authority', 'localhost'],
-      ['content-type', 'application/grpc'],
-    ]);
-    const frames: Buffer[] = [];
-    for (let id = 1; id < 2 * 20_000; id += 2) frames.push(h2Frame(0x1, 0x4, id, headerBlock), h2Frame(0x3, 0, id, u32(0x8)));
-    socket.write(Buffer.concat(frames));
-    // nghttp2's reset rate limit (Node 20's built-in, Node 24's streamResetBurst/Rate) answers
-    // INTERNAL_ERROR; Node's own limits answer ENHANCE_YOUR_CALM.
-    assert.ok([constants.NGHTTP2_INTERNAL_ERROR, constants.NGHTTP2_ENHANCE_YOUR_CALM].includes(await goaway), 'a GOAWAY with an error');
-    socket.destroy();
-    assert.equal(httpStatusOf(await h.client.check({ path: '/' })), 401);
-  });
+  test(
+    'rapid reset (HEADERS then RST_STREAM, over and over) ends that connection with a GOAWAY; others are served',
+    { timeout: 30_000 },
+    async () => {
+      const socket = await rawSocket(h.service.grpcPort);
+      const goaway = readGoaway(socket);
+      const headerBlock = literalHeaders([
+        [':method', 'POST'],
+        [':scheme', 'http'],
+        [':path', CHECK_PATH],
+        [':authority', 'localhost'],
+        ['content-type', 'application/grpc'],
+      ]);
+      const frames: Buffer[] = [];
+      for (let id = 1; id < 2 * 20_000; id += 2)
+        frames.push(h2Frame(0x1, 0x4, id, headerBlock), h2Frame(0x3, 0, id, u32(0x8)));
+      socket.write(Buffer.concat(frames));
+      // nghttp2's reset rate limit (Node 20's built-in, Node 24's streamResetBurst/Rate) answers
+      // INTERNAL_ERROR; Node's own limits answer ENHANCE_YOUR_CALM.
+      assert.ok(
+        [constants.NGHTTP2_INTERNAL_ERROR, constants.NGHTTP2_ENHANCE_YOUR_CALM].includes(await goaway),
+        'a GOAWAY with an error',
+      );
+      socket.destroy();
+      assert.equal(httpStatusOf(await h.client.check({ path: '/' })), 401);
+    },
+  );
 
   test(`a SETTINGS frame with more entries than maxSettings ends the connection`, { timeout: 30_000 }, async () => {
     const socket = await rawSocket(h.service.grpcPort);
@@ -295,52 +377,65 @@ describe('HTTP/2', () => {
     socket.destroy();
   });
 
-  test('a PING flood from a peer that never reads ends that connection; others are served', { timeout: 30_000 }, async () => {
-    const socket = await rawSocket(h.service.grpcPort);
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.pause();
-    const pings = Buffer.concat(Array.from({ length: 10_000 }, (_, i) => h2Frame(0x6, 0, 0, Buffer.alloc(8, i))));
-    const written = async () => {
-      for (let i = 0; i < 200 && !socket.destroyed; i++) if (!socket.write(pings)) await new Promise((resolve) => setTimeout(resolve, 10));
-    };
-    await written();
-    socket.resume();
-    socket.on('data', () => undefined);
-    await closed;
-    assert.equal(httpStatusOf(await h.client.check({ path: '/' })), 401);
-  });
+  test(
+    'a PING flood from a peer that never reads ends that connection; others are served',
+    { timeout: 30_000 },
+    async () => {
+      const socket = await rawSocket(h.service.grpcPort);
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.pause();
+      const pings = Buffer.concat(Array.from({ length: 10_000 }, (_, i) => h2Frame(0x6, 0, 0, Buffer.alloc(8, i))));
+      const written = async () => {
+        for (let i = 0; i < 200 && !socket.destroyed; i++)
+          if (!socket.write(pings)) await new Promise((resolve) => setTimeout(resolve, 10));
+      };
+      await written();
+      socket.resume();
+      socket.on('data', () => undefined);
+      await closed;
+      assert.equal(httpStatusOf(await h.client.check({ path: '/' })), 401);
+    },
+  );
 });
 
-test('shutdown: GOAWAY to open connections, the check in flight answered, new streams and connections refused', { timeout: 30_000 }, async () => {
-  const own = await startHarness({ config: { server: { shutdown_timeout: '5s', drain_delay: '0s' }, kratos: { timeout: '3s' } } });
-  try {
-    const session = await openSession(own.service.grpcPort);
-    const goaway = new Promise<number>((resolve) => session.once('goaway', (code: number) => resolve(code)));
-    const patient = own.newSession(own.emulator.addIdentity());
-    own.emulator.setLatency('whoami', 500);
-    const inFlight = rawCall(session, {}, frame(encodedCheck({ 'x-session-token': patient.token })));
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    const stopped = own.service.shutdown();
-    assert.equal(await goaway, constants.NGHTTP2_NO_ERROR);
-    const answer = await inFlight;
-    assert.equal(answer.trailers?.['grpc-status'], '0', 'the check in flight got its answer');
-    const response = CheckResponse.toObject(CheckResponse.decode(answer.body.subarray(5)), { defaults: true }) as { status: { code: number } };
-    assert.equal(response.status.code, 0, 'and it is the allow its session earns');
-    // Node 20 throws at once, Node 24 fails the stream: either way no stream is opened.
-    const refused = await new Promise<Error>((resolve) => {
-      try {
-        session.request({ ':method': 'POST', ':path': CHECK_PATH }).once('error', resolve);
-      } catch (error) {
-        resolve(error as Error);
-      }
+test(
+  'shutdown: GOAWAY to open connections, the check in flight answered, new streams and connections refused',
+  { timeout: 30_000 },
+  async () => {
+    const own = await startHarness({
+      config: { server: { shutdown_timeout: '5s', drain_delay: '0s' }, kratos: { timeout: '3s' } },
     });
-    assert.match(refused.message, /after receiving a GOAWAY/, 'no new stream on a connection told to go away');
-    await stopped;
-    await assert.rejects(openSession(own.service.grpcPort), /ECONNREFUSED/);
-  } finally {
-    await own.close().catch(() => undefined);
-  }
-});
+    try {
+      const session = await openSession(own.service.grpcPort);
+      const goaway = new Promise<number>((resolve) => session.once('goaway', (code: number) => resolve(code)));
+      const patient = own.newSession(own.emulator.addIdentity());
+      own.emulator.setLatency('whoami', 500);
+      const inFlight = rawCall(session, {}, frame(encodedCheck({ 'x-session-token': patient.token })));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const stopped = own.service.shutdown();
+      assert.equal(await goaway, constants.NGHTTP2_NO_ERROR);
+      const answer = await inFlight;
+      assert.equal(answer.trailers?.['grpc-status'], '0', 'the check in flight got its answer');
+      const response = CheckResponse.toObject(CheckResponse.decode(answer.body.subarray(5)), { defaults: true }) as {
+        status: { code: number };
+      };
+      assert.equal(response.status.code, 0, 'and it is the allow its session earns');
+      // Node 20 throws at once, Node 24 fails the stream: either way no stream is opened.
+      const refused = await new Promise<Error>((resolve) => {
+        try {
+          session.request({ ':method': 'POST', ':path': CHECK_PATH }).once('error', resolve);
+        } catch (error) {
+          resolve(error as Error);
+        }
+      });
+      assert.match(refused.message, /after receiving a GOAWAY/, 'no new stream on a connection told to go away');
+      await stopped;
+      await assert.rejects(openSession(own.service.grpcPort), /ECONNREFUSED/);
+    } finally {
+      await own.close().catch(() => undefined);
+    }
+  },
+);
 
 // ---- raw HTTP/2, for what no client library will send ------------------------------------------
 
@@ -367,14 +462,25 @@ function h2Frame(type: number, flags: number, streamId: number, payload: Buffer)
 
 /** HPACK literal header fields without indexing, new names, no Huffman (each under 127 bytes). */
 function literalHeaders(headers: Array<[string, string]>): Buffer {
-  return Buffer.concat(headers.map(([name, value]) => Buffer.concat([Buffer.from([0x00, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)])));
+  return Buffer.concat(
+    headers.map(([name, value]) =>
+      Buffer.concat([
+        Buffer.from([0x00, name.length]),
+        Buffer.from(name),
+        Buffer.from([value.length]),
+        Buffer.from(value),
+      ]),
+    ),
+  );
 }
 
 /** A TCP connection that has sent the HTTP/2 preface and an empty SETTINGS frame. */
 function rawSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connectTcp(port, '127.0.0.1', () => {
-      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), h2Frame(0x4, 0, 0, Buffer.alloc(0))]));
+      socket.write(
+        Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), h2Frame(0x4, 0, 0, Buffer.alloc(0))]),
+      );
       resolve(socket);
     });
     socket.once('error', reject);

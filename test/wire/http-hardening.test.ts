@@ -6,7 +6,11 @@ import { startHarness, type Harness } from '../support/harness';
 import { AuthzHttpClient, callFor, HTTP_DOORS, type HttpAnswer, type HttpCall } from '../support/http-client';
 
 /** Writes `chunks` to the listener (pausing `gapMs` between them), then reads until it closes. */
-function rawExchange(port: number, chunks: readonly string[], gapMs = 0): Promise<{ text: string; closedAfterMs: number }> {
+function rawExchange(
+  port: number,
+  chunks: readonly string[],
+  gapMs = 0,
+): Promise<{ text: string; closedAfterMs: number }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const socket = connect(port, '127.0.0.1');
@@ -52,7 +56,10 @@ describe('a peer outside http_authz.trusted_proxies', () => {
       assert.equal(answer.headers['content-type'], 'application/json');
       assert.equal(errorIdOf(answer), 'untrusted_proxy');
       assert.equal(answer.headers['x-kratos-identity-id'], undefined);
-      assert.deepEqual(h.emulator.requests.filter((request) => request.endpoint === 'whoami'), []);
+      assert.deepEqual(
+        h.emulator.requests.filter((request) => request.endpoint === 'whoami'),
+        [],
+      );
       const line = h.logs.filter((entry) => entry.msg === 'check').at(-1);
       assert.equal(line?.reason, 'untrusted_proxy');
       assert.equal(line?.front_door, door);
@@ -106,7 +113,11 @@ describe('limits, slow clients and malformed calls', () => {
   });
 
   test('a cookie just under the limit is still decided', async () => {
-    const answer = await send(callFor('forward_auth', { headers: { accept: 'application/json', cookie: h.remember(`ory_kratos_session=${'b'.repeat(60 * 1024)}`) } }));
+    const answer = await send(
+      callFor('forward_auth', {
+        headers: { accept: 'application/json', cookie: h.remember(`ory_kratos_session=${'b'.repeat(60 * 1024)}`) },
+      }),
+    );
     // Longer than any Kratos credential: unauthenticated without asking Kratos.
     assert.equal(answer.status, 401);
   });
@@ -117,7 +128,14 @@ describe('limits, slow clients and malformed calls', () => {
   });
 
   test('headers that trickle in past http_authz.request_timeout → 408 JSON, closed', async () => {
-    const lines = ['GET /forward-auth HTTP/1.1\r\n', 'Host: a\r\n', 'X-Forwarded-Method: GET\r\n', 'X-Forwarded-Host: app.example.com\r\n', 'X-Forwarded-Uri: /\r\n', 'Accept: */*\r\n'];
+    const lines = [
+      'GET /forward-auth HTTP/1.1\r\n',
+      'Host: a\r\n',
+      'X-Forwarded-Method: GET\r\n',
+      'X-Forwarded-Host: app.example.com\r\n',
+      'X-Forwarded-Uri: /\r\n',
+      'Accept: */*\r\n',
+    ];
     const { text, closedAfterMs } = await rawExchange(port, lines, 400);
     assert.deepEqual(jsonOfRaw(text), { status: 408, id: 'request_timeout' });
     assert.ok(closedAfterMs < 4_000, `closed after ${closedAfterMs} ms`);
@@ -129,7 +147,10 @@ describe('limits, slow clients and malformed calls', () => {
     const { text, closedAfterMs } = await rawExchange(port, [head, 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'], 400);
     assert.ok(closedAfterMs < 5_000, `closed after ${closedAfterMs} ms`);
     assert.deepEqual(jsonOfRaw(text), { status: 408, id: 'request_timeout' });
-    assert.deepEqual(h.emulator.requests.filter((request) => request.endpoint === 'whoami'), []);
+    assert.deepEqual(
+      h.emulator.requests.filter((request) => request.endpoint === 'whoami'),
+      [],
+    );
   });
 
   test('a body over 64 KiB → 413 request_too_large, connection: close', async () => {
@@ -150,10 +171,16 @@ describe('limits, slow clients and malformed calls', () => {
 
   test('keep-alive: calls on one connection are answered one each, in order', async () => {
     const session = h.newSession(h.emulator.addIdentity());
-    const call = (uri: string, extra: string) => `GET /forward-auth HTTP/1.1\r\nHost: a\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Host: app.example.com\r\nX-Forwarded-Uri: ${uri}\r\nAccept: application/json\r\n${extra}\r\n`;
+    const call = (uri: string, extra: string) =>
+      `GET /forward-auth HTTP/1.1\r\nHost: a\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Host: app.example.com\r\nX-Forwarded-Uri: ${uri}\r\nAccept: application/json\r\n${extra}\r\n`;
     const token = `X-Session-Token: ${session.token}\r\n`;
-    const { text } = await rawExchange(port, [call('/a', token) + call('/b', '') + call('/c', `${token}Connection: close\r\n`)]);
-    assert.deepEqual([...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]), ['200', '401', '200']);
+    const { text } = await rawExchange(port, [
+      call('/a', token) + call('/b', '') + call('/c', `${token}Connection: close\r\n`),
+    ]);
+    assert.deepEqual(
+      [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]),
+      ['200', '401', '200'],
+    );
   });
 
   test('an unknown path → 404 JSON, not a check', async () => {
@@ -161,36 +188,178 @@ describe('limits, slow clients and malformed calls', () => {
     const answer = await send({ method: 'GET', path: '/forward-auth/x', headers: [['host', 'a']] });
     assert.equal(answer.status, 404);
     assert.equal(errorIdOf(answer), 'not_found');
-    assert.deepEqual(h.logs.slice(from).filter((line) => line.msg === 'check'), []);
+    assert.deepEqual(
+      h.logs.slice(from).filter((line) => line.msg === 'check'),
+      [],
+    );
   });
 
   const malformed: ReadonlyArray<{ name: string; call: HttpCall }> = [
-    { name: 'forward-auth without X-Forwarded-Host', call: { method: 'GET', path: '/forward-auth', headers: [['host', 'app.example.com'], ['x-forwarded-method', 'GET'], ['x-forwarded-uri', '/']] } },
-    { name: 'forward-auth without X-Forwarded-Method', call: { method: 'GET', path: '/forward-auth', headers: [['host', 'a'], ['x-forwarded-host', 'app.example.com'], ['x-forwarded-uri', '/']] } },
+    {
+      name: 'forward-auth without X-Forwarded-Host',
+      call: {
+        method: 'GET',
+        path: '/forward-auth',
+        headers: [
+          ['host', 'app.example.com'],
+          ['x-forwarded-method', 'GET'],
+          ['x-forwarded-uri', '/'],
+        ],
+      },
+    },
+    {
+      name: 'forward-auth without X-Forwarded-Method',
+      call: {
+        method: 'GET',
+        path: '/forward-auth',
+        headers: [
+          ['host', 'a'],
+          ['x-forwarded-host', 'app.example.com'],
+          ['x-forwarded-uri', '/'],
+        ],
+      },
+    },
     {
       name: 'two X-Forwarded-Host lines',
-      call: { method: 'GET', path: '/forward-auth', headers: [['host', 'a'], ['x-forwarded-method', 'GET'], ['x-forwarded-host', 'app.example.com'], ['x-forwarded-host', 'admin.example.com'], ['x-forwarded-uri', '/']] },
+      call: {
+        method: 'GET',
+        path: '/forward-auth',
+        headers: [
+          ['host', 'a'],
+          ['x-forwarded-method', 'GET'],
+          ['x-forwarded-host', 'app.example.com'],
+          ['x-forwarded-host', 'admin.example.com'],
+          ['x-forwarded-uri', '/'],
+        ],
+      },
     },
-    { name: 'X-Forwarded-Host listing two hosts', call: { method: 'GET', path: '/forward-auth', headers: [['host', 'a'], ['x-forwarded-method', 'GET'], ['x-forwarded-host', 'app.example.com, admin.example.com'], ['x-forwarded-uri', '/']] } },
-    { name: 'X-Forwarded-Method that is not a method', call: { method: 'GET', path: '/forward-auth', headers: [['host', 'a'], ['x-forwarded-method', 'GET, POST'], ['x-forwarded-host', 'app.example.com'], ['x-forwarded-uri', '/']] } },
-    { name: 'an absolute-form X-Forwarded-Uri', call: { method: 'GET', path: '/forward-auth', headers: [['host', 'a'], ['x-forwarded-method', 'GET'], ['x-forwarded-host', 'app.example.com'], ['x-forwarded-uri', 'http://admin.example.com/']] } },
-    { name: 'auth-request without X-Original-Method', call: { method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-original-url', 'https://app.example.com/']] } },
-    { name: 'auth-request with a relative X-Original-URL', call: { method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-original-method', 'GET'], ['x-original-url', '/admin']] } },
-    { name: 'auth-request with neither X-Original-URL nor -URI', call: { method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-original-method', 'GET']] } },
+    {
+      name: 'X-Forwarded-Host listing two hosts',
+      call: {
+        method: 'GET',
+        path: '/forward-auth',
+        headers: [
+          ['host', 'a'],
+          ['x-forwarded-method', 'GET'],
+          ['x-forwarded-host', 'app.example.com, admin.example.com'],
+          ['x-forwarded-uri', '/'],
+        ],
+      },
+    },
+    {
+      name: 'X-Forwarded-Method that is not a method',
+      call: {
+        method: 'GET',
+        path: '/forward-auth',
+        headers: [
+          ['host', 'a'],
+          ['x-forwarded-method', 'GET, POST'],
+          ['x-forwarded-host', 'app.example.com'],
+          ['x-forwarded-uri', '/'],
+        ],
+      },
+    },
+    {
+      name: 'an absolute-form X-Forwarded-Uri',
+      call: {
+        method: 'GET',
+        path: '/forward-auth',
+        headers: [
+          ['host', 'a'],
+          ['x-forwarded-method', 'GET'],
+          ['x-forwarded-host', 'app.example.com'],
+          ['x-forwarded-uri', 'http://admin.example.com/'],
+        ],
+      },
+    },
+    {
+      name: 'auth-request without X-Original-Method',
+      call: {
+        method: 'GET',
+        path: '/auth-request',
+        headers: [
+          ['host', 'app.example.com'],
+          ['x-original-url', 'https://app.example.com/'],
+        ],
+      },
+    },
+    {
+      name: 'auth-request with a relative X-Original-URL',
+      call: {
+        method: 'GET',
+        path: '/auth-request',
+        headers: [
+          ['host', 'app.example.com'],
+          ['x-original-method', 'GET'],
+          ['x-original-url', '/admin'],
+        ],
+      },
+    },
+    {
+      name: 'auth-request with neither X-Original-URL nor -URI',
+      call: {
+        method: 'GET',
+        path: '/auth-request',
+        headers: [
+          ['host', 'app.example.com'],
+          ['x-original-method', 'GET'],
+        ],
+      },
+    },
     // Issue 18, finding 2: nginx routed on the request line's host (X-Original-Host: $host) while
     // an X-Original-URL built from $http_host names the client's Host.
     {
       name: 'auth-request whose X-Original-URL names another host than X-Original-Host',
-      call: { method: 'GET', path: '/auth-request', headers: [['host', 'a'], ['x-original-method', 'GET'], ['x-original-url', 'https://app.example.com/users'], ['x-original-host', 'admin.example.com']] },
+      call: {
+        method: 'GET',
+        path: '/auth-request',
+        headers: [
+          ['host', 'a'],
+          ['x-original-method', 'GET'],
+          ['x-original-url', 'https://app.example.com/users'],
+          ['x-original-host', 'admin.example.com'],
+        ],
+      },
     },
     {
       name: 'auth-request whose X-Original-URI with Host names another host than X-Original-Host',
-      call: { method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-original-method', 'GET'], ['x-original-uri', '/users'], ['x-original-host', 'admin.example.com']] },
+      call: {
+        method: 'GET',
+        path: '/auth-request',
+        headers: [
+          ['host', 'app.example.com'],
+          ['x-original-method', 'GET'],
+          ['x-original-uri', '/users'],
+          ['x-original-host', 'admin.example.com'],
+        ],
+      },
     },
-    { name: 'auth-request with an X-Original-Host that is not a host', call: { method: 'GET', path: '/auth-request', headers: [['host', 'a'], ['x-original-method', 'GET'], ['x-original-url', 'https://app.example.com/'], ['x-original-host', 'app.example.com/x']] } },
+    {
+      name: 'auth-request with an X-Original-Host that is not a host',
+      call: {
+        method: 'GET',
+        path: '/auth-request',
+        headers: [
+          ['host', 'a'],
+          ['x-original-method', 'GET'],
+          ['x-original-url', 'https://app.example.com/'],
+          ['x-original-host', 'app.example.com/x'],
+        ],
+      },
+    },
     {
       name: 'auth-request with two X-Original-Host lines',
-      call: { method: 'GET', path: '/auth-request', headers: [['host', 'a'], ['x-original-method', 'GET'], ['x-original-url', 'https://app.example.com/'], ['x-original-host', 'app.example.com'], ['x-original-host', 'admin.example.com']] },
+      call: {
+        method: 'GET',
+        path: '/auth-request',
+        headers: [
+          ['host', 'a'],
+          ['x-original-method', 'GET'],
+          ['x-original-url', 'https://app.example.com/'],
+          ['x-original-host', 'app.example.com'],
+          ['x-original-host', 'admin.example.com'],
+        ],
+      },
     },
   ];
   for (const { name, call } of malformed) {
@@ -202,24 +371,67 @@ describe('limits, slow clients and malformed calls', () => {
   }
 
   test('auth-request: X-Original-URI with Host and X-Forwarded-Proto describes the request too', async () => {
-    const answer = await send({ method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-forwarded-proto', 'https'], ['x-original-method', 'GET'], ['x-original-uri', '/orders?id=7'], ['sec-fetch-mode', 'navigate']] });
+    const answer = await send({
+      method: 'GET',
+      path: '/auth-request',
+      headers: [
+        ['host', 'app.example.com'],
+        ['x-forwarded-proto', 'https'],
+        ['x-original-method', 'GET'],
+        ['x-original-uri', '/orders?id=7'],
+        ['sec-fetch-mode', 'navigate'],
+      ],
+    });
     assert.equal(answer.status, 401);
-    assert.equal(answer.headers.location, `${h.emulator.publicUrl}/self-service/login/browser?return_to=${encodeURIComponent('https://app.example.com/orders?id=7')}`);
+    assert.equal(
+      answer.headers.location,
+      `${h.emulator.publicUrl}/self-service/login/browser?return_to=${encodeURIComponent('https://app.example.com/orders?id=7')}`,
+    );
   });
 
-  test('auth-request: an X-Original-Host naming the URL\'s host (in any case, the URL with a port) is no disagreement', async () => {
-    const answer = await send({ method: 'GET', path: '/auth-request', headers: [['host', 'a'], ['x-original-method', 'GET'], ['x-original-url', 'https://App.Example.com:8443/real'], ['x-original-host', 'app.example.com'], ['sec-fetch-mode', 'navigate']] });
+  test("auth-request: an X-Original-Host naming the URL's host (in any case, the URL with a port) is no disagreement", async () => {
+    const answer = await send({
+      method: 'GET',
+      path: '/auth-request',
+      headers: [
+        ['host', 'a'],
+        ['x-original-method', 'GET'],
+        ['x-original-url', 'https://App.Example.com:8443/real'],
+        ['x-original-host', 'app.example.com'],
+        ['sec-fetch-mode', 'navigate'],
+      ],
+    });
     assert.equal(answer.status, 401);
     assert.match(answer.headers.location ?? '', /return_to=https%3A%2F%2FApp\.Example\.com%3A8443%2Freal$/);
   });
 
   test('auth-request: X-Original-URL wins over X-Original-URI', async () => {
-    const answer = await send({ method: 'GET', path: '/auth-request', headers: [['host', 'app.example.com'], ['x-original-method', 'GET'], ['x-original-url', 'https://app.example.com/real'], ['x-original-uri', '/other'], ['sec-fetch-mode', 'navigate']] });
+    const answer = await send({
+      method: 'GET',
+      path: '/auth-request',
+      headers: [
+        ['host', 'app.example.com'],
+        ['x-original-method', 'GET'],
+        ['x-original-url', 'https://app.example.com/real'],
+        ['x-original-uri', '/other'],
+        ['sec-fetch-mode', 'navigate'],
+      ],
+    });
     assert.match(answer.headers.location ?? '', /return_to=https%3A%2F%2Fapp\.example\.com%2Freal$/);
   });
 
   test('without X-Forwarded-Proto the login link has no return_to (the scheme is unknown)', async () => {
-    const answer = await send({ method: 'GET', path: '/forward-auth', headers: [['host', 'a'], ['x-forwarded-method', 'GET'], ['x-forwarded-host', 'app.example.com'], ['x-forwarded-uri', '/x'], ['sec-fetch-mode', 'navigate']] });
+    const answer = await send({
+      method: 'GET',
+      path: '/forward-auth',
+      headers: [
+        ['host', 'a'],
+        ['x-forwarded-method', 'GET'],
+        ['x-forwarded-host', 'app.example.com'],
+        ['x-forwarded-uri', '/x'],
+        ['sec-fetch-mode', 'navigate'],
+      ],
+    });
     assert.equal(answer.status, 302);
     assert.equal(answer.headers.location, `${h.emulator.publicUrl}/self-service/login/browser`);
   });

@@ -9,7 +9,9 @@ import { KratosEmulator } from '../support/kratos-emulator';
 let harness: Harness;
 let other: KratosEmulator;
 before(async () => {
-  harness = await startHarness({ config: { kratos: { timeout: '2s' }, policy: { rules: [{ name: 'before', paths: ['/*'], token: 'aal1' }] } } });
+  harness = await startHarness({
+    config: { kratos: { timeout: '2s' }, policy: { rules: [{ name: 'before', paths: ['/*'], token: 'aal1' }] } },
+  });
   other = await KratosEmulator.start();
 });
 after(async () => {
@@ -25,7 +27,17 @@ test('a check waiting on the old Kratos when the config changes is answered by t
   const inFlight = harness.client.check({ headers: { 'x-session-token': session.token } });
   while (harness.emulator.count('whoami') === whoamis) await new Promise((resolve) => setTimeout(resolve, 5));
 
-  const next = parseConfig({ ...harness.config, server: {}, cache: {}, http_authz: {}, kratos: { public_url: other.publicUrl, admin_url: other.adminUrl }, policy: { rules: [{ name: 'after', paths: ['/*'], token: 'aal1' }] } }, {});
+  const next = parseConfig(
+    {
+      ...harness.config,
+      server: {},
+      cache: {},
+      http_authz: {},
+      kratos: { public_url: other.publicUrl, admin_url: other.adminUrl },
+      policy: { rules: [{ name: 'after', paths: ['/*'], token: 'aal1' }] },
+    },
+    {},
+  );
   harness.service.reconfigure({ ...next, server: harness.config.server });
 
   const late = await harness.client.check({ headers: { 'x-session-token': session.token } });

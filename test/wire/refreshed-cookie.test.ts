@@ -6,7 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { httpStatusOf, metadataOf, type OfficialCheckResponse, type OfficialHeaderOption } from '../support/envoy-client';
+import {
+  httpStatusOf,
+  metadataOf,
+  type OfficialCheckResponse,
+  type OfficialHeaderOption,
+} from '../support/envoy-client';
 import { withHarness, type Harness } from '../support/harness';
 import { HTTP_DOORS } from '../support/http-client';
 import type { CreatedSession } from '../support/kratos-emulator';
@@ -25,9 +30,15 @@ function renewedValue(h: Harness, line: string | undefined): string {
   return h.remember(line.slice(COOKIE_NAME.length + 1, line.indexOf(';')));
 }
 
-/** A session whose cookie Kratos will renew: created to expire in an hour, then extended (to a day) by the admin API. */
+/**
+ * A session whose cookie Kratos will renew: created to expire in an hour, then extended (to a day)
+ * by the admin API.
+ */
 function extendedSession(h: Harness, identityId = h.emulator.addIdentity(), authenticatedAt?: Date): CreatedSession {
-  const session = h.newSession(identityId, { expiresAt: new Date(Date.now() + 3_600_000), ...(authenticatedAt ? { authenticatedAt } : {}) });
+  const session = h.newSession(identityId, {
+    expiresAt: new Date(Date.now() + 3_600_000),
+    ...(authenticatedAt ? { authenticatedAt } : {}),
+  });
   h.emulator.extendSession(session.id);
   return session;
 }
@@ -54,7 +65,11 @@ describe('the renewed session cookie over gRPC', () => {
       const next = await h.client.check({ headers: { ...NAVIGATE, cookie: `${COOKIE_NAME}=${fresh}` } });
       assert.equal(httpStatusOf(next), 200);
       assert.deepEqual(next.ok_response?.response_headers_to_add, []);
-      assert.equal(h.logs.filter((line) => line.cookie_renewed === true).length, 1, 'the log says a cookie was renewed, once');
+      assert.equal(
+        h.logs.filter((line) => line.cookie_renewed === true).length,
+        1,
+        'the log says a cookie was renewed, once',
+      );
       // ... and never what it was renewed to: the value is a session credential.
       assert.ok(!JSON.stringify(h.logs).includes(fresh), 'no log line holds the renewed cookie');
     }));
@@ -74,7 +89,11 @@ describe('the renewed session cookie over gRPC', () => {
     withHarness({}, async (h) => {
       const identityId = h.emulator.addIdentity();
       const plain = h.newSession(identityId);
-      assert.deepEqual((await h.client.check({ headers: { ...NAVIGATE, cookie: cookieOf(h, plain) } })).ok_response?.response_headers_to_add, []);
+      assert.deepEqual(
+        (await h.client.check({ headers: { ...NAVIGATE, cookie: cookieOf(h, plain) } })).ok_response
+          ?.response_headers_to_add,
+        [],
+      );
       const extended = extendedSession(h, identityId);
       const byToken = await h.client.check({ headers: { 'x-session-token': extended.token } });
       assert.equal(httpStatusOf(byToken), 200);
@@ -99,16 +118,20 @@ describe('the renewed session cookie over gRPC', () => {
       // Long enough for all eight to arrive while the two lookups are out, on a loaded machine too.
       h.emulator.setLatency('whoami', 500);
       const specFor = (session: CreatedSession) => ({ headers: { ...XHR, cookie: cookieOf(h, session) } });
-      const answers = await Promise.all([...Array.from({ length: 4 }, () => h.client.check(specFor(mine))), ...Array.from({ length: 4 }, () => h.client.check(specFor(theirs)))]);
+      const answers = await Promise.all([
+        ...Array.from({ length: 4 }, () => h.client.check(specFor(mine))),
+        ...Array.from({ length: 4 }, () => h.client.check(specFor(theirs))),
+      ]);
       assert.equal(h.emulator.count('whoami'), 2, 'one whoami per cookie');
-      const identityOf = (response: OfficialCheckResponse) => response.ok_response?.headers.find((option) => option.header.key === 'x-kratos-session-id')?.header.value;
+      const identityOf = (response: OfficialCheckResponse) =>
+        response.ok_response?.headers.find((option) => option.header.key === 'x-kratos-session-id')?.header.value;
       const cookies = answers.map((response) => setCookies(response.ok_response?.response_headers_to_add));
       for (const [index, response] of answers.entries()) {
         assert.equal(identityOf(response), index < 4 ? mine.id : theirs.id);
         assert.equal(cookies[index]?.length, 1);
       }
       const values = new Set(cookies.map((lines) => renewedValue(h, lines[0])));
-      assert.equal(values.size, 2, 'the four checks of each cookie got that cookie\'s renewal');
+      assert.equal(values.size, 2, "the four checks of each cookie got that cookie's renewal");
       assert.equal(cookies[0]?.[0], cookies[3]?.[0]);
       assert.equal(cookies[4]?.[0], cookies[7]?.[0]);
     }));
@@ -128,37 +151,57 @@ describe('the renewed session cookie over gRPC', () => {
       assert.equal(setCookies(json.denied_response?.headers).length, 1);
     }));
 
-  test('re-authentication (max_age) of the same session carries it; a dead session or Kratos\'s own 403 never does', () =>
-    withHarness({ config: { policy: { rules: [{ name: 'recent', paths: ['/recent*'], cookie: { aal: 'aal1', max_age: '5m' } }] } } }, async (h) => {
-      const identityId = h.emulator.addIdentity();
-      const old = extendedSession(h, identityId, new Date(Date.now() - 3_600_000));
-      const refresh = await h.client.check({ path: '/recent/x', headers: { ...NAVIGATE, cookie: cookieOf(h, old) } });
-      assert.equal(httpStatusOf(refresh), 302);
-      assert.match(refresh.denied_response?.headers.find((option) => option.header.key === 'location')?.header.value ?? '', /refresh=true/);
-      renewedValue(h, setCookies(refresh.denied_response?.headers)[0]);
+  test("re-authentication (max_age) of the same session carries it; a dead session or Kratos's own 403 never does", () =>
+    withHarness(
+      {
+        config: {
+          policy: { rules: [{ name: 'recent', paths: ['/recent*'], cookie: { aal: 'aal1', max_age: '5m' } }] },
+        },
+      },
+      async (h) => {
+        const identityId = h.emulator.addIdentity();
+        const old = extendedSession(h, identityId, new Date(Date.now() - 3_600_000));
+        const refresh = await h.client.check({ path: '/recent/x', headers: { ...NAVIGATE, cookie: cookieOf(h, old) } });
+        assert.equal(httpStatusOf(refresh), 302);
+        assert.match(
+          refresh.denied_response?.headers.find((option) => option.header.key === 'location')?.header.value ?? '',
+          /refresh=true/,
+        );
+        renewedValue(h, setCookies(refresh.denied_response?.headers)[0]);
 
-      h.emulator.revokeSession(old.id);
-      const dead = await h.client.check({ path: '/recent/x', headers: { ...NAVIGATE, cookie: cookieOf(h, old) } });
-      assert.equal(httpStatusOf(dead), 302);
-      assert.equal(setCookies(dead.denied_response?.headers).length, 0);
+        h.emulator.revokeSession(old.id);
+        const dead = await h.client.check({ path: '/recent/x', headers: { ...NAVIGATE, cookie: cookieOf(h, old) } });
+        assert.equal(httpStatusOf(dead), 302);
+        assert.equal(setCookies(dead.denied_response?.headers).length, 0);
 
-      h.emulator.setRequiredAal('highest_available');
-      const refused = extendedSession(h, h.emulator.addIdentity({ credentials: TOTP }));
-      const byKratos = await h.client.check({ headers: { ...XHR, cookie: cookieOf(h, refused) } });
-      assert.equal(httpStatusOf(byKratos), 403);
-      assert.equal(setCookies(byKratos.denied_response?.headers).length, 0);
-    }));
+        h.emulator.setRequiredAal('highest_available');
+        const refused = extendedSession(h, h.emulator.addIdentity({ credentials: TOTP }));
+        const byKratos = await h.client.check({ headers: { ...XHR, cookie: cookieOf(h, refused) } });
+        assert.equal(httpStatusOf(byKratos), 403);
+        assert.equal(setCookies(byKratos.denied_response?.headers).length, 0);
+      },
+    ));
 
   test('an anonymous route never carries it (a shared cache could store a public page with it); the next protected check does', () =>
-    withHarness({ config: { policy: { rules: [{ name: 'public', paths: ['/public*'], anonymous: true }] } } }, async (h) => {
-      const session = extendedSession(h);
-      const spec = { headers: { ...NAVIGATE, cookie: cookieOf(h, session) } };
-      const anonymous = await h.client.check({ ...spec, path: '/public/x' });
-      assert.equal(httpStatusOf(anonymous), 200);
-      assert.equal(anonymous.ok_response?.headers.find((option) => option.header.key === 'x-kratos-session-id')?.header.value, session.id, 'the session was looked up');
-      assert.deepEqual(anonymous.ok_response?.response_headers_to_add, []);
-      renewedValue(h, setCookies((await h.client.check({ ...spec, path: '/app' })).ok_response?.response_headers_to_add)[0]);
-    }));
+    withHarness(
+      { config: { policy: { rules: [{ name: 'public', paths: ['/public*'], anonymous: true }] } } },
+      async (h) => {
+        const session = extendedSession(h);
+        const spec = { headers: { ...NAVIGATE, cookie: cookieOf(h, session) } };
+        const anonymous = await h.client.check({ ...spec, path: '/public/x' });
+        assert.equal(httpStatusOf(anonymous), 200);
+        assert.equal(
+          anonymous.ok_response?.headers.find((option) => option.header.key === 'x-kratos-session-id')?.header.value,
+          session.id,
+          'the session was looked up',
+        );
+        assert.deepEqual(anonymous.ok_response?.response_headers_to_add, []);
+        renewedValue(
+          h,
+          setCookies((await h.client.check({ ...spec, path: '/app' })).ok_response?.response_headers_to_add)[0],
+        );
+      },
+    ));
 });
 
 describe('the renewed session cookie through the HTTP front doors', () => {

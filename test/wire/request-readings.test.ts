@@ -12,7 +12,6 @@ import { startHarness, type Harness } from '../support/harness';
 import type { CreatedSession } from '../support/kratos-emulator';
 import { AAL1, XHR } from '../support/fixtures';
 
-
 let h: Harness;
 let plain: CreatedSession;
 before(async () => {
@@ -55,11 +54,19 @@ describe('path case: a case-insensitive upstream routes /ADMIN to /admin', () =>
   });
 
   test('policy.case_sensitive_paths: true matches as written', async () => {
-    const strict = await startHarness({ config: { policy: { case_sensitive_paths: true, rules: [{ paths: ['/internal/*'], deny: true }] } } });
+    const strict = await startHarness({
+      config: { policy: { case_sensitive_paths: true, rules: [{ paths: ['/internal/*'], deny: true }] } },
+    });
     try {
       const session = strict.newSession(strict.emulator.addIdentity(), { methods: AAL1 });
-      assert.equal(httpStatusOf(await strict.client.check({ path: '/INTERNAL/x', headers: { 'x-session-token': session.token } })), 200);
-      assert.equal(httpStatusOf(await strict.client.check({ path: '/internal/x', headers: { 'x-session-token': session.token } })), 403);
+      assert.equal(
+        httpStatusOf(await strict.client.check({ path: '/INTERNAL/x', headers: { 'x-session-token': session.token } })),
+        200,
+      );
+      assert.equal(
+        httpStatusOf(await strict.client.check({ path: '/internal/x', headers: { 'x-session-token': session.token } })),
+        403,
+      );
     } finally {
       await strict.close();
     }
@@ -92,7 +99,15 @@ describe('the path as sent is a reading of its own', () => {
 
 describe('authorities that are not a plain host are refused before rules run', () => {
   // A trailing dot too: Caddy routes `admin.example.com.` to its catch-all site (issue 18).
-  const authorities = ['admin.example.com:abc', 'admin.example.com:80.', 'admin.example.com:1:2', 'x@admin.example.com', 'admin.example.com..', 'admin.example.com:x@y.public.example.com', 'admin.example.com.'];
+  const authorities = [
+    'admin.example.com:abc',
+    'admin.example.com:80.',
+    'admin.example.com:1:2',
+    'x@admin.example.com',
+    'admin.example.com..',
+    'admin.example.com:x@y.public.example.com',
+    'admin.example.com.',
+  ];
   for (const host of authorities) {
     test(JSON.stringify(host), async () => {
       const response = await h.client.check({ host, path: '/dashboard', headers: token() });
@@ -103,7 +118,11 @@ describe('authorities that are not a plain host are refused before rules run', (
 
   test('the plain spellings get the host rule', async () => {
     for (const host of ['admin.example.com', 'ADMIN.example.com:8443', 'admin.example.com:1']) {
-      assert.equal(metadataOf(await h.client.check({ host, path: '/dashboard', headers: token() })).policy, 'admin-host', host);
+      assert.equal(
+        metadataOf(await h.client.check({ host, path: '/dashboard', headers: token() })).policy,
+        'admin-host',
+        host,
+      );
     }
   });
 
@@ -116,7 +135,10 @@ describe('authorities that are not a plain host are refused before rules run', (
 
 describe('oversized and undecodable CheckRequests are denials, never gRPC errors', () => {
   test('a CheckRequest with headers just under 1 MiB is decided', async () => {
-    const response = await h.client.check({ path: '/admin/x', headers: { ...token(), 'x-padding': 'a'.repeat(1024 * 1024 - 1024) } });
+    const response = await h.client.check({
+      path: '/admin/x',
+      headers: { ...token(), 'x-padding': 'a'.repeat(1024 * 1024 - 1024) },
+    });
     assert.equal(httpStatusOf(response), 403);
     assert.equal(metadataOf(response).policy, 'admin');
   });
@@ -124,7 +146,10 @@ describe('oversized and undecodable CheckRequests are denials, never gRPC errors
   // Issue 18: Kratos (Go net/http) refuses request headers over 1 MiB, so none can be a valid
   // credential request; past grpc-js's default 4 MiB limit it is still a denial, not an RPC error.
   test('a 4.1 MiB CheckRequest (over 1 MiB of headers) is answered 413 with a successful RPC', async () => {
-    const response = await h.client.check({ path: '/admin/x', headers: { ...token(), 'x-padding': 'a'.repeat(4.1 * 1024 * 1024) } });
+    const response = await h.client.check({
+      path: '/admin/x',
+      headers: { ...token(), 'x-padding': 'a'.repeat(4.1 * 1024 * 1024) },
+    });
     assert.equal(response.status?.code, 8);
     assert.equal(httpStatusOf(response), 413);
     assert.equal(metadataOf(response).reason, 'request_too_large');
@@ -156,21 +181,41 @@ describe('cookies and tokens read as Kratos reads them', () => {
   test('one raw cookie line: "," separates nothing, the cookie Go reads is the one forwarded', async () => {
     const other = h.newSession(h.emulator.addIdentity(), { methods: AAL1 });
     const line = `tossed=x,ory_kratos_session=${other.cookie}; ory_kratos_session=${plain.cookie}`;
-    const response = await h.client.check({ path: '/x', encoding: 'raw', headers: [['cookie', line], ['accept', 'application/json']] });
+    const response = await h.client.check({
+      path: '/x',
+      encoding: 'raw',
+      headers: [
+        ['cookie', line],
+        ['accept', 'application/json'],
+      ],
+    });
     assert.equal(upstreamHeaders(response)['x-kratos-session-id'], plain.id);
   });
 
   test('a stale session cookie in front of a valid one: both forwarded in order, Kratos uses the valid one', async () => {
     h.emulator.clearRequests();
     const stale = h.remember('MTcwMDAwMDAwMHxzdGFsZS1wYXJlbnQtZG9tYWluLWNvb2tpZQ');
-    const response = await h.client.check({ path: '/x', headers: [['cookie', `ory_kratos_session=${stale}; app=1`], ['cookie', `ory_kratos_session=${plain.cookie}`], ['accept', 'application/json']] });
+    const response = await h.client.check({
+      path: '/x',
+      headers: [
+        ['cookie', `ory_kratos_session=${stale}; app=1`],
+        ['cookie', `ory_kratos_session=${plain.cookie}`],
+        ['accept', 'application/json'],
+      ],
+    });
     assert.equal(upstreamHeaders(response)['x-kratos-session-id'], plain.id);
     const forwarded = h.emulator.requests.find((request) => request.endpoint === 'whoami')?.headers.cookie;
     assert.equal(forwarded, `ory_kratos_session=${stale}; ory_kratos_session=${plain.cookie}`);
   });
 
-  test('two X-Session-Token lines joined by Envoy: the first is used, as Kratos\'s Header.Get does', async () => {
-    const response = await h.client.check({ path: '/x', headers: [['x-session-token', plain.token], ['x-session-token', 'ory_st_second']] });
+  test("two X-Session-Token lines joined by Envoy: the first is used, as Kratos's Header.Get does", async () => {
+    const response = await h.client.check({
+      path: '/x',
+      headers: [
+        ['x-session-token', plain.token],
+        ['x-session-token', 'ory_st_second'],
+      ],
+    });
     assert.equal(upstreamHeaders(response)['x-kratos-session-id'], plain.id);
   });
 });
@@ -183,17 +228,27 @@ describe('HEAD is served by the GET handler', () => {
   });
 
   test('a forged CORS preflight is not let through by default', async () => {
-    const response = await h.client.check({ method: 'OPTIONS', path: '/admin/x', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+    const response = await h.client.check({
+      method: 'OPTIONS',
+      path: '/admin/x',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    });
     assert.equal(httpStatusOf(response), 401);
   });
 });
 
 describe('identity header spellings with "_"', () => {
   test('are removed on an allowed request with a subject, mixed "-"/"_" ones too', async () => {
-    const response = await h.client.check({ path: '/x', headers: { ...token(), x_kratos_identity_id: 'forged', 'x-kratos-identity_id': 'forged' } });
+    const response = await h.client.check({
+      path: '/x',
+      headers: { ...token(), x_kratos_identity_id: 'forged', 'x-kratos-identity_id': 'forged' },
+    });
     assert.equal(httpStatusOf(response), 200);
     // x-session-token: the credential itself, stripped by default (policy.strip_credentials).
-    const expected = [...['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'].flatMap(otherSpellings), 'x-session-token'];
+    const expected = [
+      ...['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'].flatMap(otherSpellings),
+      'x-session-token',
+    ];
     assert.deepEqual([...(response.ok_response?.headers_to_remove ?? [])].sort(), expected.sort());
   });
 });

@@ -19,7 +19,11 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 function callerSpan(sampled = true) {
   const traceId = hex(16);
   const spanId = hex(8);
-  return { traceId, spanId, metadata: { traceparent: `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`, tracestate: '' } };
+  return {
+    traceId,
+    spanId,
+    metadata: { traceparent: `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`, tracestate: '' },
+  };
 }
 
 /**
@@ -33,7 +37,10 @@ async function traced(
 ): Promise<void> {
   const receiver = await startOtlpReceiver();
   try {
-    const h = await startHarness({ ...options, config: { ...options.config, tracing: { enabled: true, endpoint: receiver.url, ...options.tracing } } });
+    const h = await startHarness({
+      ...options,
+      config: { ...options.config, tracing: { enabled: true, endpoint: receiver.url, ...options.tracing } },
+    });
     try {
       await body(h);
     } finally {
@@ -88,7 +95,17 @@ describe('tracing: the gRPC door', () => {
             aal: check.attributes['kratos_ext_authz.aal'],
             rpc: check.attributes['rpc.system'],
           },
-          { frontDoor: 'grpc', decision: 'allow', reason: 'ok', credential: 'cookie', rule: 'default', cache: 'miss', coalesced: false, aal: 'aal1', rpc: 'grpc' },
+          {
+            frontDoor: 'grpc',
+            decision: 'allow',
+            reason: 'ok',
+            credential: 'cookie',
+            rule: 'default',
+            cache: 'miss',
+            coalesced: false,
+            aal: 'aal1',
+            rpc: 'grpc',
+          },
         );
         const whoami = only(spans, 'GET /sessions/whoami');
         assert.equal(whoami.kind, SPAN_KIND.client);
@@ -100,25 +117,42 @@ describe('tracing: the gRPC door', () => {
         // What Kratos was sent names the client span, so Kratos's server span is its child.
         const sent = h.emulator.requests.find((request) => request.endpoint === 'whoami')?.headers.traceparent;
         assert.deepEqual(W3C.exec(String(sent))?.slice(1), [caller.traceId, whoami.spanId, '01']);
-        assert.deepEqual({ trace_id: checkLogLine(h).trace_id, span_id: checkLogLine(h).span_id }, { trace_id: caller.traceId, span_id: check.spanId });
+        assert.deepEqual(
+          { trace_id: checkLogLine(h).trace_id, span_id: checkLogLine(h).span_id },
+          { trace_id: caller.traceId, span_id: check.spanId },
+        );
         const exported = Buffer.concat(receiver.rawBodies()).toString('latin1');
-        for (const credential of [cookie, token, cookie.split('=').slice(1).join('=')]) assert.ok(!exported.includes(credential), 'no credential in the exported bytes');
+        for (const credential of [cookie, token, cookie.split('=').slice(1).join('=')])
+          assert.ok(!exported.includes(credential), 'no credential in the exported bytes');
       },
     );
   });
 
-  test('B3 from Envoy\'s Zipkin tracer, multi-header and single-header, is continued too', async () => {
+  test("B3 from Envoy's Zipkin tracer, multi-header and single-header, is continued too", async () => {
     const multi = { traceId: hex(16), spanId: hex(8) };
     const single = { traceId: hex(16), spanId: hex(8) };
     await traced(
       {},
       async (h) => {
-        await h.client.check({ headers: XHR }, undefined, { 'x-b3-traceid': multi.traceId, 'x-b3-spanid': multi.spanId, 'x-b3-parentspanid': hex(8), 'x-b3-sampled': '1' });
+        await h.client.check({ headers: XHR }, undefined, {
+          'x-b3-traceid': multi.traceId,
+          'x-b3-spanid': multi.spanId,
+          'x-b3-parentspanid': hex(8),
+          'x-b3-sampled': '1',
+        });
         await h.client.check({ headers: XHR }, undefined, { b3: `${single.traceId}-${single.spanId}-1` });
       },
       (spans) => {
-        const checks = spans.filter((span) => span.name === CHECK_SPAN).map((span) => [span.traceId, span.parentSpanId]);
-        assert.deepEqual(checks.sort(), [[multi.traceId, multi.spanId], [single.traceId, single.spanId]].sort());
+        const checks = spans
+          .filter((span) => span.name === CHECK_SPAN)
+          .map((span) => [span.traceId, span.parentSpanId]);
+        assert.deepEqual(
+          checks.sort(),
+          [
+            [multi.traceId, multi.spanId],
+            [single.traceId, single.spanId],
+          ].sort(),
+        );
       },
     );
   });
@@ -142,13 +176,21 @@ describe('tracing: the gRPC door', () => {
   });
 
   test('a check with no caller starts a trace, kept by sampling_ratio: 1 and dropped by 0', async () => {
-    await traced({ tracing: { sampling_ratio: 1 } }, (h) => h.client.check({ headers: XHR }).then(() => undefined), (spans) => {
-      const check = only(spans, CHECK_SPAN);
-      assert.equal(check.parentSpanId, '');
-      assert.equal(check.attributes['kratos_ext_authz.reason'], 'unauthenticated');
-      assert.equal(check.attributes['kratos_ext_authz.cache'], undefined);
-    });
-    await traced({ tracing: { sampling_ratio: 0 } }, (h) => h.client.check({ headers: XHR }).then(() => undefined), (spans) => assert.deepEqual(spans, []));
+    await traced(
+      { tracing: { sampling_ratio: 1 } },
+      (h) => h.client.check({ headers: XHR }).then(() => undefined),
+      (spans) => {
+        const check = only(spans, CHECK_SPAN);
+        assert.equal(check.parentSpanId, '');
+        assert.equal(check.attributes['kratos_ext_authz.reason'], 'unauthenticated');
+        assert.equal(check.attributes['kratos_ext_authz.cache'], undefined);
+      },
+    );
+    await traced(
+      { tracing: { sampling_ratio: 0 } },
+      (h) => h.client.check({ headers: XHR }).then(() => undefined),
+      (spans) => assert.deepEqual(spans, []),
+    );
   });
 
   test('Kratos unavailable: the check span is an error, the whoami span carries error.type', async () => {
@@ -157,7 +199,11 @@ describe('tracing: the gRPC door', () => {
       async (h) => {
         const session = h.newSession(h.emulator.addIdentity(), { methods: AAL1 });
         h.emulator.fail('whoami', { mode: 'status500' });
-        await h.client.check({ headers: { ...XHR, 'x-session-token': session.token } }, undefined, callerSpan().metadata);
+        await h.client.check(
+          { headers: { ...XHR, 'x-session-token': session.token } },
+          undefined,
+          callerSpan().metadata,
+        );
       },
       (spans) => {
         const check = only(spans, CHECK_SPAN);
@@ -172,10 +218,23 @@ describe('tracing: the gRPC door', () => {
 
   test('the admin identity call and the JWT signing are children of the check span', async () => {
     await traced(
-      { config: { upstream_jwt: { issuer: 'https://authz.example.com', audience: 'orders', ttl: '2m', keys: [writeSigningKey('ES256')] } } },
+      {
+        config: {
+          upstream_jwt: {
+            issuer: 'https://authz.example.com',
+            audience: 'orders',
+            ttl: '2m',
+            keys: [writeSigningKey('ES256')],
+          },
+        },
+      },
       async (h) => {
         const session = h.newSession(h.emulator.addIdentity(), { methods: AAL1 });
-        await h.client.check({ headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) } }, undefined, callerSpan().metadata);
+        await h.client.check(
+          { headers: { ...NAVIGATE, cookie: h.emulator.cookieHeaderFor(session) } },
+          undefined,
+          callerSpan().metadata,
+        );
       },
       (spans, h) => {
         const check = only(spans, CHECK_SPAN);
@@ -201,7 +260,10 @@ describe('tracing: the HTTP doors', () => {
       },
       (spans) => {
         const check = only(spans, 'check forward_auth');
-        assert.deepEqual([check.traceId, check.parentSpanId, check.attributes['kratos_ext_authz.front_door']], [caller.traceId, caller.spanId, 'forward_auth']);
+        assert.deepEqual(
+          [check.traceId, check.parentSpanId, check.attributes['kratos_ext_authz.front_door']],
+          [caller.traceId, caller.spanId, 'forward_auth'],
+        );
       },
     );
   });
@@ -213,7 +275,10 @@ describe('tracing off (the default)', () => {
     try {
       const session = h.newSession(h.emulator.addIdentity(), { methods: AAL1 });
       await h.client.check({ headers: { ...XHR, 'x-session-token': session.token } }, undefined, callerSpan().metadata);
-      assert.equal(h.emulator.requests.find((request) => request.endpoint === 'whoami')?.headers.traceparent, undefined);
+      assert.equal(
+        h.emulator.requests.find((request) => request.endpoint === 'whoami')?.headers.traceparent,
+        undefined,
+      );
       assert.equal(checkLogLine(h).trace_id, undefined);
     } finally {
       await h.close();

@@ -42,18 +42,28 @@ function session(): { token: string; cookieHeader: string } {
  * with this value), `remove`, or nothing (leave as sent) for gRPC and /ext-authz; for the
  * stating doors, the value each header is to have, absent when the upstream gets none.
  */
-type Told = { style: 'edit'; set: Record<string, string>; remove: string[] } | { style: 'state'; stated: Record<string, string> };
+type Told =
+  { style: 'edit'; set: Record<string, string>; remove: string[] } | { style: 'state'; stated: Record<string, string> };
 
 function credentialPart(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => (CREDENTIAL_HEADERS as readonly string[]).includes(name)));
+  return Object.fromEntries(
+    Object.entries(headers).filter(([name]) => (CREDENTIAL_HEADERS as readonly string[]).includes(name)),
+  );
 }
 
 function toldByGrpcOf(response: OfficialCheckResponse): Told {
   assert.equal(httpStatusOf(response), 200);
   const options = response.ok_response?.headers ?? [];
-  for (const option of options) assert.equal(option.append?.value, false, `${option.header.key} overwrites what the client sent`);
+  for (const option of options)
+    assert.equal(option.append?.value, false, `${option.header.key} overwrites what the client sent`);
   const set = credentialPart(Object.fromEntries(options.map((option) => [option.header.key, option.header.value])));
-  return { style: 'edit', set, remove: (response.ok_response?.headers_to_remove ?? []).filter((name) => (CREDENTIAL_HEADERS as readonly string[]).includes(name)) };
+  return {
+    style: 'edit',
+    set,
+    remove: (response.ok_response?.headers_to_remove ?? []).filter((name) =>
+      (CREDENTIAL_HEADERS as readonly string[]).includes(name),
+    ),
+  };
 }
 
 async function told(door: Door, spec: CheckSpec): Promise<Told> {
@@ -63,7 +73,11 @@ async function told(door: Door, spec: CheckSpec): Promise<Told> {
   assert.equal(answer.status, 200);
   if (door !== 'envoy_http') return { style: 'state', stated: credentialPart(answer.headers) };
   const removal = (answer.headers['x-envoy-auth-headers-to-remove'] ?? '').split(',');
-  return { style: 'edit', set: credentialPart(answer.headers), remove: removal.filter((name) => (CREDENTIAL_HEADERS as readonly string[]).includes(name)) };
+  return {
+    style: 'edit',
+    set: credentialPart(answer.headers),
+    remove: removal.filter((name) => (CREDENTIAL_HEADERS as readonly string[]).includes(name)),
+  };
 }
 
 /**
@@ -90,13 +104,21 @@ const cases: Case[] = [
     headers: (s) => ({ cookie: `theme=dark; ${s.cookieHeader};  csrf_token_abc="q=1"; lang=en` }),
     upstream: () => ({ cookie: 'theme=dark;  csrf_token_abc="q=1"; lang=en' }),
   },
-  { name: 'the session cookie alone: no Cookie at all', headers: (s) => ({ cookie: s.cookieHeader }), upstream: () => ({}) },
   {
-    name: 'X-Session-Token is taken out; an Authorization Kratos did not read is the app\'s own and stays',
+    name: 'the session cookie alone: no Cookie at all',
+    headers: (s) => ({ cookie: s.cookieHeader }),
+    upstream: () => ({}),
+  },
+  {
+    name: "X-Session-Token is taken out; an Authorization Kratos did not read is the app's own and stays",
     headers: (s) => ({ 'x-session-token': s.token, authorization: 'Bearer app-own-token' }),
     upstream: () => ({ authorization: 'Bearer app-own-token' }),
   },
-  { name: 'Authorization: Bearer <the Kratos token> is taken out', headers: (s) => ({ authorization: `Bearer ${s.token}`, cookie: 'theme=dark' }), upstream: () => ({ cookie: 'theme=dark' }) },
+  {
+    name: 'Authorization: Bearer <the Kratos token> is taken out',
+    headers: (s) => ({ authorization: `Bearer ${s.token}`, cookie: 'theme=dark' }),
+    upstream: () => ({ cookie: 'theme=dark' }),
+  },
   {
     name: 'a cookie named like the session cookie but longer stays',
     headers: (s) => ({ cookie: `${s.cookieHeader}; my_ory_kratos_session=1; ory_kratos_session_hint=2` }),
@@ -111,7 +133,10 @@ const cases: Case[] = [
   {
     name: 'anonymous rule: an invalid credential is stripped as well',
     path: '/public/page',
-    headers: () => ({ 'x-session-token': h.remember('ory_st_notasessionnotasession0000'), authorization: `Bearer ${h.remember('ory_st_notasessionnotasession0001')}` }),
+    headers: () => ({
+      'x-session-token': h.remember('ory_st_notasessionnotasession0000'),
+      authorization: `Bearer ${h.remember('ory_st_notasessionnotasession0001')}`,
+    }),
     upstream: () => ({ authorization: `Bearer ory_st_notasessionnotasession0001` }),
   },
   {
@@ -140,20 +165,38 @@ describe('what the upstream gets of the credential headers, through every front 
 describe('repeated Cookie lines (HTTP/1) and crumbs (HTTP/2)', () => {
   test('header_map: one line per cookie line; the rest joined with "; "', async () => {
     const s = session();
-    const response = await h.client.check({ encoding: 'raw', headers: [['cookie', 'a=1'], ['cookie', `${s.cookieHeader}; b=2`], ['cookie', 'c=x,y']] });
+    const response = await h.client.check({
+      encoding: 'raw',
+      headers: [
+        ['cookie', 'a=1'],
+        ['cookie', `${s.cookieHeader}; b=2`],
+        ['cookie', 'c=x,y'],
+      ],
+    });
     assert.deepEqual(toldByGrpcOf(response), { style: 'edit', set: { cookie: 'a=1; b=2; c=x,y' }, remove: [] });
   });
 
   test('the joined headers map: "," is where Envoy joined two lines', async () => {
     const s = session();
-    const response = await h.client.check({ encoding: 'map', headers: [['cookie', 'a=1'], ['cookie', `${s.cookieHeader}; b=2`]] });
+    const response = await h.client.check({
+      encoding: 'map',
+      headers: [
+        ['cookie', 'a=1'],
+        ['cookie', `${s.cookieHeader}; b=2`],
+      ],
+    });
     assert.deepEqual(toldByGrpcOf(response), { style: 'edit', set: { cookie: 'a=1; b=2' }, remove: [] });
   });
 
   test('an HTTP door reads each Cookie line as sent', async () => {
     assert.ok(h.http);
     const s = session();
-    const answer = await h.http.check('forward_auth', { headers: [['cookie', 'a=1'], ['cookie', `${s.cookieHeader}; b=2`]] });
+    const answer = await h.http.check('forward_auth', {
+      headers: [
+        ['cookie', 'a=1'],
+        ['cookie', `${s.cookieHeader}; b=2`],
+      ],
+    });
     assert.equal(answer.headers.cookie, 'a=1; b=2');
   });
 });
@@ -165,7 +208,16 @@ describe('nothing to strip, nothing said', () => {
 
   test('cookies without the session cookie are left as sent by gRPC (no rewrite of the lines)', async () => {
     const s = session();
-    const answer = toldByGrpcOf(await h.client.check({ encoding: 'raw', headers: [['x-session-token', s.token], ['cookie', 'a=1'], ['cookie', 'b=2']] }));
+    const answer = toldByGrpcOf(
+      await h.client.check({
+        encoding: 'raw',
+        headers: [
+          ['x-session-token', s.token],
+          ['cookie', 'a=1'],
+          ['cookie', 'b=2'],
+        ],
+      }),
+    );
     assert.deepEqual(answer, { style: 'edit', set: {}, remove: ['x-session-token'] });
   });
 
@@ -173,7 +225,14 @@ describe('nothing to strip, nothing said', () => {
     const s = session();
     const response = await h.client.check({ path: '/internal/x', headers: { cookie: `${s.cookieHeader}; a=1` } });
     assert.equal(httpStatusOf(response), 403);
-    assert.deepEqual(credentialPart(Object.fromEntries((response.denied_response?.headers ?? []).map((option) => [option.header.key, option.header.value]))), {});
+    assert.deepEqual(
+      credentialPart(
+        Object.fromEntries(
+          (response.denied_response?.headers ?? []).map((option) => [option.header.key, option.header.value]),
+        ),
+      ),
+      {},
+    );
     assert.ok(h.http);
     for (const door of HTTP_DOORS) {
       const answer = await h.http.check(door, { path: '/internal/x', headers: { cookie: `${s.cookieHeader}; a=1` } });
@@ -185,12 +244,31 @@ describe('nothing to strip, nothing said', () => {
 
 describe('a CORS preflight let through by policy.cors_preflight', () => {
   test('follows the rule it falls under: stripped by default, kept where the rule passes credentials', async () => {
-    const own = await startHarness({ config: { policy: { cors_preflight: true, rules: [{ name: 'account-ui', paths: ['/account/*'], strip_credentials: false }] } } });
+    const own = await startHarness({
+      config: {
+        policy: {
+          cors_preflight: true,
+          rules: [{ name: 'account-ui', paths: ['/account/*'], strip_credentials: false }],
+        },
+      },
+    });
     try {
-      const preflight = (path: string) => ({ method: 'OPTIONS', path, headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', cookie: 'ory_kratos_session=forged; a=1' } });
+      const preflight = (path: string) => ({
+        method: 'OPTIONS',
+        path,
+        headers: {
+          origin: 'https://app.example.com',
+          'access-control-request-method': 'POST',
+          cookie: 'ory_kratos_session=forged; a=1',
+        },
+      });
       const stripped = toldByGrpcOf(await own.client.check(preflight('/orders')));
       assert.deepEqual(stripped, { style: 'edit', set: { cookie: 'a=1' }, remove: [] });
-      assert.deepEqual(toldByGrpcOf(await own.client.check(preflight('/account/x'))), { style: 'edit', set: {}, remove: [] });
+      assert.deepEqual(toldByGrpcOf(await own.client.check(preflight('/account/x'))), {
+        style: 'edit',
+        set: {},
+        remove: [],
+      });
     } finally {
       await own.close();
     }

@@ -13,7 +13,11 @@ import { otherSpellings } from '../support/spellings';
 import { fetchJwks, KEY_TYPES, tamperedClaim, verifyJwt, writeSigningKey, type Jwk } from '../support/jwt';
 import { AAL1, TOTP } from '../support/fixtures';
 
-const TRAIT_HEADERS = { 'x-user-email': 'traits.email', 'x-user-name': 'traits.name.first', 'x-user-age': 'traits.age' };
+const TRAIT_HEADERS = {
+  'x-user-email': 'traits.email',
+  'x-user-name': 'traits.name.first',
+  'x-user-age': 'traits.age',
+};
 const CONFIGURED = ['x-user-email', 'x-user-name', 'x-user-age', 'x-kratos-jwt'];
 const lookalikes = (names: readonly string[]) => names.flatMap(otherSpellings);
 const X_KRATOS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal'];
@@ -21,7 +25,14 @@ const X_KRATOS = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal']
 const asSet = (names: readonly string[] | undefined) => [...(names ?? [])].sort();
 
 function jwtConfig(keys: string[], extra: Record<string, unknown> = {}) {
-  return { issuer: 'https://authz.example.com', audience: 'orders', ttl: '2m', keys, claims: { email: 'traits.email', given_name: 'traits.name.first' }, ...extra };
+  return {
+    issuer: 'https://authz.example.com',
+    audience: 'orders',
+    ttl: '2m',
+    keys,
+    claims: { email: 'traits.email', given_name: 'traits.name.first' },
+    ...extra,
+  };
 }
 
 let h: Harness;
@@ -56,7 +67,9 @@ async function metric(line: RegExp): Promise<number> {
 
 describe('an allow with a session', () => {
   test('sets the trait headers and a JWT the published key verifies, overwriting what the client sent', async () => {
-    const identity = h.emulator.addIdentity({ traits: { email: 'alice@example.com', name: { first: 'Alice', last: 'Liddell' }, age: 42 } });
+    const identity = h.emulator.addIdentity({
+      traits: { email: 'alice@example.com', name: { first: 'Alice', last: 'Liddell' }, age: 42 },
+    });
     const session = h.newSession(identity, { methods: AAL1 });
     const forged = { 'x-user-email': 'mallory@example.com', 'x-kratos-jwt': 'forged', 'x-user-name': 'Mallory' };
     const response = await h.client.check({ headers: { cookie: cookieOf(session), ...forged } });
@@ -65,7 +78,8 @@ describe('an allow with a session', () => {
     assert.equal(headers['x-user-email'], 'alice@example.com');
     assert.equal(headers['x-user-name'], 'Alice');
     assert.equal(headers['x-user-age'], '42', 'a number trait is passed as its decimal text');
-    for (const option of response.ok_response?.headers ?? []) assert.deepEqual(option.append, { value: false }, `${option.header.key} must overwrite`);
+    for (const option of response.ok_response?.headers ?? [])
+      assert.deepEqual(option.append, { value: false }, `${option.header.key} must overwrite`);
     assert.deepEqual(asSet(response.ok_response?.headers_to_remove), asSet(lookalikes([...X_KRATOS, ...CONFIGURED])));
 
     const before = Date.now();
@@ -85,19 +99,37 @@ describe('an allow with a session', () => {
     assert.ok(Math.abs(payload.iat - before / 1000) < 5, 'iat is now');
     assert.equal(payload.exp - payload.iat, 120, 'exp = iat + upstream_jwt.ttl');
     assert.match(payload.jti, /^[0-9a-f-]{36}$/);
-    assert.deepEqual(Object.keys(payload).sort(), ['aal', 'amr', 'aud', 'email', 'exp', 'given_name', 'iat', 'iss', 'jti', 'nbf', 'sid', 'sub']);
+    assert.deepEqual(Object.keys(payload).sort(), [
+      'aal',
+      'amr',
+      'aud',
+      'email',
+      'exp',
+      'given_name',
+      'iat',
+      'iss',
+      'jti',
+      'nbf',
+      'sid',
+      'sub',
+    ]);
   });
 
   test('a tampered token (a claim changed, or the signature) does not verify', async () => {
     const identity = h.emulator.addIdentity({ traits: { email: 'eve@example.com' } });
-    const token = tokenOf(await h.client.check({ headers: { cookie: cookieOf(h.newSession(identity, { methods: AAL1 })) } }));
+    const token = tokenOf(
+      await h.client.check({ headers: { cookie: cookieOf(h.newSession(identity, { methods: AAL1 })) } }),
+    );
     verifyJwt(token, jwks);
     assert.throws(() => verifyJwt(tamperedClaim(token, 'aal', 'aal2'), jwks), /signature does not verify/);
     assert.throws(() => verifyJwt(tamperedClaim(token, 'sub', 'someone-else'), jwks), /signature does not verify/);
     const [head, body, signature = ''] = token.split('.');
     const flipped = Buffer.from(signature, 'base64url');
     flipped[0] = (flipped[0] ?? 0) ^ 1;
-    assert.throws(() => verifyJwt(`${head}.${body}.${flipped.toString('base64url')}`, jwks), /signature does not verify/);
+    assert.throws(
+      () => verifyJwt(`${head}.${body}.${flipped.toString('base64url')}`, jwks),
+      /signature does not verify/,
+    );
   });
 
   test('the token never outlives the session: exp ≤ expires_at when the session ends before the ttl', async () => {
@@ -105,7 +137,10 @@ describe('an allow with a session', () => {
     const expiresAt = new Date(Date.now() + 45_500);
     const session = h.newSession(identity, { methods: AAL1, expiresAt });
     const { payload } = verifyJwt(tokenOf(await h.client.check({ headers: { cookie: cookieOf(session) } })), jwks);
-    assert.ok(payload.exp * 1000 <= expiresAt.getTime(), `exp ${payload.exp} ≤ session expiry ${expiresAt.getTime() / 1000}`);
+    assert.ok(
+      payload.exp * 1000 <= expiresAt.getTime(),
+      `exp ${payload.exp} ≤ session expiry ${expiresAt.getTime() / 1000}`,
+    );
     assert.ok(payload.exp * 1000 > expiresAt.getTime() - 1000, 'and no shorter than the session allows');
   });
 
@@ -156,24 +191,49 @@ describe('the token cache', () => {
 
 describe('traits that are missing or not header-safe', () => {
   const leftOut = (target: string, name: string, reason: string) =>
-    metric(new RegExp(`^kratos_ext_authz_identity_values_left_out_total\\{target="${target}",name="${name}",reason="${reason}"\\} (\\d+)$`, 'm'));
+    metric(
+      new RegExp(
+        `^kratos_ext_authz_identity_values_left_out_total\\{target="${target}",name="${name}",reason="${reason}"\\} (\\d+)$`,
+        'm',
+      ),
+    );
 
   test('are never passed: their headers are removed like forged ones, their claims left out, and each is counted', async () => {
     const long = `${'a'.repeat(1020)}@example.com`;
-    const identity = h.emulator.addIdentity({ traits: { email: long, name: { first: 'Bob\r\nx-kratos-aal: aal2' }, age: { years: 3 } } });
+    const identity = h.emulator.addIdentity({
+      traits: { email: long, name: { first: 'Bob\r\nx-kratos-aal: aal2' }, age: { years: 3 } },
+    });
     const session = h.newSession(identity, { methods: AAL1 });
-    const before = await Promise.all([leftOut('header', 'x-user-email', 'unsafe'), leftOut('header', 'x-user-name', 'unsafe'), leftOut('header', 'x-user-age', 'not_text'), leftOut('claim', 'email', 'unsafe')]);
-    const response = await h.client.check({ headers: { cookie: cookieOf(session), 'x-user-email': 'forged@example.com', 'x-user-name': 'forged' } });
+    const before = await Promise.all([
+      leftOut('header', 'x-user-email', 'unsafe'),
+      leftOut('header', 'x-user-name', 'unsafe'),
+      leftOut('header', 'x-user-age', 'not_text'),
+      leftOut('claim', 'email', 'unsafe'),
+    ]);
+    const response = await h.client.check({
+      headers: { cookie: cookieOf(session), 'x-user-email': 'forged@example.com', 'x-user-name': 'forged' },
+    });
     assert.equal(response.status?.code, 0, 'still an allow: the session is good');
     const headers = upstreamHeaders(response);
     assert.deepEqual(Object.keys(headers).sort(), [...X_KRATOS, 'x-kratos-jwt'].sort());
     assert.equal(headers['x-kratos-aal'], 'aal1');
-    assert.deepEqual(asSet(response.ok_response?.headers_to_remove), asSet(['x-user-email', 'x-user-name', 'x-user-age', ...lookalikes([...X_KRATOS, ...CONFIGURED])]));
+    assert.deepEqual(
+      asSet(response.ok_response?.headers_to_remove),
+      asSet(['x-user-email', 'x-user-name', 'x-user-age', ...lookalikes([...X_KRATOS, ...CONFIGURED])]),
+    );
     const { payload } = verifyJwt(tokenOf(response), jwks);
     assert.equal('email' in payload, false, 'an over-long email is no claim');
     assert.equal('given_name' in payload, false, 'a value with CR LF is no claim');
-    const afterCounts = await Promise.all([leftOut('header', 'x-user-email', 'unsafe'), leftOut('header', 'x-user-name', 'unsafe'), leftOut('header', 'x-user-age', 'not_text'), leftOut('claim', 'email', 'unsafe')]);
-    assert.deepEqual(afterCounts, before.map((count) => count + 1));
+    const afterCounts = await Promise.all([
+      leftOut('header', 'x-user-email', 'unsafe'),
+      leftOut('header', 'x-user-name', 'unsafe'),
+      leftOut('header', 'x-user-age', 'not_text'),
+      leftOut('claim', 'email', 'unsafe'),
+    ]);
+    assert.deepEqual(
+      afterCounts,
+      before.map((count) => count + 1),
+    );
   });
 
   test('a non-ASCII name stays out of the header but is a claim (JSON carries UTF-8); a missing trait is simply absent', async () => {
@@ -183,17 +243,26 @@ describe('traits that are missing or not header-safe', () => {
     assert.equal(headers['x-user-email'], 'lukasz@example.com');
     assert.equal(headers['x-user-name'], undefined);
     assert.equal(headers['x-user-age'], undefined, 'no age trait');
-    assert.deepEqual(asSet(response.ok_response?.headers_to_remove), asSet(['x-user-name', 'x-user-age', ...lookalikes([...X_KRATOS, ...CONFIGURED])]));
+    assert.deepEqual(
+      asSet(response.ok_response?.headers_to_remove),
+      asSet(['x-user-name', 'x-user-age', ...lookalikes([...X_KRATOS, ...CONFIGURED])]),
+    );
     assert.equal(verifyJwt(tokenOf(response), jwks).payload.given_name, 'Łukasz');
   });
 });
 
 describe('an allow without a session', () => {
   test('an anonymous route removes every configured header, its "_" spelling too, and signs nothing', async () => {
-    const response = await h.client.check({ path: '/public/page', headers: { 'x-user-email': 'forged@example.com', 'x-kratos-jwt': 'forged' } });
+    const response = await h.client.check({
+      path: '/public/page',
+      headers: { 'x-user-email': 'forged@example.com', 'x-kratos-jwt': 'forged' },
+    });
     assert.equal(response.status?.code, 0);
     assert.deepEqual(upstreamHeaders(response), {});
-    assert.deepEqual(asSet(response.ok_response?.headers_to_remove), asSet([...X_KRATOS, ...CONFIGURED, ...lookalikes([...X_KRATOS, ...CONFIGURED])]));
+    assert.deepEqual(
+      asSet(response.ok_response?.headers_to_remove),
+      asSet([...X_KRATOS, ...CONFIGURED, ...lookalikes([...X_KRATOS, ...CONFIGURED])]),
+    );
   });
 });
 
@@ -209,13 +278,24 @@ describe('the HTTP front doors', () => {
       assert.equal(answer.headers['x-user-name'], 'Door');
       const { payload } = verifyJwt(answer.headers['x-kratos-jwt'] ?? '', jwks);
       assert.equal(payload.sid, session.id);
-      if (door === 'envoy_http') assert.deepEqual(asSet(answer.headers['x-envoy-auth-headers-to-remove']?.split(',')), asSet(['x-user-age', ...lookalikes([...X_KRATOS, ...CONFIGURED])]));
+      if (door === 'envoy_http')
+        assert.deepEqual(
+          asSet(answer.headers['x-envoy-auth-headers-to-remove']?.split(',')),
+          asSet(['x-user-age', ...lookalikes([...X_KRATOS, ...CONFIGURED])]),
+        );
 
-      const anonymous = await h.http.check(door, { path: '/public/x', headers: { 'x-user-email': 'forged@example.com' } });
+      const anonymous = await h.http.check(door, {
+        path: '/public/x',
+        headers: { 'x-user-email': 'forged@example.com' },
+      });
       assert.equal(anonymous.status, 200);
       assert.equal(anonymous.headers['x-user-email'], undefined);
       assert.equal(anonymous.headers['x-kratos-jwt'], undefined);
-      if (door === 'envoy_http') assert.deepEqual(asSet(anonymous.headers['x-envoy-auth-headers-to-remove']?.split(',')), asSet([...X_KRATOS, ...CONFIGURED, ...lookalikes([...X_KRATOS, ...CONFIGURED])]));
+      if (door === 'envoy_http')
+        assert.deepEqual(
+          asSet(anonymous.headers['x-envoy-auth-headers-to-remove']?.split(',')),
+          asSet([...X_KRATOS, ...CONFIGURED, ...lookalikes([...X_KRATOS, ...CONFIGURED])]),
+        );
     });
   }
 });
@@ -240,22 +320,39 @@ describe('/.well-known/jwks.json', () => {
 describe('each key type', () => {
   for (const type of KEY_TYPES) {
     test(`${type}: published, signs, and its token verifies with node:crypto`, async () => {
-      const own = await startHarness({ config: { upstream_jwt: jwtConfig([writeSigningKey(type)], { header: 'authorization', audience: ['orders', 'billing'] }) } });
+      const own = await startHarness({
+        config: {
+          upstream_jwt: jwtConfig([writeSigningKey(type)], {
+            header: 'authorization',
+            audience: ['orders', 'billing'],
+          }),
+        },
+      });
       try {
         const served = await fetchJwks(own.service.httpPort);
         assert.equal(served.keys[0]?.alg, type);
         assert.equal('d' in (served.keys[0] ?? {}), false, 'no private member');
         const identity = own.emulator.addIdentity();
         const session = own.newSession(identity, { methods: AAL1 });
-        const response = await own.client.check({ headers: { 'x-session-token': session.token, authorization: 'Bearer forged' } });
+        const response = await own.client.check({
+          headers: { 'x-session-token': session.token, authorization: 'Bearer forged' },
+        });
         const authorization = upstreamHeaders(response).authorization ?? '';
-        assert.match(authorization, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/, 'upstream_jwt.header: authorization carries a Bearer');
+        assert.match(
+          authorization,
+          /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/,
+          'upstream_jwt.header: authorization carries a Bearer',
+        );
         const { header, payload } = verifyJwt(authorization.slice('Bearer '.length), served.keys);
         assert.equal(header.alg, type);
         assert.deepEqual(payload.aud, ['orders', 'billing']);
         assert.equal(payload.sub, identity);
         // The token is stripped (the default); the client's Authorization is replaced by the JWT, not also removed.
-        assert.deepEqual(asSet(response.ok_response?.headers_to_remove), asSet([...lookalikes(X_KRATOS), 'x-session-token']), '"authorization" is its own lookalike: it is set, never also removed');
+        assert.deepEqual(
+          asSet(response.ok_response?.headers_to_remove),
+          asSet([...lookalikes(X_KRATOS), 'x-session-token']),
+          '"authorization" is its own lookalike: it is set, never also removed',
+        );
       } finally {
         await own.close();
       }
@@ -267,7 +364,9 @@ describe('each key type', () => {
     try {
       assert.equal((await fetchJwks(own.service.httpPort)).status, 404);
       const identity = own.emulator.addIdentity();
-      const response = await own.client.check({ headers: { 'x-session-token': own.newSession(identity, { methods: AAL1 }).token } });
+      const response = await own.client.check({
+        headers: { 'x-session-token': own.newSession(identity, { methods: AAL1 }).token },
+      });
       assert.deepEqual(Object.keys(upstreamHeaders(response)), X_KRATOS);
     } finally {
       await own.close();
@@ -283,7 +382,8 @@ describe('rotation (reconfigure, as SIGHUP does)', () => {
     try {
       const identity = own.emulator.addIdentity();
       const token = { headers: { 'x-session-token': own.newSession(identity, { methods: AAL1 }).token } };
-      const reconfigure = (keys: string[]) => own.service.reconfigure(parseConfig({ ...configDocument(own), upstream_jwt: jwtConfig(keys) }, {}));
+      const reconfigure = (keys: string[]) =>
+        own.service.reconfigure(parseConfig({ ...configDocument(own), upstream_jwt: jwtConfig(keys) }, {}));
       const first = tokenOf(await own.client.check(token));
       const [oldKid] = (await fetchJwks(own.service.httpPort)).keys.map((key) => key.kid);
 

@@ -45,7 +45,10 @@ function startServer(handler: http.RequestListener): Promise<{ port: number; clo
   const server = http.createServer(handler);
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () =>
-      resolve({ port: (server.address() as AddressInfo).port, close: () => new Promise((done) => server.close(() => done())) }),
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () => new Promise((done) => server.close(() => done())),
+      }),
     );
   });
 }
@@ -53,7 +56,9 @@ function startServer(handler: http.RequestListener): Promise<{ port: number; clo
 /** Sends the request line exactly as given (no client normalises it) and returns the body. */
 function rawGet(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n`));
+    const socket = net.connect(port, '127.0.0.1', () =>
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n`),
+    );
     let response = '';
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => (response += chunk));
@@ -100,7 +105,9 @@ describe('path readings against real routers', () => {
     app.use((_req, res) => void res.send('public'));
     upstreams.express = await startServer(app);
     upstreams.whatwg = await startServer((req, res) => res.end(routeOf(new URL(req.url ?? '/', 'http://h').pathname)));
-    upstreams['node:http as sent'] = await startServer((req, res) => res.end(routeOf((req.url ?? '/').split('?')[0] ?? '/')));
+    upstreams['node:http as sent'] = await startServer((req, res) =>
+      res.end(routeOf((req.url ?? '/').split('?')[0] ?? '/')),
+    );
   });
   after(async () => {
     for (const upstream of Object.values(upstreams)) await upstream.close();
@@ -108,20 +115,31 @@ describe('path readings against real routers', () => {
 
   for (const path of TRICKY_PATHS) {
     test(JSON.stringify(path), async () => {
-      const built = buildRequestView({ method: 'GET', scheme: 'https', authority: 'app.example.com', path }, new HeaderLines(), {});
+      const built = buildRequestView(
+        { method: 'GET', scheme: 'https', authority: 'app.example.com', path },
+        new HeaderLines(),
+        {},
+      );
       assert.ok(built.ok);
       const selection = selectRule(policy, built.view);
       const selected = selection.kind === 'rule' ? selection.rule.name : selection.kind;
       for (const [upstream, { port }] of Object.entries(upstreams)) {
         const routed = await rawGet(port, path);
         if (routed === 'public') continue;
-        assert.ok(selected === routed || selected === 'ambiguous_path', `${upstream} routes ${path} to ${routed}; the policy selected ${selected}`);
+        assert.ok(
+          selected === routed || selected === 'ambiguous_path',
+          `${upstream} routes ${path} to ${routed}; the policy selected ${selected}`,
+        );
       }
     });
   }
 
   test('the routers really disagree on some of these (the test would catch a reading left out)', async () => {
-    const routes = await Promise.all(['/ADMIN/x', '/internal/x/../../', '/admin/users////../../..'].map((path) => rawGet(upstreams.express!.port, path)));
+    const routes = await Promise.all(
+      ['/ADMIN/x', '/internal/x/../../', '/admin/users////../../..'].map((path) =>
+        rawGet(upstreams.express!.port, path),
+      ),
+    );
     assert.deepEqual(routes, ['admin', 'internal', 'admin']);
     assert.equal(await rawGet(upstreams.whatwg!.port, '/public/%2e%2e/admin/x'), 'admin');
     assert.equal(await rawGet(upstreams['node:http as sent']!.port, '/admin/users////../../..'), 'admin');

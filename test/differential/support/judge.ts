@@ -32,19 +32,32 @@ export interface Violation {
   detail: string;
 }
 
-export function judge(checks: readonly CheckLine[], served: readonly Served[], session: SentSession | undefined, jwks: readonly Jwk[]): Violation[] {
+export function judge(
+  checks: readonly CheckLine[],
+  served: readonly Served[],
+  session: SentSession | undefined,
+  jwks: readonly Jwk[],
+): Violation[] {
   const allowed = checks.filter((check) => check.decision === 'allow');
   const violations: Violation[] = [];
   for (const request of served) {
     const where = `${request.framework} served route ${request.route} (host ${JSON.stringify(request.host)}, ${request.method})`;
     if (allowed.length === 0) {
       const seen = checks.map((check) => `${check.decision} by ${check.policy}`).join(', ') || 'no check at all';
-      violations.push({ kind: 'served-unchecked', signature: `served-unchecked: ${request.route}`, detail: `${where}; the authorizer: ${seen}` });
+      violations.push({
+        kind: 'served-unchecked',
+        signature: `served-unchecked: ${request.route}`,
+        detail: `${where}; the authorizer: ${seen}`,
+      });
       continue;
     }
     for (const check of allowed) {
       if (!(strictness(check.policy) >= strictness(request.route))) {
-        violations.push({ kind: 'weaker-rule', signature: `weaker-rule: served ${request.route}, applied ${check.policy}`, detail: `${where}; the authorizer applied ${check.policy} to host ${String(check.host)} path ${check.path}` });
+        violations.push({
+          kind: 'weaker-rule',
+          signature: `weaker-rule: served ${request.route}, applied ${check.policy}`,
+          detail: `${where}; the authorizer applied ${check.policy} to host ${String(check.host)} path ${check.path}`,
+        });
       }
       violations.push(...forgedIdentity(request, expectedIdentity(check, session), jwks));
     }
@@ -64,9 +77,16 @@ function forgedIdentity(request: Served, expected: Expected, jwks: readonly Jwk[
   const violations: Violation[] = [];
   for (const [key, value] of Object.entries(request.identity) as Array<[IdentityKey, string]>) {
     if (value === '') continue;
-    const genuine = key === 'jwt' ? expected['session-id'] !== undefined && jwtOf(value, jwks) === expected['session-id'] : value === expected[key];
+    const genuine =
+      key === 'jwt'
+        ? expected['session-id'] !== undefined && jwtOf(value, jwks) === expected['session-id']
+        : value === expected[key];
     if (!genuine) {
-      violations.push({ kind: 'identity-forged', signature: `identity-forged: ${request.framework} ${key}`, detail: `${request.framework} read ${key} = ${JSON.stringify(value.slice(0, 120))} on route ${request.route}; the authorizer set ${JSON.stringify(expected[key] ?? (key === 'jwt' && expected['session-id'] ? 'a JWT' : null))}` });
+      violations.push({
+        kind: 'identity-forged',
+        signature: `identity-forged: ${request.framework} ${key}`,
+        detail: `${request.framework} read ${key} = ${JSON.stringify(value.slice(0, 120))} on route ${request.route}; the authorizer set ${JSON.stringify(expected[key] ?? (key === 'jwt' && expected['session-id'] ? 'a JWT' : null))}`,
+      });
     }
   }
   return violations;

@@ -33,7 +33,8 @@ export interface DifferentialProxy {
 /** The newest pinned Envoy: the differential budget goes to one version (test/proxies covers both). */
 const ENVOY = envoyBinaryPath(pinnedVersions().envoy.at(-1) ?? '');
 const envoyMissing = () => (existsSync(ENVOY) ? undefined : `Envoy is not at ${ENVOY} (npm run stack:install)`);
-const startEnvoy = (config: string, port: number) => startProxy(ENVOY, ['-c', config, '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'error'], port);
+const startEnvoy = (config: string, port: number) =>
+  startProxy(ENVOY, ['-c', config, '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'error'], port);
 
 const envoyGrpc: DifferentialProxy = {
   name: 'envoy-grpc',
@@ -91,7 +92,11 @@ const nginx: DifferentialProxy = {
         ['listen 8080;', `listen 127.0.0.1:${ports.proxy};`],
       ]),
     );
-    return startProxy('nginx', ['-p', dir, '-c', config, '-e', 'stderr', '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], ports.proxy);
+    return startProxy(
+      'nginx',
+      ['-p', dir, '-c', config, '-e', 'stderr', '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`],
+      ports.proxy,
+    );
   },
 };
 
@@ -104,7 +109,8 @@ function caddyBinary(): string {
 const caddy: DifferentialProxy = {
   name: 'caddy',
   http2: false,
-  unavailable: () => (existsSync(caddyBinary()) ? undefined : `Caddy is not built at ${caddyBinary()} (scripts/install-proxies.sh caddy)`),
+  unavailable: () =>
+    existsSync(caddyBinary()) ? undefined : `Caddy is not built at ${caddyBinary()} (scripts/install-proxies.sh caddy)`,
   start: async (ports, dir) => {
     const config = join(dir, 'Caddyfile');
     writeFileSync(
@@ -151,7 +157,9 @@ const traefik: DifferentialProxy = {
 async function untilRouted(port: number, running: ProxyProcess): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const answer = await fetch(`http://127.0.0.1:${port}/`, { headers: { accept: 'application/json' } }).catch(() => undefined);
+    const answer = await fetch(`http://127.0.0.1:${port}/`, { headers: { accept: 'application/json' } }).catch(
+      () => undefined,
+    );
     if (answer !== undefined && answer.status !== 404) return;
     if (Date.now() > deadline) {
       await running.stop();

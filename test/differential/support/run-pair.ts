@@ -20,26 +20,39 @@ export interface Outcome {
   violations: Violation[];
 }
 
-
 interface Sent {
   variant: Variant;
   status: Status;
   session: SentSession | undefined;
 }
 
-/** A session of the kind `credential` names (for an identity with a second factor, so aal2 rules ask for it) and its header. */
-function credentialFor(harness: Harness, credential: Credential, marker: string): { session?: SentSession; headers: Array<[string, string]> } {
+/**
+ * A session of the kind `credential` names (for an identity with a second factor, so aal2 rules ask
+ * for it) and its header.
+ */
+function credentialFor(
+  harness: Harness,
+  credential: Credential,
+  marker: string,
+): { session?: SentSession; headers: Array<[string, string]> } {
   if (credential === 'none') return { headers: [] };
   const email = `${marker}@example.com`;
   const identityId = harness.emulator.addIdentity({ traits: { email }, credentials: TOTP });
   const created = harness.newSession(identityId, { methods: credential.startsWith('aal2') ? AAL2 : AAL1 });
   const session = { identityId, sessionId: created.id, email };
-  if (credential.endsWith('cookie')) return { session, headers: [['cookie', harness.emulator.cookieHeaderFor(created)]] };
+  if (credential.endsWith('cookie'))
+    return { session, headers: [['cookie', harness.emulator.cookieHeaderFor(created)]] };
   if (credential.endsWith('bearer')) return { session, headers: [['authorization', `Bearer ${created.token}`]] };
   return { session, headers: [['x-session-token', created.token]] };
 }
 
-export async function runPair(harness: Harness, jwks: readonly Jwk[], upstream: Upstream, proxyPort: number, variants: readonly Variant[]): Promise<Outcome[]> {
+export async function runPair(
+  harness: Harness,
+  jwks: readonly Jwk[],
+  upstream: Upstream,
+  proxyPort: number,
+  variants: readonly Variant[],
+): Promise<Outcome[]> {
   const logsBefore = harness.rawLogs().split('\n').length;
   upstream.drain();
   const sent = new Map<string, Sent>();
@@ -48,7 +61,9 @@ export async function runPair(harness: Harness, jwks: readonly Jwk[], upstream: 
     const { session, headers } = credentialFor(harness, variant.credential, marker);
     sent.set(marker, { variant, session, status: await send(proxyPort, variant, marker, headers) });
   }
-  const markerOfIdentity = new Map([...sent].flatMap(([marker, { session }]) => (session ? [[session.identityId, marker] as const] : [])));
+  const markerOfIdentity = new Map(
+    [...sent].flatMap(([marker, { session }]) => (session ? [[session.identityId, marker] as const] : [])),
+  );
   // The last answers may have left before their log line was written.
   await new Promise((resolve) => setTimeout(resolve, 200));
   const checks = groupBy(
@@ -59,18 +74,37 @@ export async function runPair(harness: Harness, jwks: readonly Jwk[], upstream: 
       .filter((line) => line.includes('"msg":"check"'))
       .map((line) => JSON.parse(line) as CheckLine),
     // A request without a path (CONNECT host:port) is told by its session's identity instead.
-    (check) => markerIn(check.path ?? '') || (check.identity_id !== undefined ? (markerOfIdentity.get(check.identity_id) ?? '') : ''),
+    (check) =>
+      markerIn(check.path ?? '') ||
+      (check.identity_id !== undefined ? (markerOfIdentity.get(check.identity_id) ?? '') : ''),
   );
   const served = groupBy(upstream.drain(), (request: Served) => request.marker);
   const outcomes: Outcome[] = [];
   for (const [marker, { variant, status, session }] of sent) {
     const mine = served.get(marker) ?? [];
-    outcomes.push({ variant, status, served: mine.length, violations: judge(checks.get(marker) ?? [], mine, session, jwks) });
+    outcomes.push({
+      variant,
+      status,
+      served: mine.length,
+      violations: judge(checks.get(marker) ?? [], mine, session, jwks),
+    });
     served.delete(marker);
   }
   // A request the app served that no variant's marker names: whatever it was, nobody checked it.
   for (const [marker, requests] of served) {
-    for (const request of requests) outcomes.push({ variant: undefined, status: 0, served: 1, violations: [{ kind: 'served-unchecked', signature: 'served-unchecked: unmarked', detail: `${request.framework} served ${request.route} for an unmarked request (marker ${JSON.stringify(marker)})` }] });
+    for (const request of requests)
+      outcomes.push({
+        variant: undefined,
+        status: 0,
+        served: 1,
+        violations: [
+          {
+            kind: 'served-unchecked',
+            signature: 'served-unchecked: unmarked',
+            detail: `${request.framework} served ${request.route} for an unmarked request (marker ${JSON.stringify(marker)})`,
+          },
+        ],
+      });
   }
   return outcomes;
 }

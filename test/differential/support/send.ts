@@ -22,9 +22,21 @@ function markedPath(path: string, marker: string): string {
   return `${head}${head.endsWith('/') ? '' : '/'}${marker}${tail}`;
 }
 
-export function send(port: number, variant: Variant, marker: string, credential: ReadonlyArray<[string, string]>): Promise<Status> {
-  const headers: Array<[string, string]> = [...variant.headers, ...credential, [MARKER_HEADER, marker], ['accept', 'application/json']];
-  return variant.protocol === 'http2' ? sendHttp2(port, variant, marker, headers) : sendHttp1(port, variant, marker, headers);
+export function send(
+  port: number,
+  variant: Variant,
+  marker: string,
+  credential: ReadonlyArray<[string, string]>,
+): Promise<Status> {
+  const headers: Array<[string, string]> = [
+    ...variant.headers,
+    ...credential,
+    [MARKER_HEADER, marker],
+    ['accept', 'application/json'],
+  ];
+  return variant.protocol === 'http2'
+    ? sendHttp2(port, variant, marker, headers)
+    : sendHttp1(port, variant, marker, headers);
 }
 
 function requestTarget(variant: Variant, marker: string): string {
@@ -35,8 +47,20 @@ function requestTarget(variant: Variant, marker: string): string {
   return line.form === 'absolute' ? `http://${line.host}${path}` : path;
 }
 
-function sendHttp1(port: number, variant: Variant, marker: string, headers: ReadonlyArray<[string, string]>): Promise<Status> {
-  const lines = [`${variant.method} ${requestTarget(variant, marker)} HTTP/1.1`, ...variant.hosts.map((host) => `Host: ${host}`), ...headers.map(([name, value]) => `${name}: ${value}`), 'Connection: close', '', ''];
+function sendHttp1(
+  port: number,
+  variant: Variant,
+  marker: string,
+  headers: ReadonlyArray<[string, string]>,
+): Promise<Status> {
+  const lines = [
+    `${variant.method} ${requestTarget(variant, marker)} HTTP/1.1`,
+    ...variant.hosts.map((host) => `Host: ${host}`),
+    ...headers.map(([name, value]) => `${name}: ${value}`),
+    'Connection: close',
+    '',
+    '',
+  ];
   return new Promise((resolve) => {
     const socket = connectTcp(port, '127.0.0.1');
     let head = '';
@@ -60,8 +84,17 @@ function statusOf(head: string): Status {
   return match ? Number(match[1]) : 0;
 }
 
-function sendHttp2(port: number, variant: Variant, marker: string, headers: ReadonlyArray<[string, string]>): Promise<Status> {
-  const fields: Record<string, string | string[]> = { ':method': variant.method, ':path': markedPath(variant.path, marker), ':scheme': 'http' };
+function sendHttp2(
+  port: number,
+  variant: Variant,
+  marker: string,
+  headers: ReadonlyArray<[string, string]>,
+): Promise<Status> {
+  const fields: Record<string, string | string[]> = {
+    ':method': variant.method,
+    ':path': markedPath(variant.path, marker),
+    ':scheme': 'http',
+  };
   const [authority, ...hostFields] = variant.hosts;
   if (authority !== undefined) fields[':authority'] = authority;
   for (const [name, value] of [...hostFields.map((host): [string, string] => ['host', host]), ...headers]) {

@@ -10,8 +10,12 @@ function tally<T>(items: readonly T[]): Map<T, number> {
 export function summary(outcomes: readonly Outcome[], replayed: number): string[] {
   const failing = outcomes.filter((outcome) => outcome.violations.length > 0);
   // 0: the proxy closed, reset or stalled without answering.
-  const answers = [...tally(outcomes.map((outcome) => outcome.status))].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`);
+  const answers = [...tally(outcomes.map((outcome) => outcome.status))]
+    .sort(([a], [b]) => a - b)
+    .map(([status, count]) => `${status}×${count}`);
   const head = `${outcomes.length} variants (${replayed} from the corpus), ${outcomes.filter((o) => o.served > 0).length} reached the app, ${failing.length} found something; answers ${answers.join(' ')}`;
-  const found = [...tally(failing.flatMap((outcome) => outcome.violations.map((violation) => violation.signature)))].map(([signature, count]) => `  ${count}× ${signature}`);
+  const found = [
+    ...tally(failing.flatMap((outcome) => outcome.violations.map((violation) => violation.signature))),
+  ].map(([signature, count]) => `  ${count}× ${signature}`);
   return [head, ...found];
 }

@@ -57,7 +57,8 @@ class Reports {
 /** Why an app of `framework` cannot run here, or undefined. */
 export function upstreamUnavailable(framework: Framework): string | undefined {
   if (framework === 'wsgi') return onPath('python3') ? undefined : 'python3 is not installed (the WSGI app)';
-  if (framework === 'go') return onPath('go') || existsSync(goBinaryPath()) ? undefined : 'go is not installed (the Go net/http app)';
+  if (framework === 'go')
+    return onPath('go') || existsSync(goBinaryPath()) ? undefined : 'go is not installed (the Go net/http app)';
   return undefined;
 }
 
@@ -81,13 +82,22 @@ async function startExpress(): Promise<Upstream> {
     next();
   });
   const serve = (route: string) => (request: Request, response: express.Response) => {
-    const byHost = ({ 'admin.example.com': 'admin-host', 'secure.example.com': 'secure-port' } as Record<string, string>)[(request.hostname ?? '').toLowerCase().replace(/\.$/, '')];
+    const byHost = (
+      { 'admin.example.com': 'admin-host', 'secure.example.com': 'secure-port' } as Record<string, string>
+    )[(request.hostname ?? '').toLowerCase().replace(/\.$/, '')];
     const identity: Served['identity'] = {};
     for (const [key, name] of Object.entries(IDENTITY_HEADERS) as Array<[IdentityKey, string]>) {
       const value = request.get(name);
       if (value !== undefined) identity[key] = value;
     }
-    const record: Served = { framework: 'express', marker: request.get(MARKER_HEADER) ?? markerIn(request.originalUrl), route: byHost ?? route, host: request.hostname ?? '', method: request.method, identity };
+    const record: Served = {
+      framework: 'express',
+      marker: request.get(MARKER_HEADER) ?? markerIn(request.originalUrl),
+      route: byHost ?? route,
+      host: request.hostname ?? '',
+      method: request.method,
+      identity,
+    };
     served.add(record);
     response.json(record);
   };
@@ -149,7 +159,11 @@ function ensureGoBinary(): string {
   const binary = goBinaryPath();
   if (existsSync(binary)) return binary;
   mkdirSync(join(binary, '..'), { recursive: true });
-  const built = spawnSync('go', ['build', '-trimpath', '-o', `${binary}.partial`, '.'], { cwd: join(SOURCES, 'go-upstream'), encoding: 'utf8', env: { ...process.env, CGO_ENABLED: '0' } });
+  const built = spawnSync('go', ['build', '-trimpath', '-o', `${binary}.partial`, '.'], {
+    cwd: join(SOURCES, 'go-upstream'),
+    encoding: 'utf8',
+    env: { ...process.env, CGO_ENABLED: '0' },
+  });
   if (built.status !== 0) throw new Error(`go build of the Go app failed: ${built.stderr}`);
   renameSync(`${binary}.partial`, binary);
   return binary;

@@ -83,14 +83,22 @@ const DISGUISES: ReadonlyArray<(segment: string) => string> = [
 const SEGMENTS = ['admin', 'public', 'data', 'app'] as const;
 
 /** The header names the authorizer sets, each spelt with every separator and case a client might try. */
-const IDENTITY_NAMES = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos-aal', 'x-user-email', 'x-kratos-jwt'] as const;
+const IDENTITY_NAMES = [
+  'x-kratos-identity-id',
+  'x-kratos-session-id',
+  'x-kratos-aal',
+  'x-user-email',
+  'x-kratos-jwt',
+] as const;
 const FORGED_VALUE = { 'x-kratos-aal': 'aal2' } as Record<string, string>;
 
 function spelling(name: string, separators: readonly boolean[], casing: 'lower' | 'upper' | 'title'): string {
   let index = 0;
   const joined = name.replace(/-/g, () => (separators[index++ % separators.length] ? '_' : '-'));
   if (casing === 'upper') return joined.toUpperCase();
-  return casing === 'title' ? joined.replace(/(^|[-_])([a-z])/g, (_, sep: string, c: string) => sep + c.toUpperCase()) : joined;
+  return casing === 'title'
+    ? joined.replace(/(^|[-_])([a-z])/g, (_, sep: string, c: string) => sep + c.toUpperCase())
+    : joined;
 }
 
 const forgedIdentity: fc.Arbitrary<[string, string]> = fc
@@ -99,7 +107,10 @@ const forgedIdentity: fc.Arbitrary<[string, string]> = fc
     separators: fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }),
     casing: fc.constantFrom('lower' as const, 'upper' as const, 'title' as const),
   })
-  .map(({ name, separators, casing }): [string, string] => [spelling(name, separators, casing), FORGED_VALUE[name] ?? 'victim-0000'] );
+  .map(({ name, separators, casing }): [string, string] => [
+    spelling(name, separators, casing),
+    FORGED_VALUE[name] ?? 'victim-0000',
+  ]);
 
 /** Headers some proxy or app reads as the request's method, URL or host. */
 const FRONT_DOOR_FORGERIES: ReadonlyArray<[string, string]> = [
@@ -117,18 +128,36 @@ const FRONT_DOOR_FORGERIES: ReadonlyArray<[string, string]> = [
 ];
 
 /** A POST that says it means DELETE, as method-override middlewares read it (Express's, Rack's, gorilla's). */
-const METHOD_OVERRIDES = ['X-HTTP-Method-Override', 'x-http-method-override', 'X_HTTP_METHOD_OVERRIDE', 'x-method-override'] as const;
+const METHOD_OVERRIDES = [
+  'X-HTTP-Method-Override',
+  'x-http-method-override',
+  'X_HTTP_METHOD_OVERRIDE',
+  'x-method-override',
+] as const;
 
 const oversized: fc.Arbitrary<Array<[string, string]>> = fc.oneof(
   { weight: 8, arbitrary: fc.constant<Array<[string, string]>>([]) },
-  { weight: 1, arbitrary: fc.constantFrom(7_000, 70_000).map((size): Array<[string, string]> => [['x-pad', 'a'.repeat(size)]]) },
-  { weight: 1, arbitrary: fc.integer({ min: 20, max: 120 }).map((count): Array<[string, string]> => Array.from({ length: count }, (_, i) => [`x-many-${i}`, 'v'])) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(7_000, 70_000).map((size): Array<[string, string]> => [['x-pad', 'a'.repeat(size)]]),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 20, max: 120 })
+      .map((count): Array<[string, string]> => Array.from({ length: count }, (_, i) => [`x-many-${i}`, 'v'])),
+  },
 );
 
 const requestLine: fc.Arbitrary<RequestLine> = fc.oneof(
   { weight: 16, arbitrary: fc.constant({ form: 'origin' as const }) },
   { weight: 6, arbitrary: fc.constantFrom(...HOSTS).map((host) => ({ form: 'absolute' as const, host })) },
-  { weight: 1, arbitrary: fc.constantFrom('admin.example.com:443', 'secure.example.com:8443').map((host) => ({ form: 'authority' as const, host })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('admin.example.com:443', 'secure.example.com:8443')
+      .map((host) => ({ form: 'authority' as const, host })),
+  },
   { weight: 1, arbitrary: fc.constant({ form: 'asterisk' as const }) },
 );
 
@@ -144,28 +173,70 @@ function variantArbitrary(http2: boolean): fc.Arbitrary<Variant> {
       http2: http2 ? fc.boolean() : fc.constant(false),
       method: fc.constantFrom('GET', 'GET', 'GET', 'POST', 'DELETE', 'DELETE', 'HEAD', 'PUT'),
       line: requestLine,
-      path: fc.tuple(fc.oneof(fc.constant(DISGUISES[0] as (segment: string) => string), fc.constantFrom(...DISGUISES)), fc.constantFrom(...SEGMENTS)).map(([disguise, segment]) => disguise(segment)),
+      path: fc
+        .tuple(
+          fc.oneof(fc.constant(DISGUISES[0] as (segment: string) => string), fc.constantFrom(...DISGUISES)),
+          fc.constantFrom(...SEGMENTS),
+        )
+        .map(([disguise, segment]) => disguise(segment)),
       hosts: hostLines,
       // Each hostile dimension is often absent, so that the others are tried on their own too.
-      identity: fc.oneof(fc.constant<Array<[string, string]>>([]), fc.array(forgedIdentity, { minLength: 1, maxLength: 3 })),
-      forgeries: fc.oneof(fc.constant<Array<[string, string]>>([]), fc.subarray([...FRONT_DOOR_FORGERIES], { minLength: 1, maxLength: 2 })),
-      override: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...METHOD_OVERRIDES) }),
+      identity: fc.oneof(
+        fc.constant<Array<[string, string]>>([]),
+        fc.array(forgedIdentity, { minLength: 1, maxLength: 3 }),
+      ),
+      forgeries: fc.oneof(
+        fc.constant<Array<[string, string]>>([]),
+        fc.subarray([...FRONT_DOOR_FORGERIES], { minLength: 1, maxLength: 2 }),
+      ),
+      override: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom(...METHOD_OVERRIDES) },
+      ),
       padding: oversized,
-      credential: fc.constantFrom<Credential>('none', 'aal1-token', 'aal1-token', 'aal1-bearer', 'aal1-cookie', 'aal1-cookie', 'aal2-token', 'aal2-cookie'),
+      credential: fc.constantFrom<Credential>(
+        'none',
+        'aal1-token',
+        'aal1-token',
+        'aal1-bearer',
+        'aal1-cookie',
+        'aal1-cookie',
+        'aal2-token',
+        'aal2-cookie',
+      ),
     })
-    .map(({ http2: overHttp2, method, line, path, hosts, identity, forgeries, override, padding, credential }): Variant => {
-      // HTTP/2 has no request-line forms: its :path is origin-form.
-      const sent: RequestLine = overHttp2 ? { form: 'origin' } : line;
-      return {
-        protocol: overHttp2 ? 'http2' : 'http1',
-        method: sent.form === 'authority' ? 'CONNECT' : sent.form === 'asterisk' ? 'OPTIONS' : override ? 'POST' : method,
-        line: sent,
+    .map(
+      ({
+        http2: overHttp2,
+        method,
+        line,
         path,
         hosts,
-        headers: [...identity, ...forgeries, ...(override ? [[override, 'DELETE'] as [string, string]] : []), ...padding],
+        identity,
+        forgeries,
+        override,
+        padding,
         credential,
-      };
-    });
+      }): Variant => {
+        // HTTP/2 has no request-line forms: its :path is origin-form.
+        const sent: RequestLine = overHttp2 ? { form: 'origin' } : line;
+        return {
+          protocol: overHttp2 ? 'http2' : 'http1',
+          method:
+            sent.form === 'authority' ? 'CONNECT' : sent.form === 'asterisk' ? 'OPTIONS' : override ? 'POST' : method,
+          line: sent,
+          path,
+          hosts,
+          headers: [
+            ...identity,
+            ...forgeries,
+            ...(override ? [[override, 'DELETE'] as [string, string]] : []),
+            ...padding,
+          ],
+          credential,
+        };
+      },
+    );
 }
 
 /** `count` variants from `seed`, the same ones every time. */

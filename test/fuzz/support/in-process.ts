@@ -53,6 +53,11 @@ export function inProcessCheck(options: InProcessOptions): InProcessCheck {
   });
   return async (request) => {
     const bytes = encodeCheckResponse(await check(request, Infinity));
-    return OfficialResponse.toObject(OfficialResponse.decode(bytes), { defaults: true, enums: Number, longs: String, oneofs: true }) as OfficialCheckResponse;
+    return OfficialResponse.toObject(OfficialResponse.decode(bytes), {
+      defaults: true,
+      enums: Number,
+      longs: String,
+      oneofs: true,
+    }) as OfficialCheckResponse;
   };
 }

@@ -44,9 +44,7 @@ export function readCookies(cookieLines: readonly string[], filter: string): str
 }
 
 export type KratosChoice =
-  | { source: 'x-session-token' | 'authorization'; token: string }
-  | { source: 'cookie'; values: string[] }
-  | undefined;
+  { source: 'x-session-token' | 'authorization'; token: string } | { source: 'cookie'; values: string[] } | undefined;
 
 /**
  * extractToken: a non-empty X-Session-Token; else the session cookies, of which Kratos tries
@@ -62,6 +60,7 @@ export function kratosChoice(lines: readonly HeaderLine[], cookieName: string): 
   ).filter((value) => value !== '');
   if (values.length > 0) return { source: 'cookie', values };
   const parts = (headerGet(lines, 'authorization') ?? '').split(' ');
-  if (parts.length === 2 && parts[0]?.toLowerCase() === 'bearer' && parts[1]) return { source: 'authorization', token: parts[1] };
+  if (parts.length === 2 && parts[0]?.toLowerCase() === 'bearer' && parts[1])
+    return { source: 'authorization', token: parts[1] };
   return undefined;
 }

@@ -12,13 +12,28 @@ export type Mutation =
   | { kind: 'remove'; at: number; count: number };
 
 /** Bytes that lie: a length or tag that claims far more than follows, or a varint that never ends. */
-export const lies = fc.constantFrom([0xff, 0xff, 0xff, 0xff, 0x0f], [0x80, 0x80, 0x80, 0x80, 0x80, 0x80], [0x7f], [0xff, 0x01], [0x0a, 0xff, 0x7f], [0x0b], [0x0c], [0x0f]).map((bytes) => Uint8Array.from(bytes));
+export const lies = fc
+  .constantFrom(
+    [0xff, 0xff, 0xff, 0xff, 0x0f],
+    [0x80, 0x80, 0x80, 0x80, 0x80, 0x80],
+    [0x7f],
+    [0xff, 0x01],
+    [0x0a, 0xff, 0x7f],
+    [0x0b],
+    [0x0c],
+    [0x0f],
+  )
+  .map((bytes) => Uint8Array.from(bytes));
 
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.nat(7) }),
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.nat(255) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.oneof(lies, fc.uint8Array({ minLength: 1, maxLength: 4 })) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.oneof(lies, fc.uint8Array({ minLength: 1, maxLength: 4 })),
+  }),
   fc.record({ kind: fc.constant('remove' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 3 }) }),
 );
 

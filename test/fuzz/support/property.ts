@@ -34,16 +34,25 @@ const FUZZ_SCALE = scaleFromEnvironment();
  * is slow), and the replay command; on success it reports
  * "N cases, 0 disagreements" as a test diagnostic.
  */
-export async function holds<Ts>(t: TestContext, property: fc.IRawProperty<Ts>, runs: number, options: { shrink?: boolean } = {}): Promise<void> {
+export async function holds<Ts>(
+  t: TestContext,
+  property: fc.IRawProperty<Ts>,
+  runs: number,
+  options: { shrink?: boolean } = {},
+): Promise<void> {
   const numRuns = Math.max(1, Math.round(runs * FUZZ_SCALE));
   const details = await fc.check(property, { seed: FUZZ_SEED, numRuns, endOnFailure: options.shrink === false });
   if (details.failed) {
-    throw new Error(`${shortened(fc.defaultReportMessage(details) ?? 'property failed')}\nreplay: FUZZ_SEED=${FUZZ_SEED} node --test ${process.argv[1] ?? ''}`);
+    throw new Error(
+      `${shortened(fc.defaultReportMessage(details) ?? 'property failed')}\nreplay: FUZZ_SEED=${FUZZ_SEED} node --test ${process.argv[1] ?? ''}`,
+    );
   }
   t.diagnostic(`${details.numRuns} cases, 0 disagreements (seed ${FUZZ_SEED})`);
 }
 
 /** A counterexample holding 8 KiB values prints as tens of kilobytes; the seed replays it whole. */
 function shortened(report: string, limit = 6000): string {
-  return report.length <= limit ? report : `${report.slice(0, limit / 2)}\n… ${report.length - limit} characters left out …\n${report.slice(-limit / 2)}`;
+  return report.length <= limit
+    ? report
+    : `${report.slice(0, limit / 2)}\n… ${report.length - limit} characters left out …\n${report.slice(-limit / 2)}`;
 }

@@ -19,7 +19,14 @@ export interface WireField {
   tagPadding: number;
 }
 
-const WIRE_TYPE: Record<WireValue['type'], number> = { varint: 0, fixed64: 1, bytes: 2, message: 2, group: 3, fixed32: 5 };
+const WIRE_TYPE: Record<WireValue['type'], number> = {
+  varint: 0,
+  fixed64: 1,
+  bytes: 2,
+  message: 2,
+  group: 3,
+  fixed32: 5,
+};
 
 /**
  * A varint with `padding` extra continuation bytes. protobufjs reads a 32-bit varint (tags,

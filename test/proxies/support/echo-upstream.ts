@@ -1,7 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** The app behind the proxy: answers 200 with the request headers it received, as JSON (and each x-echo-set-cookie line as a Set-Cookie). */
+/**
+ * The app behind the proxy: answers 200 with the request headers it received, as JSON (and each
+ * x-echo-set-cookie line as a Set-Cookie).
+ */
 export interface EchoUpstream {
   port: number;
   /** Header lines of the last request, names lower-cased, repeated names joined with ", ". */
@@ -35,9 +38,14 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
     }
     last = headers;
     lastAsCgi = cgi;
-    // An app setting its own cookies (one per x-echo-set-cookie line), to see that the proxy keeps them beside the renewed session cookie.
+    // An app setting its own cookies (one per x-echo-set-cookie line), to see that the proxy keeps
+    // them beside the renewed session cookie.
     const ownCookies = request.headersDistinct['x-echo-set-cookie'] ?? [];
-    response.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'echo', ...(ownCookies.length > 0 ? { 'set-cookie': ownCookies } : {}) });
+    response.writeHead(200, {
+      'content-type': 'application/json',
+      'x-upstream': 'echo',
+      ...(ownCookies.length > 0 ? { 'set-cookie': ownCookies } : {}),
+    });
     response.end(JSON.stringify({ method: request.method, url: request.url, headers }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -11,14 +11,20 @@ export function nginxUnavailable(): string | undefined {
   const nginx = onPath('nginx');
   if (!nginx) return 'nginx is not installed (scripts/install-proxies.sh nginx)';
   const built = spawnSync(nginx, ['-V'], { encoding: 'utf8' });
-  return `${built.stdout}${built.stderr}`.includes('--with-http_auth_request_module') ? undefined : 'this nginx has no auth_request module';
+  return `${built.stdout}${built.stderr}`.includes('--with-http_auth_request_module')
+    ? undefined
+    : 'this nginx has no auth_request module';
 }
 
 export function startNginx(config: string, port: number, dir: string): Promise<ProxyProcess> {
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const file = join(dir, 'nginx.conf');
   writeFileSync(file, config);
-  return startProxy('nginx', ['-p', dir, '-c', file, '-e', 'stderr', '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], port);
+  return startProxy(
+    'nginx',
+    ['-p', dir, '-c', file, '-e', 'stderr', '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`],
+    port,
+  );
 }
 
 /** Where scripts/install-proxies.sh puts the binary for the version go.mod pins (or $CADDY). */
@@ -30,7 +36,9 @@ export function caddyBinary(): string {
 }
 
 export function caddyUnavailable(): string | undefined {
-  return existsSync(caddyBinary()) ? undefined : `Caddy is not built at ${caddyBinary()} (scripts/install-proxies.sh caddy)`;
+  return existsSync(caddyBinary())
+    ? undefined
+    : `Caddy is not built at ${caddyBinary()} (scripts/install-proxies.sh caddy)`;
 }
 
 export function startCaddy(config: string, port: number, dir: string): Promise<ProxyProcess> {
@@ -51,5 +59,9 @@ export function startEnvoy(version: string, config: string, port: number, dir: s
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'envoy.yaml');
   writeFileSync(file, config);
-  return startProxy(envoyBinaryPath(version), ['-c', file, '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'warn'], port);
+  return startProxy(
+    envoyBinaryPath(version),
+    ['-c', file, '--use-dynamic-base-id', '--concurrency', '1', '--log-level', 'warn'],
+    port,
+  );
 }

@@ -53,7 +53,12 @@ export interface ProxyProcess {
 }
 
 /** Starts a proxy in the foreground and waits until `port` accepts connections. */
-export async function startProxy(command: string, args: readonly string[], port: number, env: NodeJS.ProcessEnv = process.env): Promise<ProxyProcess> {
+export async function startProxy(
+  command: string,
+  args: readonly string[],
+  port: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ProxyProcess> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

@@ -53,7 +53,10 @@ interface Variant {
 const http1 =
   (target: string, hosts: readonly string[]): Send =>
   (base, token) =>
-    http1Raw(base, 'GET', target, [...hosts.map((host): [string, string] => ['host', host]), ['x-session-token', token]]);
+    http1Raw(base, 'GET', target, [
+      ...hosts.map((host): [string, string] => ['host', host]),
+      ['x-session-token', token],
+    ]);
 
 const http2 =
   (authority: string, host: string): Send =>
@@ -67,10 +70,22 @@ const HTTP1_VARIANTS: readonly Variant[] = [
   // decided on Host.
   { name: `absolute-form ${ADMIN_HOST}, Host ${APP_HOST}`, send: http1(`http://${ADMIN_HOST}/users`, [APP_HOST]) },
   { name: `absolute-form ${APP_HOST}, Host ${ADMIN_HOST}`, send: http1(`http://${APP_HOST}/users`, [ADMIN_HOST]) },
-  { name: `absolute-form ${ADMIN_HOST}:1, Host ${APP_HOST}:1`, send: http1(`http://${ADMIN_HOST}:1/users`, [`${APP_HOST}:1`]) },
-  { name: `absolute-form https://${ADMIN_HOST}, Host ${APP_HOST}`, send: http1(`https://${ADMIN_HOST}/users`, [APP_HOST]) },
-  { name: `absolute-form ADMIN.Example.com. (case, trailing dot), Host ${APP_HOST}`, send: http1('http://ADMIN.Example.com./users', [APP_HOST]) },
-  { name: `absolute-form ${APP_HOST}@${ADMIN_HOST}, Host ${APP_HOST}`, send: http1(`http://${APP_HOST}@${ADMIN_HOST}/users`, [APP_HOST]) },
+  {
+    name: `absolute-form ${ADMIN_HOST}:1, Host ${APP_HOST}:1`,
+    send: http1(`http://${ADMIN_HOST}:1/users`, [`${APP_HOST}:1`]),
+  },
+  {
+    name: `absolute-form https://${ADMIN_HOST}, Host ${APP_HOST}`,
+    send: http1(`https://${ADMIN_HOST}/users`, [APP_HOST]),
+  },
+  {
+    name: `absolute-form ADMIN.Example.com. (case, trailing dot), Host ${APP_HOST}`,
+    send: http1('http://ADMIN.Example.com./users', [APP_HOST]),
+  },
+  {
+    name: `absolute-form ${APP_HOST}@${ADMIN_HOST}, Host ${APP_HOST}`,
+    send: http1(`http://${APP_HOST}@${ADMIN_HOST}/users`, [APP_HOST]),
+  },
   { name: `absolute-form ${ADMIN_HOST}, no Host`, send: http1(`http://${ADMIN_HOST}/users`, []) },
   // Finding 3: the port is the client's to write, and selects no rule.
   { name: `Host ${ADMIN_HOST}:1`, send: http1('/users', [`${ADMIN_HOST}:1`]) },
@@ -93,7 +108,11 @@ const RULE_OF = { admin: 'admin', app: 'default' } as const;
 export function routedHostSuite(proxy: RoutedProxy): void {
   const missing = proxy.unavailable();
   if (missing !== undefined) {
-    test(`${proxy.name}: the host it routed on is the host the authorizer decided about`, { skip: skipUnlessInstalled(missing) }, () => assert.fail(missing));
+    test(
+      `${proxy.name}: the host it routed on is the host the authorizer decided about`,
+      { skip: skipUnlessInstalled(missing) },
+      () => assert.fail(missing),
+    );
     return;
   }
 
@@ -107,11 +126,19 @@ export function routedHostSuite(proxy: RoutedProxy): void {
 
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), `kratos-ext-authz-routed-${proxy.name.replace(/[^a-z0-9.]+/gi, '-')}-`));
-      harness = await startHarness({ config: { policy: { rules: [{ name: 'admin', hosts: [ADMIN_HOST], token: 'aal1' }] } } });
+      harness = await startHarness({
+        config: { policy: { rules: [{ name: 'admin', hosts: [ADMIN_HOST], token: 'aal1' }] } },
+      });
       apps = { admin: await startEchoUpstream(), app: await startEchoUpstream() };
       assert.ok(harness.service.httpAuthzPort);
       const port = await freePort();
-      const ports = { proxy: port, authzHttp: harness.service.httpAuthzPort, authzGrpc: harness.service.grpcPort, admin: apps.admin.port, app: apps.app.port };
+      const ports = {
+        proxy: port,
+        authzHttp: harness.service.httpAuthzPort,
+        authzGrpc: harness.service.grpcPort,
+        admin: apps.admin.port,
+        app: apps.app.port,
+      };
       running = await proxy.start(ports, dir);
       base = `http://127.0.0.1:${port}`;
       token = harness.newSession(harness.emulator.addIdentity()).token;
@@ -135,8 +162,11 @@ export function routedHostSuite(proxy: RoutedProxy): void {
         const reached = (['admin', 'app'] as const).filter((app) => apps[app].count() > counts[app]);
         const decided = checkLines().slice(checked);
         // What the proxy did with it: the README's counts of served and refused requests.
-        t.diagnostic(`${answer.status}, ${reached.length === 0 ? 'refused' : `${reached.join(' and ')} app`}, rule ${decided.map((line) => String(line.policy)).join(', ') || 'none'}`);
-        if (variant.reaches) assert.deepEqual(reached, [variant.reaches], `${answer.status}: ${answer.body.slice(0, 200)}`);
+        t.diagnostic(
+          `${answer.status}, ${reached.length === 0 ? 'refused' : `${reached.join(' and ')} app`}, rule ${decided.map((line) => String(line.policy)).join(', ') || 'none'}`,
+        );
+        if (variant.reaches)
+          assert.deepEqual(reached, [variant.reaches], `${answer.status}: ${answer.body.slice(0, 200)}`);
         if (reached.length === 0) {
           assert.ok(answer.status >= 400, `refused, not ${answer.status}`);
           return;
@@ -145,7 +175,11 @@ export function routedHostSuite(proxy: RoutedProxy): void {
         const [app, ...more] = reached;
         assert.ok(app && more.length === 0, `one app reached, not ${reached.join(' and ')}`);
         assert.equal(decided.length, 1, 'one check for the request the proxy served');
-        assert.equal(decided[0]?.policy, RULE_OF[app], `served by the ${app} app, decided for host ${String(decided[0]?.host)}`);
+        assert.equal(
+          decided[0]?.policy,
+          RULE_OF[app],
+          `served by the ${app} app, decided for host ${String(decided[0]?.host)}`,
+        );
       });
     }
   });

@@ -40,12 +40,19 @@ const IDENTITY_NAMES = ['x-kratos-identity-id', 'x-kratos-session-id', 'x-kratos
 const CGI_NAMES = IDENTITY_NAMES.map((name) => `HTTP_${name.toUpperCase().replaceAll('-', '_')}`);
 const FORGED = 'forged';
 /** Every spelling of every name, and three of them again upper-cased (names are case-insensitive). */
-const FORGERIES: Array<[string, string]> = [...IDENTITY_NAMES.flatMap(allSpellings), 'X-KRATOS_IDENTITY-ID', 'X_User-EMAIL', 'X.Kratos.AAL'].map((name) => [name, FORGED]);
+const FORGERIES: Array<[string, string]> = [
+  ...IDENTITY_NAMES.flatMap(allSpellings),
+  'X-KRATOS_IDENTITY-ID',
+  'X_User-EMAIL',
+  'X.Kratos.AAL',
+].map((name) => [name, FORGED]);
 
 export function spellingStory(proxy: SpellingProxy): void {
   const missing = proxy.unavailable();
   if (missing !== undefined) {
-    test(`${proxy.name}: identity header spellings`, { skip: skipUnlessInstalled(missing) }, () => assert.fail(missing));
+    test(`${proxy.name}: identity header spellings`, { skip: skipUnlessInstalled(missing) }, () =>
+      assert.fail(missing),
+    );
     return;
   }
 
@@ -74,7 +81,10 @@ export function spellingStory(proxy: SpellingProxy): void {
       });
       assert.ok(harness.service.httpAuthzPort);
       const port = await freePort();
-      running = await proxy.start({ authz: harness.service.httpAuthzPort, grpc: harness.service.grpcPort, app: app.port, proxy: port }, dir);
+      running = await proxy.start(
+        { authz: harness.service.httpAuthzPort, grpc: harness.service.grpcPort, app: app.port, proxy: port },
+        dir,
+      );
       client = new AuthzHttpClient(port);
     });
 
@@ -90,9 +100,16 @@ export function spellingStory(proxy: SpellingProxy): void {
      * The identity headers as the app reads them, after the request with every forgery; or
      * undefined when the proxy refused it (asserted to be what the proxy does).
      */
-    async function identitySeen(path: string, headers: Array<[string, string]>): Promise<Record<string, string> | undefined> {
+    async function identitySeen(
+      path: string,
+      headers: Array<[string, string]>,
+    ): Promise<Record<string, string> | undefined> {
       const before = app.count();
-      const answer = await client.send({ method: 'GET', path, headers: [['host', HOST], ['accept', 'application/json'], ...headers, ...FORGERIES] });
+      const answer = await client.send({
+        method: 'GET',
+        path,
+        headers: [['host', HOST], ['accept', 'application/json'], ...headers, ...FORGERIES],
+      });
       if (proxy.refusesUnderscores) {
         assert.deepEqual({ status: answer.status, reached: app.count() - before }, { status: 400, reached: 0 });
         return undefined;
@@ -121,7 +138,17 @@ export function spellingStory(proxy: SpellingProxy): void {
 
     test('X-HTTP-Method-Override: DELETE on a POST does not reach the app past a DELETE deny rule; PATCH does', async () => {
       const session = harness.newSession(harness.emulator.addIdentity());
-      const send = (override: string) => client.send({ method: 'POST', path: '/records/1', headers: [['host', HOST], ['accept', 'application/json'], ['x-session-token', session.token], ['x-http-method-override', override]] });
+      const send = (override: string) =>
+        client.send({
+          method: 'POST',
+          path: '/records/1',
+          headers: [
+            ['host', HOST],
+            ['accept', 'application/json'],
+            ['x-session-token', session.token],
+            ['x-http-method-override', override],
+          ],
+        });
       const before = app.count();
       const dodged = await send('DELETE');
       assert.notEqual(dodged.status, 200);

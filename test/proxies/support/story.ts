@@ -38,10 +38,17 @@ export interface ProxyUnderTest {
 
 const HOST = 'app.example.com';
 // Credentials are stripped by default (policy.strip_credentials); /account/* passes them.
-const POLICY = { rules: [{ name: 'public', paths: ['/public/*'], anonymous: true }, { name: 'account-ui', paths: ['/account/*'], strip_credentials: false }] };
+const POLICY = {
+  rules: [
+    { name: 'public', paths: ['/public/*'], anonymous: true },
+    { name: 'account-ui', paths: ['/account/*'], strip_credentials: false },
+  ],
+};
 // The names examples/config.yaml's commented example sets, which every shipped proxy config copies.
 const IDENTITY = { identity_headers: { 'x-user-email': 'traits.email' } };
-const upstreamJwt = () => ({ upstream_jwt: { issuer: 'https://authz.test', audience: 'app', keys: [writeSigningKey('ES256')] } });
+const upstreamJwt = () => ({
+  upstream_jwt: { issuer: 'https://authz.test', audience: 'app', keys: [writeSigningKey('ES256')] },
+});
 
 interface Stack {
   harness: Harness;
@@ -64,10 +71,15 @@ export function proxyStory(proxy: ProxyUnderTest): void {
     let login: string;
 
     async function stack(trustedProxies: readonly string[], name: string): Promise<Stack> {
-      const harness = await startHarness({ config: { policy: POLICY, http_authz: { trusted_proxies: trustedProxies }, ...IDENTITY, ...upstreamJwt() } });
+      const harness = await startHarness({
+        config: { policy: POLICY, http_authz: { trusted_proxies: trustedProxies }, ...IDENTITY, ...upstreamJwt() },
+      });
       assert.ok(harness.service.httpAuthzPort);
       const port = await freePort();
-      const process = await proxy.start({ authz: harness.service.httpAuthzPort, app: app.port, proxy: port }, join(dir, name));
+      const process = await proxy.start(
+        { authz: harness.service.httpAuthzPort, app: app.port, proxy: port },
+        join(dir, name),
+      );
       return { harness, proxy: process, client: new AuthzHttpClient(port) };
     }
 
@@ -91,10 +103,21 @@ export function proxyStory(proxy: ProxyUnderTest): void {
     });
 
     /** A request from a client to the proxy; asserts the app was (or was not) reached. */
-    async function visit(headers: Array<[string, string]>, options: { method?: string; path?: string; reachesApp: boolean; via?: Stack }): Promise<HttpAnswer> {
+    async function visit(
+      headers: Array<[string, string]>,
+      options: { method?: string; path?: string; reachesApp: boolean; via?: Stack },
+    ): Promise<HttpAnswer> {
       const before = app.count();
-      const answer = await (options.via ?? trusted).client.send({ method: options.method ?? 'GET', path: options.path ?? '/page?x=1', headers: [['host', HOST], ...headers] });
-      assert.equal(app.count() - before, options.reachesApp ? 1 : 0, options.reachesApp ? 'the app was reached' : 'the app was not reached');
+      const answer = await (options.via ?? trusted).client.send({
+        method: options.method ?? 'GET',
+        path: options.path ?? '/page?x=1',
+        headers: [['host', HOST], ...headers],
+      });
+      assert.equal(
+        app.count() - before,
+        options.reachesApp ? 1 : 0,
+        options.reachesApp ? 'the app was reached' : 'the app was not reached',
+      );
       return answer;
     }
 
@@ -136,7 +159,10 @@ export function proxyStory(proxy: ProxyUnderTest): void {
       const { cookie } = cookieOf(AAL1, TOTP);
       const answer = await visit([...NAVIGATE, ['cookie', cookie]], { reachesApp: false });
       assert.equal(answer.status, 302);
-      assert.equal(answer.headers.location, `${login}?aal=aal2&return_to=${encodeURIComponent(`http://${HOST}/page?x=1`)}`);
+      assert.equal(
+        answer.headers.location,
+        `${login}?aal=aal2&return_to=${encodeURIComponent(`http://${HOST}/page?x=1`)}`,
+      );
     });
 
     test('aal1 cookie of an identity with TOTP, API → 403', async () => {
@@ -146,7 +172,12 @@ export function proxyStory(proxy: ProxyUnderTest): void {
 
     test('aal2 cookie → the app, with the identity headers, the trait header and the JWT (forged ones overwritten)', async () => {
       const { session, cookie } = cookieOf(AAL2, TOTP);
-      const forged: Array<[string, string]> = [['x-kratos-identity-id', 'forged'], ['x-kratos-aal', 'aal2-forged'], ['x-user-email', 'mallory@example.com'], ['x-kratos-jwt', 'forged']];
+      const forged: Array<[string, string]> = [
+        ['x-kratos-identity-id', 'forged'],
+        ['x-kratos-aal', 'aal2-forged'],
+        ['x-user-email', 'mallory@example.com'],
+        ['x-kratos-jwt', 'forged'],
+      ];
       const answer = await visit([...NAVIGATE, ['cookie', cookie], ...forged], { reachesApp: true });
       assert.equal(answer.status, 200);
       const seen = app.last() ?? {};
@@ -154,15 +185,31 @@ export function proxyStory(proxy: ProxyUnderTest): void {
       assert.equal(seen['x-kratos-session-id'], session.id);
       assert.equal(seen['x-kratos-aal'], 'aal2');
       assert.match(seen['x-user-email'] ?? '', /^user-[0-9a-f]{8}@example\.com$/);
-      const { payload } = verifyJwt(seen['x-kratos-jwt'] ?? '', (await fetchJwks(trusted.harness.service.httpPort)).keys);
+      const { payload } = verifyJwt(
+        seen['x-kratos-jwt'] ?? '',
+        (await fetchJwks(trusted.harness.service.httpPort)).keys,
+      );
       assert.equal(payload.sid, session.id);
       assert.equal(payload.aal, 'aal2');
     });
 
     test('a session whose trait is not header-safe → the app, without the trait header and without the forged one', async () => {
       const harness = trusted.harness;
-      const session = harness.newSession(harness.emulator.addIdentity({ traits: { email: 'a\u0007@example.com' } }), { methods: AAL1 });
-      assert.equal((await visit([['x-session-token', session.token], ['x-user-email', 'mallory@example.com']], { reachesApp: true })).status, 200);
+      const session = harness.newSession(harness.emulator.addIdentity({ traits: { email: 'a\u0007@example.com' } }), {
+        methods: AAL1,
+      });
+      assert.equal(
+        (
+          await visit(
+            [
+              ['x-session-token', session.token],
+              ['x-user-email', 'mallory@example.com'],
+            ],
+            { reachesApp: true },
+          )
+        ).status,
+        200,
+      );
       assert.equal(app.last()?.['x-kratos-session-id'], session.id);
       assert.equal(app.last()?.['x-user-email'], undefined);
     });
@@ -176,7 +223,13 @@ export function proxyStory(proxy: ProxyUnderTest): void {
     });
 
     test('anonymous route → the app, and forged identity headers do not reach it', async () => {
-      const forged: Array<[string, string]> = [['x-kratos-identity-id', 'forged'], ['x-kratos-session-id', 'forged'], ['x_kratos_aal', 'aal2'], ['x-kratos-jwt', 'forged'], ['x-user-email', 'mallory@example.com']];
+      const forged: Array<[string, string]> = [
+        ['x-kratos-identity-id', 'forged'],
+        ['x-kratos-session-id', 'forged'],
+        ['x_kratos_aal', 'aal2'],
+        ['x-kratos-jwt', 'forged'],
+        ['x-user-email', 'mallory@example.com'],
+      ];
       const answer = await visit([...XHR, ...forged], { path: '/public/logo.svg', reachesApp: true });
       assert.equal(answer.status, 200);
       const seen = app.last() ?? {};
@@ -189,13 +242,19 @@ export function proxyStory(proxy: ProxyUnderTest): void {
     /** The credential headers as the app received them (the oracle: what the real proxy sent). */
     const credentialsSeen = () => {
       const seen = app.last() ?? {};
-      return Object.fromEntries(['cookie', 'x-session-token', 'authorization'].filter((name) => name in seen).map((name) => [name, seen[name]]));
+      return Object.fromEntries(
+        ['cookie', 'x-session-token', 'authorization'].filter((name) => name in seen).map((name) => [name, seen[name]]),
+      );
     };
     const aal1Session = () => trusted.harness.newSession(trusted.harness.emulator.addIdentity(), { methods: AAL1 });
 
     test('the session cookie does not reach the app; its other cookies do, byte for byte and in order', async () => {
       const { cookie } = cookieOf(AAL1);
-      assert.equal((await visit([...XHR, ['cookie', `theme=dark; ${cookie};  csrf_token_x="q=1"; lang=en`]], { reachesApp: true })).status, 200);
+      assert.equal(
+        (await visit([...XHR, ['cookie', `theme=dark; ${cookie};  csrf_token_x="q=1"; lang=en`]], { reachesApp: true }))
+          .status,
+        200,
+      );
       assert.deepEqual(credentialsSeen(), { cookie: 'theme=dark;  csrf_token_x="q=1"; lang=en' });
     });
 
@@ -207,42 +266,82 @@ export function proxyStory(proxy: ProxyUnderTest): void {
 
     test('X-Session-Token does not reach the app; an Authorization Kratos did not read does', async () => {
       const session = aal1Session();
-      assert.equal((await visit([...XHR, ['x-session-token', session.token], ['authorization', 'Bearer app-own-token']], { reachesApp: true })).status, 200);
+      assert.equal(
+        (
+          await visit([...XHR, ['x-session-token', session.token], ['authorization', 'Bearer app-own-token']], {
+            reachesApp: true,
+          })
+        ).status,
+        200,
+      );
       assert.deepEqual(credentialsSeen(), { authorization: 'Bearer app-own-token' });
     });
 
-    test('Authorization: Bearer <the Kratos token> does not reach the app; the app\'s cookies do', async () => {
+    test("Authorization: Bearer <the Kratos token> does not reach the app; the app's cookies do", async () => {
       const session = aal1Session();
-      assert.equal((await visit([...XHR, ['authorization', `Bearer ${session.token}`], ['cookie', 'theme=dark']], { reachesApp: true })).status, 200);
+      assert.equal(
+        (
+          await visit([...XHR, ['authorization', `Bearer ${session.token}`], ['cookie', 'theme=dark']], {
+            reachesApp: true,
+          })
+        ).status,
+        200,
+      );
       assert.deepEqual(credentialsSeen(), { cookie: 'theme=dark' });
     });
 
     test('an anonymous route strips the credential too', async () => {
       const { cookie } = cookieOf(AAL1);
-      assert.equal((await visit([...XHR, ['cookie', `${cookie}; theme=dark`]], { path: '/public/page', reachesApp: true })).status, 200);
+      assert.equal(
+        (await visit([...XHR, ['cookie', `${cookie}; theme=dark`]], { path: '/public/page', reachesApp: true })).status,
+        200,
+      );
       assert.deepEqual(credentialsSeen(), { cookie: 'theme=dark' });
     });
 
     test('a rule with strip_credentials: false passes the credentials as sent', async () => {
       const { cookie } = cookieOf(AAL1);
-      assert.equal((await visit([...XHR, ['cookie', `theme=dark; ${cookie}`], ['authorization', 'Bearer app-own-token']], { path: '/account/settings', reachesApp: true })).status, 200);
+      assert.equal(
+        (
+          await visit([...XHR, ['cookie', `theme=dark; ${cookie}`], ['authorization', 'Bearer app-own-token']], {
+            path: '/account/settings',
+            reachesApp: true,
+          })
+        ).status,
+        200,
+      );
       assert.deepEqual(credentialsSeen(), { cookie: `theme=dark; ${cookie}`, authorization: 'Bearer app-own-token' });
     });
 
     /** An aal1 session Kratos will renew the cookie of: expiring in an hour, then admin-extended. */
     const extendedCookieOf = (credentials?: typeof TOTP) => {
       const harness = trusted.harness;
-      const session = harness.newSession(harness.emulator.addIdentity(credentials ? { credentials } : {}), { methods: AAL1, expiresAt: new Date(Date.now() + 3_600_000) });
+      const session = harness.newSession(harness.emulator.addIdentity(credentials ? { credentials } : {}), {
+        methods: AAL1,
+        expiresAt: new Date(Date.now() + 3_600_000),
+      });
       harness.emulator.extendSession(session.id);
       return harness.emulator.cookieHeaderFor(session);
     };
-    const sessionCookiesOf = (answer: HttpAnswer) => answer.setCookie.filter((line) => line.startsWith(`${trusted.harness.emulator.cookieName}=`));
+    const sessionCookiesOf = (answer: HttpAnswer) =>
+      answer.setCookie.filter((line) => line.startsWith(`${trusted.harness.emulator.cookieName}=`));
 
     test(`a renewed session cookie ${proxy.passesRenewedCookie.allowed ? 'reaches' : 'does not reach'} the client beside the app's own; never the app`, async () => {
       const appCookies = ['app_pref=dark; Path=/', 'app_lang=en; Path=/; HttpOnly'];
-      const answer = await visit([...NAVIGATE, ['cookie', extendedCookieOf()], ...appCookies.map((line): [string, string] => ['x-echo-set-cookie', line])], { reachesApp: true });
+      const answer = await visit(
+        [
+          ...NAVIGATE,
+          ['cookie', extendedCookieOf()],
+          ...appCookies.map((line): [string, string] => ['x-echo-set-cookie', line]),
+        ],
+        { reachesApp: true },
+      );
       assert.equal(answer.status, 200);
-      for (const line of appCookies) assert.ok(answer.setCookie.includes(line), `the app's own ${line} reached the client: ${JSON.stringify(answer.setCookie)}`);
+      for (const line of appCookies)
+        assert.ok(
+          answer.setCookie.includes(line),
+          `the app's own ${line} reached the client: ${JSON.stringify(answer.setCookie)}`,
+        );
       const renewed = sessionCookiesOf(answer);
       assert.equal(renewed.length, proxy.passesRenewedCookie.allowed ? 1 : 0, JSON.stringify(answer.setCookie));
       for (const line of renewed) {
@@ -251,21 +350,37 @@ export function proxyStory(proxy: ProxyUnderTest): void {
       }
       const seen = app.last() ?? {};
       assert.equal(seen['set-cookie'], undefined, 'no Set-Cookie on the upstream request');
-      assert.ok(!Object.values(seen).some((value) => renewed.some((line) => value.includes(line.slice(0, line.indexOf(';'))))), 'the renewed cookie never reaches the app');
+      assert.ok(
+        !Object.values(seen).some((value) => renewed.some((line) => value.includes(line.slice(0, line.indexOf(';'))))),
+        'the renewed cookie never reaches the app',
+      );
     });
 
     test(`a step-up redirect of a renewed session ${proxy.passesRenewedCookie.denied ? 'carries' : 'does not carry'} the renewed cookie`, async () => {
       const answer = await visit([...NAVIGATE, ['cookie', extendedCookieOf(TOTP)]], { reachesApp: false });
       assert.equal(answer.status, 302);
       assert.match(answer.headers.location ?? '', /aal=aal2/);
-      assert.equal(sessionCookiesOf(answer).length, proxy.passesRenewedCookie.denied ? 1 : 0, JSON.stringify(answer.setCookie));
+      assert.equal(
+        sessionCookiesOf(answer).length,
+        proxy.passesRenewedCookie.denied ? 1 : 0,
+        JSON.stringify(answer.setCookie),
+      );
     });
 
     test('a session token is never answered with a Set-Cookie', async () => {
       const harness = trusted.harness;
-      const session = harness.newSession(harness.emulator.addIdentity(), { methods: AAL1, expiresAt: new Date(Date.now() + 3_600_000) });
+      const session = harness.newSession(harness.emulator.addIdentity(), {
+        methods: AAL1,
+        expiresAt: new Date(Date.now() + 3_600_000),
+      });
       harness.emulator.extendSession(session.id);
-      const answer = await visit([['x-session-token', session.token], ['accept', 'application/json']], { reachesApp: true });
+      const answer = await visit(
+        [
+          ['x-session-token', session.token],
+          ['accept', 'application/json'],
+        ],
+        { reachesApp: true },
+      );
       assert.equal(answer.status, 200);
       assert.deepEqual(answer.setCookie, []);
     });
@@ -274,7 +389,13 @@ export function proxyStory(proxy: ProxyUnderTest): void {
       const harness = trusted.harness;
       const session = harness.newSession(harness.emulator.addIdentity());
       harness.emulator.fail('whoami', { mode: 'status500', count: 1 });
-      const answer = await visit([['x-session-token', session.token], ['accept', 'application/json']], { reachesApp: false });
+      const answer = await visit(
+        [
+          ['x-session-token', session.token],
+          ['accept', 'application/json'],
+        ],
+        { reachesApp: false },
+      );
       assertJsonDenial(answer, proxy.kratosDownStatus, 'kratos_unavailable', 503);
       assert.equal(answer.headers['retry-after'], '1');
     });
@@ -286,7 +407,14 @@ export function proxyStory(proxy: ProxyUnderTest): void {
       const client = new AuthzHttpClient(port);
       try {
         const before = app.count();
-        const answer = await client.send({ method: 'GET', path: '/page', headers: [['host', HOST], ['accept', 'application/json']] });
+        const answer = await client.send({
+          method: 'GET',
+          path: '/page',
+          headers: [
+            ['host', HOST],
+            ['accept', 'application/json'],
+          ],
+        });
         assert.equal(answer.status, proxy.authorizerUnreachable);
         assert.equal(app.count(), before, 'the app was not reached');
       } finally {
@@ -298,7 +426,17 @@ export function proxyStory(proxy: ProxyUnderTest): void {
     test('the proxy is not a trusted peer of the authorizer → 403, the app not reached', async () => {
       const harness = untrusted.harness;
       const session = harness.newSession(harness.emulator.addIdentity());
-      assertJsonDenial(await visit([['x-session-token', session.token], ['accept', 'application/json']], { reachesApp: false, via: untrusted }), 403, 'untrusted_proxy');
+      assertJsonDenial(
+        await visit(
+          [
+            ['x-session-token', session.token],
+            ['accept', 'application/json'],
+          ],
+          { reachesApp: false, via: untrusted },
+        ),
+        403,
+        'untrusted_proxy',
+      );
     });
   });
 }

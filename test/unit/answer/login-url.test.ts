@@ -11,11 +11,17 @@ function original(options: ViewOptions, allowedHosts: readonly string[] = []): s
 
 describe('originalUrl', () => {
   test('rebuilt from :scheme, :authority and :path, query included', () => {
-    assert.equal(original({ scheme: 'https', authority: 'app.example.com', path: '/a/b?x=1&y=2' }), 'https://app.example.com/a/b?x=1&y=2');
+    assert.equal(
+      original({ scheme: 'https', authority: 'app.example.com', path: '/a/b?x=1&y=2' }),
+      'https://app.example.com/a/b?x=1&y=2',
+    );
   });
 
   test('keeps the port and the raw (undecoded) path', () => {
-    assert.equal(original({ scheme: 'http', authority: 'app.example.com:8080', path: '/a%2Fb/../c' }), 'http://app.example.com:8080/a%2Fb/../c');
+    assert.equal(
+      original({ scheme: 'http', authority: 'app.example.com:8080', path: '/a%2Fb/../c' }),
+      'http://app.example.com:8080/a%2Fb/../c',
+    );
   });
 
   test('scheme is lower-cased', () => {
@@ -80,37 +86,61 @@ describe('loginUrl', () => {
   const settings = { browserUrl: BROWSER, allowedHosts: [] };
 
   test('no return_to, no step-up: the bare browser login', () => {
-    assert.equal(loginUrl(settings, { stepUp: false, returnTo: undefined }), 'https://auth.example.com/self-service/login/browser');
+    assert.equal(
+      loginUrl(settings, { stepUp: false, returnTo: undefined }),
+      'https://auth.example.com/self-service/login/browser',
+    );
   });
 
   test('step-up asks for aal=aal2', () => {
-    assert.equal(loginUrl(settings, { stepUp: true, returnTo: undefined }), 'https://auth.example.com/self-service/login/browser?aal=aal2');
+    assert.equal(
+      loginUrl(settings, { stepUp: true, returnTo: undefined }),
+      'https://auth.example.com/self-service/login/browser?aal=aal2',
+    );
   });
 
   test('return_to is percent-encoded as one query value', () => {
     const url = loginUrl(settings, { stepUp: false, returnTo: 'https://app.example.com/a b/c?x=1&y=%2F#f' });
-    assert.equal(url, 'https://auth.example.com/self-service/login/browser?return_to=https%3A%2F%2Fapp.example.com%2Fa%20b%2Fc%3Fx%3D1%26y%3D%252F%23f');
+    assert.equal(
+      url,
+      'https://auth.example.com/self-service/login/browser?return_to=https%3A%2F%2Fapp.example.com%2Fa%20b%2Fc%3Fx%3D1%26y%3D%252F%23f',
+    );
     assert.equal(new URL(url).searchParams.get('return_to'), 'https://app.example.com/a b/c?x=1&y=%2F#f');
     assert.deepEqual([...new URL(url).searchParams.keys()], ['return_to']);
   });
 
   test('step-up and return_to together, aal first', () => {
     const url = new URL(loginUrl(settings, { stepUp: true, returnTo: 'https://app.example.com/x?a=1' }));
-    assert.deepEqual([...url.searchParams], [['aal', 'aal2'], ['return_to', 'https://app.example.com/x?a=1']]);
+    assert.deepEqual(
+      [...url.searchParams],
+      [
+        ['aal', 'aal2'],
+        ['return_to', 'https://app.example.com/x?a=1'],
+      ],
+    );
   });
 
   test('browser URL with a base path', () => {
-    assert.equal(loginUrl({ browserUrl: 'https://example.com/.ory', allowedHosts: [] }, { stepUp: false, returnTo: undefined }), 'https://example.com/.ory/self-service/login/browser');
+    assert.equal(
+      loginUrl({ browserUrl: 'https://example.com/.ory', allowedHosts: [] }, { stepUp: false, returnTo: undefined }),
+      'https://example.com/.ory/self-service/login/browser',
+    );
   });
 
   test('empty return_to is left out', () => {
-    assert.equal(loginUrl(settings, { stepUp: false, returnTo: '' }), 'https://auth.example.com/self-service/login/browser');
+    assert.equal(
+      loginUrl(settings, { stepUp: false, returnTo: '' }),
+      'https://auth.example.com/self-service/login/browser',
+    );
   });
 
   test('a lone surrogate in the path does not throw: return_to is dropped', () => {
     const returnTo = original({ path: '/a\ud800b' });
     assert.equal(returnTo, 'https://app.example.com/a\ud800b');
     assert.doesNotThrow(() => loginUrl(settings, { stepUp: true, returnTo }));
-    assert.equal(loginUrl(settings, { stepUp: true, returnTo }), 'https://auth.example.com/self-service/login/browser?aal=aal2');
+    assert.equal(
+      loginUrl(settings, { stepUp: true, returnTo }),
+      'https://auth.example.com/self-service/login/browser?aal=aal2',
+    );
   });
 });

@@ -27,14 +27,19 @@ function scripted(script: Record<string, SessionAnswer[]>): SessionSource & { ca
 }
 
 function active(id: string, now: number): SessionAnswer {
-  return { kind: 'active', session: { id, identityId: 'i', aal: 'aal1', expiresAt: now + HOUR, methods: [], traits: new Map() } };
+  return {
+    kind: 'active',
+    session: { id, identityId: 'i', aal: 'aal1', expiresAt: now + HOUR, methods: [], traits: new Map() },
+  };
 }
 
 describe('SessionCache', () => {
   test('an unauthenticated answer (a 401, or an inactive or expired 200) drops the positive entry even with negative_ttl 0s', async () => {
     let now = 1_000_000;
     const settings = parseConfig({ cache: { ttl: '1s', negative_ttl: '0s', stale_if_error: '30s' } }, {}).cache;
-    const upstream = scripted({ a: [active('s', now), { kind: 'unauthenticated' }, { kind: 'unavailable', detail: 'down' }] });
+    const upstream = scripted({
+      a: [active('s', now), { kind: 'unauthenticated' }, { kind: 'unavailable', detail: 'down' }],
+    });
     const cache = new SessionCache(upstream, settings, undefined, () => now);
     assert.equal((await cache.whoami(token('a'), CONTEXT)).kind, 'active');
     now += 1_500;
@@ -51,7 +56,9 @@ describe('SessionCache', () => {
 
     const now = 1_000_000;
     const settings = parseConfig({ cache: { ttl: '10s', negative_ttl: '10s', max_entries: 2_000 } }, {}).cache;
-    const junk = Object.fromEntries(Array.from({ length: 2_500 }, (_, index) => [`junk${index}`, [{ kind: 'unauthenticated' } as const]]));
+    const junk = Object.fromEntries(
+      Array.from({ length: 2_500 }, (_, index) => [`junk${index}`, [{ kind: 'unauthenticated' } as const]]),
+    );
     const upstream = scripted({ valid: [active('s', now)], ...junk });
     const cache = new SessionCache(upstream, settings, undefined, () => now);
     await cache.whoami(token('valid'), CONTEXT);

@@ -10,10 +10,29 @@ import { traceRequest, type Trace } from '../../../src/cli/trace';
 
 const config = parseConfig({ policy: { cookie: { aal: 'aal1', max_age: '5m' }, token: 'aal1' } }, {});
 
-async function traced(authenticatedAt: unknown, headers: Array<[string, string]> = [['sec-fetch-mode', 'cors']]): Promise<Trace> {
-  const whoami = { id: 's', active: true, expires_at: new Date(Date.now() + 3_600_000).toISOString(), authenticated_at: authenticatedAt, authenticator_assurance_level: 'aal1', identity: { id: 'i' } };
+async function traced(
+  authenticatedAt: unknown,
+  headers: Array<[string, string]> = [['sec-fetch-mode', 'cors']],
+): Promise<Trace> {
+  const whoami = {
+    id: 's',
+    active: true,
+    expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+    authenticated_at: authenticatedAt,
+    authenticator_assurance_level: 'aal1',
+    identity: { id: 'i' },
+  };
   const kratos = kratosFromFacts({ kratos: 'up', whoami, availableAal: 'aal1', whoamiEnforcesHighestAvailable: false });
-  const trace = await traceRequest(config, { method: 'GET', url: 'https://app.example.com/x', headers: [...headers, ['cookie', 'ory_kratos_session=stand-in']], contextExtensions: {} }, kratos);
+  const trace = await traceRequest(
+    config,
+    {
+      method: 'GET',
+      url: 'https://app.example.com/x',
+      headers: [...headers, ['cookie', 'ory_kratos_session=stand-in']],
+      contextExtensions: {},
+    },
+    kratos,
+  );
   assert.ok(!('problem' in trace));
   return trace;
 }

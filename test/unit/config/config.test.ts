@@ -35,7 +35,13 @@ function leafPaths(value: unknown, prefix = ''): string[] {
 }
 
 const DEFAULTS: Config = {
-  server: { grpc_address: '0.0.0.0:9191', http_address: '0.0.0.0:9192', http_authz_address: '0.0.0.0:9193', shutdown_timeout: 10_000, drain_delay: 0 },
+  server: {
+    grpc_address: '0.0.0.0:9191',
+    http_address: '0.0.0.0:9192',
+    http_authz_address: '0.0.0.0:9193',
+    shutdown_timeout: 10_000,
+    drain_delay: 0,
+  },
   kratos: {
     public_url: 'http://127.0.0.1:4433',
     admin_url: 'http://127.0.0.1:4434',
@@ -47,8 +53,18 @@ const DEFAULTS: Config = {
     version: '',
     whoami_enforces_highest_available: false,
   },
-  policy: { cookie: 'highest_available', token: 'aal1', cors_preflight: false, case_sensitive_paths: false, strip_credentials: true, rules: [] },
-  http_authz: { trusted_proxies: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'], request_timeout: 10_000 },
+  policy: {
+    cookie: 'highest_available',
+    token: 'aal1',
+    cors_preflight: false,
+    case_sensitive_paths: false,
+    strip_credentials: true,
+    rules: [],
+  },
+  http_authz: {
+    trusted_proxies: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
+    request_timeout: 10_000,
+  },
   return_to: { allowed_hosts: [] },
   cache: { ttl: 10_000, negative_ttl: 1_000, identity_ttl: 60_000, max_entries: 100_000, stale_if_error: 0 },
   identity_headers: {},
@@ -99,7 +115,10 @@ describe('parseConfig defaults', () => {
   });
 
   test('empty sections are filled with their defaults', () => {
-    assert.deepEqual(parseConfig({ server: {}, kratos: {}, policy: {}, return_to: {}, cache: {}, log: {} }, {}), DEFAULTS);
+    assert.deepEqual(
+      parseConfig({ server: {}, kratos: {}, policy: {}, return_to: {}, cache: {}, log: {} }, {}),
+      DEFAULTS,
+    );
   });
 
   test('loadConfig without a path gives the defaults', () => {
@@ -124,7 +143,12 @@ describe('examples/config.yaml', () => {
 
   test('it lists every configuration key, and no other', () => {
     const { rules: _, ...policy } = document.policy;
-    assert.deepEqual(leafPaths({ ...document, policy }).sort(), leafPaths(DEFAULTS).filter((key) => key !== 'policy.rules').sort());
+    assert.deepEqual(
+      leafPaths({ ...document, policy }).sort(),
+      leafPaths(DEFAULTS)
+        .filter((key) => key !== 'policy.rules')
+        .sort(),
+    );
   });
 
   test('loads as a whole, example rules included', () => {
@@ -142,37 +166,95 @@ describe('parseConfig errors name the key', () => {
   test('unknown keys anywhere', () => {
     assert.deepEqual(parseProblems({ kratos: { timeoutx: '1s' } }), ['kratos.timeoutx: unknown key']);
     assert.deepEqual(parseProblems({ kratos_url: 'x' }), ['kratos_url: unknown key']);
-    assert.deepEqual(parseProblems({ policy: { rules: [{}, { paths: ['/a'], pathz: ['/b'] }] } }), ['policy.rules[1].pathz: unknown key']);
-    assert.deepEqual(parseProblems({ cache: { ttl: '1s', size: 1 }, log: { format: 'json' } }).sort(), ['cache.size: unknown key', 'log.format: unknown key']);
+    assert.deepEqual(parseProblems({ policy: { rules: [{}, { paths: ['/a'], pathz: ['/b'] }] } }), [
+      'policy.rules[1].pathz: unknown key',
+    ]);
+    assert.deepEqual(parseProblems({ cache: { ttl: '1s', size: 1 }, log: { format: 'json' } }).sort(), [
+      'cache.size: unknown key',
+      'log.format: unknown key',
+    ]);
   });
 
   test('several unknown keys in one object are each reported', () => {
-    assert.deepEqual(parseProblems({ server: { a: 1, b: 2 } }).sort(), ['server.a: unknown key', 'server.b: unknown key']);
+    assert.deepEqual(parseProblems({ server: { a: 1, b: 2 } }).sort(), [
+      'server.a: unknown key',
+      'server.b: unknown key',
+    ]);
   });
 
   test('rule paths: problems name policy.rules[i].paths[j]', () => {
-    const problems = parseProblems({ policy: { rules: [{ paths: ['/ok'] }, { paths: ['/ok'] }, { paths: ['/fine', 'relative'] }] } });
+    const problems = parseProblems({
+      policy: { rules: [{ paths: ['/ok'] }, { paths: ['/ok'] }, { paths: ['/fine', 'relative'] }] },
+    });
     assert.equal(problems.length, 1);
     assert.match(problems[0] ?? '', /^policy\.rules\[2\]\.paths\[1\]: must start with "\/"$/);
   });
 
   const invalid: ReadonlyArray<{ name: string; document: unknown; key: string }> = [
-    { name: 'path with "*" in the middle', document: { policy: { rules: [{ paths: ['/a/*/b'] }] } }, key: 'policy.rules[0].paths[0]' },
-    { name: 'path with ".."', document: { policy: { rules: [{ paths: ['/a/../b'] }] } }, key: 'policy.rules[0].paths[0]' },
-    { name: 'path ending in "/.."', document: { policy: { rules: [{ paths: ['/a/..'] }] } }, key: 'policy.rules[0].paths[0]' },
-    { name: 'path with "."', document: { policy: { rules: [{ paths: ['/a/./b'] }] } }, key: 'policy.rules[0].paths[0]' },
-    { name: 'path with a query', document: { policy: { rules: [{ paths: ['/a?b'] }] } }, key: 'policy.rules[0].paths[0]' },
+    {
+      name: 'path with "*" in the middle',
+      document: { policy: { rules: [{ paths: ['/a/*/b'] }] } },
+      key: 'policy.rules[0].paths[0]',
+    },
+    {
+      name: 'path with ".."',
+      document: { policy: { rules: [{ paths: ['/a/../b'] }] } },
+      key: 'policy.rules[0].paths[0]',
+    },
+    {
+      name: 'path ending in "/.."',
+      document: { policy: { rules: [{ paths: ['/a/..'] }] } },
+      key: 'policy.rules[0].paths[0]',
+    },
+    {
+      name: 'path with "."',
+      document: { policy: { rules: [{ paths: ['/a/./b'] }] } },
+      key: 'policy.rules[0].paths[0]',
+    },
+    {
+      name: 'path with a query',
+      document: { policy: { rules: [{ paths: ['/a?b'] }] } },
+      key: 'policy.rules[0].paths[0]',
+    },
     { name: 'empty paths list', document: { policy: { rules: [{ paths: [] }] } }, key: 'policy.rules[0].paths' },
-    { name: 'host with a path', document: { policy: { rules: [{ hosts: ['example.com/x'] }] } }, key: 'policy.rules[0].hosts[0]' },
-    { name: 'wildcard in the middle of a host', document: { policy: { rules: [{ hosts: ['a.*.com'] }] } }, key: 'policy.rules[0].hosts[0]' },
+    {
+      name: 'host with a path',
+      document: { policy: { rules: [{ hosts: ['example.com/x'] }] } },
+      key: 'policy.rules[0].hosts[0]',
+    },
+    {
+      name: 'wildcard in the middle of a host',
+      document: { policy: { rules: [{ hosts: ['a.*.com'] }] } },
+      key: 'policy.rules[0].hosts[0]',
+    },
     { name: 'bare "*" host', document: { policy: { rules: [{ hosts: ['*'] }] } }, key: 'policy.rules[0].hosts[0]' },
-    { name: 'bad method', document: { policy: { rules: [{ methods: ['GET POST'] }] } }, key: 'policy.rules[0].methods[0]' },
+    {
+      name: 'bad method',
+      document: { policy: { rules: [{ methods: ['GET POST'] }] } },
+      key: 'policy.rules[0].methods[0]',
+    },
     { name: 'bad rule name', document: { policy: { rules: [{ name: 'has space' }] } }, key: 'policy.rules[0].name' },
     { name: 'unknown requirement', document: { policy: { cookie: 'aal3' } }, key: 'policy.cookie' },
-    { name: 'unknown requirement in a rule', document: { policy: { rules: [{ token: 'aal0' }] } }, key: 'policy.rules[0].token' },
-    { name: 'anonymous and deny', document: { policy: { rules: [{ anonymous: true, deny: true }] } }, key: 'policy.rules[0]' },
-    { name: 'anonymous with a requirement', document: { policy: { rules: [{ anonymous: true, cookie: 'aal2' }] } }, key: 'policy.rules[0]' },
-    { name: 'deny with a requirement', document: { policy: { rules: [{ deny: true, token: 'aal1' }] } }, key: 'policy.rules[0]' },
+    {
+      name: 'unknown requirement in a rule',
+      document: { policy: { rules: [{ token: 'aal0' }] } },
+      key: 'policy.rules[0].token',
+    },
+    {
+      name: 'anonymous and deny',
+      document: { policy: { rules: [{ anonymous: true, deny: true }] } },
+      key: 'policy.rules[0]',
+    },
+    {
+      name: 'anonymous with a requirement',
+      document: { policy: { rules: [{ anonymous: true, cookie: 'aal2' }] } },
+      key: 'policy.rules[0]',
+    },
+    {
+      name: 'deny with a requirement',
+      document: { policy: { rules: [{ deny: true, token: 'aal1' }] } },
+      key: 'policy.rules[0]',
+    },
     { name: 'timeout as a YAML number', document: { kratos: { timeout: 150 } }, key: 'kratos.timeout' },
     { name: 'boolean as a string', document: { kratos: { code_mfa_enabled: 'yes' } }, key: 'kratos.code_mfa_enabled' },
     { name: 'max_entries as a string', document: { cache: { max_entries: '5' } }, key: 'cache.max_entries' },
@@ -184,17 +266,53 @@ describe('parseConfig errors name the key', () => {
     { name: 'address without port', document: { server: { grpc_address: '0.0.0.0' } }, key: 'server.grpc_address' },
     { name: 'public_url not http(s)', document: { kratos: { public_url: 'ftp://kratos' } }, key: 'kratos.public_url' },
     { name: 'public_url relative', document: { kratos: { public_url: 'kratos:4433' } }, key: 'kratos.public_url' },
-    { name: 'public_url with a query', document: { kratos: { public_url: 'http://kratos/?x=1' } }, key: 'kratos.public_url' },
+    {
+      name: 'public_url with a query',
+      document: { kratos: { public_url: 'http://kratos/?x=1' } },
+      key: 'kratos.public_url',
+    },
     { name: 'public_url empty', document: { kratos: { public_url: '' } }, key: 'kratos.public_url' },
-    { name: 'browser_url with a fragment', document: { kratos: { browser_url: 'https://login.example.com/#x' } }, key: 'kratos.browser_url' },
+    {
+      name: 'browser_url with a fragment',
+      document: { kratos: { browser_url: 'https://login.example.com/#x' } },
+      key: 'kratos.browser_url',
+    },
     { name: 'invalid cookie name', document: { kratos: { session_cookie: 'a;b' } }, key: 'kratos.session_cookie' },
-    { name: 'http_authz_address without port', document: { server: { http_authz_address: '0.0.0.0' } }, key: 'server.http_authz_address' },
-    { name: 'trusted_proxies: a host name', document: { http_authz: { trusted_proxies: ['proxy.internal'] } }, key: 'http_authz.trusted_proxies[0]' },
-    { name: 'trusted_proxies: prefix too long', document: { http_authz: { trusted_proxies: ['10.0.0.0/33'] } }, key: 'http_authz.trusted_proxies[0]' },
-    { name: 'trusted_proxies: IPv6 prefix too long', document: { http_authz: { trusted_proxies: ['fc00::/129'] } }, key: 'http_authz.trusted_proxies[0]' },
-    { name: 'trusted_proxies: two slashes', document: { http_authz: { trusted_proxies: ['10.0.0.0/8/8'] } }, key: 'http_authz.trusted_proxies[0]' },
-    { name: 'request_timeout too short', document: { http_authz: { request_timeout: '10ms' } }, key: 'http_authz.request_timeout' },
-    { name: 'allowed_hosts entry', document: { return_to: { allowed_hosts: ['https://app.example.com'] } }, key: 'return_to.allowed_hosts[0]' },
+    {
+      name: 'http_authz_address without port',
+      document: { server: { http_authz_address: '0.0.0.0' } },
+      key: 'server.http_authz_address',
+    },
+    {
+      name: 'trusted_proxies: a host name',
+      document: { http_authz: { trusted_proxies: ['proxy.internal'] } },
+      key: 'http_authz.trusted_proxies[0]',
+    },
+    {
+      name: 'trusted_proxies: prefix too long',
+      document: { http_authz: { trusted_proxies: ['10.0.0.0/33'] } },
+      key: 'http_authz.trusted_proxies[0]',
+    },
+    {
+      name: 'trusted_proxies: IPv6 prefix too long',
+      document: { http_authz: { trusted_proxies: ['fc00::/129'] } },
+      key: 'http_authz.trusted_proxies[0]',
+    },
+    {
+      name: 'trusted_proxies: two slashes',
+      document: { http_authz: { trusted_proxies: ['10.0.0.0/8/8'] } },
+      key: 'http_authz.trusted_proxies[0]',
+    },
+    {
+      name: 'request_timeout too short',
+      document: { http_authz: { request_timeout: '10ms' } },
+      key: 'http_authz.request_timeout',
+    },
+    {
+      name: 'allowed_hosts entry',
+      document: { return_to: { allowed_hosts: ['https://app.example.com'] } },
+      key: 'return_to.allowed_hosts[0]',
+    },
   ];
   for (const { name, document, key } of invalid) {
     test(`${name} → ${key}`, () => {
@@ -205,8 +323,14 @@ describe('parseConfig errors name the key', () => {
   }
 
   test('a document that is not an object is a root problem', () => {
-    assert.deepEqual(parseProblems('just a string').map((problem) => problem.split(':')[0]), ['(root)']);
-    assert.deepEqual(parseProblems([1, 2]).map((problem) => problem.split(':')[0]), ['(root)']);
+    assert.deepEqual(
+      parseProblems('just a string').map((problem) => problem.split(':')[0]),
+      ['(root)'],
+    );
+    assert.deepEqual(
+      parseProblems([1, 2]).map((problem) => problem.split(':')[0]),
+      ['(root)'],
+    );
   });
 
   const durations: ReadonlyArray<{ key: 'server' | 'kratos' | 'cache'; field: string; value: string }> = [
@@ -218,13 +342,17 @@ describe('parseConfig errors name the key', () => {
   ];
   for (const { key, field, value } of durations) {
     test(`bad duration ${key}.${field}: ${JSON.stringify(value)}`, () => {
-      assert.deepEqual(parseProblems({ [key]: { [field]: value } }), [`${key}.${field}: "${value}" is not a duration (use e.g. 150ms, 2s, 1m)`]);
+      assert.deepEqual(parseProblems({ [key]: { [field]: value } }), [
+        `${key}.${field}: "${value}" is not a duration (use e.g. 150ms, 2s, 1m)`,
+      ]);
     });
   }
 
   test('kratos.timeout must be at least 10ms (below, every check was a 503); other durations may be 0', () => {
     for (const timeout of ['0s', '0', '1ms', '9ms']) {
-      assert.deepEqual(parseProblems({ kratos: { timeout } }), ['kratos.timeout: must be at least 10ms: no Kratos answers sooner, and every check would be a 503']);
+      assert.deepEqual(parseProblems({ kratos: { timeout } }), [
+        'kratos.timeout: must be at least 10ms: no Kratos answers sooner, and every check would be a 503',
+      ]);
     }
     assert.equal(parseConfig({ kratos: { timeout: '10ms' } }, {}).kratos.timeout, 10);
     assert.equal(parseConfig({ cache: { ttl: '0s', negative_ttl: '0' } }, {}).cache.ttl, 0);
@@ -242,7 +370,9 @@ describe('parseConfig errors name the key', () => {
   ];
   for (const [section, key, value] of fractional) {
     test(`a duration that is not a whole number of milliseconds is refused: ${section}.${key}: ${value}`, () => {
-      assert.deepEqual(parseProblems({ [section]: { [key]: value } }), [`${section}.${key}: "${value}" is not a whole number of milliseconds`]);
+      assert.deepEqual(parseProblems({ [section]: { [key]: value } }), [
+        `${section}.${key}: "${value}" is not a whole number of milliseconds`,
+      ]);
     });
   }
 
@@ -253,25 +383,36 @@ describe('parseConfig errors name the key', () => {
 
   test('no duration is longer than Node.js runs a timer (a longer one fires after 1 ms): 2147483647ms at most', () => {
     const tooLong = 'is too long: at most 2147483647ms (about 596h), the longest timer Node.js runs';
-    assert.deepEqual(parseProblems({ server: { shutdown_timeout: '597h' } }), [`server.shutdown_timeout: "597h" ${tooLong}`]);
+    assert.deepEqual(parseProblems({ server: { shutdown_timeout: '597h' } }), [
+      `server.shutdown_timeout: "597h" ${tooLong}`,
+    ]);
     assert.deepEqual(parseProblems({ kratos: { timeout: '1000h' } }), [`kratos.timeout: "1000h" ${tooLong}`]);
-    assert.deepEqual(parseProblems({ policy: { cookie: { aal: 'aal1', max_age: '2147483648ms' } } }), [`policy.cookie.max_age: "2147483648ms" ${tooLong}`]);
-    assert.deepEqual(parseProblems({ cache: { ttl: '99999999999999999999999h' } }), [`cache.ttl: "99999999999999999999999h" ${tooLong}`]);
+    assert.deepEqual(parseProblems({ policy: { cookie: { aal: 'aal1', max_age: '2147483648ms' } } }), [
+      `policy.cookie.max_age: "2147483648ms" ${tooLong}`,
+    ]);
+    assert.deepEqual(parseProblems({ cache: { ttl: '99999999999999999999999h' } }), [
+      `cache.ttl: "99999999999999999999999h" ${tooLong}`,
+    ]);
     assert.equal(parseConfig({ server: { drain_delay: '2147483647ms' } }, {}).server.drain_delay, 2_147_483_647);
   });
 
   test('cache.max_entries is at most 10000000 (50 million took 8 GB before serving)', () => {
-    assert.deepEqual(parseProblems({ cache: { max_entries: 10_000_001 } }), ['cache.max_entries: must be at most 10000000: the heap is sized for a full cache (about 6.4 GiB at this size)']);
+    assert.deepEqual(parseProblems({ cache: { max_entries: 10_000_001 } }), [
+      'cache.max_entries: must be at most 10000000: the heap is sized for a full cache (about 6.4 GiB at this size)',
+    ]);
     assert.equal(parseConfig({ cache: { max_entries: 10_000_000 } }, {}).cache.max_entries, 10_000_000);
   });
 
   test('a listen port above 65535 is refused (it passed check-config and stopped start-up)', () => {
-    assert.deepEqual(parseProblems({ server: { grpc_address: '127.0.0.1:99999' } }), ['server.grpc_address: must be host:port (port 0 to 65535), e.g. 0.0.0.0:9191']);
+    assert.deepEqual(parseProblems({ server: { grpc_address: '127.0.0.1:99999' } }), [
+      'server.grpc_address: must be host:port (port 0 to 65535), e.g. 0.0.0.0:9191',
+    ]);
     assert.equal(parseConfig({ server: { http_address: '[::1]:65535' } }, {}).server.http_address, '[::1]:65535');
   });
 
   describe('credentials in a Kratos URL are refused, whichever URL and however spelt', () => {
-    const refused = 'must not contain credentials (user:password@): browsers would get them in login redirects and logs would show them; Kratos calls never send them (the admin API takes kratos.admin_token)';
+    const refused =
+      'must not contain credentials (user:password@): browsers would get them in login redirects and logs would show them; Kratos calls never send them (the admin API takes kratos.admin_token)';
     const cases: ReadonlyArray<readonly [key: string, url: string]> = [
       // public_url serves as the browser URL: it went into every login Location.
       ['public_url', 'http://user:secret@kratos.example'],
@@ -288,12 +429,18 @@ describe('parseConfig errors name the key', () => {
       });
     }
     test('an "@" after the host (in the path) is no credential', () => {
-      assert.equal(parseConfig({ kratos: { browser_url: 'https://login.example/@kratos' } }, {}).kratos.browser_url, 'https://login.example/@kratos');
+      assert.equal(
+        parseConfig({ kratos: { browser_url: 'https://login.example/@kratos' } }, {}).kratos.browser_url,
+        'https://login.example/@kratos',
+      );
     });
   });
 
   test('durations are converted to milliseconds', () => {
-    const config = parseConfig({ server: { shutdown_timeout: '1.5m' }, cache: { ttl: '1h', stale_if_error: '250ms' } }, {});
+    const config = parseConfig(
+      { server: { shutdown_timeout: '1.5m' }, cache: { ttl: '1h', stale_if_error: '250ms' } },
+      {},
+    );
     assert.equal(config.server.shutdown_timeout, 90_000);
     assert.equal(config.cache.ttl, 3_600_000);
     assert.equal(config.cache.stale_if_error, 250);
@@ -312,7 +459,10 @@ describe('parseConfig errors name the key', () => {
 
   test('strip_credentials: on by default, a rule may override it, a deny rule may not mention it', () => {
     assert.equal(parseConfig({}, {}).policy.strip_credentials, true);
-    const rules = parseConfig({ policy: { strip_credentials: false, rules: [{ paths: ['/ui/*'], anonymous: true, strip_credentials: true }] } }, {}).policy.rules;
+    const rules = parseConfig(
+      { policy: { strip_credentials: false, rules: [{ paths: ['/ui/*'], anonymous: true, strip_credentials: true }] } },
+      {},
+    ).policy.rules;
     assert.equal(rules[0]?.strip_credentials, true);
     assert.deepEqual(parseProblems({ policy: { rules: [{ paths: ['/x'], deny: true, strip_credentials: false }] } }), [
       'policy.rules[0].strip_credentials: does not apply to a deny rule (nothing reaches the upstream)',
@@ -334,14 +484,26 @@ describe('parseConfig errors name the key', () => {
 
 describe('normalisation of values', () => {
   test('trailing slashes are stripped from URLs', () => {
-    const config = parseConfig({ kratos: { public_url: 'http://kratos:4433/', admin_url: 'https://kratos-admin/base//', browser_url: 'https://login.example.com/' } }, {});
+    const config = parseConfig(
+      {
+        kratos: {
+          public_url: 'http://kratos:4433/',
+          admin_url: 'https://kratos-admin/base//',
+          browser_url: 'https://login.example.com/',
+        },
+      },
+      {},
+    );
     assert.equal(config.kratos.public_url, 'http://kratos:4433');
     assert.equal(config.kratos.admin_url, 'https://kratos-admin/base');
     assert.equal(config.kratos.browser_url, 'https://login.example.com');
   });
 
   test('URLs with a path keep it', () => {
-    assert.equal(parseConfig({ kratos: { public_url: 'https://example.com/.ory' } }, {}).kratos.public_url, 'https://example.com/.ory');
+    assert.equal(
+      parseConfig({ kratos: { public_url: 'https://example.com/.ory' } }, {}).kratos.public_url,
+      'https://example.com/.ory',
+    );
   });
 
   test('"" blanks optional URLs', () => {
@@ -351,7 +513,13 @@ describe('normalisation of values', () => {
   });
 
   test('host patterns are lower-cased, methods upper-cased', () => {
-    const config = parseConfig({ policy: { rules: [{ hosts: ['*.Example.COM', 'App.Example.com'], methods: ['get', 'Post'] }] }, return_to: { allowed_hosts: ['APP.example.com', 'App.Example.com:8443'] } }, {});
+    const config = parseConfig(
+      {
+        policy: { rules: [{ hosts: ['*.Example.COM', 'App.Example.com'], methods: ['get', 'Post'] }] },
+        return_to: { allowed_hosts: ['APP.example.com', 'App.Example.com:8443'] },
+      },
+      {},
+    );
     assert.deepEqual(config.policy.rules[0]?.hosts, ['*.example.com', 'app.example.com']);
     assert.deepEqual(config.policy.rules[0]?.methods, ['GET', 'POST']);
     // There a port only narrows which return_to is sent.
@@ -364,13 +532,20 @@ describe('normalisation of values', () => {
     for (const host of ['admin.example.com:38443', '*.example.com:443']) {
       const problems = parseProblems({ policy: { rules: [{ hosts: [host], token: 'aal2' }] } });
       assert.equal(problems.length, 1, problems.join('\n'));
-      assert.match(problems[0] ?? '', /^policy\.rules\[0\]\.hosts\[0\]: must not have a port: the client chooses the port .*context_extensions\.policy/);
+      assert.match(
+        problems[0] ?? '',
+        /^policy\.rules\[0\]\.hosts\[0\]: must not have a port: the client chooses the port .*context_extensions\.policy/,
+      );
     }
   });
 
   test('http_authz_address "" turns the listener off; trusted_proxies take bare addresses and CIDRs', () => {
     assert.equal(parseConfig({ server: { http_authz_address: '' } }, {}).server.http_authz_address, '');
-    assert.deepEqual(parseConfig({ http_authz: { trusted_proxies: ['203.0.113.7', '2001:db8::/32', '0.0.0.0/0'] } }, {}).http_authz.trusted_proxies, ['203.0.113.7', '2001:db8::/32', '0.0.0.0/0']);
+    assert.deepEqual(
+      parseConfig({ http_authz: { trusted_proxies: ['203.0.113.7', '2001:db8::/32', '0.0.0.0/0'] } }, {}).http_authz
+        .trusted_proxies,
+      ['203.0.113.7', '2001:db8::/32', '0.0.0.0/0'],
+    );
     assert.deepEqual(parseConfig({ http_authz: { trusted_proxies: [] } }, {}).http_authz.trusted_proxies, []);
   });
 
@@ -382,7 +557,10 @@ describe('normalisation of values', () => {
 describe('${ENV} substitution', () => {
   test('replaces references in any string, several per string', () => {
     const config = parseConfig(
-      { kratos: { admin_token: '${TOKEN}', public_url: 'http://${HOST}:${PORT}' }, return_to: { allowed_hosts: ['${APP_HOST}'] } },
+      {
+        kratos: { admin_token: '${TOKEN}', public_url: 'http://${HOST}:${PORT}' },
+        return_to: { allowed_hosts: ['${APP_HOST}'] },
+      },
       { TOKEN: 's3cret', HOST: 'kratos', PORT: '4433', APP_HOST: 'app.example.com' },
     );
     assert.equal(config.kratos.admin_token, 's3cret');
@@ -395,7 +573,9 @@ describe('${ENV} substitution', () => {
   });
 
   test('the substituted value is validated afterwards', () => {
-    assert.deepEqual(parseProblems({ kratos: { timeout: '${T}' } }, { T: 'soon' }), ['kratos.timeout: "soon" is not a duration (use e.g. 150ms, 2s, 1m)']);
+    assert.deepEqual(parseProblems({ kratos: { timeout: '${T}' } }, { T: 'soon' }), [
+      'kratos.timeout: "soon" is not a duration (use e.g. 150ms, 2s, 1m)',
+    ]);
   });
 
   test('substituted values are not substituted again', () => {
@@ -403,19 +583,29 @@ describe('${ENV} substitution', () => {
   });
 
   test('things that are not references are left alone', () => {
-    assert.equal(parseConfig({ kratos: { admin_token: '$HOME ${ } ${1X} $' } }, { HOME: '/root' }).kratos.admin_token, '$HOME ${ } ${1X} $');
+    assert.equal(
+      parseConfig({ kratos: { admin_token: '$HOME ${ } ${1X} $' } }, { HOME: '/root' }).kratos.admin_token,
+      '$HOME ${ } ${1X} $',
+    );
   });
 
   test('a missing variable names the key and the variable', () => {
-    assert.deepEqual(parseProblems({ kratos: { admin_token: '${KRATOS_ADMIN_TOKEN}' } }), ['kratos.admin_token: environment variable KRATOS_ADMIN_TOKEN is not set']);
+    assert.deepEqual(parseProblems({ kratos: { admin_token: '${KRATOS_ADMIN_TOKEN}' } }), [
+      'kratos.admin_token: environment variable KRATOS_ADMIN_TOKEN is not set',
+    ]);
   });
 
   test('a missing variable inside a list names the index', () => {
-    assert.deepEqual(parseProblems({ return_to: { allowed_hosts: ['a.example.com', '${HOST}'] } }), ['return_to.allowed_hosts[1]: environment variable HOST is not set']);
+    assert.deepEqual(parseProblems({ return_to: { allowed_hosts: ['a.example.com', '${HOST}'] } }), [
+      'return_to.allowed_hosts[1]: environment variable HOST is not set',
+    ]);
   });
 
   test('every missing variable is reported', () => {
-    assert.deepEqual(parseProblems({ kratos: { admin_token: '${A}${B}' } }), ['kratos.admin_token: environment variable A is not set', 'kratos.admin_token: environment variable B is not set']);
+    assert.deepEqual(parseProblems({ kratos: { admin_token: '${A}${B}' } }), [
+      'kratos.admin_token: environment variable A is not set',
+      'kratos.admin_token: environment variable B is not set',
+    ]);
   });
 
   test('defaults to process.env', () => {
@@ -440,7 +630,10 @@ describe('highest_available needs the admin API', () => {
   });
 
   test('highest_available only in a rule is also an error', () => {
-    const problems = parseProblems({ kratos: { admin_url: '' }, policy: { cookie: 'aal1', rules: [{ paths: ['/x'] }, { token: 'highest_available' }] } });
+    const problems = parseProblems({
+      kratos: { admin_url: '' },
+      policy: { cookie: 'aal1', rules: [{ paths: ['/x'] }, { token: 'highest_available' }] },
+    });
     assert.ok(problems[0]?.startsWith(KEY), problems[0]);
   });
 
@@ -451,7 +644,13 @@ describe('highest_available needs the admin API', () => {
   });
 
   test('accepted when nothing asks for highest_available', () => {
-    const config = parseConfig({ kratos: { admin_url: '' }, policy: { cookie: 'aal2', token: 'aal1', rules: [{ cookie: 'aal1' }, { anonymous: true }] } }, {});
+    const config = parseConfig(
+      {
+        kratos: { admin_url: '' },
+        policy: { cookie: 'aal2', token: 'aal1', rules: [{ cookie: 'aal1' }, { anonymous: true }] },
+      },
+      {},
+    );
     assert.equal(config.kratos.admin_url, '');
   });
 
@@ -471,11 +670,17 @@ describe('loadConfig', () => {
 
   test('a missing file is a ConfigError naming the file', () => {
     const missing = path.join(dir, 'missing.yaml');
-    assert.deepEqual(problemsOf(() => loadConfig(missing, {})), [`${missing}: cannot read (ENOENT)`]);
+    assert.deepEqual(
+      problemsOf(() => loadConfig(missing, {})),
+      [`${missing}: cannot read (ENOENT)`],
+    );
   });
 
   test('a directory is a ConfigError', () => {
-    assert.deepEqual(problemsOf(() => loadConfig(dir, {})), [`${dir}: cannot read (EISDIR)`]);
+    assert.deepEqual(
+      problemsOf(() => loadConfig(dir, {})),
+      [`${dir}: cannot read (EISDIR)`],
+    );
   });
 
   test('invalid YAML is a ConfigError naming the file', () => {
@@ -491,18 +696,31 @@ describe('loadConfig', () => {
   });
 
   test('an empty file gives the defaults at start-up; a reload refuses it, but takes {}', () => {
-    const refused = (file: string) => [`${file}: is empty (no settings, only whitespace or comments): a reload never replaces the running configuration with the defaults; write {} for every default`];
-    for (const [name, text] of [['empty.yaml', ''], ['comments.yaml', '# nothing here\n'], ['blank.yaml', '\n  \n'], ['marker.yaml', '---\n']] as const) {
+    const refused = (file: string) => [
+      `${file}: is empty (no settings, only whitespace or comments): a reload never replaces the running configuration with the defaults; write {} for every default`,
+    ];
+    for (const [name, text] of [
+      ['empty.yaml', ''],
+      ['comments.yaml', '# nothing here\n'],
+      ['blank.yaml', '\n  \n'],
+      ['marker.yaml', '---\n'],
+    ] as const) {
       const empty = file(name, text);
       assert.deepEqual(loadConfig(empty, {}), DEFAULTS);
-      assert.deepEqual(problemsOf(() => loadReloadedConfig(empty, {})), refused(empty));
+      assert.deepEqual(
+        problemsOf(() => loadReloadedConfig(empty, {})),
+        refused(empty),
+      );
     }
     assert.deepEqual(loadReloadedConfig(file('braces.yaml', '{}\n'), {}), DEFAULTS);
     assert.deepEqual(loadReloadedConfig(undefined, {}), DEFAULTS);
   });
 
   test('a valid file is parsed, with substitution from the given env', () => {
-    const good = file('good.yaml', 'kratos:\n  timeout: 2s\n  admin_token: ${T}\npolicy:\n  rules:\n    - name: open\n      anonymous: true\n');
+    const good = file(
+      'good.yaml',
+      'kratos:\n  timeout: 2s\n  admin_token: ${T}\npolicy:\n  rules:\n    - name: open\n      anonymous: true\n',
+    );
     const config = loadConfig(good, { T: 'tok' });
     assert.equal(config.kratos.timeout, 2000);
     assert.equal(config.kratos.admin_token, 'tok');
@@ -511,27 +729,44 @@ describe('loadConfig', () => {
 
   test('schema problems in a file are reported with key paths', () => {
     const unknown = file('unknown.yaml', 'kratos:\n  timeoutx: 1s\n');
-    assert.deepEqual(problemsOf(() => loadConfig(unknown, {})), ['kratos.timeoutx: unknown key']);
+    assert.deepEqual(
+      problemsOf(() => loadConfig(unknown, {})),
+      ['kratos.timeoutx: unknown key'],
+    );
   });
 });
 
 describe('credential requirements: the short form and {aal, max_age}', () => {
   test('the short form stays as written; the long form reads max_age as milliseconds', () => {
-    const config = parseConfig({ policy: { cookie: 'aal2', token: { aal: 'aal1', max_age: '1h' }, rules: [{ cookie: { aal: 'aal2' } }] } }, {});
+    const config = parseConfig(
+      { policy: { cookie: 'aal2', token: { aal: 'aal1', max_age: '1h' }, rules: [{ cookie: { aal: 'aal2' } }] } },
+      {},
+    );
     assert.equal(config.policy.cookie, 'aal2');
     assert.deepEqual(config.policy.token, { aal: 'aal1', max_age: 3_600_000 });
     assert.deepEqual(config.policy.rules[0]?.cookie, { aal: 'aal2' });
   });
 
   test('problems are named at their own key', () => {
-    assert.deepEqual(parseProblems({ policy: { cookie: { aal: 'aal1', max_age: 'soon' } } }), ['policy.cookie.max_age: "soon" is not a duration (use e.g. 150ms, 2s, 1m)']);
-    assert.deepEqual(parseProblems({ policy: { rules: [{ token: { aal: 'aal1', max_age: '0s' } }] } }), ['policy.rules[0].token.max_age: must be greater than 0']);
-    assert.deepEqual(parseProblems({ policy: { cookie: { aal: 'aal1', maxage: '5m' } } }), ['policy.cookie.maxage: unknown key']);
-    assert.deepEqual(parseProblems({ policy: { cookie: { max_age: '5m' } } }), ['policy.cookie: must be aal1, aal2 or highest_available, or {aal: <one of them>, max_age: <duration>}']);
+    assert.deepEqual(parseProblems({ policy: { cookie: { aal: 'aal1', max_age: 'soon' } } }), [
+      'policy.cookie.max_age: "soon" is not a duration (use e.g. 150ms, 2s, 1m)',
+    ]);
+    assert.deepEqual(parseProblems({ policy: { rules: [{ token: { aal: 'aal1', max_age: '0s' } }] } }), [
+      'policy.rules[0].token.max_age: must be greater than 0',
+    ]);
+    assert.deepEqual(parseProblems({ policy: { cookie: { aal: 'aal1', maxage: '5m' } } }), [
+      'policy.cookie.maxage: unknown key',
+    ]);
+    assert.deepEqual(parseProblems({ policy: { cookie: { max_age: '5m' } } }), [
+      'policy.cookie: must be aal1, aal2 or highest_available, or {aal: <one of them>, max_age: <duration>}',
+    ]);
   });
 
   test('highest_available in the long form still needs the admin API', () => {
-    const problems = parseProblems({ kratos: { admin_url: '' }, policy: { cookie: 'aal1', rules: [{ cookie: { aal: 'highest_available', max_age: '5m' } }] } });
+    const problems = parseProblems({
+      kratos: { admin_url: '' },
+      policy: { cookie: 'aal1', rules: [{ cookie: { aal: 'highest_available', max_age: '5m' } }] },
+    });
     assert.equal(problems.length, 1);
     assert.match(problems[0] ?? '', /^kratos\.admin_url: highest_available needs the Kratos admin API/);
   });

@@ -26,13 +26,18 @@ function problemsOfRunning(load: () => unknown): string[] {
 }
 
 const KEY = writeSigningKey('ES256');
-const jwt = (extra: Record<string, unknown> = {}) => ({ upstream_jwt: { issuer: 'https://authz.example.com', audience: 'app', keys: [KEY], ...extra } });
+const jwt = (extra: Record<string, unknown> = {}) => ({
+  upstream_jwt: { issuer: 'https://authz.example.com', audience: 'app', keys: [KEY], ...extra },
+});
 
 describe('identity_headers', () => {
   test('header name → trait path; off (empty) by default', () => {
     assert.deepEqual(parseConfig({}, {}).identity_headers, {});
     assert.equal(parseConfig({}, {}).upstream_jwt, undefined, 'upstream_jwt is off by default');
-    const config = parseConfig({ identity_headers: { 'x-user-email': 'traits.email', 'x-user-name': 'traits.name.first' } }, {});
+    const config = parseConfig(
+      { identity_headers: { 'x-user-email': 'traits.email', 'x-user-name': 'traits.name.first' } },
+      {},
+    );
     assert.deepEqual(config.identity_headers, { 'x-user-email': 'traits.email', 'x-user-name': 'traits.name.first' });
   });
 
@@ -74,13 +79,26 @@ describe('identity_headers', () => {
   }
 
   test('refuses the JWT header as a trait header', () => {
-    assert.deepEqual(problemsOf({ identity_headers: { 'x-user-jwt': 'traits.email' }, ...jwt({ header: 'x-user-jwt' }) }), ['identity_headers.x-user-jwt: "x-user-jwt" is upstream_jwt.header']);
+    assert.deepEqual(
+      problemsOf({ identity_headers: { 'x-user-jwt': 'traits.email' }, ...jwt({ header: 'x-user-jwt' }) }),
+      ['identity_headers.x-user-jwt: "x-user-jwt" is upstream_jwt.header'],
+    );
   });
 
-  for (const path of ['email', 'identity.traits.email', 'traits', 'traits.', 'traits..email', 'traits.name[0]', 'metadata_public.x']) {
+  for (const path of [
+    'email',
+    'identity.traits.email',
+    'traits',
+    'traits.',
+    'traits..email',
+    'traits.name[0]',
+    'metadata_public.x',
+  ]) {
     test(`refuses the trait path "${path}"`, () => {
       const problems = problemsOf({ identity_headers: { 'x-user': path } });
-      assert.deepEqual(problems, ['identity_headers.x-user: must be a dot path into the identity\'s traits, e.g. traits.email or traits.name.first']);
+      assert.deepEqual(problems, [
+        "identity_headers.x-user: must be a dot path into the identity's traits, e.g. traits.email or traits.name.first",
+      ]);
     });
   }
 });
@@ -105,7 +123,13 @@ describe('upstream_jwt', () => {
   });
 
   test('traitPathsOf: every path identity_headers and the claims read, once', () => {
-    const config = parseConfig({ identity_headers: { 'x-user-email': 'traits.email' }, ...jwt({ claims: { email: 'traits.email', team: 'traits.team' } }) }, {});
+    const config = parseConfig(
+      {
+        identity_headers: { 'x-user-email': 'traits.email' },
+        ...jwt({ claims: { email: 'traits.email', team: 'traits.team' } }),
+      },
+      {},
+    );
     assert.deepEqual(traitPathsOf(config), ['traits.email', 'traits.team']);
   });
 
@@ -115,24 +139,70 @@ describe('upstream_jwt', () => {
       'upstream_jwt.issuer: Invalid input: expected string, received undefined',
       'upstream_jwt.keys: Invalid input: expected array, received undefined',
     ]);
-    assert.deepEqual(problemsOf(jwt({ keys: [] })), ['upstream_jwt.keys: must list at least one PEM private key file (the first signs)']);
-    assert.deepEqual(problemsOf(jwt({ audience: [] })), ['upstream_jwt.audience: must be a non-empty string or list of strings (the aud claim)']);
+    assert.deepEqual(problemsOf(jwt({ keys: [] })), [
+      'upstream_jwt.keys: must list at least one PEM private key file (the first signs)',
+    ]);
+    assert.deepEqual(problemsOf(jwt({ audience: [] })), [
+      'upstream_jwt.audience: must be a non-empty string or list of strings (the aud claim)',
+    ]);
     assert.deepEqual(problemsOf(jwt({ ttl: '500ms' })), ['upstream_jwt.ttl: must be at least 1s']);
   });
 
   const badKeys: ReadonlyArray<[what: string, file: () => string, problem: RegExp]> = [
     ['a missing file', () => '/nonexistent/key.pem', /^cannot read \/nonexistent\/key\.pem \(ENOENT\)$/],
     ['a file that is no PEM', () => writeKeyFile('garbage.pem', 'not a key'), /is not an unencrypted PEM private key/],
-    ['a public key', () => writeKeyFile('public.pem', generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' })), /is not an unencrypted PEM private key/],
     [
-      'an encrypted private key',
-      () => writeKeyFile('encrypted.pem', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'pw' })),
+      'a public key',
+      () =>
+        writeKeyFile(
+          'public.pem',
+          generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' }),
+        ),
       /is not an unencrypted PEM private key/,
     ],
-    ['a P-384 key', () => writeKeyFile('p384.pem', generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'pem', type: 'pkcs8' })), /EC key on secp384r1: only P-256 \(ES256\)/],
-    ['a 1024-bit RSA key', () => writeKeyFile('rsa1024.pem', generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' })), /1024-bit RSA key: at least 2048 bits/],
-    ['an Ed448 key', () => writeKeyFile('ed448.pem', generateKeyPairSync('ed448').privateKey.export({ format: 'pem', type: 'pkcs8' })), /ed448 key: only EC P-256 \(ES256\), Ed25519 \(EdDSA\) and RSA \(RS256\)/],
-    ['a DH-less X25519 key', () => writeKeyFile('x25519.pem', generateKeyPairSync('x25519').privateKey.export({ format: 'pem', type: 'pkcs8' })), /x25519 key: only/],
+    [
+      'an encrypted private key',
+      () =>
+        writeKeyFile(
+          'encrypted.pem',
+          generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+            format: 'pem',
+            type: 'pkcs8',
+            cipher: 'aes-256-cbc',
+            passphrase: 'pw',
+          }),
+        ),
+      /is not an unencrypted PEM private key/,
+    ],
+    [
+      'a P-384 key',
+      () =>
+        writeKeyFile(
+          'p384.pem',
+          generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'pem', type: 'pkcs8' }),
+        ),
+      /EC key on secp384r1: only P-256 \(ES256\)/,
+    ],
+    [
+      'a 1024-bit RSA key',
+      () =>
+        writeKeyFile(
+          'rsa1024.pem',
+          generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }),
+        ),
+      /1024-bit RSA key: at least 2048 bits/,
+    ],
+    [
+      'an Ed448 key',
+      () => writeKeyFile('ed448.pem', generateKeyPairSync('ed448').privateKey.export({ format: 'pem', type: 'pkcs8' })),
+      /ed448 key: only EC P-256 \(ES256\), Ed25519 \(EdDSA\) and RSA \(RS256\)/,
+    ],
+    [
+      'a DH-less X25519 key',
+      () =>
+        writeKeyFile('x25519.pem', generateKeyPairSync('x25519').privateKey.export({ format: 'pem', type: 'pkcs8' })),
+      /x25519 key: only/,
+    ],
   ];
   for (const [what, file, problem] of badKeys) {
     test(`refuses ${what} as a key, naming upstream_jwt.keys[i]`, () => {
@@ -144,7 +214,10 @@ describe('upstream_jwt', () => {
   }
 
   test('refuses the same key listed twice', () => {
-    assert.deepEqual(keyProblemsOf([KEY, KEY, KEY]), ['upstream_jwt.keys[1]: is the same key as upstream_jwt.keys[0]', 'upstream_jwt.keys[2]: is the same key as upstream_jwt.keys[0]']);
+    assert.deepEqual(keyProblemsOf([KEY, KEY, KEY]), [
+      'upstream_jwt.keys[1]: is the same key as upstream_jwt.keys[0]',
+      'upstream_jwt.keys[2]: is the same key as upstream_jwt.keys[0]',
+    ]);
   });
 
   for (const header of ['cookie', 'host', 'x-kratos-aal', 'Authorization', 'upgrade', ':path']) {
@@ -157,13 +230,17 @@ describe('upstream_jwt', () => {
 
   for (const claim of ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid', 'aal', 'amr']) {
     test(`refuses a trait claim named like the registered claim "${claim}"`, () => {
-      assert.deepEqual(problemsOf(jwt({ claims: { [claim]: 'traits.email' } })), [`upstream_jwt.claims.${claim}: "${claim}" is a claim upstream_jwt always sets (iss sub aud exp nbf iat jti sid aal amr)`]);
+      assert.deepEqual(problemsOf(jwt({ claims: { [claim]: 'traits.email' } })), [
+        `upstream_jwt.claims.${claim}: "${claim}" is a claim upstream_jwt always sets (iss sub aud exp nbf iat jti sid aal amr)`,
+      ]);
     });
   }
 
   test('refuses odd claim names and trait paths that leave traits', () => {
     assert.equal(problemsOf(jwt({ claims: { 'has space': 'traits.email' } })).length, 1);
     assert.equal(problemsOf(jwt({ claims: { __proto__x: 'traits.email', ok: 'traits.a' } })).length, 0);
-    assert.deepEqual(problemsOf(jwt({ claims: { email: 'identity.id' } })), ['upstream_jwt.claims.email: must be a dot path into the identity\'s traits, e.g. traits.email or traits.name.first']);
+    assert.deepEqual(problemsOf(jwt({ claims: { email: 'identity.id' } })), [
+      "upstream_jwt.claims.email: must be a dot path into the identity's traits, e.g. traits.email or traits.name.first",
+    ]);
   });
 });

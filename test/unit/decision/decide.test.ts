@@ -6,7 +6,14 @@ import { parseConfig } from '../../../src/config/load';
 import { decide, type DecisionDependencies } from '../../../src/decision/decide';
 import type { Decision } from '../../../src/decision/decision';
 import type { KratosSession } from '../../../src/kratos/types';
-import type { AvailableAalAnswer, AvailableAalSource, LookupContext, LookupOptions, SessionSource, SessionAnswer } from '../../../src/kratos/sources';
+import type {
+  AvailableAalAnswer,
+  AvailableAalSource,
+  LookupContext,
+  LookupOptions,
+  SessionSource,
+  SessionAnswer,
+} from '../../../src/kratos/sources';
 import type { RefreshedCookie } from '../../../src/kratos/refreshed-cookie';
 import { compilePolicy } from '../../../src/policy/policy';
 import { kratosCredentialExtractor } from '../../../src/request/credentials';
@@ -61,12 +68,24 @@ interface Case {
   calls?: Partial<{ whoami: number; availableAal: number; stricter: number }>;
 }
 
-type Flat = { kind: string; reason: string; credential: string; policy: string; subject: string | null; stripCredentials: boolean; stepUp: boolean; refreshedCookie: boolean };
+type Flat = {
+  kind: string;
+  reason: string;
+  credential: string;
+  policy: string;
+  subject: string | null;
+  stripCredentials: boolean;
+  stepUp: boolean;
+  refreshedCookie: boolean;
+};
 
 function flatten(decision: Decision): Partial<Flat> {
   const flat: Partial<Flat> = { kind: decision.kind, credential: decision.credential, policy: decision.policy };
   if ('reason' in decision) flat.reason = decision.reason;
-  if ('subject' in decision) flat.subject = decision.subject ? `${decision.subject.identityId}/${decision.subject.sessionId}/${decision.subject.aal}` : null;
+  if ('subject' in decision)
+    flat.subject = decision.subject
+      ? `${decision.subject.identityId}/${decision.subject.sessionId}/${decision.subject.aal}`
+      : null;
   if ('stripCredentials' in decision) flat.stripCredentials = decision.stripCredentials;
   if ('stepUp' in decision) flat.stepUp = decision.stepUp;
   if ('refreshedCookie' in decision) flat.refreshedCookie = decision.refreshedCookie !== undefined;
@@ -106,7 +125,11 @@ const COOKIE: ViewOptions = { headers: [['cookie', 'ory_kratos_session=abc']] };
 const TOKEN: ViewOptions = { headers: [['x-session-token', 'token-1']] };
 const RENEWED: RefreshedCookie = ['ory_kratos_session=renewed; Path=/; HttpOnly'];
 
-const active = (aal: KratosSession['aal'], extra: Partial<Extract<SessionAnswer, { kind: 'active' }>> = {}, authenticatedAgo?: number): SessionAnswer => ({
+const active = (
+  aal: KratosSession['aal'],
+  extra: Partial<Extract<SessionAnswer, { kind: 'active' }>> = {},
+  authenticatedAgo?: number,
+): SessionAnswer => ({
   kind: 'active',
   session: session(aal, authenticatedAgo),
   ...extra,
@@ -118,7 +141,12 @@ const CASES: Case[] = [
   // Selection: refused before any credential is looked up.
   {
     name: 'two readings of the path under different rules: bad_request, Kratos never asked',
-    policy: { rules: [{ name: 'public', paths: ['/public/*'], anonymous: true }, { name: 'admin', paths: ['/admin/*'], cookie: 'aal2' }] },
+    policy: {
+      rules: [
+        { name: 'public', paths: ['/public/*'], anonymous: true },
+        { name: 'admin', paths: ['/admin/*'], cookie: 'aal2' },
+      ],
+    },
     request: { ...COOKIE, path: '/public/%2e%2e/admin/x' },
     expected: { kind: 'bad_request', policy: 'none', credential: 'cookie' },
   },
@@ -142,7 +170,13 @@ const CASES: Case[] = [
   {
     name: 'a CORS preflight with cors_preflight on: allowed without credentials',
     policy: { cors_preflight: true },
-    request: { method: 'OPTIONS', headers: [['origin', 'https://a.example'], ['access-control-request-method', 'PUT']] },
+    request: {
+      method: 'OPTIONS',
+      headers: [
+        ['origin', 'https://a.example'],
+        ['access-control-request-method', 'PUT'],
+      ],
+    },
     expected: { kind: 'allow', reason: 'cors_preflight', subject: null, stripCredentials: true },
   },
   {
@@ -221,7 +255,14 @@ const CASES: Case[] = [
     name: 'a token session at aal1 under the default token policy (aal1): allowed, no admin call',
     request: TOKEN,
     whoami: { first: active('aal1', { refreshedCookie: RENEWED }) },
-    expected: { kind: 'allow', reason: 'ok', subject: SUBJECT('aal1'), credential: 'token', stripCredentials: true, refreshedCookie: true },
+    expected: {
+      kind: 'allow',
+      reason: 'ok',
+      subject: SUBJECT('aal1'),
+      credential: 'token',
+      stripCredentials: true,
+      refreshedCookie: true,
+    },
     calls: { availableAal: 0 },
   },
   {
@@ -350,7 +391,7 @@ const CASES: Case[] = [
     expected: { kind: 'allow' },
   },
   {
-    name: 'max_age does not turn a refusal into a refresh: Kratos\'s 401 stays unauthenticated',
+    name: "max_age does not turn a refusal into a refresh: Kratos's 401 stays unauthenticated",
     policy: { token: { aal: 'aal1', max_age: '10m' } },
     request: TOKEN,
     whoami: { first: { kind: 'unauthenticated' } },
@@ -366,7 +407,11 @@ describe('decide(): request view, session and available AAL in, Decision out', (
       for (const [field, value] of Object.entries(entry.expected)) {
         assert.deepEqual(flat[field as keyof Flat], value, `${field} of ${JSON.stringify(flat)}`);
       }
-      const counted = { whoami: calls.whoami.length, availableAal: calls.availableAal.length, stricter: calls.stricter };
+      const counted = {
+        whoami: calls.whoami.length,
+        availableAal: calls.availableAal.length,
+        stricter: calls.stricter,
+      };
       for (const [what, count] of Object.entries(entry.calls ?? {})) {
         assert.equal(counted[what as keyof typeof counted], count, `${what} calls`);
       }

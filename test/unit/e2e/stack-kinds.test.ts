@@ -16,6 +16,11 @@ test('E2E_STACK names one kind, or both: processes first', () => {
 
 test('an E2E_STACK it does not know is an error naming the choices, never a default', () => {
   for (const value of ['containers', 'Process', 'all', ' both', 'toString', '__proto__']) {
-    assert.throws(() => requestedStackKinds(value), (error: Error) => error.message.includes('process, container, both') && error.message.includes(JSON.stringify(value)), value);
+    assert.throws(
+      () => requestedStackKinds(value),
+      (error: Error) =>
+        error.message.includes('process, container, both') && error.message.includes(JSON.stringify(value)),
+      value,
+    );
   }
 });

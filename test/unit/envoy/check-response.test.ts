@@ -9,7 +9,19 @@ import { requestView } from '../support/request';
 
 const SETTINGS = { browserUrl: 'https://auth.example.com', allowedHosts: [] as string[] };
 const base = { credential: 'cookie', policy: 'default' } as const;
-const SUBJECT = { identityId: 'id-1', sessionId: 'sess-1', aal: 'aal2' as const, session: { id: 'sess-1', identityId: 'id-1', aal: 'aal2' as const, expiresAt: Date.now() + 60_000, methods: ['password', 'totp'], traits: new Map() } };
+const SUBJECT = {
+  identityId: 'id-1',
+  sessionId: 'sess-1',
+  aal: 'aal2' as const,
+  session: {
+    id: 'sess-1',
+    identityId: 'id-1',
+    aal: 'aal2' as const,
+    expiresAt: Date.now() + 60_000,
+    methods: ['password', 'totp'],
+    traits: new Map(),
+  },
+};
 const NAVIGATION = [['sec-fetch-mode', 'navigate']] as const;
 
 // The google.rpc.Code of each decision, as Envoy's access logs and tracing show it.
@@ -34,33 +46,82 @@ for (const { decision, navigation, grpcCode } of cases) {
 }
 
 test('an allow with a subject overwrites the identity headers and removes every other "-"/"_"/"." spelling of them', () => {
-  const response = toCheckResponse(answer({ ...base, kind: 'allow', stripCredentials: true, reason: 'ok', subject: SUBJECT }, requestView(), SETTINGS), {});
-  assert.deepEqual(response.ok_response?.headers.map((option) => [option.header.key, option.append.value]), [
-    ['x-kratos-identity-id', false],
-    ['x-kratos-session-id', false],
-    ['x-kratos-aal', false],
-  ]);
-  assert.deepEqual([...(response.ok_response?.headers_to_remove ?? [])].sort(), IDENTITY_HEADERS.flatMap(otherSpellings).sort());
-  for (const mixed of ['x-kratos-identity_id', 'x_kratos-session-id', 'x-kratos_aal', 'x.kratos.aal', 'x-kratos.identity_id']) assert.ok(response.ok_response?.headers_to_remove.includes(mixed), mixed);
+  const response = toCheckResponse(
+    answer({ ...base, kind: 'allow', stripCredentials: true, reason: 'ok', subject: SUBJECT }, requestView(), SETTINGS),
+    {},
+  );
+  assert.deepEqual(
+    response.ok_response?.headers.map((option) => [option.header.key, option.append.value]),
+    [
+      ['x-kratos-identity-id', false],
+      ['x-kratos-session-id', false],
+      ['x-kratos-aal', false],
+    ],
+  );
+  assert.deepEqual(
+    [...(response.ok_response?.headers_to_remove ?? [])].sort(),
+    IDENTITY_HEADERS.flatMap(otherSpellings).sort(),
+  );
+  for (const mixed of [
+    'x-kratos-identity_id',
+    'x_kratos-session-id',
+    'x-kratos_aal',
+    'x.kratos.aal',
+    'x-kratos.identity_id',
+  ])
+    assert.ok(response.ok_response?.headers_to_remove.includes(mixed), mixed);
 });
 
 test('an allow without a subject removes every spelling of the identity headers a client may have forged', () => {
-  const response = toCheckResponse(answer({ ...base, credential: 'none', kind: 'allow', stripCredentials: true, reason: 'anonymous', subject: null }, requestView(), SETTINGS), {});
+  const response = toCheckResponse(
+    answer(
+      { ...base, credential: 'none', kind: 'allow', stripCredentials: true, reason: 'anonymous', subject: null },
+      requestView(),
+      SETTINGS,
+    ),
+    {},
+  );
   assert.deepEqual(response.ok_response?.headers, []);
-  assert.deepEqual([...(response.ok_response?.headers_to_remove ?? [])].sort(), IDENTITY_HEADERS.flatMap(allSpellings).sort());
+  assert.deepEqual(
+    [...(response.ok_response?.headers_to_remove ?? [])].sort(),
+    IDENTITY_HEADERS.flatMap(allSpellings).sort(),
+  );
 });
 
-test('a renewed session cookie: appended to the client response on an allow (beside the app\'s), not appended on a denial (Envoy would drop it)', () => {
+test("a renewed session cookie: appended to the client response on an allow (beside the app's), not appended on a denial (Envoy would drop it)", () => {
   const refreshedCookie = ['ory_kratos_session=a; Path=/', 'ory_kratos_session=b; Path=/app'];
-  const allowed = toCheckResponse(answer({ ...base, kind: 'allow', stripCredentials: true, reason: 'ok', subject: SUBJECT, refreshedCookie }, requestView(), SETTINGS), {});
+  const allowed = toCheckResponse(
+    answer(
+      { ...base, kind: 'allow', stripCredentials: true, reason: 'ok', subject: SUBJECT, refreshedCookie },
+      requestView(),
+      SETTINGS,
+    ),
+    {},
+  );
   assert.deepEqual(
-    allowed.ok_response?.response_headers_to_add.map((option) => [option.header.key, option.header.value, option.append.value]),
+    allowed.ok_response?.response_headers_to_add.map((option) => [
+      option.header.key,
+      option.header.value,
+      option.append.value,
+    ]),
     refreshedCookie.map((line) => ['set-cookie', line, true]),
   );
-  assert.ok(allowed.ok_response?.headers.every((option) => option.header.key !== 'set-cookie'), 'never on the upstream request');
-  const denied = toCheckResponse(answer({ ...base, kind: 'aal_too_low', subject: SUBJECT, refreshedCookie }, requestView({ headers: NAVIGATION }), SETTINGS), {});
+  assert.ok(
+    allowed.ok_response?.headers.every((option) => option.header.key !== 'set-cookie'),
+    'never on the upstream request',
+  );
+  const denied = toCheckResponse(
+    answer(
+      { ...base, kind: 'aal_too_low', subject: SUBJECT, refreshedCookie },
+      requestView({ headers: NAVIGATION }),
+      SETTINGS,
+    ),
+    {},
+  );
   assert.deepEqual(
-    denied.denied_response?.headers.filter((option) => option.header.key === 'set-cookie').map((option) => [option.header.value, option.append.value]),
+    denied.denied_response?.headers
+      .filter((option) => option.header.key === 'set-cookie')
+      .map((option) => [option.header.value, option.append.value]),
     refreshedCookie.map((line) => [line, false]),
   );
 });

@@ -13,7 +13,10 @@ import { upstreamCredentialsReader } from '../../../src/upstream/upstream-creden
 import { listenHttp } from '../../../src/server/ops-server';
 import { AuthzHttpClient } from '../../support/http-client';
 
-async function serverWith(sessions: SessionSource, run: (client: AuthzHttpClient, logs: string[]) => Promise<void>): Promise<void> {
+async function serverWith(
+  sessions: SessionSource,
+  run: (client: AuthzHttpClient, logs: string[]) => Promise<void>,
+): Promise<void> {
   const config = parseConfig({}, {});
   const logs: string[] = [];
   const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (logs.push(chunk.toString('utf8')), done()) });
@@ -54,9 +57,25 @@ async function serverWith(sessions: SessionSource, run: (client: AuthzHttpClient
 const TOKEN = { headers: { 'x-session-token': 'ory_st_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' } };
 
 test('an allow Node cannot write (an identity id that is no header value) becomes a denial (500; 403 for Envoy), not a hung call or a crash', async () => {
-  const sessions: SessionSource = { whoami: async () => ({ kind: 'active', session: { id: 's-1', identityId: 'snowman-\u2603', aal: 'aal2', expiresAt: Date.now() + 60_000, methods: [], traits: new Map() } }) };
+  const sessions: SessionSource = {
+    whoami: async () => ({
+      kind: 'active',
+      session: {
+        id: 's-1',
+        identityId: 'snowman-\u2603',
+        aal: 'aal2',
+        expiresAt: Date.now() + 60_000,
+        methods: [],
+        traits: new Map(),
+      },
+    }),
+  };
   await serverWith(sessions, async (client, logs) => {
-    for (const [door, status] of [['forward_auth', 500], ['auth_request', 500], ['envoy_http', 403]] as const) {
+    for (const [door, status] of [
+      ['forward_auth', 500],
+      ['auth_request', 500],
+      ['envoy_http', 403],
+    ] as const) {
       const answer = await client.check(door, TOKEN);
       assert.equal(answer.status, status, door);
       assert.equal((JSON.parse(answer.body) as { error: { id: string } }).error.id, 'internal_error');
@@ -73,6 +92,13 @@ test('a throwing session source is a 500 denial (never an allow), on every door'
   };
   await serverWith(sessions, async (client) => {
     // 500 where the proxy passes it; Envoy's http_service would take a 5xx for its own failure.
-    assert.deepEqual(await Promise.all((['forward_auth', 'auth_request', 'envoy_http'] as const).map(async (door) => (await client.check(door, TOKEN)).status)), [500, 500, 403]);
+    assert.deepEqual(
+      await Promise.all(
+        (['forward_auth', 'auth_request', 'envoy_http'] as const).map(
+          async (door) => (await client.check(door, TOKEN)).status,
+        ),
+      ),
+      [500, 500, 403],
+    );
   });
 });

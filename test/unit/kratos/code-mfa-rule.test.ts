@@ -1,6 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { codeMfaRuleOf, describeReading, readingOf, unknownVersion, type CodeMfaRule } from '../../../src/kratos/code-mfa-rule';
+import {
+  codeMfaRuleOf,
+  describeReading,
+  readingOf,
+  unknownVersion,
+  type CodeMfaRule,
+} from '../../../src/kratos/code-mfa-rule';
 
 describe('codeMfaRuleOf: the code-MFA rule of a Kratos version (v25.4.0 changed it)', () => {
   const cases: ReadonlyArray<[string, CodeMfaRule | undefined]> = [
@@ -21,14 +27,18 @@ describe('codeMfaRuleOf: the code-MFA rule of a Kratos version (v25.4.0 changed 
     ['v26.2', undefined],
   ];
   for (const [version, rule] of cases) {
-    test(`${JSON.stringify(version)} → ${rule ?? 'no release version'}`, () => assert.equal(codeMfaRuleOf(version), rule));
+    test(`${JSON.stringify(version)} → ${rule ?? 'no release version'}`, () =>
+      assert.equal(codeMfaRuleOf(version), rule));
   }
 
   test('an unreadable version gets the stricter rule, with the reason', () => {
     const reading = readingOf('master', 'admin_api');
     assert.equal(reading.known, false);
     assert.equal(reading.rule, 'every_identity');
-    assert.match(describeReading(reading, true), /^Kratos version unknown \(the admin API reported "master", not a release version\): the stricter rule; code MFA rule every_identity/);
+    assert.match(
+      describeReading(reading, true),
+      /^Kratos version unknown \(the admin API reported "master", not a release version\): the stricter rule; code MFA rule every_identity/,
+    );
   });
 
   test('the description names the version, where it came from and whether the rule applies', () => {
@@ -36,6 +46,9 @@ describe('codeMfaRuleOf: the code-MFA rule of a Kratos version (v25.4.0 changed 
       describeReading(readingOf('v26.2.0', 'config'), false),
       'Kratos v26.2.0 (from kratos.version); code MFA rule code_address: identities whose code credential has an address are aal2-available (Kratos v25.4.0 and later) (not applied: kratos.code_mfa_enabled is false)',
     );
-    assert.match(describeReading(unknownVersion('x'), true), /every identity is aal2-available \(Kratos up to v1\.3\.x\)$/);
+    assert.match(
+      describeReading(unknownVersion('x'), true),
+      /every identity is aal2-available \(Kratos up to v1\.3\.x\)$/,
+    );
   });
 });

@@ -21,10 +21,14 @@ before(async () => {
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 describe('JsonGet', () => {
-  test('keeps the base URL\'s path and sends the given headers', async () => {
+  test("keeps the base URL's path and sends the given headers", async () => {
     const api = new JsonGet(`${base}/kratos/`);
     reply = (res) => res.end('{"ok":true}');
-    assert.deepEqual(await api.get('/sessions/whoami', { 'x-session-token': 't' }, 1000), { status: 200, body: { ok: true }, setCookie: [] });
+    assert.deepEqual(await api.get('/sessions/whoami', { 'x-session-token': 't' }, 1000), {
+      status: 200,
+      body: { ok: true },
+      setCookie: [],
+    });
     assert.equal(seen.at(-1)?.url, '/kratos/sessions/whoami');
     assert.equal(seen.at(-1)?.headers['x-session-token'], 't');
     await api.close();

@@ -47,7 +47,13 @@ describe('KratosClient.availableAal: the identity state', () => {
 });
 
 describe('KratosClient.whoami: the renewed session cookie', () => {
-  const session = { id: 's', active: true, expires_at: new Date(Date.now() + 3_600_000).toISOString(), authenticator_assurance_level: 'aal1', identity: { id: ID } };
+  const session = {
+    id: 's',
+    active: true,
+    expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+    authenticator_assurance_level: 'aal1',
+    identity: { id: ID },
+  };
   const cookie = { kind: 'cookie', source: 'cookie', value: 'ory_kratos_session=old', wellFormed: true } as const;
   const renewed = 'ory_kratos_session=new; Path=/; Expires=Wed, 02 Dec 2026 11:40:58 GMT; HttpOnly';
 
@@ -62,7 +68,10 @@ describe('KratosClient.whoami: the renewed session cookie', () => {
   test('a token check never carries one on, whatever whoami sent; nor does a cookie check without one', async () => {
     answer = session;
     setCookie = [renewed];
-    const byToken = await client.whoami({ kind: 'token', source: 'x-session-token', value: 't', wellFormed: true }, CONTEXT);
+    const byToken = await client.whoami(
+      { kind: 'token', source: 'x-session-token', value: 't', wellFormed: true },
+      CONTEXT,
+    );
     assert.equal(byToken.kind === 'active' && 'refreshedCookie' in byToken, false);
     setCookie = ['other=1'];
     const byCookie = await client.whoami(cookie, CONTEXT);

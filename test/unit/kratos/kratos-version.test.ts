@@ -19,11 +19,21 @@ describe('KratosVersionWatch', () => {
     const kratos = await KratosEmulator.start({ kratosVersion: 'v26.2.0' });
     const heard: KratosVersionReading[] = [];
     kratos.fail('version', { mode: 'status500', count: 2 });
-    const watch = new KratosVersionWatch({ admin_url: kratos.adminUrl, admin_token: '', version: '' }, (reading) => heard.push(reading), FAST);
+    const watch = new KratosVersionWatch(
+      { admin_url: kratos.adminUrl, admin_token: '', version: '' },
+      (reading) => heard.push(reading),
+      FAST,
+    );
     try {
       await watch.start();
-      assert.deepEqual(heard.map((r) => r.rule), ['every_identity']);
-      assert.match(heard[0]?.known === false ? heard[0].why : '', /^\/admin\/version answered 500, and kratos.version is not set$/);
+      assert.deepEqual(
+        heard.map((r) => r.rule),
+        ['every_identity'],
+      );
+      assert.match(
+        heard[0]?.known === false ? heard[0].why : '',
+        /^\/admin\/version answered 500, and kratos.version is not set$/,
+      );
       await until(() => heard.length === 2);
       assert.deepEqual(heard[1], { known: true, version: 'v26.2.0', source: 'admin_api', rule: 'code_address' });
       assert.equal(watch.rule(), 'code_address');
@@ -39,10 +49,17 @@ describe('KratosVersionWatch', () => {
 
   test('without an admin API: kratos.version, or the stricter rule; never a request', async () => {
     const heard: KratosVersionReading[] = [];
-    const watch = new KratosVersionWatch({ admin_url: '', admin_token: '', version: 'v1.3.1' }, (reading) => heard.push(reading), FAST);
+    const watch = new KratosVersionWatch(
+      { admin_url: '', admin_token: '', version: 'v1.3.1' },
+      (reading) => heard.push(reading),
+      FAST,
+    );
     await watch.start();
     await watch.stop();
     assert.deepEqual(heard, [{ known: true, version: 'v1.3.1', source: 'config', rule: 'every_identity' }]);
-    assert.match(plannedReadingText({ admin_url: '', admin_token: '', version: '' }, true), /^Kratos version unknown \(kratos.admin_url is not set, and kratos.version is not set\): the stricter rule/);
+    assert.match(
+      plannedReadingText({ admin_url: '', admin_token: '', version: '' }, true),
+      /^Kratos version unknown \(kratos.admin_url is not set, and kratos.version is not set\): the stricter rule/,
+    );
   });
 });

@@ -60,7 +60,11 @@ describe('compilePolicy / selectRule', () => {
     const policy = policyOf({ cookie: 'aal2', token: 'aal1' });
     const selection = selectRule(policy, requestView());
     assert.equal(selectedName(selection), 'default');
-    assert.deepEqual(selection.kind === 'rule' && selection.rule.outcome, { kind: 'require', cookie: 'aal2', token: 'aal1' });
+    assert.deepEqual(selection.kind === 'rule' && selection.rule.outcome, {
+      kind: 'require',
+      cookie: 'aal2',
+      token: 'aal1',
+    });
     assert.equal(policy.fallback.name, 'default');
     assert.equal(policy.rules.length, 0);
   });
@@ -75,11 +79,7 @@ describe('compilePolicy / selectRule', () => {
 
   test('first matching rule wins', () => {
     const policy = policyOf({
-      rules: [
-        { name: 'first', paths: ['/a/*'] },
-        { name: 'second', paths: ['/a/b'] },
-        { name: 'third' },
-      ],
+      rules: [{ name: 'first', paths: ['/a/*'] }, { name: 'second', paths: ['/a/b'] }, { name: 'third' }],
     });
     assert.equal(select(policy, { path: '/a/b' }), 'first');
     assert.equal(select(policy, { path: '/x' }), 'third');
@@ -170,11 +170,22 @@ describe('compilePolicy / selectRule', () => {
 
   // Found by test/fuzz/paths.test.ts, with a catch-all anonymous rule behind the protected ones.
   describe('readings the path fuzzer found missing', () => {
-    const policy = policyOf({ rules: [{ name: 'admin', paths: ['/admin/*'], cookie: 'aal2' }, { name: 'open', paths: ['/*'], anonymous: true }] });
+    const policy = policyOf({
+      rules: [
+        { name: 'admin', paths: ['/admin/*'], cookie: 'aal2' },
+        { name: 'open', paths: ['/*'], anonymous: true },
+      ],
+    });
     const cases: ReadonlyArray<{ path: string; why: string }> = [
-      { path: '/\\é/admin', why: "new URL(req.url, base), as Node's docs teach, reads /\\é as a host and routes /admin" },
+      {
+        path: '/\\é/admin',
+        why: "new URL(req.url, base), as Node's docs teach, reads /\\é as a host and routes /admin",
+      },
       { path: '//x/admin/y', why: 'the same: //x is a host to new URL(req.url, base)' },
-      { path: '/%/admin\\admin/../%2e%2e/admin', why: "Go's path.Clean of the decoded path keeps \\ in a segment and reads /admin" },
+      {
+        path: '/%/admin\\admin/../%2e%2e/admin',
+        why: "Go's path.Clean of the decoded path keeps \\ in a segment and reads /admin",
+      },
     ];
     for (const { path, why } of cases) {
       test(`${JSON.stringify(path)} is ambiguous: ${why}`, () => {
@@ -196,9 +207,21 @@ describe('compilePolicy / selectRule', () => {
       { path: '/INTERNAL/x', expected: AMBIGUOUS, why: 'the same, for a deny rule' },
       { path: '/metrics/', expected: 'metrics', why: 'non-strict routers serve /metrics/ with the /metrics handler' },
       { path: '/metrics/.', expected: AMBIGUOUS, why: 'as sent it is no rule; resolved it is /metrics/' },
-      { path: '/internal', expected: 'internal', why: "a prefix rule covers its root, like Envoy's path_separated_prefix" },
-      { path: '/internal/x/../../', expected: AMBIGUOUS, why: 'Node and Express route the string as sent, under /internal/' },
-      { path: '/admin/users////../../..', expected: AMBIGUOUS, why: 'WHATWG URL reads /admin/users/, a merging normaliser reads /' },
+      {
+        path: '/internal',
+        expected: 'internal',
+        why: "a prefix rule covers its root, like Envoy's path_separated_prefix",
+      },
+      {
+        path: '/internal/x/../../',
+        expected: AMBIGUOUS,
+        why: 'Node and Express route the string as sent, under /internal/',
+      },
+      {
+        path: '/admin/users////../../..',
+        expected: AMBIGUOUS,
+        why: 'WHATWG URL reads /admin/users/, a merging normaliser reads /',
+      },
     ];
     for (const { path, expected, why } of cases) {
       test(`${JSON.stringify(path)} → ${expected}: ${why}`, () => {
@@ -216,7 +239,12 @@ describe('compilePolicy / selectRule', () => {
       const upper = policyOf({ rules: [{ name: 'api', paths: ['/API/*'], deny: true }] });
       assert.equal(select(upper, { path: '/API/x' }), 'api');
       assert.equal(select(upper, { path: '/api/x' }), AMBIGUOUS);
-      assert.equal(select(policyOf({ case_sensitive_paths: true, rules: [{ name: 'api', paths: ['/API/*'], deny: true }] }), { path: '/api/x' }), 'default');
+      assert.equal(
+        select(policyOf({ case_sensitive_paths: true, rules: [{ name: 'api', paths: ['/API/*'], deny: true }] }), {
+          path: '/api/x',
+        }),
+        'default',
+      );
     });
   });
 
@@ -241,8 +269,17 @@ describe('compilePolicy / selectRule', () => {
   test('methods: a rule listing GET covers HEAD (served by the GET handler), unless exact_methods', () => {
     const policy = policyOf({ rules: [{ name: 'deny-get', methods: ['GET'], deny: true }] });
     assert.equal(select(policy, { method: 'HEAD' }), 'deny-get');
-    assert.equal(select(policyOf({ rules: [{ name: 'deny-get', methods: ['GET'], exact_methods: true, deny: true }] }), { method: 'HEAD' }), 'default');
-    assert.equal(select(policyOf({ rules: [{ name: 'deny-head', methods: ['HEAD'], deny: true }] }), { method: 'GET' }), 'default', 'HEAD does not imply GET');
+    assert.equal(
+      select(policyOf({ rules: [{ name: 'deny-get', methods: ['GET'], exact_methods: true, deny: true }] }), {
+        method: 'HEAD',
+      }),
+      'default',
+    );
+    assert.equal(
+      select(policyOf({ rules: [{ name: 'deny-head', methods: ['HEAD'], deny: true }] }), { method: 'GET' }),
+      'default',
+      'HEAD does not imply GET',
+    );
   });
 
   // A request method that is not upper-case never gets here: buildRequestView refuses it.
@@ -255,7 +292,9 @@ describe('compilePolicy / selectRule', () => {
   });
 
   test('hosts, paths and methods must all match', () => {
-    const policy = policyOf({ rules: [{ name: 'r', hosts: ['app.example.com'], paths: ['/api/*'], methods: ['POST'] }] });
+    const policy = policyOf({
+      rules: [{ name: 'r', hosts: ['app.example.com'], paths: ['/api/*'], methods: ['POST'] }],
+    });
     assert.equal(select(policy, { authority: 'app.example.com', path: '/api/x', method: 'POST' }), 'r');
     assert.equal(select(policy, { authority: 'other.example.com', path: '/api/x', method: 'POST' }), 'default');
     assert.equal(select(policy, { authority: 'app.example.com', path: '/web/x', method: 'POST' }), 'default');
@@ -263,7 +302,9 @@ describe('compilePolicy / selectRule', () => {
   });
 
   test('unnamed rules are called rules[i] after their index', () => {
-    const policy = policyOf({ rules: [{ name: 'named', paths: ['/a'] }, { paths: ['/b'] }, { paths: ['/c'], deny: true }] });
+    const policy = policyOf({
+      rules: [{ name: 'named', paths: ['/a'] }, { paths: ['/b'] }, { paths: ['/c'], deny: true }],
+    });
     assert.deepEqual(
       policy.rules.map((rule) => rule.name),
       ['named', 'rules[1]', 'rules[2]'],
@@ -321,16 +362,25 @@ describe('compilePolicy / selectRule', () => {
     });
 
     test('unknown name → unknown_policy with that name', () => {
-      assert.deepEqual(selectRule(policy, requestView({ contextExtensions: { policy: 'nope' } })), { kind: 'unknown_policy', name: 'nope' });
+      assert.deepEqual(selectRule(policy, requestView({ contextExtensions: { policy: 'nope' } })), {
+        kind: 'unknown_policy',
+        name: 'nope',
+      });
     });
 
     test('unnamed rules cannot be selected by their rules[i] label', () => {
-      assert.deepEqual(selectRule(policy, requestView({ contextExtensions: { policy: 'rules[2]' } })), { kind: 'unknown_policy', name: 'rules[2]' });
+      assert.deepEqual(selectRule(policy, requestView({ contextExtensions: { policy: 'rules[2]' } })), {
+        kind: 'unknown_policy',
+        name: 'rules[2]',
+      });
       assert.equal(policy.byName.has('rules[2]'), false);
     });
 
     test('empty name is an unknown policy, not "no policy"', () => {
-      assert.deepEqual(selectRule(policy, requestView({ contextExtensions: { policy: '' } })), { kind: 'unknown_policy', name: '' });
+      assert.deepEqual(selectRule(policy, requestView({ contextExtensions: { policy: '' } })), {
+        kind: 'unknown_policy',
+        name: '',
+      });
     });
 
     test('names are case-sensitive', () => {
@@ -348,29 +398,58 @@ describe('compilePolicy / selectRule', () => {
 });
 
 describe('method overrides are further readings of the method', () => {
-  const policy = policyOf({ rules: [{ name: 'kept', paths: ['/records/*'], methods: ['DELETE'], deny: true }, { name: 'reads', methods: ['GET'], anonymous: true }] });
+  const policy = policyOf({
+    rules: [
+      { name: 'kept', paths: ['/records/*'], methods: ['DELETE'], deny: true },
+      { name: 'reads', methods: ['GET'], anonymous: true },
+    ],
+  });
 
   test('an override naming a method under another rule is refused, whatever its case or place', () => {
-    for (const headers of [[['x-http-method-override', 'DELETE']], [['x-method-override', 'delete ']], [['x-http-method', 'PUT, DELETE']], [['x-http-method-override', 'PUT'], ['x-http-method-override', 'DELETE']]] as const) {
-      assert.equal(select(policy, { method: 'POST', path: '/records/1', headers }), AMBIGUOUS_METHOD, JSON.stringify(headers));
+    for (const headers of [
+      [['x-http-method-override', 'DELETE']],
+      [['x-method-override', 'delete ']],
+      [['x-http-method', 'PUT, DELETE']],
+      [
+        ['x-http-method-override', 'PUT'],
+        ['x-http-method-override', 'DELETE'],
+      ],
+    ] as const) {
+      assert.equal(
+        select(policy, { method: 'POST', path: '/records/1', headers }),
+        AMBIGUOUS_METHOD,
+        JSON.stringify(headers),
+      );
     }
     assert.equal(select(policy, { method: 'POST', path: '/records/1?_method=DELETE' }), AMBIGUOUS_METHOD);
     assert.equal(select(policy, { method: 'POST', path: '/records/1?%5Fmethod=delete#x' }), AMBIGUOUS_METHOD);
   });
 
   test('a GET overridden to a write leaves the anonymous GET rule (implicit HEAD included)', () => {
-    assert.equal(select(policy, { method: 'GET', path: '/x', headers: [['x-http-method-override', 'POST']] }), AMBIGUOUS_METHOD);
+    assert.equal(
+      select(policy, { method: 'GET', path: '/x', headers: [['x-http-method-override', 'POST']] }),
+      AMBIGUOUS_METHOD,
+    );
     assert.equal(select(policy, { method: 'GET', path: '/x', headers: [['x-http-method-override', 'head']] }), 'reads');
   });
 
   test('an override under the same rule, an empty one, or a lookalike parameter changes nothing', () => {
-    assert.equal(select(policy, { method: 'POST', path: '/records/1', headers: [['x-http-method-override', 'PATCH']] }), 'default');
-    assert.equal(select(policy, { method: 'POST', path: '/records/1', headers: [['x-http-method-override', ' , ']] }), 'default');
+    assert.equal(
+      select(policy, { method: 'POST', path: '/records/1', headers: [['x-http-method-override', 'PATCH']] }),
+      'default',
+    );
+    assert.equal(
+      select(policy, { method: 'POST', path: '/records/1', headers: [['x-http-method-override', ' , ']] }),
+      'default',
+    );
     assert.equal(select(policy, { method: 'POST', path: '/records/1?x_method=DELETE&method=DELETE' }), 'default');
   });
 
-  test('a path ambiguity is reported as the path\'s even with an override', () => {
+  test("a path ambiguity is reported as the path's even with an override", () => {
     const paths = policyOf({ rules: [{ name: 'public', paths: ['/public/*'], anonymous: true }] });
-    assert.equal(select(paths, { method: 'POST', path: '/public/../x', headers: [['x-http-method-override', 'DELETE']] }), AMBIGUOUS);
+    assert.equal(
+      select(paths, { method: 'POST', path: '/public/../x', headers: [['x-http-method-override', 'DELETE']] }),
+      AMBIGUOUS,
+    );
   });
 });

@@ -52,7 +52,11 @@ describe('traceSelection', () => {
   }
 
   test('names the conditions that failed for each earlier rule', () => {
-    const trace = traceSelection(config, policy, requestView({ path: '/users', method: 'POST', authority: 'admin.example.com' }));
+    const trace = traceSelection(
+      config,
+      policy,
+      requestView({ path: '/users', method: 'POST', authority: 'admin.example.com' }),
+    );
     assert.equal(trace.kind, 'matched');
     if (trace.kind !== 'matched') return;
     assert.deepEqual(trace.readings[0], {
@@ -70,13 +74,24 @@ describe('traceSelection', () => {
   });
 
   test('a route-named policy is reported as such, without matching', () => {
-    assert.deepEqual(traceSelection(config, policy, requestView({ contextExtensions: { policy: 'admin' } })), { kind: 'named', name: 'admin' });
+    assert.deepEqual(traceSelection(config, policy, requestView({ contextExtensions: { policy: 'admin' } })), {
+      kind: 'named',
+      name: 'admin',
+    });
   });
 });
 
 describe('formatDuration', () => {
   test('round-trips through parseDuration in the largest whole unit', () => {
-    for (const [ms, text] of [[0, '0s'], [150, '150ms'], [1500, '1500ms'], [2000, '2s'], [60_000, '1m'], [90_000, '90s'], [7_200_000, '2h']] as const) {
+    for (const [ms, text] of [
+      [0, '0s'],
+      [150, '150ms'],
+      [1500, '1500ms'],
+      [2000, '2s'],
+      [60_000, '1m'],
+      [90_000, '90s'],
+      [7_200_000, '2h'],
+    ] as const) {
       assert.equal(formatDuration(ms), text);
       assert.equal(parseDuration(text), ms);
     }

@@ -9,36 +9,95 @@ describe('findCookies', () => {
   // `expected`: the values in order; a string is shorthand for exactly one.
   const cases: ReadonlyArray<{ name: string; lines: string[]; expected: string | string[] | undefined; raw?: true }> = [
     { name: 'single cookie', lines: ['ory_kratos_session=abc'], expected: 'abc' },
-    { name: '"; "-separated (HTTP/2 crumbs rejoined by Envoy)', lines: ['a=1; ory_kratos_session=abc; b=2'], expected: 'abc' },
+    {
+      name: '"; "-separated (HTTP/2 crumbs rejoined by Envoy)',
+      lines: ['a=1; ory_kratos_session=abc; b=2'],
+      expected: 'abc',
+    },
     { name: '";" without space', lines: ['a=1;ory_kratos_session=abc;b=2'], expected: 'abc' },
     { name: '","-joined HTTP/1 lines in the headers map', lines: ['a=1,ory_kratos_session=abc,b=2'], expected: 'abc' },
     { name: 'mixed ";" and ","', lines: ['a=1; c=3,ory_kratos_session=abc; b=2'], expected: 'abc' },
     // One raw line (header_map): Go and Kratos split on ";" only, so "," stays inside a value.
-    { name: 'raw line: "," separates nothing', lines: ['tossed=x,ory_kratos_session=A; ory_kratos_session=V'], expected: 'V', raw: true },
+    {
+      name: 'raw line: "," separates nothing',
+      lines: ['tossed=x,ory_kratos_session=A; ory_kratos_session=V'],
+      expected: 'V',
+      raw: true,
+    },
     { name: 'raw line: a value with "," is kept whole', lines: ['ory_kratos_session=a,b'], expected: 'a,b', raw: true },
-    { name: 'joined lines: the same line read with "," as a separator', lines: ['tossed=x,ory_kratos_session=A; ory_kratos_session=V'], expected: ['A', 'V'] },
-    { name: 'in the second of several lines (header_map encoding)', lines: ['a=1; b=2', 'c=3; ory_kratos_session=abc'], expected: 'abc' },
+    {
+      name: 'joined lines: the same line read with "," as a separator',
+      lines: ['tossed=x,ory_kratos_session=A; ory_kratos_session=V'],
+      expected: ['A', 'V'],
+    },
+    {
+      name: 'in the second of several lines (header_map encoding)',
+      lines: ['a=1; b=2', 'c=3; ory_kratos_session=abc'],
+      expected: 'abc',
+    },
     // Go trims the pair and the name, not what follows "=": the value Kratos tries is "  abc".
-    { name: 'white space around the pair and the name is trimmed, after "=" it stays', lines: ['a=1 ;   ory_kratos_session  =  abc  ; b=2'], expected: '  abc' },
-    { name: 'only ASCII white space is trimmed: a no-break space makes another name', lines: ['\u00a0ory_kratos_session=abc'], expected: undefined },
+    {
+      name: 'white space around the pair and the name is trimmed, after "=" it stays',
+      lines: ['a=1 ;   ory_kratos_session  =  abc  ; b=2'],
+      expected: '  abc',
+    },
+    {
+      name: 'only ASCII white space is trimmed: a no-break space makes another name',
+      lines: ['\u00a0ory_kratos_session=abc'],
+      expected: undefined,
+    },
     { name: 'tabs around the pair', lines: ['a=1;\tory_kratos_session=abc\t;b=2'], expected: 'abc' },
     { name: 'double-quoted value is unquoted', lines: ['ory_kratos_session="abc"'], expected: 'abc' },
     // Go refuses a value with `"`, `\`, a control or a non-ASCII byte: Kratos never sees it and tries the next.
     { name: 'a lone double quote: refused', lines: ['ory_kratos_session="'], expected: undefined },
     { name: 'only an opening quote: refused', lines: ['ory_kratos_session="abc'], expected: undefined },
-    { name: 'a refused value is skipped for the next one', lines: ['ory_kratos_session=caf\u00e9; ory_kratos_session=a\\b; ory_kratos_session=\u0001; ory_kratos_session=ok'], expected: 'ok' },
-    { name: 'value containing "=" (base64 padding) is kept whole', lines: ['ory_kratos_session=MTY4==; b=2'], expected: 'MTY4==' },
-    { name: 'duplicates in one line: all, in order', lines: ['ory_kratos_session=first; ory_kratos_session=second'], expected: ['first', 'second'] },
-    { name: 'duplicates across lines: all, in line order', lines: ['ory_kratos_session=first', 'b=2; ory_kratos_session=second'], expected: ['first', 'second'] },
+    {
+      name: 'a refused value is skipped for the next one',
+      lines: [
+        'ory_kratos_session=caf\u00e9; ory_kratos_session=a\\b; ory_kratos_session=\u0001; ory_kratos_session=ok',
+      ],
+      expected: 'ok',
+    },
+    {
+      name: 'value containing "=" (base64 padding) is kept whole',
+      lines: ['ory_kratos_session=MTY4==; b=2'],
+      expected: 'MTY4==',
+    },
+    {
+      name: 'duplicates in one line: all, in order',
+      lines: ['ory_kratos_session=first; ory_kratos_session=second'],
+      expected: ['first', 'second'],
+    },
+    {
+      name: 'duplicates across lines: all, in line order',
+      lines: ['ory_kratos_session=first', 'b=2; ory_kratos_session=second'],
+      expected: ['first', 'second'],
+    },
     { name: 'empty value counts as absent', lines: ['a=1; ory_kratos_session=; b=2'], expected: undefined },
-    { name: 'an empty value is skipped for a later non-empty one (Kratos tries the next)', lines: ['ory_kratos_session=; ory_kratos_session=real'], expected: 'real' },
+    {
+      name: 'an empty value is skipped for a later non-empty one (Kratos tries the next)',
+      lines: ['ory_kratos_session=; ory_kratos_session=real'],
+      expected: 'real',
+    },
     { name: 'empty quoted value counts as absent', lines: ['ory_kratos_session=""'], expected: undefined },
     { name: 'name with a prefix is not the cookie', lines: ['xory_kratos_session=evil'], expected: undefined },
     { name: 'name with a suffix is not the cookie', lines: ['ory_kratos_session_x=evil'], expected: undefined },
-    { name: 'prefixed/suffixed names before the real one are skipped', lines: ['xory_kratos_session=1; ory_kratos_session_x=2; ory_kratos_session=real'], expected: 'real' },
-    { name: 'name only appearing inside another value', lines: ['a=ory_kratos_session; b=ory_kratos_session'], expected: undefined },
+    {
+      name: 'prefixed/suffixed names before the real one are skipped',
+      lines: ['xory_kratos_session=1; ory_kratos_session_x=2; ory_kratos_session=real'],
+      expected: 'real',
+    },
+    {
+      name: 'name only appearing inside another value',
+      lines: ['a=ory_kratos_session; b=ory_kratos_session'],
+      expected: undefined,
+    },
     { name: 'pair without "=" is ignored', lines: ['ory_kratos_session; b=2'], expected: undefined },
-    { name: 'pair without "=" before the real one', lines: ['ory_kratos_session; ory_kratos_session=abc'], expected: 'abc' },
+    {
+      name: 'pair without "=" before the real one',
+      lines: ['ory_kratos_session; ory_kratos_session=abc'],
+      expected: 'abc',
+    },
     { name: 'name matching is case-sensitive', lines: ['ORY_KRATOS_SESSION=abc'], expected: undefined },
     { name: 'no cookie lines', lines: [], expected: undefined },
     { name: 'empty line', lines: [''], expected: undefined },
@@ -102,29 +161,84 @@ describe('cookiesWithout: what the upstream gets of the Cookie header when crede
   // `expected`: the one Cookie value the upstream gets; null: the lines are left as sent.
   const cases: ReadonlyArray<{ name: string; lines: string[]; expected: string | null; joined?: true }> = [
     { name: 'only the session cookie: nothing is left', lines: ['ory_kratos_session=abc'], expected: '' },
-    { name: 'in the middle: the others byte for byte, with the ";" before each', lines: ['a=1; ory_kratos_session=abc; b=2'], expected: 'a=1; b=2' },
-    { name: 'first: the line loses the separator and white space before the next', lines: ['ory_kratos_session=abc;  a=1;b=2'], expected: 'a=1;b=2' },
+    {
+      name: 'in the middle: the others byte for byte, with the ";" before each',
+      lines: ['a=1; ory_kratos_session=abc; b=2'],
+      expected: 'a=1; b=2',
+    },
+    {
+      name: 'first: the line loses the separator and white space before the next',
+      lines: ['ory_kratos_session=abc;  a=1;b=2'],
+      expected: 'a=1;b=2',
+    },
     { name: 'last', lines: ['a=1 ;b="x y"; ory_kratos_session=abc'], expected: 'a=1 ;b="x y"' },
-    { name: 'unusual spacing of the kept pairs stays', lines: ['a = 1 ;\tory_kratos_session=abc;b=2 ;  c=3'], expected: 'a = 1 ;b=2 ;  c=3' },
-    { name: 'several session cookies, each removed', lines: ['ory_kratos_session=old; a=1; ory_kratos_session=new; ory_kratos_session=x'], expected: 'a=1' },
-    { name: 'adjacent session cookies', lines: ['a=1; ory_kratos_session=x; ory_kratos_session=y; b=2'], expected: 'a=1; b=2' },
+    {
+      name: 'unusual spacing of the kept pairs stays',
+      lines: ['a = 1 ;\tory_kratos_session=abc;b=2 ;  c=3'],
+      expected: 'a = 1 ;b=2 ;  c=3',
+    },
+    {
+      name: 'several session cookies, each removed',
+      lines: ['ory_kratos_session=old; a=1; ory_kratos_session=new; ory_kratos_session=x'],
+      expected: 'a=1',
+    },
+    {
+      name: 'adjacent session cookies',
+      lines: ['a=1; ory_kratos_session=x; ory_kratos_session=y; b=2'],
+      expected: 'a=1; b=2',
+    },
     { name: 'a quoted value', lines: ['ory_kratos_session="abc"; a="q"'], expected: 'a="q"' },
     { name: 'an empty value', lines: ['a=1; ory_kratos_session=; b=2'], expected: 'a=1; b=2' },
-    { name: 'a value Kratos would refuse is removed as well', lines: ['ory_kratos_session=caf\u00e9; a=1'], expected: 'a=1' },
+    {
+      name: 'a value Kratos would refuse is removed as well',
+      lines: ['ory_kratos_session=caf\u00e9; a=1'],
+      expected: 'a=1',
+    },
     { name: 'a lone name without "="', lines: ['a=1; ory_kratos_session ; b=2'], expected: 'a=1; b=2' },
-    { name: 'white space around the name, as Go trims it', lines: ['a=1;\t ory_kratos_session  =abc'], expected: 'a=1' },
+    {
+      name: 'white space around the name, as Go trims it',
+      lines: ['a=1;\t ory_kratos_session  =abc'],
+      expected: 'a=1',
+    },
     { name: 'empty pairs are kept', lines: ['a=1;; ory_kratos_session=abc; ;b=2'], expected: 'a=1;; ;b=2' },
-    { name: 'names that only contain the session cookie name are kept', lines: ['my_ory_kratos_session=1; ory_kratos_session_x=2; ory_kratos_sessionx=3'], expected: null },
+    {
+      name: 'names that only contain the session cookie name are kept',
+      lines: ['my_ory_kratos_session=1; ory_kratos_session_x=2; ory_kratos_sessionx=3'],
+      expected: null,
+    },
     { name: 'a value that contains the name is kept', lines: ['a=ory_kratos_session=abc'], expected: null },
     { name: 'another case is another cookie', lines: ['ORY_KRATOS_SESSION=abc'], expected: null },
     { name: 'no session cookie: the lines stay as sent', lines: ['a=1; b=2', 'c=3'], expected: null },
     { name: 'no cookie lines', lines: [], expected: null },
-    { name: 'several lines (header_map, HTTP/2 crumbs): joined with "; ", lines without it verbatim', lines: ['a=1;b=2', 'ory_kratos_session=abc', 'c=3; ory_kratos_session=x'], expected: 'a=1;b=2; c=3' },
-    { name: 'header_map: "," inside a raw line separates nothing', lines: ['a=x,y; ory_kratos_session=abc'], expected: 'a=x,y' },
+    {
+      name: 'several lines (header_map, HTTP/2 crumbs): joined with "; ", lines without it verbatim',
+      lines: ['a=1;b=2', 'ory_kratos_session=abc', 'c=3; ory_kratos_session=x'],
+      expected: 'a=1;b=2; c=3',
+    },
+    {
+      name: 'header_map: "," inside a raw line separates nothing',
+      lines: ['a=x,y; ory_kratos_session=abc'],
+      expected: 'a=x,y',
+    },
     { name: 'header_map: a "," pair is not a pair of its own', lines: ['a=x,ory_kratos_session=abc'], expected: null },
-    { name: 'joined map: "," separates lines; each line rewritten alone', lines: ['a=1; ory_kratos_session=abc,b=2;c=3'], expected: 'a=1; b=2;c=3', joined: true },
-    { name: 'joined map: the session cookie as a line of its own', lines: ['a=1,ory_kratos_session=abc,b=2'], expected: 'a=1; b=2', joined: true },
-    { name: 'joined map: only session cookies', lines: ['ory_kratos_session=abc,ory_kratos_session=x'], expected: '', joined: true },
+    {
+      name: 'joined map: "," separates lines; each line rewritten alone',
+      lines: ['a=1; ory_kratos_session=abc,b=2;c=3'],
+      expected: 'a=1; b=2;c=3',
+      joined: true,
+    },
+    {
+      name: 'joined map: the session cookie as a line of its own',
+      lines: ['a=1,ory_kratos_session=abc,b=2'],
+      expected: 'a=1; b=2',
+      joined: true,
+    },
+    {
+      name: 'joined map: only session cookies',
+      lines: ['ory_kratos_session=abc,ory_kratos_session=x'],
+      expected: '',
+      joined: true,
+    },
     { name: 'joined map: no session cookie, left as sent', lines: ['a=1,b=2'], expected: null, joined: true },
   ];
   for (const { name, lines, expected, joined } of cases) {
@@ -138,7 +252,10 @@ describe('cookiesWithout: what the upstream gets of the Cookie header when crede
     const commas = 'a,'.repeat(1_000_000);
     const started = performance.now();
     assert.equal(cookiesWithout([`ory_kratos_session=x${junk}a=1`], NAME, false), `${junk.slice(1)}a=1`);
-    assert.equal(cookiesWithout([`${commas};ory_kratos_session=x`], NAME, true)?.length, 'a; '.repeat(1_000_000).length - 2);
+    assert.equal(
+      cookiesWithout([`${commas};ory_kratos_session=x`], NAME, true)?.length,
+      'a; '.repeat(1_000_000).length - 2,
+    );
     assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
   });
 });

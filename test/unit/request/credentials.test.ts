@@ -1,6 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bearerToken, firstOf, kratosCredentialExtractor, sessionCookie, sessionTokenHeader, type Credential } from '../../../src/request/credentials';
+import {
+  bearerToken,
+  firstOf,
+  kratosCredentialExtractor,
+  sessionCookie,
+  sessionTokenHeader,
+  type Credential,
+} from '../../../src/request/credentials';
 import { JoinedHeaders } from '../../../src/request/headers';
 import { describeWork, EIGHT_MIB, workOf } from '../support/bounded-work';
 import { headerBag } from '../support/request';
@@ -28,12 +35,24 @@ describe('sessionTokenHeader', () => {
   });
 
   test('with two header lines the first is used', () => {
-    assert.equal(sessionTokenHeader(headerBag([['x-session-token', 'first'], ['x-session-token', 'second']]))?.value, 'first');
+    assert.equal(
+      sessionTokenHeader(
+        headerBag([
+          ['x-session-token', 'first'],
+          ['x-session-token', 'second'],
+        ]),
+      )?.value,
+      'first',
+    );
   });
 
   test('two lines joined by Envoy ("a,b"): the first value, as Go\'s Header.Get reads it', () => {
     assert.equal(sessionTokenHeader(new JoinedHeaders({ 'x-session-token': 'first,second' }))?.value, 'first');
-    assert.equal(sessionTokenHeader(new JoinedHeaders({ 'x-session-token': ',second' })), undefined, 'an empty first line is no token');
+    assert.equal(
+      sessionTokenHeader(new JoinedHeaders({ 'x-session-token': ',second' })),
+      undefined,
+      'an empty first line is no token',
+    );
   });
 
   test('one raw line with a comma is taken whole (Kratos would look it up whole and refuse it)', () => {
@@ -43,16 +62,27 @@ describe('sessionTokenHeader', () => {
 
 describe('sessionCookie', () => {
   test('finds the named cookie among others', () => {
-    assert.deepEqual(sessionCookie('ory_kratos_session')(headerBag([['cookie', 'a=1; ory_kratos_session=MTY4; b=2']])), {
-      kind: 'cookie',
-      source: 'cookie',
-      value: 'ory_kratos_session=MTY4',
-      wellFormed: true,
-    });
+    assert.deepEqual(
+      sessionCookie('ory_kratos_session')(headerBag([['cookie', 'a=1; ory_kratos_session=MTY4; b=2']])),
+      {
+        kind: 'cookie',
+        source: 'cookie',
+        value: 'ory_kratos_session=MTY4',
+        wellFormed: true,
+      },
+    );
   });
 
   test('reads every cookie line', () => {
-    assert.equal(sessionCookie('ory_kratos_session')(headerBag([['cookie', 'a=1'], ['Cookie', 'ory_kratos_session=v']]))?.value, 'ory_kratos_session=v');
+    assert.equal(
+      sessionCookie('ory_kratos_session')(
+        headerBag([
+          ['cookie', 'a=1'],
+          ['Cookie', 'ory_kratos_session=v'],
+        ]),
+      )?.value,
+      'ory_kratos_session=v',
+    );
   });
 
   test('uses the configured name', () => {
@@ -61,8 +91,16 @@ describe('sessionCookie', () => {
   });
 
   test('every cookie of that name is forwarded, in order, and only those (Kratos takes the first that decodes)', () => {
-    const bag = headerBag([['cookie', 'ory_kratos_session=stale-parent; app=1'], ['cookie', 'ory_kratos_session=; ory_kratos_session="valid"']]);
-    assert.deepEqual(sessionCookie('ory_kratos_session')(bag), { kind: 'cookie', source: 'cookie', value: 'ory_kratos_session=stale-parent; ory_kratos_session=valid', wellFormed: true });
+    const bag = headerBag([
+      ['cookie', 'ory_kratos_session=stale-parent; app=1'],
+      ['cookie', 'ory_kratos_session=; ory_kratos_session="valid"'],
+    ]);
+    assert.deepEqual(sessionCookie('ory_kratos_session')(bag), {
+      kind: 'cookie',
+      source: 'cookie',
+      value: 'ory_kratos_session=stale-parent; ory_kratos_session=valid',
+      wellFormed: true,
+    });
   });
 
   test('one value among several that Kratos cannot decode makes the cookie ill-formed', () => {
@@ -79,7 +117,10 @@ describe('sessionCookie', () => {
   test('a raw header line is split on ";" only; Envoy-joined lines on "," too', () => {
     const line = 'tossed=x,ory_kratos_session=A; ory_kratos_session=V';
     assert.equal(sessionCookie('ory_kratos_session')(headerBag([['cookie', line]]))?.value, 'ory_kratos_session=V');
-    assert.equal(sessionCookie('ory_kratos_session')(new JoinedHeaders({ cookie: line }))?.value, 'ory_kratos_session=A; ory_kratos_session=V');
+    assert.equal(
+      sessionCookie('ory_kratos_session')(new JoinedHeaders({ cookie: line }))?.value,
+      'ory_kratos_session=A; ory_kratos_session=V',
+    );
   });
 
   test('an empty cookie value counts as absent', () => {
@@ -93,7 +134,7 @@ describe('sessionCookie', () => {
 
 describe('bearerToken (Kratos bearerTokenFromRequest: split on single spaces, exactly two parts)', () => {
   // Found by test/fuzz/credentials.test.ts: "Bearer a" then "Bearer" joined by Envoy read as the token "a,Bearer".
-  test('two Authorization lines joined in the headers map: the first line\'s token, as Go\'s Header.Get reads it', () => {
+  test("two Authorization lines joined in the headers map: the first line's token, as Go's Header.Get reads it", () => {
     assert.equal(bearerToken(new JoinedHeaders({ authorization: 'Bearer a,Bearer' }))?.value, 'a');
     assert.equal(bearerToken(new JoinedHeaders({ authorization: 'Basic x,Bearer b' })), undefined);
   });
@@ -125,7 +166,11 @@ describe('bearerToken (Kratos bearerTokenFromRequest: split on single spaces, ex
   }
 
   // Finding 1 of issue 18: "Bearer" and 7.9 M spaces was split into millions of empty strings.
-  for (const header of ['Bearer'.padEnd(EIGHT_MIB, ' '), 'Bearer x'.padEnd(EIGHT_MIB, ' '), 'Bearer '.padEnd(EIGHT_MIB, 'x')]) {
+  for (const header of [
+    'Bearer'.padEnd(EIGHT_MIB, ' '),
+    'Bearer x'.padEnd(EIGHT_MIB, ' '),
+    'Bearer '.padEnd(EIGHT_MIB, 'x'),
+  ]) {
     test(`an 8 MiB Authorization header (${JSON.stringify(header.slice(0, 9))}…) is read without splitting it`, () => {
       let found: Credential | undefined;
       const work = workOf(() => (found = bearerToken(headerBag([['authorization', header]]))));
@@ -141,15 +186,26 @@ describe('bearerToken (Kratos bearerTokenFromRequest: split on single spaces, ex
 });
 
 describe('kratosCredentialExtractor precedence: X-Session-Token > cookie > Authorization: Bearer', () => {
-  const cases: ReadonlyArray<{ name: string; lines: Lines; expected: Pick<Credential, 'kind' | 'source' | 'value'> | undefined }> = [
+  const cases: ReadonlyArray<{
+    name: string;
+    lines: Lines;
+    expected: Pick<Credential, 'kind' | 'source' | 'value'> | undefined;
+  }> = [
     {
       name: 'all three: X-Session-Token wins',
-      lines: [['authorization', 'Bearer bearer-token'], ['cookie', 'ory_kratos_session=cookie-value'], ['x-session-token', 'header-token']],
+      lines: [
+        ['authorization', 'Bearer bearer-token'],
+        ['cookie', 'ory_kratos_session=cookie-value'],
+        ['x-session-token', 'header-token'],
+      ],
       expected: { kind: 'token', source: 'x-session-token', value: 'header-token' },
     },
     {
       name: 'cookie and bearer: cookie wins',
-      lines: [['authorization', 'Bearer bearer-token'], ['cookie', 'ory_kratos_session=cookie-value']],
+      lines: [
+        ['authorization', 'Bearer bearer-token'],
+        ['cookie', 'ory_kratos_session=cookie-value'],
+      ],
       expected: { kind: 'cookie', source: 'cookie', value: 'ory_kratos_session=cookie-value' },
     },
     {
@@ -159,33 +215,52 @@ describe('kratosCredentialExtractor precedence: X-Session-Token > cookie > Autho
     },
     {
       name: 'empty X-Session-Token is skipped for the cookie',
-      lines: [['x-session-token', ''], ['cookie', 'ory_kratos_session=cookie-value']],
+      lines: [
+        ['x-session-token', ''],
+        ['cookie', 'ory_kratos_session=cookie-value'],
+      ],
       expected: { kind: 'cookie', source: 'cookie', value: 'ory_kratos_session=cookie-value' },
     },
     {
       name: 'empty X-Session-Token is skipped for the bearer',
-      lines: [['x-session-token', ''], ['authorization', 'Bearer bearer-token']],
+      lines: [
+        ['x-session-token', ''],
+        ['authorization', 'Bearer bearer-token'],
+      ],
       expected: { kind: 'token', source: 'authorization', value: 'bearer-token' },
     },
     {
       name: 'empty session cookie falls through to the bearer',
-      lines: [['cookie', 'ory_kratos_session='], ['authorization', 'Bearer bearer-token']],
+      lines: [
+        ['cookie', 'ory_kratos_session='],
+        ['authorization', 'Bearer bearer-token'],
+      ],
       expected: { kind: 'token', source: 'authorization', value: 'bearer-token' },
     },
     {
       name: 'other cookies only: falls through to the bearer',
-      lines: [['cookie', 'xory_kratos_session=x; ory_kratos_session_x=y'], ['authorization', 'Bearer bearer-token']],
+      lines: [
+        ['cookie', 'xory_kratos_session=x; ory_kratos_session_x=y'],
+        ['authorization', 'Bearer bearer-token'],
+      ],
       expected: { kind: 'token', source: 'authorization', value: 'bearer-token' },
     },
     {
       name: 'malformed X-Session-Token still wins (Kratos does not fall back either)',
-      lines: [['x-session-token', 'has space'], ['cookie', 'ory_kratos_session=cookie-value']],
+      lines: [
+        ['x-session-token', 'has space'],
+        ['cookie', 'ory_kratos_session=cookie-value'],
+      ],
       expected: { kind: 'token', source: 'x-session-token', value: 'has space' },
     },
     { name: 'Bearer with two spaces: nothing', lines: [['authorization', 'Bearer  x']], expected: undefined },
     { name: 'Basic: nothing', lines: [['authorization', 'Basic x']], expected: undefined },
     { name: 'Bearer with empty token: nothing', lines: [['authorization', 'Bearer ']], expected: undefined },
-    { name: 'lower-case bearer works', lines: [['authorization', 'bearer x']], expected: { kind: 'token', source: 'authorization', value: 'x' } },
+    {
+      name: 'lower-case bearer works',
+      lines: [['authorization', 'bearer x']],
+      expected: { kind: 'token', source: 'authorization', value: 'x' },
+    },
     { name: 'no headers at all', lines: [], expected: undefined },
   ];
   for (const { name, lines, expected } of cases) {
@@ -196,14 +271,19 @@ describe('kratosCredentialExtractor precedence: X-Session-Token > cookie > Autho
   }
 
   test('custom cookie name', () => {
-    const found = kratosCredentialExtractor('my_session')(headerBag([['cookie', 'ory_kratos_session=a; my_session=b']]));
+    const found = kratosCredentialExtractor('my_session')(
+      headerBag([['cookie', 'ory_kratos_session=a; my_session=b']]),
+    );
     assert.equal(found?.value, 'my_session=b');
   });
 });
 
 describe('firstOf', () => {
   test('keeps the first extractor that finds something, in the given order', () => {
-    const bag = headerBag([['authorization', 'Bearer b'], ['x-session-token', 't']]);
+    const bag = headerBag([
+      ['authorization', 'Bearer b'],
+      ['x-session-token', 't'],
+    ]);
     assert.equal(firstOf(bearerToken, sessionTokenHeader)(bag)?.source, 'authorization');
     assert.equal(firstOf(sessionTokenHeader, bearerToken)(bag)?.source, 'x-session-token');
   });
@@ -215,11 +295,16 @@ describe('firstOf', () => {
 });
 
 describe('wellFormed', () => {
-  const wellFormedOf = (value: string): boolean | undefined => sessionTokenHeader(headerBag([['x-session-token', value]]))?.wellFormed;
+  const wellFormedOf = (value: string): boolean | undefined =>
+    sessionTokenHeader(headerBag([['x-session-token', value]]))?.wellFormed;
 
   const cases: ReadonlyArray<{ name: string; value: string; expected: boolean }> = [
     { name: 'a Kratos session token', value: 'ory_st_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0', expected: true },
-    { name: 'every visible ASCII character', value: Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join(''), expected: true },
+    {
+      name: 'every visible ASCII character',
+      value: Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join(''),
+      expected: true,
+    },
     { name: 'exactly 4096 characters', value: 'a'.repeat(4096), expected: true },
     { name: '4097 characters', value: 'a'.repeat(4097), expected: false },
     { name: 'a space inside', value: 'ory_st_a b', expected: false },
@@ -249,12 +334,22 @@ describe('wellFormed', () => {
   // Found by test/fuzz/credentials.test.ts: Go's cookie reader drops such a value, so Kratos
   // goes on to the Bearer token; the service answered 401 from the cookie.
   test('a session cookie whose value Go refuses is no credential: Kratos reads the Bearer token', () => {
-    const found = extract(headerBag([['cookie', 'ory_kratos_session=\u0001'], ['authorization', 'Bearer good']]));
+    const found = extract(
+      headerBag([
+        ['cookie', 'ory_kratos_session=\u0001'],
+        ['authorization', 'Bearer good'],
+      ]),
+    );
     assert.deepEqual([found?.source, found?.value], ['authorization', 'good']);
   });
 
   test('a malformed credential is still returned (so it is not silently replaced by a lower-precedence one)', () => {
-    const found = extract(headerBag([['x-session-token', '\u00ff'], ['authorization', 'Bearer good']]));
+    const found = extract(
+      headerBag([
+        ['x-session-token', '\u00ff'],
+        ['authorization', 'Bearer good'],
+      ]),
+    );
     assert.equal(found?.source, 'x-session-token');
     assert.equal(found?.wellFormed, false);
   });

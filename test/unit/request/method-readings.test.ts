@@ -8,7 +8,9 @@ const ONE_MIB = 1024 * 1024;
 
 test('an override header of a million commas is scanned, not split into a million pieces', () => {
   let readings: readonly string[] | undefined;
-  const work = workOf(() => (readings = methodReadings('POST', '/x', headerBag([['x-http-method-override', ','.repeat(ONE_MIB)]]))));
+  const work = workOf(
+    () => (readings = methodReadings('POST', '/x', headerBag([['x-http-method-override', ','.repeat(ONE_MIB)]]))),
+  );
   assert.deepEqual(readings, ['POST']);
   assert.ok(work.allocatedMiB < 4, describeWork(work));
 });
@@ -22,13 +24,25 @@ test('a header naming more methods than any request means is refused as soon as 
 });
 
 test('each comma-separated element, trimmed and upper-cased, the method as sent first', () => {
-  assert.deepEqual(methodReadings('POST', '/x?_method=put', headerBag([['x-http-method-override', ' delete , ,PATCH']])), ['POST', 'DELETE', 'PATCH', 'PUT']);
+  assert.deepEqual(
+    methodReadings('POST', '/x?_method=put', headerBag([['x-http-method-override', ' delete , ,PATCH']])),
+    ['POST', 'DELETE', 'PATCH', 'PUT'],
+  );
 });
 
 // Found by an adversarial review through the real proxies: each reached an app that honours it
 // (Express's method-override reads querystring.parse, PHP folds parameter and header names).
-test('_method written with escapes or in PHP\'s folded spellings is a reading too', () => {
-  for (const query of ['_%6Dethod=DELETE', '%5F%6D%65%74%68%6F%64=DELETE', '.method=DELETE', '+method=DELETE', '%20method=DELETE', '[method=DELETE', '_METHOD=delete', 'a=1#&_method=DELETE']) {
+test("_method written with escapes or in PHP's folded spellings is a reading too", () => {
+  for (const query of [
+    '_%6Dethod=DELETE',
+    '%5F%6D%65%74%68%6F%64=DELETE',
+    '.method=DELETE',
+    '+method=DELETE',
+    '%20method=DELETE',
+    '[method=DELETE',
+    '_METHOD=delete',
+    'a=1#&_method=DELETE',
+  ]) {
     assert.deepEqual(methodReadings('POST', `/posts/1?${query}`, headerBag([])), ['POST', 'DELETE'], query);
   }
 });
@@ -38,7 +52,13 @@ test('a parameter merely named method is no override', () => {
 });
 
 test('every "-"/"_"/"." spelling of an override header is read, as CGI-style upstreams fold them into one', () => {
-  for (const name of ['X.HTTP.Method.Override', 'X_HTTP_Method_Override', 'X-HTTP.Method_Override', 'x_method.override', 'X.HTTP.Method']) {
+  for (const name of [
+    'X.HTTP.Method.Override',
+    'X_HTTP_Method_Override',
+    'X-HTTP.Method_Override',
+    'x_method.override',
+    'X.HTTP.Method',
+  ]) {
     assert.deepEqual(methodReadings('POST', '/posts/1', headerBag([[name, 'DELETE']])), ['POST', 'DELETE'], name);
   }
 });

@@ -4,7 +4,8 @@ import { isBrowserNavigation, preferredMediaType } from '../../../src/request/na
 import { headerBag } from '../support/request';
 
 // Accept headers real browsers send for a top-level navigation.
-const CHROME = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7';
+const CHROME =
+  'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7';
 const FIREFOX = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const FIREFOX_OLD = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
 const SAFARI = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
@@ -13,28 +14,79 @@ const FETCH_DEFAULT = '*/*';
 
 describe('isBrowserNavigation', () => {
   const cases: ReadonlyArray<{ name: string; lines: ReadonlyArray<readonly [string, string]>; expected: boolean }> = [
-    { name: 'Chrome navigation', lines: [['sec-fetch-mode', 'navigate'], ['accept', CHROME]], expected: true },
+    {
+      name: 'Chrome navigation',
+      lines: [
+        ['sec-fetch-mode', 'navigate'],
+        ['accept', CHROME],
+      ],
+      expected: true,
+    },
     { name: 'Chrome Accept alone (no fetch metadata)', lines: [['accept', CHROME]], expected: true },
     { name: 'Firefox Accept alone', lines: [['accept', FIREFOX]], expected: true },
     { name: 'older Firefox Accept alone', lines: [['accept', FIREFOX_OLD]], expected: true },
     { name: 'Safari Accept alone', lines: [['accept', SAFARI]], expected: true },
-    { name: 'sec-fetch-mode navigate with a JSON Accept: fetch metadata wins', lines: [['sec-fetch-mode', 'navigate'], ['accept', 'application/json']], expected: true },
+    {
+      name: 'sec-fetch-mode navigate with a JSON Accept: fetch metadata wins',
+      lines: [
+        ['sec-fetch-mode', 'navigate'],
+        ['accept', 'application/json'],
+      ],
+      expected: true,
+    },
     { name: 'sec-fetch-mode navigate without Accept', lines: [['sec-fetch-mode', 'navigate']], expected: true },
-    { name: 'sec-fetch-mode value is trimmed and case-insensitive', lines: [['sec-fetch-mode', ' Navigate ']], expected: true },
-    { name: 'sec-fetch-mode cors with an HTML Accept: fetch metadata wins', lines: [['sec-fetch-mode', 'cors'], ['accept', CHROME]], expected: false },
-    { name: 'sec-fetch-mode no-cors with an HTML Accept', lines: [['sec-fetch-mode', 'no-cors'], ['accept', 'text/html']], expected: false },
-    { name: 'sec-fetch-mode same-origin', lines: [['sec-fetch-mode', 'same-origin'], ['accept', 'text/html']], expected: false },
+    {
+      name: 'sec-fetch-mode value is trimmed and case-insensitive',
+      lines: [['sec-fetch-mode', ' Navigate ']],
+      expected: true,
+    },
+    {
+      name: 'sec-fetch-mode cors with an HTML Accept: fetch metadata wins',
+      lines: [
+        ['sec-fetch-mode', 'cors'],
+        ['accept', CHROME],
+      ],
+      expected: false,
+    },
+    {
+      name: 'sec-fetch-mode no-cors with an HTML Accept',
+      lines: [
+        ['sec-fetch-mode', 'no-cors'],
+        ['accept', 'text/html'],
+      ],
+      expected: false,
+    },
+    {
+      name: 'sec-fetch-mode same-origin',
+      lines: [
+        ['sec-fetch-mode', 'same-origin'],
+        ['accept', 'text/html'],
+      ],
+      expected: false,
+    },
     { name: 'application/json', lines: [['accept', 'application/json']], expected: false },
     { name: 'fetch() default */*', lines: [['accept', FETCH_DEFAULT]], expected: false },
     { name: 'absent Accept and no fetch metadata', lines: [], expected: false },
     { name: 'empty Accept', lines: [['accept', '']], expected: false },
     { name: 'text/html ranked below JSON', lines: [['accept', 'text/html;q=0.1, application/json']], expected: false },
-    { name: 'JSON and HTML tie: the first (JSON) wins', lines: [['accept', 'application/json, text/html']], expected: false },
-    { name: 'HTML and JSON tie: the first (HTML) wins', lines: [['accept', 'text/html, application/json']], expected: true },
+    {
+      name: 'JSON and HTML tie: the first (JSON) wins',
+      lines: [['accept', 'application/json, text/html']],
+      expected: false,
+    },
+    {
+      name: 'HTML and JSON tie: the first (HTML) wins',
+      lines: [['accept', 'text/html, application/json']],
+      expected: true,
+    },
     { name: 'text/html refused with q=0', lines: [['accept', 'text/html;q=0']], expected: false },
     { name: 'upper-case TEXT/HTML', lines: [['accept', 'TEXT/HTML']], expected: true },
     { name: 'text/* is not text/html', lines: [['accept', 'text/*']], expected: false },
-    { name: 'application/xhtml+xml alone is not text/html', lines: [['accept', 'application/xhtml+xml']], expected: false },
+    {
+      name: 'application/xhtml+xml alone is not text/html',
+      lines: [['accept', 'application/xhtml+xml']],
+      expected: false,
+    },
   ];
   for (const { name, lines, expected } of cases) {
     test(`${name} → ${expected}`, () => {

@@ -22,7 +22,11 @@ describe('normalisePath', () => {
     { name: 'trailing "." keeps a trailing slash', raw: '/a/.', expected: '/a/' },
     { name: 'dots inside a segment are not dot-segments', raw: '/a/..b/.c/...', expected: '/a/..b/.c/...' },
     { name: '%2e%2e resolved', raw: '/public/%2e%2e/admin', expected: '/admin' },
-    { name: '";" path parameters dropped: "..;" is ".." to servlet containers', raw: '/public/..;/admin', expected: '/admin' },
+    {
+      name: '";" path parameters dropped: "..;" is ".." to servlet containers',
+      raw: '/public/..;/admin',
+      expected: '/admin',
+    },
     { name: '";" parameter on a segment', raw: '/admin;jsessionid=1/secret', expected: '/admin/secret' },
     { name: 'encoded ";" is a parameter too once decoded', raw: '/public/..%3b/admin', expected: '/admin' },
     { name: '%2E%2e (mixed case) resolved', raw: '/public/%2E%2e/admin', expected: '/admin' },
@@ -31,7 +35,11 @@ describe('normalisePath', () => {
     { name: '%2f decoded to a separator', raw: '/a%2fb', expected: '/a/b' },
     { name: '%2F..%2F resolved', raw: '/public%2F..%2Fadmin', expected: '/admin' },
     { name: '%5c decoded to a separator', raw: '/public%5c..%5cadmin', expected: '/admin' },
-    { name: 'double-encoded dots decoded once only, not resolved', raw: '/public/%252e%252e/admin', expected: '/public/%2e%2e/admin' },
+    {
+      name: 'double-encoded dots decoded once only, not resolved',
+      raw: '/public/%252e%252e/admin',
+      expected: '/public/%2e%2e/admin',
+    },
     { name: 'double-encoded slash decoded once only', raw: '/a%252fb', expected: '/a%2fb' },
     { name: 'backslashes read as slashes', raw: '/public\\..\\admin', expected: '/admin' },
     { name: 'backslash root', raw: '\\admin', expected: '/admin' },
@@ -44,7 +52,11 @@ describe('normalisePath', () => {
     { name: 'truncated escape kept', raw: '/a%2', expected: '/a%2' },
     { name: 'lone percent kept', raw: '/%', expected: '/%' },
     // Overlong UTF-8 for "." must not become a dot-segment.
-    { name: 'invalid UTF-8 %c0%ae%c0%ae is not ".."', raw: '/public/%c0%ae%c0%ae/admin', expected: '/public/\u00c0\u00ae\u00c0\u00ae/admin' },
+    {
+      name: 'invalid UTF-8 %c0%ae%c0%ae is not ".."',
+      raw: '/public/%c0%ae%c0%ae/admin',
+      expected: '/public/\u00c0\u00ae\u00c0\u00ae/admin',
+    },
     { name: 'invalid UTF-8 run still decodes %2e byte by byte', raw: '/a/%2e%2e%ff/b', expected: '/a/..\u00ff/b' },
     { name: 'invalid UTF-8 next to a real ".." run', raw: '/a/b/%2e%2e/%ff', expected: '/a/\u00ff' },
   ];

@@ -14,20 +14,31 @@ const read = (headers: Record<string, string | string[]>) => readTraceContext(tr
 describe('readTraceContext', () => {
   test('W3C traceparent, with the empty tracestate Envoy sends', () => {
     const context = read({ traceparent: `00-${TRACE}-${SPAN}-01`, tracestate: '' });
-    assert.deepEqual([context?.traceId, context?.spanId, context?.traceFlags, context?.isRemote], [TRACE, SPAN, TraceFlags.SAMPLED, true]);
+    assert.deepEqual(
+      [context?.traceId, context?.spanId, context?.traceFlags, context?.isRemote],
+      [TRACE, SPAN, TraceFlags.SAMPLED, true],
+    );
     assert.equal(context?.traceState, undefined);
   });
 
   test('a tracestate is kept', () => {
-    assert.equal(read({ traceparent: `00-${TRACE}-${SPAN}-01`, tracestate: 'vendor=opaque' })?.traceState?.get('vendor'), 'opaque');
+    assert.equal(
+      read({ traceparent: `00-${TRACE}-${SPAN}-01`, tracestate: 'vendor=opaque' })?.traceState?.get('vendor'),
+      'opaque',
+    );
   });
 
   test('unsampled stays unsampled', () => {
     assert.equal(read({ traceparent: `00-${TRACE}-${SPAN}-00` })?.traceFlags, TraceFlags.NONE);
   });
 
-  test('B3 multi-header and single-header (Envoy\'s Zipkin tracer)', () => {
-    const multi = read({ 'x-b3-traceid': TRACE, 'x-b3-spanid': SPAN, 'x-b3-parentspanid': OTHER_SPAN, 'x-b3-sampled': '1' });
+  test("B3 multi-header and single-header (Envoy's Zipkin tracer)", () => {
+    const multi = read({
+      'x-b3-traceid': TRACE,
+      'x-b3-spanid': SPAN,
+      'x-b3-parentspanid': OTHER_SPAN,
+      'x-b3-sampled': '1',
+    });
     assert.deepEqual([multi?.traceId, multi?.spanId, multi?.traceFlags], [TRACE, SPAN, TraceFlags.SAMPLED]);
     const single = read({ b3: `${TRACE}-${SPAN}-0` });
     assert.deepEqual([single?.traceId, single?.spanId, single?.traceFlags], [TRACE, SPAN, TraceFlags.NONE]);
@@ -38,8 +49,17 @@ describe('readTraceContext', () => {
   });
 
   test('an invalid traceparent falls back to B3, and to nothing without one', () => {
-    assert.equal(read({ traceparent: `00-${'0'.repeat(32)}-${SPAN}-01`, b3: `${OTHER_TRACE}-${OTHER_SPAN}-1` })?.traceId, OTHER_TRACE);
-    for (const traceparent of [`00-${'0'.repeat(32)}-${SPAN}-01`, `00-${TRACE}-${'0'.repeat(16)}-01`, `ff-${TRACE}-${SPAN}-01`, 'garbage', '']) {
+    assert.equal(
+      read({ traceparent: `00-${'0'.repeat(32)}-${SPAN}-01`, b3: `${OTHER_TRACE}-${OTHER_SPAN}-1` })?.traceId,
+      OTHER_TRACE,
+    );
+    for (const traceparent of [
+      `00-${'0'.repeat(32)}-${SPAN}-01`,
+      `00-${TRACE}-${'0'.repeat(16)}-01`,
+      `ff-${TRACE}-${SPAN}-01`,
+      'garbage',
+      '',
+    ]) {
       assert.equal(read({ traceparent }), undefined, traceparent);
     }
   });
@@ -50,7 +70,10 @@ describe('readTraceContext', () => {
   });
 
   test('a repeated header counts by its first value', () => {
-    assert.equal(read({ traceparent: [`00-${TRACE}-${SPAN}-01`, `00-${OTHER_TRACE}-${OTHER_SPAN}-01`] })?.traceId, TRACE);
+    assert.equal(
+      read({ traceparent: [`00-${TRACE}-${SPAN}-01`, `00-${OTHER_TRACE}-${OTHER_SPAN}-01`] })?.traceId,
+      TRACE,
+    );
   });
 
   test('the header map is only fetched when a header is read', () => {

@@ -79,7 +79,10 @@ describe('buildRequestView', () => {
 
   test('method kept exactly as received; a method that is not upper-case is refused (methods are case-sensitive)', () => {
     assert.equal(requestView({ method: 'PATCH' }).method, 'PATCH');
-    assert.deepEqual(buildRequestView({ method: 'get', scheme: 'https', authority: 'app.example.com', path: '/' }, headerBag(), {}), { ok: false, detail: 'the method is not upper-case' });
+    assert.deepEqual(
+      buildRequestView({ method: 'get', scheme: 'https', authority: 'app.example.com', path: '/' }, headerBag(), {}),
+      { ok: false, detail: 'the method is not upper-case' },
+    );
   });
 
   test('path kept raw; its readings are as sent, WHATWG and normalised', () => {
@@ -104,7 +107,11 @@ describe('buildRequestView', () => {
   test('headers and context extensions are the ones given', () => {
     const headers = headerBag([['accept', 'text/html']]);
     const contextExtensions = { policy: 'admin' };
-    const built = buildRequestView({ method: 'GET', scheme: 'https', authority: 'a', path: '/' }, headers, contextExtensions);
+    const built = buildRequestView(
+      { method: 'GET', scheme: 'https', authority: 'a', path: '/' },
+      headers,
+      contextExtensions,
+    );
     assert.ok(built.ok);
     assert.equal(built.view.headers, headers);
     assert.deepEqual(built.view.contextExtensions, { policy: 'admin' });
@@ -113,13 +120,27 @@ describe('buildRequestView', () => {
 
 describe('methodReadings', () => {
   test('the method first, then each distinct override upper-cased', () => {
-    assert.deepEqual(requestView({ method: 'POST', path: '/x?_method=put', headers: [['x-http-method-override', 'delete, PATCH'], ['x-http-method', 'DELETE']] }).methodReadings, ['POST', 'DELETE', 'PATCH', 'PUT']);
+    assert.deepEqual(
+      requestView({
+        method: 'POST',
+        path: '/x?_method=put',
+        headers: [
+          ['x-http-method-override', 'delete, PATCH'],
+          ['x-http-method', 'DELETE'],
+        ],
+      }).methodReadings,
+      ['POST', 'DELETE', 'PATCH', 'PUT'],
+    );
     assert.deepEqual(requestView({ method: 'GET', path: '/x' }).methodReadings, ['GET']);
   });
 
   test('more than 16 distinct methods make the request unreadable (400), bounding the matching work', () => {
     const many = Array.from({ length: 16 }, (_, index) => `M${index}`).join(',');
-    const built = buildRequestView({ method: 'POST', scheme: 'https', authority: 'a.example', path: '/' }, headerBag([['x-http-method-override', many]]), {});
+    const built = buildRequestView(
+      { method: 'POST', scheme: 'https', authority: 'a.example', path: '/' },
+      headerBag([['x-http-method-override', many]]),
+      {},
+    );
     assert.equal(built.ok, false);
   });
 });

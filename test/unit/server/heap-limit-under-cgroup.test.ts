@@ -1,7 +1,14 @@
 /** The heap limit under a container's memory limit (src/server/heap-limit.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BASE_HEAP_MIB, heapLimitMiB, heapLimitUnder, memoryLimitBytes, NON_HEAP_MIB, YOUNG_GENERATION_MIB } from '../../../src/server/heap-limit';
+import {
+  BASE_HEAP_MIB,
+  heapLimitMiB,
+  heapLimitUnder,
+  memoryLimitBytes,
+  NON_HEAP_MIB,
+  YOUNG_GENERATION_MIB,
+} from '../../../src/server/heap-limit';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseConfig } from '../../../src/config/load';
-import { BASE_HEAP_MIB, givesV8Flag, HEAP_BYTES_PER_CACHE_ENTRY, heapLimitMiB, MIN_HEAP_MIB } from '../../../src/server/heap-limit';
+import {
+  BASE_HEAP_MIB,
+  givesV8Flag,
+  HEAP_BYTES_PER_CACHE_ENTRY,
+  heapLimitMiB,
+  MIN_HEAP_MIB,
+} from '../../../src/server/heap-limit';
 
 describe('heapLimitMiB', () => {
   test('a disabled or small cache gets the minimum, 96 MiB', () => {
@@ -45,7 +51,10 @@ describe('givesV8Flag', () => {
   });
 
   test('a similar flag, or none, is not it', () => {
-    assert.equal(givesV8Flag('--max-old-space-size', ['--max-semi-space-size=16'], '--max-old-space-size-percentage=50'), false);
+    assert.equal(
+      givesV8Flag('--max-old-space-size', ['--max-semi-space-size=16'], '--max-old-space-size-percentage=50'),
+      false,
+    );
     assert.equal(givesV8Flag('--heap-growing-percent', [], undefined), false);
     assert.equal(givesV8Flag('--heap-growing-percent', [], ''), false);
   });

@@ -16,10 +16,27 @@ import { verifyJwt, writeSigningKey } from '../../support/jwt';
 import { requestView } from '../support/request';
 
 describe('readTraits', () => {
-  const traits = JSON.parse('{"email":"a@example.com","name":{"first":"Ada"},"age":36,"ratio":1.5,"admin":true,"tags":["x"],"nothing":null,"__proto__":{"polluted":"yes"},"big":1e400}') as unknown;
+  const traits = JSON.parse(
+    '{"email":"a@example.com","name":{"first":"Ada"},"age":36,"ratio":1.5,"admin":true,"tags":["x"],"nothing":null,"__proto__":{"polluted":"yes"},"big":1e400}',
+  ) as unknown;
 
   test('strings and finite numbers by dot path; own properties only; other values left out as not_text; missing and null absent', () => {
-    const read = readTraits(traits, ['traits.email', 'traits.name.first', 'traits.age', 'traits.ratio', 'traits.admin', 'traits.tags', 'traits.nothing', 'traits.missing', 'traits.name.first.deeper', 'traits.tags.0', 'traits.constructor', 'traits.__proto__.polluted', 'traits.big', 'traits.email.length']);
+    const read = readTraits(traits, [
+      'traits.email',
+      'traits.name.first',
+      'traits.age',
+      'traits.ratio',
+      'traits.admin',
+      'traits.tags',
+      'traits.nothing',
+      'traits.missing',
+      'traits.name.first.deeper',
+      'traits.tags.0',
+      'traits.constructor',
+      'traits.__proto__.polluted',
+      'traits.big',
+      'traits.email.length',
+    ]);
     assert.deepEqual(Object.fromEntries(read), {
       'traits.email': { text: 'a@example.com' },
       'traits.name.first': { text: 'Ada' },
@@ -35,13 +52,32 @@ describe('readTraits', () => {
   });
 
   test('control characters and over 1 KiB (UTF-8 bytes) are unsafe; a header also refuses non-ASCII and outer spaces', () => {
-    const read = readTraits({ a: 'x\u0000y', b: 'tab\there', c: 'é'.repeat(513), d: 'é'.repeat(512), e: 'Łukasz', f: ' padded', g: '', h: 'inner space', i: '\u0085' }, ['traits.a', 'traits.b', 'traits.c', 'traits.d', 'traits.e', 'traits.f', 'traits.g', 'traits.h', 'traits.i']);
+    const read = readTraits(
+      {
+        a: 'x\u0000y',
+        b: 'tab\there',
+        c: 'é'.repeat(513),
+        d: 'é'.repeat(512),
+        e: 'Łukasz',
+        f: ' padded',
+        g: '',
+        h: 'inner space',
+        i: '\u0085',
+      },
+      ['traits.a', 'traits.b', 'traits.c', 'traits.d', 'traits.e', 'traits.f', 'traits.g', 'traits.h', 'traits.i'],
+    );
     const claim = (path: string) => read.get(path);
     const header = (path: string) => headerReading(read.get(path) ?? { leftOut: 'unsafe' });
-    assert.deepEqual([claim('traits.a'), claim('traits.b'), claim('traits.c'), claim('traits.i')], [{ leftOut: 'unsafe' }, { leftOut: 'unsafe' }, { leftOut: 'unsafe' }, { leftOut: 'unsafe' }]);
+    assert.deepEqual(
+      [claim('traits.a'), claim('traits.b'), claim('traits.c'), claim('traits.i')],
+      [{ leftOut: 'unsafe' }, { leftOut: 'unsafe' }, { leftOut: 'unsafe' }, { leftOut: 'unsafe' }],
+    );
     assert.deepEqual(claim('traits.d'), { text: 'é'.repeat(512) }, '1024 bytes exactly is fine in a claim');
     assert.deepEqual(claim('traits.e'), { text: 'Łukasz' });
-    assert.deepEqual([header('traits.d'), header('traits.e'), header('traits.f'), header('traits.g')], [{ leftOut: 'unsafe' }, { leftOut: 'unsafe' }, { leftOut: 'unsafe' }, { leftOut: 'unsafe' }]);
+    assert.deepEqual(
+      [header('traits.d'), header('traits.e'), header('traits.f'), header('traits.g')],
+      [{ leftOut: 'unsafe' }, { leftOut: 'unsafe' }, { leftOut: 'unsafe' }, { leftOut: 'unsafe' }],
+    );
     assert.deepEqual(header('traits.h'), { text: 'inner space' });
   });
 });
@@ -50,12 +86,25 @@ describe('UpstreamJwtIssuer', () => {
   const key = SigningKey.load(writeSigningKey('ES256'));
   const jwks = [{ ...key.publicJwk }];
   const START = Date.UTC(2026, 11, 1, 12, 0, 0);
-  const session = (expiresAt: number, aal: KratosSession['aal'] = 'aal1'): KratosSession => ({ id: 's', identityId: 'i', aal, expiresAt, authenticatedAt: START - 1000, methods: ['password'], traits: new Map() });
+  const session = (expiresAt: number, aal: KratosSession['aal'] = 'aal1'): KratosSession => ({
+    id: 's',
+    identityId: 'i',
+    aal,
+    expiresAt,
+    authenticatedAt: START - 1000,
+    methods: ['password'],
+    traits: new Map(),
+  });
 
   function issuer(ttl: number, capacity = 10) {
     let now = START;
     const results: JwtResult[] = [];
-    const jwt = new UpstreamJwtIssuer({ issuer: 'iss', audience: 'aud', ttl, keys: [key] }, capacity, (result) => results.push(result), () => now);
+    const jwt = new UpstreamJwtIssuer(
+      { issuer: 'iss', audience: 'aud', ttl, keys: [key] },
+      capacity,
+      (result) => results.push(result),
+      () => now,
+    );
     return { jwt, results, at: (ms: number) => (now = START + ms) };
   }
 
@@ -98,7 +147,14 @@ describe('UpstreamJwtIssuer', () => {
 
 describe('authorize with upstream identity', () => {
   const config = parseConfig({}, {});
-  const live: KratosSession = { id: 's-1', identityId: 'i-1', aal: 'aal1', expiresAt: Date.now() + 60_000, methods: ['password'], traits: new Map([['traits.email', { text: 'a@example.com' }]]) };
+  const live: KratosSession = {
+    id: 's-1',
+    identityId: 'i-1',
+    aal: 'aal1',
+    expiresAt: Date.now() + 60_000,
+    methods: ['password'],
+    traits: new Map([['traits.email', { text: 'a@example.com' }]]),
+  };
   const deps = (issuer: TokenIssuer): AuthorizeDependencies => ({
     decision: {
       policy: compilePolicy(config.policy),
@@ -114,15 +170,31 @@ describe('authorize with upstream identity', () => {
     observe: () => undefined,
     tracing: NO_TRACING,
   });
-  const reading = { ok: true as const, view: requestView({ headers: [['x-session-token', 'ory_st_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa']] }) };
+  const reading = {
+    ok: true as const,
+    view: requestView({ headers: [['x-session-token', 'ory_st_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa']] }),
+  };
 
   test('an allow carries the trait header and the token the issuer made for that session', async () => {
-    const { answer } = await authorize('grpc', reading, Infinity, deps({ tokenFor: async (session) => `token-for-${session.id}` }));
-    assert.deepEqual(answer.kind === 'allow' && answer.identityHeaders.slice(3), [['x-user-email', 'a@example.com'], ['x-kratos-jwt', 'token-for-s-1']]);
+    const { answer } = await authorize(
+      'grpc',
+      reading,
+      Infinity,
+      deps({ tokenFor: async (session) => `token-for-${session.id}` }),
+    );
+    assert.deepEqual(answer.kind === 'allow' && answer.identityHeaders.slice(3), [
+      ['x-user-email', 'a@example.com'],
+      ['x-kratos-jwt', 'token-for-s-1'],
+    ]);
   });
 
   test('a token that cannot be signed turns the allow into a 500 denial, never an allow without it', async () => {
-    const { decision, answer } = await authorize('grpc', reading, Infinity, deps({ tokenFor: async () => Promise.reject(new Error('signing failed')) }));
+    const { decision, answer } = await authorize(
+      'grpc',
+      reading,
+      Infinity,
+      deps({ tokenFor: async () => Promise.reject(new Error('signing failed')) }),
+    );
     assert.equal(decision.kind, 'internal_error');
     assert.equal(decision.credential, 'token', 'the credential and policy of the decision are kept');
     assert.equal(answer.kind === 'deny' && answer.status, 500);
