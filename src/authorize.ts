@@ -109,7 +109,10 @@ export async function authorize(
 }
 
 /** A request that cannot be viewed (or may not be) is never decided, only refused. */
-export function refusal(kind: 'bad_request' | 'request_too_large' | 'untrusted_proxy', detail: string): Reading {
+export function refusal(
+  kind: 'bad_request' | 'request_too_large' | 'request_timeout' | 'untrusted_proxy',
+  detail: string,
+): Reading {
   return { ok: false, refusal: { kind, detail, credential: 'none', policy: 'none' } };
 }
 

@@ -98,6 +98,13 @@ export function answer(
       return errorAnswer(400, 'bad_request', 'Bad Request', `Malformed authorization request: ${decision.detail}`);
     case 'request_too_large':
       return errorAnswer(413, 'request_too_large', 'Payload Too Large', 'The request is too large to be authorized.');
+    case 'request_timeout':
+      return errorAnswer(
+        408,
+        'request_timeout',
+        'Request Timeout',
+        'The authorization request did not arrive in time.',
+      );
     case 'untrusted_proxy':
       return errorAnswer(
         403,

@@ -47,6 +47,8 @@ export type Decision = {
     | { kind: 'bad_request'; detail: string }
     /** A CheckRequest over MAX_CHECK_REQUEST_BYTES: refused unread. */
     | { kind: 'request_too_large'; detail: string }
+    /** A CheckRequest that did not arrive whole in time: refused unread. */
+    | { kind: 'request_timeout'; detail: string }
     /** An HTTP front door called by a peer outside http_authz.trusted_proxies: refused undecided. */
     | { kind: 'untrusted_proxy'; detail: string }
     | { kind: 'internal_error'; detail: string }

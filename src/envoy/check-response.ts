@@ -42,6 +42,7 @@ const GRPC_CODE_OF_STATUS: Readonly<Record<number, number>> = {
   401: 16,
   403: 7, // permission denied
   400: 3, // invalid argument
+  408: 4, // deadline exceeded
   413: 8, // resource exhausted
   503: 14, // unavailable
   500: 13, // internal

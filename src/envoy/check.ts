@@ -28,10 +28,15 @@ export function createCheck(deps: AuthorizeDependencies): CheckFunction {
   };
 }
 
+const REFUSAL_OF_UNREADABLE = {
+  too_large: 'request_too_large',
+  undecodable: 'bad_request',
+  not_received: 'request_timeout',
+} as const satisfies Record<UnreadableCheckRequest['unreadable'], Parameters<typeof refusal>[0]>;
+
 /** What the gRPC door reads of a CheckRequest; the CLI reads its own requests the same way. */
 export function readingOf(request: CheckRequest | UnreadableCheckRequest): Reading {
-  if ('unreadable' in request)
-    return refusal(request.unreadable === 'too_large' ? 'request_too_large' : 'bad_request', request.detail);
+  if ('unreadable' in request) return refusal(REFUSAL_OF_UNREADABLE[request.unreadable], request.detail);
   const read = readCheckRequest(request);
   return read.ok ? read : refusal('bad_request', read.detail);
 }

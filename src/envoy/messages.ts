@@ -32,7 +32,8 @@ export interface CheckRequest {
  * failure_mode_allow would let through).
  */
 export interface UnreadableCheckRequest {
-  unreadable: 'too_large' | 'undecodable';
+  /** `not_received`: the message did not arrive whole in time (a receive slot's time, or before the deadline). */
+  unreadable: 'too_large' | 'undecodable' | 'not_received';
   detail: string;
 }
 

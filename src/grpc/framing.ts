@@ -27,6 +27,14 @@ export class Deframer {
     return this.heldBytes;
   }
 
+  /** The whole length (prefix and message) of the frame begun, once its prefix is in; 0 before. */
+  get frameBytes(): number {
+    const [first] = this.held;
+    if (!first || this.heldBytes < PREFIX_BYTES) return 0;
+    const prefix = first.length >= PREFIX_BYTES ? first : Buffer.concat(this.held, PREFIX_BYTES);
+    return PREFIX_BYTES + prefix.readUInt32BE(1);
+  }
+
   /** Lets go of a frame begun: a call that stops reading keeps none of its bytes. */
   drop(): void {
     this.held = [];

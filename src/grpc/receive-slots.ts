@@ -1,45 +1,45 @@
-/** A slot's release: how long it was held decides whether its connection counts as quick. */
+/** Gives a slot back: once, when its call has read its message or stopped reading. */
 export type Release = () => void;
 
+/** Takes the slot given to a waiting call. */
+export type Admit = (release: Release) => void;
+
 /**
- * How many calls may receive their message at once, across every connection. The server reads
- * nothing of a call before it has a slot (HTTP/2 flow control holds the sender to the 64 KiB
- * stream window), then buffers its message whole, up to the receive limit, and copies it once
- * more to join the pieces: so the memory messages in flight can take is bounded by the
- * slots, not by how many connections and streams a peer opens.
+ * How many large messages are received at once, across every connection. A call whose message is
+ * larger than one HTTP/2 stream window reads no more of it before it has a slot (flow control
+ * holds the sender to that window), then buffers it whole, up to the receive limit, and copies it
+ * once more to join the pieces: so the memory large messages in flight take is bounded by the
+ * slots, not by how many connections and streams a peer opens. Smaller messages (every one Envoy
+ * sends for ordinary requests) need no slot: a peer may make the server hold a window a stream
+ * whatever it does, so waiting would bound nothing and would let whoever holds the slots stall
+ * every check.
  *
- * A call waits for a slot in turn with the other connections' calls (round robin by connection):
- * one peer's queue of large messages holds another connection's calls behind one message a
- * connection, not all of them. One slot more is kept for quick connections, those whose last
- * message was read within QUICK_MS of its slot, or that have sent none yet: Envoy's messages are
- * small and written whole, so its connections stay quick and find that slot free while large
- * messages fill the others, and a connection that sends a large one loses its place there.
+ * Calls wait in turn with the other connections' calls (round robin by connection), and one
+ * connection holds at most `perConnection` slots: a peer's queue of large messages delays another
+ * connection's by one message at most, and never takes every slot itself.
  */
 export class ReceiveSlots {
   private free: number;
-  private quickFree = 1;
+  /** Slots each connection holds; a connection holding none has no entry. */
+  private readonly held = new Map<string, number>();
   /** Per connection, its calls waiting for a slot; Map order is the round robin's turn. */
-  private readonly waiting = new Map<string, Set<(release: Release) => void>>();
-  /** Connections whose last message was not read quickly; oldest first, so the set stays bounded. */
-  private readonly slow = new Set<string>();
+  private readonly waiting = new Map<string, Set<Admit>>();
 
-  constructor(slots: number) {
+  constructor(
+    slots: number,
+    private readonly perConnection: number,
+  ) {
     this.free = slots;
   }
 
   /** Calls `admit` once a slot is taken for it; the returned function withdraws a call still waiting. */
-  take(connection: string, admit: (release: Release) => void): () => void {
-    if (this.free > 0) {
+  take(connection: string, admit: Admit): () => void {
+    if (this.free > 0 && this.heldBy(connection) < this.perConnection) {
       this.free--;
-      admit(this.releaser(connection, 'any'));
+      admit(this.grant(connection));
       return nothingToWithdraw;
     }
-    if (this.quickFree > 0 && !this.slow.has(connection)) {
-      this.quickFree--;
-      admit(this.releaser(connection, 'quick'));
-      return nothingToWithdraw;
-    }
-    const queue = this.waiting.get(connection) ?? new Set<(release: Release) => void>();
+    const queue = this.waiting.get(connection) ?? new Set<Admit>();
     queue.add(admit);
     this.waiting.set(connection, queue);
     return () => {
@@ -48,44 +48,42 @@ export class ReceiveSlots {
     };
   }
 
-  private releaser(connection: string, kind: 'any' | 'quick'): Release {
-    const taken = performance.now();
+  private heldBy(connection: string): number {
+    return this.held.get(connection) ?? 0;
+  }
+
+  private grant(connection: string): Release {
+    this.held.set(connection, this.heldBy(connection) + 1);
+    let released = false;
     return () => {
-      this.remember(connection, performance.now() - taken < QUICK_MS);
-      this.handOn(kind);
+      if (released) return;
+      released = true;
+      const left = this.heldBy(connection) - 1;
+      if (left > 0) this.held.set(connection, left);
+      else this.held.delete(connection);
+      this.handOn();
     };
   }
 
-  private remember(connection: string, wasQuick: boolean): void {
-    this.slow.delete(connection);
-    if (wasQuick) return;
-    this.slow.add(connection);
-    if (this.slow.size > MAX_SLOW_CONNECTIONS) this.slow.delete(this.slow.values().next().value ?? '');
-  }
-
-  /** Gives the slot to the next waiting call that may have it, or frees it. */
-  private handOn(kind: 'any' | 'quick'): void {
+  /** Gives the freed slot to the next waiting call whose connection may hold one more, or keeps it free. */
+  private handOn(): void {
     for (const [connection, queue] of this.waiting) {
-      if (kind === 'quick' && this.slow.has(connection)) continue;
+      if (this.heldBy(connection) >= this.perConnection) continue;
       const [admit] = queue;
       // Its turn is used: the connection goes to the back of the round robin.
       this.waiting.delete(connection);
       if (admit) queue.delete(admit);
       if (queue.size > 0) this.waiting.set(connection, queue);
+      if (!admit) continue;
+      const release = this.grant(connection);
       // On the loop's next turn, not now: handing slots on from call to call in one go would
       // read a whole queue of messages without letting any other input (Kratos's answers) in.
-      if (admit) setImmediate(() => admit(this.releaser(connection, kind)));
+      setImmediate(() => admit(release));
       return;
     }
-    if (kind === 'quick') this.quickFree++;
-    else this.free++;
+    this.free++;
   }
 }
-
-/** A message read this soon after its slot was taken was already there: a small one. */
-const QUICK_MS = 5;
-/** Forgetting the oldest makes a connection quick again: it loses that place at its next large message. */
-const MAX_SLOW_CONNECTIONS = 4096;
 
 /** An admitted call is no longer waiting: one shared function, not one per call. */
 function nothingToWithdraw(): void {}

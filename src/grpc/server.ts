@@ -8,6 +8,7 @@ import {
   type ServerOptions,
 } from 'node:http2';
 import { Deframer, type FramingFault, writePrefix } from './framing';
+import { answerMarginMs } from '../request/deadline';
 import { ReceiveSlots, type Release } from './receive-slots';
 import { encodeGrpcMessage, GrpcError, GrpcStatus, type GrpcStatusCode } from './status';
 import { parseGrpcTimeout } from './timeout';
@@ -28,7 +29,7 @@ export interface CallContext {
  */
 export interface UnaryMethod {
   answer(message: Buffer, call: CallContext): Promise<Buffer>;
-  /** Answers a call whose message did not arrive within its receive slot; without it, RESOURCE_EXHAUSTED. */
+  /** Answers a call whose message did not arrive in time (see `receiveMs`); without it, RESOURCE_EXHAUSTED. */
   answerStalled?(call: CallContext): Promise<Buffer>;
 }
 
@@ -37,13 +38,24 @@ export interface GrpcServerOptions {
   maxReceiveMessageBytes: number;
   /** SETTINGS_MAX_CONCURRENT_STREAMS: a connection's streams past it are refused by HTTP/2 itself. */
   maxConcurrentStreams: number;
-  /** Calls receiving their message at once, across connections (see ReceiveSlots). */
+  /** Calls receiving a message larger than one stream window at once, across connections (see ReceiveSlots). */
   receiveSlots: number;
-  /** How long a call that has its slot may take to send its message. */
-  receiveSlotMs: number;
+  /** Of those, how many one connection may hold. */
+  receiveSlotsPerConnection: number;
+  /**
+   * How long a call's message may take to arrive: from its HEADERS, or from its slot for a large
+   * one. A call is answered sooner when its deadline comes first, waiting for a slot included.
+   */
+  receiveMs: number;
   /** A method failed with something other than a GrpcError: a bug, answered INTERNAL. */
   onUnexpectedError(error: unknown, path: string): void;
 }
+
+/**
+ * What a peer may send on a stream before the server reads it (SETTINGS_INITIAL_WINDOW_SIZE, the
+ * HTTP/2 default, set explicitly): a message framed within it is read without a receive slot.
+ */
+const STREAM_WINDOW_BYTES = 65_535;
 
 const RESPONSE_HEADERS = {
   [constants.HTTP2_HEADER_STATUS]: 200,
@@ -62,7 +74,7 @@ const END_STREAM = { endStream: true };
  */
 function http2Options(options: GrpcServerOptions): ServerOptions {
   return {
-    settings: { maxConcurrentStreams: options.maxConcurrentStreams },
+    settings: { maxConcurrentStreams: options.maxConcurrentStreams, initialWindowSize: STREAM_WINDOW_BYTES },
     // Malformed frames, and streams opened past maxConcurrentStreams, a peer may send.
     maxSessionInvalidFrames: 1_000,
     maxSessionRejectedStreams: 100,
@@ -96,7 +108,7 @@ export class GrpcServer {
     private readonly methods: ReadonlyMap<string, UnaryMethod>,
     private readonly options: GrpcServerOptions,
   ) {
-    this.slots = new ReceiveSlots(options.receiveSlots);
+    this.slots = new ReceiveSlots(options.receiveSlots, options.receiveSlotsPerConnection);
     this.listener = createServer(http2Options(options));
     this.listener.on('session', (session: Http2Session) => {
       this.sessions.add(session);
@@ -156,19 +168,30 @@ export class GrpcServer {
       );
     const timeout = parseGrpcTimeout(singleValue(headers['grpc-timeout']));
     if (!timeout.ok) return endWithStatus(stream, GrpcStatus.INTERNAL, 'grpc-timeout is malformed');
-    const call = new UnaryCall(
+    const slotSource = { slots: this.slots, connection: this.connectionKeys.get(stream.session as Http2Session) ?? '' };
+    new UnaryCall(
       stream,
       method,
       path,
       { metadata: headers, deadline: Date.now() + timeout.ms },
+      slotSource,
       this.options,
     );
-    call.waitForSlot(this.slots, this.connectionKeys.get(stream.session as Http2Session) ?? '');
   }
 }
 
+/** Where a call takes a receive slot, should its message need one. */
+interface SlotSource {
+  readonly slots: ReceiveSlots;
+  readonly connection: string;
+}
+
 type Phase =
-  | { name: 'waiting'; withdraw: () => void }
+  /** Reading a message framed within one stream window, or whose prefix is not in yet: no slot. */
+  | { name: 'receiving'; timer: NodeJS.Timeout }
+  /** Paused: a larger message waits for a slot, until shortly before its deadline at most. */
+  | { name: 'waiting'; withdraw: () => void; timer: NodeJS.Timeout | undefined }
+  /** Reading a larger message in its slot. */
   | { name: 'reading'; release: Release; timer: NodeJS.Timeout }
   /** The message (and the end of the stream) came: the method is answering. */
   | { name: 'answering' }
@@ -178,52 +201,81 @@ const ANSWERING: Phase = { name: 'answering' };
 const DONE: Phase = { name: 'done' };
 
 class UnaryCall {
-  /** DONE before it first waits or reads, too: nothing to give back. */
-  private phase: Phase = DONE;
+  private phase: Phase;
   private message: Buffer | undefined;
   private messages = 0;
   private readonly deframer: Deframer;
+  /** When a message not yet read is given up and the call answered: before the caller gives up. */
+  private readonly answerBy: number;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
     private readonly method: UnaryMethod,
     private readonly path: string,
     private readonly context: CallContext,
+    private readonly slotSource: SlotSource,
     private readonly options: GrpcServerOptions,
   ) {
     this.deframer = new Deframer(options.maxReceiveMessageBytes);
-  }
-
-  waitForSlot(slots: ReceiveSlots, connection: string): void {
-    const withdraw = slots.take(connection, (release) => this.read(release));
-    // Admitted at once, `read` has moved on from here.
-    if (this.phase === DONE && !this.stream.closed) this.phase = { name: 'waiting', withdraw };
-    this.stream.once('close', () => this.cancelled());
-  }
-
-  /** Its slot is taken: the stream's bytes are read from now on. */
-  private read(release: Release): void {
-    if (this.stream.closed || this.stream.destroyed) return release();
-    this.phase = { name: 'reading', release, timer: setTimeout(() => this.stalled(), this.options.receiveSlotMs) };
-    this.stream.on('data', (chunk: Buffer) => this.received(chunk));
-    this.stream.once('end', () => this.ended());
+    const left = context.deadline - Date.now();
+    this.answerBy = left === Infinity ? Infinity : context.deadline - answerMarginMs(left);
+    this.phase = { name: 'receiving', timer: this.receiveTimer() };
+    stream.on('data', (chunk: Buffer) => this.received(chunk));
+    stream.once('end', () => this.ended());
+    stream.once('close', () => this.cancelled());
   }
 
   private received(chunk: Buffer): void {
-    if (this.phase.name !== 'reading') return;
+    const phase = this.phase;
+    if (phase.name !== 'receiving' && phase.name !== 'reading') return;
     const fault = this.deframer.push(chunk, (message) => {
       this.messages++;
       this.message ??= message;
     });
     if (fault) return this.refuse(fault);
-    if (this.messages > 1) {
+    if (this.message !== undefined && (this.messages > 1 || this.deframer.pending > 0)) {
       this.stopReading();
-      endWithStatus(this.stream, GrpcStatus.UNIMPLEMENTED, `${this.path} is unary: a second request message was sent`);
+      return endWithStatus(
+        this.stream,
+        GrpcStatus.UNIMPLEMENTED,
+        `${this.path} is unary: a second request message was sent`,
+      );
     }
+    if (phase.name === 'receiving' && this.deframer.frameBytes > STREAM_WINDOW_BYTES) this.waitForSlot(phase);
+  }
+
+  /** The rest of a message larger than one stream window is read only in a receive slot. */
+  private waitForSlot(receiving: Extract<Phase, { name: 'receiving' }>): void {
+    const withdraw = this.slotSource.slots.take(this.slotSource.connection, (release) => this.admitted(release));
+    // Admitted at once, `admitted` has moved on from here.
+    if (this.phase !== receiving) return;
+    clearTimeout(receiving.timer);
+    this.stream.pause();
+    const left = this.answerBy - Date.now();
+    this.phase = {
+      name: 'waiting',
+      withdraw,
+      timer: left === Infinity ? undefined : setTimeout(() => this.stalled(), Math.max(0, left)),
+    };
+  }
+
+  /** Its slot is taken: the rest of the message is read from now on. */
+  private admitted(release: Release): void {
+    const phase = this.phase;
+    // Answered or closed while the slot was on its way: it goes to the next call.
+    if (phase.name !== 'receiving' && phase.name !== 'waiting') return release();
+    clearTimeout(phase.timer);
+    this.phase = { name: 'reading', release, timer: this.receiveTimer() };
+    this.stream.resume();
+  }
+
+  private receiveTimer(): NodeJS.Timeout {
+    const ms = Math.min(this.options.receiveMs, this.answerBy - Date.now());
+    return setTimeout(() => this.stalled(), Math.max(0, ms));
   }
 
   private ended(): void {
-    if (this.phase.name !== 'reading') return;
+    if (this.phase.name !== 'receiving' && this.phase.name !== 'reading') return;
     const cutShort = this.deframer.pending > 0;
     this.stopReading();
     const message = this.message;
@@ -234,11 +286,9 @@ class UnaryCall {
     this.settle(this.method.answer(message, this.context));
   }
 
-  /** The message did not come whole within the slot: the method's stand-in answer, or RESOURCE_EXHAUSTED. */
+  /** The message did not come whole in time: the method's stand-in answer, or RESOURCE_EXHAUSTED. */
   private stalled(): void {
-    if (this.phase.name !== 'reading') return;
-    // The stream keeps flowing, its bytes dropped (see `received`): paused, a caller still
-    // sending would wait on flow control for ever and never see its stream close.
+    if (this.phase === ANSWERING || this.phase === DONE) return;
     this.stopReading();
     if (!this.method.answerStalled)
       return endWithStatus(this.stream, GrpcStatus.RESOURCE_EXHAUSTED, 'the request message stalled');
@@ -292,15 +342,23 @@ class UnaryCall {
     endWithStatus(this.stream, GrpcStatus.INTERNAL, 'internal error');
   }
 
-  /** Gives the slot back (or the place in its queue), stops the slot's timer, drops a partial message. */
+  /**
+   * Gives the slot back (or the place in its queue), stops the timer, drops a partial message, and
+   * lets the stream flow again: what the caller still sends is dropped (see `received`), where a
+   * paused stream would hold a caller still sending on flow control for ever.
+   */
   private stopReading(): void {
     this.deframer.drop();
     const phase = this.phase;
-    if (phase.name === 'reading') {
+    if (phase.name === 'receiving') {
+      clearTimeout(phase.timer);
+    } else if (phase.name === 'reading') {
       clearTimeout(phase.timer);
       phase.release();
     } else if (phase.name === 'waiting') {
+      clearTimeout(phase.timer);
       phase.withdraw();
+      this.stream.resume();
     }
     this.phase = DONE;
   }

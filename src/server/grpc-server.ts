@@ -29,15 +29,18 @@ export const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE_NAME] as const;
 export const MAX_RECEIVE_MESSAGE_BYTES = MAX_CHECK_REQUEST_BYTES + 2 * 1024 * 1024;
 
 /**
- * Calls receiving their message at once, besides the one slot kept for quick connections. Each
- * may hold MAX_RECEIVE_MESSAGE_BYTES and its joined copy (20 MiB): the four take at most 80 MiB,
- * beside a service near 100 MiB, within the shipped 256Mi limit. Envoy's messages are small and
- * arrive whole, so a slot is free again within microseconds; see ReceiveSlots.
+ * Calls receiving a message larger than one stream window at once. Each may hold
+ * MAX_RECEIVE_MESSAGE_BYTES and its joined copy (20 MiB): the four take at most 80 MiB, beside a
+ * service near 100 MiB, within the shipped 256Mi limit. Envoy's messages for ordinary requests
+ * are far smaller and need no slot; see ReceiveSlots.
  */
-const RECEIVE_SLOTS = 3;
+const RECEIVE_SLOTS = 4;
 
-/** How long a call that has its slot may take to send its message. */
-const RECEIVE_SLOT_MS = 250;
+/** Half the slots: a connection that fills its share leaves the other half to the rest. */
+const RECEIVE_SLOTS_PER_CONNECTION = 2;
+
+/** How long a call's message may take to arrive, from its HEADERS or, for a large one, from its slot. */
+const RECEIVE_MS = 250;
 
 /**
  * Streams one connection may have open. A stream waiting for a receive slot holds at most the
@@ -68,8 +71,8 @@ export function createGrpcServer(check: CheckFunction, health: HealthStatuses, l
   };
   const checkMethod: UnaryMethod = {
     answer: (message, call) => answerCheck(readCheckRequestBytes(message), call),
-    // A Check whose message stalled in its slot is still answered, with a denial.
-    answerStalled: (call) => answerCheck(STALLED, call),
+    // A Check whose message did not come in time is still answered, with a denial.
+    answerStalled: (call) => answerCheck(NOT_RECEIVED, call),
   };
   const methods = new Map([
     [CHECK_PATH, checkMethod],
@@ -79,14 +82,15 @@ export function createGrpcServer(check: CheckFunction, health: HealthStatuses, l
     maxReceiveMessageBytes: MAX_RECEIVE_MESSAGE_BYTES,
     maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
     receiveSlots: RECEIVE_SLOTS,
-    receiveSlotMs: RECEIVE_SLOT_MS,
+    receiveSlotsPerConnection: RECEIVE_SLOTS_PER_CONNECTION,
+    receiveMs: RECEIVE_MS,
     onUnexpectedError: logUnexpected,
   });
 }
 
-const STALLED: UnreadableCheckRequest = {
-  unreadable: 'undecodable',
-  detail: `the CheckRequest did not arrive within ${RECEIVE_SLOT_MS} ms`,
+const NOT_RECEIVED: UnreadableCheckRequest = {
+  unreadable: 'not_received',
+  detail: `the CheckRequest did not arrive within ${RECEIVE_MS} ms or before the deadline`,
 };
 
 function encodeFramed(response: CheckResponse): Buffer {

@@ -26,7 +26,7 @@ const OVERSIZED = 4;
 const CONNECTIONS = 300;
 const NEVER_READ_STREAMS = 1_000;
 // The shipped Deployment's memory limit (deploy/kubernetes/deployment.yaml): at most four large
-// messages are received at once (src/server/receive-slots.ts), whatever the peer opens.
+// messages are received at once (src/grpc/receive-slots.ts), whatever the peer opens.
 const RSS_BOUND_MIB = 384;
 // Envoy's checks that may come back 503 while the junk runs (about 2.5% were, on 2 cores).
 const MAX_LATE_SHARE = 0.05;

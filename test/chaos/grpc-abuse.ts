@@ -189,14 +189,23 @@ export interface RawAnswer {
 
 const CheckResponse = official.lookupType('envoy.service.auth.v3.CheckResponse');
 
-/** One Check with `frame` as its message, or only its first `stallAfter` bytes and then nothing more. */
-export function sendFrame(s: ClientHttp2Session, frame: Buffer, stallAfter?: number): Promise<RawAnswer> {
+/**
+ * One Check with `frame` as its message, or only its first `stallAfter` bytes and then nothing
+ * more; `metadata` adds request headers (a grpc-timeout).
+ */
+export function sendFrame(
+  s: ClientHttp2Session,
+  frame: Buffer,
+  stallAfter?: number,
+  metadata: Readonly<Record<string, string>> = {},
+): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const stream = s.request({
       [constants.HTTP2_HEADER_METHOD]: 'POST',
       [constants.HTTP2_HEADER_PATH]: CHECK_PATH,
       'content-type': 'application/grpc',
       te: 'trailers',
+      ...metadata,
     });
     const answer: RawAnswer = { grpcStatus: 'reset' };
     const chunks: Buffer[] = [];

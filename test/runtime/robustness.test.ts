@@ -15,6 +15,7 @@ import { checkFrameWithHeader, connections, flood, probe, RssSampler, rssMiB, se
 import { httpStatusOf } from '../support/envoy-client';
 import { BIN, serveBin } from '../support/executable';
 import { startHarness } from '../support/harness';
+import { healthStatus } from '../support/health-client';
 import { KratosEmulator } from '../support/kratos-emulator';
 
 describe('Kratos down for 5 s in the middle of a 2000-check run', () => {
@@ -197,37 +198,100 @@ describe('gRPC junk under the receive limit, sent straight to the gRPC port', ()
   );
 });
 
-describe('receive slots: large messages wait their turn, a quick connection does not wait behind them', () => {
+describe('receive slots: a message within one stream window never waits; a larger one waits its turn, not past its deadline', () => {
+  const MiB = 1024 * 1024;
+  const small = { path: '/', headers: { accept: 'application/json' } };
+  // Small headers and a 5 MiB request body: a large message whose head the check can read.
+  const large = checkFrameWithHeader('accept', 'application/json', 'b'.repeat(5 * MiB));
+
   test(
-    'three stalled senders hold every slot: a quick connection is still decided at once; they are cut with a 400 after 250 ms',
+    'streams that send HEADERS and nothing more, 4 on each of 32 connections, delay no Check and no health Check; each is cut with a 408 denial after 250 ms',
     { timeout: 30_000 },
     async () => {
       const h = await startHarness();
-      const sessions = await connections(h.service.grpcPort, 4);
+      const attackers = await connections(h.service.grpcPort, 32);
       try {
-        const MiB = 1024 * 1024;
-        const small = { path: '/', headers: { accept: 'application/json' } };
-        // The client's connection reads a small message quickly: it becomes a quick connection.
-        assert.equal(httpStatusOf(await h.client.check(small)), 401);
-        // Small headers and a 5 MiB request body: a large message whose head the check can read.
-        const large = checkFrameWithHeader('accept', 'application/json', 'b'.repeat(5 * MiB));
-        const stalled = sessions.slice(0, 3).map((s) => sendFrame(s, large, 2 * MiB));
-        await sleep(100);
+        // An adversary found these held every receive slot: checks on other connections waited
+        // past their deadline (DEADLINE_EXCEEDED, an RPC error), the health Check for seconds.
+        const held = attackers.flatMap((s) => [0, 1, 2, 3].map(() => sendFrame(s, large, 0)));
+        await sleep(50);
+        for (let index = 0; index < 20; index++) {
+          const started = performance.now();
+          assert.equal(httpStatusOf(await h.client.check(small, 200)), 401);
+          const took = performance.now() - started;
+          assert.ok(took < 150, `check ${index} took ${Math.round(took)} ms`);
+        }
         const started = performance.now();
-        assert.equal(httpStatusOf(await h.client.check(small, 200)), 401);
-        assert.ok(performance.now() - started < 150, 'the quick connection did not wait for the stalled ones');
-        const fourth = sessions[3];
-        assert.ok(fourth);
-        // A new connection waits for a slot, which the stalled senders give up when they are cut.
-        const waited = sendFrame(fourth, large);
+        assert.equal(await healthStatus(h.service.grpcPort, ''), 'SERVING');
+        assert.ok(performance.now() - started < 150, 'the health Check did not wait');
+        const answers = await Promise.all(held);
+        assert.deepEqual(
+          answers,
+          Array(held.length).fill({ grpcStatus: '0', httpStatus: 408 }),
+          'a message that never came: a denial, not an RPC error',
+        );
+      } finally {
+        for (const s of attackers) s.destroy();
+        await h.close();
+      }
+    },
+  );
+
+  test(
+    'four stalled large senders hold every slot: a large message behind them gets a 408 denial before its 100 ms deadline; without a deadline it is decided once they are cut at 250 ms',
+    { timeout: 30_000 },
+    async () => {
+      const h = await startHarness();
+      const sessions = await connections(h.service.grpcPort, 6);
+      const [a, b, c, d, late, patient] = sessions;
+      assert.ok(a && b && c && d && late && patient);
+      try {
+        const stalled = [a, b, c, d].map((s) => sendFrame(s, large, 2 * MiB));
+        await sleep(50);
+        const started = performance.now();
+        assert.equal(httpStatusOf(await h.client.check(small, 200)), 401, 'a small message does not wait');
+        assert.ok(performance.now() - started < 150, 'the small message did not wait for the stalled ones');
+        // Over one stream window, so it waits for a slot; small enough that sending it takes no time.
+        const overWindow = checkFrameWithHeader('accept', 'application/json', 'b'.repeat(100 * 1024));
+        const waitedFrom = performance.now();
+        assert.deepEqual(await sendFrame(late, overWindow, undefined, { 'grpc-timeout': '100m' }), {
+          grpcStatus: '0',
+          httpStatus: 408,
+        });
+        const waited = performance.now() - waitedFrom;
+        assert.ok(waited < 100, `answered after ${Math.round(waited)} ms: before the deadline, so Envoy reads it`);
+        const decided = sendFrame(patient, large);
         assert.deepEqual(
           await Promise.all(stalled),
-          Array(3).fill({ grpcStatus: '0', httpStatus: 400 }),
+          Array(4).fill({ grpcStatus: '0', httpStatus: 408 }),
           'stalled in a slot: a denial, not an RPC error',
         );
-        assert.deepEqual(await waited, { grpcStatus: '0', httpStatus: 401 }, 'then decided');
+        assert.deepEqual(await decided, { grpcStatus: '0', httpStatus: 401 }, 'then decided');
       } finally {
         for (const s of sessions) s.destroy();
+        await h.close();
+      }
+    },
+  );
+
+  test(
+    "one connection holds at most two slots: four stalled large messages on it leave another connection's large message undelayed",
+    { timeout: 30_000 },
+    async () => {
+      const h = await startHarness();
+      const [greedy, other] = await connections(h.service.grpcPort, 2);
+      assert.ok(greedy && other);
+      try {
+        const stalled = [0, 1, 2, 3].map(() => sendFrame(greedy, large, 2 * MiB));
+        await sleep(50);
+        const started = performance.now();
+        assert.deepEqual(await sendFrame(other, large), { grpcStatus: '0', httpStatus: 401 });
+        const took = performance.now() - started;
+        assert.ok(took < 200, `decided after ${Math.round(took)} ms`);
+        assert.deepEqual(await Promise.all(stalled), Array(4).fill({ grpcStatus: '0', httpStatus: 408 }));
+      } finally {
+        greedy.destroy();
+        other.destroy();
         await h.close();
       }
     },

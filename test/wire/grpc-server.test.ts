@@ -3,10 +3,18 @@
 // raw node:http2 frames where the wire itself is the point (trailers-only answers, SETTINGS,
 // GOAWAY, floods).
 import assert from 'node:assert/strict';
-import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
-import { connect as connectTcp, type Socket } from 'node:net';
+import {
+  connect,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+} from 'node:http2';
+import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { GrpcServer } from '../../src/grpc/server';
 import { MAX_CONCURRENT_STREAMS, MAX_RECEIVE_MESSAGE_BYTES } from '../../src/server/grpc-server';
 import { checkRequest, EnvoyClient, httpStatusOf, metadataOf } from '../support/envoy-client';
 import { startHarness, type Harness } from '../support/harness';
@@ -40,6 +48,19 @@ interface RawAnswer {
   trailersOnly: boolean;
   trailers: IncomingHttpHeaders | undefined;
   body: Buffer;
+  /** performance.now() when the response HEADERS came. */
+  respondedAt: number;
+}
+
+/** A Check call's stream, as gRPC clients open it; `headers` add to or replace its request headers. */
+function checkStream(session: ClientHttp2Session, headers: Record<string, string> = {}): ClientHttp2Stream {
+  return session.request({
+    ':method': 'POST',
+    ':path': CHECK_PATH,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    ...headers,
+  });
 }
 
 /**
@@ -53,16 +74,17 @@ function rawCall(
   bodyAfterMs = 0,
 ): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': CHECK_PATH,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      ...headers,
-    });
-    const answer: RawAnswer = { headers: {}, trailersOnly: false, trailers: undefined, body: Buffer.alloc(0) };
+    const stream = checkStream(session, headers);
+    const answer: RawAnswer = {
+      headers: {},
+      trailersOnly: false,
+      trailers: undefined,
+      body: Buffer.alloc(0),
+      respondedAt: NaN,
+    };
     const chunks: Buffer[] = [];
     stream.on('response', (responseHeaders, flags) => {
+      answer.respondedAt = performance.now();
       answer.headers = responseHeaders;
       answer.trailersOnly = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     });
@@ -161,12 +183,7 @@ describe('framing', () => {
     const answer = await withSession(
       (session) =>
         new Promise<RawAnswer>((resolve, reject) => {
-          const stream = session.request({
-            ':method': 'POST',
-            ':path': CHECK_PATH,
-            'content-type': 'application/grpc',
-            te: 'trailers',
-          });
+          const stream = checkStream(session);
           const chunks: Buffer[] = [];
           let trailers: IncomingHttpHeaders | undefined;
           stream
@@ -174,7 +191,7 @@ describe('framing', () => {
             .on('data', (chunk: Buffer) => chunks.push(chunk))
             .on('error', reject);
           stream.on('close', () =>
-            resolve({ headers: {}, trailersOnly: false, trailers, body: Buffer.concat(chunks) }),
+            resolve({ headers: {}, trailersOnly: false, trailers, body: Buffer.concat(chunks), respondedAt: NaN }),
           );
           // 1, 2, 3, ... byte pieces first, so the prefix itself arrives split.
           let offset = 0;
@@ -197,18 +214,14 @@ describe('framing', () => {
     const answer = await withSession(
       (session) =>
         new Promise<RawAnswer>((resolve, reject) => {
-          const stream = session.request({
-            ':method': 'POST',
-            ':path': CHECK_PATH,
-            'content-type': 'application/grpc',
-            te: 'trailers',
-          });
+          const stream = checkStream(session);
           stream.on('response', (headers, flags) =>
             resolve({
               headers,
               trailersOnly: (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0,
               trailers: undefined,
               body: Buffer.alloc(0),
+              respondedAt: performance.now(),
             }),
           );
           stream.on('error', reject);
@@ -325,12 +338,46 @@ describe('grpc-timeout', () => {
     });
   }
 
-  test('an answer ready after the deadline is DEADLINE_EXCEEDED, not delivered late', async () => {
-    // A 5 ms deadline and a message that arrives 50 ms after the call's headers.
+  test('a message not in shortly before the deadline is a 408 denial sent in time, never an RPC error', async () => {
+    // A 30 ms deadline and a message that comes 200 ms after the call's headers.
+    const started = performance.now();
     const answer = await withSession((session) =>
-      rawCall(session, { 'grpc-timeout': '5m' }, frame(encodedCheck()), 50),
+      rawCall(session, { 'grpc-timeout': '30m' }, frame(encodedCheck()), 200),
     );
-    assertTrailersOnly(answer, grpc.status.DEADLINE_EXCEEDED, /deadline passed/);
+    const answeredAfter = answer.respondedAt - started;
+    assert.ok(answeredAfter < 30 + 20, `answered after ${Math.round(answeredAfter)} ms`);
+    assert.equal(answer.trailers?.['grpc-status'], '0');
+    const response = CheckResponse.toObject(CheckResponse.decode(answer.body.subarray(5)), { defaults: true }) as {
+      status: { code: number };
+      denied_response: { status: { code: number } };
+    };
+    assert.equal(response.denied_response.status.code, 408);
+    assert.equal(response.status.code, grpc.status.DEADLINE_EXCEEDED);
+  });
+
+  test('an answer ready after the deadline is DEADLINE_EXCEEDED, not delivered late', async () => {
+    // A method that takes 50 ms, called with a 5 ms deadline.
+    const server = new GrpcServer(new Map([['/slow/Call', { answer: () => sleep(50).then(() => Buffer.alloc(5)) }]]), {
+      maxReceiveMessageBytes: 1024,
+      maxConcurrentStreams: 8,
+      receiveSlots: 1,
+      receiveSlotsPerConnection: 1,
+      receiveMs: 250,
+      onUnexpectedError: () => undefined,
+    });
+    await new Promise<void>((resolve) => server.listener.listen(0, '127.0.0.1', resolve));
+    const { port } = server.listener.address() as AddressInfo;
+    try {
+      const session = await openSession(port);
+      try {
+        const answer = await rawCall(session, { ':path': '/slow/Call', 'grpc-timeout': '5m' }, frame(Buffer.alloc(0)));
+        assertTrailersOnly(answer, grpc.status.DEADLINE_EXCEEDED, /deadline passed/);
+      } finally {
+        session.close();
+      }
+    } finally {
+      await server.close(1_000);
+    }
   });
 });
 

@@ -286,6 +286,12 @@ describe('answer: other denials', () => {
       statusText: 'Payload Too Large',
     },
     {
+      decision: { ...base, kind: 'request_timeout', detail: 'slow' },
+      status: 408,
+      id: 'request_timeout',
+      statusText: 'Request Timeout',
+    },
+    {
       decision: { ...base, kind: 'untrusted_proxy', detail: '203.0.113.9' },
       status: 403,
       id: 'untrusted_proxy',

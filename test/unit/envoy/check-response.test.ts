@@ -35,6 +35,7 @@ const cases: ReadonlyArray<{ decision: Decision; navigation?: boolean; grpcCode:
   { decision: { ...base, kind: 'kratos_unavailable', detail: 'x' }, grpcCode: 14 },
   { decision: { ...base, kind: 'bad_request', detail: 'x' }, grpcCode: 3 },
   { decision: { ...base, kind: 'request_too_large', detail: 'x' }, grpcCode: 8 },
+  { decision: { ...base, kind: 'request_timeout', detail: 'x' }, grpcCode: 4 },
   { decision: { ...base, kind: 'internal_error', detail: 'x' }, grpcCode: 13 },
 ];
 
