@@ -26,10 +26,10 @@ function configFile(name: string, text: string): string {
   return path;
 }
 
-/** Two workers; `which` names the rule and the login host, so a reload is seen in every answer. */
-function configText(which: 'a' | 'b', server = ''): string {
+/** `which` names the rule and the login host, so a reload is seen in every answer. */
+function configText(which: 'a' | 'b', workers = 2): string {
   return [
-    `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "", shutdown_timeout: 5s, workers: 2${server}}`,
+    `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "", shutdown_timeout: 5s, workers: ${workers}}`,
     `kratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}", browser_url: "https://login-${which}.example", timeout: 2s}`,
     `policy: {rules: [{name: rule-${which}, paths: ["/*"], cookie: aal1, token: aal1}]}`,
   ].join('\n');
@@ -112,18 +112,23 @@ describe('server.workers: 2', () => {
     }
   });
 
-  test('SIGHUP reloads every worker; a bad config is refused by every worker and the old one kept', async () => {
+  test('SIGHUP reloads every worker (server.workers itself needs a restart); a bad config is refused by every worker and the old one kept', async () => {
     const path = configFile('reload.yaml', configText('a'));
     const serving = await serveBin(process.execPath, [BIN, '--config', path]);
     const [first, second] = [ownConnection(serving), ownConnection(serving)];
     const navigate = { headers: { 'sec-fetch-mode': 'navigate' } };
     try {
       assert.notEqual(await servedBy(serving, first), await servedBy(serving, second));
-      writeFileSync(path, configText('b'));
+      writeFileSync(path, configText('b', 3));
       serving.child.kill('SIGHUP');
       await waitUntil(
         async () => summed(await metricsText(serving), 'kratos_ext_authz_config_reloads_total', 'applied') === 2,
         'both workers applied the reload',
+      );
+      const reloaded = serving.logs.filter((line) => line.msg === 'configuration reloaded');
+      assert.deepEqual(
+        reloaded.map((line) => line.needs_restart),
+        [['server.workers'], ['server.workers']],
       );
       for (const client of [first, second]) {
         const answer = await client.check(navigate);
