@@ -199,7 +199,8 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
  */
 export async function startClusterWorkerService(initial: Config, logger: Logger): Promise<ServiceDoors> {
   const doors = await startDoors(initial, logger);
-  logServing(logger, 'worker serving', initial, { grpc_port: doors.grpcPort, http_authz_port: doors.httpAuthzPort });
+  // No ports: the primary's "serving" line has them, once every worker serves.
+  logServing(logger, 'worker serving', initial, {});
   return {
     ...doors,
     shutdown: async () => {
