@@ -1,8 +1,9 @@
 /**
- * server.workers: 2 behind the real Envoy with two worker threads: each Envoy worker opens its
- * own gRPC connection to ext_authz, and the primary's round robin must give them to different
- * workers (the kernel's accept balancing would not promise it). Envoy's listener balances its
- * downstream connections exactly, so two of them are one on each Envoy worker.
+ * server.workers: 2 behind the real Envoy, running the shipped envoy/envoy.yaml with two worker
+ * threads: each Envoy worker opens its own gRPC connection to ext_authz, and the primary's round
+ * robin must give them to different workers. The listener is told to balance its downstream
+ * connections exactly, so two of them are one on each Envoy worker, and to keep the test's
+ * x-request-id, which names each request in the service's log.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -10,6 +11,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { envoyConfig, httpConnectionManager, toYaml } from '../../stack/configs';
 import { envoyBinaryPath, pinnedVersions } from '../../stack/versions';
 import { BIN, serveBin, type Serving } from '../support/executable';
 import { KratosEmulator } from '../support/kratos-emulator';
@@ -18,84 +20,6 @@ import { freePort, skipUnlessInstalled, startProxy, type ProxyProcess } from './
 
 const version = pinnedVersions().envoy.at(-1) as string;
 const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-cluster-envoy-'));
-
-/** Envoy with two workers, ext_authz over gRPC to `grpcPort`, every allowed request answered by Envoy itself. */
-function envoyConfig(port: number, adminPort: number, grpcPort: number): string {
-  return JSON.stringify({
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
-    static_resources: {
-      listeners: [
-        {
-          address: { socket_address: { address: '127.0.0.1', port_value: port } },
-          connection_balance_config: { exact_balance: {} },
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: 'envoy.filters.network.http_connection_manager',
-                  typed_config: {
-                    '@type':
-                      'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-                    stat_prefix: 'ingress',
-                    // The test's x-request-id reaches the CheckRequest, and so the service's log line.
-                    preserve_external_request_id: true,
-                    route_config: {
-                      virtual_hosts: [
-                        {
-                          name: 'all',
-                          domains: ['*'],
-                          routes: [
-                            { match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'ok' } } },
-                          ],
-                        },
-                      ],
-                    },
-                    http_filters: [
-                      {
-                        name: 'envoy.filters.http.ext_authz',
-                        typed_config: {
-                          '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
-                          transport_api_version: 'V3',
-                          grpc_service: { envoy_grpc: { cluster_name: 'ext_authz' }, timeout: '2s' },
-                        },
-                      },
-                      {
-                        name: 'envoy.filters.http.router',
-                        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
-                      },
-                    ],
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-      clusters: [
-        {
-          name: 'ext_authz',
-          type: 'STATIC',
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: 'ext_authz',
-            endpoints: [
-              {
-                lb_endpoints: [
-                  { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: grpcPort } } } },
-                ],
-              },
-            ],
-          },
-        },
-      ],
-    },
-  });
-}
 
 /** A request on a connection of its own, held open until `agent` is destroyed. */
 function requestOn(agent: http.Agent, port: number, requestId: string): Promise<number> {
@@ -122,15 +46,31 @@ describe(
     before(async () => {
       emulator = await KratosEmulator.start();
       mkdirSync(dir, { recursive: true });
-      const config = join(dir, 'service.yaml');
+      const serviceConfig = join(dir, 'service.yaml');
       writeFileSync(
-        config,
+        serviceConfig,
         `server: {grpc_address: "127.0.0.1:0", http_address: "127.0.0.1:0", http_authz_address: "", workers: 2}\nkratos: {public_url: "${emulator.publicUrl}", admin_url: "${emulator.adminUrl}"}\n`,
       );
-      serving = await serveBin(process.execPath, [BIN, '--config', config]);
+      serving = await serveBin(process.execPath, [BIN, '--config', serviceConfig]);
       port = await freePort();
-      const file = join(dir, 'envoy.json');
-      writeFileSync(file, envoyConfig(port, await freePort(), serving.grpcPort));
+      const kratosPublic = await freePort();
+      const ports = {
+        envoy: port,
+        envoyAdmin: await freePort(),
+        kratosPublic,
+        kratosAdmin: kratosPublic,
+        extAuthzGrpc: serving.grpcPort,
+        extAuthzHttp: await freePort(),
+        upstream: await freePort(),
+        ui: await freePort(),
+      };
+      const config = envoyConfig(ports, (shipped) => {
+        httpConnectionManager(shipped).preserve_external_request_id = true;
+        const [listener] = (shipped.static_resources as { listeners: Array<Record<string, unknown>> }).listeners;
+        if (listener) listener.connection_balance_config = { exact_balance: {} };
+      });
+      const file = join(dir, 'envoy.yaml');
+      writeFileSync(file, toYaml(config));
       envoy = await startProxy(
         envoyBinaryPath(version),
         ['-c', file, '--use-dynamic-base-id', '--concurrency', '2', '--log-level', 'warn'],

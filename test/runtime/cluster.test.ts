@@ -4,13 +4,14 @@
  * and a killed worker are seen from outside, as an operator would.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { HEAP_GROWING_PERCENT, heapLimitMiB, YOUNG_GENERATION_MIB } from '../../src/server/heap-limit';
 import { deniedHeader, EnvoyClient, httpStatusOf, metadataOf } from '../support/envoy-client';
-import { BIN, runBin, serveBin, type Serving } from '../support/executable';
+import { BIN, runBin, serveBin, type LogLine, type Serving } from '../support/executable';
 import { KratosEmulator } from '../support/kratos-emulator';
 
 const dir = mkdtempSync(join(tmpdir(), 'kratos-ext-authz-cluster-'));
@@ -87,6 +88,18 @@ describe('server.workers: 2', () => {
       const workerPids = serveLine.worker_pids as number[];
       assert.equal(new Set(workerPids).size, 2);
       assert.equal(workerPids.includes(serving.child.pid as number), false, 'the primary serves no checks');
+      // Each worker is sized as the one process would be, for the default cache, by V8 flags.
+      for (const pid of workerPids)
+        assert.deepEqual(
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+            .split('\0')
+            .filter((argument) => /^--(max-old-space-size|max-semi-space-size|heap-growing-percent)=/.test(argument)),
+          [
+            `--max-old-space-size=${heapLimitMiB(100_000)}`,
+            `--max-semi-space-size=${YOUNG_GENERATION_MIB / 3}`,
+            `--heap-growing-percent=${HEAP_GROWING_PERCENT}`,
+          ],
+        );
 
       const pids: number[] = [];
       for (const client of clients) pids.push(await servedBy(serving, client));
@@ -215,6 +228,28 @@ describe('server.workers: 2', () => {
     } finally {
       await stop(serving);
     }
+  });
+
+  test('workers that keep dying end the primary with 1: more than 5 replacements within 60 s', async () => {
+    const serving = await serveBin(process.execPath, [BIN, '--config', configFile('loop.yaml', configText('a'))]);
+    const primaryServing = (line: LogLine) => line.msg === 'worker serving' && line.pid === serving.child.pid;
+    let [victim] = (await serving.waitForLog((line) => line.msg === 'serving')).worker_pids as number[];
+    for (let replaced = 1; replaced <= 5; replaced++) {
+      process.kill(victim as number, 'SIGKILL');
+      await waitUntil(
+        async () => serving.logs.filter(primaryServing).length === 2 + replaced,
+        `replacement ${replaced}`,
+      );
+      victim = Number(serving.logs.filter(primaryServing).at(-1)?.worker_pid);
+    }
+    process.kill(victim as number, 'SIGKILL');
+    const stillRunning = new Promise((resolve) =>
+      setTimeout(() => resolve('still running after 10 s'), 10_000).unref(),
+    );
+    const exit = await Promise.race([serving.exited, stillRunning]);
+    if (exit !== 1) serving.child.kill('SIGKILL');
+    assert.equal(exit, 1);
+    assert.ok(serving.logs.some((line) => String(line.msg).startsWith('workers keep exiting (6 in 60 s): stopping')));
   });
 
   test('a worker that cannot start ends the primary with 1 rather than a loop of replacements', async () => {
