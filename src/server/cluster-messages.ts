@@ -3,12 +3,13 @@
  * Every message carries TAG, so prom-client's or Node's own messages on the same channel are
  * never mistaken for ours.
  */
-import type { ServiceSignal } from './service-signals';
+import { serviceSignalIn, type ServiceSignal } from './service-signals';
 
 const TAG = 'kratos-ext-authz';
 
 /** What the primary needs from a worker for the ops server it serves for all of them. */
-export type Question = 'readiness' | 'jwks' | 'metrics';
+const QUESTIONS = ['readiness', 'jwks', 'metrics'] as const;
+export type Question = (typeof QUESTIONS)[number];
 
 export type ToWorker = { tag: typeof TAG; signal: ServiceSignal } | { tag: typeof TAG; id: number; question: Question };
 
@@ -30,12 +31,19 @@ function tagged(message: unknown): message is Record<string, unknown> {
 
 export function readToWorker(message: unknown): ToWorker | undefined {
   if (!tagged(message)) return undefined;
-  if ('signal' in message) return message as ToWorker;
-  return typeof message.id === 'number' && typeof message.question === 'string' ? (message as ToWorker) : undefined;
+  const signal = serviceSignalIn(message.signal);
+  if (signal !== undefined) return signalMessage(signal);
+  const question = QUESTIONS.find((candidate) => candidate === message.question);
+  return typeof message.id === 'number' && question !== undefined ? questionMessage(message.id, question) : undefined;
 }
 
 export function readFromWorker(message: unknown): FromWorker | undefined {
   if (!tagged(message)) return undefined;
-  if (typeof message.serving === 'object' && message.serving !== null) return message as FromWorker;
-  return typeof message.id === 'number' && 'answer' in message ? (message as FromWorker) : undefined;
+  const serving = message.serving as { grpcPort?: unknown; httpAuthzPort?: unknown } | null | undefined;
+  if (typeof serving?.grpcPort === 'number')
+    return servingMessage(
+      serving.grpcPort,
+      typeof serving.httpAuthzPort === 'number' ? serving.httpAuthzPort : undefined,
+    );
+  return typeof message.id === 'number' && 'answer' in message ? answerMessage(message.id, message.answer) : undefined;
 }

@@ -10,7 +10,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Config } from '../config/schema';
 import { createLogger } from '../observability/logger';
-import { questionMessage, readFromWorker, signalMessage, type Question } from './cluster-messages';
+import { questionMessage, readFromWorker, signalMessage, type Question, type ToWorker } from './cluster-messages';
 import { createOpsServer, listenHttp } from './ops-server';
 import type { ServiceSignal } from './service-signals';
 
@@ -64,7 +64,8 @@ export async function serveInCluster(
       const problems = await Promise.all(
         [...serving].map(async (worker) => {
           const answer = await asker.ask(worker, 'readiness');
-          return answer === null ? undefined : `worker ${worker.process.pid}: ${String(answer)}`;
+          if (answer === null) return undefined;
+          return `worker ${worker.process.pid}: ${typeof answer === 'string' ? answer : 'readiness unknown'}`;
         }),
       );
       return problems.find((problem) => problem !== undefined);
@@ -106,6 +107,10 @@ export async function serveInCluster(
   const start = () => {
     const worker = cluster.fork();
     workers.add(worker);
+    // A send racing the worker's exit fails here, not as an uncaught 'error' that would end the primary.
+    worker.on('error', (error: Error) =>
+      logger.warn({ worker_pid: worker.process.pid, err: error.message }, 'worker channel error'),
+    );
     worker.on('message', (message: unknown) => {
       const read = readFromWorker(message);
       if (!read || !('serving' in read)) return;
@@ -137,15 +142,20 @@ export async function serveInCluster(
   return (signal) => {
     if (signal === 'SIGHUP') {
       logger.info({ signal, workers: workers.size }, 'reloading every worker');
-      for (const worker of workers) worker.send(signalMessage(signal));
+      for (const worker of workers) tell(worker, signalMessage(signal));
       return;
     }
     if (stopping) return stopNow('second signal: exiting now', { signal });
     stopping = true;
     logger.info({ signal, workers: workers.size }, 'draining every worker');
-    for (const worker of workers) worker.send(signalMessage(signal));
+    for (const worker of workers) tell(worker, signalMessage(signal));
     if (workers.size === 0) finish();
   };
+}
+
+/** Sends to a worker whose channel is still open; one that is going is told nothing (its exit is handled). */
+function tell(worker: Worker, message: ToWorker): void {
+  if (worker.isConnected()) worker.send(message);
 }
 
 /** Questions to workers and their answers, matched by id; a worker that does not answer in time fails the question. */
@@ -169,7 +179,7 @@ function questionsToWorkers(): { ask(worker: Worker, question: Question): Promis
           waiting.delete(id);
           resolve(answer);
         });
-        worker.send(questionMessage(id, question));
+        tell(worker, questionMessage(id, question));
       }),
   };
 }
