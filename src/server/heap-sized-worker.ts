@@ -20,7 +20,6 @@ import { setFlagsFromString } from 'node:v8';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { totalmem } from 'node:os';
 import type { Config } from '../config/schema';
-import { serveInCluster } from './cluster-primary';
 import {
   givesV8Flag,
   HEAP_GROWING_PERCENT,
@@ -84,6 +83,9 @@ export async function serveInHeapSizedWorker(script: string, argv: string[]): Pr
       ...(operatorGave('--max-semi-space-size') ? [] : [`--max-semi-space-size=${YOUNG_GENERATION_MIB / 3}`]),
       ...(operatorGave('--heap-growing-percent') ? [] : [`--heap-growing-percent=${HEAP_GROWING_PERCENT}`]),
     ];
+    // Loaded only here: the primary's modules (pino, prom-client, the ops server) would otherwise sit in
+    // the main thread of every single process.
+    const { serveInCluster } = require('./cluster-primary') as typeof import('./cluster-primary');
     deliver = await serveInCluster(script, argv, { ...sizing, execArgv });
     return;
   }
