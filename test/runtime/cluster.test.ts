@@ -4,7 +4,7 @@
  * and a killed worker are seen from outside, as an operator would.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +163,23 @@ describe('server.workers: 2', () => {
     } finally {
       first.close();
       second.close();
+      await stop(serving);
+    }
+  });
+
+  test('--watch-config: a file replaced whole is applied by every worker', async () => {
+    const path = configFile('watched.yaml', configText('a'));
+    const serving = await serveBin(process.execPath, [BIN, '--config', path, '--watch-config']);
+    try {
+      writeFileSync(`${path}.next`, configText('b'));
+      renameSync(`${path}.next`, path);
+      await waitUntil(
+        async () => summed(await metricsText(serving), 'kratos_ext_authz_config_reloads_total', 'applied') === 2,
+        'both workers applied the replaced file',
+      );
+      const reloaded = serving.logs.filter((line) => line.msg === 'configuration reloaded' && line.trigger === 'watch');
+      assert.equal(new Set(reloaded.map((line) => line.pid)).size, 2);
+    } finally {
       await stop(serving);
     }
   });
