@@ -46,19 +46,24 @@ interface Placement {
   onSignal(handler: (signal: ServiceSignal) => void): void;
   logger(log: Config['log']): Logger;
   start(config: Config, logger: Logger): Promise<ServiceDoors>;
+  /** Once the service runs and reloads (SIGHUP, the file watch) reach it. */
+  settled(service: ServiceDoors): void;
 }
 
 const PLACEMENTS: Record<ServicePlace, Placement> = {
-  thread: { onSignal: onServiceSignal, logger: (log) => createLogger(log), start: startService },
+  thread: {
+    onSignal: onServiceSignal,
+    logger: (log) => createLogger(log),
+    start: startService,
+    settled: () => undefined,
+  },
   'cluster-worker': {
     onSignal: onPrimarySignal,
     // Which worker wrote a line, since they all write to the primary's stdout.
     logger: (log) => createLogger(log).child({ pid: process.pid }),
-    start: async (config, logger) => {
-      const service = await startClusterWorkerService(config, logger);
-      answerPrimary(service);
-      return service;
-    },
+    start: startClusterWorkerService,
+    // Only now: a file replaced after the primary says "serving" must reach every worker's watch.
+    settled: answerPrimary,
   },
 };
 
@@ -102,4 +107,5 @@ export async function serve({ configPath, watch }: ServeArguments, place: Servic
       },
     );
   };
+  placement.settled(service);
 }
