@@ -6,6 +6,7 @@ const COLUMNS: Array<[PeerVariantName, string]> = [
   ['envoy-alone', 'Envoy alone'],
   ['service-grpc', 'this service, gRPC'],
   ['service-http', 'this service, http_service'],
+  ['service-grpc-workers', 'this service, gRPC, a worker a core'],
   ['heimdall', 'Heimdall'],
   ['heimdall-access-log', 'Heimdall, access log on'],
 ];
@@ -13,6 +14,7 @@ const COLUMNS: Array<[PeerVariantName, string]> = [
 const RATIOS: Array<[PeerVariantName, string]> = [
   ['service-grpc', 'gRPC / Heimdall'],
   ['service-http', 'http / Heimdall'],
+  ['service-grpc-workers', 'gRPC workers / Heimdall'],
 ];
 const QUANTILES: Array<[keyof LatencySummary, string]> = [
   ['p50Ms', 'p50'],
@@ -30,6 +32,11 @@ function rateRun(variant: PeerVariant | undefined, rate: number): PeerRun | unde
   return variant?.rates.find((each) => each.rate === rate)?.run;
 }
 
+/** The columns of the variants this core set ran (the workers variant runs on more than one core only). */
+function shown(run: PeerCoreRun, columns: Array<[PeerVariantName, string]>): Array<[PeerVariantName, string]> {
+  return columns.filter(([name]) => run.variants.some((variant) => variant.name === name));
+}
+
 function row(run: PeerCoreRun, label: string, digits: number, figure: Figure): string {
   const byName = new Map(run.variants.map((variant) => [variant.name, variant]));
   const alone = byName.get('envoy-alone');
@@ -38,11 +45,13 @@ function row(run: PeerCoreRun, label: string, digits: number, figure: Figure): s
     return variant ? figure(variant, alone) : undefined;
   };
   const heimdall = value('heimdall');
-  const ratios = RATIOS.map(([name]) => {
+  const ratios = shown(run, RATIOS).map(([name]) => {
     const mine = value(name);
     return mine === undefined || heimdall === undefined || heimdall === 0 ? '–' : `**${fixed(mine / heimdall, 2)}**`;
   });
-  return `| ${label} | ${COLUMNS.map(([name]) => fixed(value(name), digits)).join(' | ')} | ${ratios.join(' | ')} |`;
+  return `| ${label} | ${shown(run, COLUMNS)
+    .map(([name]) => fixed(value(name), digits))
+    .join(' | ')} | ${ratios.join(' | ')} |`;
 }
 
 /** Latency a variant adds over Envoy alone at `rate` (a difference of percentiles); Envoy alone's row is its own. */
@@ -61,11 +70,16 @@ function coreTable(phase: MeasuredPeerPhase, run: PeerCoreRun): string[] {
     (figure: Figure): Figure =>
     (variant, alone) =>
       variant.name === 'envoy-alone' ? undefined : figure(variant, alone);
+  const columns = shown(run, COLUMNS);
+  const ratios = shown(run, RATIOS);
+  const workers = columns.some(([name]) => name === 'service-grpc-workers')
+    ? `; this service as one process and with \`server.workers: ${run.cores.length}\` (CPU and RSS: the primary and its workers together)`
+    : '';
   return [
-    `### ${run.cores.length} core${run.cores.length > 1 ? 's' : ''} (cores ${run.cores.join(',')}; Envoy --concurrency ${run.cores.length}; load average ${run.loadAverage.start.toFixed(2)} → ${run.loadAverage.end.toFixed(2)})`,
+    `### ${run.cores.length} core${run.cores.length > 1 ? 's' : ''} (cores ${run.cores.join(',')}; Envoy --concurrency ${run.cores.length}${workers}; load average ${run.loadAverage.start.toFixed(2)} → ${run.loadAverage.end.toFixed(2)})`,
     '',
-    `| figure | ${COLUMNS.map(([, label]) => label).join(' | ')} | ${RATIOS.map(([, label]) => label).join(' | ')} |`,
-    `|---|${COLUMNS.map(() => '---:').join('|')}|${RATIOS.map(() => '---:').join('|')}|`,
+    `| figure | ${columns.map(([, label]) => label).join(' | ')} | ${ratios.map(([, label]) => label).join(' | ')} |`,
+    `|---|${columns.map(() => '---:').join('|')}|${ratios.map(() => '---:').join('|')}|`,
     row(run, 'saturating throughput, req/s (`h2load -c 8 -m 8`)', 0, (variant) => variant.saturating.requestsPerSecond),
     row(run, 'authorization CPU per check at saturation, µs', 0, (variant) => variant.saturating.authzCpuUsPerCheck),
     row(run, 'RSS after the runs, MiB', 0, (variant) => variant.rssMiB),

@@ -1,8 +1,13 @@
 /** What the peer phase reports (peer-scenarios.ts measures, peer-report.ts renders). */
 import type { LatencySummary } from './stats';
 
-/** Envoy alone, this service through each of its Envoy doors, Heimdall with its access log off and on. */
-export type PeerVariantName = 'envoy-alone' | 'service-grpc' | 'service-http' | 'heimdall' | 'heimdall-access-log';
+/**
+ * Envoy alone, this service through each of its Envoy doors (one process), over gRPC with a
+ * worker process a core (server.workers, on more than one core), Heimdall with its access log
+ * off and on.
+ */
+export type PeerVariantName =
+  'envoy-alone' | 'service-grpc' | 'service-http' | 'service-grpc-workers' | 'heimdall' | 'heimdall-access-log';
 
 export interface PeerRun {
   /** Requests/s answered 200 by the upstream, median of the rounds. */

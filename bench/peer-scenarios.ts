@@ -7,6 +7,7 @@
  * every authorization process those cores (Heimdall's GOMAXPROCS, Envoy's workers = their count);
  * Envoy, h2load, the upstream and the Kratos emulator stay on the load core.
  */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installBinaries, pinnedVersions, type Binary } from '../stack/versions';
 import { writeServiceConfig } from './fixtures';
@@ -34,6 +35,7 @@ const TOLERATED_SHARE = 0.01;
 const SETTLE_MS = 250;
 
 interface PeerAuthz {
+  /** The authorization process; with server.workers > 1, the cluster's primary, its workers its children. */
   pid: number;
   envoy: EnvoyAuthz;
   stop(): Promise<void>;
@@ -103,6 +105,27 @@ async function settledCounts(upstream: UpstreamProcess): Promise<UpstreamCounts>
   }
 }
 
+/** `pid` and its descendants (/proc, Linux): a cluster's primary and its worker processes. */
+function processTree(pid: number): number[] {
+  let children: number[];
+  try {
+    children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    children = [];
+  }
+  return [pid, ...children.flatMap(processTree)];
+}
+
+/** Summed over the process tree; undefined when any process could not be read. */
+function treeSum(pid: number, read: (each: number) => number | undefined): number | undefined {
+  const values = processTree(pid).map(read);
+  return values.some((value) => value === undefined)
+    ? undefined
+    : values.reduce<number>((sum, value) => sum + (value ?? 0), 0);
+}
+
 /** One measured run, proved by the upstream: every request it saw was allowed with the identity header. */
 async function measure(
   ctx: BenchContext,
@@ -111,7 +134,7 @@ async function measure(
   session: SessionCredentials,
   shape: Shape,
 ): Promise<Piece> {
-  const cpu = (): number => (running.authz ? (cpuTimeMs(running.authz.pid) ?? Number.NaN) : Number.NaN);
+  const cpu = (): number => (running.authz ? (treeSum(running.authz.pid, cpuTimeMs) ?? Number.NaN) : Number.NaN);
   const before = await settledCounts(upstream);
   const cpuBefore = cpu();
   const result = await drive(ctx, running.proxy, session, shape);
@@ -234,7 +257,7 @@ async function runCoreSet(
     const variants: PeerVariant[] = [];
     for (const each of running) {
       const hasAuthz = each.authz !== undefined;
-      const rss = each.authz ? rssBytes(each.authz.pid) : undefined;
+      const rss = each.authz ? treeSum(each.authz.pid, rssBytes) : undefined;
       const burst = hasAuthz ? await burstWhoami(ctx, each) : undefined;
       const saturating = combine(each.saturating, hasAuthz);
       const rates = s.peerRates.map((rate, index) => ({ rate, run: combine(each.rates[index] ?? [], hasAuthz) }));
@@ -258,6 +281,13 @@ async function runCoreSet(
   }
 }
 
+/** Sets server.workers in a config writeServiceConfig wrote (JSON, which is YAML). */
+function withWorkers(path: string, workers: number): void {
+  const config = JSON.parse(readFileSync(path, 'utf8')) as { server: Record<string, unknown> };
+  config.server.workers = workers;
+  writeFileSync(path, JSON.stringify(config, null, 2));
+}
+
 export async function peerPhase(ctx: BenchContext): Promise<PeerReport> {
   const s = ctx.settings;
   const outcome = installBinaries();
@@ -269,13 +299,11 @@ export async function peerPhase(ctx: BenchContext): Promise<PeerReport> {
   const heimdall = installHeimdall();
   await ctx.kratos.setLatency(s.missKratosMs);
   const service =
-    (kind: 'grpc' | 'http') =>
+    (kind: 'grpc' | 'http', workers: 'one process' | 'one per core' = 'one process') =>
     async (cores: readonly number[]): Promise<PeerAuthz> => {
-      const server = await startService(
-        writeServiceConfig(ctx.workdir, `peer-${kind}`, ctx.kratos, 'on', {}, CACHE_TTL),
-        ctx.serviceNodeFlags,
-        cores,
-      );
+      const config = writeServiceConfig(ctx.workdir, `peer-${kind}`, ctx.kratos, 'on', {}, CACHE_TTL);
+      if (workers === 'one per core') withWorkers(config, cores.length);
+      const server = await startService(config, ctx.serviceNodeFlags, cores);
       const port = kind === 'grpc' ? server.grpcPort : server.httpAuthzPort;
       if (port === undefined) throw new Error('the service logged no http_authz_port');
       return { pid: server.pid, envoy: { kind, port }, stop: () => server.stop() };
@@ -298,7 +326,7 @@ export async function peerPhase(ctx: BenchContext): Promise<PeerReport> {
         stop: () => running.stop(),
       };
     };
-  const specs: PeerVariantSpec[] = [
+  const specsFor = (cores: readonly number[]): PeerVariantSpec[] => [
     { name: 'envoy-alone', authz: 'none (no ext_authz filter)', start: async () => undefined },
     { name: 'service-grpc', authz: 'kratos-ext-authz over gRPC (one process)', start: service('grpc') },
     {
@@ -306,6 +334,15 @@ export async function peerPhase(ctx: BenchContext): Promise<PeerReport> {
       authz: 'kratos-ext-authz over http_service (/ext-authz, one process)',
       start: service('http'),
     },
+    ...(cores.length > 1
+      ? [
+          {
+            name: 'service-grpc-workers' as const,
+            authz: `kratos-ext-authz over gRPC, server.workers: ${cores.length} (a primary and ${cores.length} worker processes)`,
+            start: service('grpc', 'one per core'),
+          },
+        ]
+      : []),
     { name: 'heimdall', authz: 'Heimdall v0.17.18 over gRPC, access log off', start: peer(false) },
     {
       name: 'heimdall-access-log',
@@ -316,7 +353,7 @@ export async function peerPhase(ctx: BenchContext): Promise<PeerReport> {
   const upstream = await UpstreamProcess.start();
   try {
     const coreRuns: PeerCoreRun[] = [];
-    for (const cores of s.peerCoreSets) coreRuns.push(await runCoreSet(ctx, envoy, upstream, specs, cores));
+    for (const cores of s.peerCoreSets) coreRuns.push(await runCoreSet(ctx, envoy, upstream, specsFor(cores), cores));
     const result: MeasuredPeerPhase = {
       envoy: envoy.version,
       heimdall: 'v0.17.18',

@@ -4,6 +4,7 @@
  * serving: the service itself, and the configuration, run in worker threads (serve.ts), so the
  * main thread's heap stays small for the life of the process (heap-sized-worker.ts says why).
  */
+import cluster from 'node:cluster';
 import { isMainThread } from 'node:worker_threads';
 import type { ServeArguments } from './serve';
 import { isHeapSizingWorker, reportHeapSizing, serveInHeapSizedWorker } from './server/heap-sized-worker';
@@ -64,7 +65,14 @@ async function main(): Promise<void> {
   if (!isMainThread) {
     const serving = require('./serve') as typeof import('./serve');
     const options = parseArguments(argv);
-    return isHeapSizingWorker() ? reportHeapSizing(serving.sizeHeap(options.configPath)) : serving.serve(options);
+    return isHeapSizingWorker()
+      ? reportHeapSizing(serving.sizeHeap(options.configPath))
+      : serving.serve(options, 'thread');
+  }
+  // Forked by the cluster's primary (server.workers > 1), with the same arguments.
+  if (cluster.isWorker) {
+    const serving = require('./serve') as typeof import('./serve');
+    return serving.serve(parseArguments(argv), 'cluster-worker');
   }
   // Serving takes only options: anything else first is a command's name (or a mistake the command line reports).
   if (argv[0] !== undefined && !argv[0].startsWith('-')) {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseCidr } from './cidr';
 import { durationProblem, parseDuration } from './duration';
@@ -44,6 +45,23 @@ const address = (fallback: string) =>
         Number(text.slice(text.lastIndexOf(':') + 1)) <= 65_535,
       'must be host:port (port 0 to 65535), e.g. 0.0.0.0:9191',
     );
+
+/** Each worker is a whole process (its own heap, caches and Kratos connections): past this, memory, not CPU, is the limit. */
+const MAX_WORKERS = 64;
+
+/**
+ * How many processes serve: 1 is one process; more are node:cluster workers behind a primary
+ * (src/server/cluster-primary.ts). "auto" is one a CPU this process may run on, as Node counts
+ * them (os.availableParallelism()).
+ */
+const WORKERS_PROBLEM = `must be a whole number from 1 to ${MAX_WORKERS}, or "auto" (one per CPU this process may use)`;
+const workersSetting = z
+  .union(
+    [z.literal('auto'), z.number().int(WORKERS_PROBLEM).min(1, WORKERS_PROBLEM).max(MAX_WORKERS, WORKERS_PROBLEM)],
+    { error: WORKERS_PROBLEM },
+  )
+  .default(1)
+  .transform((workers) => (workers === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : workers));
 
 /** Loopback and the private ranges: where a proxy in front of this service normally runs. */
 export const DEFAULT_TRUSTED_PROXIES = [
@@ -241,6 +259,7 @@ export const configSchema = z
         http_authz_address: z.union([z.literal(''), address('0.0.0.0:9193')]).default('0.0.0.0:9193'),
         shutdown_timeout: duration('10s'),
         drain_delay: duration('0s'),
+        workers: workersSetting,
       })
       .strict()
       .prefault({}),

@@ -58,6 +58,21 @@ export function memoryLimitBytes(constrained: number | undefined, totalMemory: n
 }
 
 /**
+ * RSS of the cluster's primary (server.workers > 1): Node, what the heap-sizing thread leaves
+ * behind, the ops server and prom-client's aggregation, no caches; 104 MiB measured at idle,
+ * with room.
+ */
+export const PRIMARY_MIB = 112;
+
+/**
+ * The part of a memory limit one serving process may use: all of it for one process; with
+ * several workers, an equal share of what the primary leaves (they all count against one limit).
+ */
+export function memoryShareBytes(limitBytes: number, workers: number): number {
+  return workers === 1 ? limitBytes : Math.floor((limitBytes - PRIMARY_MIB * MIB) / workers);
+}
+
+/**
  * The old-space limit for a heap that needs `neededMiB`, under `limitBytes`: never so large that
  * a full heap, the young generation and the rest of the process outgrow the limit, so V8 collects
  * (or ends the worker with a heap error that says why) before the kernel kills the process

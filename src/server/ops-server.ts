@@ -1,14 +1,15 @@
 import http from 'node:http';
 import type net from 'node:net';
-import type { Metrics } from '../observability/metrics';
 import { JWKS_MAX_AGE_SECONDS } from '../upstream/jwks';
 
+/** Each asynchronous: with several workers the primary asks them (cluster-primary.ts). */
 export interface OpsEndpoints {
-  metrics: Metrics;
+  /** The Prometheus exposition and its content type. */
+  metrics: () => Promise<{ contentType: string; text: string }>;
   /** undefined when ready to take traffic, otherwise the reason it is not. */
-  notReadyBecause: () => string | undefined;
+  notReadyBecause: () => Promise<string | undefined>;
   /** The JWK Set upstreams verify upstream_jwt tokens with; undefined when upstream_jwt is off. */
-  jwks: () => string | undefined;
+  jwks: () => Promise<string | undefined>;
 }
 
 /**
@@ -23,27 +24,31 @@ export function createOpsServer(endpoints: OpsEndpoints): http.Server {
     switch (path) {
       case '/healthz':
         return send(response, 200, 'text/plain', 'ok\n');
-      case '/readyz': {
-        const problem = endpoints.notReadyBecause();
-        return problem === undefined
-          ? send(response, 200, 'text/plain', 'ready\n')
-          : send(response, 503, 'text/plain', `not ready: ${problem}\n`);
-      }
-      case '/metrics':
-        endpoints.metrics.registry.metrics().then(
-          (text) => send(response, 200, endpoints.metrics.registry.contentType, text),
-          () => send(response, 500, 'text/plain', 'metrics unavailable\n'),
+      case '/readyz':
+        return answer(response, endpoints.notReadyBecause(), (problem) =>
+          problem === undefined
+            ? send(response, 200, 'text/plain', 'ready\n')
+            : send(response, 503, 'text/plain', `not ready: ${problem}\n`),
         );
-        return;
-      case '/.well-known/jwks.json': {
-        const jwks = endpoints.jwks();
-        if (jwks === undefined) return send(response, 404, 'text/plain', 'not found: upstream_jwt is not configured\n');
-        return send(response, 200, 'application/jwk-set+json', jwks, `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
-      }
+      case '/metrics':
+        return answer(response, endpoints.metrics(), ({ contentType, text }) => send(response, 200, contentType, text));
+      case '/.well-known/jwks.json':
+        return answer(response, endpoints.jwks(), (jwks) =>
+          jwks === undefined
+            ? send(response, 404, 'text/plain', 'not found: upstream_jwt is not configured\n')
+            : send(response, 200, 'application/jwk-set+json', jwks, `public, max-age=${JWKS_MAX_AGE_SECONDS}`),
+        );
       default:
         return send(response, 404, 'text/plain', 'not found\n');
     }
   });
+}
+
+/** Sends what `pending` settles to; a failure (a worker that did not answer) is a 500, never a hang. */
+function answer<T>(response: http.ServerResponse, pending: Promise<T>, sendValue: (value: T) => void): void {
+  pending.then(sendValue, (error: unknown) =>
+    send(response, 500, 'text/plain', `unavailable: ${error instanceof Error ? error.message : String(error)}\n`),
+  );
 }
 
 function send(

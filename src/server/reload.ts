@@ -28,6 +28,11 @@ const RESTART_ONLY: ReadonlyArray<{
     }),
   },
   {
+    key: 'server.workers',
+    read: (c) => c.server.workers,
+    keep: (next, running) => ({ ...next, server: { ...next.server, workers: running.server.workers } }),
+  },
+  {
     key: 'http_authz.request_timeout',
     read: (c) => c.http_authz.request_timeout,
     keep: (next, running) => ({

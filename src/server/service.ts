@@ -25,12 +25,16 @@ import { loadSigningKeys, type SigningKey } from '../upstream/signing-key';
 import { UpstreamIdentity } from '../upstream/upstream-identity';
 import { UpstreamJwtIssuer } from '../upstream/upstream-jwt';
 
-export interface RunningService {
+/** The service's doors (gRPC, HTTP authorization) and its life, without the ops server. */
+export interface ServiceDoors {
   grpcPort: number;
-  httpPort: number;
   /** The HTTP authorization front doors' port; undefined when server.http_authz_address is "". */
   httpAuthzPort: number | undefined;
   metrics: Metrics;
+  /** undefined when ready to take traffic, otherwise the reason it is not (/readyz). */
+  notReadyBecause(): string | undefined;
+  /** /.well-known/jwks.json as served; undefined without upstream_jwt. */
+  jwks(): string | undefined;
   /**
    * Makes an already validated configuration the one every check started from now on runs
    * under; checks in flight finish under the one they started with. The listen addresses and
@@ -39,6 +43,11 @@ export interface RunningService {
   reconfigure(config: Config): void;
   /** Stops taking traffic at once, lets in-flight checks finish within server.shutdown_timeout. */
   shutdown(): Promise<void>;
+}
+
+/** The whole service in one process: its doors and its ops server. */
+export interface RunningService extends ServiceDoors {
+  httpPort: number;
 }
 
 /** The Kratos client and the caches in front of it: kept across reloads that leave kratos.* and cache.* alone. */
@@ -154,7 +163,67 @@ function buildUpstreamIdentity(
   );
 }
 
+/** The whole service in this process: the doors, then the ops server, then the "serving" line. */
 export async function startService(initial: Config, logger: Logger): Promise<RunningService> {
+  const doors = await startDoors(initial, logger);
+  const httpServer = createOpsServer({
+    metrics: async () => ({
+      contentType: doors.metrics.registry.contentType,
+      text: await doors.metrics.registry.metrics(),
+    }),
+    notReadyBecause: async () => doors.notReadyBecause(),
+    jwks: async () => doors.jwks(),
+  });
+  const httpPort = await listenHttp(httpServer, initial.server.http_address);
+  logServing(logger, 'serving', initial, {
+    grpc_port: doors.grpcPort,
+    http_port: httpPort,
+    http_authz_port: doors.httpAuthzPort,
+  });
+  return {
+    ...doors,
+    httpPort,
+    shutdown: async () => {
+      await doors.shutdown(async () => {
+        httpServer.closeAllConnections();
+        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      });
+      logger.info('stopped');
+    },
+  };
+}
+
+/**
+ * One worker of several (server.workers > 1): the doors only, on listening handles node:cluster
+ * shares; the primary serves /healthz, /readyz and /metrics for all (cluster-primary.ts).
+ */
+export async function startClusterWorkerService(initial: Config, logger: Logger): Promise<ServiceDoors> {
+  const doors = await startDoors(initial, logger);
+  // No ports: the primary's "serving" line has them, once every worker serves.
+  logServing(logger, 'worker serving', initial, {});
+  return {
+    ...doors,
+    shutdown: async () => {
+      await doors.shutdown(async () => undefined);
+      logger.info('stopped');
+    },
+  };
+}
+
+// The heap limit V8 really applies (see heap-sized-worker.ts), so an operator can check it against the memory limit.
+function logServing(logger: Logger, message: string, config: Config, ports: Record<string, number | undefined>): void {
+  logger.info(
+    { ...ports, kratos: config.kratos.public_url, heap_size_limit_bytes: getHeapStatistics().heap_size_limit },
+    message,
+  );
+}
+
+/** The doors' shutdown, with what to close once they are (the ops server, when this process has it). */
+interface Doors extends Omit<ServiceDoors, 'shutdown'> {
+  shutdown(afterDoors: () => Promise<void>): Promise<void>;
+}
+
+async function startDoors(initial: Config, logger: Logger): Promise<Doors> {
   const metrics = new Metrics();
   // Bound at start-up, as the listeners are: a reload that changes tracing.* asks for a restart.
   const tracing = startTracing(initial.tracing, logger);
@@ -216,34 +285,18 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
           onClientError: (status) => metrics.httpClientErrors.inc({ status: String(status) }),
         });
   let draining = false;
-  const httpServer = createOpsServer({
-    metrics,
-    notReadyBecause: () => (draining ? 'shutting down' : readiness.problem()),
-    jwks: () => current.jwks,
-  });
 
   const grpcPort = await listenHttp(grpcServer.listener, initial.server.grpc_address);
-  const httpPort = await listenHttp(httpServer, initial.server.http_address);
   const httpAuthzPort = httpAuthzServer && (await listenHttp(httpAuthzServer, initial.server.http_authz_address));
   readiness.start();
   for (const name of HEALTH_SERVICES) health.set(name, 'SERVING');
-  // The heap limit V8 really applies (see heap-sized-worker.ts), so an operator can check it against the memory limit.
-  logger.info(
-    {
-      grpc_port: grpcPort,
-      http_port: httpPort,
-      http_authz_port: httpAuthzPort,
-      kratos: initial.kratos.public_url,
-      heap_size_limit_bytes: getHeapStatistics().heap_size_limit,
-    },
-    'serving',
-  );
 
   return {
     grpcPort,
-    httpPort,
     httpAuthzPort,
     metrics,
+    notReadyBecause: () => (draining ? 'shutting down' : readiness.problem()),
+    jwks: () => current.jwks,
     reconfigure: (config) => {
       const previous = current;
       const keepSide = previous.side.settings === kratosSideSettings(config);
@@ -267,7 +320,7 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
         readiness.start();
       }
     },
-    shutdown: async () => {
+    shutdown: async (afterDoors) => {
       draining = true;
       for (const name of HEALTH_SERVICES) health.set(name, 'NOT_SERVING');
       readiness.stop();
@@ -283,13 +336,11 @@ export async function startService(initial: Config, logger: Logger): Promise<Run
           );
       });
       await Promise.all([grpcStopped, httpAuthzServer && closeHttpAuthz(httpAuthzServer, server.shutdown_timeout)]);
-      httpServer.closeAllConnections();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await afterDoors();
       // Both doors are closed: a Kratos call still running belongs to a check that was cut, and
       // waiting for it (up to kratos.timeout) would outlast server.shutdown_timeout.
       await Promise.all([current.side, ...retiredWithChecks].map((side) => side.kratos.destroy()));
       await tracing.shutdown();
-      logger.info('stopped');
     },
   };
 }

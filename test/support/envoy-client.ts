@@ -58,12 +58,18 @@ function loadDefinition(): protoLoader.PackageDefinition {
   return protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', OFFICIAL_OPTIONS);
 }
 
-function loadClientConstructor(): new (address: string, credentials: grpc.ChannelCredentials) => CheckClient {
+type CheckClientConstructor = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ChannelOptions,
+) => CheckClient;
+
+function loadClientConstructor(): CheckClientConstructor {
   const definition = loadDefinition();
   const loaded = grpc.loadPackageDefinition(definition) as unknown as {
     envoy: {
       service: {
-        auth: { v3: { Authorization: new (address: string, credentials: grpc.ChannelCredentials) => CheckClient } };
+        auth: { v3: { Authorization: CheckClientConstructor } };
       };
     };
   };
@@ -148,9 +154,10 @@ export function checkRequest(spec: CheckSpec = {}): object {
 export class EnvoyClient {
   private readonly client: CheckClient;
 
-  constructor(port: number) {
+  /** `options`: e.g. `grpc.use_local_subchannel_pool`, for a connection of its own rather than one shared with other clients. */
+  constructor(port: number, options?: grpc.ChannelOptions) {
     const Client = loadClientConstructor();
-    this.client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    this.client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options);
   }
 
   /**

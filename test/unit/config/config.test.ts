@@ -41,6 +41,7 @@ const DEFAULTS: Config = {
     http_authz_address: '0.0.0.0:9193',
     shutdown_timeout: 10_000,
     drain_delay: 0,
+    workers: 1,
   },
   kratos: {
     public_url: 'http://127.0.0.1:4433',

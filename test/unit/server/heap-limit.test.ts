@@ -6,7 +6,9 @@ import {
   givesV8Flag,
   HEAP_BYTES_PER_CACHE_ENTRY,
   heapLimitMiB,
+  memoryShareBytes,
   MIN_HEAP_MIB,
+  PRIMARY_MIB,
 } from '../../../src/server/heap-limit';
 
 describe('heapLimitMiB', () => {
@@ -57,5 +59,17 @@ describe('givesV8Flag', () => {
     );
     assert.equal(givesV8Flag('--heap-growing-percent', [], undefined), false);
     assert.equal(givesV8Flag('--heap-growing-percent', [], ''), false);
+  });
+});
+
+describe('memoryShareBytes', () => {
+  const MIB = 1024 * 1024;
+  test('one process has the whole memory limit', () => {
+    assert.equal(memoryShareBytes(512 * MIB, 1), 512 * MIB);
+  });
+
+  test('N workers share what the primary leaves equally', () => {
+    assert.equal(memoryShareBytes(1024 * MIB, 2), ((1024 - PRIMARY_MIB) / 2) * MIB);
+    assert.equal(memoryShareBytes(1024 * MIB, 4), ((1024 - PRIMARY_MIB) / 4) * MIB);
   });
 });
