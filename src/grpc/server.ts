@@ -13,11 +13,9 @@ import { ReceiveSlots, type Release } from './receive-slots';
 import { encodeGrpcMessage, GrpcError, GrpcStatus, type GrpcStatusCode } from './status';
 import { parseGrpcTimeout } from './timeout';
 
-/** A call's request headers (its metadata) as node:http2 read them, for the method to read. */
-export type CallMetadata = Readonly<IncomingHttpHeaders>;
-
 export interface CallContext {
-  readonly metadata: CallMetadata;
+  /** The call's request headers (its metadata) as node:http2 read them. */
+  readonly headers: Readonly<IncomingHttpHeaders>;
   /** When the caller gives up, in Date.now() milliseconds; Infinity when it sent no grpc-timeout. */
   readonly deadline: number;
 }
@@ -57,13 +55,23 @@ export interface GrpcServerOptions {
  */
 const STREAM_WINDOW_BYTES = 65_535;
 
-const RESPONSE_HEADERS = {
-  [constants.HTTP2_HEADER_STATUS]: 200,
-  [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-  'grpc-accept-encoding': 'identity',
-};
+// A raw header list (name, value, …): node:http2 takes it as it is, where a headers object is
+// copied and checked on every answer.
+const RESPONSE_HEADERS: readonly string[] = [
+  constants.HTTP2_HEADER_STATUS,
+  '200',
+  constants.HTTP2_HEADER_CONTENT_TYPE,
+  'application/grpc',
+  'grpc-accept-encoding',
+  'identity',
+];
 const OK_TRAILERS = { 'grpc-status': '0' };
 const WAIT_FOR_TRAILERS = { waitForTrailers: true };
+
+/** One listener for every answer's trailers, not a closure per call: `this` is the stream. */
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
 const END_STREAM = { endStream: true };
 
 /**
@@ -169,14 +177,7 @@ export class GrpcServer {
     const timeout = parseGrpcTimeout(singleValue(headers['grpc-timeout']));
     if (!timeout.ok) return endWithStatus(stream, GrpcStatus.INTERNAL, 'grpc-timeout is malformed');
     const slotSource = { slots: this.slots, connection: this.connectionKeys.get(stream.session as Http2Session) ?? '' };
-    new UnaryCall(
-      stream,
-      method,
-      path,
-      { metadata: headers, deadline: Date.now() + timeout.ms },
-      slotSource,
-      this.options,
-    );
+    new UnaryCall(stream, method, path, { headers, deadline: Date.now() + timeout.ms }, slotSource, this.options);
   }
 }
 
@@ -220,9 +221,10 @@ class UnaryCall {
     const left = context.deadline - Date.now();
     this.answerBy = left === Infinity ? Infinity : context.deadline - answerMarginMs(left);
     this.phase = { name: 'receiving', timer: this.receiveTimer() };
+    // A stream ends and closes once: `on`, as `once` would wrap each listener again per call.
     stream.on('data', (chunk: Buffer) => this.received(chunk));
-    stream.once('end', () => this.ended());
-    stream.once('close', () => this.cancelled());
+    stream.on('end', () => this.ended());
+    stream.on('close', () => this.cancelled());
   }
 
   private received(chunk: Buffer): void {
@@ -328,7 +330,8 @@ class UnaryCall {
     this.phase = DONE;
     try {
       this.stream.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
-      this.stream.once('wantTrailers', () => this.stream.sendTrailers(OK_TRAILERS));
+      // Asked for once, after the message: `on`, as `once` would wrap the listener per call.
+      this.stream.on('wantTrailers', sendOkTrailers);
       this.stream.end(writePrefix(framed));
     } catch {
       // The stream closed under the answer (a reset, a destroyed session): nobody is listening.
