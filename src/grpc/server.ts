@@ -221,13 +221,16 @@ class UnaryCall {
     const left = context.deadline - Date.now();
     this.answerBy = left === Infinity ? Infinity : context.deadline - answerMarginMs(left);
     this.phase = { name: 'receiving', timer: this.receiveTimer() };
-    // A stream ends and closes once: `on`, as `once` would wrap each listener again per call.
-    stream.on('data', (chunk: Buffer) => this.received(chunk));
-    stream.on('end', () => this.ended());
-    stream.on('close', () => this.cancelled());
+    // Shared listeners that find the call on its stream, not closures over it, so the call is
+    // let go of when its stream closes (see `callStreamClosed`). A stream ends and closes once:
+    // `on`, as `once` would wrap each listener again per call.
+    (stream as CallStream)[CALL] = this;
+    stream.on('data', callReceived);
+    stream.on('end', callEnded);
+    stream.on('close', callStreamClosed);
   }
 
-  private received(chunk: Buffer): void {
+  received(chunk: Buffer): void {
     const phase = this.phase;
     if (phase.name !== 'receiving' && phase.name !== 'reading') return;
     const fault = this.deframer.push(chunk, (message) => {
@@ -276,7 +279,7 @@ class UnaryCall {
     return setTimeout(() => this.stalled(), Math.max(0, ms));
   }
 
-  private ended(): void {
+  ended(): void {
     if (this.phase.name !== 'receiving' && this.phase.name !== 'reading') return;
     const cutShort = this.deframer.pending > 0;
     this.stopReading();
@@ -367,9 +370,33 @@ class UnaryCall {
   }
 
   /** The stream closed: reset by the caller, or answered. */
-  private cancelled(): void {
+  cancelled(): void {
     if (this.phase !== ANSWERING) this.stopReading();
   }
+}
+
+/**
+ * A stream's call, set for as long as the stream is open. node:http2 keeps a closed stream's
+ * object reachable until a full collection (its native handle is a root to every scavenge), so
+ * whatever the stream still points to is promoted to old space with it: the call, its message,
+ * its headers and the answer's promises. Cleared when the stream closes, a finished call is
+ * young garbage.
+ */
+const CALL = Symbol('call');
+type CallStream = ServerHttp2Stream & { [CALL]?: UnaryCall | undefined };
+
+function callReceived(this: CallStream, chunk: Buffer): void {
+  this[CALL]?.received(chunk);
+}
+
+function callEnded(this: CallStream): void {
+  this[CALL]?.ended();
+}
+
+function callStreamClosed(this: CallStream): void {
+  const call = this[CALL];
+  this[CALL] = undefined;
+  call?.cancelled();
 }
 
 /** A trailers-only answer: HEADERS with the status, END_STREAM, no message. */
