@@ -108,8 +108,8 @@ export class GrpcServer {
   /** The listener: its `listen` and `address` are net.Server's. */
   readonly listener: Http2Server;
   private readonly sessions = new Set<Http2Session>();
-  /** A connection's round-robin key for the receive slots, made once per connection. */
-  private readonly connectionKeys = new WeakMap<Http2Session, string>();
+  /** Where a connection's calls take receive slots, made once per connection rather than per call. */
+  private readonly slotSources = new WeakMap<Http2Session, SlotSource>();
   private readonly slots: ReceiveSlots;
 
   constructor(
@@ -120,7 +120,10 @@ export class GrpcServer {
     this.listener = createServer(http2Options(options));
     this.listener.on('session', (session: Http2Session) => {
       this.sessions.add(session);
-      this.connectionKeys.set(session, `${session.socket.remoteAddress ?? ''}:${session.socket.remotePort ?? ''}`);
+      this.slotSources.set(session, {
+        slots: this.slots,
+        connection: `${session.socket.remoteAddress ?? ''}:${session.socket.remotePort ?? ''}`,
+      });
       session.on('close', () => this.sessions.delete(session));
       // A peer's protocol error ends its session; it is not this process's error.
       session.on('error', ignore);
@@ -176,7 +179,7 @@ export class GrpcServer {
       );
     const timeout = parseGrpcTimeout(singleValue(headers['grpc-timeout']));
     if (!timeout.ok) return endWithStatus(stream, GrpcStatus.INTERNAL, 'grpc-timeout is malformed');
-    const slotSource = { slots: this.slots, connection: this.connectionKeys.get(stream.session as Http2Session) ?? '' };
+    const slotSource = this.slotSources.get(stream.session as Http2Session) ?? { slots: this.slots, connection: '' };
     new UnaryCall(stream, method, path, { headers, deadline: Date.now() + timeout.ms }, slotSource, this.options);
   }
 }
