@@ -7,6 +7,7 @@ import {
   type ServerHttp2Stream,
   type ServerOptions,
 } from 'node:http2';
+import { DeferredTimers, type DeferredTimer } from './deferred-timers';
 import { Deframer, type FramingFault, writePrefix } from './framing';
 import { answerMarginMs } from '../request/deadline';
 import { ReceiveSlots, type Release } from './receive-slots';
@@ -111,6 +112,7 @@ export class GrpcServer {
   /** Where a connection's calls take receive slots, made once per connection rather than per call. */
   private readonly slotSources = new WeakMap<Http2Session, SlotSource>();
   private readonly slots: ReceiveSlots;
+  private readonly receiveTimers = new DeferredTimers();
 
   constructor(
     private readonly methods: ReadonlyMap<string, UnaryMethod>,
@@ -180,7 +182,15 @@ export class GrpcServer {
     const timeout = parseGrpcTimeout(singleValue(headers['grpc-timeout']));
     if (!timeout.ok) return endWithStatus(stream, GrpcStatus.INTERNAL, 'grpc-timeout is malformed');
     const slotSource = this.slotSources.get(stream.session as Http2Session) ?? { slots: this.slots, connection: '' };
-    new UnaryCall(stream, method, path, { headers, deadline: Date.now() + timeout.ms }, slotSource, this.options);
+    new UnaryCall(
+      stream,
+      method,
+      path,
+      { headers, deadline: Date.now() + timeout.ms },
+      slotSource,
+      this.options,
+      this.receiveTimers,
+    );
   }
 }
 
@@ -192,7 +202,7 @@ interface SlotSource {
 
 type Phase =
   /** Reading a message framed within one stream window, or whose prefix is not in yet: no slot. */
-  | { name: 'receiving'; timer: NodeJS.Timeout }
+  | { name: 'receiving'; timer: NodeJS.Timeout | undefined }
   /** Paused: a larger message waits for a slot, until shortly before its deadline at most. */
   | { name: 'waiting'; withdraw: () => void; timer: NodeJS.Timeout | undefined }
   /** Reading a larger message in its slot. */
@@ -204,13 +214,15 @@ type Phase =
 const ANSWERING: Phase = { name: 'answering' };
 const DONE: Phase = { name: 'done' };
 
-class UnaryCall {
+class UnaryCall implements DeferredTimer {
   private phase: Phase;
   private message: Buffer | undefined;
   private messages = 0;
   private readonly deframer: Deframer;
   /** When a message not yet read is given up and the call answered: before the caller gives up. */
   private readonly answerBy: number;
+  /** When its HEADERS came: the receive window counts from here until the message needs a slot. */
+  private readonly begun: number;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -219,11 +231,14 @@ class UnaryCall {
     private readonly context: CallContext,
     private readonly slotSource: SlotSource,
     private readonly options: GrpcServerOptions,
+    receiveTimers: DeferredTimers,
   ) {
     this.deframer = new Deframer(options.maxReceiveMessageBytes);
-    const left = context.deadline - Date.now();
+    this.begun = Date.now();
+    const left = context.deadline - this.begun;
     this.answerBy = left === Infinity ? Infinity : context.deadline - answerMarginMs(left);
-    this.phase = { name: 'receiving', timer: this.receiveTimer() };
+    this.phase = { name: 'receiving', timer: undefined };
+    receiveTimers.defer(this);
     // Shared listeners that find the call on its stream, not closures over it, so the call is
     // let go of when its stream closes (see `callStreamClosed`). A stream ends and closes once:
     // `on`, as `once` would wrap each listener again per call.
@@ -273,12 +288,19 @@ class UnaryCall {
     // Answered or closed while the slot was on its way: it goes to the next call.
     if (phase.name !== 'receiving' && phase.name !== 'waiting') return release();
     clearTimeout(phase.timer);
-    this.phase = { name: 'reading', release, timer: this.receiveTimer() };
+    this.phase = { name: 'reading', release, timer: this.receiveTimer(Date.now()) };
     this.stream.resume();
   }
 
-  private receiveTimer(): NodeJS.Timeout {
-    const ms = Math.min(this.options.receiveMs, this.answerBy - Date.now());
+  /** The receive timer of a call whose message is still not in once the turn that began it is over. */
+  arm(): void {
+    const phase = this.phase;
+    if (phase.name === 'receiving' && phase.timer === undefined) phase.timer = this.receiveTimer(this.begun);
+  }
+
+  /** Stalled `receiveMs` after `from`, or at `answerBy` if that comes first. */
+  private receiveTimer(from: number): NodeJS.Timeout {
+    const ms = Math.min(from + this.options.receiveMs, this.answerBy) - Date.now();
     return setTimeout(() => this.stalled(), Math.max(0, ms));
   }
 
