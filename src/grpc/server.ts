@@ -7,17 +7,16 @@ import {
   type ServerHttp2Stream,
   type ServerOptions,
 } from 'node:http2';
+import { DeferredTimers, type DeferredTimer } from './deferred-timers';
 import { Deframer, type FramingFault, writePrefix } from './framing';
 import { answerMarginMs } from '../request/deadline';
 import { ReceiveSlots, type Release } from './receive-slots';
 import { encodeGrpcMessage, GrpcError, GrpcStatus, type GrpcStatusCode } from './status';
 import { parseGrpcTimeout } from './timeout';
 
-/** A call's request headers (its metadata) as node:http2 read them, for the method to read. */
-export type CallMetadata = Readonly<IncomingHttpHeaders>;
-
 export interface CallContext {
-  readonly metadata: CallMetadata;
+  /** The call's request headers (its metadata) as node:http2 read them. */
+  readonly headers: Readonly<IncomingHttpHeaders>;
   /** When the caller gives up, in Date.now() milliseconds; Infinity when it sent no grpc-timeout. */
   readonly deadline: number;
 }
@@ -57,13 +56,23 @@ export interface GrpcServerOptions {
  */
 const STREAM_WINDOW_BYTES = 65_535;
 
-const RESPONSE_HEADERS = {
-  [constants.HTTP2_HEADER_STATUS]: 200,
-  [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-  'grpc-accept-encoding': 'identity',
-};
+// A raw header list (name, value, …): node:http2 takes it as it is, where a headers object is
+// copied and checked on every answer.
+const RESPONSE_HEADERS: readonly string[] = [
+  constants.HTTP2_HEADER_STATUS,
+  '200',
+  constants.HTTP2_HEADER_CONTENT_TYPE,
+  'application/grpc',
+  'grpc-accept-encoding',
+  'identity',
+];
 const OK_TRAILERS = { 'grpc-status': '0' };
 const WAIT_FOR_TRAILERS = { waitForTrailers: true };
+
+/** One listener for every answer's trailers, not a closure per call: `this` is the stream. */
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
 const END_STREAM = { endStream: true };
 
 /**
@@ -100,9 +109,10 @@ export class GrpcServer {
   /** The listener: its `listen` and `address` are net.Server's. */
   readonly listener: Http2Server;
   private readonly sessions = new Set<Http2Session>();
-  /** A connection's round-robin key for the receive slots, made once per connection. */
-  private readonly connectionKeys = new WeakMap<Http2Session, string>();
+  /** Where a connection's calls take receive slots, made once per connection rather than per call. */
+  private readonly slotSources = new WeakMap<Http2Session, SlotSource>();
   private readonly slots: ReceiveSlots;
+  private readonly receiveTimers = new DeferredTimers();
 
   constructor(
     private readonly methods: ReadonlyMap<string, UnaryMethod>,
@@ -112,7 +122,10 @@ export class GrpcServer {
     this.listener = createServer(http2Options(options));
     this.listener.on('session', (session: Http2Session) => {
       this.sessions.add(session);
-      this.connectionKeys.set(session, `${session.socket.remoteAddress ?? ''}:${session.socket.remotePort ?? ''}`);
+      this.slotSources.set(session, {
+        slots: this.slots,
+        connection: `${session.socket.remoteAddress ?? ''}:${session.socket.remotePort ?? ''}`,
+      });
       session.on('close', () => this.sessions.delete(session));
       // A peer's protocol error ends its session; it is not this process's error.
       session.on('error', ignore);
@@ -168,14 +181,15 @@ export class GrpcServer {
       );
     const timeout = parseGrpcTimeout(singleValue(headers['grpc-timeout']));
     if (!timeout.ok) return endWithStatus(stream, GrpcStatus.INTERNAL, 'grpc-timeout is malformed');
-    const slotSource = { slots: this.slots, connection: this.connectionKeys.get(stream.session as Http2Session) ?? '' };
+    const slotSource = this.slotSources.get(stream.session as Http2Session) ?? { slots: this.slots, connection: '' };
     new UnaryCall(
       stream,
       method,
       path,
-      { metadata: headers, deadline: Date.now() + timeout.ms },
+      { headers, deadline: Date.now() + timeout.ms },
       slotSource,
       this.options,
+      this.receiveTimers,
     );
   }
 }
@@ -188,7 +202,7 @@ interface SlotSource {
 
 type Phase =
   /** Reading a message framed within one stream window, or whose prefix is not in yet: no slot. */
-  | { name: 'receiving'; timer: NodeJS.Timeout }
+  | { name: 'receiving'; timer: NodeJS.Timeout | undefined }
   /** Paused: a larger message waits for a slot, until shortly before its deadline at most. */
   | { name: 'waiting'; withdraw: () => void; timer: NodeJS.Timeout | undefined }
   /** Reading a larger message in its slot. */
@@ -200,13 +214,15 @@ type Phase =
 const ANSWERING: Phase = { name: 'answering' };
 const DONE: Phase = { name: 'done' };
 
-class UnaryCall {
+class UnaryCall implements DeferredTimer {
   private phase: Phase;
   private message: Buffer | undefined;
   private messages = 0;
   private readonly deframer: Deframer;
   /** When a message not yet read is given up and the call answered: before the caller gives up. */
   private readonly answerBy: number;
+  /** When its HEADERS came: the receive window counts from here until the message needs a slot. */
+  private readonly begun: number;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -215,17 +231,24 @@ class UnaryCall {
     private readonly context: CallContext,
     private readonly slotSource: SlotSource,
     private readonly options: GrpcServerOptions,
+    receiveTimers: DeferredTimers,
   ) {
     this.deframer = new Deframer(options.maxReceiveMessageBytes);
-    const left = context.deadline - Date.now();
+    this.begun = Date.now();
+    const left = context.deadline - this.begun;
     this.answerBy = left === Infinity ? Infinity : context.deadline - answerMarginMs(left);
-    this.phase = { name: 'receiving', timer: this.receiveTimer() };
-    stream.on('data', (chunk: Buffer) => this.received(chunk));
-    stream.once('end', () => this.ended());
-    stream.once('close', () => this.cancelled());
+    this.phase = { name: 'receiving', timer: undefined };
+    receiveTimers.defer(this);
+    // Shared listeners that find the call on its stream, not closures over it, so the call is
+    // let go of when its stream closes (see `callStreamClosed`). A stream ends and closes once:
+    // `on`, as `once` would wrap each listener again per call.
+    (stream as CallStream)[CALL] = this;
+    stream.on('data', callReceived);
+    stream.on('end', callEnded);
+    stream.on('close', callStreamClosed);
   }
 
-  private received(chunk: Buffer): void {
+  received(chunk: Buffer): void {
     const phase = this.phase;
     if (phase.name !== 'receiving' && phase.name !== 'reading') return;
     const fault = this.deframer.push(chunk, (message) => {
@@ -265,16 +288,23 @@ class UnaryCall {
     // Answered or closed while the slot was on its way: it goes to the next call.
     if (phase.name !== 'receiving' && phase.name !== 'waiting') return release();
     clearTimeout(phase.timer);
-    this.phase = { name: 'reading', release, timer: this.receiveTimer() };
+    this.phase = { name: 'reading', release, timer: this.receiveTimer(Date.now()) };
     this.stream.resume();
   }
 
-  private receiveTimer(): NodeJS.Timeout {
-    const ms = Math.min(this.options.receiveMs, this.answerBy - Date.now());
+  /** The receive timer of a call whose message is still not in once the turn that began it is over. */
+  arm(): void {
+    const phase = this.phase;
+    if (phase.name === 'receiving' && phase.timer === undefined) phase.timer = this.receiveTimer(this.begun);
+  }
+
+  /** Stalled `receiveMs` after `from`, or at `answerBy` if that comes first. */
+  private receiveTimer(from: number): NodeJS.Timeout {
+    const ms = Math.min(from + this.options.receiveMs, this.answerBy) - Date.now();
     return setTimeout(() => this.stalled(), Math.max(0, ms));
   }
 
-  private ended(): void {
+  ended(): void {
     if (this.phase.name !== 'receiving' && this.phase.name !== 'reading') return;
     const cutShort = this.deframer.pending > 0;
     this.stopReading();
@@ -328,7 +358,8 @@ class UnaryCall {
     this.phase = DONE;
     try {
       this.stream.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
-      this.stream.once('wantTrailers', () => this.stream.sendTrailers(OK_TRAILERS));
+      // Asked for once, after the message: `on`, as `once` would wrap the listener per call.
+      this.stream.on('wantTrailers', sendOkTrailers);
       this.stream.end(writePrefix(framed));
     } catch {
       // The stream closed under the answer (a reset, a destroyed session): nobody is listening.
@@ -364,9 +395,33 @@ class UnaryCall {
   }
 
   /** The stream closed: reset by the caller, or answered. */
-  private cancelled(): void {
+  cancelled(): void {
     if (this.phase !== ANSWERING) this.stopReading();
   }
+}
+
+/**
+ * A stream's call, set for as long as the stream is open. node:http2 keeps a closed stream's
+ * object reachable until a full collection (its native handle is a root to every scavenge), so
+ * whatever the stream still points to is promoted to old space with it: the call, its message,
+ * its headers and the answer's promises. Cleared when the stream closes, a finished call is
+ * young garbage.
+ */
+const CALL = Symbol('call');
+type CallStream = ServerHttp2Stream & { [CALL]?: UnaryCall | undefined };
+
+function callReceived(this: CallStream, chunk: Buffer): void {
+  this[CALL]?.received(chunk);
+}
+
+function callEnded(this: CallStream): void {
+  this[CALL]?.ended();
+}
+
+function callStreamClosed(this: CallStream): void {
+  const call = this[CALL];
+  this[CALL] = undefined;
+  call?.cancelled();
 }
 
 /** A trailers-only answer: HEADERS with the status, END_STREAM, no message. */

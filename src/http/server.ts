@@ -3,7 +3,6 @@ import type { Duplex } from 'node:stream';
 import { errorAnswer, type Answer } from '../answer/answer';
 import { authorize, refusal, type AuthorizeDependencies, type Reading } from '../authorize';
 import type { Logger } from '../observability/logger';
-import { traceHeadersOf } from '../request/trace-context';
 import { authRequest } from './auth-request';
 import { ENVOY_PATH_PREFIX, envoyHttp } from './envoy-http';
 import { forwardAuth } from './forward-auth';
@@ -107,7 +106,7 @@ async function handle(
       readingOf(door, request, body === 'too_large', isTrustedProxy),
       Date.now() + options.requestTimeout,
       deps,
-      traceHeadersOf(() => request.headers),
+      request,
       started,
     ),
   );

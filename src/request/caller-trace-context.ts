@@ -1,7 +1,7 @@
 import { isSpanContextValid, ROOT_CONTEXT, trace, type SpanContext, type TextMapGetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { B3Propagator } from '@opentelemetry/propagator-b3';
-import type { TraceHeaders } from './trace-context';
+import { traceHeader, type TraceHeaders } from './trace-context';
 
 // Apart from trace-context.ts, which every door imports: OpenTelemetry is loaded only when tracing is on.
 const w3c = new W3CTraceContextPropagator();
@@ -9,7 +9,7 @@ const w3c = new W3CTraceContextPropagator();
 const b3 = new B3Propagator();
 
 const getter: TextMapGetter<TraceHeaders> = {
-  get: (headers, name) => headers(name.toLowerCase()),
+  get: (carrier, name) => traceHeader(carrier, name.toLowerCase()),
   // The propagators only ask for the names they know: listing the carrier's keys is never needed.
   keys: () => [],
 };

@@ -1,22 +1,21 @@
-/**
- * One header of whatever carried the check, by lower-case name: the Check call's gRPC metadata
- * (where Envoy puts its ext_authz span), or the HTTP authorization request's headers. Only read
- * when tracing is on, so a transport hands a lookup rather than copying its headers.
- */
-export type TraceHeaders = (name: string) => string | undefined;
-
-/** No carrier (a tool, a test): the check starts its own trace when tracing is on. */
-export const NO_TRACE_HEADERS: TraceHeaders = () => undefined;
-
 type HeaderMap = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 /**
- * A lookup over a plain header map (Node's IncomingHttpHeaders, HTTP/2 stream headers): the
- * first value. The map is only fetched when read: Node builds `request.headers` on first access.
+ * Whatever carried the check, read for its trace headers by lower-case name: the Check call
+ * (whose gRPC metadata holds Envoy's ext_authz span) or the HTTP authorization request. A door
+ * hands its call or request as it is, so a check with tracing off builds nothing for tracing:
+ * `headers` is only read when tracing is on (Node's IncomingMessage builds its headers on
+ * first access).
  */
-export function traceHeadersOf(headers: () => HeaderMap): TraceHeaders {
-  return (name) => {
-    const value = headers()[name];
-    return typeof value === 'string' ? value : value?.[0];
-  };
+export interface TraceHeaders {
+  readonly headers: HeaderMap;
+}
+
+/** No carrier (a tool, a test): the check starts its own trace when tracing is on. */
+export const NO_TRACE_HEADERS: TraceHeaders = { headers: {} };
+
+/** A header's first value: a repeated one arrives as an array. */
+export function traceHeader(carrier: TraceHeaders, name: string): string | undefined {
+  const value = carrier.headers[name];
+  return typeof value === 'string' ? value : value?.[0];
 }

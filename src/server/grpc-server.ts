@@ -6,7 +6,6 @@ import { PREFIX_BYTES } from '../grpc/framing';
 import { HEALTH_CHECK_PATH, HealthStatuses } from '../grpc/health';
 import { GrpcServer, type CallContext, type UnaryMethod } from '../grpc/server';
 import type { Logger } from '../observability/logger';
-import { traceHeadersOf } from '../request/trace-context';
 
 // Sent when even building a denial failed: still a successful RPC, still not OK, so Envoy
 // denies instead of applying failure_mode_allow.
@@ -57,13 +56,8 @@ export function createGrpcServer(check: CheckFunction, health: HealthStatuses, l
   // Nothing can fail past this: an encoding fault too is a denial, never an RPC error.
   const answerCheck = async (request: CheckRequest | UnreadableCheckRequest, call: CallContext): Promise<Buffer> => {
     try {
-      return encodeFramed(
-        await check(
-          request,
-          call.deadline,
-          traceHeadersOf(() => call.metadata),
-        ),
-      );
+      // The call itself carries the trace headers: nothing is built for tracing per check.
+      return encodeFramed(await check(request, call.deadline, call));
     } catch (error) {
       logUnexpected(error);
       return encodeFramed(LAST_RESORT);

@@ -2,14 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TraceFlags } from '@opentelemetry/api';
 import { readTraceContext } from '../../../src/request/caller-trace-context';
-import { NO_TRACE_HEADERS, traceHeadersOf } from '../../../src/request/trace-context';
+import { NO_TRACE_HEADERS } from '../../../src/request/trace-context';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN = '00f067aa0ba902b7';
 const OTHER_TRACE = 'a3ce929d0e0e47364bf92f3577b34da6';
 const OTHER_SPAN = 'e457b5a2e4d86bd1';
 
-const read = (headers: Record<string, string | string[]>) => readTraceContext(traceHeadersOf(() => headers));
+const read = (headers: Record<string, string | string[]>) => readTraceContext({ headers });
 
 describe('readTraceContext', () => {
   test('W3C traceparent, with the empty tracestate Envoy sends', () => {
@@ -76,14 +76,16 @@ describe('readTraceContext', () => {
     );
   });
 
-  test('the header map is only fetched when a header is read', () => {
+  test("the carrier's headers are only fetched when a header is read", () => {
     let fetched = 0;
-    const headers = traceHeadersOf(() => {
-      fetched++;
-      return {};
-    });
+    const carrier = {
+      get headers() {
+        fetched++;
+        return {};
+      },
+    };
     assert.equal(fetched, 0);
-    headers('traceparent');
-    assert.equal(fetched, 1);
+    readTraceContext(carrier);
+    assert.ok(fetched > 0);
   });
 });
