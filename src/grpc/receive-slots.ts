@@ -7,9 +7,9 @@ export type Admit = (release: Release) => void;
 /**
  * How many large messages are received at once, across every connection. A call whose message is
  * larger than one HTTP/2 stream window reads no more of it before it has a slot (flow control
- * holds the sender to that window), then buffers it whole, up to the receive limit, and copies it
- * once more to join the pieces: so the memory large messages in flight take is bounded by the
- * slots, not by how many connections and streams a peer opens. Smaller messages (every one Envoy
+ * holds the sender to that window), then reads it into one buffer, up to the receive limit: so
+ * the memory large messages in flight take is bounded by the slots, not by how many connections
+ * and streams a peer opens. Smaller messages (every one Envoy
  * sends for ordinary requests) need no slot: a peer may make the server hold a window a stream
  * whatever it does, so waiting would bound nothing and would let whoever holds the slots stall
  * every check.

@@ -28,9 +28,9 @@ export const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE_NAME] as const;
 export const MAX_RECEIVE_MESSAGE_BYTES = MAX_CHECK_REQUEST_BYTES + 2 * 1024 * 1024;
 
 /**
- * Calls receiving a message larger than one stream window at once. Each may hold
- * MAX_RECEIVE_MESSAGE_BYTES and its joined copy (20 MiB): the four take at most 80 MiB, beside a
- * service near 100 MiB, within the shipped 256Mi limit. Envoy's messages for ordinary requests
+ * Calls receiving a message larger than one stream window at once. Each holds at most
+ * MAX_RECEIVE_MESSAGE_BYTES (10 MiB; half as much again while its buffer doubles): the four take
+ * at most 60 MiB, beside a service near 100 MiB, within the shipped limit. Envoy's messages for ordinary requests
  * are far smaller and need no slot; see ReceiveSlots.
  */
 const RECEIVE_SLOTS = 4;
